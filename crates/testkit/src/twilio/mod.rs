@@ -473,6 +473,13 @@ impl TwilioEmulator {
         self.inner.with(|w| w.cfg.bot_url = url);
     }
 
+    /// Lets every conversation timer run out now, as if its time had passed: `Timers.Inactive`
+    /// makes an active conversation `inactive`, `Timers.Closed` closes it; each change fires
+    /// `onConversationStateUpdated` with `Reason` `TIMER`. Returns how many conversations changed.
+    pub fn expire_timers(&self) -> usize {
+        self.inner.with(World::expire_timers)
+    }
+
     // ------------------------------------------------------------------ faults
 
     /// Adds a REST fault; rules are tried in the order added.

@@ -452,12 +452,16 @@ impl World {
     }
 
     fn conv_state_changed(&mut self, idx: usize, from: &str, origin: &Origin) {
+        self.conv_state_changed_for(idx, from, origin, "API");
+    }
+
+    fn conv_state_changed_for(&mut self, idx: usize, from: &str, origin: &Origin, reason: &str) {
         let c = self.conversations[idx].clone();
         let fields = vec![
             kv("StateFrom", from),
             kv("StateTo", &c.state),
             kv("StateUpdated", &c.date_updated),
-            kv("Reason", "API"),
+            kv("Reason", reason),
         ];
         self.conv_fire(idx, "onConversationStateUpdated", origin, fields, None);
     }
@@ -473,6 +477,33 @@ impl World {
         c.date_updated = now();
         self.conv_state_changed(idx, &from, &Origin::flex());
         self.changed = true;
+    }
+
+    /// Lets every conversation timer run out: `Timers.Inactive` moves an active conversation to
+    /// `inactive`, `Timers.Closed` closes it (`Reason` `TIMER`). Returns how many changed.
+    pub(crate) fn expire_timers(&mut self) -> usize {
+        let mut changed = 0;
+        for idx in 0..self.conversations.len() {
+            let c = &self.conversations[idx];
+            let target = if c.state == "closed" {
+                None
+            } else if c.date_closed.is_some() {
+                Some("closed")
+            } else if c.date_inactive.is_some() && c.state == "active" {
+                Some("inactive")
+            } else {
+                None
+            };
+            let Some(target) = target else { continue };
+            let from = c.state.clone();
+            let c = &mut self.conversations[idx];
+            target.clone_into(&mut c.state);
+            c.date_updated = now();
+            self.conv_state_changed_for(idx, &from, &Origin::flex(), "TIMER");
+            changed += 1;
+        }
+        self.changed |= changed > 0;
+        changed
     }
 
     pub(crate) fn conv_delete(&mut self, idx: usize, origin: &Origin) {

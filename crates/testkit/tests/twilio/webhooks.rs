@@ -416,3 +416,43 @@ async fn chat_channel_webhooks_fire_chat_events() {
     assert_eq!(got[2].param("Body"), Some("hey!"));
     assert_eq!(got[3].param("Attributes"), Some(r#"{"status":"INACTIVE"}"#));
 }
+
+#[tokio::test]
+async fn expired_timers_close_conversations() {
+    let emu = emulator().await;
+    let api = Api::new(&emu);
+    let rx = Receiver::start().await;
+    let conv =
+        conversation_with_webhook(&api, &rx.url("/o"), &["onConversationStateUpdated"]).await;
+    let untimed =
+        conversation_with_webhook(&api, &rx.url("/o"), &["onConversationStateUpdated"]).await;
+    assert_eq!(
+        api.post(
+            &format!("/v1/Conversations/{conv}"),
+            &[("Timers.Closed", "PT5M")]
+        )
+        .await
+        .status,
+        400,
+        "at least 10 minutes"
+    );
+    api.post(
+        &format!("/v1/Conversations/{conv}"),
+        &[("Timers.Closed", "PT10M")],
+    )
+    .await;
+    assert_eq!(emu.expire_timers(), 1);
+    let d = emu
+        .wait_for_event(WAIT, "onConversationStateUpdated")
+        .await
+        .expect("state");
+    assert_eq!(
+        (d.param("StateTo"), d.param("Reason")),
+        (Some("closed"), Some("TIMER"))
+    );
+    assert_eq!(
+        emu.conversation(&untimed).map(|c| c.state).as_deref(),
+        Some("active")
+    );
+    assert_eq!(emu.expire_timers(), 0);
+}
