@@ -885,6 +885,7 @@ async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
         Err(ApiError::unauthorized())
     };
     let response = answer.unwrap_or_else(IntoResponse::into_response);
+    tracing::debug!(%method, %path, status = response.status().as_u16(), "twilio emulator request");
     log_call(&inner, method, path, raw_query, response).await
 }
 

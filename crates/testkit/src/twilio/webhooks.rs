@@ -132,6 +132,7 @@ async fn send(inner: &Arc<Inner>, out: &Outgoing, id: u64) {
                 }),
             ),
         };
+        tracing::debug!(id, url = %url, event = ?out.event_type, attempt, ?status, ?error, "twilio emulator delivery");
         let success = status.is_some_and(|s| (200..300).contains(&s));
         let retryable = !success && status.is_none_or(|s| s == 429 || s >= 500);
         let give_up = success || !retryable || attempt >= out.retries;
