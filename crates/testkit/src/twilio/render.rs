@@ -34,7 +34,7 @@ impl World {
             "date_created": c.date_created,
             "date_updated": c.date_updated,
             "timers": timers,
-            "bindings": null,
+            "bindings": {},
             "links": {
                 "participants": format!("{url}/Participants"),
                 "messages": format!("{url}/Messages"),

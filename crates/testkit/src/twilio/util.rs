@@ -224,12 +224,16 @@ impl ApiError {
     }
 
     pub(crate) fn body(&self) -> Value {
-        json!({
+        let mut body = json!({
             "code": self.code,
             "message": self.message,
             "more_info": format!("https://www.twilio.com/docs/errors/{}", self.code),
             "status": self.status.as_u16(),
-        })
+        });
+        if self.code == 20003 {
+            body["detail"] = json!("Your AccountSid or AuthToken was incorrect.");
+        }
+        body
     }
 }
 
