@@ -1,0 +1,135 @@
+//! The [`CaseStore`] trait and how to open one.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::error::Error;
+use crate::model::{
+    Assignment, Case, CaseFilter, CaseNumber, CasePage, MessageBatch, NewCase, NewLink, NewNote,
+    PageRequest, PriorityChange, Rating, SimilarCase, StatusChange, TimelineEntry,
+};
+
+pub(crate) mod postgres;
+mod sql;
+pub(crate) mod sqlite;
+
+/// Where cases live: the embedded SQLite store, Postgres, or a remote case service
+/// ([`crate::CaseClient`]). Object safe: the app holds an `Arc<dyn CaseStore>`.
+///
+/// Every write validates its input first ([`crate::ErrorKind::Invalid`]), runs in one
+/// transaction, bumps the case's `updated_at` and appends to its timeline.
+#[async_trait]
+pub trait CaseStore: Send + Sync {
+    /// Opens a case in status `new` with the next number and a `created` timeline entry.
+    ///
+    /// # Errors
+    /// `Invalid` input, database or remote trouble.
+    async fn create(&self, case: NewCase) -> Result<Case, Error>;
+
+    /// One case.
+    ///
+    /// # Errors
+    /// `NotFound`, database or remote trouble.
+    async fn get(&self, number: CaseNumber) -> Result<Case, Error>;
+
+    /// A page of cases, newest first.
+    ///
+    /// # Errors
+    /// `Invalid` filter, limit or cursor; database or remote trouble.
+    async fn list(&self, filter: &CaseFilter, page: &PageRequest) -> Result<CasePage, Error>;
+
+    /// Moves a case to another status (see [`crate::CaseStatus::can_become`]). Asking for the
+    /// status the case already has changes nothing and returns the case.
+    ///
+    /// # Errors
+    /// `NotFound`, `IllegalTransition`, `Invalid`, database or remote trouble.
+    async fn transition(&self, number: CaseNumber, change: StatusChange) -> Result<Case, Error>;
+
+    /// Sets or clears the assignee (no timeline entry when unchanged).
+    ///
+    /// # Errors
+    /// `NotFound`, `Invalid`, database or remote trouble.
+    async fn assign(&self, number: CaseNumber, assignment: Assignment) -> Result<Case, Error>;
+
+    /// Changes the priority (no timeline entry when unchanged).
+    ///
+    /// # Errors
+    /// `NotFound`, `Invalid`, database or remote trouble.
+    async fn set_priority(&self, number: CaseNumber, change: PriorityChange)
+    -> Result<Case, Error>;
+
+    /// Adds an internal note.
+    ///
+    /// # Errors
+    /// `NotFound`, `Invalid`, database or remote trouble.
+    async fn add_note(&self, number: CaseNumber, note: NewNote) -> Result<TimelineEntry, Error>;
+
+    /// Appends transcript messages in order, all or none.
+    ///
+    /// # Errors
+    /// `NotFound`, `Invalid` (1 to 500 messages), database or remote trouble.
+    async fn append_messages(
+        &self,
+        number: CaseNumber,
+        batch: MessageBatch,
+    ) -> Result<Vec<TimelineEntry>, Error>;
+
+    /// Records the requester's rating (a later rating replaces an earlier one).
+    ///
+    /// # Errors
+    /// `NotFound`, `Invalid` (score outside 1–5), database or remote trouble.
+    async fn rate(&self, number: CaseNumber, rating: Rating) -> Result<Case, Error>;
+
+    /// Links an external reference.
+    ///
+    /// # Errors
+    /// `NotFound`, `Invalid`, database or remote trouble.
+    async fn add_link(&self, number: CaseNumber, link: NewLink) -> Result<TimelineEntry, Error>;
+
+    /// Open (`new`, `open`, `pending`) bug cases whose subject, description or tags share words
+    /// with `text`, best first, at most `limit` (1 to 50), leaving out `exclude` (the new case).
+    ///
+    /// # Errors
+    /// `Invalid` limit, database or remote trouble.
+    async fn similar(
+        &self,
+        text: &str,
+        exclude: Option<CaseNumber>,
+        limit: u32,
+    ) -> Result<Vec<SimilarCase>, Error>;
+
+    /// The case's timeline in time order (messages at their sent time), then insertion order.
+    ///
+    /// # Errors
+    /// `NotFound`, database or remote trouble.
+    async fn timeline(&self, number: CaseNumber) -> Result<Vec<TimelineEntry>, Error>;
+
+    /// The requester's cases that still need work (`new`, `open`, `pending`), newest first
+    /// (at most 200).
+    ///
+    /// # Errors
+    /// `Invalid` id, database or remote trouble.
+    async fn open_cases_for(&self, discord_id: &str) -> Result<Vec<Case>, Error>;
+}
+
+/// Opens the store a URL names and brings its schema up to date.
+///
+/// `sqlite:` URLs (e.g. `sqlite:///var/lib/flexcord/flexcord.db`, `sqlite::memory:`) open the
+/// embedded store, creating the file if needed; `postgres://` and `postgresql://` URLs open
+/// Postgres. The migrations ignore other crates' versions, so the database may be shared with the
+/// conversation store. A remote case service is a [`crate::CaseClient`] instead.
+///
+/// # Errors
+/// `Invalid` for another scheme; `Database` when connecting or migrating fails.
+pub async fn open(url: &str) -> Result<Arc<dyn CaseStore>, Error> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteCaseStore::connect(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PgCaseStore::connect(url).await?))
+    } else {
+        Err(Error::invalid(
+            "case store URL must start with sqlite:, postgres:// or postgresql://",
+        ))
+    }
+}

@@ -1,0 +1,101 @@
+//! The embedded store: one SQLite file (WAL), full-text search with FTS5.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use super::sql::{Dialect, HasDb, case_columns, sql_case_store};
+use crate::error::Error;
+
+/// [`crate::CaseStore`] on SQLite: the default, embedded in the app's database file.
+///
+/// Case numbers come from a counter row updated in the same transaction as the insert; SQLite's
+/// single writer makes them gap-free. Similar cases use an FTS5 index ranked by BM25.
+#[derive(Debug, Clone)]
+pub struct SqliteCaseStore {
+    pool: SqlitePool,
+}
+
+impl SqliteCaseStore {
+    /// Opens (creating if needed) the database at `url` (`sqlite://path`, `sqlite:path`,
+    /// `sqlite::memory:`) and runs the migrations.
+    ///
+    /// # Errors
+    /// `Database` when the file cannot be opened or migrated; `Invalid` for a malformed URL.
+    pub async fn connect(url: &str) -> Result<Self, Error> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| Error::invalid("malformed SQLite URL").with_source(e))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        Self::from_pool(pool).await
+    }
+
+    /// Uses a pool the app already has (e.g. shared with the conversation store) and runs the
+    /// migrations.
+    ///
+    /// # Errors
+    /// `Database` when migrating fails.
+    pub async fn from_pool(pool: SqlitePool) -> Result<Self, Error> {
+        let mut migrator = sqlx::migrate!("./migrations/sqlite");
+        migrator.set_ignore_missing(true);
+        migrator.run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+impl HasDb for SqliteCaseStore {
+    type Db = sqlx::Sqlite;
+    type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
+}
+
+fn fts_and(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|w| format!("\"{w}\""))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn fts_or(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|w| format!("\"{w}\""))
+        .collect::<Vec<_>>()
+        .join(" OR ")
+}
+
+sql_case_store!(
+    SqliteCaseStore,
+    Dialect {
+        // A write first: the transaction takes SQLite's write lock before it reads (no upgrade
+        // from a read snapshot, which could fail with SQLITE_BUSY instead of waiting).
+        lock_case: "UPDATE cases SET number = number WHERE number = $1 RETURNING number",
+        text_filter: "c.number IN (SELECT rowid FROM cases_fts WHERE cases_fts MATCH {})",
+        similar: concat!(
+            "SELECT ",
+            case_columns!(),
+            ", -bm25(cases_fts, 10.0, 4.0, 2.0) AS score \
+             FROM cases_fts JOIN cases c ON c.number = cases_fts.rowid \
+             WHERE cases_fts MATCH $1 AND c.kind = 'bug' \
+             AND c.status IN ('new', 'open', 'pending') AND c.number <> $2 \
+             ORDER BY score DESC, c.number DESC LIMIT $3"
+        ),
+        and_query: fts_and,
+        or_query: fts_or,
+    }
+);

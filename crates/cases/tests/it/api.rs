@@ -1,0 +1,281 @@
+//! The HTTP API: auth, JSON errors, body limit, OpenAPI, and the client's error mapping.
+
+use std::sync::Arc;
+
+use flexcord_cases::{CaseClient, CaseKind, CaseStore, ErrorKind};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::common::{TOKEN, new_case, serve, sqlite};
+
+async fn server() -> (String, Arc<dyn CaseStore>, tempfile::TempDir) {
+    let (store, dir) = sqlite().await;
+    let store: Arc<dyn CaseStore> = Arc::new(store);
+    (serve(store.clone()).await, store, dir)
+}
+
+async fn json_of(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let body = response.text().await.expect("body");
+    assert!(
+        content_type.starts_with("application/json"),
+        "{status} {content_type}: {body}"
+    );
+    (status, serde_json::from_str(&body).expect("JSON body"))
+}
+
+#[tokio::test]
+async fn token_is_required() {
+    let (base, _store, _dir) = server().await;
+    let http = reqwest::Client::new();
+    for request in [
+        http.get(format!("{base}/api/v1/cases")),
+        http.get(format!("{base}/api/v1/cases"))
+            .bearer_auth("wrong"),
+        http.get(format!("{base}/api/v1/cases"))
+            .header("authorization", format!("Basic {TOKEN}")),
+        http.post(format!("{base}/api/v1/cases")).json(&json!({})),
+    ] {
+        let response = request.send().await.expect("send");
+        assert_eq!(
+            response
+                .headers()
+                .get("www-authenticate")
+                .map(reqwest::header::HeaderValue::as_bytes),
+            Some(&b"Bearer"[..])
+        );
+        let (status, body) = json_of(response).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(body["code"], "unauthorized");
+    }
+    let wrong = CaseClient::new(&base, "wrong").expect("client");
+    let err = wrong.open_cases_for("1").await.expect_err("wrong token");
+    assert_eq!(err.kind(), &ErrorKind::Unauthorized);
+}
+
+#[tokio::test]
+async fn errors_are_json_with_the_right_status() {
+    let (base, store, _dir) = server().await;
+    let case = store
+        .create(new_case(CaseKind::Support, "Help"))
+        .await
+        .expect("create");
+    let http = reqwest::Client::new();
+    let url = |path: &str| format!("{base}/api/v1{path}");
+
+    let (status, body) = json_of(
+        http.get(url("/cases/CASE-000099"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    assert_eq!(body["number"], "CASE-000099");
+
+    let (status, body) = json_of(
+        http.get(url("/cases/banana"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid"))
+    );
+    assert!(
+        body["message"].as_str().unwrap().contains("banana"),
+        "{body}"
+    );
+
+    let status_url = url(&format!("/cases/{}/status", case.number));
+    let (status, body) = json_of(
+        http.post(&status_url)
+            .bearer_auth(TOKEN)
+            .json(&json!({"status": "closed", "actor": "agent"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(
+        body,
+        json!({"code": "illegal_transition", "message": "CASE-000001 cannot go from new to closed", "number": "CASE-000001", "from": "new", "to": "closed"})
+    );
+
+    let (status, body) = json_of(
+        http.post(&status_url)
+            .bearer_auth(TOKEN)
+            .json(&json!({"status": "exploded", "actor": "agent"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid"))
+    );
+
+    let (status, _) = json_of(
+        http.post(&status_url)
+            .bearer_auth(TOKEN)
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let (status, body) = json_of(
+        http.post(&status_url)
+            .bearer_auth(TOKEN)
+            .body("status=open")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Some("unsupported_media_type")
+        )
+    );
+
+    let (status, body) = json_of(
+        http.put(url(&format!("/cases/{}/rating", case.number)))
+            .bearer_auth(TOKEN)
+            .json(&json!({"score": 9}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid"))
+    );
+    assert!(
+        body["message"].as_str().unwrap().contains("score"),
+        "{body}"
+    );
+
+    let (status, _) = json_of(
+        http.get(url("/cases?limit=0"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = json_of(
+        http.get(url("/cases?status=open,nope"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    assert_eq!(
+        store.get(case.number).await.unwrap(),
+        case,
+        "refused requests changed nothing"
+    );
+}
+
+#[tokio::test]
+async fn oversize_bodies_get_413() {
+    let (base, store, _dir) = server().await;
+    let case = store
+        .create(new_case(CaseKind::Support, "Help"))
+        .await
+        .expect("create");
+    let text = "x".repeat(70 * 1024);
+    let response = reqwest::Client::new()
+        .post(format!("{base}/api/v1/cases/{}/notes", case.number))
+        .bearer_auth(TOKEN)
+        .json(&json!({"author": "agent", "text": text}))
+        .send()
+        .await
+        .expect("send");
+    let (status, body) = json_of(response).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large"))
+    );
+    assert_eq!(store.timeline(case.number).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn create_answers_201_with_the_case() {
+    let (base, _store, _dir) = server().await;
+    let response = reqwest::Client::new()
+        .post(format!("{base}/api/v1/cases"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"kind": "bug", "subject": "Crash", "requester": {"discord_id": "42", "name": "Ann"}}))
+        .send()
+        .await
+        .expect("send");
+    let (status, body) = json_of(response).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(body["number"], "CASE-000001");
+    assert_eq!(body["status"], "new");
+    assert_eq!(body["priority"], "normal");
+    assert_eq!(
+        body["source"],
+        json!({"guild_id": null, "channel_id": null, "message_id": null, "twilio_sid": null})
+    );
+}
+
+#[tokio::test]
+async fn openapi_document_describes_the_api() {
+    let (base, _store, _dir) = server().await;
+    let (status, doc) = json_of(
+        reqwest::get(format!("{base}/api/v1/openapi.json"))
+            .await
+            .expect("get"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3."),
+        "{}",
+        doc["openapi"]
+    );
+    let paths = doc["paths"].as_object().expect("paths");
+    for path in [
+        "/api/v1/cases",
+        "/api/v1/cases/{number}",
+        "/api/v1/cases/{number}/status",
+        "/api/v1/cases/{number}/messages",
+        "/api/v1/similar",
+    ] {
+        assert!(paths.contains_key(path), "missing {path}");
+    }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    assert!(doc["paths"]["/api/v1/cases/{number}/status"]["post"]["responses"]["409"].is_object());
+    assert_eq!(flexcord_cases::openapi().paths.paths.len(), paths.len());
+}

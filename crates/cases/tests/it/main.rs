@@ -1,0 +1,11 @@
+//! Integration tests: one behaviour suite run against every `CaseStore`, plus the HTTP API and
+//! the agent web pages.
+
+// Scenario tests read best as one function each.
+#![allow(clippy::too_many_lines)]
+
+mod api;
+mod common;
+mod postgres;
+mod suite;
+mod web;

@@ -1,0 +1,758 @@
+//! The `CaseStore` behaviour suite, run against SQLite, Postgres and `CaseClient` over HTTP.
+
+use flexcord_cases::{
+    Assignment, CaseFilter, CaseKind, CaseNumber, CaseSource, CaseStatus, CaseStore, ErrorKind,
+    MessageBatch, NewCase, NewLink, NewMessage, NewNote, PageRequest, Priority, PriorityChange,
+    Rating, StatusChange, TimelineEvent,
+};
+use time::macros::datetime;
+
+use crate::common::{new_case, requester};
+
+fn num(n: u32) -> CaseNumber {
+    CaseNumber::new(n).expect("non-zero")
+}
+
+async fn create_numbers_cases_in_order(store: &dyn CaseStore) {
+    let first = store
+        .create(
+            new_case(CaseKind::Support, "Cannot log in")
+                .description("The login page spins forever")
+                .source(CaseSource {
+                    guild_id: Some("111".into()),
+                    channel_id: Some("222".into()),
+                    message_id: None,
+                    twilio_sid: Some("CH00000000000000000000000000000001".into()),
+                }),
+        )
+        .await
+        .expect("create");
+    let second = store
+        .create(new_case(CaseKind::Bug, "Crash"))
+        .await
+        .expect("create");
+    assert_eq!(first.number.to_string(), "CASE-000001");
+    assert_eq!(second.number.to_string(), "CASE-000002");
+    assert_eq!(first.status, CaseStatus::New);
+    assert_eq!(first.priority, Priority::Normal);
+    assert_eq!(first.resolved_at, None);
+    let stored = store.get(first.number).await.expect("get");
+    assert_eq!(stored, first, "what create returns is what get reads back");
+    assert_eq!(
+        stored.source.twilio_sid.as_deref(),
+        Some("CH00000000000000000000000000000001")
+    );
+    let timeline = store.timeline(first.number).await.expect("timeline");
+    assert_eq!(timeline.len(), 1);
+    assert_eq!(timeline[0].actor, "discord:1001");
+    assert_eq!(
+        timeline[0].event,
+        TimelineEvent::Created {
+            kind: CaseKind::Support,
+            subject: "Cannot log in".into()
+        }
+    );
+}
+
+async fn unknown_case_is_not_found(store: &dyn CaseStore) {
+    let err = store.get(num(42)).await.expect_err("no case 42");
+    assert_eq!(err.kind(), &ErrorKind::NotFound { number: num(42) });
+    let err = store
+        .transition(num(42), StatusChange::new(CaseStatus::Open, "agent"))
+        .await
+        .expect_err("no case 42");
+    assert_eq!(err.kind(), &ErrorKind::NotFound { number: num(42) });
+    let err = store
+        .add_note(
+            num(42),
+            NewNote {
+                author: "agent".into(),
+                text: "hi".into(),
+            },
+        )
+        .await
+        .expect_err("no case 42");
+    assert_eq!(err.kind(), &ErrorKind::NotFound { number: num(42) });
+    let err = store.timeline(num(42)).await.expect_err("no case 42");
+    assert_eq!(err.kind(), &ErrorKind::NotFound { number: num(42) });
+}
+
+async fn bad_input_is_refused_and_loses_nothing(store: &dyn CaseStore) {
+    let err = store
+        .create(new_case(CaseKind::Bug, "   "))
+        .await
+        .expect_err("blank subject");
+    assert!(
+        matches!(err.kind(), ErrorKind::Invalid { message } if message.contains("subject")),
+        "{err}"
+    );
+    let long = "x".repeat(201);
+    assert!(matches!(
+        store
+            .create(new_case(CaseKind::Bug, &long))
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Invalid { .. }
+    ));
+    let case = store
+        .create(new_case(CaseKind::Bug, "Real one"))
+        .await
+        .expect("create");
+    assert_eq!(case.number, num(1), "refused creations take no number");
+    let err = store
+        .rate(
+            case.number,
+            Rating {
+                score: 6,
+                comment: None,
+            },
+        )
+        .await
+        .expect_err("score 6");
+    assert!(matches!(err.kind(), ErrorKind::Invalid { .. }), "{err}");
+    let err = store
+        .append_messages(
+            case.number,
+            MessageBatch {
+                messages: Vec::new(),
+            },
+        )
+        .await
+        .expect_err("empty batch");
+    assert!(matches!(err.kind(), ErrorKind::Invalid { .. }), "{err}");
+    let err = store
+        .list(
+            &CaseFilter::default(),
+            &PageRequest {
+                cursor: Some("garbage".into()),
+                limit: None,
+            },
+        )
+        .await
+        .expect_err("bad cursor");
+    assert!(matches!(err.kind(), ErrorKind::Invalid { .. }), "{err}");
+    let err = store
+        .list(&CaseFilter::default(), &PageRequest::first(0))
+        .await
+        .expect_err("limit 0");
+    assert!(matches!(err.kind(), ErrorKind::Invalid { .. }), "{err}");
+    assert_eq!(
+        store.timeline(case.number).await.expect("timeline").len(),
+        1
+    );
+}
+
+async fn status_follows_the_lifecycle(store: &dyn CaseStore) {
+    let case = store
+        .create(new_case(CaseKind::Support, "Refund"))
+        .await
+        .expect("create");
+    let n = case.number;
+    let open = store
+        .transition(n, StatusChange::new(CaseStatus::Open, "agent:alice"))
+        .await
+        .expect("open");
+    assert_eq!(open.status, CaseStatus::Open);
+    assert!(open.updated_at >= case.updated_at);
+    store
+        .transition(n, StatusChange::new(CaseStatus::Pending, "agent:alice"))
+        .await
+        .expect("pending");
+    let resolved = store
+        .transition(
+            n,
+            StatusChange::new(CaseStatus::Resolved, "system").reason("idle"),
+        )
+        .await
+        .expect("resolved");
+    assert!(
+        resolved.resolved_at.is_some(),
+        "resolving stamps resolved_at"
+    );
+    let again = store
+        .transition(n, StatusChange::new(CaseStatus::Resolved, "system"))
+        .await
+        .expect("same status");
+    assert_eq!(
+        again, resolved,
+        "asking for the current status changes nothing"
+    );
+    let reopened = store
+        .transition(n, StatusChange::new(CaseStatus::Open, "discord:1001"))
+        .await
+        .expect("reopen");
+    assert_eq!(reopened.resolved_at, None, "reopening clears resolved_at");
+    store
+        .transition(n, StatusChange::new(CaseStatus::Resolved, "agent:alice"))
+        .await
+        .expect("resolve");
+    let closed = store
+        .transition(n, StatusChange::new(CaseStatus::Closed, "system"))
+        .await
+        .expect("close");
+    assert_eq!(closed.status, CaseStatus::Closed);
+    assert!(closed.resolved_at.is_some(), "closing keeps resolved_at");
+    assert_eq!(store.get(n).await.expect("get"), closed);
+
+    let err = store
+        .transition(n, StatusChange::new(CaseStatus::Open, "agent"))
+        .await
+        .expect_err("closed is final");
+    assert_eq!(
+        err.kind(),
+        &ErrorKind::IllegalTransition {
+            number: n,
+            from: CaseStatus::Closed,
+            to: CaseStatus::Open
+        }
+    );
+    assert!(!err.is_retryable());
+
+    let changes: Vec<_> = store
+        .timeline(n)
+        .await
+        .expect("timeline")
+        .into_iter()
+        .filter_map(|e| match e.event {
+            TimelineEvent::StatusChanged { from, to, reason } => Some((e.actor, from, to, reason)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(changes.len(), 6, "{changes:?}");
+    assert_eq!(
+        changes[2],
+        (
+            "system".into(),
+            CaseStatus::Pending,
+            CaseStatus::Resolved,
+            Some("idle".into())
+        )
+    );
+    assert_eq!(changes[3].0, "discord:1001");
+}
+
+async fn illegal_transition_changes_nothing(store: &dyn CaseStore) {
+    let case = store
+        .create(new_case(CaseKind::Feature, "Dark mode"))
+        .await
+        .expect("create");
+    let err = store
+        .transition(case.number, StatusChange::new(CaseStatus::Closed, "agent"))
+        .await
+        .expect_err("new cannot close");
+    assert_eq!(
+        err.kind(),
+        &ErrorKind::IllegalTransition {
+            number: case.number,
+            from: CaseStatus::New,
+            to: CaseStatus::Closed
+        }
+    );
+    assert_eq!(store.get(case.number).await.expect("get"), case);
+    assert_eq!(
+        store.timeline(case.number).await.expect("timeline").len(),
+        1
+    );
+}
+
+async fn assign_prioritise_note_link_rate(store: &dyn CaseStore) {
+    let case = store
+        .create(new_case(CaseKind::Support, "Billing"))
+        .await
+        .expect("create");
+    let n = case.number;
+    let assigned = store
+        .assign(
+            n,
+            Assignment {
+                assignee: Some("agent:bob".into()),
+                actor: "agent:bob".into(),
+            },
+        )
+        .await
+        .expect("assign");
+    assert_eq!(assigned.assignee.as_deref(), Some("agent:bob"));
+    let same = store
+        .assign(
+            n,
+            Assignment {
+                assignee: Some("agent:bob".into()),
+                actor: "agent:bob".into(),
+            },
+        )
+        .await
+        .expect("assign again");
+    assert_eq!(same, assigned);
+    let urgent = store
+        .set_priority(
+            n,
+            PriorityChange {
+                priority: Priority::Urgent,
+                actor: "agent:bob".into(),
+            },
+        )
+        .await
+        .expect("priority");
+    assert_eq!(urgent.priority, Priority::Urgent);
+    let note = store
+        .add_note(
+            n,
+            NewNote {
+                author: "agent:bob".into(),
+                text: "Called the bank".into(),
+            },
+        )
+        .await
+        .expect("note");
+    assert_eq!(
+        note.event,
+        TimelineEvent::Note {
+            text: "Called the bank".into()
+        }
+    );
+    let link = store
+        .add_link(
+            n,
+            NewLink {
+                url: "https://example.com/t/1".into(),
+                title: Some("ticket".into()),
+                actor: "agent:bob".into(),
+            },
+        )
+        .await
+        .expect("link");
+    assert_eq!(link.actor, "agent:bob");
+    let rated = store
+        .rate(
+            n,
+            Rating {
+                score: 4,
+                comment: Some("quick".into()),
+            },
+        )
+        .await
+        .expect("rate");
+    assert_eq!(
+        rated.rating,
+        Some(Rating {
+            score: 4,
+            comment: Some("quick".into())
+        })
+    );
+    let unassigned = store
+        .assign(
+            n,
+            Assignment {
+                assignee: None,
+                actor: "agent:bob".into(),
+            },
+        )
+        .await
+        .expect("unassign");
+    assert_eq!(unassigned.assignee, None);
+
+    let stored = store.get(n).await.expect("get");
+    assert_eq!(stored.priority, Priority::Urgent);
+    assert_eq!(stored.rating.as_ref().map(|r| r.score), Some(4));
+    let names: Vec<_> = store
+        .timeline(n)
+        .await
+        .expect("timeline")
+        .iter()
+        .map(|e| e.event.name())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "created",
+            "assigned",
+            "priority_changed",
+            "note",
+            "linked",
+            "rated",
+            "assigned"
+        ]
+    );
+}
+
+async fn transcript_is_kept_in_time_order(store: &dyn CaseStore) {
+    let case = store
+        .create(new_case(CaseKind::Support, "Order missing"))
+        .await
+        .expect("create");
+    let n = case.number;
+    // Back-filled bot-phase messages from before the case existed, then a live one.
+    let batch = MessageBatch {
+        messages: vec![
+            NewMessage {
+                author: "discord:1001".into(),
+                text: "Where is my order?".into(),
+                sent_at: datetime!(2024-01-02 10:00:00 UTC),
+            },
+            NewMessage {
+                author: "flexcord-bot".into(),
+                text: "Let me get an agent.".into(),
+                sent_at: datetime!(2024-01-02 10:00:01.25 UTC),
+            },
+        ],
+    };
+    let entries = store.append_messages(n, batch).await.expect("append");
+    assert_eq!(entries.len(), 2);
+    assert!(entries[0].id < entries[1].id);
+    store
+        .append_messages(
+            n,
+            MessageBatch {
+                messages: vec![NewMessage {
+                    author: "agent:carol".into(),
+                    text: "Hi, I'm Carol 👋 <b>not bold</b>".into(),
+                    sent_at: time::OffsetDateTime::now_utc(),
+                }],
+            },
+        )
+        .await
+        .expect("append live");
+    let timeline = store.timeline(n).await.expect("timeline");
+    let summary: Vec<_> = timeline
+        .iter()
+        .map(|e| match &e.event {
+            TimelineEvent::Message { text } => format!("{}: {text}", e.actor),
+            other => other.name().to_owned(),
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            "discord:1001: Where is my order?",
+            "flexcord-bot: Let me get an agent.",
+            "created",
+            "agent:carol: Hi, I'm Carol 👋 <b>not bold</b>",
+        ]
+    );
+    assert_eq!(timeline[1].at, datetime!(2024-01-02 10:00:01.25 UTC));
+    let err = store
+        .append_messages(
+            num(999),
+            MessageBatch {
+                messages: vec![NewMessage {
+                    author: "a".into(),
+                    text: "b".into(),
+                    sent_at: time::OffsetDateTime::now_utc(),
+                }],
+            },
+        )
+        .await
+        .expect_err("unknown case");
+    assert!(matches!(err.kind(), ErrorKind::NotFound { .. }));
+}
+
+async fn list_filters_and_pages(store: &dyn CaseStore) {
+    let specs = [
+        (CaseKind::Support, "one", "1"),
+        (CaseKind::Bug, "two", "2"),
+        (CaseKind::Bug, "three", "1"),
+        (CaseKind::Feature, "four", "3"),
+        (CaseKind::Support, "five", "2"),
+        (CaseKind::Bug, "six", "1"),
+        (CaseKind::Support, "seven", "1"),
+    ];
+    for (kind, subject, who) in specs {
+        store
+            .create(NewCase::new(kind, subject, requester(who)))
+            .await
+            .expect("create");
+    }
+    store
+        .transition(num(3), StatusChange::new(CaseStatus::Open, "a"))
+        .await
+        .expect("open");
+    store
+        .transition(num(5), StatusChange::new(CaseStatus::Resolved, "a"))
+        .await
+        .expect("resolve");
+
+    let mut seen = Vec::new();
+    let mut page = PageRequest::first(3);
+    loop {
+        let got = store
+            .list(&CaseFilter::default(), &page)
+            .await
+            .expect("list");
+        assert!(got.cases.len() <= 3);
+        seen.extend(got.cases.iter().map(|c| c.number.get()));
+        match got.next_cursor {
+            Some(cursor) => {
+                page = PageRequest {
+                    cursor: Some(cursor),
+                    limit: Some(3),
+                }
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen, [7, 6, 5, 4, 3, 2, 1], "newest first, every case once");
+
+    let numbers = |filter: CaseFilter| async move {
+        store
+            .list(&filter, &PageRequest::default())
+            .await
+            .expect("list")
+            .cases
+            .iter()
+            .map(|c| c.number.get())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        numbers(CaseFilter {
+            kind: Some(CaseKind::Bug),
+            ..Default::default()
+        })
+        .await,
+        [6, 3, 2]
+    );
+    assert_eq!(
+        numbers(CaseFilter {
+            requester: Some("1".into()),
+            ..Default::default()
+        })
+        .await,
+        [7, 6, 3, 1]
+    );
+    assert_eq!(
+        numbers(CaseFilter {
+            statuses: vec![CaseStatus::Open, CaseStatus::Resolved],
+            ..Default::default()
+        })
+        .await,
+        [5, 3]
+    );
+    assert_eq!(
+        numbers(CaseFilter {
+            statuses: vec![CaseStatus::New],
+            kind: Some(CaseKind::Bug),
+            requester: Some("1".into()),
+            ..Default::default()
+        })
+        .await,
+        [6]
+    );
+    let open: Vec<_> = store
+        .open_cases_for("2")
+        .await
+        .expect("open cases")
+        .iter()
+        .map(|c| c.number.get())
+        .collect();
+    assert_eq!(open, [2], "case 5 is resolved");
+    assert!(
+        store
+            .open_cases_for("nobody")
+            .await
+            .expect("open cases")
+            .is_empty()
+    );
+}
+
+async fn text_search_matches_words(store: &dyn CaseStore) {
+    store
+        .create(
+            new_case(CaseKind::Bug, "Voice channel audio drops")
+                .description("Audio cuts out every minute"),
+        )
+        .await
+        .expect("create");
+    store
+        .create(new_case(CaseKind::Support, "Refund for double charge"))
+        .await
+        .expect("create");
+    store
+        .create(new_case(CaseKind::Bug, "Audio settings reset"))
+        .await
+        .expect("create");
+    let search = |text: &'static str| async move {
+        let filter = CaseFilter {
+            text: Some(text.into()),
+            ..Default::default()
+        };
+        store
+            .list(&filter, &PageRequest::default())
+            .await
+            .expect("list")
+            .cases
+            .iter()
+            .map(|c| c.number.get())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(search("audio").await, [3, 1]);
+    assert_eq!(
+        search("AUDIO drops").await,
+        [1],
+        "all words must match, case-insensitively"
+    );
+    assert_eq!(search("charge").await, [2]);
+    assert_eq!(
+        search("minute").await,
+        [1],
+        "the description is searched too"
+    );
+    assert_eq!(
+        search("\"* OR ) NEAR(").await,
+        Vec::<u32>::new(),
+        "operators in user text are plain words"
+    );
+    assert!(search("zebra").await.is_empty());
+}
+
+async fn similar_lists_open_bugs_best_first(store: &dyn CaseStore) {
+    let bug = |subject: &str, description: &str| {
+        new_case(CaseKind::Bug, subject).description(description)
+    };
+    store
+        .create(bug(
+            "App crashes when uploading an avatar",
+            "Uploading a PNG avatar crashes the app",
+        ))
+        .await
+        .expect("1");
+    store
+        .create(bug(
+            "Login button misaligned",
+            "On small screens the login button overlaps",
+        ))
+        .await
+        .expect("2");
+    store
+        .create(bug("Crash on upload", "The upload of large files fails"))
+        .await
+        .expect("3");
+    store
+        .create(
+            new_case(CaseKind::Feature, "Upload avatars in bulk")
+                .description("avatar upload crash"),
+        )
+        .await
+        .expect("4");
+    store
+        .create(bug("Avatar upload crash", "crashes on avatar upload"))
+        .await
+        .expect("5");
+    store
+        .transition(num(5), StatusChange::new(CaseStatus::Resolved, "a"))
+        .await
+        .expect("resolve 5");
+    let new = store
+        .create(bug("Crash while uploading my avatar", "the app crashes"))
+        .await
+        .expect("6");
+
+    let similar = store
+        .similar(
+            "Crash while uploading my avatar the app crashes",
+            Some(new.number),
+            10,
+        )
+        .await
+        .expect("similar");
+    let numbers: Vec<_> = similar.iter().map(|s| s.case.number.get()).collect();
+    assert_eq!(
+        numbers,
+        [1, 3],
+        "open bugs only, best first, without the new case: {similar:?}"
+    );
+    assert!(similar[0].score >= similar[1].score);
+    assert_eq!(
+        store
+            .similar("avatar", None, 1)
+            .await
+            .expect("similar")
+            .len(),
+        1
+    );
+    assert!(
+        store
+            .similar("!!!", None, 5)
+            .await
+            .expect("no words")
+            .is_empty()
+    );
+    let err = store.similar("avatar", None, 0).await.expect_err("limit 0");
+    assert!(matches!(err.kind(), ErrorKind::Invalid { .. }));
+}
+
+async fn user_text_is_stored_verbatim(store: &dyn CaseStore) {
+    let subject = "<script>alert(1)</script> & 'quotes' \"double\" — ünïcödé 🚀";
+    let mut new = new_case(CaseKind::Support, subject)
+        .description("line 1\nline 2\t\\ % _ ;DROP TABLE cases;--");
+    new.tags = vec!["vip".into(), "über".into()];
+    let case = store.create(new.clone()).await.expect("create");
+    let stored = store.get(case.number).await.expect("get");
+    assert_eq!(stored.subject, subject);
+    assert_eq!(stored.description, new.description);
+    assert_eq!(stored.tags, ["vip", "über"]);
+    let filter = CaseFilter {
+        text: Some("über".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        store
+            .list(&filter, &PageRequest::default())
+            .await
+            .expect("list")
+            .cases
+            .len(),
+        1,
+        "tags are searchable"
+    );
+}
+
+macro_rules! suite {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let (store, _dir) = crate::common::sqlite().await;
+                    super::$name(&store).await;
+                }
+            )+
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some((store, schema)) = crate::common::PgSchema::create().await else { return };
+                    super::$name(&store).await;
+                    schema.drop(store).await;
+                }
+            )+
+        }
+
+        mod client {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let (store, _dir) = crate::common::sqlite().await;
+                    let base = crate::common::serve(std::sync::Arc::new(store)).await;
+                    let client = flexcord_cases::CaseClient::new(&base, crate::common::TOKEN).expect("client");
+                    super::$name(&client).await;
+                }
+            )+
+        }
+    };
+}
+
+suite!(
+    create_numbers_cases_in_order,
+    unknown_case_is_not_found,
+    bad_input_is_refused_and_loses_nothing,
+    status_follows_the_lifecycle,
+    illegal_transition_changes_nothing,
+    assign_prioritise_note_link_rate,
+    transcript_is_kept_in_time_order,
+    list_filters_and_pages,
+    text_search_matches_words,
+    similar_lists_open_bugs_best_first,
+    user_text_is_stored_verbatim,
+);
