@@ -949,8 +949,17 @@ async fn every_client_operation_is_served_and_matches_the_spec() {
         "GET /v1/Conversations/{ConversationSid}/Webhooks",
         "POST /v2/Flows/{FlowSid}/Executions",
         "GET /v2/Flows/{FlowSid}/Executions/{Sid}",
+        "DELETE /v2/Services/{ServiceSid}/Channels/{ChannelSid}/Webhooks/{Sid}",
+        "DELETE /v1/Conversations/{ConversationSid}/Webhooks/{Sid}",
+        "DELETE /v1/Conversations/{Sid}",
     ];
-    let checked = crate::spec::checked();
+    // Every successful answer of this emulator, checked against the spec once more.
+    let checked: BTreeSet<String> = emu
+        .api_calls()
+        .iter()
+        .filter(|c| (200..300).contains(&c.status))
+        .filter_map(|c| crate::spec::check_response(&c.method, &c.path, c.status, &c.response))
+        .collect();
     let missing: Vec<&str> = want
         .iter()
         .copied()
