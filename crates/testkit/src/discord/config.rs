@@ -1,0 +1,246 @@
+//! Configuration of the Discord emulator: the guild, its channels, the bot and the users.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Kind of a guild channel the emulator starts with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ChannelKind {
+    /// A text channel (Discord type 0).
+    Text,
+    /// An announcement channel (Discord type 5).
+    Announcement,
+    /// A category (Discord type 4).
+    Category,
+    /// A forum channel (Discord type 15).
+    Forum,
+}
+
+impl ChannelKind {
+    /// The Discord channel type number.
+    pub const fn number(self) -> u8 {
+        match self {
+            Self::Text => 0,
+            Self::Announcement => 5,
+            Self::Category => 4,
+            Self::Forum => 15,
+        }
+    }
+}
+
+/// A guild channel of the initial guild.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChannelSpec {
+    /// Snowflake id.
+    pub id: u64,
+    /// Name without the `#`, e.g. `bug-report`.
+    pub name: String,
+    /// Channel kind.
+    pub kind: ChannelKind,
+    /// Optional topic.
+    pub topic: Option<String>,
+}
+
+impl ChannelSpec {
+    /// A text channel.
+    pub fn text(id: u64, name: impl Into<String>) -> Self {
+        Self {
+            id,
+            name: name.into(),
+            kind: ChannelKind::Text,
+            topic: None,
+        }
+    }
+
+    /// A channel of any kind.
+    pub fn new(id: u64, name: impl Into<String>, kind: ChannelKind) -> Self {
+        Self {
+            id,
+            name: name.into(),
+            kind,
+            topic: None,
+        }
+    }
+}
+
+/// A Discord user known to the emulator (a guild member who can DM the bot).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserSpec {
+    /// Snowflake id.
+    pub id: u64,
+    /// Unique username (lower case, no discriminator).
+    pub username: String,
+    /// Display name.
+    pub global_name: Option<String>,
+    /// Whether the user is a bot account.
+    pub bot: bool,
+    /// Role ids the member has in the guild (besides `@everyone`).
+    pub roles: Vec<u64>,
+}
+
+impl UserSpec {
+    /// A human user with a display name derived from the username.
+    pub fn new(id: u64, username: impl Into<String>) -> Self {
+        let username = username.into();
+        let mut display = username.clone();
+        if let Some(first) = display.get_mut(0..1) {
+            first.make_ascii_uppercase();
+        }
+        Self {
+            id,
+            username,
+            global_name: Some(display),
+            bot: false,
+            roles: Vec::new(),
+        }
+    }
+}
+
+/// A guild role (besides `@everyone`, whose id is the guild id).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoleSpec {
+    /// Snowflake id.
+    pub id: u64,
+    /// Role name, e.g. `Support`.
+    pub name: String,
+    /// Permission bits.
+    pub permissions: u64,
+}
+
+/// Everything the emulator starts with. [`Default`] gives a guild with `#general`, `#bug-report`,
+/// `#feature-request` and `#announcements`, a bot `supportbot` and the users `alice` and `bob`.
+#[derive(Clone, Debug)]
+pub struct DiscordConfig {
+    /// Address to bind (default `127.0.0.1:0`, a free loopback port).
+    pub bind: SocketAddr,
+    /// Guild id.
+    pub guild_id: u64,
+    /// Guild name.
+    pub guild_name: String,
+    /// Guild owner id (default: the first user, or the bot).
+    pub owner_id: Option<u64>,
+    /// Guild channels.
+    pub channels: Vec<ChannelSpec>,
+    /// Extra roles.
+    pub roles: Vec<RoleSpec>,
+    /// Users who are guild members and may DM the bot.
+    pub users: Vec<UserSpec>,
+    /// The bot user (`bot` is forced to true).
+    pub bot: UserSpec,
+    /// Application id (Discord gives new bots the same id as the bot user).
+    pub application_id: u64,
+    /// Application name.
+    pub application_name: String,
+    /// Bot token expected in IDENTIFY, RESUME and the REST `Authorization` header (with or without
+    /// the `Bot ` prefix). `None` accepts any token.
+    pub token: Option<String>,
+    /// Whether the privileged `MESSAGE_CONTENT` intent is enabled for the application. When false,
+    /// an IDENTIFY that asks for it is closed with 4014 (Disallowed intents), as Discord does.
+    pub message_content_allowed: bool,
+    /// Heartbeat interval announced in HELLO. A connection that sends no heartbeat for 1.5 times
+    /// this interval is closed with 4009 and its session is invalidated.
+    pub heartbeat_interval: Duration,
+    /// Time an interaction has for its first response (Discord: 3 s); later callbacks get
+    /// 404 / 10062 Unknown interaction.
+    pub interaction_ack_deadline: Duration,
+    /// Lifetime of an interaction token for edits and follow-ups (Discord: 15 min).
+    pub interaction_token_lifetime: Duration,
+    /// Shard count recommended by `GET /gateway/bot`.
+    pub recommended_shards: u32,
+    /// Requests allowed per route bucket and window before a real 429.
+    pub bucket_limit: u32,
+    /// Length of a route bucket window.
+    pub bucket_window: Duration,
+    /// Whether messages the bot creates over REST are also dispatched to the gateway as
+    /// `MESSAGE_CREATE` (Discord does this; the bot must ignore its own messages).
+    pub echo_bot_messages: bool,
+}
+
+impl Default for DiscordConfig {
+    fn default() -> Self {
+        let guild_id = 1_200_000_000_000_000_000;
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            guild_id,
+            guild_name: "Flexcord Test Guild".to_owned(),
+            owner_id: None,
+            channels: vec![
+                ChannelSpec::text(1_200_000_000_000_000_010, "general"),
+                ChannelSpec::text(1_200_000_000_000_000_011, "bug-report"),
+                ChannelSpec::text(1_200_000_000_000_000_012, "feature-request"),
+                ChannelSpec::text(1_200_000_000_000_000_013, "announcements"),
+            ],
+            roles: vec![RoleSpec {
+                id: 1_200_000_000_000_000_020,
+                name: "Support".to_owned(),
+                permissions: 0x0000_0000_0000_0008, // ADMINISTRATOR
+            }],
+            users: vec![
+                UserSpec::new(1_200_000_000_000_000_100, "alice"),
+                UserSpec::new(1_200_000_000_000_000_101, "bob"),
+            ],
+            bot: UserSpec {
+                id: 1_200_000_000_000_000_001,
+                username: "supportbot".to_owned(),
+                global_name: Some("Support Bot".to_owned()),
+                bot: true,
+                roles: Vec::new(),
+            },
+            application_id: 1_200_000_000_000_000_001,
+            application_name: "Support Bot".to_owned(),
+            token: None,
+            message_content_allowed: true,
+            heartbeat_interval: Duration::from_millis(41_250),
+            interaction_ack_deadline: Duration::from_secs(3),
+            interaction_token_lifetime: Duration::from_secs(15 * 60),
+            recommended_shards: 1,
+            bucket_limit: 50,
+            bucket_window: Duration::from_secs(1),
+            echo_bot_messages: true,
+        }
+    }
+}
+
+impl DiscordConfig {
+    /// Sets the bind address (e.g. a fixed loopback port for the binary).
+    #[must_use]
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.bind = addr;
+        self
+    }
+
+    /// Requires this bot token.
+    #[must_use]
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// Adds a guild channel.
+    #[must_use]
+    pub fn channel(mut self, channel: ChannelSpec) -> Self {
+        self.channels.push(channel);
+        self
+    }
+
+    /// Adds a user.
+    #[must_use]
+    pub fn user(mut self, user: UserSpec) -> Self {
+        self.users.push(user);
+        self
+    }
+
+    /// Sets the heartbeat interval announced in HELLO.
+    #[must_use]
+    pub fn heartbeat_interval(mut self, interval: Duration) -> Self {
+        self.heartbeat_interval = interval;
+        self
+    }
+
+    /// Id of the guild channel with this name (without `#`).
+    pub fn channel_id(&self, name: &str) -> Option<u64> {
+        let name = name.trim_start_matches('#');
+        self.channels.iter().find(|c| c.name == name).map(|c| c.id)
+    }
+}

@@ -1,0 +1,1843 @@
+//! REST under `/api/v10`: routing, authorisation, rate-limit buckets, injected faults, the call
+//! log, and one handler per route.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use super::Shared;
+use super::gateway::rest_token_ok;
+use super::payload::{normalize_components, normalize_embeds};
+use super::state::{
+    Bucket, ChannelRec, DiscordState, Dispatch, FaultKind, INTENT_DIRECT_MESSAGES,
+    INTENT_GUILD_MESSAGES, INTENT_GUILDS, InteractionResponse, MessageOrigin, RestCall,
+    StoredMessage, Target, now_iso,
+};
+
+/// Message content limit (characters).
+const CONTENT_MAX: usize = 2000;
+
+/// An answer before it becomes an HTTP response.
+pub(crate) struct Reply {
+    status: u16,
+    body: Option<Value>,
+    headers: Vec<(&'static str, String)>,
+}
+
+impl Reply {
+    fn ok(body: Value) -> Self {
+        Self {
+            status: 200,
+            body: Some(body),
+            headers: Vec::new(),
+        }
+    }
+    fn created(body: Value) -> Self {
+        Self {
+            status: 201,
+            body: Some(body),
+            headers: Vec::new(),
+        }
+    }
+    fn no_content() -> Self {
+        Self {
+            status: 204,
+            body: None,
+            headers: Vec::new(),
+        }
+    }
+    fn error(status: u16, code: u64, message: &str) -> Self {
+        Self {
+            status,
+            body: Some(json!({"code": code, "message": message})),
+            headers: Vec::new(),
+        }
+    }
+    fn invalid_form(field: &str, message: &str) -> Self {
+        Self {
+            status: 400,
+            body: Some(json!({
+                "code": 50035,
+                "message": "Invalid Form Body",
+                "errors": {field: {"_errors": [{"code": "BASE_TYPE_INVALID", "message": message}]}},
+            })),
+            headers: Vec::new(),
+        }
+    }
+    fn not_found() -> Self {
+        Self::error(404, 0, "404: Not Found")
+    }
+    fn unknown_channel() -> Self {
+        Self::error(404, 10003, "Unknown Channel")
+    }
+    fn unknown_message() -> Self {
+        Self::error(404, 10008, "Unknown Message")
+    }
+    fn unknown_webhook() -> Self {
+        Self::error(404, 10015, "Unknown Webhook")
+    }
+    fn unknown_interaction() -> Self {
+        Self::error(404, 10062, "Unknown interaction")
+    }
+}
+
+/// Whether a message to a reference is `@original` or by id.
+#[derive(Clone, Copy, Debug)]
+enum MsgRef {
+    Original,
+    Id(u64),
+}
+
+#[derive(Clone, Debug)]
+enum Route {
+    GatewayBot,
+    Gateway,
+    CurrentUser,
+    User(u64),
+    CurrentApplication,
+    CreateDm,
+    GetChannel(u64),
+    UpdateChannel(u64),
+    DeleteChannel(u64),
+    CreateMessage(u64),
+    ListMessages(u64),
+    GetMessage(u64, u64),
+    UpdateMessage(u64, u64),
+    DeleteMessage(u64, u64),
+    Typing(u64),
+    PutPermission(u64, u64),
+    DeletePermission(u64, u64),
+    CreateThread(u64),
+    CreateThreadFromMessage(u64, u64),
+    AddThreadMember(u64, Option<u64>),
+    RemoveThreadMember(u64, Option<u64>),
+    Guild(u64),
+    GuildChannels(u64),
+    CreateGuildChannel(u64),
+    GuildMember(u64, u64),
+    InteractionCallback(u64, String),
+    ExecuteWebhook(u64, String),
+    GetWebhookMessage(u64, String, MsgRef),
+    UpdateWebhookMessage(u64, String, MsgRef),
+    DeleteWebhookMessage(u64, String, MsgRef),
+    SetCommands(u64, Option<u64>),
+    GetCommands(u64, Option<u64>),
+    CreateCommand(u64, Option<u64>),
+    DeleteCommand(u64, Option<u64>, u64),
+}
+
+impl Route {
+    /// Routes that need no `Authorization` header and are exempt from the global limit.
+    fn is_interaction(&self) -> bool {
+        matches!(
+            self,
+            Self::InteractionCallback(..)
+                | Self::ExecuteWebhook(..)
+                | Self::GetWebhookMessage(..)
+                | Self::UpdateWebhookMessage(..)
+                | Self::DeleteWebhookMessage(..)
+        )
+    }
+}
+
+fn id(s: &str) -> Option<u64> {
+    s.parse().ok()
+}
+
+#[allow(clippy::option_option)] // outer: parsed; inner: None = @me
+fn user_ref(s: &str) -> Option<Option<u64>> {
+    if s == "@me" {
+        Some(None)
+    } else {
+        id(s).map(Some)
+    }
+}
+
+fn msg_ref(s: &str) -> Option<MsgRef> {
+    if s == "@original" {
+        Some(MsgRef::Original)
+    } else {
+        id(s).map(MsgRef::Id)
+    }
+}
+
+/// Maps method + path to a route, its template (for the bucket and the log) and its major
+/// parameter.
+#[allow(clippy::too_many_lines)]
+fn classify(method: &Method, segs: &[&str]) -> Option<(Route, String, String)> {
+    use Route as R;
+    let m = method.as_str();
+    let (route, template, major): (Route, &str, String) = match (m, segs) {
+        ("GET", ["gateway", "bot"]) => (R::GatewayBot, "gateway/bot", String::new()),
+        ("GET", ["gateway"]) => (R::Gateway, "gateway", String::new()),
+        ("GET", ["users", "@me"]) => (R::CurrentUser, "users/@me", String::new()),
+        ("GET", ["users", u]) => (R::User(id(u)?), "users/{user_id}", String::new()),
+        ("GET", ["applications" | "oauth2", "@me"] | ["oauth2", "applications", "@me"]) => {
+            (R::CurrentApplication, "applications/@me", String::new())
+        }
+        ("POST", ["users", "@me", "channels"]) => {
+            (R::CreateDm, "users/@me/channels", String::new())
+        }
+        ("GET", ["channels", c]) => (
+            R::GetChannel(id(c)?),
+            "channels/{channel_id}",
+            (*c).to_owned(),
+        ),
+        ("PATCH", ["channels", c]) => (
+            R::UpdateChannel(id(c)?),
+            "channels/{channel_id}",
+            (*c).to_owned(),
+        ),
+        ("DELETE", ["channels", c]) => (
+            R::DeleteChannel(id(c)?),
+            "channels/{channel_id}",
+            (*c).to_owned(),
+        ),
+        ("POST", ["channels", c, "messages"]) => (
+            R::CreateMessage(id(c)?),
+            "channels/{channel_id}/messages",
+            (*c).to_owned(),
+        ),
+        ("GET", ["channels", c, "messages"]) => (
+            R::ListMessages(id(c)?),
+            "channels/{channel_id}/messages",
+            (*c).to_owned(),
+        ),
+        ("GET", ["channels", c, "messages", mid]) => (
+            R::GetMessage(id(c)?, id(mid)?),
+            "channels/{channel_id}/messages/{message_id}",
+            (*c).to_owned(),
+        ),
+        ("PATCH", ["channels", c, "messages", mid]) => (
+            R::UpdateMessage(id(c)?, id(mid)?),
+            "channels/{channel_id}/messages/{message_id}",
+            (*c).to_owned(),
+        ),
+        ("DELETE", ["channels", c, "messages", mid]) => (
+            R::DeleteMessage(id(c)?, id(mid)?),
+            "channels/{channel_id}/messages/{message_id}",
+            (*c).to_owned(),
+        ),
+        ("POST", ["channels", c, "typing"]) => (
+            R::Typing(id(c)?),
+            "channels/{channel_id}/typing",
+            (*c).to_owned(),
+        ),
+        ("PUT", ["channels", c, "permissions", o]) => (
+            R::PutPermission(id(c)?, id(o)?),
+            "channels/{channel_id}/permissions/{overwrite_id}",
+            (*c).to_owned(),
+        ),
+        ("DELETE", ["channels", c, "permissions", o]) => (
+            R::DeletePermission(id(c)?, id(o)?),
+            "channels/{channel_id}/permissions/{overwrite_id}",
+            (*c).to_owned(),
+        ),
+        ("POST", ["channels", c, "threads"]) => (
+            R::CreateThread(id(c)?),
+            "channels/{channel_id}/threads",
+            (*c).to_owned(),
+        ),
+        ("POST", ["channels", c, "messages", mid, "threads"]) => (
+            R::CreateThreadFromMessage(id(c)?, id(mid)?),
+            "channels/{channel_id}/messages/{message_id}/threads",
+            (*c).to_owned(),
+        ),
+        ("PUT", ["channels", c, "thread-members", u]) => (
+            R::AddThreadMember(id(c)?, user_ref(u)?),
+            "channels/{channel_id}/thread-members/{user_id}",
+            (*c).to_owned(),
+        ),
+        ("DELETE", ["channels", c, "thread-members", u]) => (
+            R::RemoveThreadMember(id(c)?, user_ref(u)?),
+            "channels/{channel_id}/thread-members/{user_id}",
+            (*c).to_owned(),
+        ),
+        ("GET", ["guilds", g]) => (R::Guild(id(g)?), "guilds/{guild_id}", (*g).to_owned()),
+        ("GET", ["guilds", g, "channels"]) => (
+            R::GuildChannels(id(g)?),
+            "guilds/{guild_id}/channels",
+            (*g).to_owned(),
+        ),
+        ("POST", ["guilds", g, "channels"]) => (
+            R::CreateGuildChannel(id(g)?),
+            "guilds/{guild_id}/channels",
+            (*g).to_owned(),
+        ),
+        ("GET", ["guilds", g, "members", u]) => (
+            R::GuildMember(id(g)?, id(u)?),
+            "guilds/{guild_id}/members/{user_id}",
+            (*g).to_owned(),
+        ),
+        ("POST", ["interactions", i, t, "callback"]) => (
+            R::InteractionCallback(id(i)?, (*t).to_owned()),
+            "interactions/{interaction_id}/{token}/callback",
+            format!("{i}/{t}"),
+        ),
+        ("POST", ["webhooks", a, t]) => (
+            R::ExecuteWebhook(id(a)?, (*t).to_owned()),
+            "webhooks/{webhook_id}/{token}",
+            format!("{a}/{t}"),
+        ),
+        ("GET", ["webhooks", a, t, "messages", mr]) => (
+            R::GetWebhookMessage(id(a)?, (*t).to_owned(), msg_ref(mr)?),
+            "webhooks/{webhook_id}/{token}/messages/{message_id}",
+            format!("{a}/{t}"),
+        ),
+        ("PATCH", ["webhooks", a, t, "messages", mr]) => (
+            R::UpdateWebhookMessage(id(a)?, (*t).to_owned(), msg_ref(mr)?),
+            "webhooks/{webhook_id}/{token}/messages/{message_id}",
+            format!("{a}/{t}"),
+        ),
+        ("DELETE", ["webhooks", a, t, "messages", mr]) => (
+            R::DeleteWebhookMessage(id(a)?, (*t).to_owned(), msg_ref(mr)?),
+            "webhooks/{webhook_id}/{token}/messages/{message_id}",
+            format!("{a}/{t}"),
+        ),
+        ("PUT", ["applications", a, "commands"]) => (
+            R::SetCommands(id(a)?, None),
+            "applications/{application_id}/commands",
+            (*a).to_owned(),
+        ),
+        ("GET", ["applications", a, "commands"]) => (
+            R::GetCommands(id(a)?, None),
+            "applications/{application_id}/commands",
+            (*a).to_owned(),
+        ),
+        ("POST", ["applications", a, "commands"]) => (
+            R::CreateCommand(id(a)?, None),
+            "applications/{application_id}/commands",
+            (*a).to_owned(),
+        ),
+        ("DELETE", ["applications", a, "commands", c]) => (
+            R::DeleteCommand(id(a)?, None, id(c)?),
+            "applications/{application_id}/commands/{command_id}",
+            (*a).to_owned(),
+        ),
+        ("PUT", ["applications", a, "guilds", g, "commands"]) => (
+            R::SetCommands(id(a)?, Some(id(g)?)),
+            "applications/{application_id}/guilds/{guild_id}/commands",
+            format!("{a}/{g}"),
+        ),
+        ("GET", ["applications", a, "guilds", g, "commands"]) => (
+            R::GetCommands(id(a)?, Some(id(g)?)),
+            "applications/{application_id}/guilds/{guild_id}/commands",
+            format!("{a}/{g}"),
+        ),
+        ("POST", ["applications", a, "guilds", g, "commands"]) => (
+            R::CreateCommand(id(a)?, Some(id(g)?)),
+            "applications/{application_id}/guilds/{guild_id}/commands",
+            format!("{a}/{g}"),
+        ),
+        ("DELETE", ["applications", a, "guilds", g, "commands", c]) => (
+            R::DeleteCommand(id(a)?, Some(id(g)?), id(c)?),
+            "applications/{application_id}/guilds/{guild_id}/commands/{command_id}",
+            format!("{a}/{g}"),
+        ),
+        _ => return None,
+    };
+    Some((route, format!("{m} {template}"), major))
+}
+
+/// A stable 32-hex-digit bucket hash for a route template (FNV-1a, twice).
+fn bucket_hash(template: &str) -> String {
+    let mut h1: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut h2: u64 = 0x8422_2325_cbf2_9ce4;
+    for b in template.bytes() {
+        h1 = (h1 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        h2 = (h2 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3 ^ 0x5bd1);
+    }
+    format!("{h1:016x}{h2:016x}")
+}
+
+fn epoch_secs_f64() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// The request body: JSON, or the `payload_json` part (plus uploaded files) of a multipart body.
+pub(crate) struct Body {
+    json: Option<Value>,
+    files: Vec<(String, usize, String)>,
+}
+
+fn parse_body(headers: &HeaderMap, bytes: &[u8]) -> Result<Body, Reply> {
+    let ctype = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if let Some(boundary) = ctype
+        .strip_prefix("multipart/form-data")
+        .and_then(|rest| rest.split("boundary=").nth(1))
+    {
+        return parse_multipart(boundary.trim_matches('"'), bytes);
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Body {
+            json: None,
+            files: Vec::new(),
+        });
+    }
+    serde_json::from_slice(bytes)
+        .map(|v| Body {
+            json: Some(v),
+            files: Vec::new(),
+        })
+        .map_err(|_| Reply::error(400, 50109, "The request body contains invalid JSON."))
+}
+
+fn parse_multipart(boundary: &str, bytes: &[u8]) -> Result<Body, Reply> {
+    let text = String::from_utf8_lossy(bytes);
+    let delimiter = format!("--{boundary}");
+    let mut body = Body {
+        json: None,
+        files: Vec::new(),
+    };
+    for part in text.split(delimiter.as_str()) {
+        let Some((head, content)) = part.split_once("\r\n\r\n") else {
+            continue;
+        };
+        let content = content.strip_suffix("\r\n").unwrap_or(content);
+        let disposition = head
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with("content-disposition"))
+            .unwrap_or_default();
+        let field = |key: &str| {
+            disposition
+                .split(';')
+                .map(str::trim)
+                .find_map(|kv| kv.strip_prefix(key))
+                .map(|v| v.trim_matches('"').to_owned())
+        };
+        let content_type = head
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.trim()
+                    .eq_ignore_ascii_case("content-type")
+                    .then(|| v.trim().to_owned())
+            })
+            .unwrap_or_else(|| "application/octet-stream".to_owned());
+        match (field("name="), field("filename=")) {
+            (Some(name), None) if name == "payload_json" => {
+                body.json = Some(serde_json::from_str(content).map_err(|_| {
+                    Reply::error(400, 50109, "The request body contains invalid JSON.")
+                })?);
+            }
+            (_, Some(filename)) => body.files.push((filename, content.len(), content_type)),
+            _ => {}
+        }
+    }
+    Ok(body)
+}
+
+pub(crate) async fn handle(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Response {
+    let path = uri
+        .path()
+        .strip_prefix("/api/v10")
+        .unwrap_or_else(|| uri.path());
+    let path = path.trim_matches('/').to_owned();
+    let query = uri.query().map(str::to_owned);
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = parse_body(&headers, &bytes);
+    let reply = shared.with(|s| s.rest(&method, &path, query, body, auth.as_deref()));
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = match reply.body {
+        Some(b) => (status, axum::Json(b)).into_response(),
+        None => status.into_response(),
+    };
+    for (k, v) in reply.headers {
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            response.headers_mut().insert(k, v);
+        }
+    }
+    response
+}
+
+fn query_flag(query: Option<&str>, key: &str) -> bool {
+    query.is_some_and(|q| {
+        q.split('&')
+            .any(|kv| kv == format!("{key}=true") || kv == format!("{key}=True") || kv == key)
+    })
+}
+
+fn query_value<'a>(query: Option<&'a str>, key: &str) -> Option<&'a str> {
+    query?.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k == key).then_some(v)
+    })
+}
+
+fn as_id(v: &Value) -> Option<u64> {
+    match v {
+        Value::String(s) => s.parse().ok(),
+        Value::Number(n) => n.as_u64(),
+        _ => None,
+    }
+}
+
+fn nonce_key(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Message fields from a create/edit body.
+struct MessageInput {
+    content: Option<String>,
+    embeds: Option<Vec<Value>>,
+    components: Option<Vec<Value>>,
+    attachments: Option<Vec<Value>>,
+    flags: Option<u64>,
+}
+
+impl MessageInput {
+    fn from_body(b: &Value) -> Result<Self, Reply> {
+        let content = match &b["content"] {
+            Value::Null => None,
+            Value::String(s) => Some(s.clone()),
+            _ => return Err(Reply::invalid_form("content", "Must be a string.")),
+        };
+        if let Some(c) = &content
+            && c.chars().count() > CONTENT_MAX
+        {
+            return Err(Reply::invalid_form(
+                "content",
+                "Must be 2000 or fewer in length.",
+            ));
+        }
+        let array = |key: &str| -> Result<Option<Vec<Value>>, Reply> {
+            match &b[key] {
+                Value::Null => Ok(None),
+                Value::Array(a) => Ok(Some(a.clone())),
+                _ => Err(Reply::invalid_form(key, "Must be an array.")),
+            }
+        };
+        let mut embeds = array("embeds")?;
+        if let Some(e) = &mut embeds {
+            if e.len() > 10 {
+                return Err(Reply::invalid_form(
+                    "embeds",
+                    "Must be 10 or fewer in length.",
+                ));
+            }
+            normalize_embeds(e);
+        }
+        let mut components = array("components")?;
+        if let Some(c) = &mut components {
+            normalize_components(c);
+        }
+        Ok(Self {
+            content,
+            embeds,
+            components,
+            attachments: array("attachments")?,
+            flags: b["flags"].as_u64(),
+        })
+    }
+
+    fn is_empty(&self, files: usize) -> bool {
+        self.content.as_deref().is_none_or(str::is_empty)
+            && self.embeds.as_ref().is_none_or(Vec::is_empty)
+            && self.components.as_ref().is_none_or(Vec::is_empty)
+            && files == 0
+    }
+}
+
+impl DiscordState {
+    #[allow(clippy::too_many_lines)]
+    pub(crate) fn rest(
+        &mut self,
+        method: &Method,
+        path: &str,
+        query: Option<String>,
+        body: Result<Body, Reply>,
+        auth: Option<&str>,
+    ) -> Reply {
+        let segs: Vec<&str> = path.split('/').collect();
+        let json_body = body.as_ref().ok().and_then(|b| b.json.clone());
+        let classified = classify(method, &segs);
+        let template = classified
+            .as_ref()
+            .map_or_else(|| format!("{method} {path}"), |(_, t, _)| t.clone());
+        let mut reply = match classified {
+            None => Reply::not_found(),
+            Some((route, template, major)) => self.routed(
+                method,
+                &segs,
+                route,
+                &template,
+                &major,
+                query.as_deref(),
+                body,
+                auth,
+            ),
+        };
+        reply
+            .headers
+            .push(("content-type", "application/json".to_owned()));
+        if reply.body.is_none() {
+            reply.headers.retain(|(k, _)| *k != "content-type");
+        }
+        self.rest_log.push(RestCall {
+            method: method.to_string(),
+            path: path.to_owned(),
+            query,
+            route: template,
+            body: json_body,
+            status: reply.status,
+            response: reply.body.clone(),
+        });
+        reply
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn routed(
+        &mut self,
+        method: &Method,
+        segs: &[&str],
+        route: Route,
+        template: &str,
+        major: &str,
+        query: Option<&str>,
+        body: Result<Body, Reply>,
+        auth: Option<&str>,
+    ) -> Reply {
+        if !route.is_interaction() && !rest_token_ok(self.config.token.as_deref(), auth) {
+            return Reply::error(401, 0, "401: Unauthorized");
+        }
+        if !route.is_interaction()
+            && let Some((remaining, retry_after)) = self.global_429
+        {
+            self.global_429 = (remaining > 1).then(|| (remaining - 1, retry_after));
+            let wait_secs = retry_after.as_secs_f64();
+            let mut r = Reply {
+                status: 429,
+                body: Some(
+                    json!({"message": "You are being rate limited.", "retry_after": wait_secs, "global": true}),
+                ),
+                headers: Vec::new(),
+            };
+            r.headers.push(("x-ratelimit-global", "true".to_owned()));
+            r.headers.push(("x-ratelimit-scope", "global".to_owned()));
+            r.headers.push(("retry-after", ceil_secs(retry_after)));
+            return r;
+        }
+        let hash = bucket_hash(template);
+        if let Some(pos) = self
+            .route_faults
+            .iter()
+            .position(|f| f.remaining > 0 && f.matches(method.as_str(), segs))
+        {
+            let fault = &mut self.route_faults[pos];
+            fault.remaining -= 1;
+            let kind = fault.kind.clone();
+            if fault.remaining == 0 {
+                self.route_faults.remove(pos);
+            }
+            return match kind {
+                FaultKind::RateLimited { retry_after } => self.rate_limited(&hash, retry_after),
+                FaultKind::Error {
+                    status,
+                    code,
+                    message,
+                } => {
+                    let mut r = Reply::error(status, code, &message);
+                    self.bucket_headers(&hash, major, &mut r, false);
+                    r
+                }
+            };
+        }
+        // Per-route bucket: count, and answer a real 429 past the limit.
+        let now = Instant::now();
+        let window = self.config.bucket_window;
+        let limit = self.config.bucket_limit;
+        let bucket = self
+            .buckets
+            .entry((hash.clone(), major.to_owned()))
+            .or_insert(Bucket {
+                window_start: now,
+                count: 0,
+            });
+        if now.duration_since(bucket.window_start) >= window {
+            bucket.window_start = now;
+            bucket.count = 0;
+        }
+        if bucket.count >= limit {
+            let wait = window.saturating_sub(now.duration_since(bucket.window_start));
+            return self.rate_limited(&hash, wait);
+        }
+        bucket.count += 1;
+        let body = match body {
+            Ok(b) => b,
+            Err(e) => {
+                let mut e = e;
+                self.bucket_headers(&hash, major, &mut e, false);
+                return e;
+            }
+        };
+        let mut reply = self.route(route, query, body);
+        self.bucket_headers(&hash, major, &mut reply, false);
+        reply
+    }
+
+    fn rate_limited(&self, hash: &str, retry_after: Duration) -> Reply {
+        let secs = retry_after.as_secs_f64();
+        let mut r = Reply {
+            status: 429,
+            body: Some(
+                json!({"message": "You are being rate limited.", "retry_after": secs, "global": false}),
+            ),
+            headers: Vec::new(),
+        };
+        r.headers.push(("x-ratelimit-bucket", hash.to_owned()));
+        r.headers
+            .push(("x-ratelimit-limit", self.config.bucket_limit.to_string()));
+        r.headers.push(("x-ratelimit-remaining", "0".to_owned()));
+        r.headers.push((
+            "x-ratelimit-reset",
+            format!("{:.3}", epoch_secs_f64() + secs),
+        ));
+        r.headers
+            .push(("x-ratelimit-reset-after", format!("{secs:.3}")));
+        r.headers.push(("x-ratelimit-scope", "user".to_owned()));
+        r.headers.push(("retry-after", ceil_secs(retry_after)));
+        r
+    }
+
+    fn bucket_headers(&self, hash: &str, major: &str, reply: &mut Reply, _exhausted: bool) {
+        let limit = self.config.bucket_limit;
+        let window = self.config.bucket_window;
+        let (remaining, reset_after) = self
+            .buckets
+            .get(&(hash.to_owned(), major.to_owned()))
+            .map_or((limit, window), |b| {
+                (
+                    limit.saturating_sub(b.count),
+                    window.saturating_sub(b.window_start.elapsed()),
+                )
+            });
+        let after = reset_after.as_secs_f64();
+        reply.headers.push(("x-ratelimit-bucket", hash.to_owned()));
+        reply.headers.push(("x-ratelimit-limit", limit.to_string()));
+        reply
+            .headers
+            .push(("x-ratelimit-remaining", remaining.to_string()));
+        reply.headers.push((
+            "x-ratelimit-reset",
+            format!("{:.3}", epoch_secs_f64() + after),
+        ));
+        reply
+            .headers
+            .push(("x-ratelimit-reset-after", format!("{after:.3}")));
+        reply.headers.push(("x-ratelimit-scope", "user".to_owned()));
+    }
+
+    #[allow(
+        clippy::too_many_lines,
+        clippy::many_single_char_names,
+        clippy::needless_pass_by_value
+    )]
+    fn route(&mut self, route: Route, query: Option<&str>, body: Body) -> Reply {
+        let b = body.json.clone().unwrap_or(Value::Null);
+        match route {
+            Route::GatewayBot => Reply::ok(json!({
+                "url": self.gateway_url,
+                "shards": self.config.recommended_shards,
+                "session_start_limit": {
+                    "total": 1000,
+                    "remaining": 1000_u32.saturating_sub(self.identifies),
+                    "reset_after": 86_400_000,
+                    "max_concurrency": 1,
+                },
+            })),
+            Route::Gateway => Reply::ok(json!({"url": self.gateway_url})),
+            Route::CurrentUser => Reply::ok(self.current_user_value()),
+            Route::User(u) => {
+                if self.user_known(u) {
+                    Reply::ok(self.user_value(u))
+                } else {
+                    Reply::error(404, 10013, "Unknown User")
+                }
+            }
+            Route::CurrentApplication => Reply::ok(self.application_value()),
+            Route::CreateDm => self.create_dm(&b),
+            Route::GetChannel(c) => match self.channels.get(&c) {
+                Some(ch) if !ch.deleted => Reply::ok(self.channel_value(ch)),
+                _ => Reply::unknown_channel(),
+            },
+            Route::UpdateChannel(c) => self.update_channel(c, &b),
+            Route::DeleteChannel(c) => self.delete_channel(c),
+            Route::CreateMessage(c) => self.create_message(c, &b, &body.files),
+            Route::ListMessages(c) => self.list_messages(c, query),
+            Route::GetMessage(c, m) => match self.message(m) {
+                Some(msg) if msg.channel_id == c && !msg.deleted => {
+                    Reply::ok(self.message_value(msg))
+                }
+                _ => Reply::unknown_message(),
+            },
+            Route::UpdateMessage(c, m) => self.update_message(Some(c), m, &b),
+            Route::DeleteMessage(c, m) => self.delete_message(Some(c), m),
+            Route::Typing(c) => {
+                if self.live_channel(c).is_some() {
+                    Reply::no_content()
+                } else {
+                    Reply::unknown_channel()
+                }
+            }
+            Route::PutPermission(c, o) => self.put_permission(c, o, &b),
+            Route::DeletePermission(c, o) => self.delete_permission(c, o),
+            Route::CreateThread(c) => self.create_thread(c, None, &b),
+            Route::CreateThreadFromMessage(c, m) => self.create_thread(c, Some(m), &b),
+            Route::AddThreadMember(c, u) => self.thread_member(c, u, true),
+            Route::RemoveThreadMember(c, u) => self.thread_member(c, u, false),
+            Route::Guild(g) => {
+                if g == self.config.guild_id {
+                    Reply::ok(self.guild_value())
+                } else {
+                    Reply::error(404, 10004, "Unknown Guild")
+                }
+            }
+            Route::GuildChannels(g) => {
+                if g != self.config.guild_id {
+                    return Reply::error(404, 10004, "Unknown Guild");
+                }
+                let list: Vec<Value> = self
+                    .channels
+                    .values()
+                    .filter(|c| c.guild_id == Some(g) && !c.deleted && !matches!(c.kind, 10..=12))
+                    .map(|c| self.channel_value(c))
+                    .collect();
+                Reply::ok(Value::Array(list))
+            }
+            Route::CreateGuildChannel(g) => self.create_guild_channel(g, &b),
+            Route::GuildMember(g, u) => {
+                if g != self.config.guild_id {
+                    Reply::error(404, 10004, "Unknown Guild")
+                } else if self.user_known(u) {
+                    Reply::ok(self.full_member_value(u))
+                } else {
+                    Reply::error(404, 10007, "Unknown Member")
+                }
+            }
+            Route::InteractionCallback(i, t) => self.interaction_callback(i, &t, &b, query),
+            Route::ExecuteWebhook(a, t) => self.followup(a, &t, &b, &body.files),
+            Route::GetWebhookMessage(a, t, r) => match self.webhook_message(a, &t, r) {
+                Ok(m) => match self.message(m) {
+                    Some(msg) => Reply::ok(self.message_value(msg)),
+                    None => Reply::unknown_message(),
+                },
+                Err(e) => e,
+            },
+            Route::UpdateWebhookMessage(a, t, r) => match self.webhook_message(a, &t, r) {
+                Ok(m) => self.update_message(None, m, &b),
+                Err(e) => e,
+            },
+            Route::DeleteWebhookMessage(a, t, r) => match self.webhook_message(a, &t, r) {
+                Ok(m) => self.delete_message(None, m),
+                Err(e) => e,
+            },
+            Route::SetCommands(a, g) => self.set_commands(a, g, &b),
+            Route::GetCommands(a, g) => {
+                if let Err(e) = self.check_app(a, g) {
+                    return e;
+                }
+                Reply::ok(Value::Array(self.commands_mut(g).clone()))
+            }
+            Route::CreateCommand(a, g) => self.create_command(a, g, &b),
+            Route::DeleteCommand(a, g, c) => {
+                if let Err(e) = self.check_app(a, g) {
+                    return e;
+                }
+                let list = self.commands_mut(g);
+                let before = list.len();
+                list.retain(|cmd| as_id(&cmd["id"]) != Some(c));
+                if list.len() == before {
+                    Reply::error(404, 10063, "Unknown application command")
+                } else {
+                    Reply::no_content()
+                }
+            }
+        }
+    }
+
+    fn live_channel(&self, id: u64) -> Option<&ChannelRec> {
+        self.channels.get(&id).filter(|c| !c.deleted)
+    }
+
+    fn create_dm(&mut self, b: &Value) -> Reply {
+        let Some(user) = as_id(&b["recipient_id"]) else {
+            return Reply::invalid_form("recipient_id", "This field is required");
+        };
+        if !self.user_known(user) || user == self.config.bot.id {
+            return Reply::error(400, 50033, "Invalid Recipient(s)");
+        }
+        let channel = self.ensure_dm(user);
+        match self.channels.get(&channel) {
+            Some(c) => Reply::ok(self.channel_value(c)),
+            None => Reply::unknown_channel(),
+        }
+    }
+
+    fn target_of(&self, channel: u64) -> (Target, u64) {
+        match self.channels.get(&channel).and_then(|c| c.guild_id) {
+            Some(g) => (Target::Guild(g), INTENT_GUILD_MESSAGES),
+            None => (Target::Dm, INTENT_DIRECT_MESSAGES),
+        }
+    }
+
+    /// Dispatches `MESSAGE_CREATE` / `MESSAGE_UPDATE` for a message.
+    pub(crate) fn dispatch_message(&mut self, event: &str, id: u64) {
+        let Some(m) = self.message(id) else {
+            return;
+        };
+        if m.is_ephemeral() {
+            return;
+        }
+        let (target, intent) = self.target_of(m.channel_id);
+        let mut d = self.message_value(m);
+        if let Some(c) = self.channels.get(&m.channel_id) {
+            d["channel_type"] = json!(c.kind);
+        }
+        self.dispatch(Dispatch {
+            t: event.to_owned(),
+            d,
+            target,
+            intent: Some(intent),
+        });
+    }
+
+    fn new_bot_message(
+        &mut self,
+        channel: u64,
+        input: MessageInput,
+        files: &[(String, usize, String)],
+    ) -> StoredMessage {
+        let id = self.next_id();
+        let guild_id = self.channels.get(&channel).and_then(|c| c.guild_id);
+        let mut attachments = input.attachments.unwrap_or_default();
+        attachments.retain(|a| a.get("url").is_some());
+        for (n, (filename, size, ctype)) in files.iter().enumerate() {
+            let aid = id + 1 + n as u64;
+            let url = format!("https://cdn.discordapp.com/attachments/{channel}/{aid}/{filename}");
+            attachments.push(json!({
+                "id": aid.to_string(),
+                "filename": filename,
+                "size": size,
+                "url": url,
+                "proxy_url": url,
+                "content_type": ctype,
+            }));
+        }
+        StoredMessage {
+            id,
+            channel_id: channel,
+            guild_id,
+            author_id: self.config.bot.id,
+            content: input.content.unwrap_or_default(),
+            embeds: input.embeds.unwrap_or_default(),
+            components: input.components.unwrap_or_default(),
+            attachments,
+            flags: input.flags.unwrap_or(0) & (4 | 64 | 4096),
+            nonce: None,
+            kind: 0,
+            timestamp: now_iso(),
+            edited_timestamp: None,
+            edits: Vec::new(),
+            deleted: false,
+            origin: MessageOrigin::Rest,
+            interaction_id: None,
+            message_reference: None,
+            mentions: Vec::new(),
+            request_body: None,
+        }
+    }
+
+    fn create_message(
+        &mut self,
+        channel: u64,
+        b: &Value,
+        files: &[(String, usize, String)],
+    ) -> Reply {
+        let Some(ch) = self.live_channel(channel) else {
+            return Reply::unknown_channel();
+        };
+        if let Some(user) = ch.recipient
+            && self.blocked_dms.contains(&user)
+        {
+            return Reply::error(403, 50007, "Cannot send messages to this user");
+        }
+        if ch.kind == 4 || ch.kind == 15 {
+            return Reply::error(400, 50008, "Cannot send messages in a non-text channel");
+        }
+        if ch.locked {
+            return Reply::error(
+                400,
+                50083,
+                "Operation cannot be performed on an archived thread.",
+            );
+        }
+        let bot = self.config.bot.id;
+        let nonce = b.get("nonce").filter(|n| !n.is_null()).cloned();
+        if let Some(n) = &nonce {
+            if nonce_key(n).is_none_or(|k| k.len() > 25) {
+                return Reply::invalid_form(
+                    "nonce",
+                    "Must be an integer or a string of 25 or fewer characters.",
+                );
+            }
+            if b["enforce_nonce"].as_bool() == Some(true)
+                && let Some(k) = nonce_key(n)
+                && let Some(existing) = self.nonces.get(&(bot, k))
+                && let Some(m) = self.message(*existing)
+            {
+                return Reply::ok(self.message_value(m));
+            }
+        }
+        let input = match MessageInput::from_body(b) {
+            Ok(i) => i,
+            Err(e) => return e,
+        };
+        if input.is_empty(files.len()) {
+            return Reply::error(400, 50006, "Cannot send an empty message");
+        }
+        let mut msg = self.new_bot_message(channel, input, files);
+        msg.nonce.clone_from(&nonce);
+        msg.request_body = Some(b.clone());
+        if let Some(r) = b.get("message_reference").filter(|r| r.is_object()) {
+            let mut r = r.clone();
+            r["channel_id"] = json!(channel.to_string());
+            msg.message_reference = Some(r);
+            msg.kind = 19;
+        }
+        if let Some(ch) = self.channels.get_mut(&channel)
+            && ch.archived
+            && !ch.locked
+        {
+            ch.archived = false;
+        }
+        let id = msg.id;
+        if let Some(k) = nonce.as_ref().and_then(nonce_key) {
+            self.nonces.insert((bot, k), id);
+        }
+        self.push_message(msg);
+        if self.config.echo_bot_messages {
+            self.dispatch_message("MESSAGE_CREATE", id);
+        }
+        match self.message(id) {
+            Some(m) => Reply::ok(self.message_value(m)),
+            None => Reply::unknown_message(),
+        }
+    }
+
+    fn list_messages(&self, channel: u64, query: Option<&str>) -> Reply {
+        if self.live_channel(channel).is_none() {
+            return Reply::unknown_channel();
+        }
+        let limit: usize = query_value(query, "limit")
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(50)
+            .clamp(1, 100);
+        let before: Option<u64> = query_value(query, "before").and_then(|v| v.parse().ok());
+        let after: Option<u64> = query_value(query, "after").and_then(|v| v.parse().ok());
+        let mut list: Vec<&StoredMessage> = self
+            .messages
+            .iter()
+            .filter(|m| m.channel_id == channel && !m.deleted && !m.is_ephemeral())
+            .filter(|m| before.is_none_or(|b| m.id < b) && after.is_none_or(|a| m.id > a))
+            .collect();
+        list.reverse();
+        list.truncate(limit);
+        Reply::ok(Value::Array(
+            list.into_iter().map(|m| self.message_value(m)).collect(),
+        ))
+    }
+
+    fn update_message(&mut self, channel: Option<u64>, id: u64, b: &Value) -> Reply {
+        let bot = self.config.bot.id;
+        match self.message(id) {
+            Some(m) if !m.deleted && channel.is_none_or(|c| c == m.channel_id) => {
+                if m.author_id != bot {
+                    return Reply::error(
+                        403,
+                        50005,
+                        "Cannot edit a message authored by another user",
+                    );
+                }
+            }
+            _ => return Reply::unknown_message(),
+        }
+        let input = match MessageInput::from_body(b) {
+            Ok(i) => i,
+            Err(e) => return e,
+        };
+        let now = now_iso();
+        let Some(m) = self.message_mut(id) else {
+            return Reply::unknown_message();
+        };
+        let old = m.content.clone();
+        m.edits.push(old);
+        if b.get("content").is_some() {
+            m.content = input.content.unwrap_or_default();
+        }
+        if b.get("embeds").is_some() {
+            m.embeds = input.embeds.unwrap_or_default();
+        }
+        if b.get("components").is_some() {
+            m.components = input.components.unwrap_or_default();
+        }
+        if b.get("attachments").is_some() {
+            m.attachments = input.attachments.unwrap_or_default();
+        }
+        if let Some(f) = input.flags {
+            m.flags = (m.flags & 64) | (f & 4);
+        }
+        m.flags &= !128; // no longer loading
+        m.edited_timestamp = Some(now);
+        self.dispatch_message("MESSAGE_UPDATE", id);
+        match self.message(id) {
+            Some(m) => Reply::ok(self.message_value(m)),
+            None => Reply::unknown_message(),
+        }
+    }
+
+    fn delete_message(&mut self, channel: Option<u64>, id: u64) -> Reply {
+        let bot = self.config.bot.id;
+        let Some(m) = self
+            .message(id)
+            .filter(|m| !m.deleted && channel.is_none_or(|c| c == m.channel_id))
+        else {
+            return Reply::unknown_message();
+        };
+        if m.guild_id.is_none() && m.author_id != bot {
+            return Reply::error(403, 50003, "Cannot execute action on a DM channel");
+        }
+        let (channel_id, guild_id, ephemeral) = (m.channel_id, m.guild_id, m.is_ephemeral());
+        if let Some(m) = self.message_mut(id) {
+            m.deleted = true;
+        }
+        if !ephemeral {
+            let (target, intent) = self.target_of(channel_id);
+            let mut d = json!({"id": id.to_string(), "channel_id": channel_id.to_string()});
+            if let Some(g) = guild_id {
+                d["guild_id"] = json!(g.to_string());
+            }
+            self.dispatch(Dispatch {
+                t: "MESSAGE_DELETE".to_owned(),
+                d,
+                target,
+                intent: Some(intent),
+            });
+        }
+        Reply::no_content()
+    }
+
+    fn dispatch_channel(&mut self, event: &str, id: u64) {
+        let Some(c) = self.channels.get(&id) else {
+            return;
+        };
+        let Some(g) = c.guild_id else {
+            return;
+        };
+        let mut d = self.channel_value(c);
+        if event == "THREAD_CREATE" {
+            d["newly_created"] = json!(true);
+        }
+        self.dispatch(Dispatch {
+            t: event.to_owned(),
+            d,
+            target: Target::Guild(g),
+            intent: Some(INTENT_GUILDS),
+        });
+    }
+
+    fn parse_overwrite(id: u64, o: &Value) -> Result<Value, Reply> {
+        let kind = o["type"].as_u64().filter(|t| *t <= 1);
+        let Some(kind) = kind else {
+            return Err(Reply::invalid_form("type", "Value must be one of {0, 1}."));
+        };
+        let bits = |key: &str| -> Result<String, Reply> {
+            match &o[key] {
+                Value::Null => Ok("0".to_owned()),
+                Value::String(s) if s.parse::<u64>().is_ok() => Ok(s.clone()),
+                Value::Number(n) if n.as_u64().is_some() => Ok(n.to_string()),
+                _ => Err(Reply::invalid_form(key, "Invalid permission bits.")),
+            }
+        };
+        Ok(
+            json!({"id": id.to_string(), "type": kind, "allow": bits("allow")?, "deny": bits("deny")?}),
+        )
+    }
+
+    fn put_permission(&mut self, channel: u64, overwrite: u64, b: &Value) -> Reply {
+        if self
+            .live_channel(channel)
+            .is_none_or(|c| c.guild_id.is_none())
+        {
+            return Reply::unknown_channel();
+        }
+        let ow = match Self::parse_overwrite(overwrite, b) {
+            Ok(o) => o,
+            Err(e) => return e,
+        };
+        if let Some(c) = self.channels.get_mut(&channel) {
+            c.overwrites.retain(|o| as_id(&o["id"]) != Some(overwrite));
+            c.overwrites.push(ow);
+        }
+        self.dispatch_channel("CHANNEL_UPDATE", channel);
+        Reply::no_content()
+    }
+
+    fn delete_permission(&mut self, channel: u64, overwrite: u64) -> Reply {
+        if self
+            .live_channel(channel)
+            .is_none_or(|c| c.guild_id.is_none())
+        {
+            return Reply::unknown_channel();
+        }
+        if let Some(c) = self.channels.get_mut(&channel) {
+            c.overwrites.retain(|o| as_id(&o["id"]) != Some(overwrite));
+        }
+        self.dispatch_channel("CHANNEL_UPDATE", channel);
+        Reply::no_content()
+    }
+
+    fn create_guild_channel(&mut self, guild: u64, b: &Value) -> Reply {
+        if guild != self.config.guild_id {
+            return Reply::error(404, 10004, "Unknown Guild");
+        }
+        let Some(name) = b["name"]
+            .as_str()
+            .filter(|n| (1..=100).contains(&n.chars().count()))
+        else {
+            return Reply::invalid_form("name", "Must be between 1 and 100 in length.");
+        };
+        let kind = b["type"].as_u64().unwrap_or(0);
+        if ![0, 2, 4, 5, 13, 15, 16].contains(&kind) {
+            return Reply::invalid_form("type", "Value must be a valid guild channel type.");
+        }
+        let mut overwrites = Vec::new();
+        if let Some(list) = b["permission_overwrites"].as_array() {
+            for o in list {
+                let Some(oid) = as_id(&o["id"]) else {
+                    return Reply::invalid_form(
+                        "permission_overwrites",
+                        "Overwrite id is required.",
+                    );
+                };
+                match Self::parse_overwrite(oid, o) {
+                    Ok(v) => overwrites.push(v),
+                    Err(e) => return e,
+                }
+            }
+        }
+        let id = self.next_id();
+        let position = i64::try_from(self.channels.len()).unwrap_or(0);
+        let mut rec = ChannelRec::new(id, u8::try_from(kind).unwrap_or(0), Some(guild), now_iso());
+        rec.name = Some(name.to_owned());
+        rec.topic = b["topic"].as_str().map(str::to_owned);
+        rec.parent_id = as_id(&b["parent_id"]);
+        rec.position = b["position"].as_i64().unwrap_or(position);
+        rec.overwrites = overwrites;
+        self.channels.insert(id, rec);
+        self.dispatch_channel("CHANNEL_CREATE", id);
+        match self.channels.get(&id) {
+            Some(c) => Reply::created(self.channel_value(c)),
+            None => Reply::unknown_channel(),
+        }
+    }
+
+    fn update_channel(&mut self, id: u64, b: &Value) -> Reply {
+        let Some(c) = self.channels.get(&id).filter(|c| !c.deleted) else {
+            return Reply::unknown_channel();
+        };
+        let is_thread = matches!(c.kind, 10..=12);
+        let mut overwrites = None;
+        if let Some(list) = b["permission_overwrites"].as_array() {
+            let mut parsed = Vec::new();
+            for o in list {
+                let Some(oid) = as_id(&o["id"]) else {
+                    return Reply::invalid_form(
+                        "permission_overwrites",
+                        "Overwrite id is required.",
+                    );
+                };
+                match Self::parse_overwrite(oid, o) {
+                    Ok(v) => parsed.push(v),
+                    Err(e) => return e,
+                }
+            }
+            overwrites = Some(parsed);
+        }
+        let Some(c) = self.channels.get_mut(&id) else {
+            return Reply::unknown_channel();
+        };
+        if let Some(n) = b["name"].as_str() {
+            c.name = Some(n.to_owned());
+        }
+        if b.get("topic").is_some() {
+            c.topic = b["topic"].as_str().map(str::to_owned);
+        }
+        if let Some(a) = b["archived"].as_bool() {
+            c.archived = a;
+        }
+        if let Some(l) = b["locked"].as_bool() {
+            c.locked = l;
+        }
+        if let Some(d) = b["auto_archive_duration"].as_u64() {
+            c.auto_archive_duration = d;
+        }
+        if let Some(i) = b["invitable"].as_bool() {
+            c.invitable = Some(i);
+        }
+        if let Some(o) = overwrites {
+            c.overwrites = o;
+        }
+        self.dispatch_channel(
+            if is_thread {
+                "THREAD_UPDATE"
+            } else {
+                "CHANNEL_UPDATE"
+            },
+            id,
+        );
+        match self.channels.get(&id) {
+            Some(c) => Reply::ok(self.channel_value(c)),
+            None => Reply::unknown_channel(),
+        }
+    }
+
+    fn delete_channel(&mut self, id: u64) -> Reply {
+        let Some(c) = self.channels.get(&id).filter(|c| !c.deleted) else {
+            return Reply::unknown_channel();
+        };
+        let is_thread = matches!(c.kind, 10..=12);
+        let value = self.channel_value(c);
+        self.dispatch_channel(
+            if is_thread {
+                "THREAD_DELETE"
+            } else {
+                "CHANNEL_DELETE"
+            },
+            id,
+        );
+        if let Some(c) = self.channels.get_mut(&id) {
+            c.deleted = true;
+        }
+        Reply::ok(value)
+    }
+
+    fn create_thread(&mut self, parent: u64, from_message: Option<u64>, b: &Value) -> Reply {
+        let Some(p) = self.live_channel(parent) else {
+            return Reply::unknown_channel();
+        };
+        let (parent_kind, guild) = (p.kind, p.guild_id);
+        let Some(guild) = guild.filter(|_| matches!(parent_kind, 0 | 5 | 15)) else {
+            return Reply::error(400, 50024, "Cannot execute action on this channel type");
+        };
+        let Some(name) = b["name"]
+            .as_str()
+            .filter(|n| (1..=100).contains(&n.chars().count()))
+        else {
+            return Reply::invalid_form("name", "Must be between 1 and 100 in length.");
+        };
+        let kind = match from_message {
+            Some(m) => {
+                if self
+                    .message(m)
+                    .is_none_or(|msg| msg.channel_id != parent || msg.deleted)
+                {
+                    return Reply::unknown_message();
+                }
+                if self.channels.contains_key(&m) {
+                    return Reply::error(
+                        400,
+                        160_004,
+                        "A thread has already been created for this message",
+                    );
+                }
+                if parent_kind == 5 { 10 } else { 11 }
+            }
+            None if parent_kind == 15 => 11,
+            None => b["type"].as_u64().unwrap_or(12),
+        };
+        if !matches!(kind, 10..=12) {
+            return Reply::invalid_form("type", "Value must be one of {10, 11, 12}.");
+        }
+        let id = from_message.unwrap_or_else(|| self.next_id());
+        let bot = self.config.bot.id;
+        let mut rec = ChannelRec::new(id, u8::try_from(kind).unwrap_or(12), Some(guild), now_iso());
+        rec.name = Some(name.to_owned());
+        rec.parent_id = Some(parent);
+        rec.owner_id = Some(bot);
+        rec.thread_members = vec![bot];
+        rec.auto_archive_duration = b["auto_archive_duration"].as_u64().unwrap_or(4320);
+        if kind == 12 {
+            rec.invitable = Some(b["invitable"].as_bool().unwrap_or(true));
+        }
+        self.channels.insert(id, rec);
+        if parent_kind == 15 && from_message.is_none() {
+            // A forum post starts with its first message, whose id is the thread's.
+            let input = MessageInput::from_body(&b["message"]);
+            if let Ok(input) = input {
+                let mut msg = self.new_bot_message(id, input, &[]);
+                msg.id = id;
+                msg.request_body = Some(b["message"].clone());
+                self.push_message(msg);
+            }
+        }
+        self.dispatch_channel("THREAD_CREATE", id);
+        match self.channels.get(&id) {
+            Some(c) => Reply::created(self.channel_value(c)),
+            None => Reply::unknown_channel(),
+        }
+    }
+
+    fn thread_member(&mut self, thread: u64, user: Option<u64>, add: bool) -> Reply {
+        let user = user.unwrap_or(self.config.bot.id);
+        if self
+            .live_channel(thread)
+            .is_none_or(|c| !matches!(c.kind, 10..=12))
+        {
+            return Reply::unknown_channel();
+        }
+        if !self.user_known(user) {
+            return Reply::error(404, 10013, "Unknown User");
+        }
+        if let Some(c) = self.channels.get_mut(&thread) {
+            c.thread_members.retain(|u| *u != user);
+            if add {
+                c.thread_members.push(user);
+            }
+        }
+        Reply::no_content()
+    }
+
+    fn interaction_by_token(&self, token: &str) -> Option<u64> {
+        self.interaction_tokens.get(token).copied()
+    }
+
+    #[allow(clippy::too_many_lines)]
+    fn interaction_callback(
+        &mut self,
+        id: u64,
+        token: &str,
+        b: &Value,
+        query: Option<&str>,
+    ) -> Reply {
+        let deadline = self.config.interaction_ack_deadline;
+        let Some(rec) = self.interactions.get(&id).filter(|r| r.token == token) else {
+            return Reply::unknown_interaction();
+        };
+        if !rec.responses.is_empty() {
+            return Reply::error(400, 40060, "Interaction has already been acknowledged.");
+        }
+        if rec.created.elapsed() > deadline {
+            return Reply::unknown_interaction();
+        }
+        let (ikind, channel, message_id) = (rec.kind, rec.channel_id, rec.message_id);
+        let Some(kind) = b["type"].as_u64().and_then(|k| u8::try_from(k).ok()) else {
+            return Reply::invalid_form("type", "This field is required");
+        };
+        let data = b.get("data").filter(|d| !d.is_null()).cloned();
+        let d = data.clone().unwrap_or(Value::Null);
+        let allowed = match kind {
+            4 | 5 => ikind != 1,
+            6 | 7 => ikind == 3 || ikind == 5,
+            8 => ikind == 4,
+            9 => ikind == 2 || ikind == 3,
+            10 | 12 => true,
+            _ => false,
+        };
+        if !allowed {
+            return Reply::invalid_form(
+                "type",
+                "Interaction response type is not valid for this interaction.",
+            );
+        }
+        let mut original = None;
+        match kind {
+            4 | 5 => {
+                let input = match MessageInput::from_body(&d) {
+                    Ok(i) => i,
+                    Err(e) => return e,
+                };
+                if kind == 4 && input.is_empty(0) {
+                    return Reply::error(400, 50006, "Cannot send an empty message");
+                }
+                let flags = input.flags.unwrap_or(0);
+                let mut msg = self.new_bot_message(channel, input, &[]);
+                msg.origin = MessageOrigin::InteractionResponse;
+                msg.interaction_id = Some(id);
+                msg.kind = if ikind == 2 { 20 } else { 19 };
+                msg.flags = (flags & (4 | 64 | 4096)) | if kind == 5 { 128 } else { 0 };
+                msg.request_body = Some(b.clone());
+                original = Some(msg.id);
+                self.push_message(msg);
+            }
+            7 => {
+                let Some(mid) = message_id else {
+                    return Reply::unknown_message();
+                };
+                let input = match MessageInput::from_body(&d) {
+                    Ok(i) => i,
+                    Err(e) => return e,
+                };
+                let now = now_iso();
+                if let Some(m) = self.message_mut(mid) {
+                    m.edits.push(m.content.clone());
+                    if let Some(c) = input.content {
+                        m.content = c;
+                    }
+                    if let Some(e) = input.embeds {
+                        m.embeds = e;
+                    }
+                    if let Some(c) = input.components {
+                        m.components = c;
+                    }
+                    m.edited_timestamp = Some(now);
+                }
+                self.dispatch_message("MESSAGE_UPDATE", mid);
+            }
+            9 => {
+                let title_ok = d["title"]
+                    .as_str()
+                    .is_some_and(|t| (1..=45).contains(&t.chars().count()));
+                let custom_ok = d["custom_id"]
+                    .as_str()
+                    .is_some_and(|t| (1..=100).contains(&t.len()));
+                let comps_ok = d["components"]
+                    .as_array()
+                    .is_some_and(|c| (1..=5).contains(&c.len()));
+                if !(title_ok && custom_ok && comps_ok) {
+                    return Reply::invalid_form(
+                        "data",
+                        "A modal needs a title, a custom_id and 1 to 5 components.",
+                    );
+                }
+            }
+            _ => {}
+        }
+        if let Some(rec) = self.interactions.get_mut(&id) {
+            rec.responses.push(InteractionResponse { kind, data });
+            rec.original_message = original;
+        }
+        if let Some(m) = original
+            && self.config.echo_bot_messages
+        {
+            self.dispatch_message("MESSAGE_CREATE", m);
+        }
+        if !query_flag(query, "with_response") {
+            return Reply::no_content();
+        }
+        let ephemeral = original
+            .and_then(|m| self.message(m))
+            .is_some_and(StoredMessage::is_ephemeral);
+        let mut interaction = json!({"id": id.to_string(), "type": ikind});
+        if let Some(m) = original {
+            interaction["response_message_id"] = json!(m.to_string());
+            interaction["response_message_loading"] = json!(kind == 5);
+            interaction["response_message_ephemeral"] = json!(ephemeral);
+        }
+        let mut resource = json!({"type": kind});
+        if let Some(m) = original.and_then(|m| self.message(m)) {
+            resource["message"] = self.message_value(m);
+        }
+        Reply::ok(json!({"interaction": interaction, "resource": resource}))
+    }
+
+    /// Checks a webhook (application id + interaction token) and finds a message of it.
+    fn webhook_message(&self, app: u64, token: &str, r: MsgRef) -> Result<u64, Reply> {
+        let rec = self.webhook_interaction(app, token)?;
+        let id = match r {
+            MsgRef::Original => rec.original_message,
+            MsgRef::Id(m) => {
+                (rec.original_message == Some(m) || rec.followups.contains(&m)).then_some(m)
+            }
+        };
+        match id.and_then(|m| self.message(m)) {
+            Some(m) if !m.deleted => Ok(m.id),
+            _ => Err(Reply::unknown_message()),
+        }
+    }
+
+    fn webhook_interaction(
+        &self,
+        app: u64,
+        token: &str,
+    ) -> Result<&super::state::InteractionRecord, Reply> {
+        if app != self.config.application_id {
+            return Err(Reply::unknown_webhook());
+        }
+        let rec = self
+            .interaction_by_token(token)
+            .and_then(|i| self.interactions.get(&i))
+            .ok_or_else(Reply::unknown_webhook)?;
+        if rec.created.elapsed() > self.config.interaction_token_lifetime {
+            return Err(Reply::error(401, 50027, "Invalid Webhook Token"));
+        }
+        Ok(rec)
+    }
+
+    fn followup(
+        &mut self,
+        app: u64,
+        token: &str,
+        b: &Value,
+        files: &[(String, usize, String)],
+    ) -> Reply {
+        let (id, channel, acked) = match self.webhook_interaction(app, token) {
+            Ok(rec) => (rec.id, rec.channel_id, !rec.responses.is_empty()),
+            Err(e) => return e,
+        };
+        if !acked {
+            return Reply::unknown_webhook();
+        }
+        let input = match MessageInput::from_body(b) {
+            Ok(i) => i,
+            Err(e) => return e,
+        };
+        if input.is_empty(files.len()) {
+            return Reply::error(400, 50006, "Cannot send an empty message");
+        }
+        let mut msg = self.new_bot_message(channel, input, files);
+        msg.origin = MessageOrigin::Followup;
+        msg.interaction_id = Some(id);
+        msg.request_body = Some(b.clone());
+        let mid = msg.id;
+        self.push_message(msg);
+        if let Some(rec) = self.interactions.get_mut(&id) {
+            rec.followups.push(mid);
+        }
+        if self.config.echo_bot_messages {
+            self.dispatch_message("MESSAGE_CREATE", mid);
+        }
+        match self.message(mid) {
+            Some(m) => Reply::ok(self.message_value(m)),
+            None => Reply::unknown_message(),
+        }
+    }
+
+    fn check_app(&self, app: u64, guild: Option<u64>) -> Result<(), Reply> {
+        if app != self.config.application_id {
+            return Err(Reply::error(403, 50001, "Missing Access"));
+        }
+        if guild.is_some_and(|g| g != self.config.guild_id) {
+            return Err(Reply::error(403, 50001, "Missing Access"));
+        }
+        Ok(())
+    }
+
+    fn commands_mut(&mut self, guild: Option<u64>) -> &mut Vec<Value> {
+        match guild {
+            Some(g) => self.guild_commands.entry(g).or_default(),
+            None => &mut self.global_commands,
+        }
+    }
+
+    /// Validates one command and gives it ids (keeping the id of a same-named command).
+    fn build_command(
+        &mut self,
+        guild: Option<u64>,
+        c: &Value,
+        existing: &[Value],
+    ) -> Result<Value, Reply> {
+        let Some(obj) = c.as_object() else {
+            return Err(Reply::invalid_form("0", "Must be an object."));
+        };
+        let kind = obj.get("type").and_then(Value::as_u64).unwrap_or(1);
+        let name = obj.get("name").and_then(Value::as_str).unwrap_or_default();
+        let name_ok = if kind == 1 {
+            (1..=32).contains(&name.chars().count())
+                && name
+                    .chars()
+                    .all(|ch| ch.is_lowercase() || ch.is_ascii_digit() || ch == '-' || ch == '_')
+        } else {
+            (1..=32).contains(&name.chars().count())
+        };
+        if !name_ok {
+            return Err(Reply::invalid_form("name", "Command name is invalid"));
+        }
+        let description = obj
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if kind == 1 && !(1..=100).contains(&description.chars().count()) {
+            return Err(Reply::invalid_form(
+                "description",
+                "Must be between 1 and 100 in length.",
+            ));
+        }
+        let id = existing
+            .iter()
+            .find(|e| e["name"] == json!(name) && e["type"] == json!(kind))
+            .and_then(|e| as_id(&e["id"]))
+            .unwrap_or_else(|| self.next_id());
+        let version = self.next_id();
+        let mut out: Map<String, Value> = obj.clone();
+        out.insert("id".to_owned(), json!(id.to_string()));
+        out.insert(
+            "application_id".to_owned(),
+            json!(self.config.application_id.to_string()),
+        );
+        out.insert("version".to_owned(), json!(version.to_string()));
+        out.insert("type".to_owned(), json!(kind));
+        out.insert("description".to_owned(), json!(description));
+        out.entry("default_member_permissions")
+            .or_insert(Value::Null);
+        out.entry("nsfw").or_insert(json!(false));
+        out.entry("integration_types").or_insert(json!([0]));
+        if let Some(g) = guild {
+            out.insert("guild_id".to_owned(), json!(g.to_string()));
+        } else {
+            out.entry("dm_permission").or_insert(json!(true));
+            out.entry("contexts").or_insert(Value::Null);
+        }
+        Ok(Value::Object(out))
+    }
+
+    fn set_commands(&mut self, app: u64, guild: Option<u64>, b: &Value) -> Reply {
+        if let Err(e) = self.check_app(app, guild) {
+            return e;
+        }
+        let Some(list) = b.as_array() else {
+            return Reply::invalid_form("_", "Must be an array of commands.");
+        };
+        if list.len() > 100 {
+            return Reply::invalid_form("_", "Must be 100 or fewer in length.");
+        }
+        let existing = self.commands_mut(guild).clone();
+        let mut out = Vec::with_capacity(list.len());
+        let mut seen = std::collections::HashSet::new();
+        for c in list {
+            let cmd = match self.build_command(guild, c, &existing) {
+                Ok(cmd) => cmd,
+                Err(e) => return e,
+            };
+            let mut key = String::new();
+            let _ = write!(key, "{}:{}", cmd["type"], cmd["name"]);
+            if !seen.insert(key) {
+                return Reply::invalid_form("name", "Application command names must be unique");
+            }
+            out.push(cmd);
+        }
+        self.commands_mut(guild).clone_from(&out);
+        Reply::ok(Value::Array(out))
+    }
+
+    fn create_command(&mut self, app: u64, guild: Option<u64>, b: &Value) -> Reply {
+        if let Err(e) = self.check_app(app, guild) {
+            return e;
+        }
+        let existing = self.commands_mut(guild).clone();
+        let cmd = match self.build_command(guild, b, &existing) {
+            Ok(cmd) => cmd,
+            Err(e) => return e,
+        };
+        let list = self.commands_mut(guild);
+        let replaced = list.iter().position(|e| e["id"] == cmd["id"]);
+        if let Some(i) = replaced {
+            list[i] = cmd.clone();
+            Reply::ok(cmd)
+        } else {
+            list.push(cmd.clone());
+            Reply::created(cmd)
+        }
+    }
+}
+
+fn ceil_secs(d: Duration) -> String {
+    let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+    secs.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classify_covers_the_bridge_routes() {
+        let cases = [
+            ("POST", "users/@me/channels", "POST users/@me/channels"),
+            (
+                "POST",
+                "channels/1/messages",
+                "POST channels/{channel_id}/messages",
+            ),
+            (
+                "PATCH",
+                "webhooks/2/tok/messages/@original",
+                "PATCH webhooks/{webhook_id}/{token}/messages/{message_id}",
+            ),
+            (
+                "POST",
+                "interactions/3/tok/callback",
+                "POST interactions/{interaction_id}/{token}/callback",
+            ),
+            (
+                "PUT",
+                "applications/4/guilds/5/commands",
+                "PUT applications/{application_id}/guilds/{guild_id}/commands",
+            ),
+            (
+                "PUT",
+                "channels/6/thread-members/@me",
+                "PUT channels/{channel_id}/thread-members/{user_id}",
+            ),
+        ];
+        for (m, p, t) in cases {
+            let method = Method::from_bytes(m.as_bytes()).unwrap_or(Method::GET);
+            let segs: Vec<&str> = p.split('/').collect();
+            let got = classify(&method, &segs).map(|(_, t, _)| t);
+            assert_eq!(got.as_deref(), Some(t), "{m} {p}");
+        }
+        let segs = ["channels", "abc", "messages"];
+        assert!(classify(&Method::POST, &segs).is_none());
+    }
+
+    #[test]
+    fn multipart_payload_json_and_files_are_read() {
+        let body = "--XX\r\nContent-Disposition: form-data; name=\"files[0]\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--XX\r\nContent-Disposition: form-data; name=\"payload_json\"\r\nContent-Type: application/json\r\n\r\n{\"content\":\"hi\"}\r\n--XX--\r\n";
+        let parsed = parse_multipart("XX", body.as_bytes()).ok();
+        let parsed = parsed.as_ref();
+        assert_eq!(
+            parsed.and_then(|b| b.json.clone()),
+            Some(json!({"content": "hi"}))
+        );
+        assert_eq!(
+            parsed.map(|b| b.files.clone()),
+            Some(vec![("a.txt".to_owned(), 5, "text/plain".to_owned())])
+        );
+    }
+
+    #[test]
+    fn bucket_hashes_are_stable_and_distinct() {
+        assert_eq!(bucket_hash("POST a"), bucket_hash("POST a"));
+        assert_ne!(bucket_hash("POST a"), bucket_hash("POST b"));
+        assert_eq!(bucket_hash("x").len(), 32);
+    }
+
+    #[test]
+    fn retry_after_header_rounds_up() {
+        assert_eq!(ceil_secs(Duration::from_millis(500)), "1");
+        assert_eq!(ceil_secs(Duration::from_secs(2)), "2");
+    }
+}

@@ -1,0 +1,379 @@
+//! REST through twilight-http: objects deserialize, rate limits are honoured, faults surface.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use twilight_http::api_error::ApiError;
+use twilight_http::error::ErrorType;
+use twilight_model::channel::ChannelType;
+use twilight_model::channel::permission_overwrite::{PermissionOverwrite, PermissionOverwriteType};
+use twilight_model::guild::Permissions;
+use twilight_model::id::Id;
+
+use crate::{TOKEN, WAIT, emulator, http};
+
+#[tokio::test]
+async fn identity_routes_deserialize() {
+    let emu = emulator().await;
+    let client = http(&emu);
+    let me = client
+        .current_user()
+        .await
+        .expect("users/@me")
+        .model()
+        .await
+        .expect("user");
+    assert_eq!(me.id.get(), emu.bot_id());
+    assert!(me.bot);
+    let app = client
+        .current_user_application()
+        .await
+        .expect("applications/@me")
+        .model()
+        .await
+        .expect("application");
+    assert_eq!(app.id.get(), emu.application_id());
+    let gw = client
+        .gateway()
+        .authed()
+        .await
+        .expect("gateway/bot")
+        .model()
+        .await
+        .expect("info");
+    assert_eq!(gw.url, emu.gateway_url());
+    assert_eq!(gw.shards, 1);
+}
+
+#[tokio::test]
+async fn dm_create_edit_delete() {
+    let emu = emulator().await;
+    let client = http(&emu);
+    let alice = emu.user_id("alice").expect("user");
+    let dm = client
+        .create_private_channel(Id::new(alice))
+        .await
+        .expect("DM channel")
+        .model()
+        .await
+        .expect("channel");
+    assert_eq!(dm.kind, ChannelType::Private);
+    let msg = client
+        .create_message(dm.id)
+        .content("hello alice")
+        .await
+        .expect("create")
+        .model()
+        .await
+        .expect("message");
+    assert_eq!(msg.content, "hello alice");
+    assert_eq!(msg.author.id.get(), emu.bot_id());
+    let edited = client
+        .update_message(dm.id, msg.id)
+        .content(Some("hello again"))
+        .await
+        .expect("edit")
+        .model()
+        .await
+        .expect("message");
+    assert_eq!(edited.content, "hello again");
+    assert!(edited.edited_timestamp.is_some());
+    client.delete_message(dm.id, msg.id).await.expect("delete");
+    let stored = emu.messages_in(dm.id.get());
+    assert_eq!(stored.len(), 1);
+    assert!(stored[0].deleted);
+    assert_eq!(stored[0].edits, vec!["hello alice".to_owned()]);
+    assert!(
+        emu.dms_to(alice).is_empty(),
+        "deleted messages are not listed"
+    );
+    let calls = emu.rest_calls();
+    let routes: Vec<&str> = calls.iter().map(|c| c.route.as_str()).collect();
+    assert_eq!(
+        routes,
+        vec![
+            "POST users/@me/channels",
+            "POST channels/{channel_id}/messages",
+            "PATCH channels/{channel_id}/messages/{message_id}",
+            "DELETE channels/{channel_id}/messages/{message_id}",
+        ]
+    );
+    assert_eq!(calls[1].body, Some(json!({"content": "hello alice"})));
+}
+
+#[tokio::test]
+async fn route_429_is_waited_out_then_succeeds() {
+    let emu = emulator().await;
+    let client = http(&emu);
+    let general = emu.channel_id("general").expect("channel");
+    emu.rate_limit_route("POST", "channels/*/messages", 1, Duration::from_millis(300));
+    let started = Instant::now();
+    let msg = client
+        .create_message(Id::new(general))
+        .content("after the limit")
+        .await
+        .expect("retried after 429")
+        .model()
+        .await
+        .expect("message");
+    assert_eq!(msg.content, "after the limit");
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "twilight waited for reset-after"
+    );
+    let statuses: Vec<u16> = emu
+        .rest_calls()
+        .iter()
+        .filter(|c| c.method == "POST")
+        .map(|c| c.status)
+        .collect();
+    assert_eq!(statuses, vec![429, 200]);
+    assert_eq!(emu.state(|s| s.bot_messages_in(general).len()), 1);
+}
+
+#[tokio::test]
+async fn global_429_then_success() {
+    let emu = emulator().await;
+    let client = http(&emu);
+    emu.rate_limit_global(2, Duration::from_millis(100));
+    let me = client
+        .current_user()
+        .await
+        .expect("retried")
+        .model()
+        .await
+        .expect("user");
+    assert_eq!(me.id.get(), emu.bot_id());
+    let calls = emu.rest_calls();
+    assert_eq!(
+        calls.iter().map(|c| c.status).collect::<Vec<_>>(),
+        vec![429, 429, 200]
+    );
+    assert_eq!(
+        calls[0]
+            .response
+            .as_ref()
+            .and_then(|r| r["global"].as_bool()),
+        Some(true)
+    );
+}
+
+#[tokio::test]
+async fn rate_limit_headers_are_on_every_answer() {
+    let emu = emulator().await;
+    let alice = emu.user_id("alice").expect("user");
+    let url = format!("{}/api/v10/users/@me/channels", emu.api_url());
+    let res = reqwest::Client::new()
+        .post(url)
+        .header("authorization", format!("Bot {TOKEN}"))
+        .json(&json!({"recipient_id": alice.to_string()}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 200);
+    let h = res.headers();
+    for name in [
+        "x-ratelimit-bucket",
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+        "x-ratelimit-reset-after",
+        "x-ratelimit-scope",
+    ] {
+        assert!(h.contains_key(name), "missing {name}");
+    }
+    assert_eq!(h["x-ratelimit-scope"], "user");
+    assert_eq!(h["x-ratelimit-remaining"], "49");
+}
+
+#[tokio::test]
+async fn enforce_nonce_returns_the_first_message() {
+    let emu = emulator().await;
+    let general = emu.channel_id("general").expect("channel");
+    let url = format!("{}/api/v10/channels/{general}/messages", emu.api_url());
+    let http = reqwest::Client::new();
+    let mut ids = Vec::new();
+    for content in ["first", "retry"] {
+        let body: Value = http
+            .post(&url)
+            .header("authorization", format!("Bot {TOKEN}"))
+            .json(&json!({"content": content, "nonce": "action-42", "enforce_nonce": true}))
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json");
+        ids.push(body["id"].as_str().map(str::to_owned));
+        assert_eq!(body["content"], "first");
+    }
+    assert_eq!(ids[0], ids[1]);
+    assert_eq!(emu.state(|s| s.bot_messages_in(general).len()), 1);
+
+    // Without enforce_nonce, the same nonce makes a second message (twilight's `.nonce()`).
+    let client = crate::http(&emu);
+    for _ in 0..2 {
+        client
+            .create_message(Id::new(general))
+            .content("twice")
+            .nonce(7)
+            .await
+            .expect("create");
+    }
+    assert_eq!(emu.state(|s| s.bot_messages_in(general).len()), 3);
+}
+
+#[tokio::test]
+async fn blocked_dm_fails_with_50007() {
+    let emu = emulator().await;
+    let client = http(&emu);
+    let bob = emu.user_id("bob").expect("user");
+    emu.block_dms(bob);
+    let dm = client
+        .create_private_channel(Id::new(bob))
+        .await
+        .expect("opening the DM works")
+        .model()
+        .await
+        .expect("channel");
+    let err = client
+        .create_message(dm.id)
+        .content("hi")
+        .await
+        .expect_err("blocked");
+    match err.kind() {
+        ErrorType::Response {
+            error: ApiError::General(e),
+            status,
+            ..
+        } => {
+            assert_eq!(e.code, 50007);
+            assert_eq!(status.get(), 403);
+        }
+        other => panic!("unexpected error {other:?}"),
+    }
+    emu.unblock_dms(bob);
+    client
+        .create_message(dm.id)
+        .content("hi")
+        .await
+        .expect("unblocked");
+    assert_eq!(emu.dms_to(bob).len(), 1);
+}
+
+#[tokio::test]
+async fn empty_and_oversized_messages_are_refused() {
+    let emu = emulator().await;
+    let general = emu.channel_id("general").expect("channel");
+    let url = format!("{}/api/v10/channels/{general}/messages", emu.api_url());
+    let http = reqwest::Client::new();
+    let empty = http
+        .post(&url)
+        .header("authorization", format!("Bot {TOKEN}"))
+        .json(&json!({"content": ""}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(empty.status(), 400);
+    let body: Value = empty.json().await.expect("json");
+    assert_eq!(body["code"], 50006);
+    let long = http
+        .post(&url)
+        .header("authorization", format!("Bot {TOKEN}"))
+        .json(&json!({"content": "x".repeat(2001)}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(long.status(), 400);
+    let unauth = http
+        .post(&url)
+        .json(&json!({"content": "x"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(unauth.status(), 401);
+}
+
+#[tokio::test]
+async fn channels_overwrites_and_threads() {
+    let emu = emulator().await;
+    let client = http(&emu);
+    let guild = Id::new(emu.guild_id());
+    let bot: Id<twilight_model::id::marker::UserMarker> = Id::new(emu.bot_id());
+    let deny = Permissions::SEND_MESSAGES | Permissions::CREATE_PUBLIC_THREADS;
+    let overwrites = [PermissionOverwrite {
+        id: guild.cast(),
+        kind: PermissionOverwriteType::Role,
+        allow: Permissions::VIEW_CHANNEL | Permissions::READ_MESSAGE_HISTORY,
+        deny,
+    }];
+    let channel = client
+        .create_guild_channel(guild, "news")
+        .kind(ChannelType::GuildText)
+        .permission_overwrites(&overwrites)
+        .await
+        .expect("create channel")
+        .model()
+        .await
+        .expect("channel");
+    assert_eq!(channel.name.as_deref(), Some("news"));
+    let ow = channel.permission_overwrites.clone().unwrap_or_default();
+    assert_eq!(ow.len(), 1);
+    assert_eq!(ow[0].deny, deny);
+
+    let member_ow = twilight_model::http::permission_overwrite::PermissionOverwrite {
+        id: bot.cast(),
+        kind: twilight_model::http::permission_overwrite::PermissionOverwriteType::Member,
+        allow: Some(Permissions::SEND_MESSAGES),
+        deny: None,
+    };
+    client
+        .update_channel_permission(channel.id, &member_ow)
+        .await
+        .expect("PUT permission");
+    let fetched = client
+        .channel(channel.id)
+        .await
+        .expect("GET")
+        .model()
+        .await
+        .expect("channel");
+    assert_eq!(fetched.permission_overwrites.map(|o| o.len()), Some(2));
+
+    let parent = Id::new(emu.channel_id("bug-report").expect("channel"));
+    let thread = client
+        .create_thread(parent, "case-CASE-000001", ChannelType::PrivateThread)
+        .invitable(false)
+        .await
+        .expect("thread")
+        .model()
+        .await
+        .expect("channel");
+    assert_eq!(thread.kind, ChannelType::PrivateThread);
+    assert_eq!(thread.parent_id, Some(parent));
+    let alice = Id::new(emu.user_id("alice").expect("user"));
+    client
+        .add_thread_member(thread.id, alice)
+        .await
+        .expect("add member");
+    let msg = client
+        .create_message(parent)
+        .content("starter")
+        .await
+        .expect("message")
+        .model()
+        .await
+        .expect("message");
+    let from_msg = client
+        .create_thread_from_message(parent, msg.id, "discussion")
+        .await
+        .expect("thread from message")
+        .model()
+        .await
+        .expect("channel");
+    assert_eq!(from_msg.id.get(), msg.id.get());
+    assert_eq!(from_msg.kind, ChannelType::PublicThread);
+    assert_eq!(emu.state(|s| s.threads().len()), 2);
+    assert_eq!(emu.channel_id("case-CASE-000001"), Some(thread.id.get()));
+    let _ = WAIT;
+}
