@@ -46,6 +46,15 @@ macro_rules! string_enum {
             }
         }
 
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                match value {
+                    $name::Unknown(other) => other,
+                    known => known.as_str().to_owned(),
+                }
+            }
+        }
+
         impl From<String> for $name {
             fn from(value: String) -> Self {
                 Self::from(value.as_str())
