@@ -225,8 +225,10 @@ impl CaseStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Requester {
     /// Discord user id (a snowflake, as a string).
+    #[schema(min_length = 1, max_length = 100)]
     pub discord_id: String,
     /// Display name at the time the case was opened.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
 }
 
@@ -235,12 +237,16 @@ pub struct Requester {
 #[serde(default)]
 pub struct CaseSource {
     /// Discord guild (server) id.
+    #[schema(min_length = 1, max_length = 100)]
     pub guild_id: Option<String>,
     /// Discord channel id (a DM channel or a guild channel).
+    #[schema(min_length = 1, max_length = 100)]
     pub channel_id: Option<String>,
     /// Discord message id.
+    #[schema(min_length = 1, max_length = 100)]
     pub message_id: Option<String>,
     /// Twilio Conversation SID (`CH...`) or Programmable Chat channel SID.
+    #[schema(min_length = 1, max_length = 100)]
     pub twilio_sid: Option<String>,
 }
 
@@ -252,6 +258,7 @@ pub struct Rating {
     pub score: u8,
     /// What the requester wrote, if anything.
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub comment: Option<String>,
 }
 
@@ -297,9 +304,11 @@ pub struct NewCase {
     /// Support, bug or feature.
     pub kind: CaseKind,
     /// One line, 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub subject: String,
     /// Longer text, up to 20,000 characters.
     #[serde(default)]
+    #[schema(max_length = 20000)]
     pub description: String,
     /// Who asked.
     pub requester: Requester,
@@ -309,8 +318,9 @@ pub struct NewCase {
     /// Defaults to `normal`.
     #[serde(default)]
     pub priority: Option<Priority>,
-    /// Up to 20 labels of up to 50 characters.
+    /// Up to 20 labels of 1 to 50 characters.
     #[serde(default)]
+    #[schema(max_items = 20)]
     pub tags: Vec<String>,
 }
 
@@ -377,9 +387,11 @@ pub struct StatusChange {
     /// The new status.
     pub status: CaseStatus,
     /// Who changes it (`discord:<id>`, an agent identity, `system`).
+    #[schema(min_length = 1, max_length = 200)]
     pub actor: String,
     /// Why, e.g. `idle` for the idle timeout.
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub reason: Option<String>,
 }
 
@@ -410,8 +422,10 @@ impl StatusChange {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Assignment {
     /// The agent identity; `null` unassigns.
+    #[schema(min_length = 1, max_length = 200)]
     pub assignee: Option<String>,
     /// Who assigns.
+    #[schema(min_length = 1, max_length = 200)]
     pub actor: String,
 }
 
@@ -431,6 +445,7 @@ pub struct PriorityChange {
     /// The new priority.
     pub priority: Priority,
     /// Who changes it.
+    #[schema(min_length = 1, max_length = 200)]
     pub actor: String,
 }
 
@@ -444,8 +459,10 @@ impl PriorityChange {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct NewNote {
     /// Who writes it.
+    #[schema(min_length = 1, max_length = 200)]
     pub author: String,
     /// 1 to 10,000 characters.
+    #[schema(min_length = 1, max_length = 10000)]
     pub text: String,
 }
 
@@ -460,8 +477,10 @@ impl NewNote {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct NewMessage {
     /// `discord:<id>`, the bot identity or an agent identity.
+    #[schema(min_length = 1, max_length = 200)]
     pub author: String,
     /// Up to 10,000 characters (may be empty for attachments-only messages).
+    #[schema(max_length = 10000)]
     pub text: String,
     /// When it was sent (the original time, also for back-filled messages).
     #[serde(with = "time::serde::rfc3339")]
@@ -480,6 +499,7 @@ impl NewMessage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct MessageBatch {
     /// 1 to 500 messages.
+    #[schema(min_items = 1, max_items = 500)]
     pub messages: Vec<NewMessage>,
 }
 
@@ -487,11 +507,14 @@ pub struct MessageBatch {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct NewLink {
     /// A URL or an opaque reference such as `WT...`.
+    #[schema(min_length = 1, max_length = 2000)]
     pub url: String,
     /// What it is.
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub title: Option<String>,
     /// Who adds it.
+    #[schema(min_length = 1, max_length = 200)]
     pub actor: String,
 }
 
