@@ -207,8 +207,10 @@ impl ModalSubmit {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Injected {
     /// Message or interaction id.
+    #[serde(serialize_with = "super::ser::id")]
     pub id: u64,
     /// Channel it happened in.
+    #[serde(serialize_with = "super::ser::id")]
     pub channel_id: u64,
     /// Interaction token (interactions only).
     pub token: Option<String>,

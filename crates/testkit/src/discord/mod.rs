@@ -36,6 +36,7 @@ mod gateway;
 mod inject;
 mod payload;
 mod rest;
+mod ser;
 mod state;
 
 use std::net::SocketAddr;

@@ -36,12 +36,16 @@ pub enum MessageOrigin {
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct StoredMessage {
     /// Snowflake id.
+    #[serde(serialize_with = "super::ser::id")]
     pub id: u64,
     /// Channel id.
+    #[serde(serialize_with = "super::ser::id")]
     pub channel_id: u64,
     /// Guild id, `None` in DMs.
+    #[serde(serialize_with = "super::ser::opt_id")]
     pub guild_id: Option<u64>,
     /// Author id.
+    #[serde(serialize_with = "super::ser::id")]
     pub author_id: u64,
     /// Text content (the latest edit).
     pub content: String,
@@ -68,10 +72,12 @@ pub struct StoredMessage {
     /// Where the message came from.
     pub origin: MessageOrigin,
     /// The interaction this message answers.
+    #[serde(serialize_with = "super::ser::opt_id")]
     pub interaction_id: Option<u64>,
     /// `message_reference`, as sent.
     pub message_reference: Option<Value>,
     /// Mentioned user ids.
+    #[serde(serialize_with = "super::ser::ids")]
     pub mentions: Vec<u64>,
     /// The body of the request that created the message (bot messages).
     pub request_body: Option<Value>,
@@ -139,28 +145,35 @@ pub struct InteractionResponse {
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct InteractionRecord {
     /// Interaction id.
+    #[serde(serialize_with = "super::ser::id")]
     pub id: u64,
     /// Interaction token.
     pub token: String,
     /// Interaction type (2 command, 3 component, 5 modal submit).
     pub kind: u8,
     /// The user who triggered it.
+    #[serde(serialize_with = "super::ser::id")]
     pub user_id: u64,
     /// Channel it happened in.
+    #[serde(serialize_with = "super::ser::id")]
     pub channel_id: u64,
     /// Guild, `None` in DMs.
+    #[serde(serialize_with = "super::ser::opt_id")]
     pub guild_id: Option<u64>,
     /// Command name or component/modal `custom_id`.
     pub name: String,
     /// The `data` object sent in `INTERACTION_CREATE`.
     pub data: Value,
     /// The message a component was on.
+    #[serde(serialize_with = "super::ser::opt_id")]
     pub message_id: Option<u64>,
     /// Callback responses (normally exactly one).
     pub responses: Vec<InteractionResponse>,
     /// The original response message, if type 4 or 5 created one.
+    #[serde(serialize_with = "super::ser::opt_id")]
     pub original_message: Option<u64>,
     /// Follow-up message ids.
+    #[serde(serialize_with = "super::ser::ids")]
     pub followups: Vec<u64>,
     #[serde(skip)]
     pub(crate) created: Instant,

@@ -50,10 +50,8 @@ async fn control_api_injects_and_reports() {
         _ => None,
     })
     .await;
-    assert_eq!(
-        Some(i.id.to_string().as_str()),
-        injected["id"].as_u64().map(|n| n.to_string()).as_deref()
-    );
+    assert_eq!(injected["id"].as_str(), Some(i.id.to_string().as_str()));
+    assert!(injected["token"].as_str().is_some_and(|t| t == i.token));
 
     let res = http
         .post(format!("{base}/button"))
@@ -94,6 +92,10 @@ async fn control_api_injects_and_reports() {
         .await
         .expect("json");
     assert_eq!(messages[0]["content"], "from the control API");
+    assert_eq!(
+        messages[0]["author_id"],
+        emu.user_id("alice").expect("user").to_string()
+    );
     let res = http
         .post(format!("{base}/gateway"))
         .json(&json!({"action": "drop"}))
