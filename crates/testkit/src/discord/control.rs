@@ -8,7 +8,7 @@
 //! | `GET /__testkit/discord/messages` | `?channel=` or `?user=` (DM) | messages, oldest first |
 //! | `GET /__testkit/discord/requests` | | every REST call (method, path, route, body, status) |
 //! | `GET /__testkit/discord/interactions` | | injected interactions and the bot's responses |
-//! | `POST /__testkit/discord/dm` | `user`, `content` | a DM to the bot |
+//! | `POST /__testkit/discord/dm` | `user`, `content`, `files`? (`[{"filename", "content_type", "text" or "base64"}]`) | a DM to the bot |
 //! | `POST /__testkit/discord/message` | `channel`, `user`, `content` | a guild message |
 //! | `POST /__testkit/discord/slash` | `user`, `command` (`/case status CASE-000001`), `channel`? | a slash command |
 //! | `POST /__testkit/discord/button` | `user`, `custom_id`, `message`? | a button press |
@@ -30,7 +30,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::state::{DiscordState, FaultKind, RouteFault, pattern_segments};
-use super::{EmulatorError, ModalSubmit, Shared};
+use super::{Attachment, EmulatorError, ModalSubmit, Shared};
 
 fn err(status: StatusCode, message: impl Into<String>) -> Response {
     (status, axum::Json(json!({"error": message.into()}))).into_response()
@@ -76,6 +76,30 @@ fn resolve_channel(s: &DiscordState, v: &Value) -> Result<u64, Response> {
         _ => None,
     };
     found.ok_or_else(|| err(StatusCode::NOT_FOUND, format!("unknown channel {v}")))
+}
+
+/// `[{"filename", "content_type", "text" | "base64"}]`.
+fn files(v: &Value) -> Result<Vec<Attachment>, Response> {
+    use base64::Engine as _;
+    let Some(list) = v.as_array() else {
+        return Ok(Vec::new());
+    };
+    list.iter()
+        .map(|f| {
+            let filename = f["filename"].as_str().unwrap_or("file.txt");
+            let content_type = f["content_type"]
+                .as_str()
+                .unwrap_or("application/octet-stream");
+            let data = if let Some(b64) = f["base64"].as_str() {
+                base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .map_err(|e| err(StatusCode::BAD_REQUEST, format!("files: bad base64: {e}")))?
+            } else {
+                f["text"].as_str().unwrap_or_default().as_bytes().to_vec()
+            };
+            Ok(Attachment::new(filename, content_type, data))
+        })
+        .collect()
 }
 
 fn ok(v: impl serde::Serialize) -> Response {
@@ -124,11 +148,11 @@ pub(crate) async fn handle(
         }
         ("GET", "requests") => ok(s.rest_calls()),
         ("GET", "interactions") => ok(s.interactions().collect::<Vec<_>>()),
-        ("POST", "dm") => match resolve_user(s, &body["user"]) {
-            Ok(u) => s
-                .inject_dm(u, body["content"].as_str().unwrap_or_default())
+        ("POST", "dm") => match (resolve_user(s, &body["user"]), files(&body["files"])) {
+            (Ok(u), Ok(f)) => s
+                .inject_dm(u, body["content"].as_str().unwrap_or_default(), &f)
                 .map_or_else(|e| emu_err(&e), ok),
-            Err(r) => r,
+            (Err(r), _) | (_, Err(r)) => r,
         },
         ("POST", "message") => match (
             resolve_user(s, &body["user"]),

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use super::EmulatorError;
 use super::payload::{APP_PERMISSIONS, authorizing_owners};
 use super::state::{
-    ChannelRec, DiscordState, Dispatch, INTENT_DIRECT_MESSAGES, INTENT_GUILD_MESSAGES,
+    Attachment, ChannelRec, DiscordState, Dispatch, INTENT_DIRECT_MESSAGES, INTENT_GUILD_MESSAGES,
     InteractionRecord, MessageOrigin, StoredMessage, Target, now_iso,
 };
 
@@ -399,8 +399,20 @@ impl DiscordState {
             .ok_or(EmulatorError::UnknownChannel(channel))
     }
 
-    fn user_message(&mut self, channel: u64, guild: Option<u64>, user: u64, content: &str) -> u64 {
+    fn user_message(
+        &mut self,
+        channel: u64,
+        guild: Option<u64>,
+        user: u64,
+        content: &str,
+        files: &[Attachment],
+    ) -> u64 {
         let id = self.next_id();
+        let mut attachments = Vec::new();
+        for file in files {
+            let aid = self.next_id();
+            attachments.push(self.store_attachment(channel, aid, file));
+        }
         let mentions = mentioned_users(content)
             .into_iter()
             .filter(|u| self.user_known(*u))
@@ -413,7 +425,7 @@ impl DiscordState {
             content: content.to_owned(),
             embeds: Vec::new(),
             components: Vec::new(),
-            attachments: Vec::new(),
+            attachments,
             flags: 0,
             nonce: None,
             kind: 0,
@@ -434,10 +446,11 @@ impl DiscordState {
         &mut self,
         user: u64,
         content: &str,
+        files: &[Attachment],
     ) -> Result<Injected, EmulatorError> {
         self.check_user(user)?;
         let channel = self.ensure_dm(user);
-        let id = self.user_message(channel, None, user, content);
+        let id = self.user_message(channel, None, user, content, files);
         let mut d = self.message_json(id).unwrap_or(Value::Null);
         d["channel_type"] = json!(1);
         self.dispatch(Dispatch {
@@ -462,7 +475,7 @@ impl DiscordState {
         self.check_user(user)?;
         let ch = self.guild_text_channel(channel)?;
         let (guild, kind) = (ch.guild_id, ch.kind);
-        let id = self.user_message(channel, guild, user, content);
+        let id = self.user_message(channel, guild, user, content, &[]);
         let mut d = self.message_json(id).unwrap_or(Value::Null);
         d["channel_type"] = json!(kind);
         self.dispatch(Dispatch {

@@ -51,8 +51,8 @@ use tokio_util::sync::CancellationToken;
 pub use config::{ChannelKind, ChannelSpec, DiscordConfig, RoleSpec, UserSpec};
 pub use inject::{CommandOption, Injected, ModalSubmit, OptionValue, SlashCommand};
 pub use state::{
-    DiscordState, FaultKind, InteractionRecord, InteractionResponse, MessageOrigin, RestCall,
-    SessionInfo, StoredMessage,
+    Attachment, DiscordState, FaultKind, InteractionRecord, InteractionResponse, MessageOrigin,
+    RestCall, SessionInfo, StoredMessage,
 };
 
 use state::{RouteFault, pattern_segments};
@@ -114,6 +114,22 @@ impl Shared {
     }
 }
 
+/// Serves the bytes of a stored attachment, as Discord's CDN does.
+async fn serve_attachment(
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
+    axum::extract::Path((_channel, id, _filename)): axum::extract::Path<(u64, u64, String)>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    match shared.read(|s| s.attachment(id).cloned()) {
+        Some(file) => (
+            [(axum::http::header::CONTENT_TYPE, file.content_type)],
+            file.data,
+        )
+            .into_response(),
+        None => axum::http::StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
 struct ServerGuard(CancellationToken);
 
 impl Drop for ServerGuard {
@@ -161,6 +177,10 @@ impl DiscordEmulator {
             .route("/", get(gateway::upgrade))
             .route("/api/v10/{*path}", any(rest::handle))
             .route("/__testkit/discord/{action}", any(control::handle))
+            .route(
+                "/attachments/{channel}/{id}/{filename}",
+                get(serve_attachment),
+            )
             .with_state(Arc::clone(&shared));
         let cancel = CancellationToken::new();
         let stop = cancel.clone();
@@ -263,7 +283,21 @@ impl DiscordEmulator {
     /// # Errors
     /// [`EmulatorError::UnknownUser`].
     pub fn inject_dm(&self, user_id: u64, content: &str) -> Result<Injected, EmulatorError> {
-        self.shared.with(|s| s.inject_dm(user_id, content))
+        self.shared.with(|s| s.inject_dm(user_id, content, &[]))
+    }
+
+    /// A user writes a DM with files attached; each file is served by the emulator at its
+    /// attachment `url` (`http://127.0.0.1:<port>/attachments/...`).
+    ///
+    /// # Errors
+    /// [`EmulatorError::UnknownUser`].
+    pub fn inject_dm_with_files(
+        &self,
+        user_id: u64,
+        content: &str,
+        files: &[Attachment],
+    ) -> Result<Injected, EmulatorError> {
+        self.shared.with(|s| s.inject_dm(user_id, content, files))
     }
 
     /// A user writes in a guild channel or thread.

@@ -15,7 +15,7 @@ use super::Shared;
 use super::gateway::rest_token_ok;
 use super::payload::{normalize_components, normalize_embeds};
 use super::state::{
-    Bucket, ChannelRec, DiscordState, Dispatch, FaultKind, INTENT_DIRECT_MESSAGES,
+    Attachment, Bucket, ChannelRec, DiscordState, Dispatch, FaultKind, INTENT_DIRECT_MESSAGES,
     INTENT_GUILD_MESSAGES, INTENT_GUILDS, InteractionResponse, MessageOrigin, RestCall,
     StoredMessage, Target, now_iso,
 };
@@ -365,7 +365,7 @@ fn epoch_secs_f64() -> f64 {
 /// The request body: JSON, or the `payload_json` part (plus uploaded files) of a multipart body.
 pub(crate) struct Body {
     json: Option<Value>,
-    files: Vec<(String, usize, String)>,
+    files: Vec<Attachment>,
 }
 
 fn parse_body(headers: &HeaderMap, bytes: &[u8]) -> Result<Body, Reply> {
@@ -393,18 +393,40 @@ fn parse_body(headers: &HeaderMap, bytes: &[u8]) -> Result<Body, Reply> {
         .map_err(|_| Reply::error(400, 50109, "The request body contains invalid JSON."))
 }
 
+/// Splits `hay` at every occurrence of `needle`.
+fn split_bytes<'a>(hay: &'a [u8], needle: &[u8]) -> Vec<&'a [u8]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while needle.len() <= hay.len() && i + needle.len() <= hay.len() {
+        if &hay[i..i + needle.len()] == needle {
+            out.push(&hay[start..i]);
+            i += needle.len();
+            start = i;
+        } else {
+            i += 1;
+        }
+    }
+    out.push(&hay[start..]);
+    out
+}
+
 fn parse_multipart(boundary: &str, bytes: &[u8]) -> Result<Body, Reply> {
-    let text = String::from_utf8_lossy(bytes);
     let delimiter = format!("--{boundary}");
     let mut body = Body {
         json: None,
         files: Vec::new(),
     };
-    for part in text.split(delimiter.as_str()) {
-        let Some((head, content)) = part.split_once("\r\n\r\n") else {
+    for part in split_bytes(bytes, delimiter.as_bytes()) {
+        let Some(split) = split_bytes(part, b"\r\n\r\n").first().map(|h| h.len()) else {
             continue;
         };
-        let content = content.strip_suffix("\r\n").unwrap_or(content);
+        if split + 4 > part.len() {
+            continue;
+        }
+        let head = String::from_utf8_lossy(&part[..split]);
+        let content = &part[split + 4..];
+        let content = content.strip_suffix(b"\r\n").unwrap_or(content);
         let disposition = head
             .lines()
             .find(|l| l.to_ascii_lowercase().starts_with("content-disposition"))
@@ -427,11 +449,15 @@ fn parse_multipart(boundary: &str, bytes: &[u8]) -> Result<Body, Reply> {
             .unwrap_or_else(|| "application/octet-stream".to_owned());
         match (field("name="), field("filename=")) {
             (Some(name), None) if name == "payload_json" => {
-                body.json = Some(serde_json::from_str(content).map_err(|_| {
+                body.json = Some(serde_json::from_slice(content).map_err(|_| {
                     Reply::error(400, 50109, "The request body contains invalid JSON.")
                 })?);
             }
-            (_, Some(filename)) => body.files.push((filename, content.len(), content_type)),
+            (_, Some(filename)) => body.files.push(Attachment {
+                filename,
+                content_type,
+                data: content.to_vec(),
+            }),
             _ => {}
         }
     }
@@ -591,6 +617,14 @@ impl DiscordState {
                 auth,
             ),
         };
+        let has_bucket = reply
+            .headers
+            .iter()
+            .any(|(k, _)| *k == "x-ratelimit-bucket" || *k == "x-ratelimit-global");
+        if !has_bucket {
+            // Unknown routes and 401s get headers too: every answer carries a bucket.
+            self.bucket_headers(&bucket_hash(&template), "", &mut reply);
+        }
         reply
             .headers
             .push(("content-type", "application/json".to_owned()));
@@ -661,7 +695,7 @@ impl DiscordState {
                     message,
                 } => {
                     let mut r = Reply::error(status, code, &message);
-                    self.bucket_headers(&hash, major, &mut r, false);
+                    self.bucket_headers(&hash, major, &mut r);
                     r
                 }
             };
@@ -690,12 +724,12 @@ impl DiscordState {
             Ok(b) => b,
             Err(e) => {
                 let mut e = e;
-                self.bucket_headers(&hash, major, &mut e, false);
+                self.bucket_headers(&hash, major, &mut e);
                 return e;
             }
         };
         let mut reply = self.route(route, query, body);
-        self.bucket_headers(&hash, major, &mut reply, false);
+        self.bucket_headers(&hash, major, &mut reply);
         reply
     }
 
@@ -723,7 +757,7 @@ impl DiscordState {
         r
     }
 
-    fn bucket_headers(&self, hash: &str, major: &str, reply: &mut Reply, _exhausted: bool) {
+    fn bucket_headers(&self, hash: &str, major: &str, reply: &mut Reply) {
         let limit = self.config.bucket_limit;
         let window = self.config.bucket_window;
         let (remaining, reset_after) = self
@@ -929,23 +963,15 @@ impl DiscordState {
         &mut self,
         channel: u64,
         input: MessageInput,
-        files: &[(String, usize, String)],
+        files: &[Attachment],
     ) -> StoredMessage {
         let id = self.next_id();
         let guild_id = self.channels.get(&channel).and_then(|c| c.guild_id);
         let mut attachments = input.attachments.unwrap_or_default();
         attachments.retain(|a| a.get("url").is_some());
-        for (n, (filename, size, ctype)) in files.iter().enumerate() {
-            let aid = id + 1 + n as u64;
-            let url = format!("https://cdn.discordapp.com/attachments/{channel}/{aid}/{filename}");
-            attachments.push(json!({
-                "id": aid.to_string(),
-                "filename": filename,
-                "size": size,
-                "url": url,
-                "proxy_url": url,
-                "content_type": ctype,
-            }));
+        for file in files {
+            let aid = self.next_id();
+            attachments.push(self.store_attachment(channel, aid, file));
         }
         StoredMessage {
             id,
@@ -971,12 +997,7 @@ impl DiscordState {
         }
     }
 
-    fn create_message(
-        &mut self,
-        channel: u64,
-        b: &Value,
-        files: &[(String, usize, String)],
-    ) -> Reply {
+    fn create_message(&mut self, channel: u64, b: &Value, files: &[Attachment]) -> Reply {
         let Some(ch) = self.live_channel(channel) else {
             return Reply::unknown_channel();
         };
@@ -1597,13 +1618,7 @@ impl DiscordState {
         Ok(rec)
     }
 
-    fn followup(
-        &mut self,
-        app: u64,
-        token: &str,
-        b: &Value,
-        files: &[(String, usize, String)],
-    ) -> Reply {
+    fn followup(&mut self, app: u64, token: &str, b: &Value, files: &[Attachment]) -> Reply {
         let (id, channel, acked) = match self.webhook_interaction(app, token) {
             Ok(rec) => (rec.id, rec.channel_id, !rec.responses.is_empty()),
             Err(e) => return e,
@@ -1824,7 +1839,11 @@ mod tests {
         );
         assert_eq!(
             parsed.map(|b| b.files.clone()),
-            Some(vec![("a.txt".to_owned(), 5, "text/plain".to_owned())])
+            Some(vec![Attachment {
+                filename: "a.txt".to_owned(),
+                content_type: "text/plain".to_owned(),
+                data: b"hello".to_vec(),
+            }])
         );
     }
 

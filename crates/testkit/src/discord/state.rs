@@ -113,6 +113,33 @@ fn collect_custom_ids(component: &Value, out: &mut Vec<String>) {
     }
 }
 
+/// A file attached to a message: uploaded by the bot (multipart) or attached by a test to a
+/// user's message. The emulator serves its bytes at the attachment's `url`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attachment {
+    /// File name, e.g. `screenshot.png`.
+    pub filename: String,
+    /// MIME type, e.g. `image/png`.
+    pub content_type: String,
+    /// The file's bytes.
+    pub data: Vec<u8>,
+}
+
+impl Attachment {
+    /// A file with this name, type and content.
+    pub fn new(
+        filename: impl Into<String>,
+        content_type: impl Into<String>,
+        data: impl Into<Vec<u8>>,
+    ) -> Self {
+        Self {
+            filename: filename.into(),
+            content_type: content_type.into(),
+            data: data.into(),
+        }
+    }
+}
+
 /// One REST call the bot made.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct RestCall {
@@ -363,6 +390,7 @@ pub struct DiscordState {
     pub(crate) blocked_dms: HashSet<u64>,
     pub(crate) buckets: HashMap<(String, String), Bucket>,
     pub(crate) started: String,
+    pub(crate) files: HashMap<u64, Attachment>,
 }
 
 impl DiscordState {
@@ -391,6 +419,7 @@ impl DiscordState {
             blocked_dms: HashSet::new(),
             buckets: HashMap::new(),
             started: now_iso(),
+            files: HashMap::new(),
             config,
         };
         let mut bot = state.config.bot.clone();
@@ -507,6 +536,34 @@ impl DiscordState {
         }
         self.message_index.insert(msg.id, self.messages.len());
         self.messages.push(msg);
+    }
+
+    /// Base URL of the emulator's HTTP side, `http://127.0.0.1:<port>`.
+    pub(crate) fn http_base(&self) -> String {
+        self.gateway_url.replacen("ws://", "http://", 1)
+    }
+
+    /// Keeps a file and returns its Discord attachment object (served at its `url`).
+    pub(crate) fn store_attachment(&mut self, channel: u64, id: u64, file: &Attachment) -> Value {
+        let url = format!(
+            "{}/attachments/{channel}/{id}/{}",
+            self.http_base(),
+            file.filename
+        );
+        self.files.insert(id, file.clone());
+        json!({
+            "id": id.to_string(),
+            "filename": file.filename,
+            "size": file.data.len(),
+            "url": url,
+            "proxy_url": url,
+            "content_type": file.content_type,
+        })
+    }
+
+    /// The bytes of an attachment (by attachment id).
+    pub fn attachment(&self, id: u64) -> Option<&Attachment> {
+        self.files.get(&id)
     }
 
     /// Every message in a channel (user and bot messages, deleted ones included), oldest first.

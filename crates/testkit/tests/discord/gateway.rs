@@ -251,3 +251,99 @@ async fn missed_heartbeats_close_the_connection_with_4009() {
     .expect("closed in time");
     assert_eq!(closed, Some(4009));
 }
+
+#[tokio::test]
+async fn rest_changes_are_dispatched_and_deserialize() {
+    use twilight_model::channel::ChannelType;
+    let emu = emulator().await;
+    let mut s = ready_shard_all(&emu).await;
+    let client = crate::http(&emu);
+    let guild = Id::new(emu.guild_id());
+    let channel = client
+        .create_guild_channel(guild, "news")
+        .kind(ChannelType::GuildText)
+        .await
+        .expect("create")
+        .model()
+        .await
+        .expect("channel");
+    next_where(&mut s, |e| match e {
+        Event::ChannelCreate(c) if c.id == channel.id => Some(()),
+        _ => None,
+    })
+    .await;
+    let thread = client
+        .create_thread(channel.id, "case-1", ChannelType::PrivateThread)
+        .await
+        .expect("thread")
+        .model()
+        .await
+        .expect("channel");
+    next_where(&mut s, |e| match e {
+        Event::ThreadCreate(t) if t.id == thread.id => Some(()),
+        _ => None,
+    })
+    .await;
+    let msg = client
+        .create_message(thread.id)
+        .content("first")
+        .await
+        .expect("message")
+        .model()
+        .await
+        .expect("message");
+    let echoed = next_where(&mut s, |e| match e {
+        Event::MessageCreate(m) => Some(m),
+        _ => None,
+    })
+    .await;
+    assert_eq!(echoed.id, msg.id);
+    assert_eq!(
+        echoed.author.id.get(),
+        emu.bot_id(),
+        "the bot sees its own message"
+    );
+    client
+        .update_message(thread.id, msg.id)
+        .content(Some("edited"))
+        .await
+        .expect("edit");
+    let updated = next_where(&mut s, |e| match e {
+        Event::MessageUpdate(m) => Some(m),
+        _ => None,
+    })
+    .await;
+    assert_eq!(updated.content, "edited");
+    client
+        .delete_message(thread.id, msg.id)
+        .await
+        .expect("delete");
+    let deleted = next_where(&mut s, |e| match e {
+        Event::MessageDelete(m) => Some(m),
+        _ => None,
+    })
+    .await;
+    assert_eq!(deleted.id, msg.id);
+    client
+        .update_thread(thread.id)
+        .archived(true)
+        .locked(true)
+        .await
+        .expect("archive");
+    next_where(&mut s, |e| match e {
+        Event::ThreadUpdate(t) if t.id == thread.id => Some(()),
+        _ => None,
+    })
+    .await;
+    let refused = client.create_message(thread.id).content("late").await;
+    assert!(refused.is_err(), "a locked thread refuses messages");
+}
+
+/// A shard with every intent the emulator knows about, after READY.
+async fn ready_shard_all(
+    emu: &flexcord_testkit::discord::DiscordEmulator,
+) -> twilight_gateway::Shard {
+    let mut s = shard(emu, ShardId::ONE, intents());
+    next_where(&mut s, |e| matches!(e, Event::Ready(_)).then_some(())).await;
+    s
+}

@@ -377,3 +377,68 @@ async fn channels_overwrites_and_threads() {
     assert_eq!(emu.channel_id("case-CASE-000001"), Some(thread.id.get()));
     let _ = WAIT;
 }
+
+#[tokio::test]
+async fn files_go_both_ways_and_are_served() {
+    use flexcord_testkit::discord::Attachment;
+    use twilight_gateway::Event;
+    let emu = emulator().await;
+    let mut shard = crate::ready_shard(&emu).await;
+    let alice = emu.user_id("alice").expect("user");
+    let png = vec![0x89, b'P', b'N', b'G', 0, 1, 2, 255];
+    emu.inject_dm_with_files(
+        alice,
+        "see attached",
+        &[Attachment::new("shot.png", "image/png", png.clone())],
+    )
+    .expect("inject");
+    let msg = crate::next_where(&mut shard, |e| match e {
+        Event::MessageCreate(m) => Some(m),
+        _ => None,
+    })
+    .await;
+    assert_eq!(msg.attachments.len(), 1);
+    let a = &msg.attachments[0];
+    assert_eq!(a.filename, "shot.png");
+    assert_eq!(a.content_type.as_deref(), Some("image/png"));
+    assert_eq!(a.size, 8);
+    let bytes = reqwest::get(&a.url)
+        .await
+        .expect("download")
+        .bytes()
+        .await
+        .expect("bytes");
+    assert_eq!(bytes.as_ref(), png.as_slice());
+
+    // The bot uploads a file (multipart with payload_json).
+    let client = http(&emu);
+    let upload = twilight_model::http::attachment::Attachment::from_bytes(
+        "log.bin".to_owned(),
+        vec![0, 159, 146, 150, 13, 10],
+        1,
+    );
+    let sent = client
+        .create_message(msg.channel_id)
+        .content("here is the log")
+        .attachments(&[upload])
+        .await
+        .expect("upload")
+        .model()
+        .await
+        .expect("message");
+    assert_eq!(sent.attachments.len(), 1);
+    let stored = emu.state(|s| {
+        let id = s
+            .message(sent.id.get())
+            .and_then(|m| m.attachments[0]["id"].as_str().and_then(|i| i.parse().ok()));
+        id.and_then(|id| s.attachment(id).cloned())
+    });
+    assert_eq!(stored.map(|f| f.data), Some(vec![0, 159, 146, 150, 13, 10]));
+    assert_eq!(
+        emu.rest_calls()
+            .last()
+            .and_then(|c| c.body.clone())
+            .map(|b| b["content"].clone()),
+        Some(json!("here is the log"))
+    );
+}
