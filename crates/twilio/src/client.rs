@@ -91,13 +91,25 @@ impl Credentials {
 }
 
 /// Base URLs per product; each defaults to Twilio's host.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 struct BaseUrls {
     chat: Url,
     flex: Url,
     conversations: Url,
     studio: Url,
     media: Url,
+}
+
+impl fmt::Debug for BaseUrls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BaseUrls")
+            .field("chat", &self.chat.as_str())
+            .field("flex", &self.flex.as_str())
+            .field("conversations", &self.conversations.as_str())
+            .field("studio", &self.studio.as_str())
+            .field("media", &self.media.as_str())
+            .finish()
+    }
 }
 
 impl BaseUrls {
