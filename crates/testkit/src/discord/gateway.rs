@@ -23,6 +23,9 @@ use super::state::{
     DiscordState, INTENT_GUILDS, INTENT_MESSAGE_CONTENT, Outgoing, Session, Target,
 };
 
+/// Gateway commands a connection may send per minute.
+const COMMANDS_PER_MINUTE: u32 = 120;
+
 pub(crate) async fn upgrade(
     ws: WebSocketUpgrade,
     Query(query): Query<HashMap<String, String>>,
@@ -134,6 +137,17 @@ impl DiscordState {
             self.send_to_conn(conn, close(4002, "Error while decoding payload."));
             return false;
         };
+        // Discord allows 120 gateway commands per connection and minute, then closes with 4008.
+        if let Some(c) = self.conns.get_mut(&conn) {
+            if c.window.0.elapsed() >= Duration::from_secs(60) {
+                c.window = (std::time::Instant::now(), 0);
+            }
+            c.window.1 += 1;
+            if c.window.1 > COMMANDS_PER_MINUTE {
+                self.send_to_conn(conn, close(4008, "Rate limited."));
+                return false;
+            }
+        }
         let identified = self.conns.get(&conn).is_some_and(|c| c.session.is_some());
         let d = &payload["d"];
         match payload["op"].as_u64() {
@@ -261,6 +275,10 @@ impl DiscordState {
             self.send_to_conn(conn, Outgoing::Text(invalid.to_string()));
             return;
         };
+        if client_seq > s.seq {
+            self.send_to_conn(conn, close(4007, "Invalid seq."));
+            return;
+        }
         let old = s.conn.replace(conn);
         s.resumes += 1;
         let replay: Vec<String> = s

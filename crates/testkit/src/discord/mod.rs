@@ -436,7 +436,8 @@ impl DiscordEmulator {
     }
 
     /// Waits until `condition` holds, re-checking after every change (REST call, gateway
-    /// message, injection).
+    /// message, injection). The closure runs under the emulator's lock: read the
+    /// [`DiscordState`] it is given, and do not call the emulator's own methods from it.
     ///
     /// # Errors
     /// [`EmulatorError::Timeout`].

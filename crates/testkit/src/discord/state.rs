@@ -234,6 +234,8 @@ pub(crate) enum Outgoing {
 pub(crate) struct Conn {
     pub(crate) tx: UnboundedSender<Outgoing>,
     pub(crate) session: Option<String>,
+    /// Start of the current 60 s window for the gateway's command limit, and the count in it.
+    pub(crate) window: (Instant, u32),
 }
 
 pub(crate) struct Session {
@@ -456,7 +458,14 @@ impl DiscordState {
     pub(crate) fn register_conn(&mut self, tx: UnboundedSender<Outgoing>) -> u64 {
         let id = self.next_conn;
         self.next_conn += 1;
-        self.conns.insert(id, Conn { tx, session: None });
+        self.conns.insert(
+            id,
+            Conn {
+                tx,
+                session: None,
+                window: (Instant::now(), 0),
+            },
+        );
         id
     }
 

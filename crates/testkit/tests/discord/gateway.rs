@@ -347,3 +347,83 @@ async fn ready_shard_all(
     next_where(&mut s, |e| matches!(e, Event::Ready(_)).then_some(())).await;
     s
 }
+
+/// A raw websocket client, for what twilight never does on purpose.
+async fn raw_identified(
+    emu: &flexcord_testkit::discord::DiscordEmulator,
+) -> (
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    serde_json::Value,
+) {
+    use futures::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::Message;
+    let url = format!("{}/?v=10&encoding=json", emu.gateway_url());
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("connect");
+    let _hello = ws.next().await.expect("hello").expect("ok");
+    let identify = serde_json::json!({"op": 2, "d": {"token": format!("Bot {}", crate::TOKEN), "intents": 4608, "properties": {}}});
+    ws.send(Message::text(identify.to_string()))
+        .await
+        .expect("send");
+    let ready = ws.next().await.expect("ready").expect("ok");
+    let ready: serde_json::Value =
+        serde_json::from_str(ready.to_text().unwrap_or_default()).expect("json");
+    (ws, ready)
+}
+
+async fn close_code(
+    ws: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+) -> Option<u16> {
+    use futures::StreamExt as _;
+    tokio::time::timeout(WAIT, async {
+        while let Some(Ok(frame)) = ws.next().await {
+            if let tokio_tungstenite::tungstenite::Message::Close(Some(c)) = frame {
+                return Some(u16::from(c.code));
+            }
+        }
+        None
+    })
+    .await
+    .expect("closed in time")
+}
+
+#[tokio::test]
+async fn too_many_gateway_commands_close_with_4008() {
+    use futures::SinkExt as _;
+    use tokio_tungstenite::tungstenite::Message;
+    let emu = emulator().await;
+    let (mut ws, ready) = raw_identified(&emu).await;
+    assert_eq!(ready["t"], "READY");
+    for _ in 0..125 {
+        if ws.send(Message::text(r#"{"op":1,"d":1}"#)).await.is_err() {
+            break;
+        }
+    }
+    assert_eq!(close_code(&mut ws).await, Some(4008));
+}
+
+#[tokio::test]
+async fn resume_with_a_future_sequence_closes_with_4007() {
+    use futures::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::Message;
+    let emu = emulator().await;
+    let (ws, ready) = raw_identified(&emu).await;
+    let session = ready["d"]["session_id"]
+        .as_str()
+        .expect("session")
+        .to_owned();
+    drop(ws);
+    let url = format!("{}/?v=10&encoding=json", emu.gateway_url());
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("connect");
+    let _hello = ws.next().await;
+    let resume = serde_json::json!({"op": 6, "d": {"token": crate::TOKEN, "session_id": session, "seq": 999}});
+    ws.send(Message::text(resume.to_string()))
+        .await
+        .expect("send");
+    assert_eq!(close_code(&mut ws).await, Some(4007));
+}
