@@ -483,6 +483,7 @@ pub(crate) async fn handle(
         .map(str::to_owned);
     let body = parse_body(&headers, &bytes);
     let reply = shared.with(|s| s.rest(&method, &path, query, body, auth.as_deref()));
+    tracing::debug!(%method, path, status = reply.status, "Discord emulator REST call");
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = match reply.body {
         Some(b) => (status, axum::Json(b)).into_response(),
@@ -655,7 +656,8 @@ impl DiscordState {
         body: Result<Body, Reply>,
         auth: Option<&str>,
     ) -> Reply {
-        if !route.is_interaction() && !rest_token_ok(self.config.token.as_deref(), auth) {
+        let public = route.is_interaction() || matches!(route, Route::Gateway);
+        if !public && !rest_token_ok(self.config.token.as_deref(), auth) {
             return Reply::error(401, 0, "401: Unauthorized");
         }
         if !route.is_interaction()

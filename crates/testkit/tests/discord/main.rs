@@ -1,5 +1,6 @@
 //! The Discord emulator driven by a real twilight 0.18 shard and HTTP client.
 
+mod binary;
 mod control;
 mod gateway;
 mod interactions;
