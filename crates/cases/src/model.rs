@@ -634,7 +634,9 @@ pub struct CaseFilter {
     pub requester: Option<String>,
     /// Only this assignee.
     pub assignee: Option<String>,
-    /// Full-text search over subject, description and tags (all words must match).
+    /// Full-text search over subject, description and tags: every word must match (common
+    /// English words are ignored). Blank text does not filter; text without letters or digits
+    /// matches nothing.
     pub text: Option<String>,
 }
 

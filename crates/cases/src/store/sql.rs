@@ -341,7 +341,7 @@ macro_rules! sql_case_store {
                 if let Some(assignee) = &filter.assignee {
                     sql.push_str(&format!(" AND c.assignee = {}", push(Bind::Text(assignee.clone()))));
                 }
-                if let Some(text) = &filter.text {
+                if let Some(text) = filter.text.as_deref().filter(|t| !t.trim().is_empty()) {
                     let words = $crate::store::sql::words(text);
                     if words.is_empty() {
                         return Ok($crate::CasePage { cases: Vec::new(), next_cursor: None });

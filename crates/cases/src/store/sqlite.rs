@@ -21,7 +21,8 @@ pub struct SqliteCaseStore {
 
 impl SqliteCaseStore {
     /// Opens (creating if needed) the database at `url` (`sqlite://path`, `sqlite:path`,
-    /// `sqlite::memory:`) and runs the migrations.
+    /// `sqlite::memory:`) and runs the migrations. Files use WAL with `synchronous=NORMAL` (a
+    /// power cut may lose the last commits, never corrupt the file) and a 10-second busy timeout.
     ///
     /// # Errors
     /// `Database` when the file cannot be opened or migrated; `Invalid` for a malformed URL.
@@ -33,10 +34,15 @@ impl SqliteCaseStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await?;
+        let mut pool_options = SqlitePoolOptions::new().max_connections(4);
+        if url.contains(":memory:") || url.contains("mode=memory") {
+            // An in-memory database lives as long as one connection to it: keep one forever.
+            pool_options = pool_options
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None);
+        }
+        let pool = pool_options.connect_with(options).await?;
         Self::from_pool(pool).await
     }
 

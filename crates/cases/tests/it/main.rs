@@ -5,6 +5,7 @@
 #![allow(clippy::too_many_lines)]
 
 mod api;
+mod bin;
 mod common;
 mod postgres;
 mod suite;

@@ -602,6 +602,7 @@ async fn text_search_matches_words(store: &dyn CaseStore) {
         "operators in user text are plain words"
     );
     assert!(search("zebra").await.is_empty());
+    assert_eq!(search("  ").await, [3, 2, 1], "blank text does not filter");
 }
 
 async fn similar_lists_open_bugs_best_first(store: &dyn CaseStore) {
