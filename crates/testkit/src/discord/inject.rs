@@ -263,6 +263,35 @@ fn typed_value(kind: u64, raw: &str) -> Result<OptionValue, EmulatorError> {
     })
 }
 
+/// For an option with `choices`, the value of the choice named (or valued) `raw`; a user picks a
+/// choice by its name and Discord sends its value.
+fn choice_value(decl: &Value, raw: &str) -> Result<String, EmulatorError> {
+    let Some(choices) = decl["choices"].as_array().filter(|c| !c.is_empty()) else {
+        return Ok(raw.to_owned());
+    };
+    let as_text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    choices
+        .iter()
+        .find(|c| {
+            c["name"]
+                .as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case(raw))
+                || as_text(&c["value"]) == raw
+        })
+        .map(|c| as_text(&c["value"]))
+        .ok_or_else(|| {
+            let names: Vec<String> = choices.iter().map(|c| as_text(&c["name"])).collect();
+            EmulatorError::CommandParse(format!(
+                "`{raw}` is not a choice of `{}`: {}",
+                decl["name"].as_str().unwrap_or_default(),
+                names.join(", ")
+            ))
+        })
+}
+
 fn parse_mention(raw: &str) -> Option<u64> {
     raw.trim_start_matches("<@&")
         .trim_start_matches("<@!")
@@ -328,7 +357,8 @@ fn fill_options(schema: &[Value], words: &[String]) -> Result<Vec<CommandOption>
             }
         };
         let name = decl["name"].as_str().unwrap_or_default().to_owned();
-        let value = typed_value(decl["type"].as_u64().unwrap_or(3), raw)?;
+        let raw = choice_value(decl, raw)?;
+        let value = typed_value(decl["type"].as_u64().unwrap_or(3), &raw)?;
         out.retain(|o| o.name != name);
         out.push(CommandOption { name, value });
     }
@@ -892,6 +922,20 @@ mod tests {
         let opts = fill_options(&schema, &["42".to_owned()]).unwrap_or_default();
         assert_eq!(opts[0].value, OptionValue::Integer(42));
         assert!(fill_options(&schema, &["x".to_owned()]).is_err());
+    }
+
+    #[test]
+    fn choices_map_names_to_values() {
+        let schema = vec![
+            json!({"name": "severity", "type": 3, "description": "d", "choices": [
+                {"name": "Low", "value": "low"}, {"name": "High", "value": "high"}
+            ]}),
+        ];
+        let opts = fill_options(&schema, &["severity:High".to_owned()]).unwrap_or_default();
+        assert_eq!(opts[0].value, OptionValue::String("high".to_owned()));
+        let opts = fill_options(&schema, &["low".to_owned()]).unwrap_or_default();
+        assert_eq!(opts[0].value, OptionValue::String("low".to_owned()));
+        assert!(fill_options(&schema, &["medium".to_owned()]).is_err());
     }
 
     #[test]

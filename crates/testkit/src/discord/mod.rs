@@ -499,6 +499,33 @@ impl DiscordEmulator {
         .await
     }
 
+    /// Waits for the `n`-th (1-based) message the bot sends in a channel or thread (deleted ones
+    /// left out).
+    ///
+    /// # Errors
+    /// [`EmulatorError::Timeout`].
+    pub async fn wait_for_message(
+        &self,
+        channel_id: u64,
+        n: usize,
+        timeout: Duration,
+    ) -> Result<StoredMessage, EmulatorError> {
+        self.wait_for_value(
+            |s| {
+                s.bot_messages_in(channel_id)
+                    .get(n.saturating_sub(1))
+                    .map(|m| (*m).clone())
+            },
+            timeout,
+        )
+        .await
+    }
+
+    /// Forgets the REST calls logged so far (messages and interactions are kept).
+    pub fn clear_rest_calls(&self) {
+        self.shared.with(|s| s.rest_log.clear());
+    }
+
     /// Waits until the interaction has a callback response and returns the record.
     ///
     /// # Errors

@@ -276,13 +276,20 @@ async fn button_then_modal_then_submit() {
         .await
         .expect("callback");
     let last = emu
-        .wait_for_value(
-            |s: &DiscordState| s.bot_messages_in(channel).last().map(|m| m.content.clone()),
-            WAIT,
-        )
+        .wait_for_message(channel, 2, WAIT)
         .await
         .expect("message");
-    assert_eq!(last, "Thanks, CASE-000002");
+    assert_eq!(last.content, "Thanks, CASE-000002");
+    assert_eq!(last.interaction_id, Some(submit.id));
+    let first = emu
+        .wait_for_message(channel, 1, WAIT)
+        .await
+        .expect("message");
+    assert_eq!(first.custom_ids(), vec!["bug:form".to_owned()]);
+    assert!(
+        emu.state(|s: &DiscordState| s.interactions().count()) == 3,
+        "slash, button, modal"
+    );
 }
 
 #[tokio::test]
