@@ -519,6 +519,97 @@ fn as_id(v: &Value) -> Option<u64> {
     }
 }
 
+fn chars(v: &Value) -> usize {
+    v.as_str().map_or(0, |s| s.chars().count())
+}
+
+/// Discord's embed limits (title 256, description 4096, 25 fields of 256/1024, footer 2048,
+/// author 256, 6000 characters in all the embeds of a message).
+fn check_embeds(embeds: &[Value]) -> Result<(), Reply> {
+    let mut total = 0;
+    for (i, e) in embeds.iter().enumerate() {
+        let limits = [
+            ("title", &e["title"], 256),
+            ("description", &e["description"], 4096),
+            ("footer.text", &e["footer"]["text"], 2048),
+            ("author.name", &e["author"]["name"], 256),
+        ];
+        for (field, v, max) in limits {
+            let n = chars(v);
+            if n > max {
+                return Err(Reply::invalid_form(
+                    &format!("embeds.{i}.{field}"),
+                    &format!("Must be {max} or fewer in length."),
+                ));
+            }
+            total += n;
+        }
+        let fields = e["fields"].as_array().map_or(&[][..], Vec::as_slice);
+        if fields.len() > 25 {
+            return Err(Reply::invalid_form(
+                &format!("embeds.{i}.fields"),
+                "Must be 25 or fewer in length.",
+            ));
+        }
+        for (j, f) in fields.iter().enumerate() {
+            if chars(&f["name"]) > 256 || chars(&f["value"]) > 1024 {
+                return Err(Reply::invalid_form(
+                    &format!("embeds.{i}.fields.{j}"),
+                    "Field name must be 256 and value 1024 or fewer in length.",
+                ));
+            }
+            total += chars(&f["name"]) + chars(&f["value"]);
+        }
+    }
+    if total > 6000 {
+        return Err(Reply::invalid_form(
+            "embeds",
+            "Embed size exceeds maximum size of 6000",
+        ));
+    }
+    Ok(())
+}
+
+/// Discord's component limits for messages (5 action rows of 5 components, `custom_id` up to
+/// 100 characters, button labels up to 80).
+fn check_components(rows: &[Value]) -> Result<(), Reply> {
+    let top_rows = rows
+        .iter()
+        .filter(|r| r["type"].as_u64() == Some(1))
+        .count();
+    if top_rows > 5 {
+        return Err(Reply::invalid_form(
+            "components",
+            "Must be 5 or fewer in length.",
+        ));
+    }
+    for (i, row) in rows.iter().enumerate() {
+        let children = row["components"].as_array().map_or(&[][..], Vec::as_slice);
+        if row["type"].as_u64() == Some(1) && !(1..=5).contains(&children.len()) {
+            return Err(Reply::invalid_form(
+                &format!("components.{i}.components"),
+                "Must be between 1 and 5 in length.",
+            ));
+        }
+        for (j, c) in children.iter().enumerate() {
+            if chars(&c["custom_id"]) > 100 || chars(&c["label"]) > 80 {
+                return Err(Reply::invalid_form(
+                    &format!("components.{i}.components.{j}"),
+                    "custom_id must be 100 and label 80 or fewer in length.",
+                ));
+            }
+            let is_link = c["style"].as_u64() == Some(5);
+            if c["type"].as_u64() == Some(2) && !is_link && c["custom_id"].as_str().is_none() {
+                return Err(Reply::invalid_form(
+                    &format!("components.{i}.components.{j}.custom_id"),
+                    "A non-link button must have a custom_id.",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn nonce_key(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s.clone()),
@@ -566,10 +657,12 @@ impl MessageInput {
                     "Must be 10 or fewer in length.",
                 ));
             }
+            check_embeds(e)?;
             normalize_embeds(e);
         }
         let mut components = array("components")?;
         if let Some(c) = &mut components {
+            check_components(c)?;
             normalize_components(c);
         }
         Ok(Self {
@@ -1854,6 +1947,25 @@ mod tests {
         assert_eq!(bucket_hash("POST a"), bucket_hash("POST a"));
         assert_ne!(bucket_hash("POST a"), bucket_hash("POST b"));
         assert_eq!(bucket_hash("x").len(), 32);
+    }
+
+    #[test]
+    fn message_limits_are_enforced() {
+        let ok = json!({"content": "x", "embeds": [{"title": "t", "fields": [{"name": "n", "value": "v"}]}],
+            "components": [{"type": 1, "components": [{"type": 2, "style": 1, "custom_id": "a", "label": "A"}]}]});
+        assert!(MessageInput::from_body(&ok).is_ok());
+        let long_title = json!({"embeds": [{"title": "t".repeat(257)}]});
+        assert!(MessageInput::from_body(&long_title).is_err());
+        let too_big = json!({"embeds": [{"description": "d".repeat(4000)}, {"description": "d".repeat(2001)}]});
+        assert!(MessageInput::from_body(&too_big).is_err());
+        let six_rows: Vec<Value> = (0..6)
+            .map(|i| json!({"type": 1, "components": [{"type": 2, "style": 1, "custom_id": format!("b{i}")}]}))
+            .collect();
+        assert!(MessageInput::from_body(&json!({"components": six_rows})).is_err());
+        let no_id = json!({"components": [{"type": 1, "components": [{"type": 2, "style": 1, "label": "x"}]}]});
+        assert!(MessageInput::from_body(&no_id).is_err());
+        let link = json!({"components": [{"type": 1, "components": [{"type": 2, "style": 5, "url": "https://x", "label": "x"}]}]});
+        assert!(MessageInput::from_body(&link).is_ok());
     }
 
     #[test]
