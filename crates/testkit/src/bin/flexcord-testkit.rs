@@ -255,6 +255,7 @@ fn print_summary(args: &Args, discord: &DiscordEmulator, twilio: &TwilioEmulator
         ("TWILIO__FLEX_URL", t.to_owned()),
         ("TWILIO__CONVERSATIONS_URL", t.to_owned()),
         ("TWILIO__STUDIO_URL", t.to_owned()),
+        ("TWILIO__MEDIA_URL", t.to_owned()),
         ("SERVER__PUBLIC_URL", args.app_url.clone()),
     ];
     for (k, v) in lines {
