@@ -230,6 +230,7 @@ impl TwilioEmulator {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .extend([server, worker]);
+        tracing::info!(%addr, "Twilio emulator listening");
         Ok(Self {
             inner,
             addr,
