@@ -321,3 +321,41 @@ async fn late_interaction_callback_is_unknown() {
         "{msg}"
     );
 }
+
+#[tokio::test]
+async fn callback_with_response_returns_the_created_message() {
+    let emu = emulator().await;
+    let client = http(&emu);
+    let alice = emu.user_id("alice").expect("user");
+    let injected = emu
+        .inject_slash(
+            alice,
+            &SlashCommand::new("helpme").option("topic", "billing"),
+        )
+        .expect("inject");
+    let token = injected.token.clone().expect("token");
+    let response = InteractionResponse {
+        kind: InteractionResponseType::ChannelMessageWithSource,
+        data: Some(InteractionResponseData {
+            content: Some("An agent will be with you shortly".to_owned()),
+            ..Default::default()
+        }),
+    };
+    let callback = client
+        .interaction(Id::new(emu.application_id()))
+        .create_response(Id::new(injected.id), &token, &response)
+        .with_response()
+        .await
+        .expect("callback")
+        .model()
+        .await
+        .expect("callback object");
+    assert_eq!(callback.interaction.id.get(), injected.id);
+    let message = callback
+        .resource
+        .and_then(|r| r.message)
+        .expect("created message");
+    assert_eq!(message.content, "An agent will be with you shortly");
+    assert_eq!(message.channel_id.get(), injected.channel_id);
+    assert_eq!(emu.dms_to(alice).len(), 1);
+}
