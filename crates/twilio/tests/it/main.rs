@@ -5,5 +5,6 @@ mod client;
 mod common;
 mod conversations;
 mod flex_studio_media;
+mod props;
 mod registry;
 mod webhook;
