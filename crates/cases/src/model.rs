@@ -322,6 +322,11 @@ pub struct NewCase {
     #[serde(default)]
     #[schema(max_items = 20)]
     pub tags: Vec<String>,
+    /// Makes creation idempotent: a second create with the same key (e.g. the outbox action id)
+    /// returns the case the first one made instead of opening another. 1 to 200 characters.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 200)]
+    pub idempotency_key: Option<String>,
 }
 
 impl NewCase {
@@ -335,6 +340,7 @@ impl NewCase {
             source: CaseSource::default(),
             priority: None,
             tags: Vec::new(),
+            idempotency_key: None,
         }
     }
 
@@ -349,6 +355,13 @@ impl NewCase {
     #[must_use]
     pub fn source(mut self, source: CaseSource) -> Self {
         self.source = source;
+        self
+    }
+
+    /// Sets the idempotency key (see [`NewCase::idempotency_key`](#structfield.idempotency_key)).
+    #[must_use]
+    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
         self
     }
 
@@ -376,6 +389,9 @@ impl NewCase {
         }
         for tag in &self.tags {
             text("tags[]", tag, 1, 50)?;
+        }
+        if let Some(key) = &self.idempotency_key {
+            text("idempotency_key", key, 1, 200)?;
         }
         Ok(())
     }
@@ -485,12 +501,41 @@ pub struct NewMessage {
     /// When it was sent (the original time, also for back-filled messages).
     #[serde(with = "time::serde::rfc3339")]
     pub sent_at: OffsetDateTime,
+    /// The message's id where it came from (Discord message id, Twilio message SID). A message
+    /// whose id the case already has is skipped, so a retried batch adds nothing twice.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 200)]
+    pub external_id: Option<String>,
 }
 
 impl NewMessage {
+    /// A message without an external id.
+    pub fn new(
+        author: impl Into<String>,
+        text: impl Into<String>,
+        sent_at: OffsetDateTime,
+    ) -> Self {
+        Self {
+            author: author.into(),
+            text: text.into(),
+            sent_at,
+            external_id: None,
+        }
+    }
+
+    /// Sets the external id (see [`NewMessage::external_id`](#structfield.external_id)).
+    #[must_use]
+    pub fn external_id(mut self, id: impl Into<String>) -> Self {
+        self.external_id = Some(id.into());
+        self
+    }
+
     pub(crate) fn validate(&self) -> Result<(), Error> {
         text("author", &self.author, 1, 200)?;
         text("text", &self.text, 0, 10_000)?;
+        if let Some(id) = &self.external_id {
+            text("external_id", id, 1, 200)?;
+        }
         timestamp("sent_at", self.sent_at)
     }
 }

@@ -21,7 +21,8 @@ pub(crate) mod sqlite;
 /// transaction, bumps the case's `updated_at` and appends to its timeline.
 #[async_trait]
 pub trait CaseStore: Send + Sync {
-    /// Opens a case in status `new` with the next number and a `created` timeline entry.
+    /// Opens a case in status `new` with the next number and a `created` timeline entry. With an
+    /// [`NewCase::idempotency_key`] already used, returns that case unchanged instead.
     ///
     /// # Errors
     /// `Invalid` input, database or remote trouble.
@@ -65,7 +66,8 @@ pub trait CaseStore: Send + Sync {
     /// `NotFound`, `Invalid`, database or remote trouble.
     async fn add_note(&self, number: CaseNumber, note: NewNote) -> Result<TimelineEntry, Error>;
 
-    /// Appends transcript messages in order, all or none.
+    /// Appends transcript messages in order, all or none, and returns the entries it added:
+    /// messages whose [`NewMessage::external_id`](crate::NewMessage::external_id) the case already has are skipped.
     ///
     /// # Errors
     /// `NotFound`, `Invalid` (1 to 500 messages), database or remote trouble.

@@ -53,6 +53,7 @@ impl PgCaseStore {
 
 impl HasDb for PgCaseStore {
     type Db = sqlx::Postgres;
+    type Pool = PgPool;
     type Tx = sqlx::Transaction<'static, sqlx::Postgres>;
 }
 

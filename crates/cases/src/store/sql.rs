@@ -219,6 +219,19 @@ macro_rules! sql_case_store {
                 row.ok_or_else(|| $crate::Error::not_found(number))?.into_case()
             }
 
+            async fn by_key(
+                pool: &<$store as $crate::store::sql::HasDb>::Pool,
+                key: &str,
+            ) -> Result<Option<$crate::Case>, $crate::Error> {
+                let sql = format!(
+                    "SELECT {} FROM cases c WHERE c.idempotency_key = $1",
+                    $crate::store::sql::CASE_COLUMNS
+                );
+                let row: Option<$crate::store::sql::CaseRow> =
+                    sqlx::query_as(&sql).bind(key).fetch_optional(pool).await?;
+                row.map($crate::store::sql::CaseRow::into_case).transpose()
+            }
+
             async fn insert_event(
                 tx: &mut <$store as $crate::store::sql::HasDb>::Tx,
                 number: $crate::CaseNumber,
@@ -259,6 +272,11 @@ macro_rules! sql_case_store {
         impl $crate::CaseStore for $store {
             async fn create(&self, new: $crate::NewCase) -> Result<$crate::Case, $crate::Error> {
                 new.validate()?;
+                if let Some(key) = &new.idempotency_key {
+                    if let Some(case) = Self::by_key(&self.pool, key).await? {
+                        return Ok(case);
+                    }
+                }
                 let now = $crate::store::sql::now();
                 let priority = new.priority.unwrap_or($crate::Priority::Normal);
                 let mut tx = self.pool.begin().await?;
@@ -268,11 +286,11 @@ macro_rules! sql_case_store {
                 .fetch_one(&mut *tx)
                 .await?;
                 let number = $crate::CaseNumber::from_db(n)?;
-                sqlx::query(
+                let inserted = sqlx::query(
                     "INSERT INTO cases (number, kind, status, priority, subject, description, \
                      requester_id, requester_name, source, assignee, tags, rating_score, \
-                     rating_comment, created_at, updated_at, resolved_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10, NULL, NULL, $11, $11, NULL)",
+                     rating_comment, created_at, updated_at, resolved_at, idempotency_key) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10, NULL, NULL, $11, $11, NULL, $12)",
                 )
                 .bind(n)
                 .bind(new.kind.as_str())
@@ -285,8 +303,19 @@ macro_rules! sql_case_store {
                 .bind($crate::store::sql::json(&new.source)?)
                 .bind($crate::store::sql::json(&new.tags)?)
                 .bind(now)
+                .bind(new.idempotency_key.as_deref())
                 .execute(&mut *tx)
-                .await?;
+                .await;
+                if let (Err(sqlx::Error::Database(db)), Some(key)) = (&inserted, &new.idempotency_key) {
+                    if db.is_unique_violation() {
+                        // The same key won a race: drop this attempt (and its number).
+                        drop(tx);
+                        return Self::by_key(&self.pool, key)
+                            .await?
+                            .ok_or_else(|| $crate::Error::decode("idempotent case vanished"));
+                    }
+                }
+                inserted?;
                 let actor = format!("discord:{}", new.requester.discord_id);
                 let event = $crate::TimelineEvent::Created { kind: new.kind, subject: new.subject.clone() };
                 Self::insert_event(&mut tx, number, now, &actor, event).await?;
@@ -495,7 +524,22 @@ macro_rules! sql_case_store {
                 for message in batch.messages {
                     let at = $crate::store::sql::stored_time(message.sent_at);
                     let event = $crate::TimelineEvent::Message { text: message.text };
-                    entries.push(Self::insert_event(&mut tx, number, at, &message.author, event).await?);
+                    let id: Option<i64> = sqlx::query_scalar(
+                        "INSERT INTO case_events (case_number, at, actor, kind, data, external_id) \
+                         VALUES ($1, $2, $3, $4, $5, $6) \
+                         ON CONFLICT (case_number, external_id) DO NOTHING RETURNING id",
+                    )
+                    .bind(i64::from(number.get()))
+                    .bind(at)
+                    .bind(&message.author)
+                    .bind(event.name())
+                    .bind($crate::store::sql::event_json(&event)?)
+                    .bind(message.external_id.as_deref())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if let Some(id) = id {
+                        entries.push($crate::TimelineEntry { id, at, actor: message.author, event });
+                    }
                 }
                 tx.commit().await?;
                 Ok(entries)
@@ -602,6 +646,7 @@ pub(super) use sql_case_store;
 /// The database and transaction types of a store, for the shared implementation.
 pub(crate) trait HasDb {
     type Db: sqlx::Database;
+    type Pool;
     type Tx;
 }
 

@@ -66,6 +66,7 @@ impl SqliteCaseStore {
 
 impl HasDb for SqliteCaseStore {
     type Db = sqlx::Sqlite;
+    type Pool = SqlitePool;
     type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
 }
 

@@ -57,6 +57,38 @@ async fn sqlite_parallel_creates_are_gap_free() {
     assert_eq!(numbers, (1..=32).collect::<Vec<_>>());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_creates_with_one_key_make_one_case() {
+    let Some((store, schema)) = PgSchema::create().await else {
+        return;
+    };
+    let store = Arc::new(store);
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .create(new_case(CaseKind::Support, "once").idempotency_key("action-1"))
+                    .await
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.expect("task").expect("create").number.get(), 1);
+    }
+    let next = store
+        .create(new_case(CaseKind::Support, "next"))
+        .await
+        .expect("create");
+    assert_eq!(
+        next.number.get(),
+        2,
+        "losing attempts gave their numbers back"
+    );
+    let store = Arc::try_unwrap(store).expect("sole owner");
+    schema.drop(store).await;
+}
+
 /// Another crate's migrator (like the conversation store's) with its own timestamp version.
 async fn other_migrator(dir: &std::path::Path) -> Migrator {
     std::fs::write(

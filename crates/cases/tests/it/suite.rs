@@ -386,11 +386,13 @@ async fn transcript_is_kept_in_time_order(store: &dyn CaseStore) {
     let batch = MessageBatch {
         messages: vec![
             NewMessage {
+                external_id: None,
                 author: "discord:1001".into(),
                 text: "Where is my order?".into(),
                 sent_at: datetime!(2024-01-02 10:00:00 UTC),
             },
             NewMessage {
+                external_id: None,
                 author: "flexcord-bot".into(),
                 text: "Let me get an agent.".into(),
                 sent_at: datetime!(2024-01-02 10:00:01.25 UTC),
@@ -405,6 +407,7 @@ async fn transcript_is_kept_in_time_order(store: &dyn CaseStore) {
             n,
             MessageBatch {
                 messages: vec![NewMessage {
+                    external_id: None,
                     author: "agent:carol".into(),
                     text: "Hi, I'm Carol 👋 <b>not bold</b>".into(),
                     sent_at: time::OffsetDateTime::now_utc(),
@@ -436,6 +439,7 @@ async fn transcript_is_kept_in_time_order(store: &dyn CaseStore) {
             num(999),
             MessageBatch {
                 messages: vec![NewMessage {
+                    external_id: None,
                     author: "a".into(),
                     text: "b".into(),
                     sent_at: time::OffsetDateTime::now_utc(),
@@ -707,6 +711,74 @@ async fn user_text_is_stored_verbatim(store: &dyn CaseStore) {
     );
 }
 
+async fn retries_are_idempotent(store: &dyn CaseStore) {
+    let first = store
+        .create(new_case(CaseKind::Support, "Hand-off").idempotency_key("action-17"))
+        .await
+        .expect("create");
+    let again = store
+        .create(new_case(CaseKind::Support, "Hand-off (retried)").idempotency_key("action-17"))
+        .await
+        .expect("retry");
+    assert_eq!(again, first, "the same key returns the first case");
+    let other = store
+        .create(new_case(CaseKind::Support, "Other").idempotency_key("action-18"))
+        .await
+        .expect("create");
+    assert_eq!(other.number, num(2), "no number was used up by the retry");
+
+    let t0 = datetime!(2024-05-01 12:00:00 UTC);
+    let batch = MessageBatch {
+        messages: vec![
+            NewMessage::new("discord:1001", "first", t0).external_id("m1"),
+            NewMessage::new("discord:1001", "second", t0).external_id("m2"),
+        ],
+    };
+    assert_eq!(
+        store
+            .append_messages(first.number, batch.clone())
+            .await
+            .expect("append")
+            .len(),
+        2
+    );
+    let mut retried = batch;
+    retried
+        .messages
+        .push(NewMessage::new("agent:zoe", "third", t0).external_id("m3"));
+    let added = store
+        .append_messages(first.number, retried)
+        .await
+        .expect("retry");
+    assert_eq!(added.len(), 1, "only the new message is added");
+    assert_eq!(
+        added[0].event,
+        TimelineEvent::Message {
+            text: "third".into()
+        }
+    );
+    // The same external id on another case is another message.
+    let batch = MessageBatch {
+        messages: vec![NewMessage::new("discord:1001", "first", t0).external_id("m1")],
+    };
+    assert_eq!(
+        store
+            .append_messages(other.number, batch)
+            .await
+            .expect("append")
+            .len(),
+        1
+    );
+    let messages = store
+        .timeline(first.number)
+        .await
+        .expect("timeline")
+        .into_iter()
+        .filter(|e| e.event.name() == "message")
+        .count();
+    assert_eq!(messages, 3);
+}
+
 macro_rules! suite {
     ($($name:ident),+ $(,)?) => {
         mod sqlite {
@@ -756,4 +828,5 @@ suite!(
     text_search_matches_words,
     similar_lists_open_bugs_best_first,
     user_text_is_stored_verbatim,
+    retries_are_idempotent,
 );

@@ -121,6 +121,19 @@ async fn pages_need_a_login() {
             .contains("not the case API token")
     );
 
+    let page = http()
+        .get(format!("{base}/cases/login"))
+        .send()
+        .await
+        .unwrap();
+    let csp = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
+    assert_eq!(page.headers()["cache-control"], "no-store");
+
     let (status, html) = login(&base, "Alice").await.get("/cases/").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
@@ -144,6 +157,7 @@ async fn user_text_is_escaped() {
             case.number,
             MessageBatch {
                 messages: vec![NewMessage {
+                    external_id: None,
                     author: "discord:1001".into(),
                     text: "\"><b>hi</b>".into(),
                     sent_at: time::OffsetDateTime::now_utc(),
@@ -186,11 +200,13 @@ async fn case_page_shows_transcript_and_timeline() {
             MessageBatch {
                 messages: vec![
                     NewMessage {
+                        external_id: None,
                         author: "discord:1001".into(),
                         text: "I was charged twice".into(),
                         sent_at: time::OffsetDateTime::now_utc(),
                     },
                     NewMessage {
+                        external_id: None,
                         author: "agent:dana".into(),
                         text: "Refund issued".into(),
                         sent_at: time::OffsetDateTime::now_utc(),
