@@ -167,7 +167,7 @@ async fn main() -> ExitCode {
     };
 
     // ---- Twilio -----------------------------------------------------------------------------
-    let mut twilio_config = TwilioConfig::new(args.account_sid.clone(), args.auth_token.clone())
+    let mut twilio_config = TwilioConfig::stable(args.account_sid.clone(), args.auth_token.clone())
         .webhook_base_url(args.app_url.clone());
     twilio_config.bind = SocketAddr::new(args.host, args.twilio_port);
     twilio_config.bot_secret.clone_from(&args.bot_secret);

@@ -113,9 +113,58 @@ impl TwilioConfig {
     }
 }
 
+/// A SID that depends only on `seed` and `label`, so the same account gets the same SIDs on every
+/// run (handy when the app's configuration is written once by hand).
+fn stable_sid(prefix: &str, seed: &str, label: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let half = |salt: u8| {
+        // `DefaultHasher::new()` uses fixed keys: the same input gives the same output.
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (seed, label, salt).hash(&mut h);
+        h.finish()
+    };
+    format!("{prefix}{:016x}{:016x}", half(1), half(2))
+}
+
+impl TwilioConfig {
+    /// Like [`TwilioConfig::new`], but the service, Flex Flow, Studio flow, workspace and workflow
+    /// SIDs are derived from the account SID, so they stay the same from one run to the next.
+    pub fn stable(account_sid: impl Into<String>, auth_token: impl Into<String>) -> Self {
+        let mut cfg = Self::new(account_sid, auth_token);
+        let seed = cfg.account_sid.clone();
+        cfg.chat_service_sid = stable_sid("IS", &seed, "service");
+        cfg.flex_flow_sid = stable_sid("FO", &seed, "flex-flow");
+        cfg.studio_flow_sid = stable_sid("FW", &seed, "studio-flow");
+        cfg.workspace_sid = stable_sid("WS", &seed, "workspace");
+        cfg.workflow_sid = stable_sid("WW", &seed, "workflow");
+        cfg
+    }
+}
+
 impl Default for TwilioConfig {
     /// Random account SID and auth token.
     fn default() -> Self {
         Self::new(sid("AC"), hex32())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stable_sids_repeat_and_differ_by_account() {
+        let a = TwilioConfig::stable("AC1", "t");
+        let b = TwilioConfig::stable("AC1", "t");
+        let c = TwilioConfig::stable("AC2", "t");
+        assert_eq!(a.chat_service_sid, b.chat_service_sid);
+        assert_eq!(a.flex_flow_sid, b.flex_flow_sid);
+        assert_ne!(a.chat_service_sid, c.chat_service_sid);
+        assert!(super::super::util::is_sid("IS", &a.chat_service_sid));
+        assert!(super::super::util::is_sid("WW", &a.workflow_sid));
+        assert_ne!(
+            TwilioConfig::default().chat_service_sid,
+            TwilioConfig::default().chat_service_sid
+        );
     }
 }

@@ -716,11 +716,12 @@ impl World {
             }
         }
         self.messages.push(msg.clone());
-        if origin.source == "API" && origin.fire {
-            // Conversations go back to active on new activity.
-            if self.conversations[conv].state == "inactive" {
-                self.conv_set_state(conv, "active");
-            }
+        // An inactive conversation becomes active again on new activity.
+        if self.conversations[conv].state == "inactive" {
+            let c = &mut self.conversations[conv];
+            "active".clone_into(&mut c.state);
+            c.date_updated = now();
+            self.conv_state_changed(conv, "inactive", origin);
         }
         self.conv_fire(
             conv,

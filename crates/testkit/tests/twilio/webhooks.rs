@@ -456,3 +456,34 @@ async fn expired_timers_close_conversations() {
     );
     assert_eq!(emu.expire_timers(), 0);
 }
+
+#[tokio::test]
+async fn a_message_reactivates_an_inactive_conversation() {
+    let emu = emulator().await;
+    let api = Api::new(&emu);
+    let rx = Receiver::start().await;
+    let conv =
+        conversation_with_webhook(&api, &rx.url("/o"), &["onConversationStateUpdated"]).await;
+    api.post(
+        &format!("/v1/Conversations/{conv}"),
+        &[("State", "inactive")],
+    )
+    .await;
+    api.post_hooked(
+        &format!("/v1/Conversations/{conv}/Messages"),
+        &[("Author", "discord:1"), ("Body", "back")],
+    )
+    .await;
+    let d = emu
+        .wait_for_event(WAIT, "onConversationStateUpdated")
+        .await
+        .expect("state");
+    assert_eq!(
+        (d.param("StateFrom"), d.param("StateTo")),
+        (Some("inactive"), Some("active"))
+    );
+    assert_eq!(
+        emu.conversation(&conv).map(|c| c.state).as_deref(),
+        Some("active")
+    );
+}
