@@ -468,6 +468,7 @@ impl DiscordState {
             message_reference: None,
             mentions,
             request_body: None,
+            bot_reactions: Vec::new(),
         });
         id
     }

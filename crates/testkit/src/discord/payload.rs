@@ -283,6 +283,27 @@ impl DiscordState {
             "flags": m.flags,
             "components": m.components,
         });
+        if !m.bot_reactions.is_empty() {
+            let reactions: Vec<Value> = m
+                .bot_reactions
+                .iter()
+                .map(|e| {
+                    let emoji = match e.split_once(':') {
+                        Some((name, id)) => json!({"id": id, "name": name, "animated": false}),
+                        None => json!({"id": null, "name": e}),
+                    };
+                    json!({
+                        "count": 1,
+                        "count_details": {"burst": 0, "normal": 1},
+                        "me": true,
+                        "me_burst": false,
+                        "burst_colors": [],
+                        "emoji": emoji,
+                    })
+                })
+                .collect();
+            v["reactions"] = Value::Array(reactions);
+        }
         if let Some(g) = m.guild_id {
             v["guild_id"] = json!(g.to_string());
             if m.origin == super::state::MessageOrigin::Injected {

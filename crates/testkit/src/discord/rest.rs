@@ -111,6 +111,7 @@ enum Route {
     UpdateMessage(u64, u64),
     DeleteMessage(u64, u64),
     Typing(u64),
+    React(u64, u64, String, bool),
     PutPermission(u64, u64),
     DeletePermission(u64, u64),
     CreateThread(u64),
@@ -144,6 +145,13 @@ impl Route {
                 | Self::DeleteWebhookMessage(..)
         )
     }
+}
+
+/// The emoji path segment, percent-decoded (`%E2%9C%85` → `✅`).
+fn decode_emoji(segment: &str) -> String {
+    form_urlencoded::parse(format!("e={segment}").as_bytes())
+        .next()
+        .map_or_else(|| segment.to_owned(), |(_, v)| v.into_owned())
 }
 
 fn id(s: &str) -> Option<u64> {
@@ -222,6 +230,11 @@ fn classify(method: &Method, segs: &[&str]) -> Option<(Route, String, String)> {
         ("DELETE", ["channels", c, "messages", mid]) => (
             R::DeleteMessage(id(c)?, id(mid)?),
             "channels/{channel_id}/messages/{message_id}",
+            (*c).to_owned(),
+        ),
+        ("PUT" | "DELETE", ["channels", c, "messages", mid, "reactions", emoji, "@me"]) => (
+            R::React(id(c)?, id(mid)?, decode_emoji(emoji), m == "PUT"),
+            "channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me",
             (*c).to_owned(),
         ),
         ("POST", ["channels", c, "typing"]) => (
@@ -925,6 +938,7 @@ impl DiscordState {
             },
             Route::UpdateMessage(c, m) => self.update_message(Some(c), m, &b),
             Route::DeleteMessage(c, m) => self.delete_message(Some(c), m),
+            Route::React(c, m, emoji, add) => self.react(c, m, &emoji, add),
             Route::Typing(c) => {
                 if self.live_channel(c).is_some() {
                     Reply::no_content()
@@ -1089,6 +1103,7 @@ impl DiscordState {
             message_reference: None,
             mentions: Vec::new(),
             request_body: None,
+            bot_reactions: Vec::new(),
         }
     }
 
@@ -1162,6 +1177,23 @@ impl DiscordState {
             Some(m) => Reply::ok(self.message_value(m)),
             None => Reply::unknown_message(),
         }
+    }
+
+    fn react(&mut self, channel: u64, message: u64, emoji: &str, add: bool) -> Reply {
+        if emoji.is_empty() {
+            return Reply::error(400, 10014, "Unknown Emoji");
+        }
+        let Some(m) = self
+            .message_mut(message)
+            .filter(|m| m.channel_id == channel && !m.deleted)
+        else {
+            return Reply::unknown_message();
+        };
+        m.bot_reactions.retain(|e| e != emoji);
+        if add {
+            m.bot_reactions.push(emoji.to_owned());
+        }
+        Reply::no_content()
     }
 
     fn list_messages(&self, channel: u64, query: Option<&str>) -> Reply {

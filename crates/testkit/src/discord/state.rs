@@ -81,6 +81,8 @@ pub struct StoredMessage {
     pub mentions: Vec<u64>,
     /// The body of the request that created the message (bot messages).
     pub request_body: Option<Value>,
+    /// Emojis the bot reacted with (`✅`, or `name:id` for a custom emoji).
+    pub bot_reactions: Vec<String>,
 }
 
 impl StoredMessage {

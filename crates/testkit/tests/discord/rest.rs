@@ -442,3 +442,40 @@ async fn files_go_both_ways_and_are_served() {
         Some(json!("here is the log"))
     );
 }
+
+#[tokio::test]
+async fn bot_reactions_are_kept_and_listed() {
+    use twilight_http::request::channel::reaction::RequestReactionType;
+    let emu = emulator().await;
+    let client = http(&emu);
+    let alice = emu.user_id("alice").expect("user");
+    let injected = emu.inject_dm(alice, "thanks!").expect("inject");
+    let channel = Id::new(injected.channel_id);
+    let message = Id::new(injected.id);
+    let check = RequestReactionType::Unicode { name: "✅" };
+    client
+        .create_reaction(channel, message, &check)
+        .await
+        .expect("react");
+    let fetched = client
+        .message(channel, message)
+        .await
+        .expect("GET")
+        .model()
+        .await
+        .expect("message");
+    assert_eq!(fetched.reactions.len(), 1);
+    assert!(fetched.reactions[0].me);
+    assert_eq!(
+        emu.state(|s| s.message(injected.id).map(|m| m.bot_reactions.clone())),
+        Some(vec!["✅".to_owned()])
+    );
+    client
+        .delete_current_user_reaction(channel, message, &check)
+        .await
+        .expect("unreact");
+    assert_eq!(
+        emu.state(|s| s.message(injected.id).map(|m| m.bot_reactions.len())),
+        Some(0)
+    );
+}
