@@ -566,6 +566,13 @@ impl Client {
         }
         let response = builder.send().await.map_err(transport_error)?;
         let status = response.status().as_u16();
+        tracing::debug!(
+            method = %request.method(),
+            product = %request.product(),
+            path = request.path().unwrap_or("<next page>"),
+            status,
+            "Twilio answered"
+        );
         let headers = response.headers().clone();
         let body = response.bytes().await.map_err(transport_error)?;
         if (200..300).contains(&status) {

@@ -143,10 +143,28 @@ impl<'a> Conversations<'a> {
 
 builder! {
     /// `POST /v1/Conversations`; Twilio answers 201 with the [`Conversation`].
+    ///
+    /// ```no_run
+    /// # async fn run(twilio: flexcord_twilio::Client) -> Result<(), flexcord_twilio::Error> {
+    /// let conversation = twilio
+    ///     .conversations()
+    ///     .create()
+    ///     .unique_name("discord:1234:1")
+    ///     .attributes(&serde_json::json!({"flexcord": {"handoff": false}}))
+    ///     .await?;
+    /// # let _ = conversation; Ok(()) }
+    /// ```
     CreateConversation -> Conversation
 }
 builder! {
     /// `POST /v1/Conversations/{Sid}`; answers the updated [`Conversation`].
+    ///
+    /// ```no_run
+    /// # async fn run(twilio: flexcord_twilio::Client, sid: flexcord_twilio::sid::ConversationSid) -> Result<(), flexcord_twilio::Error> {
+    /// use flexcord_twilio::conversations::ConversationState;
+    /// twilio.conversations().update(sid).state(&ConversationState::Closed).await?;
+    /// # Ok(()) }
+    /// ```
     UpdateConversation -> Conversation
 }
 builder! {
@@ -284,6 +302,17 @@ impl<'a> Participants<'a> {
 
 builder! {
     /// `POST /v1/Conversations/{ConversationSid}/Participants` (201).
+    ///
+    /// ```no_run
+    /// # async fn run(twilio: flexcord_twilio::Client, sid: flexcord_twilio::sid::ConversationSid) -> Result<(), flexcord_twilio::Error> {
+    /// let participant = twilio
+    ///     .conversations()
+    ///     .participants(&sid)
+    ///     .create()
+    ///     .identity("discord:4021")
+    ///     .await?;
+    /// # let _ = participant; Ok(()) }
+    /// ```
     CreateParticipant -> Participant
 }
 builder! {
@@ -350,6 +379,21 @@ impl<'a> Messages<'a> {
 
 builder! {
     /// `POST /v1/Conversations/{ConversationSid}/Messages` (201).
+    ///
+    /// ```no_run
+    /// # async fn run(twilio: flexcord_twilio::Client, sid: flexcord_twilio::sid::ConversationSid) -> Result<(), flexcord_twilio::Error> {
+    /// // Back-fill a message with its original author and time, without firing webhooks.
+    /// let sent = twilio
+    ///     .conversations()
+    ///     .messages(&sid)
+    ///     .create()
+    ///     .author("discord:4021")
+    ///     .body("My order never arrived")
+    ///     .date_created(time::macros::datetime!(2026-11-25 07:58 UTC))
+    ///     .webhook_enabled(false)
+    ///     .await?;
+    /// # let _ = sent; Ok(()) }
+    /// ```
     CreateMessage -> Message
 }
 builder! {
@@ -446,6 +490,14 @@ impl<'a> Webhooks<'a> {
 
 builder! {
     /// `POST /v1/Conversations/{ConversationSid}/Webhooks` (201).
+    ///
+    /// ```no_run
+    /// # async fn run(twilio: flexcord_twilio::Client, sid: flexcord_twilio::sid::ConversationSid) -> Result<(), flexcord_twilio::Error> {
+    /// use flexcord_twilio::conversations::WebhookTarget;
+    /// let flow = "FW0123456789abcdef0123456789abcdef".parse()?;
+    /// twilio.conversations().webhooks(&sid).create(WebhookTarget::Studio).flow_sid(&flow).await?;
+    /// # Ok(()) }
+    /// ```
     CreateWebhook -> ConversationWebhook
 }
 builder! {
