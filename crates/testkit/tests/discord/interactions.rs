@@ -359,3 +359,45 @@ async fn callback_with_response_returns_the_created_message() {
     assert_eq!(message.channel_id.get(), injected.channel_id);
     assert_eq!(emu.dms_to(alice).len(), 1);
 }
+
+#[tokio::test]
+async fn select_menu_choice_carries_values() {
+    let emu = emulator().await;
+    let client = http(&emu);
+    let mut shard = ready_shard(&emu).await;
+    let alice = emu.user_id("alice").expect("user");
+    let dm = client
+        .create_private_channel(Id::new(alice))
+        .await
+        .expect("dm")
+        .model()
+        .await
+        .expect("channel");
+    let components: Vec<twilight_model::channel::message::Component> = serde_json::from_value(json!([
+        {"type": 1, "components": [{"type": 3, "custom_id": "rating", "options": [
+            {"label": "1", "value": "1", "default": false}, {"label": "5", "value": "5", "default": false}
+        ]}]}
+    ]))
+    .expect("components");
+    client
+        .create_message(dm.id)
+        .content("How did we do?")
+        .components(&components)
+        .await
+        .expect("message");
+    assert!(emu.inject_select(alice, "nope", &["5"]).is_err());
+    let pick = emu
+        .inject_select(alice, "rating", &["5"])
+        .expect("select is shown");
+    let i = next_where(&mut shard, |e| match e {
+        Event::InteractionCreate(i) if i.id.get() == pick.id => Some(i.0),
+        _ => None,
+    })
+    .await;
+    let Some(InteractionData::MessageComponent(data)) = &i.data else {
+        panic!("expected a component: {:?}", i.data);
+    };
+    assert_eq!(data.custom_id, "rating");
+    assert_eq!(data.values, vec!["5".to_owned()]);
+    assert_eq!(i.channel.as_ref().map(|c| c.id), Some(dm.id));
+}

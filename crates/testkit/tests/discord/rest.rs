@@ -479,3 +479,42 @@ async fn bot_reactions_are_kept_and_listed() {
         Some(0)
     );
 }
+
+#[tokio::test]
+async fn guild_routes_deserialize() {
+    let emu = emulator().await;
+    let client = http(&emu);
+    let guild_id = Id::new(emu.guild_id());
+    let guild = client
+        .guild(guild_id)
+        .await
+        .expect("GET guild")
+        .model()
+        .await
+        .expect("guild");
+    assert_eq!(guild.id, guild_id);
+    assert_eq!(guild.roles.len(), 2, "@everyone and Support");
+    let channels = client
+        .guild_channels(guild_id)
+        .await
+        .expect("GET channels")
+        .models()
+        .await
+        .expect("channels");
+    let names: Vec<String> = channels.iter().filter_map(|c| c.name.clone()).collect();
+    assert_eq!(
+        names,
+        vec!["general", "bug-report", "feature-request", "announcements"]
+    );
+    let alice = Id::new(emu.user_id("alice").expect("user"));
+    let member = client
+        .guild_member(guild_id, alice)
+        .await
+        .expect("GET member")
+        .model()
+        .await
+        .expect("member");
+    assert_eq!(member.user.id, alice);
+    let unknown = client.guild(Id::new(1)).await;
+    assert!(unknown.is_err());
+}
