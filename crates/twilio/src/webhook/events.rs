@@ -204,6 +204,40 @@ pub struct ChatChannelEvent {
     pub date_updated: Option<String>,
 }
 
+fn parse_json(text: Option<&str>) -> Option<serde_json::Value> {
+    text.and_then(|t| serde_json::from_str(t).ok())
+}
+
+impl ChatMessageEvent {
+    /// `Attributes` parsed as JSON (`None` when absent or not JSON).
+    pub fn attributes_json(&self) -> Option<serde_json::Value> {
+        parse_json(self.attributes.as_deref())
+    }
+}
+
+impl ChatChannelEvent {
+    /// `Attributes` parsed as JSON (`None` when absent or not JSON).
+    pub fn attributes_json(&self) -> Option<serde_json::Value> {
+        parse_json(self.attributes.as_deref())
+    }
+
+    /// The `status` Flex keeps in the channel's attributes (`ACTIVE`, `INACTIVE` when the
+    /// agent ended the chat), if present.
+    pub fn flex_status(&self) -> Option<String> {
+        self.attributes_json()?
+            .get("status")?
+            .as_str()
+            .map(str::to_owned)
+    }
+}
+
+impl ConversationMessageEvent {
+    /// `Attributes` parsed as JSON (`None` when absent or not JSON).
+    pub fn attributes_json(&self) -> Option<serde_json::Value> {
+        parse_json(self.attributes.as_deref())
+    }
+}
+
 /// Fields every Conversations webhook carries.
 #[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
@@ -751,6 +785,20 @@ mod tests {
             assert!(matches!(event, Event::Chat(_)), "{event_type}");
             assert_eq!(event.event_type(), want);
         }
+    }
+
+    #[test]
+    fn chat_channel_updated_exposes_flex_status() {
+        let f = form(&[
+            ("EventType", "onChannelUpdated"),
+            ("ChannelSid", CH),
+            ("Attributes", r#"{"status":"INACTIVE","from":"Ada"}"#),
+        ]);
+        let Event::Chat(ChatEvent::ChannelUpdated(c)) = Event::from_form(&f) else {
+            panic!("not channel updated");
+        };
+        assert_eq!(c.flex_status().as_deref(), Some("INACTIVE"));
+        assert_eq!(c.attributes_json().expect("json")["from"], "Ada");
     }
 
     #[test]

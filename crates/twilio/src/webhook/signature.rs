@@ -192,8 +192,17 @@ fn url_candidates(url: &str) -> Vec<String> {
             out.push(s);
         }
     };
-    let normalised = url::Url::parse(url).ok().map(|u| u.to_string());
-    let bases: Vec<&str> = std::iter::once(url).chain(normalised.as_deref()).collect();
+    // Twilio's connection overrides travel in the fragment (`#ct=…&rc=…`); whether they are
+    // signed is not documented, so the URL is tried with and without it.
+    let without_fragment = url.split_once('#').map(|(before, _)| before);
+    let normalised: Vec<String> = std::iter::once(url)
+        .chain(without_fragment)
+        .filter_map(|u| url::Url::parse(u).ok().map(|u| u.to_string()))
+        .collect();
+    let bases: Vec<&str> = std::iter::once(url)
+        .chain(without_fragment)
+        .chain(normalised.iter().map(String::as_str))
+        .collect();
     for base in bases {
         push(base.to_owned());
         if let Some(parts) = Authority::find(base) {
@@ -280,6 +289,10 @@ mod tests {
         assert!(c.contains(&"https://[::1]/x".to_owned()));
         let c = url_candidates("https://a.example");
         assert!(c.contains(&"https://a.example:443".to_owned()));
+        let c = url_candidates("https://a.example/x#ct=3000&rc=2");
+        assert!(c.contains(&"https://a.example/x".to_owned()));
+        assert!(c.contains(&"https://a.example:443/x".to_owned()));
+        assert!(c.contains(&"https://a.example/x#ct=3000&rc=2".to_owned()));
     }
 
     #[test]
