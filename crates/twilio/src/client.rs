@@ -355,6 +355,8 @@ impl ClientBuilder {
                 .user_agent(user_agent.clone())
                 .timeout(self.timeout)
                 .connect_timeout(self.connect_timeout)
+                // Twilio does not redirect; never carry credentials anywhere else.
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .map_err(|e| {
                     Error::with_source(

@@ -33,3 +33,27 @@ pub use events::{
     WebhookMessagingBinding,
 };
 pub use signature::{BODY_SHA256_PARAM, SignatureError, Validator, body_sha256_hex, sign};
+
+/// The header carrying Twilio's signature.
+pub const SIGNATURE_HEADER: &str = "X-Twilio-Signature";
+
+/// The header Twilio repeats unchanged on every retry of one webhook delivery: keep a short-lived
+/// set of seen values to acknowledge duplicates without acting twice.
+pub const IDEMPOTENCY_TOKEN_HEADER: &str = "I-Twilio-Idempotency-Token";
+
+/// Announces Twilio's newer keyed signatures ("Webhook Rules", possibly HMAC-SHA256 with a
+/// per-setting key). When it is present, [`Validator`] (Auth Token, HMAC-SHA1) will not match.
+pub const SIGNATURE_SETTINGS_HEADER: &str = "X-Twilio-Webhooks-Signature-Settings";
+
+/// Decodes an `application/x-www-form-urlencoded` body into ordered pairs (repeated keys kept),
+/// ready for [`Validator::validate`] and [`Event::from_form`].
+///
+/// ```
+/// let pairs = flexcord_twilio::webhook::parse_form(b"EventType=onMessageAdded&Body=a+b%21");
+/// assert_eq!(pairs[1], ("Body".to_owned(), "a b!".to_owned()));
+/// ```
+pub fn parse_form(body: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
