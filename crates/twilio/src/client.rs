@@ -281,7 +281,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Uses an existing reqwest client (its own timeouts and User-Agent then apply).
+    /// Uses an existing reqwest client (its own timeouts and connection settings then apply;
+    /// the User-Agent and credentials are still added to every request).
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -550,6 +551,7 @@ impl Client {
             .http
             .request(request.method().clone(), url)
             .basic_auth(user, Some(password))
+            .header(http::header::USER_AGENT, self.inner.user_agent.as_str())
             .header(http::header::ACCEPT, "application/json")
             .header(http::header::ACCEPT_CHARSET, "utf-8");
         if !request.query_pairs().is_empty() {
