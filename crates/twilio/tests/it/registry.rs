@@ -216,15 +216,63 @@ fn spec_parameter_names(path_item: &Value, operation: &Value) -> BTreeSet<String
     names
 }
 
+/// Checks one operation against its spec document: the path and method exist, and so does every
+/// path placeholder and every parameter or header name the builder can send.
+fn check_against_spec(
+    spec: &Value,
+    method: &str,
+    path: &str,
+    names_sent: &[&str],
+) -> Result<(), String> {
+    let path_item = &spec["paths"][path];
+    if !path_item.is_object() {
+        return Err(format!("path {path} not in the spec"));
+    }
+    let operation = &path_item[method.to_ascii_lowercase()];
+    if !operation.is_object() {
+        return Err(format!("{method} {path} not in the spec"));
+    }
+    let names = spec_parameter_names(path_item, operation);
+    let placeholders = path
+        .split('/')
+        .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')));
+    for name in placeholders.chain(names_sent.iter().copied()) {
+        if !names.contains(name) {
+            return Err(format!(
+                "parameter {name} not in the spec of {method} {path} (spec has {names:?})"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn load_specs(dir: &std::path::Path) -> HashMap<Product, Value> {
+    [
+        Product::Chat,
+        Product::Flex,
+        Product::Conversations,
+        Product::Studio,
+    ]
+    .into_iter()
+    .map(|product| {
+        let file = spec_file(product).expect("spec file");
+        let text =
+            std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("read {file}: {e}"));
+        let spec = serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {file}: {e}"));
+        (product, spec)
+    })
+    .collect()
+}
+
 #[test]
 fn every_operation_conforms_to_twilio_specs() {
     let Some(dir) = specs_dir("spec conformance") else {
         return;
     };
-    let mut specs: HashMap<&str, Value> = HashMap::new();
+    let specs = load_specs(&dir);
     let mut checked = 0;
     for op in OPERATIONS {
-        let Some(file) = spec_file(op.product) else {
+        let Some(spec) = specs.get(&op.product) else {
             println!(
                 "spec conformance: {} ({} {}) not checked: the Media Content Service is not in \
                  Twilio's OpenAPI specs",
@@ -232,48 +280,35 @@ fn every_operation_conforms_to_twilio_specs() {
             );
             continue;
         };
-        let spec = specs.entry(file).or_insert_with(|| {
-            let text = std::fs::read_to_string(dir.join(file))
-                .unwrap_or_else(|e| panic!("read {file}: {e}"));
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {file}: {e}"))
-        });
-        let path_item = &spec["paths"][op.path];
-        assert!(
-            path_item.is_object(),
-            "{}: path {} not in {file}",
-            op.id,
-            op.path
-        );
-        let operation = &path_item[op.method.to_ascii_lowercase()];
-        assert!(
-            operation.is_object(),
-            "{}: {} {} not in {file}",
-            op.id,
-            op.method,
-            op.path
-        );
-        let names = spec_parameter_names(path_item, operation);
-        for placeholder in op
-            .path
-            .split('/')
-            .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-        {
-            assert!(
-                names.contains(placeholder),
-                "{}: path parameter {placeholder} not in the spec",
-                op.id
-            );
-        }
-        for name in op.params.iter().chain(op.headers) {
-            assert!(
-                names.contains(*name),
-                "{}: parameter {name} not in the spec of {} {} (spec has {names:?})",
-                op.id,
-                op.method,
-                op.path
-            );
+        let sent: Vec<&str> = op.params.iter().chain(op.headers).copied().collect();
+        if let Err(problem) = check_against_spec(spec, op.method, op.path, &sent) {
+            panic!("{}: {problem}", op.id);
         }
         checked += 1;
     }
     assert_eq!(checked, OPERATIONS.len() - 1, "all but Media are checked");
+}
+
+#[test]
+fn the_spec_check_rejects_what_twilio_does_not_define() {
+    let Some(dir) = specs_dir("spec check self-test") else {
+        return;
+    };
+    let specs = load_specs(&dir);
+    let conversations = &specs[&Product::Conversations];
+    let path = "/v1/Conversations/{ConversationSid}/Messages";
+    assert!(check_against_spec(conversations, "POST", path, &["Author", "Body"]).is_ok());
+    // A misspelt wire name, a wrong method, a wrong path, a header Twilio does not take.
+    assert!(check_against_spec(conversations, "POST", path, &["Author", "Bodies"]).is_err());
+    assert!(check_against_spec(conversations, "PUT", path, &["Body"]).is_err());
+    assert!(check_against_spec(conversations, "POST", "/v1/Conversation/{Sid}", &[]).is_err());
+    assert!(
+        check_against_spec(
+            conversations,
+            "POST",
+            "/v1/Conversations/{ConversationSid}/Webhooks",
+            &["X-Twilio-Webhook-Enabled"]
+        )
+        .is_err()
+    );
 }
