@@ -151,6 +151,8 @@ pub struct ClientBuilder {
     sleep: Option<Sleep>,
     user_agent_extension: Option<String>,
     http: Option<reqwest::Client>,
+    edge: Option<String>,
+    region: Option<String>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -179,6 +181,8 @@ impl Default for ClientBuilder {
             sleep: None,
             user_agent_extension: None,
             http: None,
+            edge: None,
+            region: None,
         }
     }
 }
@@ -251,6 +255,21 @@ impl ClientBuilder {
         self.product_url(Product::Media, url)
     }
 
+    /// Routes the Chat, Flex, Conversations and Studio hosts through a Twilio edge location, e.g.
+    /// `dublin` (`conversations.dublin.us1.twilio.com`; the region defaults to `us1` as in
+    /// Twilio's helper libraries). Only products left on their default host are affected.
+    pub fn edge(mut self, edge: impl Into<String>) -> Self {
+        self.edge = Some(edge.into());
+        self
+    }
+
+    /// Routes the Chat, Flex, Conversations and Studio hosts to a Twilio region, e.g. `ie1`
+    /// (`conversations.ie1.twilio.com`). Use it only if the account's data lives there.
+    pub fn region(mut self, region: impl Into<String>) -> Self {
+        self.region = Some(region.into());
+        self
+    }
+
     /// Total time allowed for one attempt (default 30 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
@@ -312,12 +331,16 @@ impl ClientBuilder {
             (None, None) => return Err(Error::invalid("no Auth Token or API key given")),
         };
         let url = |product: Product| -> Result<Url, Error> {
-            let text = self
+            let overridden = self
                 .urls
                 .iter()
                 .find(|(p, _)| *p == product)
-                .and_then(|(_, u)| u.as_deref())
-                .unwrap_or(product.default_base_url());
+                .and_then(|(_, u)| u.clone());
+            let text = match overridden {
+                Some(text) => text,
+                None => regional_url(product, self.edge.as_deref(), self.region.as_deref()),
+            };
+            let text = text.as_str();
             let url = Url::parse(text).map_err(|e| {
                 Error::with_source(
                     ErrorKind::Invalid {
@@ -598,6 +621,26 @@ impl Client {
     }
 }
 
+/// The default host of `product`, moved to an edge and/or region the way Twilio's helper
+/// libraries do: `{product}.{edge}.{region}.twilio.com`, the region defaulting to `us1` when
+/// only an edge is given. The Media Content Service keeps its own host.
+fn regional_url(product: Product, edge: Option<&str>, region: Option<&str>) -> String {
+    let default = product.default_base_url();
+    if product == Product::Media || (edge.is_none() && region.is_none()) {
+        return default.to_owned();
+    }
+    let prefix = default
+        .trim_start_matches("https://")
+        .trim_end_matches(".twilio.com");
+    let region = region.or(edge.map(|_| "us1"));
+    let mut host = prefix.to_owned();
+    for part in [edge, region].into_iter().flatten() {
+        host.push('.');
+        host.push_str(part);
+    }
+    format!("https://{host}.twilio.com")
+}
+
 /// `Retry-After` as delta-seconds (HTTP dates are not used by Twilio's APIs; they are ignored).
 fn parse_retry_after(value: &str) -> Option<Duration> {
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
@@ -700,6 +743,45 @@ mod tests {
         assert!(c.url_for(&evil).is_err());
         let evil2 = Request::get_url(Product::Chat, "https://twilio.com.evil.example/");
         assert!(c.url_for(&evil2).is_err());
+    }
+
+    #[test]
+    fn edge_and_region_rewrite_default_hosts_only() {
+        let c = Client::builder()
+            .account(AC, "t")
+            .edge("dublin")
+            .region("ie1")
+            .studio_url("http://127.0.0.1:9")
+            .build()
+            .expect("builds");
+        assert_eq!(
+            c.base_url(Product::Conversations),
+            "https://conversations.dublin.ie1.twilio.com/"
+        );
+        assert_eq!(
+            c.base_url(Product::Flex),
+            "https://flex-api.dublin.ie1.twilio.com/"
+        );
+        assert_eq!(c.base_url(Product::Studio), "http://127.0.0.1:9/");
+        assert_eq!(c.base_url(Product::Media), "https://mcs.us1.twilio.com/");
+        let edge_only = Client::builder()
+            .account(AC, "t")
+            .edge("sydney")
+            .build()
+            .expect("builds");
+        assert_eq!(
+            edge_only.base_url(Product::Chat),
+            "https://chat.sydney.us1.twilio.com/"
+        );
+        let region_only = Client::builder()
+            .account(AC, "t")
+            .region("ie1")
+            .build()
+            .expect("builds");
+        assert_eq!(
+            region_only.base_url(Product::Chat),
+            "https://chat.ie1.twilio.com/"
+        );
     }
 
     #[test]
