@@ -1,0 +1,230 @@
+//! Opening the case store the configuration names, and the `flexcord cases` commands.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use flexcord_cases::{
+    Case, CaseClient, CaseFilter, CaseNumber, CaseStatus, CaseStore, PageRequest, TimelineEntry,
+    TimelineEvent,
+};
+
+use crate::config::{CasesBackend, CasesConfig};
+
+/// Opens the embedded store (`cases.store_url`) or a client of the remote one (`cases.url`).
+///
+/// # Errors
+/// The cases crate's error when the database cannot be opened or migrated, or the remote URL is
+/// unusable.
+pub async fn open(config: &CasesConfig) -> Result<Arc<dyn CaseStore>, flexcord_cases::Error> {
+    match (config.backend, &config.url) {
+        (CasesBackend::Remote, Some(url)) => {
+            let token = config
+                .token
+                .as_ref()
+                .map(|t| t.expose().to_owned())
+                .unwrap_or_default();
+            Ok(Arc::new(CaseClient::new(url.as_str(), token)?))
+        }
+        _ => flexcord_cases::open(&config.store_url).await,
+    }
+}
+
+fn one_line(case: &Case) -> String {
+    let assignee = case.assignee.as_deref().unwrap_or("-");
+    format!(
+        "{}  {:<8}  {:<8}  {:<20}  {}",
+        case.number,
+        case.status.as_str(),
+        case.kind.as_str(),
+        truncate(&case.requester.name, 20),
+        truncate(&case.subject, 60)
+    ) + &format!("  (assignee: {assignee})")
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        s.chars()
+            .take(max.saturating_sub(1))
+            .chain(std::iter::once('…'))
+            .collect()
+    }
+}
+
+/// `flexcord cases list`: newest first, optionally of one status.
+///
+/// # Errors
+/// An unknown status, or the store's error.
+pub async fn list(
+    store: &dyn CaseStore,
+    status: Option<&str>,
+    limit: usize,
+) -> Result<String, String> {
+    let statuses = match status {
+        Some(s) => vec![s.parse::<CaseStatus>().map_err(|e| e.to_string())?],
+        None => Vec::new(),
+    };
+    let filter = CaseFilter {
+        statuses,
+        ..CaseFilter::default()
+    };
+    let limit = u32::try_from(limit.clamp(1, PageRequest::MAX_LIMIT as usize))
+        .unwrap_or(PageRequest::MAX_LIMIT);
+    let page = store
+        .list(&filter, &PageRequest::first(limit))
+        .await
+        .map_err(|e| e.to_string())?;
+    if page.cases.is_empty() {
+        return Ok("no cases\n".to_owned());
+    }
+    let mut out = String::new();
+    for case in &page.cases {
+        out.push_str(&one_line(case));
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+fn timeline_line(entry: &TimelineEntry) -> String {
+    let what = match &entry.event {
+        TimelineEvent::Created { kind, subject } => format!("opened {kind}: {subject}"),
+        TimelineEvent::StatusChanged { from, to, reason } => match reason {
+            Some(r) => format!("status {from} -> {to} ({r})"),
+            None => format!("status {from} -> {to}"),
+        },
+        TimelineEvent::Assigned { assignee } => {
+            format!("assigned to {}", assignee.as_deref().unwrap_or("nobody"))
+        }
+        TimelineEvent::PriorityChanged { from, to } => format!("priority {from} -> {to}"),
+        TimelineEvent::Note { text } => format!("note: {text}"),
+        TimelineEvent::Message { text } => format!("says: {text}"),
+        TimelineEvent::Linked { url, title } => {
+            format!("linked {} {url}", title.as_deref().unwrap_or(""))
+        }
+        TimelineEvent::Rated { score, comment } => match comment {
+            Some(c) => format!("rated {score}/5: {c}"),
+            None => format!("rated {score}/5"),
+        },
+    };
+    format!("  {}  {:<24} {what}", entry.at, truncate(&entry.actor, 24))
+}
+
+/// `flexcord cases show <number>`: the case and its timeline.
+///
+/// # Errors
+/// A malformed number, or the store's error (e.g. no such case).
+pub async fn show(store: &dyn CaseStore, number: &str) -> Result<String, String> {
+    let number: CaseNumber = number
+        .parse()
+        .map_err(|e: flexcord_cases::Error| e.to_string())?;
+    let case = store.get(number).await.map_err(|e| e.to_string())?;
+    let timeline = store.timeline(number).await.map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    let _ = writeln!(out, "{}  {}", case.number, case.subject);
+    let _ = writeln!(
+        out,
+        "  kind: {}   status: {}   priority: {}",
+        case.kind, case.status, case.priority
+    );
+    let _ = writeln!(
+        out,
+        "  requester: {} (discord {})",
+        case.requester.name, case.requester.discord_id
+    );
+    if let Some(a) = &case.assignee {
+        let _ = writeln!(out, "  assignee: {a}");
+    }
+    if let Some(r) = &case.rating {
+        let _ = writeln!(
+            out,
+            "  rating: {}/5{}",
+            r.score,
+            r.comment
+                .as_deref()
+                .map(|c| format!(" \"{c}\""))
+                .unwrap_or_default()
+        );
+    }
+    if !case.description.is_empty() {
+        let _ = writeln!(
+            out,
+            "  description:\n    {}",
+            case.description.replace('\n', "\n    ")
+        );
+    }
+    let _ = writeln!(out, "timeline:");
+    for entry in &timeline {
+        out.push_str(&timeline_line(entry));
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flexcord_cases::{CaseKind, MessageBatch, NewCase, NewMessage, Rating, Requester};
+
+    #[tokio::test]
+    async fn list_and_show_an_embedded_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("cases.db").display());
+        let store = flexcord_cases::open(&url).await.unwrap();
+        assert_eq!(list(store.as_ref(), None, 20).await.unwrap(), "no cases\n");
+        let requester = Requester {
+            discord_id: "500".into(),
+            name: "alice".into(),
+        };
+        let case = store
+            .create(
+                NewCase::new(CaseKind::Support, "Cannot log in", requester)
+                    .description("since Monday"),
+            )
+            .await
+            .unwrap();
+        let _ = store
+            .append_messages(
+                case.number,
+                MessageBatch {
+                    messages: vec![NewMessage::new(
+                        "discord:500",
+                        "help me",
+                        time::OffsetDateTime::now_utc(),
+                    )],
+                },
+            )
+            .await
+            .unwrap();
+        let _ = store
+            .rate(
+                case.number,
+                Rating {
+                    score: 5,
+                    comment: Some("great".into()),
+                },
+            )
+            .await
+            .unwrap();
+        let listed = list(store.as_ref(), Some("new"), 20).await.unwrap();
+        assert!(listed.starts_with("CASE-000001  new"), "{listed}");
+        assert!(listed.contains("Cannot log in"), "{listed}");
+        assert_eq!(
+            list(store.as_ref(), Some("resolved"), 20).await.unwrap(),
+            "no cases\n"
+        );
+        assert!(list(store.as_ref(), Some("bogus"), 20).await.is_err());
+        let shown = show(store.as_ref(), "CASE-000001").await.unwrap();
+        for needle in [
+            "Cannot log in",
+            "requester: alice",
+            "rating: 5/5 \"great\"",
+            "says: help me",
+            "since Monday",
+        ] {
+            assert!(shown.contains(needle), "{needle} in {shown}");
+        }
+        assert!(show(store.as_ref(), "CASE-000009").await.is_err());
+        assert!(show(store.as_ref(), "nope").await.is_err());
+    }
+}

@@ -1,0 +1,20 @@
+//! The `flexcord` binary: parses the command line and runs the chosen command.
+
+use clap::Parser as _;
+
+fn main() -> std::process::ExitCode {
+    let cli = flexcord::cli::Cli::parse();
+    flexcord::telemetry::init_tracing(cli.log_format);
+    flexcord::install_crypto_provider();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(flexcord::app::execute(cli))
+}

@@ -1,0 +1,612 @@
+//! The HTTP server: Twilio webhooks, health, readiness and Prometheus metrics.
+//!
+//! Routes (each webhook also at the reference design's path):
+//!
+//! | route | purpose |
+//! |---|---|
+//! | `POST /twilio/outbound`, `POST /forward-to-discord` | every Conversations / Chat webhook |
+//! | `POST /twilio/bot`, `POST /chatbot-to-discord` | a Studio HTTP widget asking the bot |
+//! | `GET /healthz` | the process is up |
+//! | `GET /readyz` | the process is ready to take traffic (503 until then and while draining) |
+//! | `GET /metrics` | Prometheus text exposition |
+//!
+//! Webhooks must carry a valid `X-Twilio-Signature` computed on `server.public_url` plus the
+//! request's path and query (403 otherwise). `/twilio/bot` is also accepted with the header
+//! `X-Flexcord-Secret` equal to `bot.webhook_secret`. Bodies above `server.max_body_bytes` get
+//! 413. Events that concern none of our conversations get 200 and are ignored, so Twilio does
+//! not retry them.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_trait::async_trait;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use flexcord_twilio::webhook::{Event, Validator};
+use subtle::ConstantTimeEq;
+use tower_http::limit::RequestBodyLimitLayer;
+use url::Url;
+
+use crate::secret::Secret;
+use crate::telemetry;
+
+/// The header a Studio HTTP widget can carry instead of a Twilio signature.
+pub const SECRET_HEADER: &str = "x-flexcord-secret";
+/// Twilio's signature header.
+pub const SIGNATURE_HEADER: &str = "x-twilio-signature";
+
+/// What became of a webhook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    /// It concerned one of our conversations and was recorded.
+    Accepted,
+    /// It concerned nothing of ours (unknown conversation, our own echo, an event we skip).
+    Ignored,
+}
+
+/// A failure to record a webhook.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// Temporary (database busy, shutting down): answered 503 so Twilio retries.
+    #[error("temporarily unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else: answered 500.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// `POST /twilio/bot`: a user message the virtual agent should answer (Studio route).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BotRequest {
+    /// `ConversationSid` (conversations mode) or `ChannelSid` (chat mode).
+    pub conversation: String,
+    /// `MessageSid`: the idempotency key of the request.
+    pub message_sid: String,
+    /// `Author` of the message.
+    pub author: String,
+    /// `Body` of the message.
+    pub body: String,
+}
+
+impl BotRequest {
+    /// Reads the request from form parameters.
+    ///
+    /// # Errors
+    /// The name of the first missing field.
+    pub fn from_form(params: &[(String, String)]) -> Result<Self, String> {
+        let get = |k: &str| {
+            params
+                .iter()
+                .find(|(key, v)| key == k && !v.is_empty())
+                .map(|(_, v)| v.clone())
+        };
+        let conversation = get("ConversationSid")
+            .or_else(|| get("ChannelSid"))
+            .ok_or("ConversationSid or ChannelSid is missing")?;
+        Ok(Self {
+            conversation,
+            message_sid: get("MessageSid").ok_or("MessageSid is missing")?,
+            author: get("Author").ok_or("Author is missing")?,
+            body: get("Body").unwrap_or_default(),
+        })
+    }
+}
+
+/// Where accepted webhooks go: the driver that turns them into routing events.
+#[async_trait]
+pub trait WebhookSink: Send + Sync + 'static {
+    /// A verified event from `POST /twilio/outbound`.
+    async fn outbound(&self, event: Event) -> Result<Handled, SinkError>;
+    /// A verified request from `POST /twilio/bot`.
+    async fn bot(&self, request: BotRequest) -> Result<Handled, SinkError>;
+}
+
+/// Whether the process takes traffic; flipped by the app when its parts are up, and back when
+/// draining.
+#[derive(Debug, Clone, Default)]
+pub struct Readiness(Arc<AtomicBool>);
+
+impl Readiness {
+    /// Marks the process ready or not.
+    pub fn set(&self, ready: bool) {
+        self.0.store(ready, Ordering::SeqCst);
+    }
+    /// Whether the process is ready.
+    pub fn is_ready(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Everything the handlers need.
+pub struct ServerState {
+    validator: Validator,
+    public_url: String,
+    bot_secret: Option<Secret>,
+    sink: Arc<dyn WebhookSink>,
+    readiness: Readiness,
+}
+
+impl ServerState {
+    /// State for the server: the Auth Token that signs webhooks, the public base URL Twilio
+    /// calls, the optional bot secret, the sink for verified webhooks and the readiness flag.
+    pub fn new(
+        auth_token: &Secret,
+        public_url: &Url,
+        bot_secret: Option<Secret>,
+        sink: Arc<dyn WebhookSink>,
+        readiness: Readiness,
+    ) -> Self {
+        Self {
+            validator: Validator::new(auth_token.expose()),
+            public_url: public_url.as_str().trim_end_matches('/').to_owned(),
+            bot_secret,
+            sink,
+            readiness,
+        }
+    }
+
+    /// The URL Twilio signed for a request to `uri`: the public base URL plus path and query.
+    pub fn signed_url(&self, uri: &Uri) -> String {
+        let tail = uri.path_and_query().map_or("/", |pq| pq.as_str());
+        format!("{}{tail}", self.public_url)
+    }
+}
+
+/// The server's routes with the body limit applied. Merge other routers (the cases API) into
+/// it before serving.
+pub fn router(state: Arc<ServerState>, max_body_bytes: usize) -> Router {
+    // Install the recorder before the first request so no count is lost.
+    let _ = telemetry::metrics();
+    Router::new()
+        .route("/twilio/outbound", post(outbound))
+        .route("/forward-to-discord", post(outbound))
+        .route("/twilio/bot", post(bot))
+        .route("/chatbot-to-discord", post(bot))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(RequestBodyLimitLayer::new(max_body_bytes))
+}
+
+async fn readyz(State(state): State<Arc<ServerState>>) -> Response {
+    if state.readiness.is_ready() {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n").into_response()
+    }
+}
+
+async fn metrics() -> Response {
+    let body = telemetry::metrics().render();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+fn outcome(route: &'static str, outcome: &'static str) {
+    metrics::counter!(telemetry::WEBHOOKS, "route" => route, "outcome" => outcome).increment(1);
+}
+
+fn reject(route: &'static str, status: StatusCode, label: &'static str, why: String) -> Response {
+    outcome(route, label);
+    tracing::warn!(route, %status, reason = %why, "webhook refused");
+    (status, why).into_response()
+}
+
+fn decode_form(body: &[u8]) -> Result<Vec<(String, String)>, String> {
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+        .map_err(|e| format!("the body is not form-encoded: {e}"))
+}
+
+fn signature_ok(
+    state: &ServerState,
+    uri: &Uri,
+    headers: &HeaderMap,
+    params: &[(String, String)],
+) -> bool {
+    let signature = headers
+        .get(SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    state
+        .validator
+        .validate(&state.signed_url(uri), params, signature)
+        .is_ok()
+}
+
+fn sink_result(route: &'static str, result: Result<Handled, SinkError>) -> Response {
+    match result {
+        Ok(Handled::Accepted) => {
+            outcome(route, "accepted");
+            StatusCode::OK.into_response()
+        }
+        Ok(Handled::Ignored) => {
+            outcome(route, "ignored");
+            StatusCode::OK.into_response()
+        }
+        Err(SinkError::Unavailable(why)) => {
+            reject(route, StatusCode::SERVICE_UNAVAILABLE, "error", why)
+        }
+        Err(SinkError::Internal(why)) => {
+            tracing::error!(route, error = %why, "webhook failed");
+            outcome(route, "error");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+async fn outbound(
+    State(state): State<Arc<ServerState>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    const ROUTE: &str = "outbound";
+    let params = match decode_form(&body) {
+        Ok(p) => p,
+        Err(why) => return reject(ROUTE, StatusCode::BAD_REQUEST, "invalid", why),
+    };
+    if !signature_ok(&state, &uri, &headers, &params) {
+        return reject(
+            ROUTE,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "invalid signature".into(),
+        );
+    }
+    let event = match Event::try_from_form(&params) {
+        Ok(Event::Unknown { event_type, .. }) => {
+            tracing::debug!(%event_type, "webhook event not handled");
+            outcome(ROUTE, "ignored");
+            return StatusCode::OK.into_response();
+        }
+        Ok(event) => event,
+        Err(e) => return reject(ROUTE, StatusCode::BAD_REQUEST, "invalid", e.to_string()),
+    };
+    sink_result(ROUTE, state.sink.outbound(event).await)
+}
+
+async fn bot(
+    State(state): State<Arc<ServerState>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    const ROUTE: &str = "bot";
+    let params = match decode_form(&body) {
+        Ok(p) => p,
+        Err(why) => return reject(ROUTE, StatusCode::BAD_REQUEST, "invalid", why),
+    };
+    let by_secret = match (&state.bot_secret, headers.get(SECRET_HEADER)) {
+        (Some(secret), Some(given)) => {
+            bool::from(secret.expose().as_bytes().ct_eq(given.as_bytes()))
+        }
+        _ => false,
+    };
+    if !by_secret && !signature_ok(&state, &uri, &headers, &params) {
+        return reject(
+            ROUTE,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "invalid signature or secret".into(),
+        );
+    }
+    let request = match BotRequest::from_form(&params) {
+        Ok(r) => r,
+        Err(why) => return reject(ROUTE, StatusCode::BAD_REQUEST, "invalid", why),
+    };
+    sink_result(ROUTE, state.sink.bot(request).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use flexcord_twilio::webhook::{ConversationsEvent, sign};
+    use std::sync::Mutex;
+    use tower::ServiceExt as _;
+
+    const TOKEN: &str = "auth-token";
+    const PUBLIC: &str = "https://bridge.example.com";
+    const CONV: &str = "CH0123456789abcdef0123456789abcdef";
+
+    #[derive(Default)]
+    struct Recorder {
+        outbound: Mutex<Vec<Event>>,
+        bot: Mutex<Vec<BotRequest>>,
+    }
+
+    #[async_trait]
+    impl WebhookSink for Recorder {
+        async fn outbound(&self, event: Event) -> Result<Handled, SinkError> {
+            let ours = matches!(&event, Event::Conversations(ConversationsEvent::MessageAdded(m)) if m.conversation_sid.as_str() == CONV);
+            self.outbound.lock().unwrap().push(event);
+            Ok(if ours {
+                Handled::Accepted
+            } else {
+                Handled::Ignored
+            })
+        }
+        async fn bot(&self, request: BotRequest) -> Result<Handled, SinkError> {
+            if request.body == "busy" {
+                return Err(SinkError::Unavailable("database busy".into()));
+            }
+            self.bot.lock().unwrap().push(request);
+            Ok(Handled::Accepted)
+        }
+    }
+
+    fn app(max: usize) -> (Router, Arc<Recorder>, Readiness) {
+        let sink = Arc::new(Recorder::default());
+        let ready = Readiness::default();
+        let state = ServerState::new(
+            &Secret::new(TOKEN),
+            &Url::parse(PUBLIC).unwrap(),
+            Some(Secret::new("bot-secret")),
+            sink.clone(),
+            ready.clone(),
+        );
+        (router(Arc::new(state), max), sink, ready)
+    }
+
+    fn form(pairs: &[(&str, &str)]) -> (Vec<(String, String)>, String) {
+        let params: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let body = serde_urlencoded::to_string(&params).unwrap();
+        (params, body)
+    }
+
+    fn message_added(conv: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("EventType", "onMessageAdded".into()),
+            ("ConversationSid", conv.into()),
+            ("MessageSid", "IM0123456789abcdef0123456789abcdef".into()),
+            ("Author", "agent@example.com".into()),
+            ("Body", "Hello from Flex".into()),
+            ("Source", "SDK".into()),
+        ]
+    }
+
+    fn post(path: &str, body: String, headers: &[(&str, &str)]) -> Request<Body> {
+        let mut req =
+            Request::post(path).header("content-type", "application/x-www-form-urlencoded");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.body(Body::from(body)).unwrap()
+    }
+
+    async fn send(app: &Router, req: Request<Body>) -> StatusCode {
+        app.clone().oneshot(req).await.unwrap().status()
+    }
+
+    fn signed(path: &str, pairs: &[(&str, &str)]) -> Request<Body> {
+        let (params, body) = form(pairs);
+        let sig = sign(TOKEN, &format!("{PUBLIC}{path}"), &params);
+        post(path, body, &[(SIGNATURE_HEADER, &sig)])
+    }
+
+    #[tokio::test]
+    async fn signed_outbound_reaches_the_sink_on_both_paths() {
+        let (app, sink, _) = app(65_536);
+        let fields = message_added(CONV);
+        let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        assert_eq!(
+            send(&app, signed("/twilio/outbound", &pairs)).await,
+            StatusCode::OK
+        );
+        assert_eq!(
+            send(&app, signed("/forward-to-discord", &pairs)).await,
+            StatusCode::OK
+        );
+        let seen = sink.outbound.lock().unwrap();
+        assert_eq!(seen.len(), 2);
+        assert_eq!(seen[0].event_type(), "onMessageAdded");
+    }
+
+    #[tokio::test]
+    async fn forged_or_missing_signature_is_403_and_nothing_reaches_the_sink() {
+        let (app, sink, _) = app(65_536);
+        let fields = message_added(CONV);
+        let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (params, body) = form(&pairs);
+        let forged = sign("other-token", &format!("{PUBLIC}/twilio/outbound"), &params);
+        assert_eq!(
+            send(
+                &app,
+                post(
+                    "/twilio/outbound",
+                    body.clone(),
+                    &[(SIGNATURE_HEADER, &forged)]
+                )
+            )
+            .await,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            send(&app, post("/twilio/outbound", body.clone(), &[])).await,
+            StatusCode::FORBIDDEN
+        );
+        // Signed for another path: refused too.
+        let other_path = sign(TOKEN, &format!("{PUBLIC}/twilio/bot"), &params);
+        assert_eq!(
+            send(
+                &app,
+                post("/twilio/outbound", body, &[(SIGNATURE_HEADER, &other_path)])
+            )
+            .await,
+            StatusCode::FORBIDDEN
+        );
+        assert!(sink.outbound.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn events_not_for_us_get_200() {
+        let (app, sink, _) = app(65_536);
+        // An event type we do not model: 200, and the sink is not even asked.
+        let unknown = signed(
+            "/twilio/outbound",
+            &[("EventType", "onUserUpdated"), ("UserSid", "US1")],
+        );
+        assert_eq!(send(&app, unknown).await, StatusCode::OK);
+        assert!(sink.outbound.lock().unwrap().is_empty());
+        // A message in a conversation the sink does not know: 200, ignored.
+        let fields = message_added("CHffffffffffffffffffffffffffffffff");
+        let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        assert_eq!(
+            send(&app, signed("/twilio/outbound", &pairs)).await,
+            StatusCode::OK
+        );
+        assert_eq!(sink.outbound.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn malformed_known_event_is_400() {
+        let (app, sink, _) = app(65_536);
+        let req = signed(
+            "/twilio/outbound",
+            &[("EventType", "onMessageAdded"), ("ConversationSid", "nope")],
+        );
+        assert_eq!(send(&app, req).await, StatusCode::BAD_REQUEST);
+        assert!(sink.outbound.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn oversized_body_is_413() {
+        let (app, sink, _) = app(1024);
+        let big = format!("Body={}", "x".repeat(2048));
+        assert_eq!(
+            send(&app, post("/twilio/outbound", big.clone(), &[])).await,
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        // Also without a content-length (streamed body).
+        let stream = Body::from_stream(futures::stream::once(async move {
+            Ok::<_, std::io::Error>(Bytes::from(big))
+        }));
+        let req = Request::post("/twilio/bot").body(stream).unwrap();
+        assert_eq!(send(&app, req).await, StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(sink.outbound.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn bot_accepts_signature_or_secret() {
+        let (app, sink, _) = app(65_536);
+        let pairs = [
+            ("ConversationSid", CONV),
+            ("MessageSid", "IM0123456789abcdef0123456789abcdef"),
+            ("Author", "discord:500"),
+            ("Body", "How do I reset my password?"),
+        ];
+        assert_eq!(
+            send(&app, signed("/twilio/bot", &pairs)).await,
+            StatusCode::OK
+        );
+        let (_, body) = form(&pairs);
+        assert_eq!(
+            send(
+                &app,
+                post(
+                    "/chatbot-to-discord",
+                    body.clone(),
+                    &[(SECRET_HEADER, "bot-secret")]
+                )
+            )
+            .await,
+            StatusCode::OK
+        );
+        assert_eq!(
+            send(
+                &app,
+                post("/twilio/bot", body.clone(), &[(SECRET_HEADER, "wrong")])
+            )
+            .await,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            send(&app, post("/twilio/bot", body, &[])).await,
+            StatusCode::FORBIDDEN
+        );
+        let seen = sink.bot.lock().unwrap().clone();
+        assert_eq!(seen.len(), 2);
+        assert_eq!(seen[0].author, "discord:500");
+        assert_eq!(seen[0].body, "How do I reset my password?");
+        // Chat mode sends ChannelSid.
+        let chat = [
+            ("ChannelSid", CONV),
+            ("MessageSid", "IM1"),
+            ("Author", "discord:500"),
+            ("Body", "hi"),
+        ];
+        assert_eq!(
+            send(&app, signed("/twilio/bot", &chat)).await,
+            StatusCode::OK
+        );
+        // Missing fields: 400; a busy sink: 503 so Twilio retries.
+        assert_eq!(
+            send(&app, signed("/twilio/bot", &[("Body", "x")])).await,
+            StatusCode::BAD_REQUEST
+        );
+        let busy = [
+            ("ConversationSid", CONV),
+            ("MessageSid", "IM2"),
+            ("Author", "a"),
+            ("Body", "busy"),
+        ];
+        assert_eq!(
+            send(&app, signed("/twilio/bot", &busy)).await,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+    }
+
+    #[tokio::test]
+    async fn health_readiness_and_metrics() {
+        let (app, _, ready) = app(65_536);
+        let get = |p: &str| Request::get(p).body(Body::empty()).unwrap();
+        assert_eq!(send(&app, get("/healthz")).await, StatusCode::OK);
+        assert_eq!(
+            send(&app, get("/readyz")).await,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        ready.set(true);
+        assert_eq!(send(&app, get("/readyz")).await, StatusCode::OK);
+        // One refused webhook, then the counter shows up in the exposition.
+        assert_eq!(
+            send(&app, post("/twilio/outbound", "a=b".into(), &[])).await,
+            StatusCode::FORBIDDEN
+        );
+        let res = app.clone().oneshot(get("/metrics")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(
+            text.contains(r#"flexcord_webhooks_total{route="outbound",outcome="forbidden"}"#),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn signed_url_keeps_query_and_prefix() {
+        let (_, _, _) = app(1024);
+        let state = ServerState::new(
+            &Secret::new(TOKEN),
+            &Url::parse("https://example.com/flexcord/").unwrap(),
+            None,
+            Arc::new(Recorder::default()),
+            Readiness::default(),
+        );
+        let uri: Uri = "/twilio/outbound?x=1".parse().unwrap();
+        assert_eq!(
+            state.signed_url(&uri),
+            "https://example.com/flexcord/twilio/outbound?x=1"
+        );
+    }
+}

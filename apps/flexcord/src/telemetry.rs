@@ -1,0 +1,58 @@
+//! Logging (tracing) and Prometheus metrics.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::LogFormat;
+
+/// Messages moved between Discord and Twilio, label `direction` (`to_twilio`, `to_discord`).
+pub const MESSAGES_ROUTED: &str = "flexcord_messages_routed_total";
+/// Webhook requests by `route` and `outcome` (`accepted`, `ignored`, `forbidden`, `invalid`,
+/// `too_large`, `error`).
+pub const WEBHOOKS: &str = "flexcord_webhooks_total";
+/// Outbox rows waiting to be delivered.
+pub const OUTBOX_DEPTH: &str = "flexcord_outbox_depth";
+/// Delivery attempts that will be retried, label `target`.
+pub const OUTBOX_RETRIES: &str = "flexcord_outbox_retries_total";
+/// Deliveries given up (dead letters), label `target`.
+pub const OUTBOX_DEAD_LETTERS: &str = "flexcord_outbox_dead_letters_total";
+/// Latency of calls to Discord, Twilio, the bot and cases, label `upstream`, in seconds.
+pub const UPSTREAM_LATENCY: &str = "flexcord_upstream_latency_seconds";
+
+/// Starts logging to stderr. The filter comes from `RUST_LOG` (default `info`).
+/// Calling it twice is harmless (the second call does nothing).
+pub fn init_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// The process-wide Prometheus recorder, installed on first use, with every metric described.
+pub fn metrics() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        // Another recorder may already be installed (e.g. by an embedding program): then our
+        // handle renders only what it saw, which is still a valid exposition.
+        let _ = metrics::set_global_recorder(recorder);
+        metrics::describe_counter!(MESSAGES_ROUTED, "Messages routed, by direction");
+        metrics::describe_counter!(WEBHOOKS, "Twilio webhook requests, by route and outcome");
+        metrics::describe_gauge!(OUTBOX_DEPTH, "Outbox rows waiting for delivery");
+        metrics::describe_counter!(OUTBOX_RETRIES, "Deliveries scheduled for another attempt");
+        metrics::describe_counter!(OUTBOX_DEAD_LETTERS, "Deliveries given up");
+        metrics::describe_histogram!(
+            UPSTREAM_LATENCY,
+            metrics::Unit::Seconds,
+            "Latency of upstream calls"
+        );
+        handle
+    })
+}
