@@ -312,3 +312,85 @@ fn the_spec_check_rejects_what_twilio_does_not_define() {
         .is_err()
     );
 }
+
+/// Decodes one success body of operation `id` with the crate's model (for lists: each item).
+fn decode_with_model(id: &str, body: &Value) -> Result<usize, String> {
+    use flexcord_twilio::{chat, conversations, flex, studio};
+    fn one<T: serde::de::DeserializeOwned>(v: &Value) -> Result<usize, String> {
+        serde_json::from_value::<T>(v.clone())
+            .map(|_| 1)
+            .map_err(|e| e.to_string())
+    }
+    fn list<T: serde::de::DeserializeOwned>(v: &Value) -> Result<usize, String> {
+        let key = v["meta"]["key"].as_str().ok_or("no meta.key")?;
+        let items = v[key].as_array().ok_or("no items")?;
+        for item in items {
+            one::<T>(item)?;
+        }
+        Ok(items.len())
+    }
+    match id {
+        "chat.users.fetch" | "chat.users.create" => one::<chat::User>(body),
+        "chat.user_channels.list" => list::<chat::UserChannel>(body),
+        "chat.channels.create" | "chat.channels.fetch" | "chat.channels.update" => {
+            one::<chat::Channel>(body)
+        }
+        "chat.channels.list" => list::<chat::Channel>(body),
+        "chat.messages.create" | "chat.messages.fetch" => one::<chat::Message>(body),
+        "chat.messages.list" => list::<chat::Message>(body),
+        "chat.webhooks.create" => one::<chat::ChannelWebhook>(body),
+        "chat.webhooks.list" => list::<chat::ChannelWebhook>(body),
+        "chat.members.list" => list::<chat::Member>(body),
+        "flex.channels.create" => one::<flex::FlexChannel>(body),
+        "flex.flex_flows.list" => list::<flex::FlexFlow>(body),
+        "flex.interactions.create" | "flex.interactions.fetch" => one::<flex::Interaction>(body),
+        "flex.interaction_channels.list" => list::<flex::InteractionChannel>(body),
+        "flex.interaction_channels.update" => one::<flex::InteractionChannel>(body),
+        "conversations.create" | "conversations.fetch" | "conversations.update" => {
+            one::<conversations::Conversation>(body)
+        }
+        "conversations.list" => list::<conversations::Conversation>(body),
+        "conversations.participants.create" => one::<conversations::Participant>(body),
+        "conversations.participants.list" => list::<conversations::Participant>(body),
+        "conversations.messages.create" | "conversations.messages.fetch" => {
+            one::<conversations::Message>(body)
+        }
+        "conversations.messages.list" => list::<conversations::Message>(body),
+        "conversations.webhooks.create" => one::<conversations::ConversationWebhook>(body),
+        "conversations.webhooks.list" => list::<conversations::ConversationWebhook>(body),
+        "studio.executions.create" | "studio.executions.fetch" => one::<studio::Execution>(body),
+        other => Err(format!("no model mapped for {other}")),
+    }
+}
+
+#[test]
+fn models_decode_the_response_examples_in_twilio_specs() {
+    let Some(dir) = specs_dir("response examples") else {
+        return;
+    };
+    let specs = load_specs(&dir);
+    let mut decoded = 0;
+    for op in OPERATIONS {
+        let Some(spec) = specs.get(&op.product) else {
+            continue; // Media: not in the specs
+        };
+        let operation = &spec["paths"][op.path][op.method.to_ascii_lowercase()];
+        let responses = operation["responses"].as_object().expect("responses");
+        for (status, response) in responses {
+            if status == "204" || !status.starts_with('2') {
+                continue;
+            }
+            let examples = response["content"]["application/json"]["examples"]
+                .as_object()
+                .into_iter()
+                .flatten();
+            for (name, example) in examples {
+                let count = decode_with_model(op.id, &example["value"])
+                    .unwrap_or_else(|e| panic!("{} example {name}: {e}", op.id));
+                decoded += count;
+            }
+        }
+    }
+    assert!(decoded > 30, "only {decoded} example resources decoded");
+    println!("decoded {decoded} example resources from Twilio's specs");
+}
