@@ -158,9 +158,10 @@ form.inline{display:inline}
 label{display:flex;flex-direction:column;font-size:.85rem;color:#555}
 input,select,textarea,button{font:inherit;padding:.3rem .45rem;border:1px solid #c5c8d6;border-radius:4px}
 button{background:#3a47c4;color:#fff;border-color:#3a47c4;cursor:pointer}
-textarea{width:100%;min-height:4rem}
+textarea{width:100%;box-sizing:border-box;min-height:4rem}
 .grid{display:grid;grid-template-columns:2fr 1fr;gap:1.5rem}
 .card{background:#fff;border:1px solid #e3e5ee;border-radius:6px;padding:1rem;margin-bottom:1rem}
+.card>:first-child{margin-top:0}
 .badge{display:inline-block;padding:.05rem .45rem;border-radius:10px;font-size:.8rem;background:#e3e5ee}
 .s-new{background:#ffe8a3}.s-open{background:#c9e7ff}.s-pending{background:#eadcff}.s-resolved{background:#cdeccd}.s-closed{background:#ddd}
 .msg{border-left:3px solid #c5c8d6;padding:.3rem .6rem;margin:.4rem 0;white-space:pre-wrap}
