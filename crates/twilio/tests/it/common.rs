@@ -1,13 +1,14 @@
 //! Shared helpers for the integration tests.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use base64::Engine as _;
 use flexcord_twilio::registry::Operation;
 use flexcord_twilio::retry::{RetryPolicy, Sleep};
-use flexcord_twilio::{Client, ClientBuilder};
+use flexcord_twilio::{Client, ClientBuilder, Product};
 use serde_json::{Value, json};
 use wiremock::{Match, MockServer, Request};
 
@@ -52,6 +53,105 @@ pub(crate) fn specs_dir(test: &str) -> Option<PathBuf> {
     );
     eprintln!("SKIPPED {why}");
     None
+}
+
+/// The spec file of a product (`None` for the Media Content Service, which has none).
+pub(crate) fn spec_file(product: Product) -> Option<&'static str> {
+    match product {
+        Product::Chat => Some("twilio_chat_v2.json"),
+        Product::Flex => Some("twilio_flex_v1.json"),
+        Product::Conversations => Some("twilio_conversations_v1.json"),
+        Product::Studio => Some("twilio_studio_v2.json"),
+        _ => None,
+    }
+}
+
+/// Loads the four spec documents.
+pub(crate) fn load_specs(dir: &std::path::Path) -> HashMap<Product, Value> {
+    [
+        Product::Chat,
+        Product::Flex,
+        Product::Conversations,
+        Product::Studio,
+    ]
+    .into_iter()
+    .map(|product| {
+        let file = spec_file(product).expect("spec file");
+        let text =
+            std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("read {file}: {e}"));
+        let spec = serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {file}: {e}"));
+        (product, spec)
+    })
+    .collect()
+}
+
+/// The specs, loaded once per test binary (`None` when absent and skipping is allowed).
+fn specs() -> Option<&'static HashMap<Product, Value>> {
+    static SPECS: OnceLock<Option<HashMap<Product, Value>>> = OnceLock::new();
+    SPECS
+        .get_or_init(|| {
+            specs_dir("wire values against spec enums and types").map(|d| load_specs(&d))
+        })
+        .as_ref()
+}
+
+/// The schema of parameter `name` of `method path` in `spec`, with `$ref` and array items
+/// resolved.
+fn param_schema(spec: &Value, method: &str, path: &str, name: &str) -> Option<Value> {
+    let resolve = |schema: &Value| -> Value {
+        match schema["$ref"].as_str() {
+            Some(reference) => {
+                let key = reference.rsplit('/').next().unwrap_or_default();
+                spec["components"]["schemas"][key].clone()
+            }
+            None => schema.clone(),
+        }
+    };
+    let operation = &spec["paths"][path][method.to_ascii_lowercase()];
+    let mut schema = operation["parameters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["name"] == name)
+        .map(|p| p["schema"].clone())
+        .or_else(|| {
+            operation["requestBody"]["content"]
+                .as_object()?
+                .values()
+                .find_map(|c| c["schema"]["properties"].get(name).cloned())
+        })?;
+    schema = resolve(&schema);
+    if schema["type"] == "array" {
+        schema = resolve(&schema["items"]);
+    }
+    Some(schema)
+}
+
+/// Asserts that `value`, sent as parameter `name`, fits the spec's enum and type.
+fn check_value_against_spec(id: &str, op: &Operation, name: &str, value: &str) {
+    let Some(spec) = specs().and_then(|s| s.get(&op.product)) else {
+        return;
+    };
+    let Some(schema) = param_schema(spec, op.method, op.path, name) else {
+        panic!("{id}: {name} has no schema in the spec");
+    };
+    if let Some(allowed) = schema["enum"].as_array() {
+        assert!(
+            allowed.iter().any(|a| a == value),
+            "{id}: {name}={value:?} is not one of the spec's {allowed:?}"
+        );
+    }
+    match schema["type"].as_str() {
+        Some("integer") => assert!(
+            value.parse::<i64>().is_ok(),
+            "{id}: {name}={value:?} is not an integer"
+        ),
+        Some("boolean") => assert!(
+            matches!(value, "true" | "false"),
+            "{id}: {name}={value:?} is not a boolean"
+        ),
+        _ => {}
+    }
 }
 
 /// A builder for a client pointed at `server`, with sleeps recorded instead of waited.
@@ -124,8 +224,9 @@ pub(crate) fn empty_body() -> impl Match {
 }
 
 /// Checks every request the server received against the registry entry `id`: method, path
-/// template, HTTP Basic credentials, form-encoded body, and that every form field, query
-/// parameter and `X-Twilio-*` header is one the registry (and so the spec check) lists.
+/// template, HTTP Basic credentials, form-encoded body, that every form field, query parameter
+/// and `X-Twilio-*` header is one the registry (and so the spec check) lists, and that each value
+/// fits the spec's enum and type for that parameter.
 /// Returns the received requests.
 pub(crate) async fn check_op(id: &str, server: &MockServer) -> Vec<Request> {
     let op = Operation::by_id(id).unwrap_or_else(|| panic!("{id} is not registered"));
@@ -172,17 +273,19 @@ pub(crate) async fn check_op(id: &str, server: &MockServer) -> Vec<Request> {
         } else {
             assert!(request.body.is_empty(), "{id}: {} has a body", op.method);
         }
-        for (key, _) in form_pairs(request) {
+        for (key, value) in form_pairs(request) {
             assert!(
                 op.params.contains(&key.as_str()),
                 "{id}: form field {key} not registered"
             );
+            check_value_against_spec(id, op, &key, &value);
         }
-        for (key, _) in request.url.query_pairs() {
+        for (key, value) in request.url.query_pairs() {
             assert!(
                 op.params.contains(&key.as_ref()),
                 "{id}: query parameter {key} not registered"
             );
+            check_value_against_spec(id, op, &key, &value);
         }
         for name in request.headers.keys() {
             if name.as_str().starts_with("x-twilio") {

@@ -1,13 +1,13 @@
 //! The operation registry: equal to the documented table, every operation tested against a
 //! mock server, and every path, method and parameter present in Twilio's `OpenAPI` specs.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use flexcord_twilio::Product;
 use flexcord_twilio::registry::OPERATIONS;
 use serde_json::Value;
 
-use crate::common::specs_dir;
+use crate::common::{load_specs, specs_dir};
 
 /// The operations the crate promises (product, method, path), transcribed from the table in the
 /// crate README.
@@ -186,16 +186,6 @@ fn every_operation_has_a_mock_server_test() {
     }
 }
 
-fn spec_file(product: Product) -> Option<&'static str> {
-    match product {
-        Product::Chat => Some("twilio_chat_v2.json"),
-        Product::Flex => Some("twilio_flex_v1.json"),
-        Product::Conversations => Some("twilio_conversations_v1.json"),
-        Product::Studio => Some("twilio_studio_v2.json"),
-        _ => None,
-    }
-}
-
 /// Names of every parameter (path, query, header, form body) of one spec operation.
 fn spec_parameter_names(path_item: &Value, operation: &Value) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
@@ -244,24 +234,6 @@ fn check_against_spec(
         }
     }
     Ok(())
-}
-
-fn load_specs(dir: &std::path::Path) -> HashMap<Product, Value> {
-    [
-        Product::Chat,
-        Product::Flex,
-        Product::Conversations,
-        Product::Studio,
-    ]
-    .into_iter()
-    .map(|product| {
-        let file = spec_file(product).expect("spec file");
-        let text =
-            std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("read {file}: {e}"));
-        let spec = serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {file}: {e}"));
-        (product, spec)
-    })
-    .collect()
 }
 
 #[test]
