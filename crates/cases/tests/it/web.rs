@@ -348,20 +348,38 @@ async fn forms_without_the_csrf_token_are_refused() {
 async fn list_pages_keep_their_filters() {
     let (base, store, _dir) = site().await;
     for i in 0..52 {
-        let kind = if i % 2 == 0 { CaseKind::Bug } else { CaseKind::Support };
-        store.create(new_case(kind, &format!("Case number {i}"))).await.expect("create");
+        let kind = if i % 2 == 0 {
+            CaseKind::Bug
+        } else {
+            CaseKind::Support
+        };
+        store
+            .create(new_case(kind, &format!("Case number {i}")))
+            .await
+            .expect("create");
     }
     let agent = login(&base, "Gus").await;
     let (_, first) = agent.get("/cases/?kind=bug").await;
-    assert_eq!(first.matches("<tr><td><a href=\"/cases/CASE-").count(), 26, "one page holds every bug");
+    assert_eq!(
+        first.matches("<tr><td><a href=\"/cases/CASE-").count(),
+        26,
+        "one page holds every bug"
+    );
     assert!(!first.contains("Older cases"));
     let (_, all) = agent.get("/cases/").await;
     assert_eq!(all.matches("<tr><td><a href=\"/cases/CASE-").count(), 50);
     let start = all.find("<a href=\"/cases/?").expect("older link") + "<a href=\"".len();
-    let next = all[start..].split('"').next().expect("href").replace("&amp;", "&");
+    let next = all[start..]
+        .split('"')
+        .next()
+        .expect("href")
+        .replace("&amp;", "&");
     assert_eq!(next, "/cases/?cursor=CASE-000003");
     let (_, older) = agent.get(&next).await;
-    assert!(older.contains("href=\"/cases/CASE-000002\"") && older.contains("href=\"/cases/CASE-000001\""));
+    assert!(
+        older.contains("href=\"/cases/CASE-000002\"")
+            && older.contains("href=\"/cases/CASE-000001\"")
+    );
     assert_eq!(older.matches("<tr><td><a href=\"/cases/CASE-").count(), 2);
     let (status, bad) = agent.get("/cases/?limit=banana").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
