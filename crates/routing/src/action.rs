@@ -1,0 +1,331 @@
+//! What the core wants done. Actions are values; the app's `Deliver` implementations run them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::{Button, Event, Interaction};
+use crate::ids::{
+    ActionId, CaseNumber, ChannelId, ConversationId, MessageId, Timestamp, TwilioSid, UserId,
+};
+
+/// One action with its stable id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Action {
+    /// Stable, unique: outbox key, Discord nonce (see [`ActionId::nonce`]), idempotency key.
+    pub id: ActionId,
+    /// What to do.
+    pub kind: ActionKind,
+}
+
+/// Who wrote a line of a transcript.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Speaker {
+    /// The Discord user.
+    User,
+    /// The virtual agent.
+    Bot,
+    /// A contact-center identity (agent, Studio).
+    Agent(String),
+}
+
+/// One line of a conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TranscriptEntry {
+    /// The author.
+    pub speaker: Speaker,
+    /// The text (attachments as links).
+    pub text: String,
+    /// When it was written.
+    pub at: Timestamp,
+}
+
+/// The `flexcord` object of the Twilio conversation attributes
+/// (`{"flexcord": {"discord_user", "dm_channel", "handoff", "case"}}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationAttributes {
+    /// The Discord user id.
+    pub discord_user: UserId,
+    /// The DM channel, once known.
+    pub dm_channel: Option<ChannelId>,
+    /// The hand-off signal a Studio flow checks.
+    pub handoff: bool,
+    /// The case number, once known.
+    pub case: Option<CaseNumber>,
+}
+
+/// The kind of case a report opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportKind {
+    /// `/bug`.
+    Bug,
+    /// `/new_feature`.
+    Feature,
+}
+
+/// Why a case is resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResolvedBy {
+    /// The agent closed the conversation or wrapped the task.
+    Agent,
+    /// The user (`/case close`, "this solved it").
+    Requester,
+    /// Nobody wrote for the idle period.
+    Idle,
+    /// The Twilio side or the user could not be reached any more.
+    Unreachable,
+}
+
+/// A change to a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "update", rename_all = "snake_case")]
+pub enum CaseUpdate {
+    /// An agent joined: status `open`, assignee.
+    Open {
+        /// The agent identity.
+        assignee: String,
+    },
+    /// Status `resolved`.
+    Resolved {
+        /// Why.
+        by: ResolvedBy,
+    },
+    /// The user's rating after the close.
+    Rating {
+        /// 1 to 5.
+        stars: u8,
+    },
+}
+
+/// What to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum ActionKind {
+    /// Open (get) the DM channel with `user`. Result: [`Event::DmOpened`].
+    OpenDm {
+        /// The user.
+        user: UserId,
+    },
+    /// Send one Discord message (already at most 2,000 characters, mentions neutralised).
+    /// Send it with `nonce` = [`ActionId::nonce`] and `enforce_nonce`, and with no allowed
+    /// mentions. Result: [`Event::Delivered`] with the Discord message id.
+    SendDm {
+        /// The DM channel.
+        channel: ChannelId,
+        /// The text.
+        text: String,
+        /// Buttons under the message, with custom ids from [`Button::custom_id`].
+        buttons: Vec<Button>,
+        /// Suggested questions (e.g. as a select menu or a list).
+        suggestions: Vec<String>,
+    },
+    /// Edit a Discord message the core sent earlier.
+    EditDm {
+        /// The DM channel.
+        channel: ChannelId,
+        /// The message.
+        message: MessageId,
+        /// The new text.
+        text: String,
+    },
+    /// A follow-up (ephemeral) answer to a slash command or button.
+    Respond {
+        /// The interaction.
+        interaction: Interaction,
+        /// The text.
+        text: String,
+    },
+    /// Create the Twilio conversation (conversations mode) or channel (chat mode, through the
+    /// Flex Flow), with the user as participant `identity`. With `studio`, the conversation gets
+    /// the Studio webhook (studio route). Record the SID before reporting success.
+    /// Result: [`Event::TwilioConversationCreated`].
+    CreateTwilioConversation {
+        /// `discord:<dm channel>:<n>` style, unique per conversation.
+        unique_name: String,
+        /// The user's identity, `discord:<user id>`.
+        identity: String,
+        /// Display name.
+        friendly_name: String,
+        /// Initial attributes.
+        attributes: ConversationAttributes,
+        /// Attach the Studio flow (studio route, chat mode).
+        studio: bool,
+    },
+    /// Add a message to the Twilio side (user message, back-filled line, bot reply, notice).
+    /// Result: [`Event::Delivered`] with the message SID.
+    PostToTwilio {
+        /// The conversation or channel.
+        sid: TwilioSid,
+        /// The author identity.
+        author: String,
+        /// The text (at most 1,600 characters).
+        body: String,
+        /// Original time for back-filled lines (`DateCreated`).
+        at: Option<Timestamp>,
+        /// The Discord message it came from (message attribute `discord_message`).
+        discord_message: Option<MessageId>,
+        /// `false`: send `X-Twilio-Webhook-Enabled: false` (bot replies, back-fill, notices).
+        webhooks: bool,
+    },
+    /// Replace the conversation attributes (the `handoff` flag, the case number).
+    UpdateTwilioAttributes {
+        /// The conversation or channel.
+        sid: TwilioSid,
+        /// The attributes.
+        attributes: ConversationAttributes,
+    },
+    /// Hand the conversation to Flex (direct route): `POST /v1/Interactions` with the
+    /// configured workspace and workflow.
+    CreateInteraction {
+        /// The conversation.
+        sid: TwilioSid,
+        /// The user's identity.
+        identity: String,
+        /// The case, when already known.
+        case: Option<CaseNumber>,
+    },
+    /// Close the Twilio conversation (state `closed`) or deactivate the channel.
+    CloseTwilio {
+        /// The conversation or channel.
+        sid: TwilioSid,
+    },
+    /// Ask the virtual agent. Result: [`Event::BotReply`].
+    AskBot {
+        /// The user.
+        user: UserId,
+        /// The question.
+        text: String,
+    },
+    /// Open a support case (status `new`). Use the action id as the idempotency key.
+    /// Result: [`Event::CaseOpened`].
+    OpenCase {
+        /// The requester.
+        requester: UserId,
+        /// The last user message.
+        subject: String,
+        /// Everything said so far.
+        transcript: Vec<TranscriptEntry>,
+        /// The conversation it belongs to.
+        conversation: ConversationId,
+    },
+    /// Change a case.
+    UpdateCase {
+        /// The case.
+        number: CaseNumber,
+        /// The change, on behalf of `requester` when the user asked for it.
+        update: CaseUpdate,
+        /// Set when the user asked (the case must be theirs).
+        requester: Option<UserId>,
+    },
+    /// Append a message to the case timeline (external id = the action id).
+    AnnotateCase {
+        /// The case.
+        number: CaseNumber,
+        /// The line.
+        entry: TranscriptEntry,
+    },
+    /// `/bug`, `/new_feature`: open a case of that kind (status `new`, idempotency key = the
+    /// action id) and answer the interaction with its number and likely duplicates.
+    FileReport {
+        /// Bug or feature.
+        kind: ReportKind,
+        /// Its title.
+        title: String,
+        /// The modal's other fields, as text.
+        body: String,
+        /// Who filed it.
+        requester: UserId,
+        /// Where to answer.
+        interaction: Interaction,
+    },
+    /// `/case status`: look the case (or the requester's open cases) up and answer the
+    /// interaction. Read-only.
+    CaseStatus {
+        /// The requester (only their cases are shown).
+        requester: UserId,
+        /// One case, or all open cases of the requester.
+        number: Option<CaseNumber>,
+        /// Where to answer.
+        interaction: Interaction,
+    },
+}
+
+impl ActionKind {
+    /// The action's name, for logs, metrics and the outbox's `kind` column.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::OpenDm { .. } => "open_dm",
+            Self::SendDm { .. } => "send_dm",
+            Self::EditDm { .. } => "edit_dm",
+            Self::Respond { .. } => "respond",
+            Self::CreateTwilioConversation { .. } => "create_twilio_conversation",
+            Self::PostToTwilio { .. } => "post_to_twilio",
+            Self::UpdateTwilioAttributes { .. } => "update_twilio_attributes",
+            Self::CreateInteraction { .. } => "create_interaction",
+            Self::CloseTwilio { .. } => "close_twilio",
+            Self::AskBot { .. } => "ask_bot",
+            Self::OpenCase { .. } => "open_case",
+            Self::UpdateCase { .. } => "update_case",
+            Self::AnnotateCase { .. } => "annotate_case",
+            Self::FileReport { .. } => "file_report",
+            Self::CaseStatus { .. } => "case_status",
+        }
+    }
+}
+
+impl Action {
+    /// The event that reports this action's success with the upstream's id: `DmOpened` (id =
+    /// channel id), `TwilioConversationCreated` (id = SID), `CaseOpened` (id = case number),
+    /// otherwise `Delivered`. `AskBot` is answered with [`Event::BotReply`] by its deliverer
+    /// instead. A malformed channel id becomes `DeliveryFailed`.
+    pub fn completed(&self, upstream_id: Option<String>) -> Event {
+        let action_id = self.id.clone();
+        match (&self.kind, upstream_id) {
+            (ActionKind::OpenDm { .. }, Some(id)) => match id.parse() {
+                Ok(channel) => Event::DmOpened {
+                    action_id,
+                    channel: ChannelId(channel),
+                },
+                Err(_) => Event::DeliveryFailed {
+                    action_id,
+                    permanent: true,
+                    reason: format!("DM channel id {id:?} is not a snowflake"),
+                },
+            },
+            (ActionKind::CreateTwilioConversation { .. }, Some(sid)) => {
+                Event::TwilioConversationCreated {
+                    action_id,
+                    sid: TwilioSid(sid),
+                }
+            }
+            (ActionKind::OpenCase { .. }, Some(number)) => Event::CaseOpened {
+                action_id,
+                number: CaseNumber(number),
+            },
+            (
+                ActionKind::OpenDm { .. }
+                | ActionKind::CreateTwilioConversation { .. }
+                | ActionKind::OpenCase { .. },
+                None,
+            ) => Event::DeliveryFailed {
+                action_id,
+                permanent: true,
+                reason: "the upstream returned no id".to_owned(),
+            },
+            (_, upstream_id) => Event::Delivered {
+                action_id,
+                upstream_id,
+            },
+        }
+    }
+
+    /// The event reporting that this action failed for good.
+    pub fn failed(&self, permanent: bool, reason: impl Into<String>) -> Event {
+        Event::DeliveryFailed {
+            action_id: self.id.clone(),
+            permanent,
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! The state of one conversation, as the store persists it (JSON).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::action::{ResolvedBy, TranscriptEntry};
+use crate::event::Button;
+use crate::ids::{
+    ActionId, CaseNumber, ChannelId, ConversationId, MessageId, Timestamp, TwilioMessageSid,
+    TwilioSid, UserId,
+};
+
+/// Where a conversation is. See the crate docs for the diagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Just created; nothing answered yet.
+    New,
+    /// The virtual agent answers.
+    Bot,
+    /// Handed off; no agent has joined yet.
+    WaitingAgent,
+    /// An agent joined.
+    WithAgent,
+    /// Over. A new DM starts a new conversation.
+    Closed,
+}
+
+impl Phase {
+    /// The phase's name, as stored in the `phase` column.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::New => "new",
+            Self::Bot => "bot",
+            Self::WaitingAgent => "waiting_agent",
+            Self::WithAgent => "with_agent",
+            Self::Closed => "closed",
+        }
+    }
+}
+
+/// An action whose result the core waits for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "pending", rename_all = "snake_case")]
+pub enum Pending {
+    /// `OpenDm`.
+    OpenDm,
+    /// `SendDm`; `forwarded` is the Twilio message it carries, if any.
+    SendDm {
+        /// The Twilio message forwarded (for later edits).
+        forwarded: Option<TwilioMessageSid>,
+    },
+    /// `CreateTwilioConversation`.
+    CreateTwilio,
+    /// `CreateInteraction`.
+    CreateInteraction,
+    /// `PostToTwilio`; `notice` when it was the core's own notice to the agent.
+    PostToTwilio {
+        /// An agent-facing notice (its failure is only logged).
+        notice: bool,
+    },
+    /// `OpenCase`.
+    OpenCase,
+    /// `AskBot`.
+    AskBot,
+}
+
+/// A DM waiting for the DM channel to be known.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuedDm {
+    /// The text (already neutralised and at most 2,000 characters).
+    pub text: String,
+    /// Buttons under it.
+    pub buttons: Vec<Button>,
+    /// The Twilio message it forwards, if any.
+    pub forwarded: Option<TwilioMessageSid>,
+}
+
+/// A user message waiting for the Twilio conversation to exist (studio route).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuedPost {
+    /// The body (at most 1,600 characters).
+    pub body: String,
+    /// The Discord message.
+    pub discord_message: MessageId,
+}
+
+/// A Twilio message forwarded to Discord, for edits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Forwarded {
+    /// The Twilio message.
+    pub twilio: TwilioMessageSid,
+    /// The first Discord message it became.
+    pub discord: MessageId,
+}
+
+/// Everything the core knows about one conversation with one Discord user.
+///
+/// Lists are bounded (transcript 200 lines, recent event keys 128, forwarded messages 64) so
+/// a stored conversation stays small.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(clippy::struct_excessive_bools)] // independent once-only flags, stored as JSON
+pub struct Conversation {
+    /// The conversation id.
+    pub id: ConversationId,
+    /// The Discord user.
+    pub user: UserId,
+    /// Where it is.
+    pub phase: Phase,
+    /// When it started.
+    pub started_at: Timestamp,
+    /// The last message from either side.
+    pub last_activity: Timestamp,
+    /// The DM channel, once known.
+    pub dm_channel: Option<ChannelId>,
+    /// The Twilio conversation or channel, once created.
+    pub twilio: Option<TwilioSid>,
+    /// The case, once opened.
+    pub case: Option<CaseNumber>,
+    /// The agent that joined.
+    pub agent: Option<String>,
+    /// When the hand-off was asked for.
+    pub handoff_at: Option<Timestamp>,
+    /// When to send "still looking for an agent" (cleared once sent or when an agent joins).
+    pub wait_notice_due: Option<Timestamp>,
+    /// The next action sequence number.
+    pub next_seq: u64,
+    /// What was said (user, bot, agents), for the case and the back-fill.
+    pub transcript: Vec<TranscriptEntry>,
+    /// The last user text (the case subject).
+    pub last_user_text: Option<String>,
+    /// DMs waiting for the DM channel.
+    pub dm_backlog: Vec<QueuedDm>,
+    /// User messages waiting for the Twilio conversation.
+    pub twilio_backlog: Vec<QueuedPost>,
+    /// Case timeline lines waiting for the case number.
+    pub case_backlog: Vec<TranscriptEntry>,
+    /// An agent joined before the case number was known: tell the user after the number.
+    pub joined_notice_pending: Option<String>,
+    /// Actions whose results matter.
+    pub pending: BTreeMap<ActionId, Pending>,
+    /// Recent Twilio messages forwarded to Discord.
+    pub forwarded: Vec<Forwarded>,
+    /// Recent inbound event keys (second line of dedup after the store's).
+    pub seen: Vec<String>,
+    /// `OpenDm` was emitted.
+    pub dm_requested: bool,
+    /// `CreateTwilioConversation` was emitted.
+    pub twilio_requested: bool,
+    /// `OpenCase` was emitted (never twice).
+    pub case_requested: bool,
+    /// `OpenCase` failed for good.
+    pub case_failed: bool,
+    /// Discord refused a DM to the user (e.g. 50007); reset by the user's next DM.
+    pub dm_unreachable: bool,
+    /// Why it closed.
+    pub closed_by: Option<ResolvedBy>,
+    /// The user rated it.
+    pub rated: bool,
+}
+
+impl Conversation {
+    /// A fresh conversation in [`Phase::New`].
+    pub fn new(id: ConversationId, user: UserId, now: Timestamp) -> Self {
+        Self {
+            id,
+            user,
+            phase: Phase::New,
+            started_at: now,
+            last_activity: now,
+            dm_channel: None,
+            twilio: None,
+            case: None,
+            agent: None,
+            handoff_at: None,
+            wait_notice_due: None,
+            next_seq: 0,
+            transcript: Vec::new(),
+            last_user_text: None,
+            dm_backlog: Vec::new(),
+            twilio_backlog: Vec::new(),
+            case_backlog: Vec::new(),
+            joined_notice_pending: None,
+            pending: BTreeMap::new(),
+            forwarded: Vec::new(),
+            seen: Vec::new(),
+            dm_requested: false,
+            twilio_requested: false,
+            case_requested: false,
+            case_failed: false,
+            dm_unreachable: false,
+            closed_by: None,
+            rated: false,
+        }
+    }
+
+    /// Not [`Phase::Closed`]: the store allows one open conversation per user.
+    pub fn is_open(&self) -> bool {
+        self.phase != Phase::Closed
+    }
+
+    /// The user's Twilio identity, `discord:<user id>`.
+    pub fn identity(&self) -> String {
+        identity(self.user)
+    }
+}
+
+/// The Twilio identity of a Discord user: `discord:<user id>`.
+pub fn identity(user: UserId) -> String {
+    format!("discord:{user}")
+}

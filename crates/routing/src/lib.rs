@@ -1,0 +1,23 @@
+#![doc = include_str!("../README.md")]
+
+mod action;
+mod conversation;
+mod event;
+pub mod hours;
+mod ids;
+mod router;
+pub mod text;
+
+pub use action::{
+    Action, ActionKind, CaseUpdate, ConversationAttributes, ReportKind, ResolvedBy, Speaker,
+    TranscriptEntry,
+};
+pub use conversation::{Conversation, Forwarded, Pending, Phase, QueuedDm, QueuedPost, identity};
+pub use event::{BotReply, Button, Command, Event, EventKey, Interaction};
+pub use hours::SupportHours;
+pub use ids::{
+    ActionId, CaseNumber, ChannelId, ConversationId, InteractionId, MessageId, Timestamp,
+    TwilioMessageSid, TwilioSid, UserId,
+};
+pub use router::{BotRoute, Note, Router, RouterConfig, Step, Texts, TwilioMode};
+pub use text::Attachment;

@@ -1,0 +1,1214 @@
+//! The router: `(state, event, now) -> (state, actions, wake-up)`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::action::{
+    Action, ActionKind, CaseUpdate, ConversationAttributes, ReportKind, ResolvedBy, Speaker,
+    TranscriptEntry,
+};
+use crate::conversation::{Conversation, Forwarded, Pending, Phase, QueuedDm, QueuedPost};
+use crate::event::{BotReply, Button, Command, Event, Interaction};
+use crate::hours::SupportHours;
+use crate::ids::{
+    ActionId, CaseNumber, ChannelId, ConversationId, MessageId, Timestamp, TwilioMessageSid, UserId,
+};
+use crate::text::{self, Attachment};
+
+const TRANSCRIPT_MAX: usize = 200;
+const SEEN_MAX: usize = 128;
+const FORWARDED_MAX: usize = 64;
+
+/// Which Twilio product carries the conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TwilioMode {
+    /// Conversations v1 (default).
+    #[default]
+    Conversations,
+    /// Programmable Chat through a Flex Flow (always the studio route).
+    Chat,
+}
+
+/// Where the virtual agent runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BotRoute {
+    /// In-process; Twilio is involved only from the hand-off on (default).
+    #[default]
+    Direct,
+    /// A Studio flow calls `POST /twilio/bot`; every DM goes to Twilio from the first one.
+    Studio,
+}
+
+/// The user-facing texts. `{case}`, `{agent}` and `{when}` are replaced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct Texts {
+    pub transferring: String,
+    pub case_number: String,
+    pub agent_joined: String,
+    pub still_looking: String,
+    pub out_of_hours: String,
+    pub closed_by_agent: String,
+    pub closed_idle: String,
+    pub solved: String,
+    pub rate_thanks: String,
+    pub bot_unavailable: String,
+    pub agents_unavailable: String,
+    pub twilio_gone: String,
+    pub user_unreachable: String,
+    pub case_close_asked: String,
+    pub help_ack: String,
+    pub already_with_support: String,
+    pub conversation_over: String,
+    pub report_received: String,
+}
+
+impl Default for Texts {
+    fn default() -> Self {
+        let s = str::to_owned;
+        Self {
+            transferring: s("I'm transferring you to a member of our support team."),
+            case_number: s("Your case number is {case}."),
+            agent_joined: s("{agent} has joined the conversation."),
+            still_looking: s("We're still looking for an available agent. Thanks for waiting."),
+            out_of_hours: s(
+                "Our support team is offline right now. An agent will answer from {when}.",
+            ),
+            closed_by_agent: s("The agent closed this conversation. How did we do?"),
+            closed_idle: s(
+                "This conversation was closed after a period of inactivity. Send a message to start a new one.",
+            ),
+            solved: s("Glad that helped! This conversation is closed."),
+            rate_thanks: s("Thanks for your feedback!"),
+            bot_unavailable: s(
+                "Sorry, I can't answer right now. You can ask for a live agent instead.",
+            ),
+            agents_unavailable: s(
+                "Sorry, I couldn't reach our support team. Please try again later.",
+            ),
+            twilio_gone: s("This conversation has ended. Send a message to start a new one."),
+            user_unreachable: s(
+                "[flexcord] The Discord user could not be reached ({reason}); messages are not being delivered.",
+            ),
+            case_close_asked: s("Case {case} will be marked resolved."),
+            help_ack: s("I'll continue in your direct messages."),
+            already_with_support: s("You're already in touch with our support team."),
+            conversation_over: s(
+                "This conversation is over. Send me a message to start a new one.",
+            ),
+            report_received: s("Thanks, I'm filing your report."),
+        }
+    }
+}
+
+/// The router's settings (pure values; the app builds them from its configuration).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouterConfig {
+    /// Conversations or Chat.
+    pub mode: TwilioMode,
+    /// Direct or Studio (Chat forces Studio).
+    pub bot_route: BotRoute,
+    /// The virtual agent's Twilio identity (default `flexcord-bot`).
+    pub bot_identity: String,
+    /// "Still looking for an agent" after this many milliseconds of waiting (default 5 min).
+    pub agent_wait_notice_ms: i64,
+    /// Close after this many milliseconds without a message (default 24 h).
+    pub idle_close_ms: i64,
+    /// When agents answer.
+    pub hours: SupportHours,
+    /// What the user is told.
+    pub texts: Texts,
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        Self {
+            mode: TwilioMode::Conversations,
+            bot_route: BotRoute::Direct,
+            bot_identity: "flexcord-bot".to_owned(),
+            agent_wait_notice_ms: 5 * 60_000,
+            idle_close_ms: 24 * 3_600_000,
+            hours: SupportHours::always(),
+            texts: Texts::default(),
+        }
+    }
+}
+
+/// Something worth logging and counting that is not an action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "note", rename_all = "snake_case")]
+pub enum Note {
+    /// The event was seen before and ignored.
+    Duplicate,
+    /// The event was dropped on purpose.
+    Dropped {
+        /// Why (one of a few fixed texts, usable as a metric label).
+        reason: String,
+    },
+    /// An action failed for good and the core chose an outcome.
+    Failed {
+        /// The action.
+        action_id: ActionId,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// What one event produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    /// The conversation to store (`None`: nothing to store).
+    pub state: Option<Conversation>,
+    /// What to do, in order.
+    pub actions: Vec<Action>,
+    /// When to send [`Event::Tick`] for this conversation (`None`: no timer).
+    pub wake_at: Option<Timestamp>,
+    /// Observations for logs and metrics.
+    pub notes: Vec<Note>,
+}
+
+/// The conversation core. Cheap to share; holds only configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Router {
+    config: RouterConfig,
+}
+
+/// One step in progress.
+struct Ctx<'r> {
+    config: &'r RouterConfig,
+    conv: Conversation,
+    actions: Vec<Action>,
+    notes: Vec<Note>,
+    now: Timestamp,
+}
+
+impl Router {
+    /// A router with this configuration.
+    pub fn new(mut config: RouterConfig) -> Self {
+        if config.mode == TwilioMode::Chat {
+            config.bot_route = BotRoute::Studio;
+        }
+        Self { config }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &RouterConfig {
+        &self.config
+    }
+
+    /// Applies `event` to `state` (what the store found for [`Event::key`]; `None` when
+    /// nothing). Deterministic: the same inputs give the same step.
+    pub fn handle(&self, state: Option<Conversation>, event: Event, now: Timestamp) -> Step {
+        // Commands that never touch a conversation.
+        if let Event::Command {
+            user,
+            interaction,
+            command,
+        } = &event
+        {
+            match command {
+                Command::Bug { .. } | Command::NewFeature { .. } | Command::CaseStatus { .. } => {
+                    return self.stateless(state, *user, interaction, command);
+                }
+                Command::CaseClose { number } => {
+                    let current = state
+                        .as_ref()
+                        .filter(|c| c.is_open() && c.case.as_ref() == Some(number));
+                    if current.is_none() {
+                        return self.stateless(state, *user, interaction, command);
+                    }
+                }
+                Command::HelpMe => {}
+            }
+        }
+        let Some(conv) = state else {
+            return self.without_conversation(event, now);
+        };
+        if !conv.is_open() && matches!(event, Event::DirectMessage { .. } | Event::Command { .. }) {
+            // A DM or /helpme after a closed conversation starts a new one.
+            return self.without_conversation(event, now);
+        }
+        let mut ctx = Ctx {
+            config: &self.config,
+            conv,
+            actions: Vec::new(),
+            notes: Vec::new(),
+            now,
+        };
+        if let Some(key) = event.dedupe_key().filter(|k| !k.starts_with("result:")) {
+            if ctx.conv.seen.contains(&key) {
+                ctx.notes.push(Note::Duplicate);
+                return ctx.finish();
+            }
+            push_bounded(&mut ctx.conv.seen, key, SEEN_MAX);
+        }
+        ctx.apply(event);
+        ctx.finish()
+    }
+
+    fn without_conversation(&self, event: Event, now: Timestamp) -> Step {
+        let start = |id: ConversationId, user: UserId| Ctx {
+            config: &self.config,
+            conv: Conversation::new(id, user, now),
+            actions: Vec::new(),
+            notes: Vec::new(),
+            now,
+        };
+        match event {
+            Event::DirectMessage { user, message, .. } => {
+                let mut ctx = start(ConversationId::new(user, message.0), user);
+                if let Some(key) = event.dedupe_key() {
+                    ctx.conv.seen.push(key);
+                }
+                ctx.apply(event);
+                ctx.finish()
+            }
+            Event::Command {
+                user,
+                ref interaction,
+                command: Command::HelpMe,
+            } => {
+                let mut ctx = start(ConversationId::new(user, interaction.id.0), user);
+                if let Some(key) = event.dedupe_key() {
+                    ctx.conv.seen.push(key);
+                }
+                ctx.apply(event);
+                ctx.finish()
+            }
+            Event::Button {
+                interaction,
+                button,
+                ..
+            } => {
+                let scope = format!("i{}", interaction.id);
+                let text = if matches!(button, Button::Rate(_)) {
+                    self.config.texts.rate_thanks.clone()
+                } else {
+                    self.config.texts.conversation_over.clone()
+                };
+                Step {
+                    state: None,
+                    actions: vec![Action {
+                        id: ActionId::new(&scope, 0),
+                        kind: ActionKind::Respond { interaction, text },
+                    }],
+                    wake_at: None,
+                    notes: vec![Note::Dropped {
+                        reason: "button for an unknown conversation".into(),
+                    }],
+                }
+            }
+            Event::TwilioMessage { .. }
+            | Event::TwilioMessageUpdated { .. }
+            | Event::ParticipantJoined { .. }
+            | Event::TwilioClosed { .. }
+            | Event::BotAsked { .. } => Step {
+                state: None,
+                actions: Vec::new(),
+                wake_at: None,
+                notes: vec![Note::Dropped {
+                    reason: "unknown twilio conversation".into(),
+                }],
+            },
+            _ => Step {
+                state: None,
+                actions: Vec::new(),
+                wake_at: None,
+                notes: vec![Note::Dropped {
+                    reason: "unknown conversation".into(),
+                }],
+            },
+        }
+    }
+
+    fn stateless(
+        &self,
+        state: Option<Conversation>,
+        user: UserId,
+        interaction: &Interaction,
+        command: &Command,
+    ) -> Step {
+        let scope = format!("i{}", interaction.id);
+        let mut actions = Vec::new();
+        let mut push = |kind| {
+            let seq = u64::try_from(actions.len()).unwrap_or(u64::MAX);
+            actions.push(Action {
+                id: ActionId::new(&scope, seq),
+                kind,
+            });
+        };
+        match command {
+            Command::Bug {
+                title,
+                steps,
+                expected,
+                actual,
+            } => push(ActionKind::FileReport {
+                kind: ReportKind::Bug,
+                title: title.clone(),
+                body: format!(
+                    "Steps to reproduce:\n{steps}\n\nExpected:\n{expected}\n\nActual:\n{actual}"
+                ),
+                requester: user,
+                interaction: interaction.clone(),
+            }),
+            Command::NewFeature { title, description } => push(ActionKind::FileReport {
+                kind: ReportKind::Feature,
+                title: title.clone(),
+                body: description.clone(),
+                requester: user,
+                interaction: interaction.clone(),
+            }),
+            Command::CaseStatus { number } => push(ActionKind::CaseStatus {
+                requester: user,
+                number: number.clone(),
+                interaction: interaction.clone(),
+            }),
+            Command::CaseClose { number } => {
+                push(ActionKind::UpdateCase {
+                    number: number.clone(),
+                    update: CaseUpdate::Resolved {
+                        by: ResolvedBy::Requester,
+                    },
+                    requester: Some(user),
+                });
+                push(ActionKind::Respond {
+                    interaction: interaction.clone(),
+                    text: fill(
+                        &self.config.texts.case_close_asked,
+                        Some(number),
+                        None,
+                        None,
+                    ),
+                });
+            }
+            Command::HelpMe => {}
+        }
+        let wake_at = state.as_ref().and_then(|c| wake_at(&self.config, c));
+        Step {
+            state,
+            actions,
+            wake_at,
+            notes: Vec::new(),
+        }
+    }
+}
+
+fn fill(
+    template: &str,
+    case: Option<&CaseNumber>,
+    agent: Option<&str>,
+    when: Option<&str>,
+) -> String {
+    let mut out = template.to_owned();
+    if let Some(case) = case {
+        out = out.replace("{case}", case.as_str());
+    }
+    if let Some(agent) = agent {
+        out = out.replace("{agent}", agent);
+    }
+    if let Some(when) = when {
+        out = out.replace("{when}", when);
+    }
+    out
+}
+
+fn push_bounded<T>(list: &mut Vec<T>, item: T, max: usize) {
+    list.push(item);
+    if list.len() > max {
+        let excess = list.len() - max;
+        list.drain(..excess);
+    }
+}
+
+fn wake_at(config: &RouterConfig, conv: &Conversation) -> Option<Timestamp> {
+    if !conv.is_open() {
+        return None;
+    }
+    let idle = wake_idle(config, conv);
+    let notice = conv
+        .wait_notice_due
+        .filter(|_| conv.phase == Phase::WaitingAgent);
+    Some(notice.map_or(idle, |n| n.min(idle)))
+}
+
+impl Ctx<'_> {
+    fn finish(self) -> Step {
+        let wake_at = wake_at(self.config, &self.conv);
+        Step {
+            state: Some(self.conv),
+            actions: self.actions,
+            wake_at,
+            notes: self.notes,
+        }
+    }
+
+    fn studio(&self) -> bool {
+        self.config.bot_route == BotRoute::Studio
+    }
+
+    fn emit(&mut self, kind: ActionKind) -> ActionId {
+        let id = ActionId::new(self.conv.id.as_str(), self.conv.next_seq);
+        self.conv.next_seq += 1;
+        self.actions.push(Action {
+            id: id.clone(),
+            kind,
+        });
+        id
+    }
+
+    fn emit_pending(&mut self, kind: ActionKind, pending: Pending) {
+        let id = self.emit(kind);
+        self.conv.pending.insert(id, pending);
+    }
+
+    fn attributes(&self, handoff: bool) -> ConversationAttributes {
+        ConversationAttributes {
+            discord_user: self.conv.user,
+            dm_channel: self.conv.dm_channel,
+            handoff,
+            case: self.conv.case.clone(),
+        }
+    }
+
+    fn record(&mut self, speaker: Speaker, text: String) {
+        let entry = TranscriptEntry {
+            speaker,
+            text,
+            at: self.now,
+        };
+        push_bounded(&mut self.conv.transcript, entry, TRANSCRIPT_MAX);
+    }
+
+    /// A DM to the user, queued until the DM channel is known.
+    fn tell(&mut self, text: &str, buttons: &[Button], forwarded: Option<&TwilioMessageSid>) {
+        if self.conv.dm_unreachable {
+            self.notes.push(Note::Dropped {
+                reason: "user cannot receive DMs".into(),
+            });
+            return;
+        }
+        let pieces = text::for_discord(text, &[]);
+        let last = pieces.len().saturating_sub(1);
+        for (i, piece) in pieces.into_iter().enumerate() {
+            let dm = QueuedDm {
+                text: piece,
+                buttons: if i == last {
+                    buttons.to_vec()
+                } else {
+                    Vec::new()
+                },
+                forwarded: if i == 0 { forwarded.cloned() } else { None },
+            };
+            self.send_dm(dm, Vec::new());
+        }
+    }
+
+    fn send_dm(&mut self, dm: QueuedDm, suggestions: Vec<String>) {
+        if let Some(channel) = self.conv.dm_channel {
+            self.emit_pending(
+                ActionKind::SendDm {
+                    channel,
+                    text: dm.text,
+                    buttons: dm.buttons,
+                    suggestions,
+                },
+                Pending::SendDm {
+                    forwarded: dm.forwarded,
+                },
+            );
+        } else {
+            self.conv.dm_backlog.push(dm);
+            if !self.conv.dm_requested {
+                self.conv.dm_requested = true;
+                let user = self.conv.user;
+                self.emit_pending(ActionKind::OpenDm { user }, Pending::OpenDm);
+            }
+        }
+    }
+
+    fn flush_dms(&mut self) {
+        for dm in std::mem::take(&mut self.conv.dm_backlog) {
+            self.send_dm(dm, Vec::new());
+        }
+    }
+
+    fn set_dm_channel(&mut self, channel: ChannelId) {
+        self.conv.dm_channel = Some(channel);
+        self.flush_dms();
+    }
+
+    fn annotate(&mut self, speaker: Speaker, text: String) {
+        let entry = TranscriptEntry {
+            speaker,
+            text,
+            at: self.now,
+        };
+        if let Some(number) = self.conv.case.clone() {
+            self.emit(ActionKind::AnnotateCase { number, entry });
+        } else if self.conv.case_requested && !self.conv.case_failed {
+            self.conv.case_backlog.push(entry);
+        }
+    }
+
+    fn post_user_message(&mut self, body: String, message: MessageId) {
+        match self.conv.twilio.clone() {
+            Some(sid) => self.emit_pending(
+                ActionKind::PostToTwilio {
+                    sid,
+                    author: self.conv.identity(),
+                    body,
+                    at: None,
+                    discord_message: Some(message),
+                    webhooks: true,
+                },
+                Pending::PostToTwilio { notice: false },
+            ),
+            None => self.conv.twilio_backlog.push(QueuedPost {
+                body,
+                discord_message: message,
+            }),
+        }
+    }
+
+    fn ensure_twilio(&mut self) {
+        if self.conv.twilio.is_none() && !self.conv.twilio_requested {
+            self.conv.twilio_requested = true;
+            let place = self
+                .conv
+                .dm_channel
+                .map_or_else(|| self.conv.user.to_string(), |c| c.to_string());
+            let kind = ActionKind::CreateTwilioConversation {
+                unique_name: format!("discord:{place}:{}", self.conv.id),
+                identity: self.conv.identity(),
+                friendly_name: format!("Discord {}", self.conv.user),
+                attributes: self.attributes(self.conv.phase == Phase::WaitingAgent),
+                studio: self.studio(),
+            };
+            self.emit_pending(kind, Pending::CreateTwilio);
+        }
+    }
+
+    fn apply(&mut self, event: Event) {
+        match event {
+            Event::DirectMessage {
+                channel,
+                message,
+                text,
+                attachments,
+                ..
+            } => self.on_dm(channel, message, &text, &attachments),
+            Event::Command {
+                interaction,
+                command,
+                ..
+            } => self.on_command(interaction, &command),
+            Event::Button {
+                interaction,
+                button,
+                ..
+            } => self.on_button(interaction, button),
+            Event::TwilioMessage {
+                message,
+                author,
+                body,
+                attachments,
+                ..
+            } => self.on_twilio_message(&message, author, &body, &attachments),
+            Event::TwilioMessageUpdated {
+                message,
+                author,
+                body,
+                ..
+            } => self.on_twilio_edit(&message, &author, &body),
+            Event::ParticipantJoined { identity, .. } => self.on_joined(identity),
+            Event::TwilioClosed { .. } => {
+                if self.conv.is_open() {
+                    let text = self.config.texts.closed_by_agent.clone();
+                    self.close(ResolvedBy::Agent, &text, false);
+                }
+            }
+            Event::BotAsked { author, body, .. } => {
+                if author != self.conv.identity() {
+                    self.notes.push(Note::Dropped {
+                        reason: "bot asked about a non-user message".into(),
+                    });
+                } else if matches!(self.conv.phase, Phase::New | Phase::Bot) {
+                    self.conv.phase = Phase::Bot;
+                    let user = self.conv.user;
+                    self.emit_pending(ActionKind::AskBot { user, text: body }, Pending::AskBot);
+                } else {
+                    self.notes.push(Note::Dropped {
+                        reason: "bot asked after the hand-off".into(),
+                    });
+                }
+            }
+            Event::BotReply { action_id, reply } => {
+                self.conv.pending.remove(&action_id);
+                self.on_bot_reply(&reply);
+            }
+            Event::DmOpened { action_id, channel } => {
+                self.conv.pending.remove(&action_id);
+                self.set_dm_channel(channel);
+            }
+            Event::TwilioConversationCreated { action_id, sid } => {
+                if self.conv.pending.remove(&action_id).is_some() {
+                    self.on_twilio_created(sid);
+                } else {
+                    self.notes.push(Note::Duplicate);
+                }
+            }
+            Event::CaseOpened { action_id, number } => {
+                if self.conv.pending.remove(&action_id).is_some() {
+                    self.on_case_opened(number);
+                } else {
+                    self.notes.push(Note::Duplicate);
+                }
+            }
+            Event::Delivered {
+                action_id,
+                upstream_id,
+            } => {
+                if let Some(Pending::SendDm {
+                    forwarded: Some(twilio),
+                }) = self.conv.pending.remove(&action_id)
+                    && let Some(discord) = upstream_id.and_then(|id| id.parse().ok())
+                {
+                    let entry = Forwarded {
+                        twilio,
+                        discord: MessageId(discord),
+                    };
+                    push_bounded(&mut self.conv.forwarded, entry, FORWARDED_MAX);
+                }
+            }
+            Event::DeliveryFailed {
+                action_id,
+                permanent: _,
+                reason,
+            } => self.on_failed(action_id, reason),
+            Event::Tick { .. } => self.on_tick(),
+        }
+    }
+
+    fn on_dm(&mut self, channel: ChannelId, message: MessageId, text: &str, att: &[Attachment]) {
+        self.conv.dm_unreachable = false;
+        self.conv.last_activity = self.now;
+        if self.conv.dm_channel != Some(channel) {
+            self.set_dm_channel(channel);
+        }
+        let line = text::with_attachment_links(text, att);
+        if line.trim().is_empty() {
+            self.notes.push(Note::Dropped {
+                reason: "empty message".into(),
+            });
+            return;
+        }
+        self.conv.last_user_text = Some(line.clone());
+        self.record(Speaker::User, line.clone());
+        match self.conv.phase {
+            Phase::New | Phase::Bot => {
+                self.conv.phase = Phase::Bot;
+                if self.studio() {
+                    self.ensure_twilio();
+                    for body in text::for_twilio(text, att) {
+                        self.post_user_message(body, message);
+                    }
+                } else {
+                    let user = self.conv.user;
+                    self.emit_pending(ActionKind::AskBot { user, text: line }, Pending::AskBot);
+                }
+            }
+            Phase::WaitingAgent | Phase::WithAgent => {
+                // Direct route before the conversation exists: the back-fill carries it.
+                if self.conv.twilio.is_some() || self.studio() {
+                    for body in text::for_twilio(text, att) {
+                        self.post_user_message(body, message);
+                    }
+                }
+                self.annotate(Speaker::User, line);
+            }
+            Phase::Closed => {}
+        }
+    }
+
+    fn on_command(&mut self, interaction: Interaction, command: &Command) {
+        match command {
+            Command::HelpMe => {
+                let text = if matches!(self.conv.phase, Phase::New | Phase::Bot) {
+                    self.hand_off();
+                    self.config.texts.help_ack.clone()
+                } else {
+                    self.config.texts.already_with_support.clone()
+                };
+                self.emit(ActionKind::Respond { interaction, text });
+            }
+            Command::CaseClose { number } => {
+                let text = fill(
+                    &self.config.texts.case_close_asked,
+                    Some(number),
+                    None,
+                    None,
+                );
+                self.emit(ActionKind::Respond { interaction, text });
+                let solved = self.config.texts.solved.clone();
+                self.close(ResolvedBy::Requester, &solved, true);
+            }
+            // Handled without the conversation by `Router::stateless`.
+            Command::Bug { .. } | Command::NewFeature { .. } | Command::CaseStatus { .. } => {}
+        }
+    }
+
+    fn on_button(&mut self, interaction: Interaction, button: Button) {
+        match (button, self.conv.phase) {
+            (Button::TalkToAgent, Phase::New | Phase::Bot) => self.hand_off(),
+            (Button::Solved, Phase::New | Phase::Bot) => {
+                let text = self.config.texts.solved.clone();
+                self.close(ResolvedBy::Requester, &text, true);
+            }
+            (Button::Rate(stars), Phase::Closed)
+                if (1..=5).contains(&stars) && !self.conv.rated =>
+            {
+                self.conv.rated = true;
+                if let Some(number) = self.conv.case.clone() {
+                    self.emit(ActionKind::UpdateCase {
+                        number,
+                        update: CaseUpdate::Rating { stars },
+                        requester: Some(self.conv.user),
+                    });
+                }
+                let text = self.config.texts.rate_thanks.clone();
+                self.emit(ActionKind::Respond { interaction, text });
+            }
+            (_, Phase::Closed) => {
+                let text = self.config.texts.conversation_over.clone();
+                self.emit(ActionKind::Respond { interaction, text });
+            }
+            _ => self.notes.push(Note::Dropped {
+                reason: "button does not apply now".into(),
+            }),
+        }
+    }
+
+    /// Hand-off: tell the user at once, open the case, bring in Flex.
+    fn hand_off(&mut self) {
+        if !matches!(self.conv.phase, Phase::New | Phase::Bot) {
+            return;
+        }
+        self.conv.phase = Phase::WaitingAgent;
+        self.conv.handoff_at = Some(self.now);
+        let transferring = self.config.texts.transferring.clone();
+        self.tell(&transferring, &[], None);
+        let hours = &self.config.hours;
+        let opens = hours.next_open(self.now);
+        if opens > self.now {
+            let when = hours.describe(opens);
+            let text = fill(&self.config.texts.out_of_hours, None, None, Some(&when));
+            self.tell(&text, &[], None);
+        }
+        self.conv.wait_notice_due = Some(opens.plus_millis(self.config.agent_wait_notice_ms));
+        if !self.conv.case_requested {
+            self.conv.case_requested = true;
+            let kind = ActionKind::OpenCase {
+                requester: self.conv.user,
+                subject: self
+                    .conv
+                    .last_user_text
+                    .clone()
+                    .map_or_else(|| "Support request".to_owned(), |t| subject(&t)),
+                transcript: self.conv.transcript.clone(),
+                conversation: self.conv.id.clone(),
+            };
+            self.emit_pending(kind, Pending::OpenCase);
+        }
+        match self.conv.twilio.clone() {
+            Some(sid) if self.studio() => {
+                let attributes = self.attributes(true);
+                self.emit(ActionKind::UpdateTwilioAttributes { sid, attributes });
+            }
+            Some(sid) => self.create_interaction(sid),
+            None => self.ensure_twilio(),
+        }
+    }
+
+    fn create_interaction(&mut self, sid: crate::ids::TwilioSid) {
+        let kind = ActionKind::CreateInteraction {
+            sid,
+            identity: self.conv.identity(),
+            case: self.conv.case.clone(),
+        };
+        self.emit_pending(kind, Pending::CreateInteraction);
+    }
+
+    fn on_twilio_created(&mut self, sid: crate::ids::TwilioSid) {
+        self.conv.twilio = Some(sid.clone());
+        if !self.conv.is_open() {
+            self.emit(ActionKind::CloseTwilio { sid });
+            return;
+        }
+        if self.studio() {
+            for post in std::mem::take(&mut self.conv.twilio_backlog) {
+                self.post_user_message(post.body, post.discord_message);
+            }
+            if self.conv.phase == Phase::WaitingAgent {
+                let attributes = self.attributes(true);
+                self.emit(ActionKind::UpdateTwilioAttributes { sid, attributes });
+            }
+        } else {
+            // Direct route: back-fill the transcript with authors and original times.
+            let bot = self.config.bot_identity.clone();
+            for entry in self.conv.transcript.clone() {
+                let author = match &entry.speaker {
+                    Speaker::User => self.conv.identity(),
+                    Speaker::Bot => bot.clone(),
+                    Speaker::Agent(a) => a.clone(),
+                };
+                for body in text::split(&entry.text, text::TWILIO_LIMIT) {
+                    self.emit_pending(
+                        ActionKind::PostToTwilio {
+                            sid: sid.clone(),
+                            author: author.clone(),
+                            body,
+                            at: Some(entry.at),
+                            discord_message: None,
+                            webhooks: false,
+                        },
+                        Pending::PostToTwilio { notice: false },
+                    );
+                }
+            }
+            if self.conv.case.is_some() {
+                let attributes = self.attributes(true);
+                self.emit(ActionKind::UpdateTwilioAttributes {
+                    sid: sid.clone(),
+                    attributes,
+                });
+            }
+            self.create_interaction(sid);
+        }
+    }
+
+    fn on_case_opened(&mut self, number: CaseNumber) {
+        self.conv.case = Some(number.clone());
+        if self.conv.is_open() {
+            let text = fill(&self.config.texts.case_number, Some(&number), None, None);
+            self.tell(&text, &[], None);
+        }
+        for entry in std::mem::take(&mut self.conv.case_backlog) {
+            self.emit(ActionKind::AnnotateCase {
+                number: number.clone(),
+                entry,
+            });
+        }
+        if let Some(agent) = self.conv.joined_notice_pending.take() {
+            self.agent_joined_outcome(agent);
+        }
+        if let Some(sid) = self.conv.twilio.clone().filter(|_| self.conv.is_open()) {
+            let attributes = self.attributes(self.conv.phase != Phase::Bot);
+            self.emit(ActionKind::UpdateTwilioAttributes { sid, attributes });
+        }
+        if let Some(by) = self.conv.closed_by {
+            self.emit(ActionKind::UpdateCase {
+                number,
+                update: CaseUpdate::Resolved { by },
+                requester: None,
+            });
+        }
+    }
+
+    fn on_joined(&mut self, who: String) {
+        if who == self.conv.identity() || who == self.config.bot_identity {
+            return;
+        }
+        if !self.conv.is_open() {
+            self.notes.push(Note::Dropped {
+                reason: "participant joined a closed conversation".into(),
+            });
+            return;
+        }
+        if matches!(self.conv.phase, Phase::New | Phase::Bot) {
+            // The flow handed off on its own (studio route).
+            self.hand_off();
+        }
+        self.conv.phase = Phase::WithAgent;
+        self.conv.agent = Some(who.clone());
+        self.conv.wait_notice_due = None;
+        if self.conv.case.is_some() || self.conv.case_failed {
+            self.agent_joined_outcome(who);
+        } else {
+            // Told after the case number.
+            self.conv.joined_notice_pending = Some(who);
+        }
+    }
+
+    fn agent_joined_outcome(&mut self, agent: String) {
+        if !self.conv.is_open() {
+            return;
+        }
+        let text = fill(&self.config.texts.agent_joined, None, Some(&agent), None);
+        self.tell(&text, &[], None);
+        if let Some(number) = self.conv.case.clone() {
+            self.emit(ActionKind::UpdateCase {
+                number,
+                update: CaseUpdate::Open { assignee: agent },
+                requester: None,
+            });
+        }
+    }
+
+    fn on_twilio_message(
+        &mut self,
+        message: &TwilioMessageSid,
+        author: String,
+        body: &str,
+        attachments: &[Attachment],
+    ) {
+        // Contact-center messages are recognised by author, never by `Source`.
+        if author == self.conv.identity() || author == self.config.bot_identity {
+            self.notes.push(Note::Dropped {
+                reason: "echo of our own message".into(),
+            });
+            return;
+        }
+        if !self.conv.is_open() {
+            self.notes.push(Note::Dropped {
+                reason: "message for a closed conversation".into(),
+            });
+            return;
+        }
+        self.conv.last_activity = self.now;
+        let line = text::with_attachment_links(body, attachments);
+        self.record(Speaker::Agent(author.clone()), line.clone());
+        if self.conv.dm_unreachable {
+            self.notes.push(Note::Dropped {
+                reason: "user cannot receive DMs".into(),
+            });
+        } else {
+            let pieces = text::for_discord(body, attachments);
+            for (i, piece) in pieces.into_iter().enumerate() {
+                let dm = QueuedDm {
+                    text: piece,
+                    buttons: Vec::new(),
+                    forwarded: (i == 0).then(|| message.clone()),
+                };
+                self.send_dm(dm, Vec::new());
+            }
+        }
+        self.annotate(Speaker::Agent(author), line);
+    }
+
+    fn on_twilio_edit(&mut self, message: &TwilioMessageSid, author: &str, body: &str) {
+        if author == self.conv.identity() || author == self.config.bot_identity {
+            return;
+        }
+        let found = self
+            .conv
+            .forwarded
+            .iter()
+            .rev()
+            .find(|f| &f.twilio == message)
+            .map(|f| f.discord);
+        match (found, self.conv.dm_channel, self.conv.is_open()) {
+            (Some(discord), Some(channel), true) => {
+                let text = text::for_discord(body, &[]).into_iter().next();
+                self.emit(ActionKind::EditDm {
+                    channel,
+                    message: discord,
+                    text: text.unwrap_or_default(),
+                });
+            }
+            _ => self.notes.push(Note::Dropped {
+                reason: "edit of a message not forwarded".into(),
+            }),
+        }
+    }
+
+    fn on_bot_reply(&mut self, reply: &BotReply) {
+        if !matches!(self.conv.phase, Phase::New | Phase::Bot) {
+            self.notes.push(Note::Dropped {
+                reason: "bot reply after the hand-off".into(),
+            });
+            return;
+        }
+        self.conv.phase = Phase::Bot;
+        let count = reply.messages.len();
+        for (n, message) in reply.messages.iter().enumerate() {
+            self.record(Speaker::Bot, message.clone());
+            let pieces = text::for_discord(message, &[]);
+            let last_piece = pieces.len().saturating_sub(1);
+            for (i, piece) in pieces.into_iter().enumerate() {
+                let last = n + 1 == count && i == last_piece;
+                let buttons = if last && !reply.handoff {
+                    vec![Button::TalkToAgent, Button::Solved]
+                } else {
+                    Vec::new()
+                };
+                let suggestions = if last {
+                    reply.suggestions.clone()
+                } else {
+                    Vec::new()
+                };
+                let dm = QueuedDm {
+                    text: piece,
+                    buttons,
+                    forwarded: None,
+                };
+                self.send_dm(dm, suggestions);
+            }
+            if let Some(sid) = self.conv.twilio.clone().filter(|_| self.studio()) {
+                for body in text::split(message, text::TWILIO_LIMIT) {
+                    self.emit_pending(
+                        ActionKind::PostToTwilio {
+                            sid: sid.clone(),
+                            author: self.config.bot_identity.clone(),
+                            body,
+                            at: None,
+                            discord_message: None,
+                            webhooks: false,
+                        },
+                        Pending::PostToTwilio { notice: true },
+                    );
+                }
+            }
+        }
+        if reply.handoff {
+            self.hand_off();
+        }
+    }
+
+    fn close(&mut self, by: ResolvedBy, text: &str, close_twilio: bool) {
+        if !self.conv.is_open() {
+            return;
+        }
+        let rate = self.conv.case_requested;
+        self.conv.phase = Phase::Closed;
+        self.conv.closed_by = Some(by);
+        self.conv.wait_notice_due = None;
+        self.conv.joined_notice_pending = None;
+        let buttons: Vec<Button> = if rate {
+            (1..=5).map(Button::Rate).collect()
+        } else {
+            Vec::new()
+        };
+        self.tell(text, &buttons, None);
+        if close_twilio && let Some(sid) = self.conv.twilio.clone() {
+            self.emit(ActionKind::CloseTwilio { sid });
+        }
+        if let Some(number) = self.conv.case.clone() {
+            self.emit(ActionKind::UpdateCase {
+                number,
+                update: CaseUpdate::Resolved { by },
+                requester: (by == ResolvedBy::Requester).then_some(self.conv.user),
+            });
+        }
+    }
+
+    fn on_failed(&mut self, action_id: ActionId, reason: String) {
+        let Some(pending) = self.conv.pending.remove(&action_id) else {
+            self.notes.push(Note::Failed { action_id, reason });
+            return;
+        };
+        self.notes.push(Note::Failed {
+            action_id,
+            reason: reason.clone(),
+        });
+        match pending {
+            Pending::OpenDm | Pending::SendDm { .. } => {
+                self.conv.dm_backlog.clear();
+                if self.conv.dm_unreachable {
+                    return;
+                }
+                self.conv.dm_unreachable = true;
+                // Agent-visible outcome; the notice goes out without webhooks (no loop).
+                let text = self
+                    .config
+                    .texts
+                    .user_unreachable
+                    .replace("{reason}", &reason);
+                if let Some(sid) = self.conv.twilio.clone().filter(|_| self.conv.is_open()) {
+                    self.emit_pending(
+                        ActionKind::PostToTwilio {
+                            sid,
+                            author: self.config.bot_identity.clone(),
+                            body: text::split(&text, text::TWILIO_LIMIT)
+                                .into_iter()
+                                .next()
+                                .unwrap_or_default(),
+                            at: None,
+                            discord_message: None,
+                            webhooks: false,
+                        },
+                        Pending::PostToTwilio { notice: true },
+                    );
+                }
+                self.annotate(Speaker::Bot, text);
+                if matches!(self.conv.phase, Phase::New | Phase::Bot) && !self.studio() {
+                    // Nobody else is in this conversation: end it.
+                    self.conv.phase = Phase::Closed;
+                    self.conv.closed_by = Some(ResolvedBy::Unreachable);
+                }
+            }
+            Pending::CreateTwilio | Pending::CreateInteraction => {
+                let text = self.config.texts.agents_unavailable.clone();
+                self.close(ResolvedBy::Unreachable, &text, true);
+            }
+            Pending::PostToTwilio { notice: false } => {
+                let text = self.config.texts.twilio_gone.clone();
+                self.close(ResolvedBy::Unreachable, &text, false);
+            }
+            Pending::PostToTwilio { notice: true } => {}
+            Pending::OpenCase => {
+                self.conv.case_failed = true;
+                self.conv.case_backlog.clear();
+                if let Some(agent) = self.conv.joined_notice_pending.take() {
+                    self.agent_joined_outcome(agent);
+                }
+            }
+            Pending::AskBot => {
+                if matches!(self.conv.phase, Phase::New | Phase::Bot) {
+                    let text = self.config.texts.bot_unavailable.clone();
+                    self.tell(&text, &[Button::TalkToAgent], None);
+                }
+            }
+        }
+    }
+
+    fn on_tick(&mut self) {
+        if !self.conv.is_open() {
+            return;
+        }
+        if self.conv.phase == Phase::WaitingAgent
+            && self.conv.wait_notice_due.is_some_and(|due| due <= self.now)
+        {
+            self.conv.wait_notice_due = None;
+            let text = self.config.texts.still_looking.clone();
+            self.tell(&text, &[], None);
+        }
+        let idle_due = wake_idle(self.config, &self.conv);
+        if idle_due <= self.now {
+            let text = self.config.texts.closed_idle.clone();
+            self.close(ResolvedBy::Idle, &text, true);
+        }
+    }
+}
+
+fn wake_idle(config: &RouterConfig, conv: &Conversation) -> Timestamp {
+    let from = if conv.phase == Phase::WaitingAgent {
+        conv.last_activity
+            .max(config.hours.next_open(conv.last_activity))
+    } else {
+        conv.last_activity
+    };
+    from.plus_millis(config.idle_close_ms)
+}
+
+/// A case subject from a message: its first line, at most 120 characters.
+fn subject(text: &str) -> String {
+    let line = text.lines().next().unwrap_or_default().trim();
+    let s: String = line.chars().take(120).collect();
+    if s.is_empty() {
+        "Support request".to_owned()
+    } else {
+        s
+    }
+}

@@ -1,0 +1,228 @@
+//! Text for Discord: the 2,000-character limit, attachments as links, neutralised mentions.
+//!
+//! Everything that reaches a Discord DM from the contact center goes through [`for_discord`]:
+//! mentions are neutralised first (so the inserted zero-width spaces count towards the limit),
+//! attachments become one link per line, and the result is split at word boundaries.
+
+use serde::{Deserialize, Serialize};
+
+/// Discord's message length limit, in characters.
+pub const DISCORD_LIMIT: usize = 2000;
+
+/// Twilio's message body limit, in characters.
+pub const TWILIO_LIMIT: usize = 1600;
+
+const ZWSP: char = '\u{200b}';
+
+/// A file attached to a message, passed on as a link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// The file name as shown to the reader.
+    pub filename: String,
+    /// Where the file can be fetched.
+    pub url: String,
+}
+
+/// Neutralises mass and user/role mentions: `@everyone` and `@here` get a zero-width space after
+/// the `@`, as do `<@123>`, `<@!123>` and `<@&123>`. Other text is unchanged.
+pub fn neutralise_mentions(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut prev: Option<char> = None;
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        rest = &rest[c.len_utf8()..];
+        out.push(c);
+        if c == '@'
+            && (prev == Some('<') || rest.starts_with("everyone") || rest.starts_with("here"))
+        {
+            out.push(ZWSP);
+        }
+        prev = Some(c);
+    }
+    out
+}
+
+/// Appends one `name: url` line per attachment to `text`.
+pub fn with_attachment_links(text: &str, attachments: &[Attachment]) -> String {
+    let mut out = text.to_owned();
+    for a in attachments {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        let name = if a.filename.trim().is_empty() {
+            "attachment"
+        } else {
+            a.filename.as_str()
+        };
+        out.push_str(name);
+        out.push_str(": ");
+        out.push_str(&a.url);
+    }
+    out
+}
+
+/// Splits `text` into pieces of at most `limit` characters, preferring a line break, then a
+/// space, as the cut point; a word longer than `limit` is cut where it must be. Whitespace at a
+/// cut is dropped; no piece is empty. An empty or blank text gives no piece.
+///
+/// # Panics
+/// Never for `limit >= 1`; a `limit` of 0 is treated as 1.
+pub fn split(text: &str, limit: usize) -> Vec<String> {
+    let limit = limit.max(1);
+    let mut pieces = Vec::new();
+    let mut rest = text.trim();
+    while !rest.is_empty() {
+        // Byte offset just past `limit` characters (or the end).
+        let end = rest
+            .char_indices()
+            .nth(limit)
+            .map_or(rest.len(), |(i, _)| i);
+        if end == rest.len() {
+            pieces.push(rest.to_owned());
+            break;
+        }
+        let window = &rest[..end];
+        // Cut before the next piece's first character when that is whitespace.
+        let next_is_space = rest[end..].chars().next().is_some_and(char::is_whitespace);
+        let cut = if next_is_space {
+            end
+        } else {
+            window
+                .rfind('\n')
+                .filter(|&i| i > 0)
+                .or_else(|| window.rfind(char::is_whitespace).filter(|&i| i > 0))
+                .unwrap_or(end)
+        };
+        let piece = rest[..cut].trim_end();
+        if !piece.is_empty() {
+            pieces.push(piece.to_owned());
+        }
+        rest = rest[cut..].trim_start();
+    }
+    pieces
+}
+
+/// Text from the contact center as Discord messages: mentions neutralised, attachments as links,
+/// split at [`DISCORD_LIMIT`].
+pub fn for_discord(text: &str, attachments: &[Attachment]) -> Vec<String> {
+    split(
+        &with_attachment_links(&neutralise_mentions(text), attachments),
+        DISCORD_LIMIT,
+    )
+}
+
+/// A user's Discord message as Twilio message bodies: attachments as links, split at
+/// [`TWILIO_LIMIT`].
+pub fn for_twilio(text: &str, attachments: &[Attachment]) -> Vec<String> {
+    split(&with_attachment_links(text, attachments), TWILIO_LIMIT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_text_is_one_piece() {
+        assert_eq!(split("hello world", 2000), vec!["hello world"]);
+    }
+
+    #[test]
+    fn blank_text_is_no_piece() {
+        assert!(split("   \n ", 2000).is_empty());
+        assert!(split("", 2000).is_empty());
+    }
+
+    #[test]
+    fn splits_at_word_boundary() {
+        assert_eq!(split("aaa bbb ccc", 7), vec!["aaa bbb", "ccc"]);
+        assert_eq!(split("aaa bbb ccc", 5), vec!["aaa", "bbb", "ccc"]);
+    }
+
+    #[test]
+    fn prefers_line_breaks() {
+        assert_eq!(
+            split("one two\nthree four", 14),
+            vec!["one two", "three four"]
+        );
+    }
+
+    #[test]
+    fn cuts_a_word_longer_than_the_limit() {
+        assert_eq!(split("abcdefghij", 4), vec!["abcd", "efgh", "ij"]);
+    }
+
+    #[test]
+    fn counts_characters_not_bytes() {
+        let text = "é".repeat(2001);
+        let pieces = split(&text, DISCORD_LIMIT);
+        assert_eq!(pieces.len(), 2);
+        assert_eq!(pieces[0].chars().count(), 2000);
+        assert_eq!(pieces[1], "é");
+    }
+
+    #[test]
+    fn long_text_pieces_fit_and_keep_every_word() {
+        let words: Vec<String> = (0..1000).map(|i| format!("word{i}")).collect();
+        let text = words.join(" ");
+        let pieces = split(&text, DISCORD_LIMIT);
+        assert!(pieces.len() > 1);
+        assert!(pieces.iter().all(|p| p.chars().count() <= DISCORD_LIMIT));
+        let rejoined: Vec<&str> = pieces.iter().flat_map(|p| p.split(' ')).collect();
+        assert_eq!(
+            rejoined,
+            words.iter().map(String::as_str).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn neutralises_mass_mentions() {
+        assert_eq!(neutralise_mentions("hi @everyone"), "hi @\u{200b}everyone");
+        assert_eq!(neutralise_mentions("@here now"), "@\u{200b}here now");
+    }
+
+    #[test]
+    fn neutralises_user_and_role_mentions() {
+        assert_eq!(neutralise_mentions("<@123>"), "<@\u{200b}123>");
+        assert_eq!(neutralise_mentions("<@!123>"), "<@\u{200b}!123>");
+        assert_eq!(neutralise_mentions("<@&55>"), "<@\u{200b}&55>");
+    }
+
+    #[test]
+    fn leaves_other_at_signs() {
+        assert_eq!(
+            neutralise_mentions("mail me@example.com"),
+            "mail me@example.com"
+        );
+        assert_eq!(neutralise_mentions("<#42> channel"), "<#42> channel");
+    }
+
+    #[test]
+    fn attachments_become_links() {
+        let a = [
+            Attachment {
+                filename: "log.txt".into(),
+                url: "https://cdn.example/log.txt".into(),
+            },
+            Attachment {
+                filename: String::new(),
+                url: "https://cdn.example/x".into(),
+            },
+        ];
+        assert_eq!(
+            with_attachment_links("see", &a),
+            "see\nlog.txt: https://cdn.example/log.txt\nattachment: https://cdn.example/x"
+        );
+        assert_eq!(
+            with_attachment_links("", &a[..1]),
+            "log.txt: https://cdn.example/log.txt"
+        );
+    }
+
+    #[test]
+    fn for_discord_neutralises_before_splitting() {
+        let text = format!("{} @everyone", "a".repeat(1990));
+        let pieces = for_discord(&text, &[]);
+        assert!(pieces.iter().all(|p| p.chars().count() <= DISCORD_LIMIT));
+        assert!(pieces.iter().all(|p| !p.contains("@everyone")));
+    }
+}
