@@ -253,7 +253,7 @@ impl DiscordState {
         };
         s.seq += 1;
         let frame = json!({"op": 0, "s": s.seq, "t": t, "d": d}).to_string();
-        s.log.push((s.seq, frame.clone()));
+        s.push_frame(frame.clone());
         if let Some(c) = s.conn {
             self.send_to_conn(c, Outgoing::Text(frame));
         }

@@ -251,6 +251,19 @@ pub(crate) struct Session {
     pub(crate) resumes: u32,
 }
 
+/// Most REST calls, and most dispatches per session kept for RESUME, that the emulator keeps.
+pub(crate) const LOG_CAP: usize = 10_000;
+
+impl Session {
+    /// Keeps a sent dispatch for a later RESUME (the oldest go past [`LOG_CAP`]).
+    pub(crate) fn push_frame(&mut self, frame: String) {
+        if self.log.len() >= LOG_CAP {
+            self.log.drain(..LOG_CAP / 10);
+        }
+        self.log.push((self.seq, frame));
+    }
+}
+
 /// Which shard(s) a dispatch goes to.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Target {
@@ -508,7 +521,7 @@ impl DiscordState {
             let d = strip_content(&ev, s.intents, bot_id);
             s.seq += 1;
             let frame = json!({"op": 0, "s": s.seq, "t": ev.t, "d": d}).to_string();
-            s.log.push((s.seq, frame.clone()));
+            s.push_frame(frame.clone());
             if let Some(c) = s.conn {
                 frames.push((c, frame));
             }

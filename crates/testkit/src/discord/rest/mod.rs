@@ -738,6 +738,10 @@ impl DiscordState {
         if reply.body.is_none() {
             reply.headers.retain(|(k, _)| *k != "content-type");
         }
+        if self.rest_log.len() >= super::state::LOG_CAP {
+            // A long-running emulator (the binary) keeps the latest calls only.
+            self.rest_log.drain(..super::state::LOG_CAP / 10);
+        }
         self.rest_log.push(RestCall {
             method: method.to_string(),
             path: path.to_owned(),
