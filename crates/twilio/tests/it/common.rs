@@ -35,8 +35,12 @@ pub(crate) const DATE: &str = "2026-11-25T08:00:00Z";
 /// Returns `None` (after printing why) when the folder is absent, unless `FLEXCORD_CI=1`, in
 /// which case it panics: CI never skips the spec checks.
 pub(crate) fn specs_dir(test: &str) -> Option<PathBuf> {
+    // `cargo test` sets CARGO_MANIFEST_DIR when it runs the binary; prefer it to the value
+    // compiled in, which a shared build cache may have taken from another checkout.
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
     let dir = std::env::var_os("TWILIO_SPECS_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/specs/twilio"),
+        || manifest_dir.join("../../../shared/specs/twilio"),
         PathBuf::from,
     );
     if dir.join("twilio_conversations_v1.json").is_file() {
