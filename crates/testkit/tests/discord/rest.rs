@@ -518,3 +518,38 @@ async fn guild_routes_deserialize() {
     let unknown = client.guild(Id::new(1)).await;
     assert!(unknown.is_err());
 }
+
+/// The way the app adds `enforce_nonce`, which twilight 0.18's `CreateMessage` lacks: a raw
+/// request on twilight's own client (rate limiter and headers included).
+#[tokio::test]
+async fn enforce_nonce_through_a_raw_twilight_request() {
+    use twilight_http::request::Request;
+    use twilight_http::routing::Route;
+    use twilight_model::channel::Message;
+    let emu = emulator().await;
+    let client = http(&emu);
+    let alice = emu.user_id("alice").expect("user");
+    let dm = client
+        .create_private_channel(Id::new(alice))
+        .await
+        .expect("dm")
+        .model()
+        .await
+        .expect("channel");
+    let body = json!({"content": "Agent: hello", "nonce": "outbox-17", "enforce_nonce": true});
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let request = Request::builder(&Route::CreateMessage {
+            channel_id: dm.id.get(),
+        })
+        .json(&body)
+        .build()
+        .expect("request");
+        let response: twilight_http::Response<Message> =
+            client.request(request).await.expect("sent");
+        let msg = response.model().await.expect("message");
+        ids.push(msg.id);
+    }
+    assert_eq!(ids[0], ids[1], "the retry returned the first message");
+    assert_eq!(emu.dms_to(alice).len(), 1);
+}
