@@ -2,9 +2,15 @@
 
 use std::process::ExitCode;
 
+use std::sync::Arc;
+
 use crate::cli::{CasesCommand, Cli, Command};
+use crate::config::CasesBackend;
 use crate::config::Config;
 use crate::discord::commands;
+use crate::discord::gateway::{http_client, run_shards};
+use crate::discord::interactions::InteractionHandler;
+use crate::server::{Readiness, ServerState};
 
 /// Exit code for a configuration that does not validate.
 pub const EXIT_CONFIG: u8 = 2;
@@ -14,6 +20,8 @@ pub async fn execute(cli: Cli) -> ExitCode {
     match cli.command {
         Command::CheckConfig => check_config(&cli),
         Command::RegisterCommands { print: true } => print_commands(),
+        Command::RegisterCommands { print: false } => register_commands(&cli).await,
+        Command::Run => run(&cli).await,
         Command::Cases { ref command } => cases(&cli, command).await,
         other => {
             eprintln!(
@@ -102,5 +110,129 @@ async fn cases(cli: &Cli, command: &CasesCommand) -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn config_or_exit(cli: &Cli) -> Result<Config, ExitCode> {
+    load_config(cli).map_err(|e| {
+        eprint!("{e}");
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
+async fn register_commands(cli: &Cli) -> ExitCode {
+    let config = match config_or_exit(cli) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let http = http_client(&config.discord);
+    let Some(app) = twilight_model::id::Id::new_checked(config.discord.application_id) else {
+        eprintln!("error: discord.application_id must not be 0");
+        return ExitCode::from(EXIT_CONFIG);
+    };
+    let commands = commands::all();
+    let client = http.interaction(app);
+    let result = match config
+        .discord
+        .guild_id
+        .and_then(twilight_model::id::Id::new_checked)
+    {
+        Some(guild) => client.set_guild_commands(guild, &commands).await,
+        None => client.set_global_commands(&commands).await,
+    };
+    match result {
+        Ok(_) => {
+            let scope = config
+                .discord
+                .guild_id
+                .map_or_else(|| "globally".to_owned(), |g| format!("in guild {g}"));
+            println!("registered {} commands {scope}", commands.len());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: Discord refused the commands: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `flexcord run`: the HTTP server (webhooks, health, readiness, metrics, and the cases API and
+/// agent pages when cases are embedded) and this process's Discord shards, until Ctrl-C or
+/// SIGTERM; then readiness drops, and the server and shards drain within
+/// `server.shutdown_grace`.
+async fn run(cli: &Cli) -> ExitCode {
+    let config = match config_or_exit(cli) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let cases = match crate::cases::open(&config.cases).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot open the case store: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let http = Arc::new(http_client(&config.discord));
+    let Some(handler) = InteractionHandler::new(
+        http,
+        config.discord.application_id,
+        cases.clone(),
+        config.discord.bug_channel_id,
+        config.discord.feature_channel_id,
+    ) else {
+        eprintln!("error: discord.application_id must not be 0");
+        return ExitCode::from(EXIT_CONFIG);
+    };
+    let readiness = Readiness::default();
+    let state = ServerState::new(
+        &config.twilio.auth_token,
+        &config.server.public_url,
+        config.bot.webhook_secret.clone(),
+        None,
+        readiness.clone(),
+    );
+    let mut app = crate::server::router(Arc::new(state), config.server.max_body_bytes);
+    match (&config.cases.backend, &config.cases.token) {
+        (CasesBackend::Embedded, Some(token)) => {
+            let service = flexcord_cases::CasesService::new(cases.clone(), token.expose())
+                .max_body_bytes(config.server.max_body_bytes)
+                .secure_cookies(config.server.public_url.scheme() == "https");
+            app = app.merge(service.router());
+        }
+        (CasesBackend::Embedded, None) => {
+            tracing::warn!("cases.token is unset: the cases API and agent pages are not served");
+        }
+        (CasesBackend::Remote, _) => {}
+    }
+    let listener = match tokio::net::TcpListener::bind(config.server.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: cannot listen on {}: {e}", config.server.listen);
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(listen = %config.server.listen, public_url = %config.server.public_url, "HTTP server up");
+    let shutdown = crate::shutdown::on_signal();
+    let grace = config.server.shutdown_grace;
+    let server_stop = shutdown.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(server_stop.cancelled_owned())
+            .await
+    });
+    let discord = config.discord.clone();
+    let shard_stop = shutdown.clone();
+    let shards = tokio::spawn(async move {
+        run_shards(&discord, Arc::new(handler), shard_stop, grace).await;
+    });
+    readiness.set(true);
+    shutdown.cancelled().await;
+    readiness.set(false);
+    let server_ok = crate::shutdown::drain("http server", grace, server).await;
+    let shards_ok = crate::shutdown::drain("discord shards", grace, shards).await;
+    if server_ok && shards_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }

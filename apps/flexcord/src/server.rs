@@ -126,18 +126,19 @@ pub struct ServerState {
     validator: Validator,
     public_url: String,
     bot_secret: Option<Secret>,
-    sink: Arc<dyn WebhookSink>,
+    sink: Option<Arc<dyn WebhookSink>>,
     readiness: Readiness,
 }
 
 impl ServerState {
     /// State for the server: the Auth Token that signs webhooks, the public base URL Twilio
     /// calls, the optional bot secret, the sink for verified webhooks and the readiness flag.
+    /// Without a sink, verified webhooks are answered 503 (so Twilio retries them later).
     pub fn new(
         auth_token: &Secret,
         public_url: &Url,
         bot_secret: Option<Secret>,
-        sink: Arc<dyn WebhookSink>,
+        sink: Option<Arc<dyn WebhookSink>>,
         readiness: Readiness,
     ) -> Self {
         Self {
@@ -239,6 +240,15 @@ fn sink_result(route: &'static str, result: Result<Handled, SinkError>) -> Respo
     }
 }
 
+fn no_sink(route: &'static str) -> Response {
+    reject(
+        route,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "error",
+        "conversation routing is not running in this process".into(),
+    )
+}
+
 async fn outbound(
     State(state): State<Arc<ServerState>>,
     uri: Uri,
@@ -267,7 +277,10 @@ async fn outbound(
         Ok(event) => event,
         Err(e) => return reject(ROUTE, StatusCode::BAD_REQUEST, "invalid", e.to_string()),
     };
-    sink_result(ROUTE, state.sink.outbound(event).await)
+    let Some(sink) = &state.sink else {
+        return no_sink(ROUTE);
+    };
+    sink_result(ROUTE, sink.outbound(event).await)
 }
 
 async fn bot(
@@ -299,7 +312,10 @@ async fn bot(
         Ok(r) => r,
         Err(why) => return reject(ROUTE, StatusCode::BAD_REQUEST, "invalid", why),
     };
-    sink_result(ROUTE, state.sink.bot(request).await)
+    let Some(sink) = &state.sink else {
+        return no_sink(ROUTE);
+    };
+    sink_result(ROUTE, sink.bot(request).await)
 }
 
 #[cfg(test)]
@@ -348,7 +364,7 @@ mod tests {
             &Secret::new(TOKEN),
             &Url::parse(PUBLIC).unwrap(),
             Some(Secret::new("bot-secret")),
-            sink.clone(),
+            Some(sink.clone()),
             ready.clone(),
         );
         (router(Arc::new(state), max), sink, ready)
@@ -593,6 +609,29 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn without_a_sink_verified_webhooks_get_503() {
+        let state = ServerState::new(
+            &Secret::new(TOKEN),
+            &Url::parse(PUBLIC).unwrap(),
+            None,
+            None,
+            Readiness::default(),
+        );
+        let app = router(Arc::new(state), 65_536);
+        let fields = message_added(CONV);
+        let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        assert_eq!(
+            send(&app, signed("/twilio/outbound", &pairs)).await,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        let (_, body) = form(&pairs);
+        assert_eq!(
+            send(&app, post("/twilio/outbound", body, &[])).await,
+            StatusCode::FORBIDDEN
+        );
+    }
+
     #[test]
     fn signed_url_keeps_query_and_prefix() {
         let (_, _, _) = app(1024);
@@ -600,7 +639,7 @@ mod tests {
             &Secret::new(TOKEN),
             &Url::parse("https://example.com/flexcord/").unwrap(),
             None,
-            Arc::new(Recorder::default()),
+            None,
             Readiness::default(),
         );
         let uri: Uri = "/twilio/outbound?x=1".parse().unwrap();

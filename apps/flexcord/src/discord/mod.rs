@@ -1,6 +1,8 @@
 //! Discord: slash command definitions, modals, message rendering and interaction parsing.
 
 pub mod commands;
+pub mod gateway;
+pub mod interactions;
 pub mod modal;
 pub mod render;
 

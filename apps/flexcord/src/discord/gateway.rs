@@ -1,0 +1,100 @@
+//! The Discord side at run time: the REST client, the shards of this process and their event
+//! loops.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use twilight_gateway::{
+    CloseFrame, ConfigBuilder, Event, EventTypeFlags, Intents, Shard, ShardId, StreamExt as _,
+};
+use twilight_http::Client;
+
+use super::interactions::InteractionHandler;
+use crate::config::DiscordConfig;
+
+/// The gateway intents the bridge needs (guilds, guild and direct messages, message content).
+pub const INTENTS: Intents = Intents::GUILDS
+    .union(Intents::GUILD_MESSAGES)
+    .union(Intents::DIRECT_MESSAGES)
+    .union(Intents::MESSAGE_CONTENT);
+
+/// The REST client for the configured API URL (the real Discord, or an emulator).
+pub fn http_client(config: &DiscordConfig) -> Client {
+    let mut builder = Client::builder().token(config.token.expose().to_owned());
+    if let Some((host, use_http)) = config.http_proxy() {
+        builder = builder.proxy(host, use_http);
+    }
+    builder.build()
+}
+
+/// Runs this process's shards until `shutdown` is cancelled or every shard is fatally closed.
+/// Interactions are handed to `handler`, each in its own task so the 3-second acknowledgement
+/// never waits behind another. On shutdown each shard is closed and polled until it reports
+/// closed, within `grace`.
+pub async fn run_shards(
+    config: &DiscordConfig,
+    handler: Arc<InteractionHandler>,
+    shutdown: CancellationToken,
+    grace: Duration,
+) {
+    let gateway_config = ConfigBuilder::new(config.token.expose().to_owned(), INTENTS)
+        .proxy_url(config.gateway_base())
+        .build();
+    let mut shards = JoinSet::new();
+    for id in config.shards.ids() {
+        let shard = Shard::with_config(
+            ShardId::new(id, config.shards.total()),
+            gateway_config.clone(),
+        );
+        shards.spawn(shard_loop(shard, handler.clone(), shutdown.clone(), grace));
+    }
+    if config.shards.receives_dms() {
+        tracing::info!(shards = %config.shards, "this process runs shard 0 and receives every DM");
+    }
+    while shards.join_next().await.is_some() {}
+}
+
+async fn shard_loop(
+    mut shard: Shard,
+    handler: Arc<InteractionHandler>,
+    shutdown: CancellationToken,
+    grace: Duration,
+) {
+    let wanted =
+        EventTypeFlags::READY | EventTypeFlags::INTERACTION_CREATE | EventTypeFlags::MESSAGE_CREATE;
+    let mut tasks = JoinSet::new();
+    loop {
+        let item = tokio::select! {
+            () = shutdown.cancelled() => break,
+            item = shard.next_event(wanted) => item,
+        };
+        let Some(item) = item else {
+            tracing::error!(shard = %shard.id(), "shard closed fatally (token or intents refused?)");
+            return;
+        };
+        match item {
+            Ok(Event::Ready(ready)) => {
+                tracing::info!(shard = %shard.id(), user = %ready.user.name, "gateway ready");
+            }
+            Ok(Event::InteractionCreate(interaction)) => {
+                let handler = handler.clone();
+                tasks.spawn(async move { handler.handle(interaction.0).await });
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(shard = %shard.id(), error = %e, "gateway event error"),
+        }
+        while tasks.try_join_next().is_some() {}
+    }
+    shard.close(CloseFrame::NORMAL);
+    let closing = async {
+        while let Some(item) = shard.next_event(EventTypeFlags::empty()).await {
+            if item.is_err() {
+                break;
+            }
+        }
+        while tasks.join_next().await.is_some() {}
+    };
+    crate::shutdown::drain("shard", grace, closing).await;
+}
