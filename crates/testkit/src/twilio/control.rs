@@ -10,6 +10,7 @@
 //! | `POST /__testkit/twilio/agent/media` | `Agent`, `Target`, `Filename`, `ContentType`, `Content`, `Body` | attach a file |
 //! | `POST /__testkit/twilio/agent/close` | `Target` | close the conversation |
 //! | `POST /__testkit/twilio/agent/end` | `Task`, `Wrapup` (`true`/`false`) | end the task |
+//! | `POST /__testkit/twilio/auto-agent` | `Agent`, `Greeting`, `EndWords` (comma-separated), `DelayMs` | start an agent that works by itself |
 //! | `POST /__testkit/twilio/faults` | `Method`, `Path`, `Effect` (`latency`, `429`, `500`, `503`), `Millis`, `Times` | REST fault |
 //! | `POST /__testkit/twilio/webhook-faults` | `Effect` (`drop`, `duplicate`), `Event`, `Times` | webhook fault |
 //! | `DELETE /__testkit/twilio/faults` | | clear every fault |
@@ -51,6 +52,30 @@ pub(crate) fn handle(inner: &Arc<Inner>, method: &str, path: &str, body: &[u8]) 
                 Ok(v) => axum::Json(v).into_response(),
                 Err(e) => control_err(&e),
             }
+        }
+        ("POST", "auto-agent") => {
+            let mut agent = super::AutoAgent::new(p.get("Agent").unwrap_or("agent:alice"));
+            if let Some(g) = p.get("Greeting") {
+                agent = agent.greeting(g);
+            }
+            if let Some(words) = p.get("EndWords") {
+                let words: Vec<&str> = words
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|w| !w.is_empty())
+                    .collect();
+                agent = agent.end_words(&words);
+            }
+            if let Some(ms) = p.get("DelayMs").and_then(|v| v.parse::<u64>().ok()) {
+                agent = agent.delay(Duration::from_millis(ms));
+            }
+            let handle = tokio::spawn(super::auto::run(Arc::clone(inner), agent));
+            inner
+                .tasks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(handle);
+            StatusCode::NO_CONTENT.into_response()
         }
         ("POST", "faults") => {
             let m = p.get("Method").unwrap_or("*");

@@ -23,6 +23,7 @@
 //! ```
 
 mod api;
+mod auto;
 mod config;
 mod control;
 mod faults;
@@ -47,6 +48,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+pub use auto::{AutoAgent, AutoAgentHandle};
 pub use config::{ServiceWebhook, TwilioConfig};
 pub use faults::{Fault, FaultEffect, WebhookFault, WebhookFaultEffect};
 pub use model::{

@@ -305,3 +305,115 @@ async fn chat_agent_joins_and_ends_with_inactive_channel() {
     assert_eq!(upd.param("ChannelSid"), Some(ch.as_str()));
     assert_eq!(emu.tasks()[0].status, TaskStatus::Completed);
 }
+
+#[tokio::test]
+async fn auto_agent_accepts_greets_answers_and_ends() {
+    use flexcord_testkit::twilio::AutoAgent;
+
+    let emu = emulator().await;
+    let api = Api::new(&emu);
+    let rx = Receiver::start().await;
+    let conv = handed_off(&emu, &api, &rx.url("/o")).await;
+    let _alice = emu.start_auto_agent(
+        AutoAgent::new("agent:alice")
+            .greeting("Hi, Alice here")
+            .reply_with(|t| Some(format!("You said: {t}")))
+            .end_words(&["bye"]),
+    );
+    let greeted = emu
+        .wait_for(WAIT, |e| {
+            e.messages(&conv)
+                .into_iter()
+                .find(|m| m.author == "agent:alice")
+        })
+        .await
+        .expect("greeting");
+    assert_eq!(greeted.body.as_deref(), Some("Hi, Alice here"));
+    assert_eq!(emu.tasks()[0].worker.as_deref(), Some("agent:alice"));
+    let path = format!("/v1/Conversations/{conv}/Messages");
+    api.post_hooked(
+        &path,
+        &[("Author", "discord:1"), ("Body", "my order is late")],
+    )
+    .await;
+    emu.wait_for(WAIT, |e| {
+        e.messages(&conv)
+            .into_iter()
+            .find(|m| m.body.as_deref() == Some("You said: my order is late"))
+    })
+    .await
+    .expect("answer");
+    api.post_hooked(&path, &[("Author", "discord:1"), ("Body", "ok, bye")])
+        .await;
+    emu.wait_for(WAIT, |e| {
+        (e.conversation(&conv).map(|c| c.state).as_deref() == Some("closed")).then_some(())
+    })
+    .await
+    .expect("ended");
+    assert_eq!(emu.tasks()[0].status, TaskStatus::Completed);
+    let agent_messages = emu
+        .messages(&conv)
+        .into_iter()
+        .filter(|m| m.author == "agent:alice")
+        .count();
+    assert_eq!(agent_messages, 2, "greeting and one answer");
+}
+
+#[tokio::test]
+async fn auto_agent_over_the_control_api_in_chat_mode() {
+    let emu = emulator().await;
+    let api = Api::new(&emu);
+    let started = reqwest::Client::new()
+        .post(format!("{}/__testkit/twilio/auto-agent", emu.base_url()))
+        .form(&[
+            ("Agent", "agent:zoe"),
+            ("Greeting", "Zoe here"),
+            ("EndWords", "bye, thanks"),
+        ])
+        .send()
+        .await
+        .expect("started");
+    assert_eq!(started.status().as_u16(), 204);
+    let ch = api
+        .post(
+            "/v1/Channels",
+            &[
+                ("FlexFlowSid", emu.flex_flow_sid()),
+                ("Identity", "discord:8"),
+                ("ChatUserFriendlyName", "E"),
+                ("ChatFriendlyName", "E"),
+            ],
+        )
+        .await
+        .json["sid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let svc = format!("/v2/Services/{}", emu.chat_service_sid());
+    let attrs = crate::support::with_handoff(&emu.chat_channel(&ch).expect("channel").attributes);
+    api.post(&format!("{svc}/Channels/{ch}"), &[("Attributes", &attrs)])
+        .await;
+    api.post_hooked(
+        &format!("{svc}/Channels/{ch}/Messages"),
+        &[("From", "discord:8"), ("Body", "help")],
+    )
+    .await;
+    emu.wait_for(WAIT, |e| {
+        e.chat_messages(&ch)
+            .into_iter()
+            .find(|m| m.from == "agent:zoe")
+    })
+    .await
+    .expect("greeting");
+    api.post_hooked(
+        &format!("{svc}/Channels/{ch}/Messages"),
+        &[("From", "discord:8"), ("Body", "Thanks!")],
+    )
+    .await;
+    emu.wait_for(WAIT, |e| {
+        e.chat_channel(&ch)
+            .filter(|c| c.attributes.contains("INACTIVE"))
+    })
+    .await
+    .expect("channel inactive");
+}
