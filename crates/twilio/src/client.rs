@@ -672,6 +672,11 @@ mod tests {
 
     #[test]
     fn builds_with_auth_token_or_api_key_and_redacts() {
+        let builder = Client::builder()
+            .account(AC, "s3cret-token")
+            .api_key(SK, "key-s3cret");
+        let debug = format!("{builder:?}");
+        assert!(!debug.contains("s3cret"), "{debug}");
         let c = Client::builder()
             .account(AC, "s3cret-token")
             .build()
