@@ -1,0 +1,250 @@
+//! The rules the reference design got wrong, one test each.
+
+use flexcord_routing::{
+    ActionKind, BotRoute, Button, Event, Note, Phase, RouterConfig, Texts, TwilioSid, UserId,
+};
+
+use crate::world::{World, dm, dm_texts, interaction};
+
+fn studio() -> RouterConfig {
+    RouterConfig {
+        bot_route: BotRoute::Studio,
+        ..RouterConfig::default()
+    }
+}
+
+/// A studio-route conversation of user 1 whose Twilio side exists.
+fn studio_world() -> (World, TwilioSid) {
+    let mut w = World::new(studio());
+    w.apply(dm(1, 101, "hello"));
+    w.drain();
+    let sid = w
+        .conv_of(1)
+        .and_then(|c| c.twilio.clone())
+        .expect("created");
+    (w, sid)
+}
+
+#[test]
+fn dm_after_closed_conversation_starts_a_new_twilio_conversation() {
+    let (mut w, sid) = studio_world();
+    let first = w.conv_of(1).expect("open").id.clone();
+    w.apply(Event::TwilioClosed { sid: sid.clone() });
+    assert!(w.conv_of(1).is_none(), "closed conversations are not open");
+
+    // The store finds no open conversation: a new one, with a new Twilio conversation.
+    let step = w.apply(dm(1, 202, "one more thing"));
+    let conv = step.state.expect("new conversation");
+    assert_ne!(conv.id, first);
+    let creates: Vec<_> = step
+        .actions
+        .iter()
+        .filter_map(|a| match &a.kind {
+            ActionKind::CreateTwilioConversation { unique_name, .. } => Some(unique_name.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        creates.len(),
+        1,
+        "a new Twilio conversation, never the closed one"
+    );
+    assert!(!creates[0].contains(first.as_str()));
+    assert!(
+        step.actions.iter().all(|a| !matches!(&a.kind,
+            ActionKind::PostToTwilio { sid: s, .. } if *s == sid)),
+        "nothing is posted to the closed conversation"
+    );
+
+    // Even when the driver hands the closed state back, the router starts afresh.
+    let closed = w.convs.get(&first).cloned().expect("kept");
+    let step = w.router.handle(
+        Some(closed),
+        dm(1, 303, "again"),
+        flexcord_routing::Timestamp(w.now),
+    );
+    assert_ne!(step.state.expect("new").id, first);
+}
+
+#[test]
+fn agent_message_for_unknown_conversation_is_never_posted() {
+    let mut w = World::new(RouterConfig::default());
+    let unknown = TwilioSid::from("CH00000000000000000000000000000bad");
+    let step = w.apply(w.agent_message(&unknown, "IM1", "agent@example.com", "hello?"));
+    assert!(step.actions.is_empty());
+    assert!(step.state.is_none());
+    assert_eq!(
+        step.notes,
+        vec![Note::Dropped {
+            reason: "unknown twilio conversation".into()
+        }]
+    );
+}
+
+#[test]
+fn agent_message_for_closed_conversation_is_never_posted() {
+    let (mut w, sid) = studio_world();
+    w.apply(Event::TwilioClosed { sid: sid.clone() });
+    w.drain();
+    let step = w.apply(w.agent_message(&sid, "IM2", "agent@example.com", "late reply"));
+    assert!(step.actions.is_empty(), "{:?}", step.actions);
+    assert!(matches!(&step.notes[..], [Note::Dropped { .. }]));
+}
+
+#[test]
+fn same_twilio_event_twice_is_applied_once() {
+    let (mut w, sid) = studio_world();
+    let event = w.agent_message(&sid, "IM3", "agent@example.com", "hi there");
+    let first = w.apply(event.clone());
+    assert_eq!(dm_texts(&first.actions), vec!["hi there"]);
+    let second = w.apply(event);
+    assert!(second.actions.is_empty());
+    assert_eq!(second.notes, vec![Note::Duplicate]);
+    assert_eq!(
+        w.apply(w.agent_message(&sid, "IM4", "agent@example.com", "next"))
+            .actions
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn user_is_told_transfer_then_case_number_then_agent_joined() {
+    let mut w = World::new(RouterConfig::default());
+    w.apply(dm(1, 101, "my parcel is lost"));
+    w.drain();
+    let conv_id = w.conv_of(1).expect("open").id.clone();
+    let handoff = w.apply(Event::Button {
+        user: UserId(1),
+        interaction: interaction(5),
+        conversation: conv_id,
+        button: Button::TalkToAgent,
+    });
+    let texts = Texts::default();
+    // "transferring" goes out in the same step, before anything else can happen.
+    assert_eq!(dm_texts(&handoff.actions), vec![texts.transferring.clone()]);
+
+    // Twilio is faster than the case store: the agent joins before the case exists.
+    let create = w.take("create_twilio_conversation").expect("create");
+    let created = w.success(&create, false);
+    w.apply(created);
+    let sid = w.conv_of(1).and_then(|c| c.twilio.clone()).expect("sid");
+    let joined = w.apply(Event::ParticipantJoined {
+        sid,
+        identity: "alice@example.com".into(),
+    });
+    assert!(
+        dm_texts(&joined.actions).is_empty(),
+        "joined waits for the case number"
+    );
+
+    let open_case = w.take("open_case").expect("case");
+    let opened = w.success(&open_case, false);
+    let step = w.apply(opened);
+    let all: Vec<String> = dm_texts(&w.log);
+    let pos = |needle: &str| all.iter().position(|t| t.contains(needle)).expect(needle);
+    assert!(pos("transferring") < pos("case number"));
+    assert!(pos("case number") < pos("alice@example.com has joined"));
+    assert!(step.actions.iter().any(|a| matches!(&a.kind,
+        ActionKind::UpdateCase { update: flexcord_routing::CaseUpdate::Open { assignee }, .. }
+            if assignee == "alice@example.com")));
+}
+
+#[test]
+fn contact_center_messages_are_recognised_by_author_not_source() {
+    let (mut w, sid) = studio_world();
+    // Studio's "send message" widget, Flex agents, anything not us: forwarded.
+    for (i, author) in ["system", "studio-flow", "agent@example.com"]
+        .iter()
+        .enumerate()
+    {
+        let step = w.apply(w.agent_message(&sid, &format!("IMa{i}"), author, "from the center"));
+        assert_eq!(
+            dm_texts(&step.actions),
+            vec!["from the center"],
+            "author {author}"
+        );
+    }
+    // The user's own message echoed by the webhook, and the bot's own post: never forwarded.
+    for (i, author) in ["discord:1", "flexcord-bot"].iter().enumerate() {
+        let step = w.apply(w.agent_message(&sid, &format!("IMb{i}"), author, "echo"));
+        assert!(step.actions.is_empty(), "author {author}");
+    }
+}
+
+#[test]
+fn permanently_failed_dm_ends_visibly_and_never_loops() {
+    let (mut w, sid) = studio_world();
+    let step = w.apply(w.agent_message(&sid, "IM5", "agent@example.com", "are you there?"));
+    let send = step.actions[0].clone();
+    w.outbox.clear();
+    let failed = w.apply(send.failed(true, "Discord 50007: cannot send messages to this user"));
+    // The agent sees it, once, in the conversation, without webhooks (no echo, no loop).
+    let notices: Vec<_> = failed
+        .actions
+        .iter()
+        .filter_map(|a| match &a.kind {
+            ActionKind::PostToTwilio {
+                body,
+                webhooks,
+                author,
+                ..
+            } => Some((body.clone(), *webhooks, author.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(notices.len(), 1);
+    assert!(notices[0].0.contains("50007"));
+    assert!(!notices[0].1);
+    assert_eq!(notices[0].2, "flexcord-bot");
+    assert!(
+        dm_texts(&failed.actions).is_empty(),
+        "no DM about a failed DM"
+    );
+
+    // The notice failing as well ends there.
+    let notice = failed.actions[0].clone();
+    let after = w.apply(notice.failed(true, "20404"));
+    assert!(after.actions.is_empty());
+    // Further agent messages are not sent into the void again and again.
+    let more = w.apply(w.agent_message(&sid, "IM6", "agent@example.com", "hello?"));
+    assert!(dm_texts(&more.actions).is_empty());
+    // Until the user writes again.
+    w.outbox.clear();
+    w.apply(dm(1, 104, "sorry, I'm back"));
+    let again = w.apply(w.agent_message(&sid, "IM7", "agent@example.com", "welcome back"));
+    assert_eq!(dm_texts(&again.actions), vec!["welcome back"]);
+}
+
+#[test]
+fn failed_twilio_conversation_tells_the_user_and_closes() {
+    let mut w = World::new(RouterConfig::default());
+    w.apply(dm(1, 101, "help"));
+    w.drain();
+    let id = w.conv_of(1).expect("open").id.clone();
+    w.apply(Event::Button {
+        user: UserId(1),
+        interaction: interaction(6),
+        conversation: id.clone(),
+        button: Button::TalkToAgent,
+    });
+    let create = w.take("create_twilio_conversation").expect("create");
+    let step = w.apply(create.failed(false, "out of retries: 503"));
+    assert_eq!(
+        dm_texts(&step.actions)[0],
+        Texts::default().agents_unavailable
+    );
+    assert_eq!(step.state.map(|c| c.phase), Some(Phase::Closed));
+}
+
+#[test]
+fn failed_bot_offers_an_agent_once() {
+    let mut w = World::new(RouterConfig::default());
+    let step = w.apply(dm(1, 101, "hi"));
+    let ask = step.actions[0].clone();
+    w.outbox.clear();
+    let failed = w.apply(ask.failed(false, "kb down"));
+    assert!(failed.actions.iter().any(|a| matches!(&a.kind,
+        ActionKind::SendDm { buttons, .. } if buttons == &[Button::TalkToAgent])));
+    assert_eq!(failed.actions.len(), 1);
+}

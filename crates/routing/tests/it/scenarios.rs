@@ -1,0 +1,421 @@
+//! Table-like scenarios with a fake clock: both routes, timers, the case mapping.
+
+use flexcord_routing::{
+    ActionKind, BotRoute, Button, CaseNumber, CaseUpdate, Command, Event, Phase, ResolvedBy,
+    RouterConfig, Speaker, SupportHours, Texts, Timestamp, TwilioMode, UserId,
+};
+
+use crate::world::{T0, World, dm, dm_texts, interaction};
+
+const MIN: i64 = 60_000;
+
+fn names(actions: &[flexcord_routing::Action]) -> Vec<&'static str> {
+    actions.iter().map(|a| a.kind.name()).collect()
+}
+
+fn hand_off(w: &mut World, user: u64) {
+    let id = w.conv_of(user).expect("open").id.clone();
+    w.apply(Event::Button {
+        user: UserId(user),
+        interaction: interaction(77),
+        conversation: id,
+        button: Button::TalkToAgent,
+    });
+}
+
+#[test]
+fn direct_route_bot_only_never_touches_twilio() {
+    let mut w = World::new(RouterConfig::default());
+    let step = w.apply(dm(1, 101, "where is my order"));
+    assert_eq!(names(&step.actions), ["ask_bot"]);
+    w.drain();
+    w.apply(dm(1, 102, "thanks"));
+    w.drain();
+    assert!(w.log.iter().all(|a| !matches!(
+        a.kind,
+        ActionKind::CreateTwilioConversation { .. } | ActionKind::PostToTwilio { .. }
+    )));
+    // Bot replies carry the agent and solved buttons.
+    assert!(w.log.iter().any(|a| matches!(&a.kind,
+        ActionKind::SendDm { buttons, .. } if buttons == &[Button::TalkToAgent, Button::Solved])));
+}
+
+#[test]
+fn direct_route_backfills_transcript_then_creates_interaction() {
+    let mut w = World::new(RouterConfig::default());
+    w.apply(dm(1, 101, "my parcel"));
+    w.drain();
+    w.now += MIN;
+    hand_off(&mut w, 1);
+    // Written while the Twilio conversation is being created: carried by the back-fill.
+    w.apply(dm(1, 102, "it was blue"));
+    let create = w.take("create_twilio_conversation").expect("create");
+    let ActionKind::CreateTwilioConversation {
+        studio,
+        attributes,
+        unique_name,
+        ..
+    } = &create.kind
+    else {
+        unreachable!()
+    };
+    assert!(!studio);
+    assert!(attributes.handoff);
+    assert!(unique_name.starts_with("discord:1001:"));
+    let created = w.success(&create, false);
+    let step = w.apply(created);
+    let posts: Vec<_> = step
+        .actions
+        .iter()
+        .filter_map(|a| match &a.kind {
+            ActionKind::PostToTwilio {
+                author,
+                body,
+                at,
+                webhooks,
+                ..
+            } => Some((author.as_str(), body.as_str(), *at, *webhooks)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        posts,
+        vec![
+            ("discord:1", "my parcel", Some(Timestamp(T0)), false),
+            ("flexcord-bot", "bot answer 1", Some(Timestamp(T0)), false),
+            ("discord:1", "it was blue", Some(Timestamp(T0 + MIN)), false),
+        ]
+    );
+    assert_eq!(
+        step.actions.last().map(|a| a.kind.name()),
+        Some("create_interaction")
+    );
+    // Afterwards user messages go straight to Twilio, with webhooks.
+    let step = w.apply(dm(1, 103, "hello?"));
+    assert!(step.actions.iter().any(|a| matches!(&a.kind,
+        ActionKind::PostToTwilio { body, webhooks: true, .. } if body == "hello?")));
+}
+
+#[test]
+fn studio_route_creates_at_first_dm_and_asks_bot_through_twilio() {
+    for mode in [TwilioMode::Conversations, TwilioMode::Chat] {
+        let config = RouterConfig {
+            mode,
+            bot_route: if mode == TwilioMode::Chat {
+                BotRoute::Direct // chat forces studio
+            } else {
+                BotRoute::Studio
+            },
+            ..RouterConfig::default()
+        };
+        let mut w = World::new(config);
+        let step = w.apply(dm(1, 101, "hi"));
+        assert_eq!(
+            names(&step.actions),
+            ["create_twilio_conversation"],
+            "{mode:?}"
+        );
+        w.apply(dm(1, 102, "anyone?"));
+        let create = w.take("create_twilio_conversation").expect("create");
+        let created = w.success(&create, false);
+        let step = w.apply(created);
+        let bodies: Vec<_> = step
+            .actions
+            .iter()
+            .filter_map(|a| match &a.kind {
+                ActionKind::PostToTwilio {
+                    body,
+                    author,
+                    webhooks: true,
+                    ..
+                } => Some((author.clone(), body.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            bodies,
+            vec![
+                ("discord:1".into(), "hi".into()),
+                ("discord:1".into(), "anyone?".into())
+            ]
+        );
+        let sid = w.conv_of(1).and_then(|c| c.twilio.clone()).expect("sid");
+        w.outbox.clear();
+        let step = w.apply(Event::BotAsked {
+            sid,
+            message: "IMq".into(),
+            author: "discord:1".into(),
+            body: "hi".into(),
+        });
+        assert_eq!(names(&step.actions), ["ask_bot"]);
+        let ask = step.actions[0].clone();
+        let reply = w.success(&ask, true);
+        let step = w.apply(reply);
+        // The bot's answer reaches the user and is written to Twilio as the bot, no webhooks.
+        assert!(step.actions.iter().any(|a| matches!(&a.kind,
+            ActionKind::PostToTwilio { author, webhooks: false, .. } if author == "flexcord-bot")));
+        assert!(step.actions.iter().any(|a| matches!(&a.kind,
+            ActionKind::UpdateTwilioAttributes { attributes, .. } if attributes.handoff)));
+        assert_eq!(step.state.map(|c| c.phase), Some(Phase::WaitingAgent));
+    }
+}
+
+#[test]
+fn helpme_from_a_guild_opens_the_dm_first() {
+    let mut w = World::new(RouterConfig::default());
+    let step = w.apply(Event::Command {
+        user: UserId(3),
+        interaction: interaction(9),
+        command: Command::HelpMe,
+    });
+    assert_eq!(
+        names(&step.actions),
+        [
+            "open_dm",
+            "open_case",
+            "create_twilio_conversation",
+            "respond"
+        ]
+    );
+    let open = w.take("open_dm").expect("open dm");
+    let opened = w.success(&open, false);
+    let step = w.apply(opened);
+    assert_eq!(dm_texts(&step.actions), vec![Texts::default().transferring]);
+}
+
+#[test]
+fn wait_notice_then_idle_close() {
+    let config = RouterConfig::default();
+    let idle = config.idle_close_ms;
+    let mut w = World::new(config);
+    w.apply(dm(1, 101, "hi"));
+    w.drain();
+    hand_off(&mut w, 1);
+    w.drain();
+    let conv = w.conv_of(1).expect("open").clone();
+    assert_eq!(conv.wait_notice_due, Some(Timestamp(T0 + 5 * MIN)));
+    w.now = T0 + 5 * MIN;
+    let step = w.apply(Event::Tick {
+        conversation: conv.id.clone(),
+    });
+    assert_eq!(
+        dm_texts(&step.actions),
+        vec![Texts::default().still_looking]
+    );
+    assert_eq!(step.wake_at, Some(Timestamp(T0 + idle)));
+    // Once only.
+    let step = w.apply(Event::Tick {
+        conversation: conv.id.clone(),
+    });
+    assert!(step.actions.is_empty());
+    w.now = T0 + idle;
+    let step = w.apply(Event::Tick {
+        conversation: conv.id.clone(),
+    });
+    assert_eq!(step.state.as_ref().map(|c| c.phase), Some(Phase::Closed));
+    assert!(step.actions.iter().any(|a| matches!(
+        &a.kind,
+        ActionKind::UpdateCase {
+            update: CaseUpdate::Resolved {
+                by: ResolvedBy::Idle
+            },
+            ..
+        }
+    )));
+    assert!(names(&step.actions).contains(&"close_twilio"));
+    assert_eq!(step.wake_at, None);
+}
+
+#[test]
+fn out_of_hours_handoff_says_when_agents_are_back() {
+    let config = RouterConfig {
+        hours: SupportHours::parse("Mon-Fri 12:00-18:00").expect("hours"),
+        ..RouterConfig::default()
+    };
+    let mut w = World::new(config);
+    w.apply(dm(1, 101, "hi"));
+    w.drain();
+    hand_off(&mut w, 1);
+    let texts = dm_texts(&w.log);
+    assert!(texts.iter().any(|t| t.contains("Mon 12:00")), "{texts:?}");
+    // The wait notice counts from the opening, not from now (10:00).
+    let conv = w.conv_of(1).expect("open");
+    assert_eq!(
+        conv.wait_notice_due,
+        Some(Timestamp(T0 + 2 * 60 * MIN + 5 * MIN))
+    );
+    // The case is opened anyway (it stays `new`).
+    assert!(w.log.iter().any(|a| a.kind.name() == "open_case"));
+}
+
+#[test]
+fn case_mapping_follows_the_conversation() {
+    let mut w = World::new(RouterConfig::default());
+    w.apply(dm(1, 101, "printer on fire"));
+    w.drain();
+    hand_off(&mut w, 1);
+    w.drain();
+    let conv = w.conv_of(1).expect("open").clone();
+    let case = conv.case.clone().expect("case");
+    let sid = conv.twilio.clone().expect("sid");
+    // The case opened with the subject and the transcript so far.
+    assert!(w.log.iter().any(|a| matches!(&a.kind,
+        ActionKind::OpenCase { subject, transcript, .. }
+            if subject == "printer on fire" && transcript.len() == 2)));
+    w.apply(Event::ParticipantJoined {
+        sid: sid.clone(),
+        identity: "bob".into(),
+    });
+    let step = w.apply(w.agent_message(&sid, "IM1", "bob", "on it"));
+    assert!(step.actions.iter().any(|a| matches!(&a.kind,
+        ActionKind::AnnotateCase { number, entry }
+            if *number == case && entry.speaker == Speaker::Agent("bob".into()))));
+    let step = w.apply(dm(1, 102, "thanks"));
+    assert!(step.actions.iter().any(|a| matches!(&a.kind,
+        ActionKind::AnnotateCase { entry, .. } if entry.speaker == Speaker::User)));
+    let step = w.apply(Event::TwilioClosed { sid });
+    assert!(step.actions.iter().any(|a| matches!(
+        &a.kind,
+        ActionKind::UpdateCase {
+            update: CaseUpdate::Resolved {
+                by: ResolvedBy::Agent
+            },
+            ..
+        }
+    )));
+    // Rating buttons under the closing message, then a rating on the case.
+    assert!(step.actions.iter().any(|a| matches!(&a.kind,
+        ActionKind::SendDm { buttons, .. } if buttons.len() == 5)));
+    let step = w.apply(Event::Button {
+        user: UserId(1),
+        interaction: interaction(81),
+        conversation: conv.id.clone(),
+        button: Button::Rate(4),
+    });
+    assert!(step.actions.iter().any(|a| matches!(
+        &a.kind,
+        ActionKind::UpdateCase {
+            update: CaseUpdate::Rating { stars: 4 },
+            ..
+        }
+    )));
+    // Rated once.
+    let step = w.apply(Event::Button {
+        user: UserId(1),
+        interaction: interaction(82),
+        conversation: conv.id,
+        button: Button::Rate(1),
+    });
+    assert!(!step.actions.iter().any(|a| a.kind.name() == "update_case"));
+}
+
+#[test]
+fn case_close_command_resolves_by_requester() {
+    let mut w = World::new(RouterConfig::default());
+    w.apply(dm(1, 101, "hi"));
+    w.drain();
+    hand_off(&mut w, 1);
+    w.drain();
+    let case = w.conv_of(1).and_then(|c| c.case.clone()).expect("case");
+    let step = w.apply(Event::Command {
+        user: UserId(1),
+        interaction: interaction(90),
+        command: Command::CaseClose { number: case },
+    });
+    assert!(step.actions.iter().any(|a| matches!(
+        &a.kind,
+        ActionKind::UpdateCase {
+            update: CaseUpdate::Resolved {
+                by: ResolvedBy::Requester
+            },
+            requester: Some(UserId(1)),
+            ..
+        }
+    )));
+    assert!(names(&step.actions).contains(&"close_twilio"));
+    assert!(w.conv_of(1).is_none());
+    // Another case number: a stateless update on behalf of the requester.
+    let step = w.apply(Event::Command {
+        user: UserId(1),
+        interaction: interaction(91),
+        command: Command::CaseClose {
+            number: CaseNumber::from("CASE-000999"),
+        },
+    });
+    assert_eq!(names(&step.actions), ["update_case", "respond"]);
+    assert!(step.actions[0].id.as_str().starts_with("i91/"));
+}
+
+#[test]
+fn reports_and_status_need_no_conversation() {
+    let mut w = World::new(RouterConfig::default());
+    let step = w.apply(Event::Command {
+        user: UserId(2),
+        interaction: interaction(50),
+        command: Command::Bug {
+            title: "crash".into(),
+            steps: "click".into(),
+            expected: "no crash".into(),
+            actual: "crash".into(),
+        },
+    });
+    assert_eq!(names(&step.actions), ["file_report"]);
+    assert!(step.state.is_none());
+    let step = w.apply(Event::Command {
+        user: UserId(2),
+        interaction: interaction(51),
+        command: Command::CaseStatus { number: None },
+    });
+    assert_eq!(names(&step.actions), ["case_status"]);
+}
+
+#[test]
+fn long_agent_message_is_split_and_neutralised() {
+    let mut w = World::new(RouterConfig {
+        bot_route: BotRoute::Studio,
+        ..RouterConfig::default()
+    });
+    w.apply(dm(1, 101, "hi"));
+    w.drain();
+    let sid = w.conv_of(1).and_then(|c| c.twilio.clone()).expect("sid");
+    let body = format!("@everyone {}", "lorem ipsum ".repeat(300));
+    let step = w.apply(w.agent_message(&sid, "IM9", "agent", &body));
+    let texts = dm_texts(&step.actions);
+    assert_eq!(texts.len(), 2);
+    assert!(texts.iter().all(|t| t.chars().count() <= 2000));
+    assert!(texts[0].starts_with("@\u{200b}everyone"));
+    // Edits of a forwarded message edit the first Discord message.
+    let send = step.actions[0].clone();
+    w.outbox.clear();
+    let delivered = send.completed(Some("555".into()));
+    w.apply(delivered);
+    let step = w.apply(Event::TwilioMessageUpdated {
+        sid,
+        message: "IM9".into(),
+        author: "agent".into(),
+        body: "fixed".into(),
+    });
+    assert!(matches!(&step.actions[..], [a] if matches!(&a.kind,
+        ActionKind::EditDm { message, text, .. } if message.0 == 555 && text == "fixed")));
+}
+
+#[test]
+fn state_round_trips_as_json() {
+    let mut w = World::new(RouterConfig::default());
+    w.apply(dm(1, 101, "hi"));
+    w.drain();
+    hand_off(&mut w, 1);
+    let conv = w.conv_of(1).expect("open").clone();
+    let json = serde_json::to_string(&conv).expect("serialises");
+    assert_eq!(
+        serde_json::from_str::<flexcord_routing::Conversation>(&json).expect("parses"),
+        conv
+    );
+    for action in &w.log {
+        let json = serde_json::to_string(action).expect("serialises");
+        assert_eq!(
+            &serde_json::from_str::<flexcord_routing::Action>(&json).expect("parses"),
+            action
+        );
+    }
+}
