@@ -88,13 +88,13 @@ fn run(config: RouterConfig, ops: Vec<Op>) -> Result<(), TestCaseError> {
                     .and_then(|c| w.convs.get(c))
                     .and_then(|c| c.twilio.clone());
                 sid.map(|sid| {
-                    let token = format!("agent-msg-{n}");
+                    let token = format!("[agent-msg-{n}]");
                     agent_tokens.insert(token.clone(), UserId(u));
                     w.agent_message(&sid, &format!("IM{n}"), "agent@example.com", &token)
                 })
             }
             Op::UnknownAgentMessage => {
-                let token = format!("agent-msg-{n}");
+                let token = format!("[agent-msg-{n}]");
                 let sid = TwilioSid::from("CH000000000000000000000000000dead");
                 Some(w.agent_message(&sid, &format!("IM{n}"), "agent@example.com", &token))
             }
