@@ -4,7 +4,7 @@
 //! ```text
 //! flexcord-testkit [--discord-port 9001] [--twilio-port 9002] [--app-url http://127.0.0.1:8080]
 //!                  [--discord-token T] [--twilio-account-sid AC...] [--twilio-auth-token T]
-//!                  [--bot-secret S] [--heartbeat-ms 41250]
+//!                  [--bot-secret S] [--heartbeat-ms 41250] [--auto-agent agent:alice]
 //! ```
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use flexcord_testkit::discord::{DiscordConfig, DiscordEmulator};
-use flexcord_testkit::twilio::{TwilioConfig, TwilioEmulator};
+use flexcord_testkit::twilio::{AutoAgent, TwilioConfig, TwilioEmulator};
 
 const USAGE: &str = "\
 flexcord-testkit: local Discord and Twilio emulators for running flexcord by hand
@@ -30,6 +30,8 @@ OPTIONS:
     --twilio-account-sid <SID>    Account SID [default: AC00000000000000000000000000000000]
     --twilio-auth-token <TOKEN>   Auth token (signs webhooks) [default: 00000000000000000000000000000000]
     --bot-secret <SECRET>         Sent as X-Flexcord-Secret on bot requests
+    --auto-agent <IDENTITY>       Run a Flex agent that accepts, greets, answers and ends tasks
+                                  by itself (e.g. agent:alice) [default: none]
     --heartbeat-ms <MS>           Gateway heartbeat interval [default: 41250]
     -h, --help                    Print this help
 ";
@@ -43,6 +45,7 @@ struct Args {
     account_sid: String,
     auth_token: String,
     bot_secret: Option<String>,
+    auto_agent: Option<String>,
     heartbeat_ms: u64,
 }
 
@@ -56,6 +59,7 @@ fn parse_args() -> Result<Option<Args>, String> {
         account_sid: "AC00000000000000000000000000000000".to_owned(),
         auth_token: "00000000000000000000000000000000".to_owned(),
         bot_secret: None,
+        auto_agent: None,
         heartbeat_ms: 41_250,
     };
     let mut it = std::env::args().skip(1);
@@ -91,6 +95,7 @@ fn parse_args() -> Result<Option<Args>, String> {
             "--twilio-account-sid" => args.account_sid = value()?,
             "--twilio-auth-token" => args.auth_token = value()?,
             "--bot-secret" => args.bot_secret = Some(value()?),
+            "--auto-agent" => args.auto_agent = Some(value()?),
             "--heartbeat-ms" => {
                 let v = value()?;
                 args.heartbeat_ms = v
@@ -179,6 +184,10 @@ async fn main() -> ExitCode {
         }
     };
 
+    let _auto_agent = args
+        .auto_agent
+        .as_ref()
+        .map(|identity| twilio.start_auto_agent(AutoAgent::new(identity.clone())));
     print_summary(&args, &discord, &twilio);
     shutdown_signal().await;
     discord.shutdown();
