@@ -12,7 +12,7 @@
 //!
 //! Webhooks must carry a valid `X-Twilio-Signature` computed on `server.public_url` plus the
 //! request's path and query (403 otherwise). `/twilio/bot` is also accepted with the header
-//! `X-Flexcord-Secret` equal to `bot.webhook_secret`. Bodies above `server.max_body_bytes` get
+//! `X-Flexcord-Secret` (or the form parameter `FlexcordSecret`) equal to `bot.webhook_secret`. Bodies above `server.max_body_bytes` get
 //! 413. Events that concern none of our conversations get 200 and are ignored, so Twilio does
 //! not retry them.
 
@@ -36,6 +36,9 @@ use crate::telemetry;
 
 /// The header a Studio HTTP widget can carry instead of a Twilio signature.
 pub const SECRET_HEADER: &str = "x-flexcord-secret";
+/// The form parameter that may carry `bot.webhook_secret` instead of the header (Studio's HTTP
+/// widget can add parameters but not headers).
+pub const SECRET_PARAM: &str = "FlexcordSecret";
 /// Twilio's signature header.
 pub const SIGNATURE_HEADER: &str = "x-twilio-signature";
 
@@ -294,10 +297,18 @@ async fn bot(
         Ok(p) => p,
         Err(why) => return reject(ROUTE, StatusCode::BAD_REQUEST, "invalid", why),
     };
-    let by_secret = match (&state.bot_secret, headers.get(SECRET_HEADER)) {
-        (Some(secret), Some(given)) => {
-            bool::from(secret.expose().as_bytes().ct_eq(given.as_bytes()))
-        }
+    // Studio's HTTP widget cannot set headers: the secret may also come as a form parameter.
+    let given = headers
+        .get(SECRET_HEADER)
+        .map(axum::http::HeaderValue::as_bytes)
+        .or_else(|| {
+            params
+                .iter()
+                .find(|(k, _)| k == SECRET_PARAM)
+                .map(|(_, v)| v.as_bytes())
+        });
+    let by_secret = match (&state.bot_secret, given) {
+        (Some(secret), Some(given)) => bool::from(secret.expose().as_bytes().ct_eq(given)),
         _ => false,
     };
     if !by_secret && !signature_ok(&state, &uri, &headers, &params) {
