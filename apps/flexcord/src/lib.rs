@@ -10,6 +10,7 @@ pub mod cases;
 pub mod cli;
 pub mod config;
 pub mod discord;
+pub mod inbound;
 pub mod secret;
 pub mod server;
 pub mod shutdown;
