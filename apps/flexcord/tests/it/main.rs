@@ -1,4 +1,7 @@
-//! The app against the Discord emulator, over real sockets: slash commands, modals, cases.
+//! The app against the Discord emulator, over real sockets: slash commands, modals, cases;
+//! and the built binary's commands.
+
+mod cli;
 
 use std::sync::Arc;
 use std::time::Duration;
