@@ -1,10 +1,12 @@
 //! The agent web pages: server-rendered HTML (maud escapes every value), a token login kept in an
 //! `HttpOnly`, `SameSite=Strict` cookie, and a per-session CSRF token in every form.
 //!
-//! The session cookie is `v1.<nonce>.<name>.<mac>` where `mac` is an HMAC-SHA256 (keyed from the
-//! API token) over the nonce and the agent's name; the CSRF token is another HMAC of the nonce.
-//! Nothing is kept on the server, so any instance can check any session, and changing the token
-//! ends every session.
+//! The session cookie is `v2.<issued>.<nonce>.<name>.<mac>` where `issued` is the login time
+//! (Unix seconds) and `mac` is an HMAC-SHA256 (keyed from the API token) over the issue time, the
+//! nonce and the agent's name; the CSRF token is another HMAC of the nonce. A session ends
+//! [`SESSION_SECONDS`] after login on the server too, not only in the browser, so a copied cookie
+//! stops working. Nothing is kept on the server, so any instance can check any session, and
+//! changing the token ends every session.
 
 use std::sync::Arc;
 
@@ -32,6 +34,7 @@ use crate::model::{
 use crate::service::Shared;
 
 const COOKIE: &str = "flexcord_cases_session";
+/// How long a session lasts after login, in the browser and on the server.
 const SESSION_SECONDS: u32 = 12 * 60 * 60;
 
 struct Session {
@@ -48,17 +51,26 @@ fn mac(key: &[u8; 32], parts: &[&[u8]]) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
-fn csrf_for(shared: &Shared, nonce: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(mac(&shared.web_key, &[b"csrf", nonce]))
+fn csrf_for(key: &[u8; 32], nonce: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(mac(key, &[b"csrf", nonce]))
 }
 
-fn new_cookie_value(shared: &Shared, name: &str) -> Result<String, Error> {
+/// Seconds since the Unix epoch, now.
+fn unix_now() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// A session cookie value for `name`, issued at `issued` (Unix seconds).
+fn new_cookie_value(key: &[u8; 32], name: &str, issued: i64) -> Result<String, Error> {
     let mut nonce = [0u8; 18];
     getrandom::fill(&mut nonce)
         .map_err(|e| Error::new(ErrorKind::Database).with_source(e.to_string()))?;
-    let tag = mac(&shared.web_key, &[b"session", &nonce, name.as_bytes()]);
+    let tag = mac(
+        key,
+        &[b"session", &issued.to_be_bytes(), &nonce, name.as_bytes()],
+    );
     Ok(format!(
-        "v1.{}.{}.{}",
+        "v2.{issued}.{}.{}.{}",
         URL_SAFE_NO_PAD.encode(nonce),
         URL_SAFE_NO_PAD.encode(name.as_bytes()),
         URL_SAFE_NO_PAD.encode(tag)
@@ -74,8 +86,15 @@ fn session(shared: &Shared, headers: &HeaderMap) -> Option<Session> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(k, _)| *k == COOKIE)
         .map(|(_, v)| v)?;
+    parse_session(&shared.web_key, value, unix_now())
+}
+
+/// Checks a session cookie value at time `now` (Unix seconds): its MAC, and that it was issued at
+/// most [`SESSION_SECONDS`] ago (and not in the future, beyond a minute of clock skew).
+fn parse_session(key: &[u8; 32], value: &str, now: i64) -> Option<Session> {
     let mut parts = value.split('.');
-    let (Some("v1"), Some(nonce), Some(name), Some(tag), None) = (
+    let (Some("v2"), Some(issued), Some(nonce), Some(name), Some(tag), None) = (
+        parts.next(),
         parts.next(),
         parts.next(),
         parts.next(),
@@ -84,16 +103,21 @@ fn session(shared: &Shared, headers: &HeaderMap) -> Option<Session> {
     ) else {
         return None;
     };
+    let issued: i64 = issued.parse().ok()?;
     let nonce = URL_SAFE_NO_PAD.decode(nonce).ok()?;
     let name = URL_SAFE_NO_PAD.decode(name).ok()?;
     let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
-    let expected = mac(&shared.web_key, &[b"session", &nonce, &name]);
+    let expected = mac(key, &[b"session", &issued.to_be_bytes(), &nonce, &name]);
     if !bool::from(expected.ct_eq(&tag)) {
+        return None;
+    }
+    let age = now.checked_sub(issued)?;
+    if !(-60..=i64::from(SESSION_SECONDS)).contains(&age) {
         return None;
     }
     Some(Session {
         name: String::from_utf8(name).ok()?,
-        csrf: csrf_for(shared, &nonce),
+        csrf: csrf_for(key, &nonce),
     })
 }
 
@@ -266,7 +290,7 @@ async fn login(State(shared): State<Arc<Shared>>, Form(form): Form<LoginForm>) -
         )
             .into_response();
     }
-    match new_cookie_value(&shared, name) {
+    match new_cookie_value(&shared.web_key, name, unix_now()) {
         Ok(value) => {
             let mut response = Redirect::to(&format!("{}/", shared.web_prefix)).into_response();
             response.headers_mut().insert(
@@ -777,4 +801,42 @@ async fn protective_headers(mut response: Response) -> Response {
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{SESSION_SECONDS, new_cookie_value, parse_session};
+
+    const KEY: [u8; 32] = [7; 32];
+    const T0: i64 = 1_790_000_000;
+
+    #[test]
+    fn sessions_expire_on_the_server() {
+        let value = new_cookie_value(&KEY, "Ann", T0).expect("cookie");
+        let fresh = parse_session(&KEY, &value, T0 + 5).expect("fresh session");
+        assert_eq!(fresh.name, "Ann");
+        let last = T0 + i64::from(SESSION_SECONDS);
+        assert!(
+            parse_session(&KEY, &value, last).is_some(),
+            "valid to the end"
+        );
+        assert!(
+            parse_session(&KEY, &value, last + 1).is_none(),
+            "an expired cookie is no session"
+        );
+        assert!(
+            parse_session(&KEY, &value, T0 - 3_600).is_none(),
+            "a cookie from the future is no session"
+        );
+    }
+
+    #[test]
+    fn the_issue_time_cannot_be_changed() {
+        let value = new_cookie_value(&KEY, "Ann", T0).expect("cookie");
+        let later = T0 + i64::from(SESSION_SECONDS);
+        let forged = value.replacen(&format!("v2.{T0}."), &format!("v2.{later}."), 1);
+        assert_ne!(forged, value);
+        assert!(parse_session(&KEY, &forged, later + 10).is_none());
+        assert!(parse_session(&[8; 32], &value, T0).is_none(), "other key");
+    }
 }
