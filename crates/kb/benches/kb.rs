@@ -1,0 +1,187 @@
+//! Knowledge base benchmark: index build time, search latency (p50/p99) and memory, for the
+//! embedded sample and for a synthetic knowledge base (100,000 articles by default).
+//!
+//! ```text
+//! cargo bench -p flexcord-kb --bench kb            # KB_BENCH_N=20000 for a smaller run
+//! ```
+//! Queries: the crate's own test queries (`tests/fixtures/extra_queries.jsonl`) and every
+//! sample article title, each run many times.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use flexcord_kb::{Article, KnowledgeBase, Language, SearchOptions, eval};
+
+/// Resident set size of this process in KiB (Linux), 0 elsewhere.
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// A small deterministic generator (xorshift64*).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        usize::try_from(self.next() % n as u64).unwrap_or(0)
+    }
+}
+
+fn synthetic(n: usize, sample: &[Article]) -> Vec<Article> {
+    let vocabulary = |lang: Language| -> Vec<String> {
+        let mut words: Vec<String> = sample
+            .iter()
+            .filter(|a| a.lang == lang)
+            .flat_map(|a| {
+                a.body
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .filter(|w| w.chars().all(char::is_alphanumeric))
+            .collect();
+        words.sort();
+        words.dedup();
+        words
+    };
+    let en = vocabulary(Language::English);
+    let vi = vocabulary(Language::Vietnamese);
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    (0..n)
+        .map(|i| {
+            let (lang, words) = if i % 10 == 9 {
+                (Language::Vietnamese, &vi)
+            } else {
+                (Language::English, &en)
+            };
+            let mut pick = |count: usize| -> String {
+                (0..count)
+                    .map(|_| words[rng.below(words.len())].as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            let title = pick(3 + i % 4);
+            let tags = (0..3).map(|_| pick(1)).collect();
+            let body = (0..8)
+                .map(|_| format!("{}.", pick(25)))
+                .collect::<Vec<_>>()
+                .join("\n\n");
+            Article {
+                id: format!("synthetic-{i}"),
+                title,
+                tags,
+                lang,
+                url: format!("https://help.example/articles/synthetic-{i}"),
+                body,
+            }
+        })
+        .collect()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn latency(kb: &KnowledgeBase, queries: &[String], rounds: usize) -> (Duration, Duration, usize) {
+    let options = SearchOptions::default().with_limit(5);
+    let mut times = Vec::with_capacity(queries.len() * rounds);
+    for _ in 0..rounds {
+        for q in queries {
+            let start = Instant::now();
+            let hits = kb.search_with(q, &options).expect("search");
+            times.push(start.elapsed());
+            black_box(hits);
+        }
+    }
+    times.sort();
+    (
+        percentile(&times, 0.5),
+        percentile(&times, 0.99),
+        times.len(),
+    )
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3}", d.as_secs_f64() * 1000.0)
+}
+
+fn main() {
+    let n: usize = std::env::var("KB_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let (sample, _) = KnowledgeBase::sample_articles();
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/extra_queries.jsonl"
+    );
+    let mut queries: Vec<String> = eval::load_queries(std::path::Path::new(fixture))
+        .expect("bench queries")
+        .into_iter()
+        .map(|q| q.q)
+        .collect();
+    queries.extend(sample.iter().map(|a| a.title.clone()));
+
+    println!(
+        "| knowledge base | articles | build ms | RSS delta MiB | searches | p50 ms | p99 ms |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+
+    let mut builds = Vec::new();
+    for _ in 0..5 {
+        let start = Instant::now();
+        black_box(KnowledgeBase::from_articles(sample.clone()).expect("index"));
+        builds.push(start.elapsed());
+    }
+    builds.sort();
+    let before = rss_kib();
+    let kb = KnowledgeBase::from_articles(sample.clone()).expect("index");
+    let delta = rss_kib().saturating_sub(before);
+    let (p50, p99, count) = latency(&kb, &queries, 50);
+    #[allow(clippy::cast_precision_loss)]
+    let mib = |kib: u64| format!("{:.1}", kib as f64 / 1024.0);
+    println!(
+        "| sample | {} | {} (median of 5) | {} | {count} | {} | {} |",
+        sample.len(),
+        ms(builds[2]),
+        mib(delta),
+        ms(p50),
+        ms(p99)
+    );
+    drop(kb);
+
+    let articles = synthetic(n, &sample);
+    let before = rss_kib();
+    let start = Instant::now();
+    let kb = KnowledgeBase::from_articles(articles).expect("index");
+    let build = start.elapsed();
+    let delta = rss_kib().saturating_sub(before);
+    let (p50, p99, count) = latency(&kb, &queries, 5);
+    println!(
+        "| synthetic | {n} | {} | {} | {count} | {} | {} |",
+        ms(build),
+        mib(delta),
+        ms(p50),
+        ms(p99)
+    );
+}

@@ -1,0 +1,673 @@
+//! The search index: one immutable snapshot of the articles, built with tantivy in RAM.
+
+use std::collections::{HashMap, HashSet};
+
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
+use tantivy::schema::{FAST, Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{DocAddress, DocSet, Index, Searcher, TERMINATED, TantivyDocument, Term};
+
+use crate::article::{Article, Language};
+use crate::error::Error;
+use crate::search::{SearchOptions, Suggestion};
+use crate::synonyms;
+use crate::text::{self, Word};
+
+/// Most query words looked at (longer messages are cut).
+const MAX_QUERY_WORDS: usize = 48;
+
+#[derive(Clone, Copy)]
+struct Fields {
+    ord: Field,
+    title: Field,
+    tags: Field,
+    body: Field,
+    title_exact: Field,
+    body_exact: Field,
+    title_bi: Field,
+    tags_bi: Field,
+    body_bi: Field,
+    all: Field,
+    all_exact: Field,
+}
+
+/// Field weights (BM25 scores are multiplied by these).
+mod boost {
+    pub(super) const TITLE: f32 = 3.0;
+    pub(super) const TAGS: f32 = 2.0;
+    pub(super) const BODY: f32 = 1.0;
+    pub(super) const TITLE_EXACT: f32 = 1.5;
+    pub(super) const BODY_EXACT: f32 = 0.5;
+    pub(super) const TITLE_BI: f32 = 3.0;
+    pub(super) const TAGS_BI: f32 = 2.0;
+    pub(super) const BODY_BI: f32 = 1.5;
+    /// Multiplier for a typo-corrected word.
+    pub(super) const FUZZY: f32 = 0.6;
+    /// Multiplier for a synonym of a query word.
+    pub(super) const SYNONYM: f32 = 0.7;
+    /// Multiplier for a synonym of a query phrase of several words.
+    pub(super) const PHRASE_SYNONYM: f32 = 1.0;
+    /// Multiplier for an everyday word.
+    pub(super) const GENERIC: f32 = 0.5;
+}
+
+/// How much of a query word an article covers when it has this form of it.
+mod credit {
+    pub(super) const EXACT: f32 = 1.0;
+    pub(super) const FOLDED_ONLY: f32 = 0.3;
+    pub(super) const SYNONYM: f32 = 0.9;
+    pub(super) const FUZZY: f32 = 0.7;
+    /// Share of the credit when the word is only in the body.
+    pub(super) const BODY_ONLY: f32 = 0.4;
+    /// Weight of an everyday word relative to its rarity.
+    pub(super) const GENERIC: f32 = 0.3;
+}
+
+/// One alternative way an article can cover a query word: any of `terms`, worth `credit`.
+struct Alt {
+    terms: Vec<Term>,
+    /// The same word in the title or tags: full credit; elsewhere only [`credit::BODY_ONLY`].
+    strong: Vec<Term>,
+    credit: f32,
+}
+
+impl Alt {
+    /// A stemmed word: anywhere in the article, strong in its title or tags.
+    fn stem(f: Fields, stem: &str, credit: f32) -> Self {
+        Self {
+            terms: vec![Term::from_field_text(f.all, stem)],
+            strong: vec![
+                Term::from_field_text(f.title, stem),
+                Term::from_field_text(f.tags, stem),
+            ],
+            credit,
+        }
+    }
+}
+
+/// The query being built: boosted term clauses, each (field, text) once.
+#[derive(Default)]
+struct Clauses {
+    clauses: Vec<(Occur, Box<dyn Query>)>,
+    seen: HashSet<(Field, String)>,
+}
+
+impl Clauses {
+    fn add(&mut self, field: Field, text: &str, weight: f32) {
+        if self.seen.insert((field, text.to_owned())) {
+            let term = Term::from_field_text(field, text);
+            let query = TermQuery::new(term, IndexRecordOption::WithFreqs);
+            self.clauses.push((
+                Occur::Should,
+                Box::new(BoostQuery::new(Box::new(query), weight)),
+            ));
+        }
+    }
+
+    /// A stemmed word in the title, tags and body, times `factor`.
+    fn add_stem(&mut self, f: Fields, stem: &str, factor: f32) {
+        self.add(f.title, stem, boost::TITLE * factor);
+        self.add(f.tags, stem, boost::TAGS * factor);
+        self.add(f.body, stem, boost::BODY * factor);
+    }
+
+    /// A word pair in the title, tags and body pair fields, times `factor`.
+    fn add_bigram(&mut self, f: Fields, bigram: &str, factor: f32) {
+        self.add(f.title_bi, bigram, boost::TITLE_BI * factor);
+        self.add(f.tags_bi, bigram, boost::TAGS_BI * factor);
+        self.add(f.body_bi, bigram, boost::BODY_BI * factor);
+    }
+}
+
+/// A topical word of the query, weighted by its rarity in the knowledge base.
+struct Concept {
+    weight: f32,
+    alts: Vec<Alt>,
+}
+
+/// An immutable, searchable snapshot of a set of articles.
+pub(crate) struct Engine {
+    searcher: Searcher,
+    fields: Fields,
+    articles: Vec<Article>,
+    plain: Vec<String>,
+    num_docs: u64,
+    // Kept so that the searcher's index stays alive with its tokenizers.
+    _index: Index,
+}
+
+fn text_options(tokenizer: &str, option: IndexRecordOption) -> TextOptions {
+    TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(tokenizer)
+            .set_index_option(option),
+    )
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let freqs = IndexRecordOption::WithFreqs;
+    let stem = text_options(text::STEM, freqs);
+    let exact = text_options(text::EXACT, freqs);
+    let bi = text_options(text::BIGRAM, freqs);
+    let basic_stem = text_options(text::STEM, IndexRecordOption::Basic);
+    let basic_exact = text_options(text::EXACT, IndexRecordOption::Basic);
+    let fields = Fields {
+        ord: b.add_u64_field("ord", FAST),
+        title: b.add_text_field("title", stem.clone()),
+        tags: b.add_text_field("tags", stem.clone()),
+        body: b.add_text_field("body", stem),
+        title_exact: b.add_text_field("title_exact", exact.clone()),
+        body_exact: b.add_text_field("body_exact", exact),
+        title_bi: b.add_text_field("title_bi", bi.clone()),
+        tags_bi: b.add_text_field("tags_bi", bi.clone()),
+        body_bi: b.add_text_field("body_bi", bi),
+        all: b.add_text_field("all", basic_stem),
+        all_exact: b.add_text_field("all_exact", basic_exact),
+    };
+    (b.build(), fields)
+}
+
+/// Bigram text of several independent pieces (tags), without pairs across pieces.
+fn bigrams_of<'a>(pieces: impl IntoIterator<Item = &'a str>) -> String {
+    pieces
+        .into_iter()
+        .map(|p| text::bigram_text(&text::stems(p)))
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl Engine {
+    /// Indexes the articles.
+    pub(crate) fn build(articles: Vec<Article>) -> Result<Self, Error> {
+        let (schema, f) = schema();
+        let index = Index::create_in_ram(schema);
+        index
+            .tokenizers()
+            .register(text::STEM, text::stem_analyzer());
+        index
+            .tokenizers()
+            .register(text::EXACT, text::exact_analyzer());
+        index
+            .tokenizers()
+            .register(text::BIGRAM, text::bigram_analyzer());
+        let threads = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .clamp(1, 4);
+        let mut writer =
+            index.writer_with_num_threads::<TantivyDocument>(threads, 40_000_000 * threads)?;
+        let mut plain = Vec::with_capacity(articles.len());
+        for (ord, a) in articles.iter().enumerate() {
+            let title = text::clean(&a.title);
+            let tags: Vec<String> = a.tags.iter().map(|t| text::clean(t)).collect();
+            let body = text::plain_text(&text::clean(&a.body));
+            let tags_text = tags.join(" ; ");
+            let mut doc = TantivyDocument::default();
+            doc.add_u64(f.ord, ord as u64);
+            doc.add_text(f.title, &title);
+            doc.add_text(f.tags, &tags_text);
+            doc.add_text(f.body, &body);
+            doc.add_text(f.title_exact, &title);
+            doc.add_text(f.body_exact, &body);
+            doc.add_text(f.title_bi, bigrams_of([title.as_str()]));
+            doc.add_text(f.tags_bi, bigrams_of(tags.iter().map(String::as_str)));
+            doc.add_text(f.body_bi, bigrams_of(body.split(['.', ';', '!', '?', ':'])));
+            for piece in [&title, &tags_text, &body] {
+                doc.add_text(f.all, piece);
+                doc.add_text(f.all_exact, piece);
+            }
+            writer.add_document(doc)?;
+            plain.push(body);
+        }
+        writer.commit()?;
+        drop(writer);
+        let reader = index
+            .reader_builder()
+            .reload_policy(tantivy::ReloadPolicy::Manual)
+            .try_into()?;
+        let searcher = reader.searcher();
+        let num_docs = searcher.num_docs();
+        Ok(Self {
+            searcher,
+            fields: f,
+            articles,
+            plain,
+            num_docs,
+            _index: index,
+        })
+    }
+
+    pub(crate) fn articles(&self) -> &[Article] {
+        &self.articles
+    }
+
+    fn idf(&self, df: u64) -> f32 {
+        #[allow(clippy::cast_precision_loss)]
+        let (n, df) = (self.num_docs as f32, df as f32);
+        (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+    }
+
+    fn df(&self, term: &Term) -> Result<u64, Error> {
+        Ok(self.searcher.doc_freq(term)?)
+    }
+
+    /// Terms of the knowledge base close to an unknown word (one edit, two for long words).
+    fn corrections(&self, stem: &str) -> Result<Vec<String>, Error> {
+        let len = stem.chars().count();
+        if len < 5 || !stem.chars().all(|c| c.is_ascii_alphabetic()) {
+            return Ok(Vec::new());
+        }
+        let distance = if len >= 8 { 2 } else { 1 };
+        let query =
+            FuzzyTermQuery::new(Term::from_field_text(self.fields.all, stem), distance, true);
+        let mut found: HashMap<String, (usize, u32)> = HashMap::new();
+        for segment in self.searcher.segment_readers() {
+            let inverted = segment.inverted_index(self.fields.all)?;
+            let mut stream = inverted
+                .terms()
+                .search(query.automaton()?)
+                .into_stream()
+                .map_err(|e| Error::with_source(crate::error::ErrorKind::Index, e))?;
+            while stream.advance() {
+                let Ok(term) = std::str::from_utf8(stream.key()) else {
+                    continue;
+                };
+                let entry = found
+                    .entry(term.to_owned())
+                    .or_insert((edit_distance(stem, term), 0));
+                entry.1 += stream.value().doc_freq;
+            }
+        }
+        let mut candidates: Vec<(String, (usize, u32))> = found.into_iter().collect();
+        candidates.sort_by(|a, b| {
+            a.1.0
+                .cmp(&b.1.0)
+                .then(b.1.1.cmp(&a.1.1))
+                .then(a.0.cmp(&b.0))
+        });
+        let best = candidates.first().map(|c| c.1.0);
+        Ok(candidates
+            .into_iter()
+            .filter(|c| Some(c.1.0) == best)
+            .take(2)
+            .map(|c| c.0)
+            .collect())
+    }
+
+    /// Runs a query: ranked hits with their confidence, best first, filtered by `opts`.
+    pub(crate) fn search(
+        &self,
+        query: &str,
+        opts: &SearchOptions,
+    ) -> Result<Vec<Suggestion>, Error> {
+        let mut words: Vec<Word> = text::words(query);
+        words.truncate(MAX_QUERY_WORDS);
+        if words.is_empty() || self.num_docs == 0 {
+            return Ok(Vec::new());
+        }
+        let language = opts
+            .language
+            .unwrap_or_else(|| text::detect_language(query));
+        let mut clauses = Clauses::default();
+        let stop: Vec<bool> = words.iter().map(|w| text::is_stop(&w.folded)).collect();
+        let (mut concepts, concept_of_word) =
+            self.word_concepts(&words, &stop, opts, &mut clauses)?;
+        self.add_bigrams(&words, &stop, &mut clauses);
+        if opts.synonyms {
+            self.add_synonyms(&words, &concept_of_word, &mut concepts, &mut clauses);
+        }
+        if clauses.clauses.is_empty() {
+            return Ok(Vec::new());
+        }
+        let query = BooleanQuery::new(clauses.clauses);
+        let limit = opts.candidates.max(opts.limit);
+        let top = self
+            .searcher
+            .search(&query, &TopDocs::with_limit(limit).order_by_score())?;
+        let hits = self.rank(&concepts, &top, language, opts)?;
+        let best = hits.first().map_or(0.0, |h| h.0);
+        let mut generator = SnippetGenerator::create(&self.searcher, &query, self.fields.body)?;
+        generator.set_max_num_chars(opts.snippet_chars);
+        let mut out = Vec::new();
+        for (score, confidence, ord) in hits {
+            let passes = opts
+                .threshold
+                .is_none_or(|t| confidence >= t && score >= best * opts.relative_floor);
+            if !passes {
+                continue;
+            }
+            let article = &self.articles[ord];
+            out.push(Suggestion {
+                id: article.id.clone(),
+                title: article.title.clone(),
+                url: article.url.clone(),
+                lang: article.lang,
+                snippet: snippet(&generator, &self.plain[ord], opts.snippet_chars),
+                score,
+                confidence,
+            });
+            if out.len() == opts.limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// One concept per distinct topical word, with its clauses (exact form, stem, typo fixes).
+    fn word_concepts(
+        &self,
+        words: &[Word],
+        stop: &[bool],
+        opts: &SearchOptions,
+        clauses: &mut Clauses,
+    ) -> Result<(Vec<Concept>, Vec<Option<usize>>), Error> {
+        let f = self.fields;
+        let mut concepts: Vec<Concept> = Vec::new();
+        let mut concept_of_word: Vec<Option<usize>> = vec![None; words.len()];
+        let mut concept_by_stem: HashMap<String, usize> = HashMap::new();
+        for (i, w) in words.iter().enumerate() {
+            if stop[i] {
+                continue;
+            }
+            if let Some(&c) = concept_by_stem.get(&w.stem) {
+                concept_of_word[i] = Some(c);
+                continue;
+            }
+            let generic = text::is_generic(&w.folded);
+            let g = if generic { boost::GENERIC } else { 1.0 };
+            clauses.add_stem(f, &w.stem, g);
+            let stem_term = Term::from_field_text(f.all, &w.stem);
+            let df = self.df(&stem_term)?;
+            let mut alts = Vec::new();
+            if w.has_diacritics() {
+                clauses.add(f.title_exact, &w.exact, boost::TITLE_EXACT * g);
+                clauses.add(f.body_exact, &w.exact, boost::BODY_EXACT * g);
+                alts.push(Alt {
+                    terms: vec![Term::from_field_text(f.all_exact, &w.exact)],
+                    strong: vec![Term::from_field_text(f.title_exact, &w.exact)],
+                    credit: credit::EXACT,
+                });
+                alts.push(Alt::stem(f, &w.stem, credit::FOLDED_ONLY));
+            } else {
+                alts.push(Alt::stem(f, &w.stem, credit::EXACT));
+            }
+            if df == 0 && opts.typo_tolerance {
+                for fix in self.corrections(&w.stem)? {
+                    clauses.add_stem(f, &fix, boost::FUZZY);
+                    alts.push(Alt::stem(f, &fix, credit::FUZZY));
+                }
+            }
+            concept_by_stem.insert(w.stem.clone(), concepts.len());
+            concept_of_word[i] = Some(concepts.len());
+            let weight = self.idf(df) * if generic { credit::GENERIC } else { 1.0 };
+            concepts.push(Concept { weight, alts });
+        }
+        Ok((concepts, concept_of_word))
+    }
+
+    /// Clauses for adjacent word pairs (not both function words).
+    fn add_bigrams(&self, words: &[Word], stop: &[bool], clauses: &mut Clauses) {
+        let f = self.fields;
+        for (i, pair) in words.windows(2).enumerate() {
+            if stop[i] && stop[i + 1] {
+                continue;
+            }
+            let bigram = format!("{}_{}", pair[0].stem, pair[1].stem);
+            clauses.add_bigram(f, &bigram, 1.0);
+        }
+    }
+
+    /// Clauses for the synonym table's alternatives; each also covers the words it replaces.
+    fn add_synonyms(
+        &self,
+        words: &[Word],
+        concept_of_word: &[Option<usize>],
+        concepts: &mut [Concept],
+        clauses: &mut Clauses,
+    ) {
+        let f = self.fields;
+        let folded: Vec<String> = words.iter().map(|w| w.folded.clone()).collect();
+        for e in synonyms::expand(&folded) {
+            let b = if e.len > 1 {
+                boost::PHRASE_SYNONYM
+            } else {
+                boost::SYNONYM
+            };
+            for alt in &e.alternatives {
+                let stems = text::stems(alt);
+                let alt = match stems.as_slice() {
+                    [] => continue,
+                    [one] => {
+                        clauses.add_stem(f, one, b);
+                        Alt::stem(f, one, credit::SYNONYM)
+                    }
+                    [first, second, ..] => {
+                        let bigram = format!("{first}_{second}");
+                        clauses.add_bigram(f, &bigram, b);
+                        Alt {
+                            terms: [f.title_bi, f.tags_bi, f.body_bi]
+                                .into_iter()
+                                .map(|field| Term::from_field_text(field, &bigram))
+                                .collect(),
+                            strong: vec![
+                                Term::from_field_text(f.title_bi, &bigram),
+                                Term::from_field_text(f.tags_bi, &bigram),
+                            ],
+                            credit: credit::SYNONYM,
+                        }
+                    }
+                };
+                for c in concept_of_word[e.start..e.start + e.len].iter().flatten() {
+                    concepts[*c].alts.push(Alt {
+                        terms: alt.terms.clone(),
+                        strong: alt.strong.clone(),
+                        credit: alt.credit,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Final scores: BM25 scaled by confidence and language, best first, as
+    /// `(score, confidence, article index)`.
+    fn rank(
+        &self,
+        concepts: &[Concept],
+        top: &[(f32, DocAddress)],
+        language: Language,
+        opts: &SearchOptions,
+    ) -> Result<Vec<(f32, f32, usize)>, Error> {
+        let total_weight: f32 = concepts.iter().map(|c| c.weight).sum();
+        let coverage = self.coverage(concepts, top)?;
+        let mut hits: Vec<(f32, f32, usize)> = Vec::with_capacity(top.len());
+        for ((score, address), cover) in top.iter().zip(coverage) {
+            let ord = self.ord(*address)?;
+            let Some(article) = self.articles.get(ord) else {
+                continue;
+            };
+            let confidence = if total_weight > 0.0 {
+                (cover / total_weight).min(1.0)
+            } else {
+                0.0
+            };
+            let mut score =
+                *score * (opts.coverage_floor + (1.0 - opts.coverage_floor) * confidence);
+            if language == Language::English && article.lang != Language::English {
+                score *= opts.foreign_penalty;
+            }
+            hits.push((score, confidence, ord));
+        }
+        hits.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.2.cmp(&b.2)));
+        Ok(hits)
+    }
+
+    fn ord(&self, address: DocAddress) -> Result<usize, Error> {
+        let column = self
+            .searcher
+            .segment_reader(address.segment_ord)
+            .fast_fields()
+            .u64("ord")?;
+        let ord = column.first(address.doc_id).unwrap_or(u64::MAX);
+        Ok(usize::try_from(ord).unwrap_or(usize::MAX))
+    }
+
+    /// For each hit, the weighted sum of the query's concepts it covers.
+    fn coverage(&self, concepts: &[Concept], top: &[(f32, DocAddress)]) -> Result<Vec<f32>, Error> {
+        let mut out = vec![0.0_f32; top.len()];
+        // Which (term, segment, doc) pairs exist: read each posting list once per segment.
+        let mut by_segment: HashMap<u32, Vec<(u32, usize)>> = HashMap::new();
+        for (i, (_, a)) in top.iter().enumerate() {
+            by_segment
+                .entry(a.segment_ord)
+                .or_default()
+                .push((a.doc_id, i));
+        }
+        for docs in by_segment.values_mut() {
+            docs.sort_unstable();
+        }
+        let mut cache: HashMap<Term, Vec<bool>> = HashMap::new();
+        for concept in concepts {
+            let mut best = vec![0.0_f32; top.len()];
+            for alt in &concept.alts {
+                let anywhere = self.any_present(&alt.terms, &by_segment, top.len(), &mut cache)?;
+                let strong = self.any_present(&alt.strong, &by_segment, top.len(), &mut cache)?;
+                for (i, b) in best.iter_mut().enumerate() {
+                    let value = if strong[i] {
+                        alt.credit
+                    } else if anywhere[i] {
+                        alt.credit * credit::BODY_ONLY
+                    } else {
+                        0.0
+                    };
+                    *b = b.max(value);
+                }
+            }
+            for (o, b) in out.iter_mut().zip(best) {
+                *o += concept.weight * b;
+            }
+        }
+        Ok(out)
+    }
+
+    fn any_present(
+        &self,
+        terms: &[Term],
+        by_segment: &HashMap<u32, Vec<(u32, usize)>>,
+        n: usize,
+        cache: &mut HashMap<Term, Vec<bool>>,
+    ) -> Result<Vec<bool>, Error> {
+        let mut out = vec![false; n];
+        for term in terms {
+            if !cache.contains_key(term) {
+                let present = self.present(term, by_segment, n)?;
+                cache.insert(term.clone(), present);
+            }
+            for (o, p) in out.iter_mut().zip(&cache[term]) {
+                *o |= *p;
+            }
+        }
+        Ok(out)
+    }
+
+    fn present(
+        &self,
+        term: &Term,
+        by_segment: &HashMap<u32, Vec<(u32, usize)>>,
+        n: usize,
+    ) -> Result<Vec<bool>, Error> {
+        let mut present = vec![false; n];
+        for (segment, docs) in by_segment {
+            let reader = self.searcher.segment_reader(*segment);
+            let inverted = reader.inverted_index(term.field())?;
+            let postings = inverted
+                .read_postings(term, IndexRecordOption::Basic)
+                .map_err(|e| Error::with_source(crate::error::ErrorKind::Index, e))?;
+            let Some(mut postings) = postings else {
+                continue;
+            };
+            for &(doc, i) in docs {
+                let current = postings.doc();
+                if current == doc
+                    || (current < doc && current != TERMINATED && postings.seek(doc) == doc)
+                {
+                    present[i] = true;
+                }
+            }
+        }
+        Ok(present)
+    }
+}
+
+fn snippet(generator: &SnippetGenerator, plain: &str, max_chars: usize) -> String {
+    let snippet = generator.snippet(plain);
+    let fragment = snippet.fragment().trim();
+    if fragment.is_empty() {
+        return shorten(plain, max_chars);
+    }
+    let range = snippet.fragment_range();
+    let mut out = String::new();
+    if range.start > 0 {
+        out.push('…');
+    }
+    out.push_str(fragment);
+    if range.end < plain.len() {
+        out.push('…');
+    }
+    out
+}
+
+fn shorten(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        return text.to_owned();
+    }
+    let cut: String = text.chars().take(max_chars).collect();
+    let cut = cut.rsplit_once(' ').map_or(cut.as_str(), |(head, _)| head);
+    format!("{}…", cut.trim_end_matches([',', '.', ';', ':']))
+}
+
+/// Optimal string alignment distance (Levenshtein with adjacent transpositions).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edit_distance_counts_transpositions_once() {
+        assert_eq!(edit_distance("login", "loggin"), 1);
+        assert_eq!(edit_distance("teh", "the"), 1);
+        assert_eq!(edit_distance("abc", "abc"), 0);
+        assert_eq!(edit_distance("", "ab"), 2);
+    }
+
+    #[test]
+    fn shorten_cuts_at_a_word() {
+        assert_eq!(shorten("one two three", 9), "one two…");
+        assert_eq!(shorten("short", 10), "short");
+    }
+}

@@ -1,0 +1,112 @@
+use std::path::{Path, PathBuf};
+
+use flexcord_kb::KnowledgeBase;
+use flexcord_kb::eval::{self, load_queries};
+
+#[test]
+fn public_queries_meet_the_targets() {
+    let Some(dir) = crate::sample_dir() else {
+        return;
+    };
+    let (kb, report) = KnowledgeBase::open(dir.join("articles")).expect("articles");
+    assert!(report.is_clean(), "{report:#?}");
+    let queries = load_queries(&dir.join("eval/queries.jsonl")).expect("queries");
+    let report = eval::evaluate(&kb, &queries).expect("eval");
+    println!("{report}");
+    let m = &report.thresholded.overall;
+    assert!(m.hit_at_3 >= 0.90, "hit@3 {}", m.hit_at_3);
+    assert!(m.mrr >= 0.80, "MRR {}", m.mrr);
+    assert!(m.handoff_precision().unwrap_or(0.0) >= 0.95, "{m:?}");
+    assert!(m.handoff_recall().unwrap_or(0.0) >= 0.90, "{m:?}");
+    assert_eq!(m.negatives_suggested, 0, "{m:?}");
+    assert!(m.negatives > 0);
+    // the threshold removes suggestions but never reorders them
+    assert!(report.raw.overall.hit_at_3 >= m.hit_at_3);
+}
+
+#[test]
+fn our_own_queries_stay_good() {
+    // Queries written for this crate (not the public evaluation set), as a generalisation check.
+    let kb = KnowledgeBase::sample().expect("sample");
+    let path = crate::fixtures().join("extra_queries.jsonl");
+    let queries = load_queries(&path).expect("queries");
+    let report = eval::evaluate(&kb, &queries).expect("eval");
+    let m = &report.thresholded.overall;
+    assert!(m.hit_at_3 >= 0.85, "{report}");
+    assert!(m.handoff_precision().unwrap_or(0.0) >= 0.95, "{report}");
+    assert!(m.negatives_suggested <= 1, "{report}");
+}
+
+#[test]
+fn bad_query_files_name_the_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("q.jsonl");
+    std::fs::write(&file, "{\"q\": \"a\", \"lang\": \"en\"}\n\n{\"q\": 1}\n").expect("write");
+    let err = load_queries(&file).expect_err("bad line");
+    let text = format!(
+        "{err}: {}",
+        std::error::Error::source(&err)
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    );
+    assert!(text.contains("line 3"), "{text}");
+}
+
+fn source_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if path
+                .file_name()
+                .is_some_and(|n| n != "target" && n != "sample")
+            {
+                source_files(&path, out);
+            }
+        } else if path.extension().is_some_and(|e| {
+            ["rs", "md", "toml", "jsonl", "json", "txt"]
+                .iter()
+                .any(|x| e == *x)
+        }) {
+            out.push(path);
+        }
+    }
+}
+
+/// The engine must not be tuned to single queries: no query text of the public evaluation set
+/// may appear in this crate's files.
+#[test]
+fn no_evaluation_query_text_in_the_crate() {
+    let Some(dir) = crate::sample_dir() else {
+        return;
+    };
+    let queries = load_queries(&dir.join("eval/queries.jsonl")).expect("queries");
+    let squash = |s: &str| {
+        s.to_lowercase()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut files = Vec::new();
+    source_files(Path::new(env!("CARGO_MANIFEST_DIR")), &mut files);
+    assert!(files.len() > 10, "{files:?}");
+    let mut found = Vec::new();
+    for file in &files {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        let text = squash(&text);
+        for q in &queries {
+            if text.contains(&squash(&q.q)) {
+                found.push(format!("{}: {:?}", file.display(), q.q));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "evaluation queries copied into the crate:\n{}",
+        found.join("\n")
+    );
+}
