@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{any, get, post, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -25,8 +25,8 @@ use crate::service::Shared;
 /// The JSON body of every error answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ApiErrorBody {
-    /// Machine-readable: `unauthorized`, `not_found`, `illegal_transition`, `invalid`,
-    /// `payload_too_large`, `unsupported_media_type`, `internal`.
+    /// Machine-readable: `unauthorized`, `not_found`, `method_not_allowed`, `illegal_transition`,
+    /// `invalid`, `payload_too_large`, `unsupported_media_type`, `internal`.
     pub code: String,
     /// What went wrong, for people.
     pub message: String,
@@ -502,6 +502,30 @@ async fn openapi_json() -> impl IntoResponse {
     Json(openapi())
 }
 
+/// Any path under `/api/v1` that is not an API route.
+async fn no_such_route(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!(
+            "no API route for {method} {}; the routes are listed in /api/v1/openapi.json",
+            uri.path()
+        ),
+    )
+}
+
+/// A known API path asked with a method it does not take.
+async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!(
+            "{} does not take {method}; the routes are listed in /api/v1/openapi.json",
+            uri.path()
+        ),
+    )
+}
+
 async fn require_bearer(
     State(shared): State<Arc<Shared>>,
     request: Request,
@@ -544,6 +568,9 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .merge(cases)
         .route("/api/v1/openapi.json", get(openapi_json))
+        .route("/api/v1", any(no_such_route))
+        .route("/api/v1/{*rest}", any(no_such_route))
+        .method_not_allowed_fallback(wrong_method)
         .layer(axum::extract::DefaultBodyLimit::max(shared.max_body_bytes))
         .with_state(shared)
 }

@@ -279,3 +279,59 @@ async fn openapi_document_describes_the_api() {
     assert!(doc["paths"]["/api/v1/cases/{number}/status"]["post"]["responses"]["409"].is_object());
     assert_eq!(flexcord_cases::openapi().paths.paths.len(), paths.len());
 }
+
+#[tokio::test]
+async fn unknown_routes_and_methods_get_json_errors() {
+    let (base, store, _dir) = server().await;
+    let case = store
+        .create(new_case(CaseKind::Support, "Help"))
+        .await
+        .expect("create");
+    let http = reqwest::Client::new();
+    for path in [
+        "/api/v1".to_owned(),
+        "/api/v1/nope".to_owned(),
+        format!("/api/v1/cases/{}/bogus", case.number),
+    ] {
+        let response = http
+            .get(format!("{base}{path}"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .expect("send");
+        let (status, body) = json_of(response).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("not_found")),
+            "{path}: {body}"
+        );
+        assert!(
+            body["message"].as_str().unwrap().contains(&path),
+            "{path}: {body}"
+        );
+    }
+    let response = http
+        .delete(format!("{base}/api/v1/cases/{}", case.number))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("send");
+    let allow = response
+        .headers()
+        .get("allow")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let (status, body) = json_of(response).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed")),
+        "{body}"
+    );
+    assert!(allow.contains("GET"), "Allow: {allow}");
+    assert_eq!(
+        store.get(case.number).await.unwrap(),
+        case,
+        "refused requests changed nothing"
+    );
+}
