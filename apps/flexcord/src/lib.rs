@@ -9,6 +9,7 @@ pub mod app;
 pub mod cases;
 pub mod cli;
 pub mod config;
+pub mod deliver;
 pub mod discord;
 pub mod inbound;
 pub mod secret;

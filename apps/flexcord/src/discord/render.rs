@@ -60,9 +60,11 @@ pub fn suggestion_embeds(suggestions: &[Suggestion]) -> Vec<Embed> {
         total += size;
         let mut builder = EmbedBuilder::new()
             .title(title)
-            .description(description)
             .color(EMBED_COLOUR)
             .footer(EmbedFooterBuilder::new(footer));
+        if !description.is_empty() {
+            builder = builder.description(description);
+        }
         if let Some(url) = s
             .url
             .as_deref()

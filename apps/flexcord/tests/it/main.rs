@@ -2,6 +2,7 @@
 //! and the built binary's commands.
 
 mod cli;
+mod deliver;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,0 +1,272 @@
+//! The executor of routing actions against the Discord emulator and a `SQLite` case store.
+
+use std::sync::Arc;
+
+use flexcord::deliver::Executor;
+use flexcord_cases::{CaseStatus, CaseStore, TimelineEvent};
+use flexcord_routing::{
+    Action, ActionId, ActionKind, Button, CaseNumber, CaseUpdate, ChannelId, Event, ResolvedBy,
+    Speaker, Timestamp, TranscriptEntry, UserId,
+};
+use flexcord_testkit::discord::{DiscordConfig, DiscordEmulator};
+
+async fn setup() -> (
+    DiscordEmulator,
+    Executor,
+    Arc<dyn CaseStore>,
+    tempfile::TempDir,
+) {
+    flexcord::install_crypto_provider();
+    let discord = DiscordEmulator::start(DiscordConfig::default().token("t"))
+        .await
+        .unwrap();
+    let http = twilight_http::Client::builder()
+        .token("t".to_owned())
+        .proxy(discord.proxy_host(), true)
+        .build();
+    let dir = tempfile::tempdir().unwrap();
+    let cases = flexcord_cases::open(&format!("sqlite://{}", dir.path().join("c.db").display()))
+        .await
+        .unwrap();
+    let exec = Executor::new(
+        Arc::new(http),
+        twilight_model::id::Id::new(discord.application_id()),
+        cases.clone(),
+        "flexcord-bot",
+    );
+    (discord, exec, cases, dir)
+}
+
+fn action(seq: u64, kind: ActionKind) -> Action {
+    Action {
+        id: ActionId::new("7-100", seq),
+        kind,
+    }
+}
+
+#[tokio::test]
+async fn send_dm_is_idempotent_and_renders_buttons_and_suggestions() {
+    let (discord, exec, _cases, _dir) = setup().await;
+    let alice = discord.user_id("alice").unwrap();
+    let open = action(
+        1,
+        ActionKind::OpenDm {
+            user: UserId(alice),
+        },
+    );
+    let Some(Event::DmOpened { channel, .. }) = exec.execute(&open).await else {
+        panic!("DM opened")
+    };
+    let send = action(
+        2,
+        ActionKind::SendDm {
+            channel,
+            text: "Here is what I found".into(),
+            buttons: vec![Button::TalkToAgent],
+            suggestions: vec!["[Reset your password](https://help.example.com/reset)".into()],
+        },
+    );
+    let first = exec.execute(&send).await;
+    let again = exec.execute(&send).await;
+    let Some(Event::Delivered {
+        upstream_id: Some(id1),
+        ..
+    }) = first
+    else {
+        panic!("{first:?}")
+    };
+    let Some(Event::Delivered {
+        upstream_id: Some(id2),
+        ..
+    }) = again
+    else {
+        panic!("{again:?}")
+    };
+    assert_eq!(id1, id2, "the retry returns the first message");
+    let dms = discord.dms_to(alice);
+    assert_eq!(dms.len(), 1, "posted once");
+    assert_eq!(dms[0].content, "Here is what I found");
+    assert_eq!(dms[0].embeds[0]["url"], "https://help.example.com/reset");
+    assert_eq!(dms[0].embeds[0]["title"], "Reset your password");
+    let buttons = serde_json::to_string(&dms[0].components).unwrap();
+    assert!(buttons.contains("fc:agent:7-100"), "{buttons}");
+}
+
+#[tokio::test]
+async fn closed_dms_are_a_permanent_failure() {
+    let (discord, exec, _cases, _dir) = setup().await;
+    let alice = discord.user_id("alice").unwrap();
+    let Some(Event::DmOpened { channel, .. }) = exec
+        .execute(&action(
+            1,
+            ActionKind::OpenDm {
+                user: UserId(alice),
+            },
+        ))
+        .await
+    else {
+        panic!("DM opened")
+    };
+    discord.block_dms(alice);
+    let send = action(
+        2,
+        ActionKind::SendDm {
+            channel,
+            text: "hi".into(),
+            buttons: vec![],
+            suggestions: vec![],
+        },
+    );
+    match exec.execute(&send).await {
+        Some(Event::DeliveryFailed {
+            permanent, reason, ..
+        }) => {
+            assert!(permanent);
+            assert!(
+                reason.contains("50007") || reason.contains("403"),
+                "{reason}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let missing = action(
+        3,
+        ActionKind::SendDm {
+            channel: ChannelId(1),
+            text: "x".into(),
+            buttons: vec![],
+            suggestions: vec![],
+        },
+    );
+    assert!(matches!(
+        exec.execute(&missing).await,
+        Some(Event::DeliveryFailed {
+            permanent: true,
+            ..
+        })
+    ));
+}
+
+#[tokio::test]
+#[allow(clippy::too_many_lines)] // one journey, read top to bottom
+async fn case_actions_open_update_and_rate_a_case_once() {
+    let (_discord, exec, cases, _dir) = setup().await;
+    let transcript = vec![
+        TranscriptEntry {
+            speaker: Speaker::User,
+            text: "My order is late".into(),
+            at: Timestamp(1_700_000_000_000),
+        },
+        TranscriptEntry {
+            speaker: Speaker::Bot,
+            text: "Here are some articles".into(),
+            at: Timestamp(1_700_000_001_000),
+        },
+    ];
+    let open = action(
+        1,
+        ActionKind::OpenCase {
+            requester: UserId(500),
+            subject: "My order is late".into(),
+            transcript,
+            conversation: "7-100".into(),
+        },
+    );
+    for _ in 0..2 {
+        match exec.execute(&open).await {
+            Some(Event::CaseOpened { number, .. }) => {
+                assert_eq!(number, CaseNumber::from("CASE-000001"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let number = CaseNumber::from("CASE-000001");
+    let steps = [
+        ActionKind::UpdateCase {
+            number: number.clone(),
+            update: CaseUpdate::Open {
+                assignee: "agent@example.com".into(),
+            },
+            requester: None,
+        },
+        ActionKind::AnnotateCase {
+            number: number.clone(),
+            entry: TranscriptEntry {
+                speaker: Speaker::Agent("agent@example.com".into()),
+                text: "On it".into(),
+                at: Timestamp(1_700_000_002_000),
+            },
+        },
+        ActionKind::UpdateCase {
+            number: number.clone(),
+            update: CaseUpdate::Resolved {
+                by: ResolvedBy::Agent,
+            },
+            requester: None,
+        },
+        ActionKind::UpdateCase {
+            number: number.clone(),
+            update: CaseUpdate::Rating { stars: 5 },
+            requester: Some(UserId(500)),
+        },
+    ];
+    for (i, kind) in steps.into_iter().enumerate() {
+        let a = action(10 + i as u64, kind);
+        assert!(
+            matches!(exec.execute(&a).await, Some(Event::Delivered { .. })),
+            "step {i}"
+        );
+    }
+    let n = "CASE-000001".parse().unwrap();
+    let case = cases.get(n).await.unwrap();
+    assert_eq!(case.status, CaseStatus::Resolved);
+    assert_eq!(case.assignee.as_deref(), Some("agent@example.com"));
+    assert_eq!(case.rating.as_ref().map(|r| r.score), Some(5));
+    let lines: Vec<(String, String)> = cases
+        .timeline(n)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| match e.event {
+            TimelineEvent::Message { text } => Some((e.actor, text)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            ("discord:500".to_owned(), "My order is late".to_owned()),
+            (
+                "flexcord-bot".to_owned(),
+                "Here are some articles".to_owned()
+            ),
+            ("agent@example.com".to_owned(), "On it".to_owned()),
+        ],
+        "in order, each once"
+    );
+    // A bad case number is a permanent failure, not a retry loop.
+    let bad = action(
+        20,
+        ActionKind::UpdateCase {
+            number: CaseNumber::from("nope"),
+            update: CaseUpdate::Rating { stars: 1 },
+            requester: None,
+        },
+    );
+    assert!(matches!(
+        exec.execute(&bad).await,
+        Some(Event::DeliveryFailed {
+            permanent: true,
+            ..
+        })
+    ));
+    // Actions for other upstreams are not ours.
+    let twilio = action(
+        21,
+        ActionKind::AskBot {
+            user: UserId(500),
+            text: "hi".into(),
+        },
+    );
+    assert_eq!(exec.execute(&twilio).await, None);
+}
