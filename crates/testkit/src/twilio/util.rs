@@ -78,12 +78,13 @@ pub(crate) fn duration_secs(iso: &str) -> Option<i64> {
     (secs > 0).then_some(secs)
 }
 
-/// Now plus an ISO 8601 duration, in Twilio's time format.
+/// Now plus an ISO 8601 duration, in Twilio's time format; `None` also when the result is past
+/// the years a timestamp can hold.
 pub(crate) fn after_duration(iso: &str) -> Option<String> {
     let secs = duration_secs(iso)?;
-    Some(fmt_time(
-        OffsetDateTime::now_utc() + time::Duration::seconds(secs),
-    ))
+    OffsetDateTime::now_utc()
+        .checked_add(time::Duration::seconds(secs))
+        .map(fmt_time)
 }
 
 /// Form or query parameters in arrival order; repeated keys keep every value.
@@ -304,7 +305,9 @@ pub(crate) fn page(
     };
     let total = items.len();
     let chunk: Vec<Value> = items.into_iter().skip(offset).take(size).collect();
-    let next = (offset + size < total).then(|| url_for(page_no + 1, Some(offset + size)));
+    // `PageToken` comes from the request: a huge one must not overflow.
+    let next =
+        (offset.saturating_add(size) < total).then(|| url_for(page_no + 1, Some(offset + size)));
     let previous =
         (offset > 0).then(|| url_for(page_no.saturating_sub(1), Some(offset.saturating_sub(size))));
     let current = if offset == 0 {
@@ -354,6 +357,10 @@ mod tests {
         assert!(after_duration("P1DT1H").is_some());
         assert!(after_duration("10M").is_none());
         assert!(after_duration("PT").is_none());
+        assert!(
+            after_duration("PT9999999999999H").is_none(),
+            "a duration past year 9999 is refused, not a panic"
+        );
         assert_eq!(
             parse_time("2020-01-02T03:04:05Z").as_deref(),
             Some("2020-01-02T03:04:05Z")
@@ -398,5 +405,15 @@ mod tests {
         assert_eq!(p["messages"], json!([4]));
         assert!(p["meta"]["next_page_url"].is_null());
         assert_eq!(p["meta"]["page"], 2);
+    }
+
+    #[test]
+    fn a_huge_page_token_is_an_empty_last_page() {
+        let items: Vec<Value> = (0..5).map(|i| json!(i)).collect();
+        let q = Params::parse(format!("PageSize=2&PageToken=PT{}", usize::MAX).as_bytes());
+        let p = page(items, "messages", "http://h", "/v1/X", &q, 50, 100, &[])
+            .expect("a page, not an error or a panic");
+        assert_eq!(p["messages"], json!([]));
+        assert!(p["meta"]["next_page_url"].is_null());
     }
 }
