@@ -3,6 +3,7 @@
 
 mod cli;
 mod deliver;
+mod twilio;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,0 +1,306 @@
+//! Running the routing core's Twilio actions (Conversations mode).
+//!
+//! Each action is safe to repeat: a conversation is created under its unique name
+//! (`discord:<dm channel>:<n>`), so a retry finds the one the first attempt made; adding a
+//! participant or webhook that already exists counts as done.
+
+use flexcord_routing::{Action, ActionKind, ConversationAttributes, Event, TwilioSid};
+use flexcord_twilio::conversations::{ConversationState, WebhookTarget};
+use flexcord_twilio::sid::{ConversationSid, FlowSid, SidOrName, WorkflowSid, WorkspaceSid};
+use flexcord_twilio::{Client, Error};
+use serde_json::json;
+
+use crate::telemetry;
+
+/// Twilio error codes meaning "this already exists": a repeated create is then a success.
+const ALREADY_EXISTS: [u32; 3] = [50353, 50433, 50438];
+
+/// Runs Twilio actions for conversations mode.
+pub struct TwilioExecutor {
+    client: Client,
+    outbound_url: String,
+    studio_flow: Option<FlowSid>,
+    workspace: Option<WorkspaceSid>,
+    workflow: Option<WorkflowSid>,
+}
+
+fn fail(e: &Error) -> (bool, String) {
+    (!e.is_retryable(), e.to_string())
+}
+
+fn already_exists(e: &Error) -> bool {
+    e.api()
+        .is_some_and(|api| ALREADY_EXISTS.contains(&api.code))
+        || e.status() == Some(409)
+}
+
+/// The conversation attributes of DESIGN §3: `{"flexcord": {...}}`.
+pub fn attributes_json(a: &ConversationAttributes) -> serde_json::Value {
+    json!({"flexcord": {
+        "discord_user": a.discord_user.to_string(),
+        "dm_channel": a.dm_channel.map(|c| c.to_string()),
+        "handoff": a.handoff,
+        "case": a.case.as_ref().map(flexcord_routing::CaseNumber::as_str),
+    }})
+}
+
+fn sid(s: &TwilioSid) -> Result<ConversationSid, (bool, String)> {
+    s.as_str()
+        .parse::<ConversationSid>()
+        .map_err(|e| (true, format!("bad conversation SID: {e}")))
+}
+
+impl TwilioExecutor {
+    /// An executor; `public_url` is `server.public_url` (the webhook goes to
+    /// `<public_url>/twilio/outbound`).
+    pub fn new(
+        client: Client,
+        public_url: &url::Url,
+        studio_flow: Option<FlowSid>,
+        workspace: Option<WorkspaceSid>,
+        workflow: Option<WorkflowSid>,
+    ) -> Self {
+        Self {
+            client,
+            outbound_url: format!(
+                "{}/twilio/outbound",
+                public_url.as_str().trim_end_matches('/')
+            ),
+            studio_flow,
+            workspace,
+            workflow,
+        }
+    }
+
+    /// Runs one action; `None` when it is not a Twilio action.
+    pub async fn execute(&self, action: &Action) -> Option<Event> {
+        let started = std::time::Instant::now();
+        let result = match &action.kind {
+            ActionKind::CreateTwilioConversation {
+                unique_name,
+                identity,
+                friendly_name,
+                attributes,
+                studio,
+            } => self
+                .create_conversation(unique_name, identity, friendly_name, attributes, *studio)
+                .await
+                .map(Some),
+            ActionKind::PostToTwilio {
+                sid: conversation,
+                author,
+                body,
+                at,
+                discord_message,
+                webhooks,
+            } => self
+                .post(
+                    action,
+                    conversation,
+                    author,
+                    body,
+                    *at,
+                    *discord_message,
+                    *webhooks,
+                )
+                .await
+                .map(Some),
+            ActionKind::UpdateTwilioAttributes {
+                sid: conversation,
+                attributes,
+            } => {
+                let result = async {
+                    self.client
+                        .conversations()
+                        .update(sid(conversation)?)
+                        .attributes(&attributes_json(attributes))
+                        .await
+                        .map_err(|e| fail(&e))?;
+                    Ok(None)
+                };
+                result.await
+            }
+            ActionKind::CreateInteraction {
+                sid: conversation,
+                identity,
+                case,
+            } => self
+                .create_interaction(conversation, identity, case.as_ref())
+                .await
+                .map(Some),
+            ActionKind::CloseTwilio { sid: conversation } => {
+                let result = async {
+                    self.client
+                        .conversations()
+                        .update(sid(conversation)?)
+                        .state(&ConversationState::Closed)
+                        .await
+                        .map_err(|e| fail(&e))?;
+                    Ok(None)
+                };
+                result.await
+            }
+            _ => return None,
+        };
+        metrics::histogram!(telemetry::UPSTREAM_LATENCY, "upstream" => "twilio")
+            .record(started.elapsed().as_secs_f64());
+        Some(match result {
+            Ok(upstream) => action.completed(upstream),
+            Err((permanent, reason)) => {
+                tracing::warn!(action = %action.id.as_str(), kind = action.kind.name(), permanent, %reason, "Twilio delivery failed");
+                action.failed(permanent, reason)
+            }
+        })
+    }
+
+    async fn create_conversation(
+        &self,
+        unique_name: &str,
+        identity: &str,
+        friendly_name: &str,
+        attributes: &ConversationAttributes,
+        studio: bool,
+    ) -> Result<String, (bool, String)> {
+        let conversations = self.client.conversations();
+        let created = conversations
+            .create()
+            .unique_name(unique_name)
+            .friendly_name(friendly_name)
+            .attributes(&attributes_json(attributes))
+            .await;
+        let conversation = match created {
+            Ok(c) => c,
+            Err(e) if already_exists(&e) => self
+                .client
+                .conversations()
+                .fetch(SidOrName::<flexcord_twilio::sid::Conversation>::Name(
+                    unique_name.to_owned(),
+                ))
+                .await
+                .map_err(|e| fail(&e))?,
+            Err(e) => return Err(fail(&e)),
+        };
+        let sid = conversation.sid;
+        match self
+            .client
+            .conversations()
+            .participants(&sid)
+            .create()
+            .identity(identity)
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if already_exists(&e) => {}
+            Err(e) => return Err(fail(&e)),
+        }
+        let webhooks = self
+            .client
+            .conversations()
+            .webhooks(&sid)
+            .list()
+            .await
+            .map_err(|e| fail(&e))?;
+        let has = |target: &str| {
+            webhooks
+                .items
+                .iter()
+                .any(|w| w.target.as_ref().is_some_and(|t| t.as_str() == target))
+        };
+        if !has("webhook") {
+            self.client
+                .conversations()
+                .webhooks(&sid)
+                .create(WebhookTarget::Webhook)
+                .url(self.outbound_url.clone())
+                .method(&flexcord_twilio::WebhookMethod::Post)
+                .filters([
+                    "onMessageAdded",
+                    "onMessageUpdated",
+                    "onParticipantAdded",
+                    "onConversationStateUpdated",
+                ])
+                .await
+                .map_err(|e| fail(&e))?;
+        }
+        if studio && !has("studio") {
+            let Some(flow) = &self.studio_flow else {
+                return Err((true, "twilio.studio_flow_sid is not configured".to_owned()));
+            };
+            self.client
+                .conversations()
+                .webhooks(&sid)
+                .create(WebhookTarget::Studio)
+                .flow_sid(flow)
+                .await
+                .map_err(|e| fail(&e))?;
+        }
+        Ok(sid.to_string())
+    }
+
+    #[allow(clippy::too_many_arguments)] // the fields of one action
+    async fn post(
+        &self,
+        action: &Action,
+        conversation: &TwilioSid,
+        author: &str,
+        body: &str,
+        at: Option<flexcord_routing::Timestamp>,
+        discord_message: Option<flexcord_routing::MessageId>,
+        webhooks: bool,
+    ) -> Result<String, (bool, String)> {
+        let mut request = self
+            .client
+            .conversations()
+            .messages(&sid(conversation)?)
+            .create()
+            .author(author)
+            .body(body)
+            .attributes(&json!({"flexcord": {
+                "discord_message": discord_message.map(|m| m.to_string()),
+                "trace": action.id.as_str(),
+            }}))
+            .webhook_enabled(webhooks);
+        let date = at.and_then(|at| {
+            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(at.millis()) * 1_000_000)
+                .ok()
+        });
+        if let Some(date) = date {
+            request = request.date_created(date);
+        }
+        let message = request.await.map_err(|e| fail(&e))?;
+        metrics::counter!(telemetry::MESSAGES_ROUTED, "direction" => "to_twilio").increment(1);
+        Ok(message.sid.to_string())
+    }
+
+    async fn create_interaction(
+        &self,
+        conversation: &TwilioSid,
+        identity: &str,
+        case: Option<&flexcord_routing::CaseNumber>,
+    ) -> Result<String, (bool, String)> {
+        let (Some(workspace), Some(workflow)) = (&self.workspace, &self.workflow) else {
+            return Err((
+                true,
+                "twilio.workspace_sid and twilio.workflow_sid are not configured".to_owned(),
+            ));
+        };
+        let routing = json!({"properties": {
+            "workspace_sid": workspace.as_str(),
+            "workflow_sid": workflow.as_str(),
+            "task_channel_unique_name": "chat",
+            "attributes": {
+                "from": identity,
+                "case": case.map(flexcord_routing::CaseNumber::as_str),
+                "conversationSid": conversation.as_str(),
+            },
+        }});
+        let interaction = self
+            .client
+            .flex()
+            .interactions()
+            .create_for_conversation(&sid(conversation)?, &routing)
+            .await
+            .map_err(|e| fail(&e))?;
+        Ok(interaction.sid.to_string())
+    }
+}

@@ -1,0 +1,164 @@
+//! The executor of routing actions for Twilio Conversations, against the Twilio emulator.
+
+use flexcord::deliver_twilio::TwilioExecutor;
+use flexcord_routing::{
+    Action, ActionId, ActionKind, CaseNumber, ChannelId, ConversationAttributes, Event, MessageId,
+    Timestamp, TwilioSid, UserId,
+};
+use flexcord_testkit::twilio::{TwilioConfig, TwilioEmulator};
+
+fn action(seq: u64, kind: ActionKind) -> Action {
+    Action {
+        id: ActionId::new("7-100", seq),
+        kind,
+    }
+}
+
+fn attributes(handoff: bool) -> ConversationAttributes {
+    ConversationAttributes {
+        discord_user: UserId(500),
+        dm_channel: Some(ChannelId(400)),
+        handoff,
+        case: Some(CaseNumber::from("CASE-000001")),
+    }
+}
+
+#[tokio::test]
+async fn conversation_lifecycle_is_idempotent() {
+    let twilio = TwilioEmulator::start(TwilioConfig::default())
+        .await
+        .expect("emulator");
+    let client = flexcord_twilio::Client::builder()
+        .account(twilio.account_sid(), twilio.auth_token())
+        .base_url(twilio.base_url())
+        .build()
+        .expect("client");
+    let exec = TwilioExecutor::new(
+        client,
+        &url::Url::parse("https://bridge.example.com").unwrap(),
+        None,
+        Some("WS0123456789abcdef0123456789abcdef".parse().unwrap()),
+        Some("WW0123456789abcdef0123456789abcdef".parse().unwrap()),
+    );
+    let create = action(
+        1,
+        ActionKind::CreateTwilioConversation {
+            unique_name: "discord:400:1".into(),
+            identity: "discord:500".into(),
+            friendly_name: "alice".into(),
+            attributes: attributes(false),
+            studio: false,
+        },
+    );
+    let mut sids = Vec::new();
+    for _ in 0..2 {
+        match exec.execute(&create).await {
+            Some(Event::TwilioConversationCreated { sid, .. }) => sids.push(sid),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(sids[0], sids[1], "a retry finds the same conversation");
+    let sid = sids[0].clone();
+    assert_eq!(twilio.conversations().len(), 1);
+    assert_eq!(twilio.participants(sid.as_str()).len(), 1);
+    let hooks = twilio.conversation_webhooks(sid.as_str());
+    assert_eq!(hooks.len(), 1, "{hooks:?}");
+    assert_eq!(
+        hooks[0].url.as_deref(),
+        Some("https://bridge.example.com/twilio/outbound")
+    );
+    assert!(hooks[0].filters.iter().any(|f| f == "onMessageAdded"));
+    let conv = twilio.conversation(sid.as_str()).unwrap();
+    let attrs: serde_json::Value = serde_json::from_str(&conv.attributes).unwrap();
+    assert_eq!(attrs["flexcord"]["discord_user"], "500");
+    assert_eq!(attrs["flexcord"]["handoff"], false);
+
+    let post = action(
+        2,
+        ActionKind::PostToTwilio {
+            sid: sid.clone(),
+            author: "discord:500".into(),
+            body: "My order is late".into(),
+            at: Some(Timestamp(1_700_000_000_000)),
+            discord_message: Some(MessageId(300)),
+            webhooks: false,
+        },
+    );
+    assert!(matches!(
+        exec.execute(&post).await,
+        Some(Event::Delivered {
+            upstream_id: Some(_),
+            ..
+        })
+    ));
+    let messages = twilio.messages(sid.as_str());
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].author, "discord:500");
+    let mattrs: serde_json::Value = serde_json::from_str(&messages[0].attributes).unwrap();
+    assert_eq!(mattrs["flexcord"]["discord_message"], "300");
+
+    let update = action(
+        3,
+        ActionKind::UpdateTwilioAttributes {
+            sid: sid.clone(),
+            attributes: attributes(true),
+        },
+    );
+    assert!(matches!(
+        exec.execute(&update).await,
+        Some(Event::Delivered { .. })
+    ));
+    let attrs: serde_json::Value =
+        serde_json::from_str(&twilio.conversation(sid.as_str()).unwrap().attributes).unwrap();
+    assert_eq!(attrs["flexcord"]["handoff"], true);
+
+    let handoff = action(
+        4,
+        ActionKind::CreateInteraction {
+            sid: sid.clone(),
+            identity: "discord:500".into(),
+            case: Some(CaseNumber::from("CASE-000001")),
+        },
+    );
+    assert!(matches!(
+        exec.execute(&handoff).await,
+        Some(Event::Delivered { .. })
+    ));
+    assert_eq!(twilio.interactions().len(), 1);
+
+    let close = action(5, ActionKind::CloseTwilio { sid: sid.clone() });
+    assert!(matches!(
+        exec.execute(&close).await,
+        Some(Event::Delivered { .. })
+    ));
+    assert_eq!(twilio.conversation(sid.as_str()).unwrap().state, "closed");
+
+    let unknown = action(
+        6,
+        ActionKind::CloseTwilio {
+            sid: TwilioSid::from("CHffffffffffffffffffffffffffffffff"),
+        },
+    );
+    assert!(matches!(
+        exec.execute(&unknown).await,
+        Some(Event::DeliveryFailed {
+            permanent: true,
+            ..
+        })
+    ));
+    let bad = action(
+        7,
+        ActionKind::CloseTwilio {
+            sid: TwilioSid::from("nope"),
+        },
+    );
+    assert!(matches!(
+        exec.execute(&bad).await,
+        Some(Event::DeliveryFailed {
+            permanent: true,
+            ..
+        })
+    ));
+    let not_ours = action(8, ActionKind::OpenDm { user: UserId(1) });
+    assert_eq!(exec.execute(&not_ours).await, None);
+}
