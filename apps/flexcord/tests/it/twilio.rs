@@ -24,6 +24,7 @@ fn attributes(handoff: bool) -> ConversationAttributes {
 }
 
 #[tokio::test]
+#[allow(clippy::too_many_lines)] // one lifecycle, read top to bottom
 async fn conversation_lifecycle_is_idempotent() {
     let twilio = TwilioEmulator::start(TwilioConfig::default())
         .await
