@@ -170,7 +170,19 @@ fn is_small_talk(message: &str) -> bool {
         && words.iter().any(|w| {
             matches!(
                 w.folded.as_str(),
-                "hi" | "hello" | "hey" | "chao" | "thanks" | "thank" | "thx" | "ty" | "ok" | "okay"
+                "hi" | "hello"
+                    | "hey"
+                    | "chao"
+                    | "thanks"
+                    | "thank"
+                    | "thx"
+                    | "ty"
+                    | "ok"
+                    | "okay"
+                    | "bye"
+                    | "goodbye"
+                    | "cool"
+                    | "awesome"
             )
         })
 }

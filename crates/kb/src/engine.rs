@@ -124,6 +124,8 @@ impl Clauses {
 struct Concept {
     weight: f32,
     alts: Vec<Alt>,
+    /// An everyday word: on its own it never makes an article confident.
+    generic: bool,
 }
 
 /// An immutable, searchable snapshot of a set of articles.
@@ -375,7 +377,7 @@ impl Engine {
                 concept_of_word[i] = Some(c);
                 continue;
             }
-            let generic = text::is_generic(&w.folded);
+            let generic = text::is_generic(&w.folded) || text::is_generic(&w.stem);
             let g = if generic { boost::GENERIC } else { 1.0 };
             clauses.add_stem(f, &w.stem, g);
             let stem_term = Term::from_field_text(f.all, &w.stem);
@@ -402,7 +404,11 @@ impl Engine {
             concept_by_stem.insert(w.stem.clone(), concepts.len());
             concept_of_word[i] = Some(concepts.len());
             let weight = self.idf(df) * if generic { credit::GENERIC } else { 1.0 };
-            concepts.push(Concept { weight, alts });
+            concepts.push(Concept {
+                weight,
+                alts,
+                generic,
+            });
         }
         Ok((concepts, concept_of_word))
     }
@@ -513,9 +519,11 @@ impl Engine {
         Ok(usize::try_from(ord).unwrap_or(usize::MAX))
     }
 
-    /// For each hit, the weighted sum of the query's concepts it covers.
+    /// For each hit, the weighted sum of the query's concepts it covers, or zero when it
+    /// covers no concept but everyday words.
     fn coverage(&self, concepts: &[Concept], top: &[(f32, DocAddress)]) -> Result<Vec<f32>, Error> {
         let mut out = vec![0.0_f32; top.len()];
+        let mut specific = vec![false; top.len()];
         // Which (term, segment, doc) pairs exist: read each posting list once per segment.
         let mut by_segment: HashMap<u32, Vec<(u32, usize)>> = HashMap::new();
         for (i, (_, a)) in top.iter().enumerate() {
@@ -544,8 +552,14 @@ impl Engine {
                     *b = b.max(value);
                 }
             }
-            for (o, b) in out.iter_mut().zip(best) {
+            for ((o, b), specific) in out.iter_mut().zip(best).zip(specific.iter_mut()) {
                 *o += concept.weight * b;
+                *specific |= b > 0.0 && !concept.generic;
+            }
+        }
+        for (o, specific) in out.iter_mut().zip(specific) {
+            if !specific {
+                *o = 0.0;
             }
         }
         Ok(out)

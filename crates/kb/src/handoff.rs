@@ -69,9 +69,36 @@ static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| {
             re(&format!(
                 r"\b(?:let|allow)\s+me\s+(?:talk|speak|chat)\s+(?:to|with){fill}\s+{EN_HUMAN}\b"
             )),
+            re(
+                r"\b(?:is there|are there|do you have|got)\s+(?:a|an|any)\s+(?:real\s+|live\s+|actual\s+)?(?:human|person|agent|people|staff)\b.*\b(?:talk|speak|chat)\b",
+            ),
+            re(
+                r"\b(?:talk|speak)\s+(?:to|with)\s+(?:someone|somebody|anyone|anybody)(?:\s+(?:please|pls|plz|now|asap|real|there))*$",
+            ),
+            re(
+                r"\b(?:can|could|will|would)\s+(?:a|an|some|any)\s+(?:real\s+|live\s+|actual\s+)?(?:human|person|agent|staff member)\s+(?:help|assist|look at|contact|call|check)\b",
+            ),
+            re(
+                r"\bget\s+(?:a|an)\s+(?:real\s+|live\s+|actual\s+)?(?:human|person|agent)(?:$|\s+(?:on|here|in here|to|please|pls|plz|now|asap|already))",
+            ),
+            re(
+                r"\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:the\s+|your\s+)?(?:support|support team|helpdesk|help desk)\b",
+            ),
+            re(
+                r"\b(?:can|could|will|would)\s+(?:someone|somebody|a person|an agent|a human|staff)(?:\s+from\s+\w+(?:\s+\w+)?)?\s+(?:contact|call|email|message|dm|reach|help)\s+me\b",
+            ),
+            re(
+                r"^(?:humans? only|only humans?|no bots?|real humans? only)(?:\s+(?:please|pls|plz))?$",
+            ),
+            re(
+                r"\b(?:noi chuyen|chat|tro chuyen|nhan tin)\s+voi\s+(?:mot\s+)?(?:con\s+)?nguoi(?:$|\s+(?:di|voi|nha|nhe|duoc khong|dc khong|a|that|khong phai))",
+            ),
+            re(
+                r"\bgap\s+(?:mot\s+)?nguoi(?:$|\s+(?:di|voi|nha|nhe|that|ho tro|duoc khong|dc khong))",
+            ),
             // the whole message is a request word, maybe with a politeness word ("human please")
             re(
-                r"^(?:(?:i want|i need|give me|get me|a|an|the|my|some)\s+)?(?:real\s+|live\s+|actual\s+)*(?:agent|human|representative|operator|real person|live person|person|live support|customer service|support agent|live chat)(?:\s+(?:pls|plz|please|now|asap|thanks|thx|thank you|right now|here|ty))*$",
+                r"^(?:(?:i want|i need|give me|get me|a|an|the|my|some)\s+)?(?:real\s+|live\s+|actual\s+)*(?:agent|human|representative|operator|real person|live person|person|live support|customer service|support agent|support team|support staff|staff|live chat)(?:\s+(?:pls|plz|please|now|asap|thanks|thx|thank you|right now|here|ty))*$",
             ),
             // Vietnamese: (cho / tôi muốn / cần / xin) gặp, nói chuyện với, kết nối với, chuyển sang ... a person
             re(&format!(
@@ -205,6 +232,10 @@ mod tests {
         ("i need a human asap my purchase vanished", true),
         ("put me through to an operator", true),
         ("I demand to speak to your boss", true),
+        ("is there a human I could chat with", true),
+        ("could a live person check my case", true),
+        ("let me talk to the support team", true),
+        ("humans only please", true),
         ("how do I contact a friend in game", false),
         ("when are live agents available?", false),
         ("what are your support hours on Sunday", false),
@@ -229,6 +260,10 @@ mod tests {
         ("what time does customer service open", false),
         ("how does escalation of raid difficulty work", false),
         ("give me more coins please", false),
+        ("is there a person in the game who sells items", false),
+        ("can I talk to someone in my guild from the map", false),
+        ("how do I get a human-looking avatar", false),
+        ("can a critter help me in raids", false),
     ];
 
     const VI: &[(&str, bool)] = &[
@@ -252,6 +287,7 @@ mod tests {
         ("gap nguoi that duoc khong", true),
         ("cho tui noi chuyen voi nhan vien", true),
         ("đừng bot nữa, cho gặp người", true),
+        ("mình muốn nói chuyện với người, không phải máy", true),
         ("làm sao để gặp bạn bè trong game", false),
         ("nhân viên hỗ trợ làm việc mấy giờ", false),
         ("giờ làm việc của bộ phận hỗ trợ là khi nào", false),
@@ -272,6 +308,7 @@ mod tests {
         ("game này hay quá", false),
         ("cách gặp người chơi khác để trao đổi", false),
         ("mình cần giúp về nạp xu", false),
+        ("nói chuyện với người chơi khác bằng cách nào", false),
     ];
 
     fn check(table: &[(&str, bool)]) {

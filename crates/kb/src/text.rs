@@ -198,7 +198,7 @@ static STOP: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
         much many more most other such only own same each every both few please pls plz thanks \
         thank thx ty hi hello hey ok okay yeah yep hmm lol oh well still even now ever someone \
         anyone something anything know want need like one way thing things since because while \
-        after before during around";
+        after before during around bye goodbye cya cool awesome";
     const VI: &str = "la cua va cac nhung mot co thi ma o de cho voi toi minh em anh chi ban ad \
         admin a nha nhe vay gi nao sao lam the roi dang se da bi nay do ay oi ha hay hoac neu vi \
         nen ra vao ve khong ko k phai giup luc may bao nhieu dau duoc dc j hoi xin chao cam on \
