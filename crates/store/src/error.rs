@@ -1,0 +1,93 @@
+//! The store's error type.
+
+use std::fmt;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What went wrong in the store.
+#[derive(Debug)]
+pub struct Error {
+    kind: ErrorKind,
+    source: Option<BoxError>,
+}
+
+/// The kind of an [`Error`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The database failed (connection, query, migration).
+    #[error("database error")]
+    Database,
+    /// A uniqueness rule refused the write (e.g. a second open conversation for a user).
+    #[error("conflicting write: {0}")]
+    Conflict(String),
+    /// A stored value could not be read back.
+    #[error("stored value could not be decoded: {0}")]
+    Decode(String),
+    /// Bad input (malformed URL, unsupported scheme, id out of range).
+    #[error("invalid input: {0}")]
+    Invalid(String),
+}
+
+impl Error {
+    pub(crate) fn new(kind: ErrorKind) -> Self {
+        Self { kind, source: None }
+    }
+
+    pub(crate) fn with_source(mut self, source: impl Into<BoxError>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// The kind, to match on.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+
+    /// A uniqueness conflict (another writer won a race; retrying is safe).
+    pub fn is_conflict(&self) -> bool {
+        matches!(self.kind, ErrorKind::Conflict(_))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.kind.fmt(f)?;
+        if let (ErrorKind::Database, Some(source)) = (&self.kind, &self.source) {
+            write!(f, ": {source}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(err: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &err
+            && db.is_unique_violation()
+        {
+            let what = db.message().to_owned();
+            return Self::new(ErrorKind::Conflict(what)).with_source(err);
+        }
+        Self::new(ErrorKind::Database).with_source(err)
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for Error {
+    fn from(err: sqlx::migrate::MigrateError) -> Self {
+        Self::new(ErrorKind::Database).with_source(err)
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(err: serde_json::Error) -> Self {
+        Self::new(ErrorKind::Decode(err.to_string())).with_source(err)
+    }
+}

@@ -1,0 +1,25 @@
+#![doc = include_str!("../README.md")]
+
+#[macro_use]
+mod macros;
+mod engine;
+mod error;
+mod outbox;
+mod store;
+mod worker;
+
+pub use engine::Engine;
+pub use error::{Error, ErrorKind};
+pub use outbox::{Claimed, DeadLetter, STATES};
+pub use store::{Applied, Store};
+pub use worker::{
+    Deliver, EventSink, Failure, Outcome, Point, Receipt, Worker, WorkerConfig, backoff,
+};
+
+/// The system clock as a [`flexcord_routing::Timestamp`] (unix milliseconds).
+pub fn now() -> flexcord_routing::Timestamp {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    flexcord_routing::Timestamp(millis)
+}

@@ -1,0 +1,298 @@
+//! Outbox rows: claiming with a lease, recording results, dead letters, counts.
+
+use flexcord_routing::{Action, ActionId, Event, Timestamp};
+use sqlx::Row;
+
+use crate::error::Error;
+use crate::store::{Backend, Store};
+
+/// An outbox row's state.
+///
+/// `pending -> running -> delivered -> done`: `delivered` means the upstream id and the result
+/// event are recorded, `done` that the result was applied to the conversation. A transient
+/// failure goes back to `pending` with a later `next_attempt_at`; a permanent or exhausted one
+/// goes to `failed` (dead letter, result not yet applied) then `dead`.
+pub const STATES: [&str; 6] = ["pending", "running", "delivered", "done", "failed", "dead"];
+
+/// An action claimed by a worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    /// The action.
+    pub action: Action,
+    /// This is attempt number `attempt` (1-based).
+    pub attempt: u32,
+}
+
+/// A dead-lettered action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    /// The action id.
+    pub action_id: ActionId,
+    /// Its kind (`send_dm`, ...).
+    pub kind: String,
+    /// Why it failed.
+    pub reason: String,
+    /// How often it was tried.
+    pub attempts: u32,
+    /// When it was given up.
+    pub at: Timestamp,
+    /// The action itself.
+    pub action: Action,
+}
+
+const CLAIM: &str = "UPDATE outbox SET state = 'running', attempts = attempts + 1, \
+    lease_until = $1, lease_owner = $2, updated_at = $3 \
+    WHERE action_id = (SELECT o.action_id FROM outbox o \
+      WHERE ((o.state = 'pending' AND o.next_attempt_at <= $3) \
+          OR (o.state = 'running' AND o.lease_until < $3)) \
+        AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.scope = o.scope AND p.seq < o.seq \
+                        AND p.state IN ('pending', 'running')) \
+      ORDER BY o.next_attempt_at, o.created_at, o.seq LIMIT 1{LOCK}) \
+    AND (state = 'pending' OR (state = 'running' AND lease_until < $3)) \
+    RETURNING action, attempts";
+
+impl Store {
+    /// Claims the next due action (or one whose lease expired: its worker died) for `owner`
+    /// until `now + lease_ms`. Actions of one scope run in sequence order: an action waits
+    /// while an earlier one of its scope is pending or running. On Postgres the candidate row
+    /// is taken with `FOR UPDATE SKIP LOCKED`, so concurrent workers never claim the same row;
+    /// on SQLite the claim is one statement under the database's single writer.
+    ///
+    /// # Errors
+    /// `Database`; `Decode` when the stored action does not parse (the row is dead-lettered).
+    pub async fn claim(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease_ms: i64,
+    ) -> Result<Option<Claimed>, Error> {
+        let row: Option<(String, i64)> = match &self.backend {
+            Backend::Sqlite(pool) => sqlx::query(&CLAIM.replace("{LOCK}", ""))
+                .bind(now.0.saturating_add(lease_ms))
+                .bind(owner)
+                .bind(now.0)
+                .fetch_optional(pool)
+                .await?
+                .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?)))
+                .transpose()?,
+            Backend::Postgres(pool) => {
+                sqlx::query(&CLAIM.replace("{LOCK}", " FOR UPDATE SKIP LOCKED"))
+                    .bind(now.0.saturating_add(lease_ms))
+                    .bind(owner)
+                    .bind(now.0)
+                    .fetch_optional(pool)
+                    .await?
+                    .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?)))
+                    .transpose()?
+            }
+        };
+        let Some((json, attempts)) = row else {
+            return Ok(None);
+        };
+        let action: Action = serde_json::from_str(&json)?;
+        Ok(Some(Claimed {
+            action,
+            attempt: u32::try_from(attempts).unwrap_or(u32::MAX),
+        }))
+    }
+
+    /// Records a success: the upstream id and the result event, state `delivered`. Returns
+    /// `false` when `owner` no longer holds the lease (another worker took over; discard).
+    ///
+    /// # Errors
+    /// `Database`.
+    pub async fn record_delivered(
+        &self,
+        id: &ActionId,
+        owner: &str,
+        upstream_id: Option<&str>,
+        result: &Event,
+        now: Timestamp,
+    ) -> Result<bool, Error> {
+        let json = serde_json::to_string(result)?;
+        let n = on_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE outbox SET state = 'delivered', upstream_id = $3, result = $4, \
+                 lease_until = NULL, updated_at = $5, last_error = NULL \
+                 WHERE action_id = $1 AND state = 'running' AND lease_owner = $2",
+            )
+            .bind(id.as_str())
+            .bind(owner)
+            .bind(upstream_id)
+            .bind(json)
+            .bind(now.0)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(n == 1)
+    }
+
+    /// Records a transient failure: back to `pending` until `retry_at`.
+    ///
+    /// # Errors
+    /// `Database`.
+    pub async fn record_retry(
+        &self,
+        id: &ActionId,
+        owner: &str,
+        reason: &str,
+        retry_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, Error> {
+        let n = on_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE outbox SET state = 'pending', next_attempt_at = $3, last_error = $4, \
+                 lease_until = NULL, updated_at = $5 \
+                 WHERE action_id = $1 AND state = 'running' AND lease_owner = $2",
+            )
+            .bind(id.as_str())
+            .bind(owner)
+            .bind(retry_at.0)
+            .bind(reason)
+            .bind(now.0)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(n == 1)
+    }
+
+    /// Dead-letters the action with `reason` (state `failed` until its `DeliveryFailed` result
+    /// is applied, then `dead`).
+    ///
+    /// # Errors
+    /// `Database`.
+    pub async fn record_dead(
+        &self,
+        id: &ActionId,
+        owner: &str,
+        reason: &str,
+        result: &Event,
+        now: Timestamp,
+    ) -> Result<bool, Error> {
+        let json = serde_json::to_string(result)?;
+        let n = on_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE outbox SET state = 'failed', last_error = $3, result = $4, \
+                 lease_until = NULL, updated_at = $5 \
+                 WHERE action_id = $1 AND state = 'running' AND lease_owner = $2",
+            )
+            .bind(id.as_str())
+            .bind(owner)
+            .bind(reason)
+            .bind(json)
+            .bind(now.0)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(n == 1)
+    }
+
+    /// Result events recorded but not yet applied (`delivered`, `failed`) and last touched
+    /// before `before`: after a crash between recording and applying, feed them again
+    /// (applying is idempotent).
+    ///
+    /// # Errors
+    /// `Database`, `Decode`.
+    pub async fn unapplied_results(
+        &self,
+        before: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<Event>, Error> {
+        let rows: Vec<String> = on_pool!(self, pool => {
+            sqlx::query(
+                "SELECT result FROM outbox WHERE state IN ('delivered', 'failed') \
+                 AND result IS NOT NULL AND updated_at < $1 ORDER BY updated_at LIMIT $2",
+            )
+            .bind(before.0)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<String, _>(0))
+            .collect::<Result<_, _>>()?
+        });
+        rows.iter()
+            .map(|json| serde_json::from_str(json).map_err(Error::from))
+            .collect()
+    }
+
+    /// Outbox rows per state (every state of [`STATES`], zero included), for metrics.
+    ///
+    /// # Errors
+    /// `Database`.
+    pub async fn outbox_counts(&self) -> Result<Vec<(&'static str, i64)>, Error> {
+        let rows: Vec<(String, i64)> = on_pool!(self, pool => {
+            sqlx::query("SELECT state, COUNT(*) FROM outbox GROUP BY state")
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?)))
+                .collect::<Result<_, _>>()?
+        });
+        Ok(STATES
+            .iter()
+            .map(|s| {
+                let n = rows
+                    .iter()
+                    .find(|(state, _)| state == s)
+                    .map_or(0, |(_, n)| *n);
+                (*s, n)
+            })
+            .collect())
+    }
+
+    /// Dead letters (`failed` and `dead`), newest first.
+    ///
+    /// # Errors
+    /// `Database`, `Decode`.
+    pub async fn dead_letters(&self, limit: i64) -> Result<Vec<DeadLetter>, Error> {
+        type Raw = (String, String, Option<String>, i64, i64, String);
+        let rows: Vec<Raw> = on_pool!(self, pool => {
+            sqlx::query(
+                "SELECT action_id, kind, last_error, attempts, updated_at, action FROM outbox \
+                 WHERE state IN ('failed', 'dead') ORDER BY updated_at DESC, action_id LIMIT $1",
+            )
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|r| Ok::<_, sqlx::Error>((
+                r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?, r.try_get(5)?,
+            )))
+            .collect::<Result<_, _>>()?
+        });
+        rows.into_iter()
+            .map(|(id, kind, reason, attempts, at, action)| {
+                Ok(DeadLetter {
+                    action_id: ActionId(id),
+                    kind,
+                    reason: reason.unwrap_or_default(),
+                    attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                    at: Timestamp(at),
+                    action: serde_json::from_str(&action)?,
+                })
+            })
+            .collect()
+    }
+
+    /// An action's state and recorded upstream id.
+    ///
+    /// # Errors
+    /// `Database`.
+    pub async fn outbox_state(
+        &self,
+        id: &ActionId,
+    ) -> Result<Option<(String, Option<String>)>, Error> {
+        Ok(on_pool!(self, pool => {
+            sqlx::query("SELECT state, upstream_id FROM outbox WHERE action_id = $1")
+                .bind(id.as_str())
+                .fetch_optional(pool)
+                .await?
+                .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?)))
+                .transpose()?
+        }))
+    }
+}

@@ -1,0 +1,527 @@
+//! The [`Store`]: one SQLite file or a Postgres database; conversations, processed events, outbox.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use flexcord_routing::{
+    Action, ActionId, CaseNumber, ChannelId, Conversation, ConversationId, Event, EventKey, Step,
+    Timestamp, TwilioSid, UserId,
+};
+use sqlx::Row;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use tokio::sync::Notify;
+
+use crate::error::{Error, ErrorKind};
+
+#[derive(Debug, Clone)]
+pub(crate) enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Durable state on SQLite (embedded default: one file, WAL, `synchronous=FULL`) or Postgres.
+///
+/// Cheap to clone (a pool handle). The migrations ignore versions they do not know, so the
+/// database may be shared with `flexcord-cases`.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub(crate) backend: Backend,
+    pub(crate) outbox_added: Arc<Notify>,
+}
+
+/// What [`Store::apply`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// The router's step (empty when the event was a duplicate).
+    pub step: Step,
+    /// The event had been applied before; nothing changed.
+    pub duplicate: bool,
+}
+
+impl Store {
+    /// Opens `sqlite://path` (created if missing; `sqlite::memory:` for tests) or
+    /// `postgres://...`, and runs the migrations.
+    ///
+    /// # Errors
+    /// `Invalid` for another scheme or a malformed URL; `Database` when connecting or migrating
+    /// fails.
+    pub async fn connect(url: &str) -> Result<Self, Error> {
+        if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(|e| invalid("malformed SQLite URL").with_source(e))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            let pool = SqlitePoolOptions::new()
+                .max_connections(if in_memory { 1 } else { 8 })
+                .connect_with(options)
+                .await?;
+            Self::from_sqlite_pool(pool).await
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let options = PgConnectOptions::from_str(url)
+                .map_err(|e| invalid("malformed Postgres URL").with_source(e))?;
+            let pool = PgPoolOptions::new()
+                .max_connections(10)
+                .connect_with(options)
+                .await?;
+            Self::from_pg_pool(pool).await
+        } else {
+            Err(invalid("store URL must start with sqlite: or postgres:"))
+        }
+    }
+
+    /// Uses an existing SQLite pool (e.g. shared with the cases store) and runs the migrations.
+    ///
+    /// # Errors
+    /// `Database` when migrating fails.
+    pub async fn from_sqlite_pool(pool: SqlitePool) -> Result<Self, Error> {
+        let mut migrator = sqlx::migrate!("./migrations/sqlite");
+        migrator.set_ignore_missing(true);
+        migrator.run(&pool).await?;
+        Ok(Self::with_backend(Backend::Sqlite(pool)))
+    }
+
+    /// Uses an existing Postgres pool and runs the migrations.
+    ///
+    /// # Errors
+    /// `Database` when migrating fails.
+    pub async fn from_pg_pool(pool: PgPool) -> Result<Self, Error> {
+        let mut migrator = sqlx::migrate!("./migrations/postgres");
+        migrator.set_ignore_missing(true);
+        migrator.run(&pool).await?;
+        Ok(Self::with_backend(Backend::Postgres(pool)))
+    }
+
+    fn with_backend(backend: Backend) -> Self {
+        Self {
+            backend,
+            outbox_added: Arc::new(Notify::new()),
+        }
+    }
+
+    /// `"sqlite"` or `"postgres"`.
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// The SQLite pool, when on SQLite (to share it, e.g. with the cases store).
+    pub fn sqlite_pool(&self) -> Option<&SqlitePool> {
+        match &self.backend {
+            Backend::Sqlite(pool) => Some(pool),
+            Backend::Postgres(_) => None,
+        }
+    }
+
+    /// The Postgres pool, when on Postgres.
+    pub fn pg_pool(&self) -> Option<&PgPool> {
+        match &self.backend {
+            Backend::Postgres(pool) => Some(pool),
+            Backend::Sqlite(_) => None,
+        }
+    }
+
+    /// Closes the pool (waits for connections to be returned).
+    pub async fn close(&self) {
+        on_pool!(self, pool => pool.close().await);
+    }
+
+    async fn one_conversation(
+        &self,
+        sql: &str,
+        bind: Bind<'_>,
+    ) -> Result<Option<Conversation>, Error> {
+        let row: Option<String> = on_pool!(self, pool => {
+            let q = sqlx::query(sql);
+            let q = match bind { Bind::Int(v) => q.bind(v), Bind::Text(v) => q.bind(v) };
+            q.fetch_optional(pool).await?.map(|r| r.try_get::<String, _>("state")).transpose()?
+        });
+        row.map(|json| decode_conversation(&json)).transpose()
+    }
+
+    /// The conversation with this id (open or closed).
+    ///
+    /// # Errors
+    /// `Database`, or `Decode` when the stored state does not parse.
+    pub async fn conversation(&self, id: &ConversationId) -> Result<Option<Conversation>, Error> {
+        self.one_conversation(
+            "SELECT state FROM conversations WHERE id = $1",
+            Bind::Text(id.as_str()),
+        )
+        .await
+    }
+
+    /// The user's open conversation.
+    ///
+    /// # Errors
+    /// `Database`, `Decode`, or `Invalid` for an id beyond `i64`.
+    pub async fn open_conversation(&self, user: UserId) -> Result<Option<Conversation>, Error> {
+        self.one_conversation(
+            "SELECT state FROM conversations WHERE user_id = $1 AND is_open",
+            Bind::Int(to_i64(user.0)?),
+        )
+        .await
+    }
+
+    /// The conversation of a Twilio conversation or channel SID (open or closed).
+    ///
+    /// # Errors
+    /// `Database` or `Decode`.
+    pub async fn by_twilio_sid(&self, sid: &TwilioSid) -> Result<Option<Conversation>, Error> {
+        self.one_conversation(
+            "SELECT state FROM conversations WHERE twilio_sid = $1",
+            Bind::Text(sid.as_str()),
+        )
+        .await
+    }
+
+    /// The latest conversation in this DM channel (the open one if any).
+    ///
+    /// # Errors
+    /// `Database`, `Decode` or `Invalid`.
+    pub async fn by_dm_channel(&self, channel: ChannelId) -> Result<Option<Conversation>, Error> {
+        self.one_conversation(
+            "SELECT state FROM conversations WHERE dm_channel = $1 \
+             ORDER BY is_open DESC, created_at DESC LIMIT 1",
+            Bind::Int(to_i64(channel.0)?),
+        )
+        .await
+    }
+
+    /// The latest conversation of a case.
+    ///
+    /// # Errors
+    /// `Database` or `Decode`.
+    pub async fn by_case(&self, number: &CaseNumber) -> Result<Option<Conversation>, Error> {
+        self.one_conversation(
+            "SELECT state FROM conversations WHERE case_number = $1 \
+             ORDER BY created_at DESC LIMIT 1",
+            Bind::Text(number.as_str()),
+        )
+        .await
+    }
+
+    /// What [`Event::key`] points at (without locking).
+    ///
+    /// # Errors
+    /// As the lookups.
+    pub async fn load(&self, key: &EventKey) -> Result<Option<Conversation>, Error> {
+        match key {
+            EventKey::User(user) => self.open_conversation(*user).await,
+            EventKey::Twilio(sid) => self.by_twilio_sid(sid).await,
+            EventKey::Conversation(id) => self.conversation(id).await,
+            EventKey::None => Ok(None),
+        }
+    }
+
+    /// Whether an event with this [`Event::dedupe_key`] was applied.
+    ///
+    /// # Errors
+    /// `Database`.
+    pub async fn is_processed(&self, key: &str) -> Result<bool, Error> {
+        let found: Option<i64> = on_pool!(self, pool => {
+            sqlx::query("SELECT processed_at FROM processed_events WHERE event_key = $1")
+                .bind(key)
+                .fetch_optional(pool)
+                .await?
+                .map(|r| r.try_get::<i64, _>(0))
+                .transpose()?
+        });
+        Ok(found.is_some())
+    }
+
+    /// Applies one event in one transaction: records its dedupe key (a repeat is a no-op),
+    /// loads its conversation (locked), calls `handle`, stores the new state and inserts the
+    /// step's actions into the outbox; when the event is an action's result, that outbox row is
+    /// marked applied. Either all of it is committed or nothing.
+    ///
+    /// # Errors
+    /// `Conflict` when another writer created the user's open conversation first (retry:
+    /// [`crate::Engine`] does); `Database`, `Decode`, `Invalid`.
+    pub async fn apply<F>(&self, event: &Event, now: Timestamp, handle: F) -> Result<Applied, Error>
+    where
+        F: FnOnce(Option<Conversation>) -> Step,
+    {
+        let dedupe = event.dedupe_key();
+        let result_of = result_action(event);
+        let applied = in_tx!(self, tx, lock => {
+            let mut fresh = true;
+            if let Some(key) = &dedupe {
+                let inserted = sqlx::query(
+                    "INSERT INTO processed_events (event_key, processed_at) VALUES ($1, $2) \
+                     ON CONFLICT (event_key) DO NOTHING",
+                )
+                .bind(key.as_str())
+                .bind(now.0)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                fresh = inserted == 1;
+            }
+            let step = if fresh {
+                let key = event.key();
+                let (sql, bind) = load_sql(&key)?;
+                let state = match (sql, bind) {
+                    (Some(sql), Some(bind)) => {
+                        let sql = format!("{sql}{lock}");
+                        let q = sqlx::query(&sql);
+                        let q = match bind { Bind::Int(v) => q.bind(v), Bind::Text(v) => q.bind(v) };
+                        let row = q.fetch_optional(&mut *tx).await?;
+                        match row {
+                            Some(row) => Some(decode_conversation(&row.try_get::<String, _>("state")?)?),
+                            None => None,
+                        }
+                    }
+                    _ => None,
+                };
+                let step = handle(state);
+                if let Some(conv) = &step.state {
+                    let row = ConvRow::new(conv, step.wake_at)?;
+                    sqlx::query(
+                        "INSERT INTO conversations (id, user_id, dm_channel, twilio_sid, case_number, \
+                         phase, is_open, state, wake_at, version, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $10) \
+                         ON CONFLICT (id) DO UPDATE SET dm_channel = excluded.dm_channel, \
+                         twilio_sid = excluded.twilio_sid, case_number = excluded.case_number, \
+                         phase = excluded.phase, is_open = excluded.is_open, state = excluded.state, \
+                         wake_at = excluded.wake_at, version = conversations.version + 1, \
+                         updated_at = excluded.updated_at",
+                    )
+                    .bind(row.id)
+                    .bind(row.user_id)
+                    .bind(row.dm_channel)
+                    .bind(row.twilio_sid)
+                    .bind(row.case_number)
+                    .bind(row.phase)
+                    .bind(row.is_open)
+                    .bind(row.state)
+                    .bind(row.wake_at)
+                    .bind(now.0)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                for action in &step.actions {
+                    let json = serde_json::to_string(action)?;
+                    sqlx::query(
+                        "INSERT INTO outbox (action_id, scope, seq, kind, action, state, attempts, \
+                         next_attempt_at, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6, $6) \
+                         ON CONFLICT (action_id) DO NOTHING",
+                    )
+                    .bind(action.id.as_str())
+                    .bind(action.id.scope())
+                    .bind(to_i64(action.id.seq())?)
+                    .bind(action.kind.name())
+                    .bind(json)
+                    .bind(now.0)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                step
+            } else {
+                Step { state: None, actions: Vec::new(), wake_at: None, notes: vec![flexcord_routing::Note::Duplicate] }
+            };
+            if let Some(id) = &result_of {
+                sqlx::query(
+                    "UPDATE outbox SET state = CASE state WHEN 'delivered' THEN 'done' \
+                     WHEN 'failed' THEN 'dead' ELSE state END, updated_at = $2 \
+                     WHERE action_id = $1",
+                )
+                .bind(id.as_str())
+                .bind(now.0)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Applied { step, duplicate: !fresh }
+        });
+        if !applied.step.actions.is_empty() {
+            self.outbox_added.notify_waiters();
+        }
+        Ok(applied)
+    }
+
+    /// Conversations whose timer is due at `now` (oldest first, at most `limit`).
+    ///
+    /// # Errors
+    /// `Database`.
+    pub async fn due_wakeups(
+        &self,
+        now: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<ConversationId>, Error> {
+        let ids: Vec<String> = on_pool!(self, pool => {
+            sqlx::query("SELECT id FROM conversations WHERE wake_at IS NOT NULL AND wake_at <= $1 \
+                         ORDER BY wake_at LIMIT $2")
+                .bind(now.0)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|r| r.try_get::<String, _>(0))
+                .collect::<Result<_, _>>()?
+        });
+        Ok(ids.into_iter().map(ConversationId).collect())
+    }
+
+    /// The earliest timer of any conversation.
+    ///
+    /// # Errors
+    /// `Database`.
+    pub async fn next_wake(&self) -> Result<Option<Timestamp>, Error> {
+        let at: Option<i64> = on_pool!(self, pool => {
+            sqlx::query("SELECT MIN(wake_at) FROM conversations WHERE wake_at IS NOT NULL")
+                .fetch_one(pool)
+                .await?
+                .try_get::<Option<i64>, _>(0)?
+        });
+        Ok(at.map(Timestamp))
+    }
+
+    /// Forgets processed-event keys older than `before` (Twilio retries webhooks for hours, not
+    /// days). Returns how many were removed.
+    ///
+    /// # Errors
+    /// `Database`.
+    pub async fn prune_processed(&self, before: Timestamp) -> Result<u64, Error> {
+        Ok(on_pool!(self, pool => {
+            sqlx::query("DELETE FROM processed_events WHERE processed_at < $1")
+                .bind(before.0)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        }))
+    }
+
+    /// The size in bytes of a conversation's stored state (JSON), for capacity planning.
+    ///
+    /// # Errors
+    /// `Database`.
+    pub async fn stored_state_bytes(&self, id: &ConversationId) -> Result<Option<usize>, Error> {
+        let state: Option<String> = on_pool!(self, pool => {
+            sqlx::query("SELECT state FROM conversations WHERE id = $1")
+                .bind(id.as_str())
+                .fetch_optional(pool)
+                .await?
+                .map(|r| r.try_get::<String, _>(0))
+                .transpose()?
+        });
+        Ok(state.map(|s| s.len()))
+    }
+
+    /// Inserts actions into the outbox outside of a step (e.g. tests, re-queued dead letters).
+    ///
+    /// # Errors
+    /// `Database`, `Invalid`.
+    pub async fn enqueue(&self, actions: &[Action], now: Timestamp) -> Result<(), Error> {
+        on_pool!(self, pool => {
+            for action in actions {
+                let json = serde_json::to_string(action)?;
+                sqlx::query(
+                    "INSERT INTO outbox (action_id, scope, seq, kind, action, state, attempts, \
+                     next_attempt_at, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6, $6) \
+                     ON CONFLICT (action_id) DO NOTHING",
+                )
+                .bind(action.id.as_str())
+                .bind(action.id.scope())
+                .bind(to_i64(action.id.seq())?)
+                .bind(action.kind.name())
+                .bind(json)
+                .bind(now.0)
+                .execute(pool)
+                .await?;
+            }
+        });
+        self.outbox_added.notify_waiters();
+        Ok(())
+    }
+}
+
+/// A bound lookup value.
+#[derive(Clone, Copy)]
+pub(crate) enum Bind<'a> {
+    Int(i64),
+    Text(&'a str),
+}
+
+fn load_sql(key: &EventKey) -> Result<(Option<&'static str>, Option<Bind<'_>>), Error> {
+    Ok(match key {
+        EventKey::User(user) => (
+            Some("SELECT state FROM conversations WHERE user_id = $1 AND is_open"),
+            Some(Bind::Int(to_i64(user.0)?)),
+        ),
+        EventKey::Twilio(sid) => (
+            Some("SELECT state FROM conversations WHERE twilio_sid = $1"),
+            Some(Bind::Text(sid.as_str())),
+        ),
+        EventKey::Conversation(id) => (
+            Some("SELECT state FROM conversations WHERE id = $1"),
+            Some(Bind::Text(id.as_str())),
+        ),
+        EventKey::None => (None, None),
+    })
+}
+
+/// The action an event reports the result of.
+pub(crate) fn result_action(event: &Event) -> Option<ActionId> {
+    match event {
+        Event::BotReply { action_id, .. }
+        | Event::DmOpened { action_id, .. }
+        | Event::TwilioConversationCreated { action_id, .. }
+        | Event::CaseOpened { action_id, .. }
+        | Event::Delivered { action_id, .. }
+        | Event::DeliveryFailed { action_id, .. } => Some(action_id.clone()),
+        _ => None,
+    }
+}
+
+struct ConvRow {
+    id: String,
+    user_id: i64,
+    dm_channel: Option<i64>,
+    twilio_sid: Option<String>,
+    case_number: Option<String>,
+    phase: &'static str,
+    is_open: bool,
+    state: String,
+    wake_at: Option<i64>,
+}
+
+impl ConvRow {
+    fn new(conv: &Conversation, wake_at: Option<Timestamp>) -> Result<Self, Error> {
+        Ok(Self {
+            id: conv.id.0.clone(),
+            user_id: to_i64(conv.user.0)?,
+            dm_channel: conv.dm_channel.map(|c| to_i64(c.0)).transpose()?,
+            twilio_sid: conv.twilio.as_ref().map(|s| s.0.clone()),
+            case_number: conv.case.as_ref().map(|c| c.0.clone()),
+            phase: conv.phase.name(),
+            is_open: conv.is_open(),
+            state: serde_json::to_string(conv)?,
+            wake_at: wake_at.map(|t| t.0),
+        })
+    }
+}
+
+pub(crate) fn decode_conversation(json: &str) -> Result<Conversation, Error> {
+    serde_json::from_str(json).map_err(|e| {
+        Error::new(ErrorKind::Decode(format!("conversation state: {e}"))).with_source(e)
+    })
+}
+
+pub(crate) fn to_i64(v: u64) -> Result<i64, Error> {
+    i64::try_from(v).map_err(|_| invalid("id does not fit in a signed 64-bit column"))
+}
+
+pub(crate) fn invalid(what: &str) -> Error {
+    Error::new(ErrorKind::Invalid(what.to_owned()))
+}

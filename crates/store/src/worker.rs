@@ -1,0 +1,396 @@
+//! The outbox worker: runs actions through a [`Deliver`] implementation with retries.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use flexcord_routing::{Action, ActionId, Event, Timestamp};
+
+use crate::error::Error;
+use crate::store::Store;
+
+/// A successful delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Receipt {
+    /// What the upstream created: a Discord message or channel id, a Twilio SID, a case number.
+    pub upstream_id: Option<String>,
+    /// The result event to feed back instead of [`Action::completed`] (for `AskBot`: the
+    /// [`Event::BotReply`]).
+    pub event: Option<Event>,
+}
+
+impl Receipt {
+    /// A receipt with an upstream id.
+    pub fn id(upstream_id: impl Into<String>) -> Self {
+        Self {
+            upstream_id: Some(upstream_id.into()),
+            event: None,
+        }
+    }
+
+    /// A receipt without an id (edits, case updates, ...).
+    pub fn done() -> Self {
+        Self::default()
+    }
+
+    /// A receipt carrying its own result event.
+    pub fn with_event(event: Event) -> Self {
+        Self {
+            upstream_id: None,
+            event: Some(event),
+        }
+    }
+}
+
+/// A failed delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The upstream refused for good (Discord 50007, 10003; Twilio 404/20404; an illegal case
+    /// transition): dead-letter at once.
+    pub permanent: bool,
+    /// Why, for the dead letter, the logs and the agent.
+    pub reason: String,
+    /// The upstream asked to wait this long (429 `Retry-After`).
+    pub retry_after: Option<Duration>,
+}
+
+impl Failure {
+    /// A failure worth retrying.
+    pub fn transient(reason: impl Into<String>) -> Self {
+        Self {
+            permanent: false,
+            reason: reason.into(),
+            retry_after: None,
+        }
+    }
+
+    /// A failure that retrying cannot fix.
+    pub fn permanent(reason: impl Into<String>) -> Self {
+        Self {
+            permanent: true,
+            reason: reason.into(),
+            retry_after: None,
+        }
+    }
+}
+
+/// Runs one action against the outside world. Implemented by the app (Discord, Twilio, the
+/// bot, cases).
+///
+/// Deliveries may run more than once (a worker can die after the upstream call and before
+/// recording it), so they must be idempotent: send Discord messages with
+/// `nonce = action.id.nonce()` and `enforce_nonce: true`, use `action.id` as the idempotency key
+/// of Twilio (`I-Twilio-Idempotency-Token`) and case calls, or look up what an earlier attempt
+/// created before creating again.
+pub trait Deliver: Send + Sync {
+    /// Runs `action`.
+    fn deliver(&self, action: &Action) -> impl Future<Output = Result<Receipt, Failure>> + Send;
+}
+
+/// Where the worker sends result events (the driver applies them to the router).
+pub trait EventSink: Send + Sync {
+    /// Takes one event.
+    ///
+    /// # Errors
+    /// When the event could not be taken; the worker feeds it again later (it stays recorded).
+    fn send(&self, event: Event) -> impl Future<Output = Result<(), Error>> + Send;
+}
+
+impl EventSink for tokio::sync::mpsc::Sender<Event> {
+    async fn send(&self, event: Event) -> Result<(), Error> {
+        tokio::sync::mpsc::Sender::send(self, event)
+            .await
+            .map_err(|_| crate::store::invalid("the event channel is closed"))
+    }
+}
+
+impl EventSink for tokio::sync::mpsc::UnboundedSender<Event> {
+    async fn send(&self, event: Event) -> Result<(), Error> {
+        tokio::sync::mpsc::UnboundedSender::send(self, event)
+            .map_err(|_| crate::store::invalid("the event channel is closed"))
+    }
+}
+
+/// A point in the worker's life, reported to the probe (tests, tracing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Point {
+    /// The action was claimed.
+    Claimed,
+    /// The upstream call returned (before anything is recorded).
+    Called,
+    /// The result was recorded (before it is fed back).
+    Recorded,
+    /// The result event was handed to the sink.
+    Fed,
+}
+
+type Probe = Arc<dyn Fn(Point, &ActionId) + Send + Sync>;
+
+/// Retry and lease settings.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// This worker's name in the `lease_owner` column (unique per process and worker).
+    pub owner: String,
+    /// How long a claim lasts; a crashed worker's action is taken over after it.
+    /// Keep it above the longest delivery timeout.
+    pub lease: Duration,
+    /// Attempts before an action is dead-lettered.
+    pub max_attempts: u32,
+    /// The first retry delay; doubled each attempt.
+    pub base_backoff: Duration,
+    /// The longest retry delay.
+    pub max_backoff: Duration,
+    /// How often to look for due actions when not woken by a commit.
+    pub poll: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            owner: format!("worker-{}", std::process::id()),
+            lease: Duration::from_secs(60),
+            max_attempts: 8,
+            base_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(300),
+            poll: Duration::from_millis(500),
+        }
+    }
+}
+
+/// The delay before attempt `attempt + 1` after `attempt` failed: exponential from `base`,
+/// capped at `max`, never shorter than the upstream's `retry_after`, with a deterministic
+/// ±10% spread per action so retries of many actions do not line up.
+pub fn backoff(
+    config: &WorkerConfig,
+    id: &ActionId,
+    attempt: u32,
+    retry_after: Option<Duration>,
+) -> Duration {
+    let exp = attempt.saturating_sub(1).min(20);
+    let raw = config
+        .base_backoff
+        .saturating_mul(1 << exp)
+        .min(config.max_backoff);
+    let spread = id.nonce().bytes().map(u32::from).sum::<u32>() % 21;
+    let jittered = raw.mul_f64(f64::from(90 + spread) / 100.0);
+    retry_after.map_or(jittered, |r| jittered.max(r))
+}
+
+/// What one [`Worker::run_once`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing was due.
+    Idle,
+    /// Delivered; the result was fed.
+    Delivered(ActionId),
+    /// Failed; retried later.
+    Retrying(ActionId),
+    /// Dead-lettered; the `DeliveryFailed` result was fed.
+    Dead(ActionId),
+    /// Another worker took the action over while this one ran it; its result was discarded.
+    LeaseLost(ActionId),
+}
+
+/// Runs outbox actions through `D`. Several workers (tasks, processes, hosts on one Postgres)
+/// may run at once.
+pub struct Worker<D> {
+    store: Store,
+    deliver: D,
+    config: WorkerConfig,
+    clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
+    probe: Option<Probe>,
+}
+
+impl<D: Deliver> Worker<D> {
+    /// A worker with the default settings and the system clock.
+    pub fn new(store: Store, deliver: D) -> Self {
+        Self {
+            store,
+            deliver,
+            config: WorkerConfig::default(),
+            clock: Arc::new(crate::now),
+            probe: None,
+        }
+    }
+
+    /// Other settings.
+    #[must_use]
+    pub fn config(mut self, config: WorkerConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Another clock (tests).
+    #[must_use]
+    pub fn clock(mut self, clock: impl Fn() -> Timestamp + Send + Sync + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Called at each [`Point`] (tests use it to crash at exact places; tracing).
+    #[must_use]
+    pub fn probe(mut self, probe: impl Fn(Point, &ActionId) + Send + Sync + 'static) -> Self {
+        self.probe = Some(Arc::new(probe));
+        self
+    }
+
+    fn at(&self, point: Point, id: &ActionId) {
+        if let Some(probe) = &self.probe {
+            probe(point, id);
+        }
+    }
+
+    /// Claims one due action, delivers it, records the outcome and feeds the result event to
+    /// `sink`.
+    ///
+    /// # Errors
+    /// `Database` errors of the store, or the sink's error (the result stays recorded and is
+    /// fed again by [`Worker::refeed`]).
+    pub async fn run_once(&self, sink: &impl EventSink) -> Result<Outcome, Error> {
+        let now = (self.clock)();
+        let lease_ms = i64::try_from(self.config.lease.as_millis()).unwrap_or(i64::MAX);
+        let Some(claimed) = self.store.claim(&self.config.owner, now, lease_ms).await? else {
+            return Ok(Outcome::Idle);
+        };
+        let action = claimed.action;
+        let id = action.id.clone();
+        self.at(Point::Claimed, &id);
+        let result = self.deliver.deliver(&action).await;
+        self.at(Point::Called, &id);
+        let now = (self.clock)();
+        let owner = self.config.owner.as_str();
+        match result {
+            Ok(receipt) => {
+                let event = receipt
+                    .event
+                    .unwrap_or_else(|| action.completed(receipt.upstream_id.clone()));
+                let recorded = self
+                    .store
+                    .record_delivered(&id, owner, receipt.upstream_id.as_deref(), &event, now)
+                    .await?;
+                if !recorded {
+                    return Ok(Outcome::LeaseLost(id));
+                }
+                self.at(Point::Recorded, &id);
+                sink.send(event).await?;
+                self.at(Point::Fed, &id);
+                Ok(Outcome::Delivered(id))
+            }
+            Err(failure) if !failure.permanent && claimed.attempt < self.config.max_attempts => {
+                let delay = backoff(&self.config, &id, claimed.attempt, failure.retry_after);
+                let retry_at =
+                    now.plus_millis(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
+                tracing::warn!(action = %id, attempt = claimed.attempt, reason = %failure.reason,
+                    "delivery failed; retrying");
+                let recorded = self
+                    .store
+                    .record_retry(&id, owner, &failure.reason, retry_at, now)
+                    .await?;
+                Ok(if recorded {
+                    Outcome::Retrying(id)
+                } else {
+                    Outcome::LeaseLost(id)
+                })
+            }
+            Err(failure) => {
+                let reason = if failure.permanent {
+                    failure.reason
+                } else {
+                    format!(
+                        "gave up after {} attempts: {}",
+                        claimed.attempt, failure.reason
+                    )
+                };
+                tracing::error!(action = %id, reason = %reason, "delivery dead-lettered");
+                let event = action.failed(failure.permanent, reason.clone());
+                let recorded = self
+                    .store
+                    .record_dead(&id, owner, &reason, &event, now)
+                    .await?;
+                if !recorded {
+                    return Ok(Outcome::LeaseLost(id));
+                }
+                self.at(Point::Recorded, &id);
+                sink.send(event).await?;
+                self.at(Point::Fed, &id);
+                Ok(Outcome::Dead(id))
+            }
+        }
+    }
+
+    /// Feeds results recorded but not applied for longer than `grace` (after a crash, or when
+    /// the sink failed). Returns how many were fed.
+    ///
+    /// # Errors
+    /// The store's or the sink's.
+    pub async fn refeed(&self, sink: &impl EventSink, grace: Duration) -> Result<usize, Error> {
+        let grace = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
+        let before = (self.clock)().plus_millis(grace.saturating_neg());
+        let events = self.store.unapplied_results(before, 100).await?;
+        let n = events.len();
+        for event in events {
+            sink.send(event).await?;
+        }
+        Ok(n)
+    }
+
+    /// Runs until `shutdown` completes: first feeds results left over from a crash, then
+    /// delivers due actions, sleeping until a commit adds actions or `poll` passes. An action
+    /// being delivered when `shutdown` fires is finished first (bounded by the delivery's own
+    /// timeout).
+    ///
+    /// # Errors
+    /// Never for store or sink errors (they are logged and retried after `poll`); the
+    /// `Result` is kept for future fatal conditions.
+    pub async fn run(
+        &self,
+        sink: &impl EventSink,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), Error> {
+        let mut shutdown = std::pin::pin!(shutdown);
+        if let Err(e) = self.refeed(sink, Duration::ZERO).await {
+            tracing::warn!(error = %e, "could not feed recorded results");
+        }
+        let mut idle_rounds = 0u32;
+        loop {
+            let notified = self.store.outbox_added.notified();
+            match self.run_once(sink).await {
+                Ok(Outcome::Idle) => {
+                    idle_rounds += 1;
+                    if idle_rounds.is_multiple_of(60)
+                        && let Err(e) = self.refeed(sink, self.config.poll * 10).await
+                    {
+                        tracing::warn!(error = %e, "could not feed recorded results");
+                    }
+                    tokio::select! {
+                        () = &mut shutdown => return Ok(()),
+                        () = notified => {}
+                        () = tokio::time::sleep(self.config.poll) => {}
+                    }
+                }
+                Ok(_) => {
+                    idle_rounds = 0;
+                    if futures_ready(&mut shutdown).await {
+                        return Ok(());
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "outbox worker error");
+                    tokio::select! {
+                        () = &mut shutdown => return Ok(()),
+                        () = tokio::time::sleep(self.config.poll) => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Whether `fut` is already complete (polled once, without waiting).
+async fn futures_ready(fut: &mut std::pin::Pin<&mut impl Future<Output = ()>>) -> bool {
+    tokio::select! {
+        biased;
+        () = fut.as_mut() => true,
+        () = std::future::ready(()) => false,
+    }
+}

@@ -1,0 +1,22 @@
+//! The flexcord-store test binary: one suite against SQLite and Postgres, plus the crash test.
+
+#![allow(clippy::too_many_lines, clippy::missing_panics_doc)]
+
+mod common;
+mod crash;
+mod suite;
+
+common::both_backends!(
+    commit_is_state_plus_outbox,
+    lookups_both_ways,
+    same_twilio_event_twice_is_applied_once,
+    one_open_conversation_per_user,
+    worker_runs_scope_in_order_and_feeds_results,
+    transient_failures_retry_then_dead_letter,
+    permanent_failure_dead_letters_at_once,
+    concurrent_workers_never_share_an_action,
+    expired_lease_is_taken_over,
+    recorded_results_are_fed_again_after_a_crash,
+    timers_are_found_when_due,
+    migrations_share_a_database,
+);

@@ -1,0 +1,514 @@
+//! The store suite: every test runs against SQLite and Postgres (see `main.rs`).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use flexcord_routing::{
+    Action, ActionId, ActionKind, CaseNumber, ChannelId, Conversation, ConversationId, Event,
+    Phase, Timestamp, TwilioMessageSid, UserId,
+};
+use flexcord_store::{Deliver, Failure, Outcome, Receipt, Store, Worker, WorkerConfig};
+
+use crate::common::{Clock, FakeUpstream, Mode, T0, dm, drain, engine};
+
+fn worker<D: Deliver>(store: &Store, up: D, clock: &Clock, owner: &str) -> Worker<D> {
+    let c = clock.clone();
+    Worker::new(store.clone(), up)
+        .config(WorkerConfig {
+            owner: owner.to_owned(),
+            lease: Duration::from_secs(30),
+            max_attempts: 3,
+            base_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(10),
+            poll: Duration::from_millis(20),
+        })
+        .clock(move || c.now())
+}
+
+async fn count(store: &Store, state: &str) -> i64 {
+    store
+        .outbox_counts()
+        .await
+        .expect("counts")
+        .into_iter()
+        .find(|(s, _)| *s == state)
+        .map_or(0, |(_, n)| n)
+}
+
+pub(crate) async fn commit_is_state_plus_outbox(store: Store) {
+    let clock = Clock::new();
+    let engine = engine(&store, &clock);
+    let applied = engine.handle(dm(1, 101, "hello")).await.expect("applies");
+    assert!(!applied.duplicate);
+    let conv = store
+        .open_conversation(UserId(1))
+        .await
+        .expect("query")
+        .expect("stored");
+    assert_eq!(conv.phase, Phase::Bot);
+    assert_eq!(Some(conv.clone()), applied.step.state);
+    assert_eq!(count(&store, "pending").await, 1);
+    let by_channel = store.by_dm_channel(ChannelId(1001)).await.expect("query");
+    assert_eq!(by_channel.map(|c| c.id), Some(conv.id.clone()));
+    assert!(
+        store
+            .stored_state_bytes(&conv.id)
+            .await
+            .expect("size")
+            .unwrap_or(0)
+            > 100
+    );
+}
+
+pub(crate) async fn lookups_both_ways(store: Store) {
+    let clock = Clock::new();
+    let engine = engine(&store, &clock);
+    let up = FakeUpstream::new(true); // the bot hands off at once
+    let w = worker(&store, up.clone(), &clock, "w1");
+    engine
+        .handle(dm(1, 101, "my order"))
+        .await
+        .expect("applies");
+    drain(&w, &engine).await;
+    let conv = store
+        .open_conversation(UserId(1))
+        .await
+        .expect("q")
+        .expect("open");
+    assert_eq!(conv.phase, Phase::WaitingAgent);
+    let sid = conv.twilio.clone().expect("twilio sid recorded");
+    let case = conv.case.clone().expect("case recorded");
+    assert_eq!(
+        store.by_twilio_sid(&sid).await.expect("q").map(|c| c.id),
+        Some(conv.id.clone())
+    );
+    assert_eq!(
+        store.by_case(&case).await.expect("q").map(|c| c.id),
+        Some(conv.id.clone())
+    );
+    assert_eq!(
+        store
+            .by_dm_channel(ChannelId(1001))
+            .await
+            .expect("q")
+            .map(|c| c.user),
+        Some(UserId(1))
+    );
+    assert!(
+        store
+            .by_case(&CaseNumber::from("CASE-999999"))
+            .await
+            .expect("q")
+            .is_none()
+    );
+    // Everything the router asked for ran, results were applied.
+    assert_eq!(count(&store, "pending").await, 0);
+    assert_eq!(count(&store, "delivered").await, 0);
+    assert!(count(&store, "done").await >= 8, "{:?}", up.kinds());
+}
+
+pub(crate) async fn same_twilio_event_twice_is_applied_once(store: Store) {
+    let clock = Clock::new();
+    let engine = engine(&store, &clock);
+    let w = worker(&store, FakeUpstream::new(true), &clock, "w1");
+    engine.handle(dm(1, 101, "hi")).await.expect("applies");
+    drain(&w, &engine).await;
+    let sid = store
+        .open_conversation(UserId(1))
+        .await
+        .expect("q")
+        .and_then(|c| c.twilio)
+        .expect("sid");
+    let event = Event::TwilioMessage {
+        sid,
+        message: TwilioMessageSid::from("IM0001"),
+        author: "agent@example.com".into(),
+        body: "hello from the agent".into(),
+        attachments: Vec::new(),
+    };
+    let before = count(&store, "pending").await;
+    let first = engine.handle(event.clone()).await.expect("applies");
+    assert!(!first.duplicate);
+    assert_eq!(
+        count(&store, "pending").await,
+        before + 2,
+        "DM + case annotation"
+    );
+    let second = engine.handle(event).await.expect("applies");
+    assert!(second.duplicate);
+    assert!(second.step.actions.is_empty());
+    assert_eq!(count(&store, "pending").await, before + 2);
+    assert!(store.is_processed("tw:msg:IM0001").await.expect("q"));
+}
+
+pub(crate) async fn one_open_conversation_per_user(store: Store) {
+    let clock = Clock::new();
+    let engine = engine(&store, &clock);
+    // Ten DMs at once from one user: one conversation, whatever the interleaving.
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let engine = engine.clone();
+        tasks.push(tokio::spawn(async move {
+            engine.handle(dm(7, 700 + i, &format!("message {i}"))).await
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task").expect("applies");
+    }
+    let conv = store
+        .open_conversation(UserId(7))
+        .await
+        .expect("q")
+        .expect("open");
+    assert_eq!(
+        conv.transcript.len(),
+        10,
+        "every DM landed in the one conversation"
+    );
+    // Writing a second open conversation for the user directly is refused by the store.
+    let other = Conversation::new(ConversationId::from("7-999"), UserId(7), Timestamp(T0));
+    let err = store
+        .apply(&dm(7, 999, "x"), Timestamp(T0), |_| {
+            flexcord_routing::Step {
+                state: Some(other),
+                actions: Vec::new(),
+                wake_at: None,
+                notes: Vec::new(),
+            }
+        })
+        .await
+        .expect_err("second open conversation");
+    assert!(err.is_conflict(), "{err}");
+    // The refused transaction left nothing behind, not even its dedupe key.
+    assert!(!store.is_processed("dm:999").await.expect("q"));
+}
+
+pub(crate) async fn worker_runs_scope_in_order_and_feeds_results(store: Store) {
+    let clock = Clock::new();
+    let engine = engine(&store, &clock);
+    let up = FakeUpstream::new(true);
+    let w = worker(&store, up.clone(), &clock, "w1");
+    engine.handle(dm(1, 101, "hi")).await.expect("applies");
+    let outcomes = drain(&w, &engine).await;
+    assert!(outcomes.iter().all(|o| matches!(o, Outcome::Delivered(_))));
+    let calls = up.calls.lock().expect("calls").clone();
+    // Within the conversation the sequence order holds.
+    let seqs: Vec<u64> = calls.iter().map(|a| a.id.seq()).collect();
+    let mut sorted = seqs.clone();
+    sorted.sort_unstable();
+    assert_eq!(seqs, sorted);
+    // The upstream ids were recorded.
+    let send = calls
+        .iter()
+        .find(|a| a.kind.name() == "send_dm")
+        .expect("a DM");
+    let (state, upstream) = store.outbox_state(&send.id).await.expect("q").expect("row");
+    assert_eq!(state, "done");
+    assert!(upstream.is_some_and(|u| u.parse::<u64>().is_ok()));
+    // The case number reached the user after the case was opened.
+    let texts: Vec<String> = calls
+        .iter()
+        .filter_map(|a| match &a.kind {
+            ActionKind::SendDm { text, .. } => Some(text.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(texts.iter().any(|t| t.contains("CASE-")), "{texts:?}");
+}
+
+pub(crate) async fn transient_failures_retry_then_dead_letter(store: Store) {
+    let clock = Clock::new();
+    let engine = engine(&store, &clock);
+    let up = FakeUpstream::new(false);
+    up.set(Mode::Transient);
+    let w = worker(&store, up.clone(), &clock, "w1");
+    engine.handle(dm(1, 101, "hi")).await.expect("applies");
+    assert!(matches!(
+        w.run_once(&engine).await.expect("step"),
+        Outcome::Retrying(_)
+    ));
+    // Not due again before the backoff.
+    assert_eq!(w.run_once(&engine).await.expect("step"), Outcome::Idle);
+    clock.advance(1_200);
+    assert!(matches!(
+        w.run_once(&engine).await.expect("step"),
+        Outcome::Retrying(_)
+    ));
+    clock.advance(1_000);
+    assert_eq!(
+        w.run_once(&engine).await.expect("step"),
+        Outcome::Idle,
+        "second backoff is ~2 s"
+    );
+    clock.advance(1_500);
+    let last = w.run_once(&engine).await.expect("step");
+    let Outcome::Dead(id) = last else {
+        panic!("dead-lettered after 3 attempts: {last:?}")
+    };
+    let dead = store.dead_letters(10).await.expect("q");
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].action_id, id);
+    assert_eq!(dead[0].attempts, 3);
+    assert!(dead[0].reason.contains("503"), "{}", dead[0].reason);
+    assert_eq!(dead[0].kind, "ask_bot");
+    assert_eq!(
+        count(&store, "dead").await,
+        1,
+        "the DeliveryFailed result was applied"
+    );
+    // The router turned it into a user-visible outcome (offer an agent), not a loop.
+    up.set(Mode::Succeed);
+    drain(&w, &engine).await;
+    let kinds = up.kinds();
+    assert_eq!(kinds.iter().filter(|k| **k == "ask_bot").count(), 3);
+    assert_eq!(kinds.last(), Some(&"send_dm"));
+}
+
+pub(crate) async fn permanent_failure_dead_letters_at_once(store: Store) {
+    let clock = Clock::new();
+    let engine = engine(&store, &clock);
+    let up = FakeUpstream::new(false);
+    up.set(Mode::Permanent);
+    let w = worker(&store, up.clone(), &clock, "w1");
+    engine.handle(dm(1, 101, "hi")).await.expect("applies");
+    assert!(matches!(
+        w.run_once(&engine).await.expect("step"),
+        Outcome::Dead(_)
+    ));
+    // The failed bot becomes a DM to the user; that DM fails permanently too: dead, and over.
+    let outcomes = drain(&w, &engine).await;
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(store.dead_letters(10).await.expect("q").len(), 2);
+    assert_eq!(count(&store, "pending").await, 0);
+    assert_eq!(up.calls.lock().expect("calls").len(), 2);
+}
+
+/// Tracks actions in flight; a second concurrent or repeated run is a violation.
+#[derive(Clone, Default)]
+struct Exclusive {
+    in_flight: Arc<Mutex<HashSet<ActionId>>>,
+    runs: Arc<Mutex<HashMap<ActionId, u32>>>,
+    violations: Arc<Mutex<Vec<String>>>,
+}
+
+impl Deliver for Exclusive {
+    async fn deliver(&self, action: &Action) -> Result<Receipt, Failure> {
+        if !self
+            .in_flight
+            .lock()
+            .expect("lock")
+            .insert(action.id.clone())
+        {
+            self.violations
+                .lock()
+                .expect("lock")
+                .push(format!("{} concurrently", action.id));
+        }
+        *self
+            .runs
+            .lock()
+            .expect("lock")
+            .entry(action.id.clone())
+            .or_default() += 1;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        self.in_flight.lock().expect("lock").remove(&action.id);
+        Ok(Receipt::done())
+    }
+}
+
+pub(crate) async fn concurrent_workers_never_share_an_action(store: Store) {
+    let clock = Clock::new();
+    let actions: Vec<Action> = (0..40)
+        .flat_map(|scope| {
+            (0..5).map(move |seq| Action {
+                id: ActionId::new(&format!("i{scope}"), seq),
+                kind: ActionKind::CloseTwilio {
+                    sid: format!("CH{scope}").into(),
+                },
+            })
+        })
+        .collect();
+    store.enqueue(&actions, clock.now()).await.expect("enqueue");
+    let up = Exclusive::default();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut tasks = Vec::new();
+    for n in 0..4 {
+        let w = worker(&store, up.clone(), &clock, &format!("w{n}"));
+        let tx = tx.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut done = 0;
+            let mut idle = 0;
+            while idle < 3 {
+                if w.run_once(&tx).await.expect("worker step") == Outcome::Idle {
+                    idle += 1;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                } else {
+                    idle = 0;
+                    done += 1;
+                }
+            }
+            done
+        }));
+    }
+    drop(tx);
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.expect("task");
+    }
+    let mut fed = 0;
+    while rx.try_recv().is_ok() {
+        fed += 1;
+    }
+    assert_eq!(total, 200);
+    assert_eq!(fed, 200);
+    assert!(
+        up.violations.lock().expect("lock").is_empty(),
+        "{:?}",
+        up.violations.lock()
+    );
+    let runs = up.runs.lock().expect("lock").clone();
+    assert_eq!(runs.len(), 200);
+    assert!(runs.values().all(|n| *n == 1));
+    assert_eq!(count(&store, "delivered").await, 200);
+}
+
+pub(crate) async fn expired_lease_is_taken_over(store: Store) {
+    let clock = Clock::new();
+    let action = Action {
+        id: ActionId::new("i1", 0),
+        kind: ActionKind::CloseTwilio { sid: "CH1".into() },
+    };
+    store
+        .enqueue(std::slice::from_ref(&action), clock.now())
+        .await
+        .expect("enqueue");
+    let first = store
+        .claim("dead-worker", clock.now(), 1_000)
+        .await
+        .expect("q")
+        .expect("claimed");
+    assert_eq!(first.attempt, 1);
+    assert!(
+        store
+            .claim("w2", clock.now(), 1_000)
+            .await
+            .expect("q")
+            .is_none(),
+        "leased"
+    );
+    clock.advance(1_001);
+    let second = store
+        .claim("w2", clock.now(), 1_000)
+        .await
+        .expect("q")
+        .expect("taken over");
+    assert_eq!(second.attempt, 2);
+    let result = action.completed(None);
+    // The first worker comes back: its result is discarded.
+    assert!(
+        !store
+            .record_delivered(&action.id, "dead-worker", None, &result, clock.now())
+            .await
+            .expect("q")
+    );
+    assert!(
+        store
+            .record_delivered(&action.id, "w2", None, &result, clock.now())
+            .await
+            .expect("q")
+    );
+}
+
+pub(crate) async fn recorded_results_are_fed_again_after_a_crash(store: Store) {
+    let clock = Clock::new();
+    let engine = engine(&store, &clock);
+    engine.handle(dm(1, 101, "hi")).await.expect("applies");
+    // A worker records the bot's answer, then dies before feeding it.
+    let claimed = store
+        .claim("w1", clock.now(), 30_000)
+        .await
+        .expect("q")
+        .expect("claimed");
+    let up = FakeUpstream::new(false);
+    let receipt = up.deliver(&claimed.action).await.expect("delivers");
+    let event = receipt.event.expect("bot reply");
+    assert!(
+        store
+            .record_delivered(&claimed.action.id, "w1", None, &event, clock.now())
+            .await
+            .expect("q")
+    );
+    clock.advance(10);
+    let w = worker(&store, up.clone(), &clock, "w2");
+    assert_eq!(w.refeed(&engine, Duration::ZERO).await.expect("refeed"), 1);
+    assert_eq!(
+        w.refeed(&engine, Duration::ZERO).await.expect("refeed"),
+        0,
+        "applied once"
+    );
+    let conv = store
+        .open_conversation(UserId(1))
+        .await
+        .expect("q")
+        .expect("open");
+    assert_eq!(
+        conv.transcript.len(),
+        2,
+        "the bot answer is in the transcript once"
+    );
+}
+
+pub(crate) async fn timers_are_found_when_due(store: Store) {
+    let clock = Clock::new();
+    let engine = engine(&store, &clock);
+    let w = worker(&store, FakeUpstream::new(true), &clock, "w1");
+    engine.handle(dm(1, 101, "hi")).await.expect("applies");
+    drain(&w, &engine).await;
+    let next = store.next_wake().await.expect("q").expect("a timer");
+    assert_eq!(next, Timestamp(T0 + 5 * 60_000), "the agent wait notice");
+    assert!(
+        store
+            .due_wakeups(clock.now(), 10)
+            .await
+            .expect("q")
+            .is_empty()
+    );
+    clock.advance(5 * 60_000);
+    assert_eq!(engine.tick_due().await.expect("ticks"), 1);
+    assert_eq!(
+        count(&store, "pending").await,
+        1,
+        "still looking for an agent"
+    );
+}
+
+pub(crate) async fn migrations_share_a_database(store: Store) {
+    // Another crate's migration (e.g. the cases crate's) in the same history table: running the
+    // store's migrations again must ignore it.
+    let sql = "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+               VALUES (20990101000000, 'another crate', TRUE, $1, 0)";
+    if let Some(pool) = store.sqlite_pool() {
+        sqlx::query(sql)
+            .bind(vec![0u8; 48])
+            .execute(pool)
+            .await
+            .expect("insert");
+        let again = Store::from_sqlite_pool(pool.clone())
+            .await
+            .expect("ignores other versions");
+        again.next_wake().await.expect("works");
+    } else if let Some(pool) = store.pg_pool() {
+        sqlx::query(sql)
+            .bind(vec![0u8; 48])
+            .execute(pool)
+            .await
+            .expect("insert");
+        let again = Store::from_pg_pool(pool.clone())
+            .await
+            .expect("ignores other versions");
+        again.next_wake().await.expect("works");
+    } else {
+        panic!("no backend");
+    }
+}
