@@ -181,7 +181,8 @@ pub(crate) struct ListParams {
     /// Comma-separated statuses, e.g. `new,open,pending`.
     #[param(example = "new,open")]
     pub(crate) status: Option<String>,
-    /// Only this kind.
+    /// Only this kind (empty: any kind, as the agent page's filter form sends it).
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub(crate) kind: Option<CaseKind>,
     /// Only this requester (Discord user id).
     pub(crate) requester: Option<String>,
@@ -194,6 +195,24 @@ pub(crate) struct ListParams {
     /// Page size, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub(crate) limit: Option<u32>,
+}
+
+/// An absent or empty query value is `None`; anything else must parse as `T`.
+fn empty_as_none<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    match Option::<String>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(text) if text.trim().is_empty() => Ok(None),
+        Some(text) => text
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
 }
 
 impl ListParams {

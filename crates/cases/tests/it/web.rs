@@ -235,6 +235,14 @@ async fn case_page_shows_transcript_and_timeline() {
     assert!(filtered.contains("No cases match."));
     let (_, found) = agent.get("/cases/?q=refund&kind=support").await;
     assert!(found.contains("href=\"/cases/CASE-000001\""));
+    // The filter form as a browser submits it with "any status" and "any kind" chosen.
+    let (status, all) = agent
+        .get("/cases/?status=&kind=&requester=&assignee=&q=")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    assert!(all.contains("href=\"/cases/CASE-000001\""));
+    let (status, _) = agent.get("/cases/?kind=gadget").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
 #[tokio::test]
