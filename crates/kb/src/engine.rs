@@ -6,6 +6,7 @@ use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
 use tantivy::schema::{FAST, Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions};
 use tantivy::snippet::SnippetGenerator;
+use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{DocAddress, DocSet, Index, Searcher, TERMINATED, TantivyDocument, Term};
 
 use crate::article::{Article, Language};
@@ -133,7 +134,6 @@ pub(crate) struct Engine {
     searcher: Searcher,
     fields: Fields,
     articles: Vec<Article>,
-    plain: Vec<String>,
     num_docs: u64,
     // Kept so that the searcher's index stays alive with its tokenizers.
     _index: Index,
@@ -172,10 +172,13 @@ fn schema() -> (Schema, Fields) {
 }
 
 /// Bigram text of several independent pieces (tags), without pairs across pieces.
-fn bigrams_of<'a>(pieces: impl IntoIterator<Item = &'a str>) -> String {
+fn bigrams_of<'a>(
+    analyzer: &mut TextAnalyzer,
+    pieces: impl IntoIterator<Item = &'a str>,
+) -> String {
     pieces
         .into_iter()
-        .map(|p| text::bigram_text(&text::stems(p)))
+        .map(|p| text::bigram_text(&text::stems_with(analyzer, p)))
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
@@ -200,7 +203,7 @@ impl Engine {
             .clamp(1, 4);
         let mut writer =
             index.writer_with_num_threads::<TantivyDocument>(threads, 40_000_000 * threads)?;
-        let mut plain = Vec::with_capacity(articles.len());
+        let mut analyzer = text::stem_analyzer();
         for (ord, a) in articles.iter().enumerate() {
             let title = text::clean(&a.title);
             let tags: Vec<String> = a.tags.iter().map(|t| text::clean(t)).collect();
@@ -213,15 +216,20 @@ impl Engine {
             doc.add_text(f.body, &body);
             doc.add_text(f.title_exact, &title);
             doc.add_text(f.body_exact, &body);
-            doc.add_text(f.title_bi, bigrams_of([title.as_str()]));
-            doc.add_text(f.tags_bi, bigrams_of(tags.iter().map(String::as_str)));
-            doc.add_text(f.body_bi, bigrams_of(body.split(['.', ';', '!', '?', ':'])));
+            doc.add_text(f.title_bi, bigrams_of(&mut analyzer, [title.as_str()]));
+            doc.add_text(
+                f.tags_bi,
+                bigrams_of(&mut analyzer, tags.iter().map(String::as_str)),
+            );
+            doc.add_text(
+                f.body_bi,
+                bigrams_of(&mut analyzer, body.split(['.', ';', '!', '?', ':'])),
+            );
             for piece in [&title, &tags_text, &body] {
                 doc.add_text(f.all, piece);
                 doc.add_text(f.all_exact, piece);
             }
             writer.add_document(doc)?;
-            plain.push(body);
         }
         writer.commit()?;
         drop(writer);
@@ -235,7 +243,6 @@ impl Engine {
             searcher,
             fields: f,
             articles,
-            plain,
             num_docs,
             _index: index,
         })
@@ -346,7 +353,11 @@ impl Engine {
                 title: article.title.clone(),
                 url: article.url.clone(),
                 lang: article.lang,
-                snippet: snippet(&generator, &self.plain[ord], opts.snippet_chars),
+                snippet: snippet(
+                    &generator,
+                    &text::plain_text(&text::clean(&article.body)),
+                    opts.snippet_chars,
+                ),
                 score,
                 confidence,
             });

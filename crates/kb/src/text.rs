@@ -61,9 +61,50 @@ fn stemmer_only() -> TextAnalyzer {
 /// Unicode NFC (so that a letter followed by combining marks tokenises like the usual
 /// precomposed form) with apostrophes removed, so that "didn't" is one word (`didnt`) in queries and articles.
 pub(crate) fn clean(text: &str) -> String {
-    text.nfc()
+    let text: String = text
+        .nfd()
         .filter(|c| !matches!(c, '\'' | '\u{2019}'))
-        .collect()
+        .collect();
+    modern_tone_marks(&text).nfc().collect()
+}
+
+/// Vietnamese tone marks (combining, after NFD).
+fn is_tone(c: char) -> bool {
+    matches!(c, '\u{300}' | '\u{301}' | '\u{303}' | '\u{309}' | '\u{323}')
+}
+
+/// Vietnamese writes the tone of a final `oa`, `oe`, `uy` on either vowel ("hòa" / "hoà",
+/// "khóa" / "khoá", "thủy" / "thuỷ"). Moves it to the second vowel, so both spellings are one
+/// word. Works on NFD text; other words are unchanged.
+fn modern_tone_marks(nfd: &str) -> String {
+    let chars: Vec<char> = nfd.chars().collect();
+    let ends_word = |j: usize| {
+        chars
+            .get(j)
+            .is_none_or(|n| !n.is_alphanumeric() && !is_tone(*n))
+    };
+    let mut out = String::with_capacity(nfd.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if i + 2 < chars.len() && is_tone(chars[i + 1]) {
+            let first = c.to_ascii_lowercase();
+            let second = chars[i + 2].to_ascii_lowercase();
+            let pair = matches!((first, second), ('o', 'a' | 'e') | ('u', 'y'));
+            // `qu` + `y` is a consonant and a vowel: the tone stays where it is
+            let after_q = i > 0 && chars[i - 1].eq_ignore_ascii_case(&'q');
+            if pair && !after_q && ends_word(i + 3) {
+                out.push(c);
+                out.push(chars[i + 2]);
+                out.push(chars[i + 1]);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
 }
 
 fn single(analyzer: &mut TextAnalyzer, text: &str) -> String {
@@ -130,8 +171,12 @@ pub(crate) fn bigram_text(stems: &[String]) -> String {
 
 /// Stemmed words of a text, as the [`STEM`] analyser makes them.
 pub(crate) fn stems(text: &str) -> Vec<String> {
+    stems_with(&mut stem_analyzer(), text)
+}
+
+/// [`stems`] with an analyser made once by the caller (from [`stem_analyzer`]).
+pub(crate) fn stems_with(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
     let text = clean(text);
-    let mut analyzer = stem_analyzer();
     let mut stream = analyzer.token_stream(&text);
     let mut out = Vec::new();
     while stream.advance() {
@@ -300,6 +345,22 @@ mod tests {
         assert_eq!(w.len(), 2);
         assert_eq!(w[0].folded, "khang");
         assert_eq!(w[1].folded, "nghi");
+    }
+
+    #[test]
+    fn old_and_new_tone_placement_are_one_word() {
+        for (old, new) in [
+            ("khóa", "khoá"),
+            ("hòa", "hoà"),
+            ("thủy", "thuỷ"),
+            ("Khỏe", "Khoẻ"),
+        ] {
+            assert_eq!(clean(old), clean(new), "{old} / {new}");
+        }
+        // a tone before a final consonant, `qu`, and plain ASCII are unchanged
+        assert_eq!(clean("hoàng quý khoản"), "hoàng quý khoản");
+        assert_eq!(clean("go away"), "go away");
+        assert_eq!(words("tài khoản bị khoá")[3].exact, words("khóa")[0].exact);
     }
 
     #[test]
