@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use std::sync::Arc;
 
-use crate::cli::{CasesCommand, Cli, Command};
+use crate::cli::{CasesCommand, Cli, Command, KbCommand};
 use crate::config::CasesBackend;
 use crate::config::Config;
 use crate::discord::commands;
@@ -23,6 +23,9 @@ pub async fn execute(cli: Cli) -> ExitCode {
         Command::RegisterCommands { print: false } => register_commands(&cli).await,
         Command::Run => run(&cli).await,
         Command::Cases { ref command } => cases(&cli, command).await,
+        Command::Kb {
+            command: KbCommand::Search { ref query, limit },
+        } => kb_search(&cli, &query.join(" "), limit),
         other => {
             eprintln!(
                 "error: `{}` is not available in this build yet",
@@ -234,5 +237,72 @@ async fn run(cli: &Cli) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// Opens `kb.path`, or the sample built into the binary when it is unset. Problems with single
+/// articles are logged and those articles skipped.
+///
+/// # Errors
+/// The knowledge base's error when the folder cannot be read or indexed.
+pub fn open_kb(
+    path: Option<&std::path::Path>,
+) -> Result<flexcord_kb::KnowledgeBase, flexcord_kb::Error> {
+    match path {
+        Some(dir) => {
+            let (kb, report) = flexcord_kb::KnowledgeBase::open(dir)?;
+            for problem in &report.problems {
+                tracing::warn!(?problem, "knowledge base article skipped");
+            }
+            Ok(kb)
+        }
+        None => flexcord_kb::KnowledgeBase::sample(),
+    }
+}
+
+fn kb_search(cli: &Cli, query: &str, limit: usize) -> ExitCode {
+    // Only `kb.path` matters here: read it without demanding the rest of the configuration.
+    let path = std::env::var("FLEXCORD_KB__PATH")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            let text = std::fs::read_to_string(cli.config.as_deref()?).ok()?;
+            let table: toml::Table = text.parse().ok()?;
+            table
+                .get("kb")?
+                .get("path")?
+                .as_str()
+                .map(std::path::PathBuf::from)
+        });
+    let kb = match open_kb(path.as_deref()) {
+        Ok(kb) => kb,
+        Err(e) => {
+            eprintln!("error: cannot open the knowledge base: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match kb.search(query, limit.clamp(1, 50)) {
+        Ok(hits) if hits.is_empty() => {
+            println!("no article matches");
+            ExitCode::SUCCESS
+        }
+        Ok(hits) => {
+            for (i, hit) in hits.iter().enumerate() {
+                println!(
+                    "{}. {} ({:.0}%)\n   {}\n   {}",
+                    i + 1,
+                    hit.title,
+                    hit.confidence * 100.0,
+                    hit.url,
+                    hit.snippet
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: search failed: {e}");
+            ExitCode::FAILURE
+        }
     }
 }

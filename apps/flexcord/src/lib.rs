@@ -10,6 +10,7 @@ pub mod cases;
 pub mod cli;
 pub mod config;
 pub mod deliver;
+pub mod deliver_bot;
 pub mod deliver_twilio;
 pub mod discord;
 pub mod inbound;

@@ -121,3 +121,27 @@ fn cases_list_and_show_on_an_empty_store() {
     assert_eq!(show.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&show.stderr).contains("CASE-000001"));
 }
+
+#[test]
+fn kb_search_uses_the_built_in_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = flexcord(
+        dir.path(),
+        &[],
+        &["kb", "search", "forgot", "my", "password", "--limit", "2"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("1. "), "{text}");
+    assert!(text.contains("http"), "{text}");
+    let none = flexcord(dir.path(), &[], &["kb", "search", "zzzqqq"]);
+    assert_eq!(
+        String::from_utf8_lossy(&none.stdout),
+        "no article matches\n"
+    );
+}

@@ -1,0 +1,127 @@
+//! Running `AskBot` actions with the virtual agent (`flexcord-kb`).
+
+use std::sync::Arc;
+
+use flexcord_kb::{AgentRequest, Reply, VirtualAgent};
+use flexcord_routing::{Action, ActionKind, BotReply, Event};
+
+use crate::telemetry;
+
+/// Asks the configured virtual agent.
+pub struct BotExecutor {
+    agent: Arc<dyn VirtualAgent>,
+}
+
+/// The core's view of an agent reply: the messages' texts, and the suggested articles as
+/// `[title](url)` lines, which the Discord side renders as linked embeds.
+pub fn to_bot_reply(reply: &Reply) -> BotReply {
+    BotReply {
+        messages: reply
+            .messages
+            .iter()
+            .filter_map(|m| m.text.clone())
+            .filter(|t| !t.trim().is_empty())
+            .collect(),
+        suggestions: reply
+            .suggestions
+            .iter()
+            .map(|s| {
+                if s.url.is_empty() {
+                    s.title.clone()
+                } else {
+                    format!("[{}]({})", s.title.replace(']', ")"), s.url)
+                }
+            })
+            .collect(),
+        handoff: reply.handoff,
+    }
+}
+
+impl BotExecutor {
+    /// An executor over `agent` (see `flexcord_kb::build_agent`).
+    pub fn new(agent: Arc<dyn VirtualAgent>) -> Self {
+        Self { agent }
+    }
+
+    /// Runs an `AskBot` action; `None` for any other action.
+    pub async fn execute(&self, action: &Action) -> Option<Event> {
+        let ActionKind::AskBot { user, text } = &action.kind else {
+            return None;
+        };
+        let started = std::time::Instant::now();
+        let result = self
+            .agent
+            .reply(&AgentRequest::new(format!("discord:{user}"), text.clone()))
+            .await;
+        metrics::histogram!(telemetry::UPSTREAM_LATENCY, "upstream" => "bot")
+            .record(started.elapsed().as_secs_f64());
+        Some(match result {
+            Ok(reply) => Event::BotReply {
+                action_id: action.id.clone(),
+                reply: to_bot_reply(&reply),
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "the virtual agent failed");
+                action.failed(false, e.to_string())
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flexcord_kb::{AgentConfig, AgentMode, KnowledgeBase, build_agent};
+    use flexcord_routing::{ActionId, UserId};
+
+    fn exec() -> BotExecutor {
+        let kb = KnowledgeBase::sample().expect("sample knowledge base");
+        let agent = build_agent(&AgentConfig::new(AgentMode::Embedded), kb).expect("agent");
+        BotExecutor::new(agent)
+    }
+
+    #[tokio::test]
+    async fn a_question_gets_linked_suggestions() {
+        let action = Action {
+            id: ActionId::new("7-100", 1),
+            kind: ActionKind::AskBot {
+                user: UserId(500),
+                text: "I forgot my password".into(),
+            },
+        };
+        match exec().execute(&action).await {
+            Some(Event::BotReply { action_id, reply }) => {
+                assert_eq!(action_id, action.id);
+                assert!(!reply.messages.is_empty());
+                assert!(!reply.suggestions.is_empty(), "{reply:?}");
+                assert!(
+                    reply.suggestions[0].starts_with('[')
+                        && reply.suggestions[0].contains("](http"),
+                    "{reply:?}"
+                );
+                assert!(!reply.handoff);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn asking_for_a_person_is_a_handoff() {
+        let action = Action {
+            id: ActionId::new("7-100", 2),
+            kind: ActionKind::AskBot {
+                user: UserId(500),
+                text: "I want to talk to a human agent".into(),
+            },
+        };
+        match exec().execute(&action).await {
+            Some(Event::BotReply { reply, .. }) => assert!(reply.handoff, "{reply:?}"),
+            other => panic!("{other:?}"),
+        }
+        let other = Action {
+            id: ActionId::new("7-100", 3),
+            kind: ActionKind::OpenDm { user: UserId(1) },
+        };
+        assert!(exec().execute(&other).await.is_none());
+    }
+}
