@@ -23,6 +23,11 @@ use crate::store::CaseStore;
 /// (`NotFound`, `IllegalTransition`, `Invalid`); a wrong token is `Unauthorized`, anything else
 /// `Remote` (retryable for 5xx, 429 and transport failures).
 ///
+/// One difference from a local store: a transcript batch too large for the service's body limit
+/// is sent in parts when every message has an external id (see
+/// [`CaseStore::append_messages`] on this type), so it is then not all-or-none within one call;
+/// repeating the call completes it without duplicates.
+///
 /// ```no_run
 /// # async fn demo() -> Result<(), flexcord_cases::Error> {
 /// use flexcord_cases::{CaseClient, CaseStore};
@@ -166,6 +171,17 @@ fn error_from(status: u16, body: Option<ApiErrorBody>, bytes: &[u8]) -> Error {
     Error::new(kind)
 }
 
+/// The service refused the request body as too large.
+fn is_too_large(err: &Error) -> bool {
+    matches!(
+        err.kind(),
+        ErrorKind::Remote {
+            status: Some(413),
+            ..
+        }
+    )
+}
+
 fn statuses(list: &[CaseStatus]) -> String {
     list.iter()
         .map(|s| s.as_str())
@@ -247,16 +263,38 @@ impl CaseStore for CaseClient {
         .await
     }
 
+    /// Sends the batch in one request. When the service refuses it as too large (413) and every
+    /// message has an [`external_id`](crate::NewMessage::external_id), the batch is sent again in
+    /// smaller parts, in order: the service skips ids it already has, so repeating the call after
+    /// a part failed adds nothing twice. Without external ids the 413 error is returned as is.
     async fn append_messages(
         &self,
         number: CaseNumber,
         batch: MessageBatch,
     ) -> Result<Vec<TimelineEntry>, Error> {
-        self.send(
-            self.request(Method::POST, &Self::case_path(number, "/messages"))?
-                .json(&batch),
-        )
-        .await
+        crate::model::validate_batch(&batch.messages)?;
+        let path = Self::case_path(number, "/messages");
+        let splittable = batch.messages.iter().all(|m| m.external_id.is_some());
+        let mut added = Vec::new();
+        let mut parts = std::collections::VecDeque::from([batch.messages.as_slice()]);
+        while let Some(part) = parts.pop_front() {
+            let body = MessageBatch {
+                messages: part.to_vec(),
+            };
+            match self
+                .send::<Vec<TimelineEntry>>(self.request(Method::POST, &path)?.json(&body))
+                .await
+            {
+                Ok(entries) => added.extend(entries),
+                Err(err) if splittable && part.len() > 1 && is_too_large(&err) => {
+                    let (first, second) = part.split_at(part.len() / 2);
+                    parts.push_front(second);
+                    parts.push_front(first);
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(added)
     }
 
     async fn rate(&self, number: CaseNumber, rating: Rating) -> Result<Case, Error> {

@@ -335,3 +335,86 @@ async fn unknown_routes_and_methods_get_json_errors() {
         "refused requests changed nothing"
     );
 }
+
+#[tokio::test]
+async fn client_splits_a_batch_too_large_for_the_service() {
+    let (store, _dir) = sqlite().await;
+    let store: Arc<dyn CaseStore> = Arc::new(store);
+    let app = flexcord_cases::CasesService::new(store.clone(), TOKEN)
+        .max_body_bytes(8 * 1024)
+        .api_router();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    let client = CaseClient::new(&base, TOKEN).expect("client");
+    let case = client
+        .create(new_case(CaseKind::Support, "Long chat"))
+        .await
+        .expect("create");
+    let at = time::OffsetDateTime::now_utc();
+    let message = |i: usize| {
+        flexcord_cases::NewMessage::new("discord:1001", format!("{i:03} {}", "y".repeat(300)), at)
+    };
+
+    // About 40 KiB of JSON against an 8 KiB limit: without external ids it is refused whole.
+    let plain: Vec<_> = (0..120).map(message).collect();
+    let err = client
+        .append_messages(
+            case.number,
+            flexcord_cases::MessageBatch { messages: plain },
+        )
+        .await
+        .expect_err("too large");
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::Remote {
+                status: Some(413),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(store.timeline(case.number).await.unwrap().len(), 1);
+
+    // With external ids it goes in parts, in order, and a repeat adds nothing.
+    let keyed: Vec<_> = (0..120)
+        .map(|i| message(i).external_id(format!("t:{i}")))
+        .collect();
+    let batch = flexcord_cases::MessageBatch { messages: keyed };
+    let added = client
+        .append_messages(case.number, batch.clone())
+        .await
+        .expect("appended in parts");
+    assert_eq!(added.len(), 120);
+    let texts: Vec<String> = store
+        .timeline(case.number)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| match e.event {
+            flexcord_cases::TimelineEvent::Message { text } => Some(text[..3].to_owned()),
+            _ => None,
+        })
+        .collect();
+    let expected: Vec<String> = (0..120).map(|i| format!("{i:03}")).collect();
+    assert_eq!(texts, expected);
+    let again = client
+        .append_messages(case.number, batch)
+        .await
+        .expect("repeat");
+    assert!(again.is_empty(), "{again:?}");
+
+    // Over 500 messages is still refused as a whole, before anything is sent.
+    let many: Vec<_> = (0..501)
+        .map(|i| message(i).external_id(format!("m:{i}")))
+        .collect();
+    let err = client
+        .append_messages(case.number, flexcord_cases::MessageBatch { messages: many })
+        .await
+        .expect_err("too many");
+    assert!(matches!(err.kind(), ErrorKind::Invalid { .. }), "{err:?}");
+    assert_eq!(store.timeline(case.number).await.unwrap().len(), 121);
+}
