@@ -311,6 +311,22 @@ impl Router {
                     reason: "unknown twilio conversation".into(),
                 }],
             },
+            // Results of interaction-scope actions (reports, answers) need nothing more.
+            Event::BotReply { ref action_id, .. }
+            | Event::DmOpened { ref action_id, .. }
+            | Event::TwilioConversationCreated { ref action_id, .. }
+            | Event::CaseOpened { ref action_id, .. }
+            | Event::Delivered { ref action_id, .. }
+            | Event::DeliveryFailed { ref action_id, .. }
+                if action_id.conversation().is_none() =>
+            {
+                Step {
+                    state: None,
+                    actions: Vec::new(),
+                    wake_at: None,
+                    notes: Vec::new(),
+                }
+            }
             _ => Step {
                 state: None,
                 actions: Vec::new(),

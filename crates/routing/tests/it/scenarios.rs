@@ -367,6 +367,10 @@ fn reports_and_status_need_no_conversation() {
         command: Command::CaseStatus { number: None },
     });
     assert_eq!(names(&step.actions), ["case_status"]);
+    // Their results need nothing more and are not reported as dropped.
+    let done = step.actions[0].completed(None);
+    let step = w.apply(done);
+    assert!(step.actions.is_empty() && step.notes.is_empty() && step.state.is_none());
 }
 
 #[test]

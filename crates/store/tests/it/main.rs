@@ -19,4 +19,5 @@ common::both_backends!(
     recorded_results_are_fed_again_after_a_crash,
     timers_are_found_when_due,
     migrations_share_a_database,
+    worker_run_drains_until_shutdown,
 );

@@ -512,3 +512,46 @@ pub(crate) async fn migrations_share_a_database(store: Store) {
         panic!("no backend");
     }
 }
+
+pub(crate) async fn worker_run_drains_until_shutdown(store: Store) {
+    let clock = Clock::new();
+    let engine = engine(&store, &clock);
+    let up = FakeUpstream::new(true);
+    let w = Arc::new(worker(&store, up.clone(), &clock, "w1"));
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let task = {
+        let (w, engine) = (w.clone(), engine.clone());
+        tokio::spawn(async move {
+            w.run(&engine, async {
+                let _ = stop_rx.await;
+            })
+            .await
+        })
+    };
+    engine.handle(dm(1, 101, "hi")).await.expect("applies");
+    // The commit wakes the worker; it runs the whole hand-off without being polled by the test.
+    let mut waited = 0;
+    loop {
+        let conv = store
+            .open_conversation(UserId(1))
+            .await
+            .expect("q")
+            .expect("open");
+        if conv.case.is_some() && conv.twilio.is_some() && count(&store, "pending").await == 0 {
+            break;
+        }
+        waited += 1;
+        assert!(waited < 500, "the worker did not drain the outbox");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop_tx.send(()).expect("worker alive");
+    task.await.expect("task").expect("run ends cleanly");
+    // Old dedupe keys can be pruned.
+    assert!(store.is_processed("dm:101").await.expect("q"));
+    let removed = store
+        .prune_processed(Timestamp(T0 + 1))
+        .await
+        .expect("prune");
+    assert!(removed >= 1);
+    assert!(!store.is_processed("dm:101").await.expect("q"));
+}
