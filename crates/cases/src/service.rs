@@ -43,8 +43,8 @@ impl fmt::Debug for CasesService {
 
 impl CasesService {
     /// A service over `store`, accepting `token` as `Authorization: Bearer <token>` on the API
-    /// and on the web login page. Defaults: pages under `/cases`, 64 KiB bodies, cookies without
-    /// `Secure` (turn it on behind HTTPS).
+    /// and on the web login page. An empty (or all-blank) token accepts nobody. Defaults: pages
+    /// under `/cases`, 64 KiB bodies, cookies without `Secure` (turn it on behind HTTPS).
     pub fn new(store: Arc<dyn CaseStore>, token: impl Into<String>) -> Self {
         Self {
             store,
@@ -89,6 +89,7 @@ impl CasesService {
         Arc::new(Shared {
             store: self.store.clone(),
             token_digest: Sha256::digest(self.token.as_bytes()).into(),
+            token_is_blank: self.token.trim().is_empty(),
             web_key: hasher.finalize().into(),
             web_prefix: self.web_prefix.clone(),
             max_body_bytes: self.max_body_bytes,
@@ -116,6 +117,8 @@ impl CasesService {
 pub(crate) struct Shared {
     pub(crate) store: Arc<dyn CaseStore>,
     token_digest: [u8; 32],
+    /// A blank token is a configuration mistake: it must not let an empty credential in.
+    token_is_blank: bool,
     pub(crate) web_key: [u8; 32],
     pub(crate) web_prefix: String,
     pub(crate) max_body_bytes: usize,
@@ -126,6 +129,6 @@ impl Shared {
     /// Constant-time comparison of digests (so the token's length does not leak either).
     pub(crate) fn token_matches(&self, presented: &str) -> bool {
         let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-        bool::from(digest.ct_eq(&self.token_digest))
+        bool::from(digest.ct_eq(&self.token_digest)) && !self.token_is_blank
     }
 }

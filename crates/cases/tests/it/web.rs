@@ -393,3 +393,34 @@ async fn list_pages_keep_their_filters() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(bad.contains("Something went wrong"));
 }
+
+#[tokio::test]
+async fn a_blank_token_lets_nobody_in() {
+    let (store, _dir) = sqlite().await;
+    let store: Arc<dyn CaseStore> = Arc::new(store);
+    for token in ["", "  "] {
+        let app = flexcord_cases::CasesService::new(store.clone(), token).router();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+        for presented in ["", " ", token] {
+            let response = http()
+                .post(format!("{base}/cases/login"))
+                .form(&[("token", presented), ("name", "Eve")])
+                .send()
+                .await
+                .expect("login");
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{token:?}");
+            assert!(response.headers().get("set-cookie").is_none());
+            let response = http()
+                .get(format!("{base}/api/v1/cases"))
+                .header("authorization", format!("Bearer {presented}"))
+                .send()
+                .await
+                .expect("api");
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{token:?}");
+        }
+    }
+}
