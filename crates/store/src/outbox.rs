@@ -36,8 +36,8 @@ pub struct DeadLetter {
     pub attempts: u32,
     /// When it was given up.
     pub at: Timestamp,
-    /// The action itself.
-    pub action: Action,
+    /// The action itself (`None` when its stored JSON does not decode).
+    pub action: Option<Action>,
 }
 
 const CLAIM: &str = "UPDATE outbox SET state = 'running', attempts = attempts + 1, \
@@ -49,7 +49,7 @@ const CLAIM: &str = "UPDATE outbox SET state = 'running', attempts = attempts + 
                         AND p.state IN ('pending', 'running')) \
       ORDER BY o.next_attempt_at, o.created_at, o.seq LIMIT 1{LOCK}) \
     AND (state = 'pending' OR (state = 'running' AND lease_until < $3)) \
-    RETURNING action, attempts";
+    RETURNING action, attempts, action_id";
 
 impl Store {
     /// Claims the next due action (or one whose lease expired: its worker died) for `owner`
@@ -66,14 +66,14 @@ impl Store {
         now: Timestamp,
         lease_ms: i64,
     ) -> Result<Option<Claimed>, Error> {
-        let row: Option<(String, i64)> = match &self.backend {
+        let row: Option<(String, i64, String)> = match &self.backend {
             Backend::Sqlite(pool) => sqlx::query(&CLAIM.replace("{LOCK}", ""))
                 .bind(now.0.saturating_add(lease_ms))
                 .bind(owner)
                 .bind(now.0)
                 .fetch_optional(pool)
                 .await?
-                .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?)))
+                .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
                 .transpose()?,
             Backend::Postgres(pool) => {
                 sqlx::query(&CLAIM.replace("{LOCK}", " FOR UPDATE SKIP LOCKED"))
@@ -82,14 +82,33 @@ impl Store {
                     .bind(now.0)
                     .fetch_optional(pool)
                     .await?
-                    .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?)))
+                    .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
                     .transpose()?
             }
         };
-        let Some((json, attempts)) = row else {
+        let Some((json, attempts, id)) = row else {
             return Ok(None);
         };
-        let action: Action = serde_json::from_str(&json)?;
+        let action: Action = match serde_json::from_str(&json) {
+            Ok(action) => action,
+            Err(e) => {
+                // Retrying cannot fix it: dead-letter the row so it stops coming back.
+                let reason = format!("stored action does not decode: {e}");
+                on_pool!(self, pool => {
+                    sqlx::query(
+                        "UPDATE outbox SET state = 'dead', last_error = $2, lease_until = NULL, \
+                         updated_at = $3 WHERE action_id = $1",
+                    )
+                    .bind(id.as_str())
+                    .bind(reason.as_str())
+                    .bind(now.0)
+                    .execute(pool)
+                    .await?
+                    .rows_affected()
+                });
+                return Err(Error::from(e));
+            }
+        };
         Ok(Some(Claimed {
             action,
             attempt: u32::try_from(attempts).unwrap_or(u32::MAX),
@@ -272,7 +291,7 @@ impl Store {
                     reason: reason.unwrap_or_default(),
                     attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
                     at: Timestamp(at),
-                    action: serde_json::from_str(&action)?,
+                    action: serde_json::from_str(&action).ok(),
                 })
             })
             .collect()

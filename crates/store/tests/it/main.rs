@@ -20,4 +20,5 @@ common::both_backends!(
     timers_are_found_when_due,
     migrations_share_a_database,
     worker_run_drains_until_shutdown,
+    undecodable_action_is_dead_lettered,
 );

@@ -555,3 +555,33 @@ pub(crate) async fn worker_run_drains_until_shutdown(store: Store) {
     assert!(removed >= 1);
     assert!(!store.is_processed("dm:101").await.expect("q"));
 }
+
+pub(crate) async fn undecodable_action_is_dead_lettered(store: Store) {
+    let sql = "INSERT INTO outbox (action_id, scope, seq, kind, action, state, attempts, \
+               next_attempt_at, created_at, updated_at) \
+               VALUES ('i9/0', 'i9', 0, 'send_dm', '{not json', 'pending', 0, 0, 0, 0)";
+    if let Some(pool) = store.sqlite_pool() {
+        sqlx::query(sql).execute(pool).await.expect("insert");
+    } else if let Some(pool) = store.pg_pool() {
+        sqlx::query(sql).execute(pool).await.expect("insert");
+    }
+    let err = store
+        .claim("w1", Timestamp(T0), 1_000)
+        .await
+        .expect_err("does not decode");
+    assert!(
+        matches!(err.kind(), flexcord_store::ErrorKind::Decode(_)),
+        "{err}"
+    );
+    assert!(
+        store
+            .claim("w1", Timestamp(T0 + 5_000), 1_000)
+            .await
+            .expect("q")
+            .is_none()
+    );
+    let dead = store.dead_letters(5).await.expect("q");
+    assert_eq!(dead.len(), 1);
+    assert!(dead[0].reason.contains("does not decode"));
+    assert!(dead[0].action.is_none());
+}
