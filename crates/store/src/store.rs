@@ -275,7 +275,19 @@ impl Store {
                         let sql = format!("{sql}{lock}");
                         let q = sqlx::query(&sql);
                         let q = match bind { Bind::Int(v) => q.bind(v), Bind::Text(v) => q.bind(v) };
-                        let row = q.fetch_optional(&mut *tx).await?;
+                        let mut row = q.fetch_optional(&mut *tx).await?;
+                        if let (None, EventKey::Twilio(sid)) = (&row, &key) {
+                            // Created upstream and recorded, but the result is not applied yet:
+                            // the webhook outran the worker. Find the conversation by the
+                            // recorded SID so nothing is lost.
+                            let of = if lock.is_empty() { "" } else { " OF c" };
+                            let sql = format!(
+                                "SELECT c.state FROM outbox o JOIN conversations c ON c.id = o.scope \
+                                 WHERE o.kind = 'create_twilio_conversation' AND o.upstream_id = $1 \
+                                 AND o.state IN ('delivered', 'done'){lock}{of}"
+                            );
+                            row = sqlx::query(&sql).bind(sid.as_str()).fetch_optional(&mut *tx).await?;
+                        }
                         match row {
                             Some(row) => Some(decode_conversation(&row.try_get::<String, _>("state")?)?),
                             None => None,

@@ -21,4 +21,5 @@ common::both_backends!(
     migrations_share_a_database,
     worker_run_drains_until_shutdown,
     undecodable_action_is_dead_lettered,
+    webhook_before_the_creation_result_is_not_lost,
 );

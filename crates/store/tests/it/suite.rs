@@ -585,3 +585,51 @@ pub(crate) async fn undecodable_action_is_dead_lettered(store: Store) {
     assert!(dead[0].reason.contains("does not decode"));
     assert!(dead[0].action.is_none());
 }
+
+pub(crate) async fn webhook_before_the_creation_result_is_not_lost(store: Store) {
+    let clock = Clock::new();
+    let c = clock.clone();
+    let studio = flexcord_routing::RouterConfig {
+        bot_route: flexcord_routing::BotRoute::Studio,
+        ..flexcord_routing::RouterConfig::default()
+    };
+    let engine = flexcord_store::Engine::new(store.clone(), flexcord_routing::Router::new(studio))
+        .clock(move || c.now());
+    engine.handle(dm(1, 101, "hi")).await.expect("applies");
+    // The worker created the conversation upstream and recorded its SID...
+    let claimed = store
+        .claim("w1", clock.now(), 30_000)
+        .await
+        .expect("q")
+        .expect("claimed");
+    assert_eq!(claimed.action.kind.name(), "create_twilio_conversation");
+    let sid = "CH00000000000000000000000000000042";
+    let result = claimed.action.completed(Some(sid.to_owned()));
+    assert!(
+        store
+            .record_delivered(&claimed.action.id, "w1", Some(sid), &result, clock.now())
+            .await
+            .expect("q")
+    );
+    // ...and Studio's greeting arrives before the result is applied.
+    let applied = engine
+        .handle(Event::TwilioMessage {
+            sid: sid.into(),
+            message: TwilioMessageSid::from("IMgreeting"),
+            author: "system".into(),
+            body: "Welcome! How can we help?".into(),
+            attachments: Vec::new(),
+        })
+        .await
+        .expect("applies");
+    assert!(applied.step.actions.iter().any(|a| matches!(&a.kind,
+        ActionKind::SendDm { text, channel, .. } if text.starts_with("Welcome") && *channel == ChannelId(1001))));
+    // The result still applies afterwards.
+    engine.handle(result).await.expect("applies");
+    let conv = store
+        .by_twilio_sid(&sid.into())
+        .await
+        .expect("q")
+        .expect("found by SID");
+    assert_eq!(conv.user, UserId(1));
+}
