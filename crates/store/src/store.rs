@@ -247,6 +247,7 @@ impl Store {
     /// # Errors
     /// `Conflict` when another writer created the user's open conversation first (retry:
     /// [`crate::Engine`] does); `Database`, `Decode`, `Invalid`.
+    #[allow(clippy::too_many_lines)] // one transaction, written once for both backends
     pub async fn apply<F>(&self, event: &Event, now: Timestamp, handle: F) -> Result<Applied, Error>
     where
         F: FnOnce(Option<Conversation>) -> Step,
