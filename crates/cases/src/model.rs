@@ -790,8 +790,12 @@ fn id(field: &str, value: &str) -> Result<(), Error> {
 }
 
 fn timestamp(field: &str, value: OffsetDateTime) -> Result<(), Error> {
-    // Both stores keep years 1..=9999; RFC 3339 output needs four-digit years too.
-    if (1..=9999).contains(&value.year()) {
+    // Both stores keep years 1..=9999 in UTC; RFC 3339 output needs four-digit years too. The
+    // check is on the UTC time: `9999-12-31T23:00:00-05:00` is already year 10000.
+    let utc_year = value
+        .checked_to_offset(time::UtcOffset::UTC)
+        .map(OffsetDateTime::year);
+    if utc_year.is_some_and(|year| (1..=9999).contains(&year)) {
         Ok(())
     } else {
         Err(Error::invalid(format!(

@@ -140,7 +140,8 @@ pub(super) fn now() -> OffsetDateTime {
 
 /// A timestamp as stored: UTC, microseconds.
 pub(super) fn stored_time(t: OffsetDateTime) -> OffsetDateTime {
-    let t = t.to_offset(time::UtcOffset::UTC);
+    // Validation keeps the UTC year in range; never panic if it did not.
+    let t = t.checked_to_offset(time::UtcOffset::UTC).unwrap_or(t);
     t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000)
         .unwrap_or(t)
 }

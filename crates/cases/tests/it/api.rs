@@ -418,3 +418,45 @@ async fn client_splits_a_batch_too_large_for_the_service() {
     assert!(matches!(err.kind(), ErrorKind::Invalid { .. }), "{err:?}");
     assert_eq!(store.timeline(case.number).await.unwrap().len(), 121);
 }
+
+#[tokio::test]
+async fn times_out_of_range_in_utc_are_refused_not_a_panic() {
+    let (base, store, _dir) = server().await;
+    let case = store
+        .create(new_case(CaseKind::Support, "Help"))
+        .await
+        .expect("create");
+    let http = reqwest::Client::new();
+    let url = format!("{base}/api/v1/cases/{}/messages", case.number);
+    // Year 9999 where it was sent, year 10000 in UTC; and year 1 locally, year 0 in UTC.
+    for sent_at in ["9999-12-31T23:00:00-05:00", "0001-01-01T01:00:00+17:00"] {
+        let response = http
+            .post(&url)
+            .bearer_auth(TOKEN)
+            .json(&json!({"messages": [{"author": "a", "text": "t", "sent_at": sent_at}]}))
+            .send()
+            .await
+            .expect("an answer, not a dropped connection");
+        let (status, body) = json_of(response).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid")),
+            "{sent_at}: {body}"
+        );
+        assert!(
+            body["message"].as_str().unwrap().contains("sent_at"),
+            "{body}"
+        );
+    }
+    let (status, _) = json_of(
+        http.post(&url)
+            .bearer_auth(TOKEN)
+            .json(&json!({"messages": [{"author": "a", "text": "t", "sent_at": "9999-12-31T23:00:00+05:00"}]}))
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "still year 9999 in UTC");
+    assert_eq!(store.timeline(case.number).await.unwrap().len(), 2);
+}
