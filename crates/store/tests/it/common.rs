@@ -78,6 +78,11 @@ impl PgSchema {
         Some((store, PgSchema { url, name }))
     }
 
+    /// The schema's name.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
     pub(crate) async fn drop(self, store: Store) {
         store.close().await;
         let admin = PgPoolOptions::new()

@@ -63,7 +63,7 @@ fn serve(stream: TcpStream, mock: &Mutex<Mock>) {
 }
 
 /// Runs the child until it prints the marker (then SIGKILLs it) or finishes.
-fn run_child(db: &str, mock: &str, crash_at: Option<&str>) -> bool {
+fn run_child(db_url: &str, mock: &str, crash_at: Option<&str>) -> bool {
     let exe = std::env::current_exe().expect("test binary");
     let mut cmd = Command::new(exe);
     cmd.args([
@@ -73,7 +73,7 @@ fn run_child(db: &str, mock: &str, crash_at: Option<&str>) -> bool {
         "--test-threads=1",
     ])
     .env("FLEXCORD_CRASH_CHILD", "1")
-    .env("FLEXCORD_CRASH_DB", db)
+    .env("FLEXCORD_CRASH_DB", db_url)
     .env("FLEXCORD_CRASH_MOCK", mock)
     .stdout(Stdio::piped())
     .stderr(Stdio::inherit());
@@ -100,70 +100,105 @@ fn run_child(db: &str, mock: &str, crash_at: Option<&str>) -> bool {
 }
 
 #[test]
-fn killed_at_each_point_delivers_exactly_once() {
+fn killed_at_each_point_delivers_exactly_once_sqlite() {
     if std::env::var("FLEXCORD_CRASH_CHILD").is_ok() {
         return;
     }
     let (addr, mock) = start_mock();
-    // point, occurrence at which to die
     for (point, nth) in [("commit", 4), ("called", 3), ("recorded", 5)] {
         let dir = tempfile::tempdir().expect("dir");
-        let db = dir.path().join("crash.db").display().to_string();
-        let before = mock.lock().expect("mock").applied.len();
-        let replays_before = mock.lock().expect("mock").replays;
-        assert!(
-            !run_child(&db, &addr, Some(&format!("{point}:{nth}"))),
-            "{point}: killed"
-        );
-        assert!(
-            run_child(&db, &addr, None),
-            "{point}: restarted and finished"
-        );
+        let url = format!("sqlite://{}", dir.path().join("crash.db").display());
+        crash_and_check(&url, &addr, &mock, point, nth);
+    }
+}
 
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("rt");
-        let (counts, ids) = rt.block_on(async {
-            let store = Store::connect(&format!("sqlite://{db}"))
-                .await
-                .expect("opens");
-            let counts = store.outbox_counts().await.expect("counts");
-            let pool = store.sqlite_pool().expect("sqlite").clone();
-            let ids: Vec<String> = sqlx::query_scalar("SELECT action_id FROM outbox")
-                .fetch_all(&pool)
-                .await
-                .expect("ids");
-            (counts, ids)
-        });
-        for (state, n) in &counts {
-            if !matches!(*state, "done" | "dead") {
-                assert_eq!(*n, 0, "{point}: {state} rows left: {counts:?}");
-            }
+#[test]
+fn killed_at_each_point_delivers_exactly_once_postgres() {
+    if std::env::var("FLEXCORD_CRASH_CHILD").is_ok() {
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    let Some(base) = crate::common::database_url() else {
+        return;
+    };
+    let (addr, mock) = start_mock();
+    for (point, nth) in [("commit", 4), ("called", 3), ("recorded", 5)] {
+        let (store, schema) = rt
+            .block_on(crate::common::PgSchema::create())
+            .expect("schema");
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options=-c%20search_path%3D{}", schema.name());
+        crash_and_check(&url, &addr, &mock, point, nth);
+        rt.block_on(schema.drop(store));
+    }
+}
+
+/// Kills the child at `point` (its `nth` occurrence), restarts it, and checks that the mock
+/// applied each outbox action exactly once.
+fn crash_and_check(url: &str, addr: &str, mock: &Mutex<Mock>, point: &str, nth: u32) {
+    let before = mock.lock().expect("mock").applied.len();
+    let replays_before = mock.lock().expect("mock").replays;
+    assert!(
+        !run_child(url, addr, Some(&format!("{point}:{nth}"))),
+        "{point}: killed"
+    );
+    assert!(
+        run_child(url, addr, None),
+        "{point}: restarted and finished"
+    );
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    let (counts, ids) = rt.block_on(async {
+        let store = Store::connect(url).await.expect("opens");
+        let counts = store.outbox_counts().await.expect("counts");
+        let sql = "SELECT action_id FROM outbox";
+        let ids: Vec<String> = if let Some(pool) = store.sqlite_pool() {
+            sqlx::query_scalar(sql).fetch_all(pool).await.expect("ids")
+        } else {
+            let pool = store.pg_pool().expect("a backend");
+            sqlx::query_scalar(sql).fetch_all(pool).await.expect("ids")
+        };
+        store.close().await;
+        (counts, ids)
+    });
+    for (state, n) in &counts {
+        if !matches!(*state, "done" | "dead") {
+            assert_eq!(*n, 0, "{point}: {state} rows left: {counts:?}");
         }
-        let m = mock.lock().expect("mock");
-        let keys: Vec<&String> = m.applied.keys().filter(|k| k.starts_with(&db)).collect();
-        assert_eq!(m.applied.len() - before, keys.len());
-        // Each action was applied by the upstream exactly once, and nothing else was.
-        assert_eq!(keys.len(), ids.len(), "{point}: {keys:?} vs {ids:?}");
-        for id in &ids {
-            assert!(
-                m.applied.contains_key(&format!("{db}#{id}")),
-                "{point}: {id} never applied"
-            );
-        }
-        if point == "called" {
-            assert!(
-                m.replays > replays_before,
-                "the re-run repeated the call, harmlessly"
-            );
-        }
+    }
+    let m = mock.lock().expect("mock");
+    let prefix = format!("{url}#");
+    let keys: Vec<&String> = m
+        .applied
+        .keys()
+        .filter(|k| k.starts_with(&prefix))
+        .collect();
+    assert_eq!(m.applied.len() - before, keys.len());
+    // Each action was applied by the upstream exactly once, and nothing else was.
+    assert_eq!(keys.len(), ids.len(), "{point}: {keys:?} vs {ids:?}");
+    for id in &ids {
         assert!(
-            ids.len() >= 10,
-            "{point}: the script produced {} actions",
-            ids.len()
+            m.applied.contains_key(&format!("{url}#{id}")),
+            "{point}: {id} never applied"
         );
     }
+    if point == "called" {
+        assert!(
+            m.replays > replays_before,
+            "the re-run repeated the call, harmlessly"
+        );
+    }
+    assert!(
+        ids.len() >= 10,
+        "{point}: the script produced {} actions",
+        ids.len()
+    );
 }
 
 /// The upstream client of the child: asks the mock with key `<db>#<action id>`.
@@ -262,9 +297,7 @@ fn crash_child() {
         .build()
         .expect("rt");
     rt.block_on(async move {
-        let store = Store::connect(&format!("sqlite://{db}"))
-            .await
-            .expect("opens");
+        let store = Store::connect(&db).await.expect("opens");
         let engine = Engine::new(store.clone(), Router::new(RouterConfig::default()));
         let sink = Sink {
             engine,
