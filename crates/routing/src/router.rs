@@ -1202,7 +1202,12 @@ impl Ctx<'_> {
         }
         let idle_due = wake_idle(self.config, &self.conv);
         if idle_due <= self.now {
-            let text = self.config.texts.closed_idle.clone();
+            // A bot-only chat ends quietly; a support conversation says why it ended.
+            let text = if matches!(self.conv.phase, Phase::New | Phase::Bot) {
+                String::new()
+            } else {
+                self.config.texts.closed_idle.clone()
+            };
             self.close(ResolvedBy::Idle, &text, true);
         }
     }

@@ -423,3 +423,17 @@ fn state_round_trips_as_json() {
         );
     }
 }
+
+#[test]
+fn bot_only_chat_closes_quietly_when_idle() {
+    let config = RouterConfig::default();
+    let idle = config.idle_close_ms;
+    let mut w = World::new(config);
+    w.apply(dm(1, 101, "hi"));
+    w.drain();
+    let id = w.conv_of(1).expect("open").id.clone();
+    w.now = T0 + idle;
+    let step = w.apply(Event::Tick { conversation: id });
+    assert_eq!(step.state.map(|c| c.phase), Some(Phase::Closed));
+    assert!(step.actions.is_empty(), "{:?}", step.actions);
+}
