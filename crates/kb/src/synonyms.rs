@@ -23,9 +23,12 @@ const GROUPS: &[&[&str]] = &[
         "logon",
         "log on",
         "dang nhap",
+        "vao game",
+        "vao duoc game",
+        "vao dc game",
     ],
     &["logout", "log out", "sign out", "dang xuat"],
-    &["password", "passcode", "pwd", "mat khau"],
+    &["password", "passcode", "pwd", "mat khau", "mk"],
     &[
         "crash",
         "force close",
@@ -64,12 +67,16 @@ const GROUPS: &[&[&str]] = &[
         "chua nhan",
         "khong nhan duoc",
         "chua nhan duoc",
+        "disappeared",
+        "vanished",
+        "gone missing",
+        "bien mat",
     ],
     &["purchase", "bought", "order", "mua hang"],
     &["top up", "topup", "recharge", "nap"],
     &["coin", "currency", "xu"],
     &["delete", "remove", "erase", "xoa"],
-    &["account", "acc", "profile", "tai khoan"],
+    &["account", "acc", "profile", "tai khoan", "tk"],
     &[
         "banned",
         "suspended",
@@ -144,7 +151,13 @@ const GROUPS: &[&[&str]] = &[
     &["cancel", "unsubscribe", "huy"],
     &["subscription", "membership", "goi thang"],
     &["notification", "alert", "thong bao"],
-    &["language", "ngon ngu", "tieng viet"],
+    &[
+        "language",
+        "ngon ngu",
+        "tieng viet",
+        "vietnamese",
+        "tieng anh",
+    ],
     &["update", "patch", "new version", "cap nhat"],
     &["progress", "save data", "tien trinh", "du lieu choi"],
     &[
@@ -183,6 +196,16 @@ const GROUPS: &[&[&str]] = &[
         "tao tai khoan",
     ],
     &["parental", "parent", "family", "phu huynh"],
+    &["weekend", "cuoi tuan"],
+    &[
+        "username",
+        "user name",
+        "display name",
+        "nickname",
+        "explorer name",
+        "ten hien thi",
+        "biet danh",
+    ],
 ];
 
 /// The alternatives found for a query: for each phrase of the query that the table knows, the

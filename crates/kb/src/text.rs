@@ -294,7 +294,8 @@ static VI_MARKERS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
     "khong ko duoc dc cua nhung toi minh muon lam sao roi chua nhan vay nhap dau ngay voi nguoi \
      phai bi vang mo xu nap tai khoan mat khau dang loi gi gap vien noi chuyen bao nhieu thoat \
      nha nhe oi cho giup hoan tien mua goi khoa ma duoc nay ve tro choi tim thay tin hieu cach \
-     sai hay huy thi ban em anh chi gio viec ho tro lien he dien thoai cap nhat"
+     sai hay huy thi ban em anh chi gio viec ho tro lien he dien thoai cap nhat quen mk tk \
+     giup xin"
         .split_whitespace()
         .collect()
 });

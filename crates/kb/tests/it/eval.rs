@@ -110,3 +110,40 @@ fn no_evaluation_query_text_in_the_crate() {
         found.join("\n")
     );
 }
+
+#[test]
+fn the_eval_binary_prints_every_figure() {
+    let Some(dir) = crate::sample_dir() else {
+        return;
+    };
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flexcord-kb"))
+        .arg("eval")
+        .arg(dir.join("articles"))
+        .arg(dir.join("eval/queries.jsonl"))
+        .output()
+        .expect("run flexcord-kb");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "threshold: confidence >= 0.3",
+        "threshold: off",
+        "hit@1",
+        "hit@3",
+        "MRR",
+        "ho-prec",
+        "ho-recall",
+        "neg-sugg",
+        "  en ",
+        "  vi ",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    let usage = std::process::Command::new(env!("CARGO_BIN_EXE_flexcord-kb"))
+        .output()
+        .expect("run");
+    assert_eq!(usage.status.code(), Some(2));
+}
