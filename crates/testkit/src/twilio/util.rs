@@ -40,14 +40,18 @@ pub(crate) fn now() -> String {
 
 pub(crate) fn fmt_time(t: OffsetDateTime) -> String {
     let fmt = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    t.to_offset(time::UtcOffset::UTC)
-        .format(&fmt)
-        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
+    t.checked_to_offset(time::UtcOffset::UTC)
+        .and_then(|utc| utc.format(&fmt).ok())
+        .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_owned())
 }
 
-/// Parses an ISO 8601 / RFC 3339 timestamp given by a client and writes it in Twilio's form.
+/// Parses an ISO 8601 / RFC 3339 timestamp given by a client and writes it in Twilio's form;
+/// `None` also when it falls outside years 0 to 9999 in UTC.
 pub(crate) fn parse_time(s: &str) -> Option<String> {
-    OffsetDateTime::parse(s, &Rfc3339).ok().map(fmt_time)
+    OffsetDateTime::parse(s, &Rfc3339)
+        .ok()?
+        .checked_to_offset(time::UtcOffset::UTC)
+        .map(fmt_time)
 }
 
 /// Seconds in an ISO 8601 duration such as `PT10M` or `P1DT2H`; `None` when it cannot be read or is zero.
@@ -370,6 +374,10 @@ mod tests {
             Some("2020-01-02T02:04:05Z")
         );
         assert!(parse_time("yesterday").is_none());
+        assert!(
+            parse_time("9999-12-31T23:00:00-05:00").is_none(),
+            "year 10000 in UTC is refused, not a panic"
+        );
         assert_eq!(now().len(), 20);
     }
 
