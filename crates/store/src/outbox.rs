@@ -297,6 +297,21 @@ impl Store {
             .collect()
     }
 
+    /// Deletes finished rows (`done`) last touched before `before`; dead letters stay until
+    /// looked at. Returns how many were removed.
+    ///
+    /// # Errors
+    /// `Database`.
+    pub async fn prune_outbox(&self, before: Timestamp) -> Result<u64, Error> {
+        Ok(on_pool!(self, pool => {
+            sqlx::query("DELETE FROM outbox WHERE state = 'done' AND updated_at < $1")
+                .bind(before.0)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        }))
+    }
+
     /// An action's state and recorded upstream id.
     ///
     /// # Errors

@@ -554,6 +554,13 @@ pub(crate) async fn worker_run_drains_until_shutdown(store: Store) {
         .expect("prune");
     assert!(removed >= 1);
     assert!(!store.is_processed("dm:101").await.expect("q"));
+    let done = count(&store, "done").await;
+    assert!(done > 0);
+    assert_eq!(
+        store.prune_outbox(Timestamp(T0 + 1)).await.expect("prune"),
+        u64::try_from(done).expect("count")
+    );
+    assert_eq!(count(&store, "done").await, 0);
 }
 
 pub(crate) async fn undecodable_action_is_dead_lettered(store: Store) {
