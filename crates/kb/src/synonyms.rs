@@ -247,9 +247,11 @@ pub(crate) fn expand(folded: &[String]) -> Vec<Expansion> {
     out
 }
 
-/// A table word matches a query word exactly or as an English plural / verb form.
+/// A table word matches a query word exactly, as an English plural / verb form, or (for words
+/// of eight letters or more) with up to two typing errors.
 fn matches_word(table: &str, word: &str) -> bool {
     word == table
+        || table.len() >= 8 && word.len() >= 8 && crate::text::edit_distance(table, word) <= 2
         || table.len() >= 3
             && word
                 .strip_prefix(table)
@@ -277,6 +279,22 @@ mod tests {
                 .iter()
                 .any(|e| e.alternatives.contains(&"xu") && e.start == 7)
         );
+    }
+
+    #[test]
+    fn long_words_tolerate_typos() {
+        assert!(
+            expand(&words("coins dissapeared"))
+                .iter()
+                .any(|e| e.alternatives.contains(&"missing"))
+        );
+        assert!(
+            expand(&words("reimbursment"))
+                .iter()
+                .any(|e| e.alternatives.contains(&"refund"))
+        );
+        // short words must match exactly: "changed" is not "charged"
+        assert!(expand(&words("changed")).is_empty());
     }
 
     #[test]
