@@ -229,6 +229,20 @@ impl Router {
             // A DM or /helpme after a closed conversation starts a new one.
             return self.without_conversation(event, now);
         }
+        if let Event::Button { user, .. } = &event
+            && *user != conv.user
+        {
+            // A button only acts on the presser's own conversation.
+            let wake_at = wake_at(&self.config, &conv);
+            return Step {
+                state: Some(conv),
+                actions: Vec::new(),
+                wake_at,
+                notes: vec![Note::Dropped {
+                    reason: "button of another user's conversation".into(),
+                }],
+            };
+        }
         let mut ctx = Ctx {
             config: &self.config,
             conv,

@@ -248,3 +248,19 @@ fn failed_bot_offers_an_agent_once() {
         ActionKind::SendDm { buttons, .. } if buttons == &[Button::TalkToAgent])));
     assert_eq!(failed.actions.len(), 1);
 }
+
+#[test]
+fn a_button_never_acts_on_another_users_conversation() {
+    let mut w = World::new(RouterConfig::default());
+    w.apply(dm(1, 101, "hi"));
+    w.drain();
+    let id = w.conv_of(1).expect("open").id.clone();
+    let step = w.apply(Event::Button {
+        user: UserId(2),
+        interaction: interaction(5),
+        conversation: id,
+        button: Button::TalkToAgent,
+    });
+    assert!(step.actions.is_empty());
+    assert_eq!(step.state.map(|c| c.phase), Some(Phase::Bot));
+}
