@@ -160,7 +160,8 @@ async fn register_commands(cli: &Cli) -> ExitCode {
 }
 
 /// `flexcord run`: the HTTP server (webhooks, health, readiness, metrics, and the cases API and
-/// agent pages when cases are embedded) and this process's Discord shards, until Ctrl-C or
+/// agent pages when cases are embedded), the routing engine with its outbox worker and timers,
+/// and this process's Discord shards, until Ctrl-C or
 /// SIGTERM; then readiness drops, and the server and shards drain within
 /// `server.shutdown_grace`.
 async fn run(cli: &Cli) -> ExitCode {
@@ -168,6 +169,13 @@ async fn run(cli: &Cli) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
+    serve(config, crate::shutdown::on_signal()).await
+}
+
+/// Runs the whole bridge on `config` until `shutdown` is cancelled (what `flexcord run` does
+/// after loading the configuration; tests and the demo call it directly).
+#[allow(clippy::too_many_lines)] // every part, assembled in start-up order
+pub async fn serve(config: Config, shutdown: tokio_util::sync::CancellationToken) -> ExitCode {
     let cases = match crate::cases::open(&config.cases).await {
         Ok(s) => s,
         Err(e) => {
@@ -177,7 +185,7 @@ async fn run(cli: &Cli) -> ExitCode {
     };
     let http = Arc::new(http_client(&config.discord));
     let Some(handler) = InteractionHandler::new(
-        http,
+        http.clone(),
         config.discord.application_id,
         cases.clone(),
         config.discord.bug_channel_id,
@@ -186,12 +194,81 @@ async fn run(cli: &Cli) -> ExitCode {
         eprintln!("error: discord.application_id must not be 0");
         return ExitCode::from(EXIT_CONFIG);
     };
+    let store = match flexcord_store::Store::connect(&config.store.url).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!(
+                "error: cannot open the store {}: {e}",
+                crate::config::redact_url(&config.store.url)
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let engine = Arc::new(flexcord_store::Engine::new(
+        store.clone(),
+        flexcord_routing::Router::new(crate::bridge::router_config(&config)),
+    ));
+    let twilio = match crate::bridge::twilio_client(&config.twilio) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: cannot build the Twilio client: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let kb = match open_kb(config.kb.path.as_deref()) {
+        Ok(kb) => kb,
+        Err(e) => {
+            eprintln!("error: cannot open the knowledge base: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mode = match flexcord_kb::AgentMode::from_config(
+        match config.bot.mode {
+            crate::config::BotMode::Embedded => "embedded",
+            crate::config::BotMode::Rasa => "rasa",
+        },
+        config.bot.rasa_url.as_ref().map(url::Url::as_str),
+    ) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: bad bot configuration: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let agent = match flexcord_kb::build_agent(&flexcord_kb::AgentConfig::new(mode), kb) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: cannot start the virtual agent: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let Some(app_id) = twilight_model::id::Id::new_checked(config.discord.application_id) else {
+        eprintln!("error: discord.application_id must not be 0");
+        return ExitCode::from(EXIT_CONFIG);
+    };
+    let upstreams = crate::bridge::Upstreams {
+        discord: crate::deliver::Executor::new(
+            http,
+            app_id,
+            cases.clone(),
+            config.bot.identity.clone(),
+        ),
+        twilio: Some(crate::deliver_twilio::TwilioExecutor::new(
+            twilio,
+            &config.server.public_url,
+            config.twilio.studio_flow_sid,
+            config.twilio.workspace_sid,
+            config.twilio.workflow_sid,
+        )),
+        bot: crate::deliver_bot::BotExecutor::new(agent),
+    };
+    let handler = handler.with_engine(engine.clone());
     let readiness = Readiness::default();
     let state = ServerState::new(
         &config.twilio.auth_token,
         &config.server.public_url,
         config.bot.webhook_secret.clone(),
-        None,
+        Some(Arc::new(crate::bridge::EngineSink::new(engine.clone()))),
         readiness.clone(),
     );
     let mut app = crate::server::router(Arc::new(state), config.server.max_body_bytes);
@@ -215,7 +292,6 @@ async fn run(cli: &Cli) -> ExitCode {
         }
     };
     tracing::info!(listen = %config.server.listen, public_url = %config.server.public_url, "HTTP server up");
-    let shutdown = crate::shutdown::on_signal();
     let grace = config.server.shutdown_grace;
     let server_stop = shutdown.clone();
     let server = tokio::spawn(async move {
@@ -223,17 +299,44 @@ async fn run(cli: &Cli) -> ExitCode {
             .with_graceful_shutdown(server_stop.cancelled_owned())
             .await
     });
+    let worker = flexcord_store::Worker::new(store.clone(), upstreams);
+    let worker_engine = engine.clone();
+    let worker_stop = shutdown.clone();
+    let outbox = tokio::spawn(async move {
+        if let Err(e) = worker
+            .run(worker_engine.as_ref(), worker_stop.cancelled_owned())
+            .await
+        {
+            tracing::error!(error = %e, "the outbox worker stopped");
+        }
+    });
+    let timers = tokio::spawn(crate::bridge::run_timers(
+        engine.clone(),
+        std::time::Duration::from_secs(1),
+        shutdown.clone(),
+    ));
     let discord = config.discord.clone();
     let shard_stop = shutdown.clone();
+    let shard_engine = engine.clone();
     let shards = tokio::spawn(async move {
-        run_shards(&discord, Arc::new(handler), shard_stop, grace).await;
+        run_shards(
+            &discord,
+            Arc::new(handler),
+            Some(shard_engine),
+            shard_stop,
+            grace,
+        )
+        .await;
     });
     readiness.set(true);
     shutdown.cancelled().await;
     readiness.set(false);
     let server_ok = crate::shutdown::drain("http server", grace, server).await;
     let shards_ok = crate::shutdown::drain("discord shards", grace, shards).await;
-    if server_ok && shards_ok {
+    let outbox_ok = crate::shutdown::drain("outbox", grace, outbox).await;
+    let _ = crate::shutdown::drain("timers", grace, timers).await;
+    store.close().await;
+    if server_ok && shards_ok && outbox_ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

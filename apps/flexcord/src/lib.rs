@@ -6,6 +6,7 @@
 //! and graceful shutdown ([`shutdown`]). See `docs/architecture.md` for how the crates fit.
 
 pub mod app;
+pub mod bridge;
 pub mod cases;
 pub mod cli;
 pub mod config;

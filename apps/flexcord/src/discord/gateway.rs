@@ -11,6 +11,8 @@ use twilight_gateway::{
 };
 use twilight_http::Client;
 
+use flexcord_store::Engine;
+
 use super::interactions::InteractionHandler;
 use crate::config::DiscordConfig;
 
@@ -36,6 +38,7 @@ pub fn http_client(config: &DiscordConfig) -> Client {
 pub async fn run_shards(
     config: &DiscordConfig,
     handler: Arc<InteractionHandler>,
+    engine: Option<Arc<Engine>>,
     shutdown: CancellationToken,
     grace: Duration,
 ) {
@@ -48,7 +51,13 @@ pub async fn run_shards(
             ShardId::new(id, config.shards.total()),
             gateway_config.clone(),
         );
-        shards.spawn(shard_loop(shard, handler.clone(), shutdown.clone(), grace));
+        shards.spawn(shard_loop(
+            shard,
+            handler.clone(),
+            engine.clone(),
+            shutdown.clone(),
+            grace,
+        ));
     }
     if config.shards.receives_dms() {
         tracing::info!(shards = %config.shards, "this process runs shard 0 and receives every DM");
@@ -59,9 +68,11 @@ pub async fn run_shards(
 async fn shard_loop(
     mut shard: Shard,
     handler: Arc<InteractionHandler>,
+    engine: Option<Arc<Engine>>,
     shutdown: CancellationToken,
     grace: Duration,
 ) {
+    let mut bot_user = None;
     let wanted =
         EventTypeFlags::READY | EventTypeFlags::INTERACTION_CREATE | EventTypeFlags::MESSAGE_CREATE;
     let mut tasks = JoinSet::new();
@@ -77,6 +88,19 @@ async fn shard_loop(
         match item {
             Ok(Event::Ready(ready)) => {
                 tracing::info!(shard = %shard.id(), user = %ready.user.name, "gateway ready");
+                bot_user = Some(ready.user.id);
+            }
+            Ok(Event::MessageCreate(message)) => {
+                if let (Some(engine), Some(bot)) = (&engine, bot_user)
+                    && let Some(event) = crate::inbound::from_message(&message, bot)
+                {
+                    let engine = engine.clone();
+                    tasks.spawn(async move {
+                        if let Err(e) = crate::bridge::apply(&engine, event).await {
+                            tracing::error!(error = %e, "a direct message could not be recorded");
+                        }
+                    });
+                }
             }
             Ok(Event::InteractionCreate(interaction)) => {
                 let handler = handler.clone();
@@ -89,8 +113,10 @@ async fn shard_loop(
     }
     shard.close(CloseFrame::NORMAL);
     let closing = async {
+        // After `close` the shard reports the close frame once; polling further would
+        // reconnect.
         while let Some(item) = shard.next_event(EventTypeFlags::empty()).await {
-            if item.is_err() {
+            if matches!(item, Ok(Event::GatewayClose(_)) | Err(_)) {
                 break;
             }
         }

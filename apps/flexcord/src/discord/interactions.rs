@@ -37,6 +37,7 @@ pub struct InteractionHandler {
     cases: Arc<dyn CaseStore>,
     bug_channel: Option<Id<ChannelMarker>>,
     feature_channel: Option<Id<ChannelMarker>>,
+    engine: Option<Arc<flexcord_store::Engine>>,
 }
 
 /// Whether a twilight error is Discord's "Cannot send messages to this user" (50007).
@@ -86,7 +87,39 @@ impl InteractionHandler {
             cases,
             bug_channel: bug_channel.and_then(Id::new_checked),
             feature_channel: feature_channel.and_then(Id::new_checked),
+            engine: None,
         })
+    }
+
+    /// Routes `/helpme` and the conversation buttons through the routing core (the
+    /// conversation, its DMs and hand-off) instead of answering them here.
+    #[must_use]
+    pub fn with_engine(mut self, engine: Arc<flexcord_store::Engine>) -> Self {
+        self.engine = Some(engine);
+        self
+    }
+
+    /// Defers, then hands the interaction to the routing core, which answers by editing the
+    /// deferred response. `false` when there is no engine or the interaction is not for it.
+    async fn to_engine(&self, interaction: &Interaction) -> bool {
+        let Some(engine) = &self.engine else {
+            return false;
+        };
+        let Ok(event) = crate::inbound::from_interaction(interaction) else {
+            return false;
+        };
+        if !self.respond(interaction, &deferred(true)).await {
+            return true;
+        }
+        if let Err(e) = crate::bridge::apply(engine, event).await {
+            tracing::error!(error = %e, "an interaction could not be recorded");
+            self.follow_up(
+                interaction,
+                "Sorry, something went wrong; please try again in a minute.",
+            )
+            .await;
+        }
+        true
     }
 
     async fn respond(&self, interaction: &Interaction, response: &InteractionResponse) -> bool {
@@ -128,6 +161,16 @@ impl InteractionHandler {
                 .clone()
                 .unwrap_or_else(|| user.name.clone()),
         };
+        let for_core = matches!(
+            (&interaction.kind, &interaction.data),
+            (InteractionType::ApplicationCommand, Some(InteractionData::ApplicationCommand(d))) if d.name == "helpme"
+        ) || matches!(
+            &interaction.data,
+            Some(InteractionData::MessageComponent(d)) if d.custom_id.starts_with("fc:")
+        );
+        if for_core && self.to_engine(&interaction).await {
+            return;
+        }
         match (&interaction.kind, interaction.data.clone()) {
             (
                 InteractionType::ApplicationCommand,

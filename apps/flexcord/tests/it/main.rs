@@ -3,6 +3,7 @@
 
 mod cli;
 mod deliver;
+mod journey;
 mod twilio;
 
 use std::sync::Arc;
@@ -98,7 +99,14 @@ impl Harness {
         let discord_config = config.discord.clone();
         let token = shutdown.clone();
         let shards = tokio::spawn(async move {
-            run_shards(&discord_config, handler, token, Duration::from_secs(2)).await;
+            run_shards(
+                &discord_config,
+                handler,
+                None,
+                token,
+                Duration::from_secs(2),
+            )
+            .await;
         });
         discord
             .wait_for(|s| s.shard_connected(0), WAIT)

@@ -1,0 +1,189 @@
+//! The driver: routing events in, the store's engine and outbox worker, and the app's upstreams
+//! as the outbox's [`Deliver`].
+//!
+//! `event -> Engine::handle (store.load -> router.handle -> store.commit) -> outbox ->
+//! Worker -> Upstreams::deliver -> result event -> Engine`.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use flexcord_routing::{Action, Event, Note};
+use flexcord_store::{Deliver, Engine, Failure, Receipt};
+use flexcord_twilio::webhook::Event as Webhook;
+
+use crate::deliver::Executor;
+use crate::deliver_bot::BotExecutor;
+use crate::deliver_twilio::TwilioExecutor;
+use crate::inbound;
+use crate::server::{BotRequest, Handled, SinkError, WebhookSink};
+
+/// Every upstream the outbox delivers to.
+pub struct Upstreams {
+    /// Discord and cases.
+    pub discord: Executor,
+    /// Twilio (absent when the process has no Twilio client, e.g. a bot-only test).
+    pub twilio: Option<TwilioExecutor>,
+    /// The virtual agent.
+    pub bot: BotExecutor,
+}
+
+fn receipt(event: Event) -> Result<Receipt, Failure> {
+    match event {
+        Event::Delivered { upstream_id, .. } => Ok(Receipt {
+            upstream_id,
+            event: None,
+        }),
+        Event::DeliveryFailed {
+            permanent, reason, ..
+        } => Err(if permanent {
+            Failure::permanent(reason)
+        } else {
+            Failure::transient(reason)
+        }),
+        other => Ok(Receipt::with_event(other)),
+    }
+}
+
+impl Deliver for Upstreams {
+    async fn deliver(&self, action: &Action) -> Result<Receipt, Failure> {
+        if let Some(event) = self.discord.execute(action).await {
+            return receipt(event);
+        }
+        if let Some(event) = self.bot.execute(action).await {
+            return receipt(event);
+        }
+        if let Some(twilio) = &self.twilio
+            && let Some(event) = twilio.execute(action).await
+        {
+            return receipt(event);
+        }
+        Err(Failure::permanent(format!(
+            "no upstream for {} in this configuration",
+            action.kind.name()
+        )))
+    }
+}
+
+/// Hands an inbound event to the engine; `Ignored` when the router dropped it (unknown or
+/// closed conversation) or had seen it before.
+///
+/// # Errors
+/// [`SinkError::Unavailable`] when the store failed (the sender should retry).
+pub async fn apply(engine: &Engine, event: Event) -> Result<Handled, SinkError> {
+    let name = event.name();
+    match engine.handle(event).await {
+        Ok(applied) if applied.duplicate => Ok(Handled::Ignored),
+        Ok(applied) => {
+            let dropped = applied
+                .step
+                .notes
+                .iter()
+                .any(|n| matches!(n, Note::Dropped { .. } | Note::Duplicate));
+            if dropped && applied.step.actions.is_empty() {
+                tracing::debug!(event = name, notes = ?applied.step.notes, "event dropped by the router");
+                Ok(Handled::Ignored)
+            } else {
+                Ok(Handled::Accepted)
+            }
+        }
+        Err(e) => Err(SinkError::Unavailable(e.to_string())),
+    }
+}
+
+/// The webhook sink of the HTTP server: decoded webhooks become routing events.
+pub struct EngineSink {
+    engine: Arc<Engine>,
+}
+
+impl EngineSink {
+    /// A sink feeding `engine`.
+    pub fn new(engine: Arc<Engine>) -> Self {
+        Self { engine }
+    }
+}
+
+#[async_trait]
+impl WebhookSink for EngineSink {
+    async fn outbound(&self, event: Webhook) -> Result<Handled, SinkError> {
+        match inbound::from_webhook(&event) {
+            Some(event) => apply(&self.engine, event).await,
+            None => Ok(Handled::Ignored),
+        }
+    }
+
+    async fn bot(&self, request: BotRequest) -> Result<Handled, SinkError> {
+        apply(&self.engine, inbound::from_bot_request(&request)).await
+    }
+}
+
+/// Sends the due timer ticks until `shutdown`: wakes at the store's next wake-up (at most every
+/// `poll`).
+pub async fn run_timers(
+    engine: Arc<Engine>,
+    poll: std::time::Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        if let Err(e) = engine.tick_due().await {
+            tracing::warn!(error = %e, "timer ticks failed");
+        }
+        let wait = match engine.store().next_wake().await {
+            Ok(Some(at)) => {
+                let now = flexcord_store::now();
+                let ms = u64::try_from(at.millis().saturating_sub(now.millis())).unwrap_or(0);
+                std::time::Duration::from_millis(ms).min(poll)
+            }
+            _ => poll,
+        };
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// The routing configuration the app's configuration asks for.
+pub fn router_config(config: &crate::config::Config) -> flexcord_routing::RouterConfig {
+    use crate::config::{BotRoute, TwilioMode};
+    let millis = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    if config.support.hours.is_some() {
+        tracing::warn!("support.hours is not applied yet: agents are treated as always available");
+    }
+    flexcord_routing::RouterConfig {
+        mode: match config.twilio.mode {
+            TwilioMode::Conversations => flexcord_routing::TwilioMode::Conversations,
+            TwilioMode::Chat => flexcord_routing::TwilioMode::Chat,
+        },
+        bot_route: match config.bot.route {
+            BotRoute::Direct => flexcord_routing::BotRoute::Direct,
+            BotRoute::Studio => flexcord_routing::BotRoute::Studio,
+        },
+        bot_identity: config.bot.identity.clone(),
+        agent_wait_notice_ms: millis(config.support.agent_wait_notice),
+        idle_close_ms: millis(config.support.idle_close),
+        ..flexcord_routing::RouterConfig::default()
+    }
+}
+
+/// The Twilio client for the configured account and product URLs.
+///
+/// # Errors
+/// The client's error for an unusable configuration.
+pub fn twilio_client(
+    config: &crate::config::TwilioConfig,
+) -> Result<flexcord_twilio::Client, flexcord_twilio::Error> {
+    let mut builder = flexcord_twilio::Client::builder()
+        .account(config.account_sid.as_str(), config.auth_token.expose())
+        .chat_url(config.chat_url.as_str().trim_end_matches('/'))
+        .flex_url(config.flex_url.as_str().trim_end_matches('/'))
+        .conversations_url(config.conversations_url.as_str().trim_end_matches('/'))
+        .studio_url(config.studio_url.as_str().trim_end_matches('/'))
+        .media_url(config.media_url.as_str().trim_end_matches('/'))
+        .user_agent_extension(concat!("flexcord/", env!("CARGO_PKG_VERSION")));
+    if let Some((sid, secret)) = &config.api_key {
+        builder = builder
+            .account_sid(config.account_sid.as_str())
+            .api_key(sid.as_str(), secret.expose());
+    }
+    builder.build()
+}
