@@ -4,10 +4,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::error::Error;
+use time::OffsetDateTime;
+
+use crate::error::{Error, ErrorKind};
 use crate::model::{
-    Assignment, Case, CaseFilter, CaseNumber, CasePage, MessageBatch, NewCase, NewLink, NewNote,
-    PageRequest, PriorityChange, Rating, SimilarCase, StatusChange, TimelineEntry,
+    Assignment, Case, CaseFilter, CaseNumber, CasePage, CaseStatus, MessageBatch, NewCase, NewLink,
+    NewNote, PageRequest, PriorityChange, Rating, SimilarCase, StatusChange, TimelineEntry,
 };
 
 pub(crate) mod postgres;
@@ -113,6 +115,55 @@ pub trait CaseStore: Send + Sync {
     /// # Errors
     /// `Invalid` id, database or remote trouble.
     async fn open_cases_for(&self, discord_id: &str) -> Result<Vec<Case>, Error>;
+
+    /// Closes every `resolved` case resolved at or before `resolved_before`: a case becomes
+    /// `closed` after a configurable quiet period, so call this now and then with
+    /// `now - period`. Each is closed with `actor` and the reason `quiet`; a case reopened in the
+    /// meantime is skipped. Returns the numbers it closed, in number order.
+    ///
+    /// # Errors
+    /// `Invalid` actor, database or remote trouble (cases closed before the error stay closed).
+    async fn close_quiet(
+        &self,
+        resolved_before: OffsetDateTime,
+        actor: &str,
+    ) -> Result<Vec<CaseNumber>, Error> {
+        let filter = CaseFilter {
+            statuses: vec![CaseStatus::Resolved],
+            ..CaseFilter::default()
+        };
+        let mut page = PageRequest::first(PageRequest::MAX_LIMIT);
+        let mut due = Vec::new();
+        loop {
+            let found = self.list(&filter, &page).await?;
+            due.extend(
+                found
+                    .cases
+                    .iter()
+                    .filter(|c| c.resolved_at.is_some_and(|at| at <= resolved_before))
+                    .map(|c| c.number),
+            );
+            match found.next_cursor {
+                Some(cursor) => page.cursor = Some(cursor),
+                None => break,
+            }
+        }
+        due.sort_unstable();
+        let mut closed = Vec::with_capacity(due.len());
+        for number in due {
+            let change = StatusChange {
+                status: CaseStatus::Closed,
+                actor: actor.to_owned(),
+                reason: Some("quiet".to_owned()),
+            };
+            match self.transition(number, change).await {
+                Ok(_) => closed.push(number),
+                Err(err) if matches!(err.kind(), ErrorKind::IllegalTransition { .. }) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(closed)
+    }
 }
 
 /// Opens the store a URL names and brings its schema up to date.

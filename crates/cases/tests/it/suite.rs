@@ -779,6 +779,69 @@ async fn retries_are_idempotent(store: &dyn CaseStore) {
     assert_eq!(messages, 3);
 }
 
+async fn quiet_resolved_cases_are_closed(store: &dyn CaseStore) {
+    let mut resolved = Vec::new();
+    for subject in ["First", "Second", "Third"] {
+        let case = store
+            .create(new_case(CaseKind::Support, subject))
+            .await
+            .expect("create");
+        let case = store
+            .transition(
+                case.number,
+                StatusChange::new(CaseStatus::Resolved, "agent"),
+            )
+            .await
+            .expect("resolve");
+        resolved.push(case);
+    }
+    let open = store
+        .create(new_case(CaseKind::Support, "Still open"))
+        .await
+        .expect("create");
+    let cutoff = resolved[1].resolved_at.expect("resolved_at");
+    let expected: Vec<CaseNumber> = resolved
+        .iter()
+        .filter(|c| c.resolved_at.is_some_and(|at| at <= cutoff))
+        .map(|c| c.number)
+        .collect();
+    assert!(expected.contains(&resolved[0].number) && expected.contains(&resolved[1].number));
+
+    let closed = store.close_quiet(cutoff, "sweeper").await.expect("close");
+    assert_eq!(closed, expected);
+    for case in &resolved {
+        let now = store.get(case.number).await.expect("get");
+        let want = if expected.contains(&case.number) {
+            CaseStatus::Closed
+        } else {
+            CaseStatus::Resolved
+        };
+        assert_eq!(now.status, want, "{}", case.number);
+    }
+    assert_eq!(
+        store.get(open.number).await.expect("get").status,
+        CaseStatus::New
+    );
+    let last = store.timeline(resolved[0].number).await.expect("timeline");
+    assert_eq!(last.last().map(|e| e.actor.as_str()), Some("sweeper"));
+    assert_eq!(
+        last.last().map(|e| &e.event),
+        Some(&TimelineEvent::StatusChanged {
+            from: CaseStatus::Resolved,
+            to: CaseStatus::Closed,
+            reason: Some("quiet".into())
+        })
+    );
+    assert!(
+        store
+            .close_quiet(cutoff, "sweeper")
+            .await
+            .expect("again")
+            .is_empty(),
+        "nothing left to close"
+    );
+}
+
 macro_rules! suite {
     ($($name:ident),+ $(,)?) => {
         mod sqlite {
@@ -829,4 +892,5 @@ suite!(
     similar_lists_open_bugs_best_first,
     user_text_is_stored_verbatim,
     retries_are_idempotent,
+    quiet_resolved_cases_are_closed,
 );
