@@ -73,7 +73,10 @@ static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| {
                 r"\b(?:is there|are there|do you have|got)\s+(?:a|an|any)\s+(?:real\s+|live\s+|actual\s+)?(?:human|person|agent|people|staff)\b.*\b(?:talk|speak|chat)\b",
             ),
             re(
-                r"\b(?:talk|speak)\s+(?:to|with)\s+(?:someone|somebody|anyone|anybody)(?:\s+(?:please|pls|plz|now|asap|real|there))*$",
+                r"\b(?:talk|speak)\s+(?:to|with)\s+(?:someone|somebody|anyone|anybody)(?:\s+(?:please|pls|plz|now|asap|real|there))*(?:$|\s+(?:about|regarding|who|from support|at support|in charge))",
+            ),
+            re(
+                r"\bhelp\s+from\s+(?:a|an|some|your)?\s*(?:real\s+|live\s+|actual\s+)?(?:human|person|agent|staff|staff member|representative)\b",
             ),
             re(
                 r"\b(?:can|could|will|would)\s+(?:a|an|some|any)\s+(?:real\s+|live\s+|actual\s+)?(?:human|person|agent|staff member)\s+(?:help|assist|look at|contact|call|check)\b",
@@ -105,7 +108,7 @@ static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| {
                 r"\b(?:gap|gap duoc|gap truc tiep|noi chuyen(?: truc tiep)?(?: voi)?|chat(?: truc tiep)?(?: voi)?|nhan tin(?: truc tiep)?(?: voi)?|trao doi(?: truc tiep)?(?: voi)?|ket noi(?: voi| toi| den)?|chuyen(?: minh| toi| em| cho minh| cho toi)?(?: sang| qua| cho| toi| den)|goi|keu|can|xin|muon)(?:\s+\w+){{0,2}}?\s+{VI_HUMAN}\b"
             )),
             re(&format!(
-                r"^(?:cho\s+)?(?:xin\s+)?(?:gap\s+)?{VI_HUMAN}(?:\s+(?:oi|di|voi|a|nha|nhe|giup|ho|dau|dau roi|pls|ah))*$"
+                r"^(?:cho\s+)?(?:xin\s+)?(?:gap\s+)?{VI_HUMAN}(?:\s+(?:oi|di|voi|a|nha|nhe|giup|ho|dau|dau roi|pls|ah|em|minh|toi|tui))*$"
             )),
         ],
         escalate: vec![
@@ -236,6 +239,8 @@ mod tests {
         ("could a live person check my case", true),
         ("let me talk to the support team", true),
         ("humans only please", true),
+        ("I would like to speak to someone about a charge", true),
+        ("can I get help from a real person", true),
         ("how do I contact a friend in game", false),
         ("when are live agents available?", false),
         ("what are your support hours on Sunday", false),
@@ -264,6 +269,8 @@ mod tests {
         ("can I talk to someone in my guild from the map", false),
         ("how do I get a human-looking avatar", false),
         ("can a critter help me in raids", false),
+        ("how do I speak to someone in my raid group", false),
+        ("I got help from a friend to evolve my critter", false),
     ];
 
     const VI: &[(&str, bool)] = &[
@@ -288,6 +295,7 @@ mod tests {
         ("cho tui noi chuyen voi nhan vien", true),
         ("đừng bot nữa, cho gặp người", true),
         ("mình muốn nói chuyện với người, không phải máy", true),
+        ("nhân viên ơi giúp em với", true),
         ("làm sao để gặp bạn bè trong game", false),
         ("nhân viên hỗ trợ làm việc mấy giờ", false),
         ("giờ làm việc của bộ phận hỗ trợ là khi nào", false),
@@ -309,6 +317,7 @@ mod tests {
         ("cách gặp người chơi khác để trao đổi", false),
         ("mình cần giúp về nạp xu", false),
         ("nói chuyện với người chơi khác bằng cách nào", false),
+        ("nhân viên hỗ trợ có nói tiếng Việt không", false),
     ];
 
     fn check(table: &[(&str, bool)]) {
