@@ -553,3 +553,62 @@ async fn enforce_nonce_through_a_raw_twilight_request() {
     assert_eq!(ids[0], ids[1], "the retry returned the first message");
     assert_eq!(emu.dms_to(alice).len(), 1);
 }
+
+#[tokio::test]
+async fn message_lists_page_backwards_and_forwards() {
+    let emu = emulator().await;
+    let client = http(&emu);
+    let alice = emu.user_id("alice").expect("user");
+    let dm = client
+        .create_private_channel(Id::new(alice))
+        .await
+        .expect("DM channel")
+        .model()
+        .await
+        .expect("channel");
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let msg = client
+            .create_message(dm.id)
+            .content(&format!("m{i}"))
+            .await
+            .expect("create")
+            .model()
+            .await
+            .expect("message");
+        ids.push(msg.id);
+    }
+    let contents = |list: Vec<twilight_model::channel::Message>| -> Vec<String> {
+        list.into_iter().map(|m| m.content).collect()
+    };
+    let newest = client
+        .channel_messages(dm.id)
+        .limit(2)
+        .await
+        .expect("list")
+        .models()
+        .await
+        .expect("messages");
+    assert_eq!(contents(newest), ["m4", "m3"]);
+    let before = client
+        .channel_messages(dm.id)
+        .before(ids[3])
+        .limit(2)
+        .await
+        .expect("list")
+        .models()
+        .await
+        .expect("messages");
+    assert_eq!(contents(before), ["m2", "m1"]);
+    // `after` gives the messages right after it, newest first: paging forwards skips nothing.
+    let after = client
+        .channel_messages(dm.id)
+        .after(ids[0])
+        .limit(2)
+        .await
+        .expect("list")
+        .models()
+        .await
+        .expect("messages");
+    assert_eq!(contents(after), ["m2", "m1"]);
+}

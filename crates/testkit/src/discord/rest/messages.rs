@@ -200,8 +200,16 @@ impl DiscordState {
             .filter(|m| m.channel_id == channel && !m.deleted && !m.is_ephemeral())
             .filter(|m| before.is_none_or(|b| m.id < b) && after.is_none_or(|a| m.id > a))
             .collect();
-        list.reverse();
-        list.truncate(limit);
+        list.sort_by_key(|m| m.id);
+        // Newest first, as Discord answers. With `after` alone Discord returns the messages
+        // right after it (so a client can page forwards), otherwise the newest ones.
+        if after.is_some() && before.is_none() {
+            list.truncate(limit);
+            list.reverse();
+        } else {
+            list.reverse();
+            list.truncate(limit);
+        }
         Reply::ok(Value::Array(
             list.into_iter().map(|m| self.message_value(m)).collect(),
         ))
