@@ -63,6 +63,8 @@ mod credit {
     pub(super) const BODY_ONLY: f32 = 0.4;
     /// Weight of an everyday word relative to its rarity.
     pub(super) const GENERIC: f32 = 0.3;
+    /// Factor for an article that has none of the query's topical words in its title or tags.
+    pub(super) const UNANCHORED: f32 = 0.7;
 }
 
 /// One alternative way an article can cover a query word: any of `terms`, worth `credit`.
@@ -573,11 +575,12 @@ impl Engine {
         Ok(usize::try_from(ord).unwrap_or(usize::MAX))
     }
 
-    /// For each hit, the weighted sum of the query's concepts it covers, or zero when it
-    /// covers no concept but everyday words.
+    /// For each hit, the weighted sum of the query's concepts it covers: zero when it covers
+    /// no concept but everyday words, reduced when no topical word is in its title or tags.
     fn coverage(&self, concepts: &[Concept], top: &[(f32, DocAddress)]) -> Result<Vec<f32>, Error> {
         let mut out = vec![0.0_f32; top.len()];
         let mut specific = vec![false; top.len()];
+        let mut anchored = vec![false; top.len()];
         // Which (term, segment, doc) pairs exist: read each posting list once per segment.
         let mut by_segment: HashMap<u32, Vec<(u32, usize)>> = HashMap::new();
         for (i, (_, a)) in top.iter().enumerate() {
@@ -592,11 +595,13 @@ impl Engine {
         let mut cache: HashMap<Term, Vec<bool>> = HashMap::new();
         for concept in concepts {
             let mut best = vec![0.0_f32; top.len()];
+            let mut in_title = vec![false; top.len()];
             for alt in &concept.alts {
                 let anywhere = self.any_present(&alt.terms, &by_segment, top.len(), &mut cache)?;
                 let strong = self.any_present(&alt.strong, &by_segment, top.len(), &mut cache)?;
                 for (i, b) in best.iter_mut().enumerate() {
                     let value = if strong[i] {
+                        in_title[i] = true;
                         alt.credit
                     } else if anywhere[i] {
                         alt.credit * credit::BODY_ONLY
@@ -606,14 +611,17 @@ impl Engine {
                     *b = b.max(value);
                 }
             }
-            for ((o, b), specific) in out.iter_mut().zip(best).zip(specific.iter_mut()) {
-                *o += concept.weight * b;
-                *specific |= b > 0.0 && !concept.generic;
+            for i in 0..top.len() {
+                out[i] += concept.weight * best[i];
+                specific[i] |= best[i] > 0.0 && !concept.generic;
+                anchored[i] |= in_title[i] && !concept.generic;
             }
         }
-        for (o, specific) in out.iter_mut().zip(specific) {
+        for ((o, specific), anchored) in out.iter_mut().zip(specific).zip(anchored) {
             if !specific {
                 *o = 0.0;
+            } else if !anchored {
+                *o *= credit::UNANCHORED;
             }
         }
         Ok(out)

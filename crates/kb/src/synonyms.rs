@@ -117,7 +117,15 @@ const GROUPS: &[&[&str]] = &[
         "giat",
     ],
     &["battery", "drain", "hao pin"],
-    &["phone", "device", "mobile", "dien thoai", "thiet bi"],
+    &[
+        "phone",
+        "device",
+        "mobile",
+        "tablet",
+        "ipad",
+        "dien thoai",
+        "thiet bi",
+    ],
     &[
         "agent",
         "human",

@@ -55,6 +55,10 @@ fn off_topic_suggests_nothing_but_raw_ranking_still_ranks() {
         "recipe for banana bread",
         "xin chao",
         "lịch chiếu phim rạp tối nay",
+        "what is your name",
+        "are you a bot",
+        "thank you, that helped",
+        "bạn tên gì",
     ] {
         assert!(kb.search(q, 5).expect("search").is_empty(), "{q}");
     }
