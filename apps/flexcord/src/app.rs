@@ -22,28 +22,20 @@ pub async fn execute(cli: Cli) -> ExitCode {
         Command::RegisterCommands { print: true } => print_commands(),
         Command::RegisterCommands { print: false } => register_commands(&cli).await,
         Command::Run => run(&cli).await,
+        #[cfg(feature = "demo")]
+        Command::Demo {
+            ref db,
+            interactive,
+        } => crate::demo::run(db.clone(), interactive).await,
         Command::Cases { ref command } => cases(&cli, command).await,
         Command::Kb {
             command: KbCommand::Search { ref query, limit },
         } => kb_search(&cli, &query.join(" "), limit),
-        other => {
-            eprintln!(
-                "error: `{}` is not available in this build yet",
-                command_name(&other)
-            );
+        #[cfg(not(feature = "demo"))]
+        Command::Demo { .. } => {
+            eprintln!("error: this build has no demo (build with the `demo` feature)");
             ExitCode::FAILURE
         }
-    }
-}
-
-fn command_name(command: &Command) -> &'static str {
-    match command {
-        Command::Run => "run",
-        Command::Demo { .. } => "demo",
-        Command::CheckConfig => "check-config",
-        Command::RegisterCommands { .. } => "register-commands",
-        Command::Kb { .. } => "kb",
-        Command::Cases { .. } => "cases",
     }
 }
 

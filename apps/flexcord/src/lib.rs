@@ -13,6 +13,8 @@ pub mod config;
 pub mod deliver;
 pub mod deliver_bot;
 pub mod deliver_twilio;
+#[cfg(feature = "demo")]
+pub mod demo;
 pub mod discord;
 pub mod inbound;
 pub mod secret;

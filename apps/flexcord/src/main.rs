@@ -4,7 +4,12 @@ use clap::Parser as _;
 
 fn main() -> std::process::ExitCode {
     let cli = flexcord::cli::Cli::parse();
-    flexcord::telemetry::init_tracing(cli.log_format);
+    let default_filter = if matches!(cli.command, flexcord::cli::Command::Demo { .. }) {
+        "warn"
+    } else {
+        "info"
+    };
+    flexcord::telemetry::init_tracing_with_default(cli.log_format, default_filter);
     flexcord::install_crypto_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -24,7 +24,14 @@ pub const UPSTREAM_LATENCY: &str = "flexcord_upstream_latency_seconds";
 /// Starts logging to stderr. The filter comes from `RUST_LOG` (default `info`).
 /// Calling it twice is harmless (the second call does nothing).
 pub fn init_tracing(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    init_tracing_with_default(format, "info");
+}
+
+/// Like [`init_tracing`], with another filter when `RUST_LOG` is unset (the demo uses `warn`
+/// so its transcript stays readable).
+pub fn init_tracing_with_default(format: LogFormat, default_filter: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

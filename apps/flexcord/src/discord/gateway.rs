@@ -122,5 +122,7 @@ async fn shard_loop(
         }
         while tasks.join_next().await.is_some() {}
     };
-    crate::shutdown::drain("shard", grace, closing).await;
+    // Half the grace, so the caller's drain of all shards (with the whole grace) sees every
+    // shard finish even when Discord does not answer the close frame.
+    crate::shutdown::drain("shard", grace / 2, closing).await;
 }

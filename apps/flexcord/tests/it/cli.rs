@@ -145,3 +145,60 @@ fn kb_search_uses_the_built_in_sample() {
         "no article matches\n"
     );
 }
+
+#[test]
+fn demo_runs_from_the_binary_alone_and_leaves_a_resolved_rated_case() {
+    // An empty directory: no configuration, no source tree, no network.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.db");
+    let out = flexcord(dir.path(), &[], &["demo", "--db", db.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for needle in [
+        "I forgot my password",
+        "Talk to a live agent",
+        "CASE-000001",
+        "joined",
+        "status: resolved",
+    ] {
+        assert!(stdout.contains(needle), "{needle} missing from:\n{stdout}");
+    }
+    assert!(
+        !stdout.contains("\x1b["),
+        "no colour when not on a terminal"
+    );
+    // Open the SQLite file the demo left and check the case.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let cases = flexcord_cases::open(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        let number = "CASE-000001".parse().unwrap();
+        let case = cases.get(number).await.unwrap();
+        assert_eq!(case.status, flexcord_cases::CaseStatus::Resolved);
+        assert_eq!(case.rating.map(|r| r.score), Some(5));
+        let authors: Vec<String> = cases
+            .timeline(number)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| matches!(e.event, flexcord_cases::TimelineEvent::Message { .. }))
+            .map(|e| e.actor)
+            .collect();
+        assert_eq!(authors.len(), 3, "{authors:?}");
+        assert!(
+            authors[0].starts_with("discord:"),
+            "user first: {authors:?}"
+        );
+        assert_eq!(authors[1], "flexcord-bot", "then the bot: {authors:?}");
+        assert_eq!(authors[2], "agent:sam", "then the agent: {authors:?}");
+    });
+}

@@ -1,0 +1,394 @@
+//! `flexcord demo`: the whole product on embedded defaults, with no tokens and no network.
+//!
+//! Starts the Discord and Twilio emulators in-process, the bridge on `SQLite` (a temporary file
+//! unless `--db` is given), the built-in knowledge base and embedded cases, then plays a customer
+//! journey through the real wire protocols and prints both sides and the final case.
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use flexcord_cases::{CaseStore, TimelineEvent};
+use flexcord_testkit::discord::{DiscordConfig, DiscordEmulator, StoredMessage};
+use flexcord_testkit::twilio::{TaskEnd, TwilioConfig, TwilioEmulator};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+struct Style {
+    colour: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.colour {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+    fn user(&self, text: &str) {
+        println!("{} {text}", self.paint("1;36", "customer ▸"));
+    }
+    fn bot(&self, m: &StoredMessage) {
+        if m.content.is_empty() && m.embeds.is_empty() && m.components.is_empty() {
+            return; // an interaction's deferred acknowledgement
+        }
+        println!(
+            "{} {}",
+            self.paint("1;35", "  discord ◂"),
+            m.content.replace('\n', "\n             ")
+        );
+        for e in &m.embeds {
+            let title = e["title"].as_str().unwrap_or("");
+            let url = e["url"].as_str().unwrap_or("");
+            println!(
+                "             {} {title} {}",
+                self.paint("35", "▣"),
+                self.paint("4", url)
+            );
+        }
+        for row in &m.components {
+            let labels: Vec<String> = row["components"]
+                .as_array()
+                .map(|b| {
+                    b.iter()
+                        .filter_map(|b| b["label"].as_str().map(|l| format!("[{l}]")))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if !labels.is_empty() {
+                println!("             {}", self.paint("33", &labels.join(" ")));
+            }
+        }
+    }
+    fn agent(&self, text: &str) {
+        println!("{} {text}", self.paint("1;32", "   agent ▸"));
+    }
+    fn note(&self, text: &str) {
+        println!("{}", self.paint("2", &format!("           · {text}")));
+    }
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// Everything the demo runs.
+struct Demo {
+    discord: DiscordEmulator,
+    twilio: TwilioEmulator,
+    cases: std::sync::Arc<dyn CaseStore>,
+    shutdown: CancellationToken,
+    app: tokio::task::JoinHandle<ExitCode>,
+    public: String,
+    cases_token: String,
+    _temp: Option<tempfile::TempDir>,
+}
+
+async fn start(db: Option<PathBuf>) -> Result<Demo, String> {
+    crate::install_crypto_provider();
+    let discord = DiscordEmulator::start(
+        DiscordConfig::default()
+            .token("demo-token")
+            .heartbeat_interval(Duration::from_secs(5)),
+    )
+    .await
+    .map_err(|e| format!("cannot start the Discord emulator: {e}"))?;
+    let port = free_port().map_err(|e| format!("no free port: {e}"))?;
+    let public = format!("http://127.0.0.1:{port}");
+    let twilio = TwilioEmulator::start(TwilioConfig::default().webhook_base_url(public.clone()))
+        .await
+        .map_err(|e| format!("cannot start the Twilio emulator: {e}"))?;
+    let (db, temp) = if let Some(path) = db {
+        (path, None)
+    } else {
+        let dir = tempfile::tempdir().map_err(|e| format!("no temporary directory: {e}"))?;
+        (dir.path().join("flexcord-demo.db"), Some(dir))
+    };
+    let cases_token = format!("demo-{port}");
+    let base = twilio.base_url().to_owned();
+    let env: Vec<(String, String)> = [
+        ("FLEXCORD_DISCORD__TOKEN", "demo-token".to_owned()),
+        (
+            "FLEXCORD_DISCORD__APPLICATION_ID",
+            discord.application_id().to_string(),
+        ),
+        ("FLEXCORD_DISCORD__API_URL", discord.api_url()),
+        ("FLEXCORD_DISCORD__GATEWAY_URL", discord.gateway_url()),
+        (
+            "FLEXCORD_TWILIO__ACCOUNT_SID",
+            twilio.account_sid().to_owned(),
+        ),
+        (
+            "FLEXCORD_TWILIO__AUTH_TOKEN",
+            twilio.auth_token().to_owned(),
+        ),
+        (
+            "FLEXCORD_TWILIO__WORKSPACE_SID",
+            "WS0123456789abcdef0123456789abcdef".to_owned(),
+        ),
+        (
+            "FLEXCORD_TWILIO__WORKFLOW_SID",
+            "WW0123456789abcdef0123456789abcdef".to_owned(),
+        ),
+        ("FLEXCORD_TWILIO__CHAT_URL", base.clone()),
+        ("FLEXCORD_TWILIO__FLEX_URL", base.clone()),
+        ("FLEXCORD_TWILIO__CONVERSATIONS_URL", base.clone()),
+        ("FLEXCORD_TWILIO__STUDIO_URL", base.clone()),
+        ("FLEXCORD_TWILIO__MEDIA_URL", base),
+        ("FLEXCORD_SERVER__LISTEN", format!("127.0.0.1:{port}")),
+        ("FLEXCORD_SERVER__PUBLIC_URL", public.clone()),
+        ("FLEXCORD_SERVER__SHUTDOWN_GRACE", "1s".to_owned()),
+        ("FLEXCORD_STORE__URL", format!("sqlite://{}", db.display())),
+        ("FLEXCORD_CASES__TOKEN", cases_token.clone()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let config = Config::load("", env).map_err(|e| e.to_string())?;
+    let cases = crate::cases::open(&config.cases)
+        .await
+        .map_err(|e| format!("cannot open the case store: {e}"))?;
+    let shutdown = CancellationToken::new();
+    let app = tokio::spawn(crate::app::serve(config, shutdown.clone()));
+    discord
+        .wait_for(|s| s.shard_connected(0), WAIT)
+        .await
+        .map_err(|_| "the bridge did not connect to the Discord emulator".to_owned())?;
+    Ok(Demo {
+        discord,
+        twilio,
+        cases,
+        shutdown,
+        app,
+        public,
+        cases_token,
+        _temp: temp,
+    })
+}
+
+impl Demo {
+    /// Waits for the next bot DM after the first `seen` ones.
+    async fn next_dm(&self, user: u64, seen: &mut usize) -> Result<StoredMessage, String> {
+        let n = *seen + 1;
+        let m = self
+            .discord
+            .wait_for_dm(user, n, WAIT)
+            .await
+            .map_err(|_| "no answer from the bridge in time".to_owned())?;
+        *seen = n;
+        Ok(m)
+    }
+
+    async fn dm_until(
+        &self,
+        style: &Style,
+        user: u64,
+        seen: &mut usize,
+        done: impl Fn(&StoredMessage) -> bool,
+    ) -> Result<StoredMessage, String> {
+        loop {
+            let m = self.next_dm(user, seen).await?;
+            style.bot(&m);
+            if done(&m) {
+                return Ok(m);
+            }
+        }
+    }
+
+    async fn stop(self) -> ExitCode {
+        self.shutdown.cancel();
+        let code = tokio::time::timeout(WAIT, self.app).await;
+        self.discord.shutdown();
+        match code {
+            Ok(Ok(code)) => code,
+            _ => ExitCode::FAILURE,
+        }
+    }
+}
+
+fn custom_id(m: &StoredMessage, prefix: &str) -> Option<String> {
+    let json = serde_json::to_string(&m.components).ok()?;
+    let start = json.find(prefix)?;
+    json[start..].split('"').next().map(str::to_owned)
+}
+
+/// Runs `flexcord demo`.
+pub async fn run(db: Option<PathBuf>, interactive: bool) -> ExitCode {
+    let style = Style {
+        colour: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let demo = match start(db).await {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = if interactive {
+        interactive_session(&demo, &style).await
+    } else {
+        journey(&demo, &style).await
+    };
+    let code = demo.stop().await;
+    match result {
+        Ok(()) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn journey(demo: &Demo, style: &Style) -> Result<(), String> {
+    let alice = demo.discord.user_id("alice").ok_or("no demo user")?;
+    let mut seen = 0;
+    println!(
+        "{}",
+        style.paint(
+            "1",
+            "flexcord demo: a customer journey, Discord ⇄ bridge ⇄ Twilio Flex (all local)"
+        )
+    );
+    let question = "I forgot my password";
+    style.user(question);
+    demo.discord
+        .inject_dm(alice, question)
+        .map_err(|e| e.to_string())?;
+    let answer = demo
+        .dm_until(style, alice, &mut seen, |m| {
+            custom_id(m, "fc:agent:").is_some()
+        })
+        .await?;
+    let agent_button = custom_id(&answer, "fc:agent:").ok_or("no live-agent button")?;
+    style.user("[Talk to a live agent]");
+    demo.discord
+        .inject_button(alice, &agent_button)
+        .map_err(|e| e.to_string())?;
+    demo.dm_until(style, alice, &mut seen, |m| m.content.contains("CASE-"))
+        .await?;
+    let agent = demo.twilio.agent("agent:sam");
+    let task = agent
+        .accept_next(WAIT)
+        .await
+        .map_err(|e| format!("no task reached the agent: {e}"))?;
+    style.note("agent sam accepted the task in Flex");
+    demo.dm_until(style, alice, &mut seen, |m| {
+        m.content.to_lowercase().contains("joined")
+    })
+    .await?;
+    let conversation = task
+        .conversation_sid
+        .clone()
+        .ok_or("the task has no conversation")?;
+    let reply = "Hi Alice, I have sent you a reset link by e-mail. Anything else?";
+    style.agent(reply);
+    agent
+        .send(&conversation, reply)
+        .map_err(|e| e.to_string())?;
+    demo.dm_until(style, alice, &mut seen, |m| {
+        m.content.contains("reset link")
+    })
+    .await?;
+    style.note("the agent closes the task");
+    agent
+        .end_task(&task.sid, TaskEnd::Completed)
+        .map_err(|e| e.to_string())?;
+    let rating = demo
+        .dm_until(style, alice, &mut seen, |m| {
+            custom_id(m, "fc:rate5:").is_some()
+        })
+        .await?;
+    style.user("[★★★★★]");
+    demo.discord
+        .inject_button(
+            alice,
+            &custom_id(&rating, "fc:rate5:").ok_or("no rating button")?,
+        )
+        .map_err(|e| e.to_string())?;
+    let number = "CASE-000001"
+        .parse()
+        .map_err(|e: flexcord_cases::Error| e.to_string())?;
+    let mut case = demo.cases.get(number).await.map_err(|e| e.to_string())?;
+    for _ in 0..300 {
+        if case.rating.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        case = demo.cases.get(number).await.map_err(|e| e.to_string())?;
+    }
+    println!();
+    println!("{}", style.paint("1", "The case:"));
+    print!(
+        "{}",
+        crate::cases::show(demo.cases.as_ref(), &number.to_string()).await?
+    );
+    if case.rating.is_none() {
+        return Err("the rating did not reach the case".into());
+    }
+    let has_messages = demo
+        .cases
+        .timeline(number)
+        .await
+        .map_err(|e| e.to_string())?
+        .iter()
+        .any(|e| matches!(e.event, TimelineEvent::Message { .. }));
+    if !has_messages {
+        return Err("the case has no transcript".into());
+    }
+    Ok(())
+}
+
+async fn interactive_session(demo: &Demo, style: &Style) -> Result<(), String> {
+    use tokio::io::AsyncBufReadExt as _;
+    let alice = demo.discord.user_id("alice").ok_or("no demo user")?;
+    println!("{}", style.paint("1", "flexcord demo --interactive"));
+    println!(
+        "Type a line to DM the bot as the customer; start it with /agent to answer as the agent"
+    );
+    println!("(the agent accepts the next task by itself); Ctrl-D ends.");
+    println!(
+        "Case pages: {}/cases (token: {})",
+        demo.public, demo.cases_token
+    );
+    let mut seen = 0usize;
+    let mut conversation: Option<String> = None;
+    let agent = demo.twilio.agent("agent:sam");
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    loop {
+        tokio::select! {
+            line = lines.next_line() => {
+                let Ok(Some(line)) = line else { return Ok(()) };
+                let line = line.trim();
+                if line.is_empty() { continue; }
+                if let Some(text) = line.strip_prefix("/agent") {
+                    if conversation.is_none() {
+                        if let Ok(task) = agent.accept_next(Duration::from_secs(2)).await {
+                            conversation = task.conversation_sid;
+                        } else {
+                            style.note("no conversation is waiting for an agent yet");
+                            continue;
+                        }
+                    }
+                    if let Some(c) = &conversation {
+                        agent.send(c, text.trim()).map_err(|e| e.to_string())?;
+                    }
+                } else {
+                    demo.discord.inject_dm(alice, line).map_err(|e| e.to_string())?;
+                }
+            }
+            m = demo.discord.wait_for_dm(alice, seen + 1, Duration::from_secs(3600)) => {
+                if let Ok(m) = m {
+                    seen += 1;
+                    style.bot(&m);
+                }
+            }
+        }
+    }
+}
