@@ -232,6 +232,7 @@ impl DiscordState {
             intents,
             seq: 0,
             log: Vec::new(),
+            dropped_through: 0,
             conn: Some(conn),
             alive: true,
             resumes: 0,
@@ -277,6 +278,12 @@ impl DiscordState {
         };
         if client_seq > s.seq {
             self.send_to_conn(conn, close(4007, "Invalid seq."));
+            return;
+        }
+        if !s.can_replay_after(client_seq) {
+            // Dispatches it missed are no longer kept: it must start a new session.
+            let invalid = json!({"op": 9, "d": false, "s": null, "t": null});
+            self.send_to_conn(conn, Outgoing::Text(invalid.to_string()));
             return;
         }
         let old = s.conn.replace(conn);

@@ -246,6 +246,8 @@ pub(crate) struct Session {
     pub(crate) intents: u64,
     pub(crate) seq: u64,
     pub(crate) log: Vec<(u64, String)>,
+    /// The highest sequence number dropped from `log` (0: nothing dropped).
+    pub(crate) dropped_through: u64,
     pub(crate) conn: Option<u64>,
     pub(crate) alive: bool,
     pub(crate) resumes: u32,
@@ -258,9 +260,18 @@ impl Session {
     /// Keeps a sent dispatch for a later RESUME (the oldest go past [`LOG_CAP`]).
     pub(crate) fn push_frame(&mut self, frame: String) {
         if self.log.len() >= LOG_CAP {
-            self.log.drain(..LOG_CAP / 10);
+            let cut = LOG_CAP / 10;
+            if let Some((seq, _)) = self.log.get(cut - 1) {
+                self.dropped_through = *seq;
+            }
+            self.log.drain(..cut);
         }
         self.log.push((self.seq, frame));
+    }
+
+    /// Whether every dispatch after `client_seq` is still kept, so a RESUME loses nothing.
+    pub(crate) fn can_replay_after(&self, client_seq: u64) -> bool {
+        client_seq >= self.dropped_through
     }
 }
 
@@ -815,6 +826,33 @@ pub(crate) fn now_iso() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_resume_older_than_the_kept_dispatches_cannot_replay() {
+        let mut s = Session {
+            id: "s".into(),
+            shard: [0, 1],
+            intents: 0,
+            seq: 0,
+            log: Vec::new(),
+            dropped_through: 0,
+            conn: None,
+            alive: true,
+            resumes: 0,
+        };
+        for _ in 0..LOG_CAP {
+            s.seq += 1;
+            s.push_frame(String::new());
+        }
+        assert!(s.can_replay_after(0), "nothing dropped yet");
+        s.seq += 1;
+        s.push_frame(String::new());
+        let dropped = u64::try_from(LOG_CAP / 10).expect("fits");
+        assert_eq!(s.dropped_through, dropped);
+        assert!(!s.can_replay_after(dropped - 1));
+        assert!(s.can_replay_after(dropped));
+        assert_eq!(s.log.first().map(|(seq, _)| *seq), Some(dropped + 1));
+    }
 
     fn fault(method: Option<&str>, pattern: &str) -> RouteFault {
         RouteFault {
