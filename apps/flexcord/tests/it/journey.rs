@@ -25,13 +25,13 @@ struct Bridge {
     cases: Arc<dyn CaseStore>,
     shutdown: CancellationToken,
     app: tokio::task::JoinHandle<std::process::ExitCode>,
+    public: String,
     _dir: tempfile::TempDir,
 }
 
 impl Bridge {
     async fn start() -> Self {
         flexcord::install_crypto_provider();
-        flexcord::telemetry::init_tracing(flexcord::cli::LogFormat::Text);
         let discord = DiscordEmulator::start(
             DiscordConfig::default()
                 .token("test-token")
@@ -80,7 +80,7 @@ impl Bridge {
             ("FLEXCORD_TWILIO__STUDIO_URL", twilio.base_url().to_owned()),
             ("FLEXCORD_TWILIO__MEDIA_URL", twilio.base_url().to_owned()),
             ("FLEXCORD_SERVER__LISTEN", format!("127.0.0.1:{port}")),
-            ("FLEXCORD_SERVER__PUBLIC_URL", public),
+            ("FLEXCORD_SERVER__PUBLIC_URL", public.clone()),
             ("FLEXCORD_SERVER__SHUTDOWN_GRACE", "5s".to_owned()),
             ("FLEXCORD_STORE__URL", db),
         ]
@@ -101,6 +101,7 @@ impl Bridge {
             cases,
             shutdown,
             app,
+            public,
             _dir: dir,
         }
     }
@@ -218,6 +219,28 @@ async fn customer_journey_bot_handoff_agent_close_rating() {
     let long_reply = format!("Here is how to reset it. {}", "word ".repeat(900));
     agent.send(&sid, &long_reply).unwrap();
     b.dm_containing(alice, "Here is how to reset it.").await;
+    // Split at Discord's 2,000 characters, in order, nothing lost.
+    let parts = b
+        .discord
+        .wait_for_value(
+            |s| {
+                let dms = s.dms_to(alice);
+                let start = dms
+                    .iter()
+                    .position(|m| m.content.starts_with("Here is how"))?;
+                let parts: Vec<String> = dms[start..].iter().map(|m| m.content.clone()).collect();
+                let words: usize = parts.iter().map(|p| p.matches("word").count()).sum();
+                (words == 900).then_some(parts)
+            },
+            WAIT,
+        )
+        .await
+        .expect("every part of the long reply");
+    assert!(parts.len() >= 3, "{} parts", parts.len());
+    assert!(parts.iter().all(|p| p.chars().count() <= 2000));
+    let joined: Vec<&str> = parts.iter().flat_map(|p| p.split_whitespace()).collect();
+    let sent: Vec<&str> = long_reply.split_whitespace().collect();
+    assert_eq!(joined, sent, "the parts, in order, are the reply");
     let case = b.cases.get("CASE-000001".parse().unwrap()).await.unwrap();
     assert_eq!(case.status, CaseStatus::Open);
     agent.end_task(&task.sid, TaskEnd::Completed).unwrap();
@@ -270,5 +293,134 @@ async fn customer_journey_bot_handoff_agent_close_rating() {
     );
     assert!(authors.iter().any(|a| a == "flexcord-bot"), "{authors:?}");
     assert!(authors.iter().any(|a| a == "agent:alice"), "{authors:?}");
+    b.stop().await;
+}
+
+impl Bridge {
+    /// Alice asks, presses "Talk to a live agent" and gets her case number; returns the Twilio
+    /// conversation SID.
+    async fn hand_off(&self, alice: u64) -> String {
+        self.discord
+            .inject_dm(alice, "I forgot my password")
+            .unwrap();
+        let answer = self
+            .discord
+            .wait_for_value(
+                |s| {
+                    s.dms_to(alice)
+                        .into_iter()
+                        .find(|m| !m.components.is_empty())
+                        .cloned()
+                },
+                WAIT,
+            )
+            .await
+            .unwrap();
+        let comps = serde_json::to_string(&answer.components).unwrap();
+        let start = comps.find("fc:agent:").unwrap();
+        let id = comps[start..].split('"').next().unwrap().to_owned();
+        self.discord.inject_button(alice, &id).unwrap();
+        self.dm_containing(alice, "CASE-").await;
+        self.twilio.wait_for_value_conversation(WAIT).await
+    }
+
+    async fn post_webhook(&self, params: &[(&str, &str)], signature: Option<String>) -> u16 {
+        let url = format!("{}/twilio/outbound", self.public);
+        let form: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let mut req = reqwest::Client::new().post(&url).form(&form);
+        if let Some(sig) = signature {
+            req = req.header("X-Twilio-Signature", sig);
+        }
+        req.send()
+            .await
+            .expect("the bridge answers")
+            .status()
+            .as_u16()
+    }
+
+    fn sign(&self, params: &[(&str, &str)]) -> String {
+        let form: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        flexcord_twilio::webhook::sign(
+            self.twilio.auth_token(),
+            &format!("{}/twilio/outbound", self.public),
+            &form,
+        )
+    }
+}
+
+trait WaitConversation {
+    async fn wait_for_value_conversation(&self, timeout: Duration) -> String;
+}
+
+impl WaitConversation for TwilioEmulator {
+    async fn wait_for_value_conversation(&self, timeout: Duration) -> String {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(c) = self.conversations().first() {
+                return c.sid.clone();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no Twilio conversation"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn webhooks_forged_unknown_and_duplicated() {
+    let b = Bridge::start().await;
+    let alice = b.discord.user_id("alice").unwrap();
+    let sid = b.hand_off(alice).await;
+    let count = |text: &str| {
+        b.discord
+            .dms_to(alice)
+            .iter()
+            .filter(|m| m.content.contains(text))
+            .count()
+    };
+    let message = |body: &'static str, msid: &'static str| {
+        vec![
+            ("EventType", "onMessageAdded"),
+            ("ConversationSid", sid.as_str()),
+            ("MessageSid", msid),
+            ("Author", "agent:zoe"),
+            ("Body", body),
+            ("Source", "SDK"),
+        ]
+    };
+    // Forged or missing signature: 403, nothing posted.
+    let forged = message("forged text", "IM00000000000000000000000000000001");
+    assert_eq!(
+        b.post_webhook(&forged, Some("bm90IGEgc2lnbmF0dXJl".into()))
+            .await,
+        403
+    );
+    assert_eq!(b.post_webhook(&forged, None).await, 403);
+    // A conversation we do not know: 200, nothing posted.
+    let unknown = vec![
+        ("EventType", "onMessageAdded"),
+        ("ConversationSid", "CHffffffffffffffffffffffffffffffff"),
+        ("MessageSid", "IM00000000000000000000000000000002"),
+        ("Author", "agent:zoe"),
+        ("Body", "unknown text"),
+    ];
+    assert_eq!(b.post_webhook(&unknown, Some(b.sign(&unknown))).await, 200);
+    // The same webhook twice: posted once.
+    let dup = message("duplicate text", "IM00000000000000000000000000000003");
+    assert_eq!(b.post_webhook(&dup, Some(b.sign(&dup))).await, 200);
+    assert_eq!(b.post_webhook(&dup, Some(b.sign(&dup))).await, 200);
+    b.dm_containing(alice, "duplicate text").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(count("duplicate text"), 1);
+    assert_eq!(count("forged text"), 0);
+    assert_eq!(count("unknown text"), 0);
     b.stop().await;
 }
