@@ -302,6 +302,11 @@ pub async fn serve(config: Config, shutdown: tokio_util::sync::CancellationToken
             tracing::error!(error = %e, "the outbox worker stopped");
         }
     });
+    let outbox_metrics = tokio::spawn(crate::bridge::run_outbox_metrics(
+        store.clone(),
+        std::time::Duration::from_secs(10),
+        shutdown.clone(),
+    ));
     let timers = tokio::spawn(crate::bridge::run_timers(
         engine.clone(),
         std::time::Duration::from_secs(1),
@@ -327,6 +332,7 @@ pub async fn serve(config: Config, shutdown: tokio_util::sync::CancellationToken
     let shards_ok = crate::shutdown::drain("discord shards", grace, shards).await;
     let outbox_ok = crate::shutdown::drain("outbox", grace, outbox).await;
     let _ = crate::shutdown::drain("timers", grace, timers).await;
+    let _ = crate::shutdown::drain("metrics", grace, outbox_metrics).await;
     store.close().await;
     if server_ok && shards_ok && outbox_ok {
         ExitCode::SUCCESS

@@ -46,6 +46,19 @@ fn receipt(event: Event) -> Result<Receipt, Failure> {
 
 impl Deliver for Upstreams {
     async fn deliver(&self, action: &Action) -> Result<Receipt, Failure> {
+        let result = self.deliver_once(action).await;
+        if let Err(f) = &result
+            && !f.permanent
+        {
+            metrics::counter!(crate::telemetry::OUTBOX_RETRIES, "action" => action.kind.name())
+                .increment(1);
+        }
+        result
+    }
+}
+
+impl Upstreams {
+    async fn deliver_once(&self, action: &Action) -> Result<Receipt, Failure> {
         if let Some(event) = self.discord.execute(action).await {
             return receipt(event);
         }
@@ -186,4 +199,93 @@ pub fn twilio_client(
             .api_key(sid.as_str(), secret.expose());
     }
     builder.build()
+}
+
+/// Publishes the outbox's rows per state as the gauge `flexcord_outbox_rows{state}`, its
+/// waiting rows (`pending` + `running`) as `flexcord_outbox_depth` and its dead letters as
+/// `flexcord_outbox_dead_letters`, every `every`, until `shutdown`.
+pub async fn run_outbox_metrics(
+    store: flexcord_store::Store,
+    every: std::time::Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        match store.outbox_counts().await {
+            Ok(counts) => {
+                let mut depth = 0i64;
+                for (state, n) in &counts {
+                    #[allow(clippy::cast_precision_loss)] // row counts stay far below 2^52
+                    metrics::gauge!(crate::telemetry::OUTBOX_ROWS, "state" => *state)
+                        .set(*n as f64);
+                    if matches!(*state, "pending" | "running") {
+                        depth += n;
+                    }
+                    if *state == "dead" {
+                        #[allow(clippy::cast_precision_loss)]
+                        metrics::gauge!(crate::telemetry::OUTBOX_DEAD_LETTERS).set(*n as f64);
+                    }
+                }
+                #[allow(clippy::cast_precision_loss)]
+                metrics::gauge!(crate::telemetry::OUTBOX_DEPTH).set(depth as f64);
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read the outbox counts"),
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn outbox_gauges_are_published() {
+        let store = flexcord_store::Store::connect("sqlite::memory:")
+            .await
+            .expect("store");
+        let handle = crate::telemetry::metrics();
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        shutdown.cancel(); // one round, then stop
+        run_outbox_metrics(store, std::time::Duration::from_secs(60), shutdown).await;
+        let text = handle.render();
+        assert!(text.contains("flexcord_outbox_depth 0"), "{text}");
+        assert!(
+            text.contains(r#"flexcord_outbox_rows{state="pending"} 0"#),
+            "{text}"
+        );
+        assert!(text.contains("flexcord_outbox_dead_letters 0"), "{text}");
+    }
+
+    #[test]
+    fn results_become_receipts_or_failures() {
+        let id = flexcord_routing::ActionId::new("7-100", 1);
+        let ok = receipt(Event::Delivered {
+            action_id: id.clone(),
+            upstream_id: Some("m1".into()),
+        });
+        assert_eq!(ok.unwrap().upstream_id.as_deref(), Some("m1"));
+        let permanent = receipt(Event::DeliveryFailed {
+            action_id: id.clone(),
+            permanent: true,
+            reason: "50007".into(),
+        });
+        assert!(permanent.unwrap_err().permanent);
+        let transient = receipt(Event::DeliveryFailed {
+            action_id: id.clone(),
+            permanent: false,
+            reason: "503".into(),
+        });
+        assert!(!transient.unwrap_err().permanent);
+        let opened = receipt(Event::DmOpened {
+            action_id: id,
+            channel: flexcord_routing::ChannelId(4),
+        });
+        assert!(matches!(
+            opened.unwrap().event,
+            Some(Event::DmOpened { .. })
+        ));
+    }
 }

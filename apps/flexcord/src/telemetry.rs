@@ -10,14 +10,17 @@ use crate::cli::LogFormat;
 /// Messages moved between Discord and Twilio, label `direction` (`to_twilio`, `to_discord`).
 pub const MESSAGES_ROUTED: &str = "flexcord_messages_routed_total";
 /// Webhook requests by `route` and `outcome` (`accepted`, `ignored`, `forbidden`, `invalid`,
-/// `too_large`, `error`).
+/// `error`). Bodies over the limit are refused (413) before they reach a route.
 pub const WEBHOOKS: &str = "flexcord_webhooks_total";
 /// Outbox rows waiting to be delivered.
 pub const OUTBOX_DEPTH: &str = "flexcord_outbox_depth";
-/// Delivery attempts that will be retried, label `target`.
+/// Outbox rows per state (`pending`, `running`, `delivered`, `failed`, `done`, `dead`).
+pub const OUTBOX_ROWS: &str = "flexcord_outbox_rows";
+/// Deliveries that failed transiently (the worker tries them again unless their attempts are
+/// exhausted), label `action`.
 pub const OUTBOX_RETRIES: &str = "flexcord_outbox_retries_total";
-/// Deliveries given up (dead letters), label `target`.
-pub const OUTBOX_DEAD_LETTERS: &str = "flexcord_outbox_dead_letters_total";
+/// Deliveries given up (dead letters) now in the outbox.
+pub const OUTBOX_DEAD_LETTERS: &str = "flexcord_outbox_dead_letters";
 /// Latency of calls to Discord, Twilio, the bot and cases, label `upstream`, in seconds.
 pub const UPSTREAM_LATENCY: &str = "flexcord_upstream_latency_seconds";
 
@@ -53,8 +56,9 @@ pub fn metrics() -> &'static PrometheusHandle {
         metrics::describe_counter!(MESSAGES_ROUTED, "Messages routed, by direction");
         metrics::describe_counter!(WEBHOOKS, "Twilio webhook requests, by route and outcome");
         metrics::describe_gauge!(OUTBOX_DEPTH, "Outbox rows waiting for delivery");
+        metrics::describe_gauge!(OUTBOX_ROWS, "Outbox rows per state");
         metrics::describe_counter!(OUTBOX_RETRIES, "Deliveries scheduled for another attempt");
-        metrics::describe_counter!(OUTBOX_DEAD_LETTERS, "Deliveries given up");
+        metrics::describe_gauge!(OUTBOX_DEAD_LETTERS, "Deliveries given up (dead letters)");
         metrics::describe_histogram!(
             UPSTREAM_LATENCY,
             metrics::Unit::Seconds,
