@@ -31,6 +31,10 @@ struct Bridge {
 
 impl Bridge {
     async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    async fn start_with(extra: &[(&str, &str)]) -> Self {
         flexcord::install_crypto_provider();
         let discord = DiscordEmulator::start(
             DiscordConfig::default()
@@ -86,6 +90,11 @@ impl Bridge {
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
+        .chain(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        )
         .collect();
         let config = Config::load("", env).expect("config");
         let cases = flexcord::cases::open(&config.cases).await.unwrap();
@@ -422,5 +431,54 @@ async fn webhooks_forged_unknown_and_duplicated() {
     assert_eq!(count("duplicate text"), 1);
     assert_eq!(count("forged text"), 0);
     assert_eq!(count("unknown text"), 0);
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn conversations_studio_route_asks_the_bot_through_twilio() {
+    let flow = "FW0123456789abcdef0123456789abcdef";
+    let b = Bridge::start_with(&[
+        ("FLEXCORD_BOT__ROUTE", "studio"),
+        ("FLEXCORD_TWILIO__STUDIO_FLOW_SID", flow),
+    ])
+    .await;
+    let alice = b.discord.user_id("alice").unwrap();
+    b.discord.inject_dm(alice, "I forgot my password").unwrap();
+    // The DM goes to Twilio first; Studio (emulated) calls POST /twilio/bot; the answer reaches
+    // Discord with linked suggestions.
+    let answer = b
+        .discord
+        .wait_for_value(
+            |s| {
+                s.dms_to(alice)
+                    .into_iter()
+                    .find(|m| !m.embeds.is_empty())
+                    .cloned()
+            },
+            WAIT,
+        )
+        .await
+        .expect("the bot answers through Studio");
+    assert!(
+        answer.embeds[0]["url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("http"))
+    );
+    let conversations = b.twilio.conversations();
+    assert_eq!(conversations.len(), 1, "created at the first DM");
+    let sid = conversations[0].sid.clone();
+    let hooks = b.twilio.conversation_webhooks(&sid);
+    assert!(hooks.iter().any(|h| h.target == "studio"), "{hooks:?}");
+    assert!(
+        !b.twilio.bot_requests().is_empty(),
+        "Studio asked the bridge's bot"
+    );
+    let messages = b.twilio.messages(&sid);
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.author == "discord:".to_owned() + &alice.to_string()),
+        "{messages:?}"
+    );
     b.stop().await;
 }
