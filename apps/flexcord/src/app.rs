@@ -168,6 +168,13 @@ async fn run(cli: &Cli) -> ExitCode {
 /// after loading the configuration; tests and the demo call it directly).
 #[allow(clippy::too_many_lines)] // every part, assembled in start-up order
 pub async fn serve(config: Config, shutdown: tokio_util::sync::CancellationToken) -> ExitCode {
+    if config.twilio.mode == crate::config::TwilioMode::Chat {
+        eprintln!(
+            "error: twilio.mode = \"chat\" (Programmable Chat) is not carried out by this build yet; \
+             use twilio.mode = \"conversations\""
+        );
+        return ExitCode::from(EXIT_CONFIG);
+    }
     let cases = match crate::cases::open(&config.cases).await {
         Ok(s) => s,
         Err(e) => {
