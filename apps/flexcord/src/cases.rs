@@ -107,7 +107,25 @@ fn timeline_line(entry: &TimelineEntry) -> String {
             None => format!("rated {score}/5"),
         },
     };
-    format!("  {}  {:<24} {what}", entry.at, truncate(&entry.actor, 24))
+    format!(
+        "  {}  {:<24} {what}",
+        clock(entry.at),
+        truncate(&entry.actor, 24)
+    )
+}
+
+/// A timeline time as `2026-11-25 09:40:50Z`, in UTC to the second.
+fn clock(at: time::OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
 }
 
 /// `flexcord cases show <number>`: the case and its timeline.
@@ -224,6 +242,20 @@ mod tests {
         ] {
             assert!(shown.contains(needle), "{needle} in {shown}");
         }
+        let stamp = |line: &str| {
+            line.get(2..22)
+                .is_some_and(|t| t.ends_with('Z') && t.as_bytes().get(10) == Some(&b' '))
+        };
+        let entries: Vec<&str> = shown
+            .lines()
+            .skip_while(|l| *l != "timeline:")
+            .skip(1)
+            .collect();
+        assert!(!entries.is_empty(), "{shown}");
+        assert!(
+            entries.iter().all(|l| stamp(l)),
+            "timeline times are printed to the second in UTC: {shown}"
+        );
         assert!(show(store.as_ref(), "CASE-000009").await.is_err());
         assert!(show(store.as_ref(), "nope").await.is_err());
     }
