@@ -54,7 +54,11 @@ async fn run(socket: WebSocket, shared: Arc<Shared>, query: HashMap<String, Stri
                     }
                     Some(Outgoing::Close(code, reason)) => {
                         let frame = CloseFrame { code, reason: reason.into() };
-                        let _ = sink.send(Message::Close(Some(frame))).await;
+                        if sink.send(Message::Close(Some(frame))).await.is_err() {
+                            // The client closed first: the WebSocket layer has queued the echo
+                            // of its close frame, and closing the sink flushes it out.
+                            let _ = sink.close().await;
+                        }
                         break;
                     }
                     Some(Outgoing::Abort) | None => break,
@@ -85,6 +89,7 @@ async fn run(socket: WebSocket, shared: Arc<Shared>, query: HashMap<String, Stri
 
     let grace = interval + interval / 2;
     let mut deadline = Instant::now() + grace;
+    let mut closed_by_client = false;
     loop {
         tokio::select! {
             () = cancel.cancelled() => break,
@@ -93,7 +98,16 @@ async fn run(socket: WebSocket, shared: Arc<Shared>, query: HashMap<String, Stri
                 deadline = Instant::now() + Duration::from_secs(3600);
             }
             msg = stream.next() => match msg {
-                None | Some(Err(_) | Ok(Message::Close(_))) => break,
+                None | Some(Err(_)) => break,
+                Some(Ok(Message::Close(frame))) => {
+                    // Answer the client's close as a WebSocket peer does (RFC 6455 §5.5.1):
+                    // the writer sends the echo of its status code, so the client's closing
+                    // handshake completes instead of waiting for a reply that never comes.
+                    let code = frame.map_or(1000, |f| f.code);
+                    let _ = tx.send(Outgoing::Close(code, String::new()));
+                    closed_by_client = true;
+                    break;
+                }
                 Some(Ok(Message::Text(text))) => {
                     if shared.with(|s| s.handle_frame(conn, text.as_str())) {
                         deadline = Instant::now() + grace;
@@ -106,9 +120,13 @@ async fn run(socket: WebSocket, shared: Arc<Shared>, query: HashMap<String, Stri
             },
         }
     }
-    cancel.cancel();
+    if !closed_by_client {
+        cancel.cancel();
+    }
     shared.with(|s| s.conn_closed(conn));
-    let _ = writer.await;
+    // The writer ends once it has sent the close echo; never wait on a stuck peer for long.
+    let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+    cancel.cancel();
 }
 
 fn close(code: u16, reason: &str) -> Outgoing {

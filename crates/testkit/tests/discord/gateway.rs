@@ -427,3 +427,19 @@ async fn resume_with_a_future_sequence_closes_with_4007() {
         .expect("send");
     assert_eq!(close_code(&mut ws).await, Some(4007));
 }
+
+#[tokio::test]
+async fn a_client_close_is_echoed_with_its_code() {
+    use futures::SinkExt as _;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::{CloseFrame, frame::coding::CloseCode};
+    let emu = emulator().await;
+    let (mut ws, _ready) = raw_identified(&emu).await;
+    ws.send(Message::Close(Some(CloseFrame {
+        code: CloseCode::from(4000),
+        reason: "bye".into(),
+    })))
+    .await
+    .expect("send close");
+    assert_eq!(close_code(&mut ws).await, Some(4000));
+}
