@@ -3,6 +3,7 @@
 //! stored conversation takes.
 //!
 //! `cargo bench -p flexcord-store --bench store -- --warm-up-time 1 --measurement-time 5`
+//! (with `DATABASE_URL` set, the same runs on Postgres too)
 //!
 //! One iteration is one support conversation of a new user: first DM, bot reply with hand-off,
 //! case and Twilio conversation, back-fill, interaction, notices; every action is delivered by a
@@ -113,5 +114,62 @@ fn bench(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, bench);
+/// The same conversation on Postgres (`DATABASE_URL`, a schema of its own), when set.
+fn bench_postgres(c: &mut Criterion) {
+    let Ok(url) = std::env::var("DATABASE_URL") else {
+        eprintln!("store_postgres skipped: DATABASE_URL is unset");
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let schema = format!("store_bench_{}", std::process::id());
+    let store = rt.block_on(async {
+        // A plain connection: the store's migrations must not run in the default schema.
+        let admin = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await
+            .expect("postgres");
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&admin)
+            .await
+            .expect("schema");
+        admin.close().await;
+        let sep = if url.contains('?') { '&' } else { '?' };
+        Store::connect(&format!("{url}{sep}options=-c%20search_path%3D{schema}"))
+            .await
+            .expect("store")
+    });
+    let engine = Engine::new(store.clone(), Router::new(RouterConfig::default()));
+    let worker = Worker::new(store.clone(), Noop);
+    let user = AtomicU64::new(1);
+    let per = rt.block_on(conversation(
+        &engine,
+        &worker,
+        user.fetch_add(1, Ordering::Relaxed),
+    ));
+    let mut group = c.benchmark_group("store_postgres");
+    group.throughput(Throughput::Elements(per));
+    group.bench_function(format!("conversation_{per}_events"), |b| {
+        b.iter(|| {
+            rt.block_on(conversation(
+                &engine,
+                &worker,
+                user.fetch_add(1, Ordering::Relaxed),
+            ))
+        });
+    });
+    group.finish();
+    rt.block_on(async {
+        let pool = store.pg_pool().expect("postgres").clone();
+        sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+            .execute(&pool)
+            .await
+            .expect("drop schema");
+    });
+}
+
+criterion_group!(benches, bench, bench_postgres);
 criterion_main!(benches);
