@@ -151,6 +151,31 @@ async fn register_commands(cli: &Cli) -> ExitCode {
     }
 }
 
+/// The Twilio executor for the configured mode: chat mode needs the Chat service and the Flex
+/// Flow (the configuration check makes sure both are set).
+fn twilio_executor(
+    twilio: flexcord_twilio::Client,
+    config: &Config,
+) -> crate::deliver_twilio::TwilioExecutor {
+    let executor = crate::deliver_twilio::TwilioExecutor::new(
+        twilio,
+        &config.server.public_url,
+        config.twilio.studio_flow_sid,
+        config.twilio.workspace_sid,
+        config.twilio.workflow_sid,
+    );
+    match (
+        config.twilio.mode,
+        config.twilio.chat_service_sid,
+        config.twilio.flex_flow_sid,
+    ) {
+        (crate::config::TwilioMode::Chat, Some(service), Some(flex_flow)) => {
+            executor.with_chat(crate::deliver_chat::ChatTarget { service, flex_flow })
+        }
+        _ => executor,
+    }
+}
+
 /// `flexcord run`: the HTTP server (webhooks, health, readiness, metrics, and the cases API and
 /// agent pages when cases are embedded), the routing engine with its outbox worker and timers,
 /// and this process's Discord shards, until Ctrl-C or
@@ -168,13 +193,6 @@ async fn run(cli: &Cli) -> ExitCode {
 /// after loading the configuration; tests and the demo call it directly).
 #[allow(clippy::too_many_lines)] // every part, assembled in start-up order
 pub async fn serve(config: Config, shutdown: tokio_util::sync::CancellationToken) -> ExitCode {
-    if config.twilio.mode == crate::config::TwilioMode::Chat {
-        eprintln!(
-            "error: twilio.mode = \"chat\" (Programmable Chat) is not carried out by this build yet; \
-             use twilio.mode = \"conversations\""
-        );
-        return ExitCode::from(EXIT_CONFIG);
-    }
     let cases = match crate::cases::open(&config.cases).await {
         Ok(s) => s,
         Err(e) => {
@@ -252,13 +270,7 @@ pub async fn serve(config: Config, shutdown: tokio_util::sync::CancellationToken
             cases.clone(),
             config.bot.identity.clone(),
         ),
-        twilio: Some(crate::deliver_twilio::TwilioExecutor::new(
-            twilio,
-            &config.server.public_url,
-            config.twilio.studio_flow_sid,
-            config.twilio.workspace_sid,
-            config.twilio.workflow_sid,
-        )),
+        twilio: Some(twilio_executor(twilio, &config)),
         bot: crate::deliver_bot::BotExecutor::new(agent),
     };
     let handler = handler.with_engine(engine.clone());

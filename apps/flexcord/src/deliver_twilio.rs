@@ -1,4 +1,5 @@
-//! Running the routing core's Twilio actions (Conversations mode).
+//! Running the routing core's Twilio actions (Conversations mode; chat mode through
+//! [`crate::deliver_chat`]).
 //!
 //! Each action is safe to repeat: a conversation is created under its unique name
 //! (`discord:<dm channel>:<n>`), so a retry finds the one the first attempt made; adding a
@@ -10,22 +11,42 @@ use flexcord_twilio::sid::{ConversationSid, FlowSid, SidOrName, WorkflowSid, Wor
 use flexcord_twilio::{Client, Error};
 use serde_json::json;
 
+use crate::deliver_chat::ChatTarget;
 use crate::telemetry;
 
 /// Twilio error codes meaning "this already exists": a repeated create is then a success.
 const ALREADY_EXISTS: [u32; 3] = [50353, 50433, 50438];
 
-/// Runs Twilio actions for conversations mode.
+/// Runs Twilio actions for conversations mode, or for chat mode after
+/// [`TwilioExecutor::with_chat`].
 pub struct TwilioExecutor {
     client: Client,
     outbound_url: String,
     studio_flow: Option<FlowSid>,
     workspace: Option<WorkspaceSid>,
     workflow: Option<WorkflowSid>,
+    chat: Option<ChatTarget>,
 }
 
 fn fail(e: &Error) -> (bool, String) {
     (!e.is_retryable(), e.to_string())
+}
+
+/// Records the upstream latency and turns the outcome into the action's result event.
+fn finish(
+    action: &Action,
+    started: std::time::Instant,
+    result: Result<Option<String>, (bool, String)>,
+) -> Event {
+    metrics::histogram!(telemetry::UPSTREAM_LATENCY, "upstream" => "twilio")
+        .record(started.elapsed().as_secs_f64());
+    match result {
+        Ok(upstream) => action.completed(upstream),
+        Err((permanent, reason)) => {
+            tracing::warn!(action = %action.id.as_str(), kind = action.kind.name(), permanent, %reason, "Twilio delivery failed");
+            action.failed(permanent, reason)
+        }
+    }
 }
 
 fn already_exists(e: &Error) -> bool {
@@ -69,12 +90,25 @@ impl TwilioExecutor {
             studio_flow,
             workspace,
             workflow,
+            chat: None,
         }
+    }
+
+    /// Chat mode: the actions go to Programmable Chat channels made through `target`'s Flex
+    /// Flow (see [`crate::deliver_chat`]).
+    #[must_use]
+    pub fn with_chat(mut self, target: ChatTarget) -> Self {
+        self.chat = Some(target);
+        self
     }
 
     /// Runs one action; `None` when it is not a Twilio action.
     pub async fn execute(&self, action: &Action) -> Option<Event> {
         let started = std::time::Instant::now();
+        if let Some(chat) = &self.chat {
+            let result = chat.run(&self.client, &self.outbound_url, action).await?;
+            return Some(finish(action, started, result));
+        }
         let result = match &action.kind {
             ActionKind::CreateTwilioConversation {
                 unique_name,
@@ -142,15 +176,7 @@ impl TwilioExecutor {
             }
             _ => return None,
         };
-        metrics::histogram!(telemetry::UPSTREAM_LATENCY, "upstream" => "twilio")
-            .record(started.elapsed().as_secs_f64());
-        Some(match result {
-            Ok(upstream) => action.completed(upstream),
-            Err((permanent, reason)) => {
-                tracing::warn!(action = %action.id.as_str(), kind = action.kind.name(), permanent, %reason, "Twilio delivery failed");
-                action.failed(permanent, reason)
-            }
-        })
+        Some(finish(action, started, result))
     }
 
     async fn create_conversation(

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod deliver;
 pub mod deliver_bot;
+pub mod deliver_chat;
 pub mod deliver_twilio;
 #[cfg(feature = "demo")]
 pub mod demo;

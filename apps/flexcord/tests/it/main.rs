@@ -1,6 +1,7 @@
 //! The app against the Discord emulator, over real sockets: slash commands, modals, cases;
 //! and the built binary's commands.
 
+mod chat_mode;
 mod cli;
 mod deliver;
 mod journey;

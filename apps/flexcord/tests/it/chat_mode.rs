@@ -1,0 +1,529 @@
+//! The whole bridge (`flexcord::app::serve`) in chat mode (Programmable Chat through a Flex
+//! Flow, always the studio route) against both emulators over real sockets.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use flexcord::config::Config;
+use flexcord_cases::{CaseStatus, CaseStore, TimelineEvent};
+use flexcord_testkit::discord::{DiscordConfig, DiscordEmulator, StoredMessage};
+use flexcord_testkit::twilio::{DeliveryOutcome, Route, TaskEnd, TwilioConfig, TwilioEmulator};
+use tokio_util::sync::CancellationToken;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+struct ChatBridge {
+    discord: DiscordEmulator,
+    twilio: TwilioEmulator,
+    cases: Arc<dyn CaseStore>,
+    shutdown: CancellationToken,
+    app: tokio::task::JoinHandle<std::process::ExitCode>,
+    public: String,
+    _dir: tempfile::TempDir,
+}
+
+impl ChatBridge {
+    async fn start() -> Self {
+        flexcord::install_crypto_provider();
+        let discord = DiscordEmulator::start(
+            DiscordConfig::default()
+                .token("test-token")
+                .heartbeat_interval(Duration::from_secs(5)),
+        )
+        .await
+        .unwrap();
+        let port = free_port();
+        let public = format!("http://127.0.0.1:{port}");
+        let twilio =
+            TwilioEmulator::start(TwilioConfig::default().webhook_base_url(public.clone()))
+                .await
+                .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let db = format!("sqlite://{}", dir.path().join("flexcord.db").display());
+        let base = twilio.base_url().to_owned();
+        let env: Vec<(String, String)> = [
+            ("FLEXCORD_DISCORD__TOKEN", "test-token".to_owned()),
+            (
+                "FLEXCORD_DISCORD__APPLICATION_ID",
+                discord.application_id().to_string(),
+            ),
+            ("FLEXCORD_DISCORD__API_URL", discord.api_url()),
+            ("FLEXCORD_DISCORD__GATEWAY_URL", discord.gateway_url()),
+            ("FLEXCORD_TWILIO__MODE", "chat".to_owned()),
+            (
+                "FLEXCORD_TWILIO__ACCOUNT_SID",
+                twilio.account_sid().to_owned(),
+            ),
+            (
+                "FLEXCORD_TWILIO__AUTH_TOKEN",
+                twilio.auth_token().to_owned(),
+            ),
+            (
+                "FLEXCORD_TWILIO__CHAT_SERVICE_SID",
+                twilio.chat_service_sid().to_owned(),
+            ),
+            (
+                "FLEXCORD_TWILIO__FLEX_FLOW_SID",
+                twilio.flex_flow_sid().to_owned(),
+            ),
+            ("FLEXCORD_TWILIO__CHAT_URL", base.clone()),
+            ("FLEXCORD_TWILIO__FLEX_URL", base.clone()),
+            ("FLEXCORD_TWILIO__CONVERSATIONS_URL", base.clone()),
+            ("FLEXCORD_TWILIO__STUDIO_URL", base.clone()),
+            ("FLEXCORD_TWILIO__MEDIA_URL", base),
+            ("FLEXCORD_SERVER__LISTEN", format!("127.0.0.1:{port}")),
+            ("FLEXCORD_SERVER__PUBLIC_URL", public.clone()),
+            ("FLEXCORD_SERVER__SHUTDOWN_GRACE", "5s".to_owned()),
+            ("FLEXCORD_STORE__URL", db),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let config = Config::load("", env).expect("a valid chat-mode configuration");
+        let cases = flexcord::cases::open(&config.cases).await.unwrap();
+        let shutdown = CancellationToken::new();
+        let app = tokio::spawn(flexcord::app::serve(config, shutdown.clone()));
+        discord
+            .wait_for(|s| s.shard_connected(0), WAIT)
+            .await
+            .expect("shard 0 connects: flexcord run starts in chat mode");
+        Self {
+            discord,
+            twilio,
+            cases,
+            shutdown,
+            app,
+            public,
+            _dir: dir,
+        }
+    }
+
+    async fn dm_containing(&self, user: u64, needle: &str) -> StoredMessage {
+        let needle = needle.to_owned();
+        self.discord
+            .wait_for_value(
+                |s| {
+                    s.dms_to(user)
+                        .into_iter()
+                        .find(|m| m.content.contains(&needle))
+                        .cloned()
+                },
+                WAIT,
+            )
+            .await
+            .unwrap_or_else(|_| {
+                let seen: Vec<String> = self
+                    .discord
+                    .dms_to(user)
+                    .iter()
+                    .map(|m| m.content.clone())
+                    .collect();
+                panic!("no DM containing {needle:?}; DMs: {seen:#?}")
+            })
+    }
+
+    /// Waits until `f` holds on the emulator's state.
+    async fn until(&self, what: &str, f: impl Fn(&TwilioEmulator) -> bool) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while !f(&self.twilio) {
+            assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        let code = tokio::time::timeout(WAIT, self.app)
+            .await
+            .expect("stops in time")
+            .expect("no panic");
+        assert_eq!(code, std::process::ExitCode::SUCCESS);
+        self.discord.shutdown();
+    }
+}
+
+fn custom_id(message: &StoredMessage, prefix: &str) -> String {
+    let comps = serde_json::to_string(&message.components).unwrap();
+    let start = comps
+        .find(prefix)
+        .unwrap_or_else(|| panic!("no {prefix} button in {comps}"));
+    comps[start..].split('"').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+#[allow(clippy::too_many_lines)] // one customer journey, read top to bottom
+async fn chat_mode_studio_bot_handoff_agent_close() {
+    let b = ChatBridge::start().await;
+    let alice = b.discord.user_id("alice").unwrap();
+    let identity = format!("discord:{alice}");
+
+    // The first DM creates the Flex chat channel; Studio (emulated) asks POST /twilio/bot with
+    // the ChannelSid; the answer reaches Discord with linked suggestions.
+    b.discord.inject_dm(alice, "I forgot my password").unwrap();
+    let answer = b
+        .discord
+        .wait_for_value(
+            |s| {
+                s.dms_to(alice)
+                    .into_iter()
+                    .find(|m| !m.embeds.is_empty())
+                    .cloned()
+            },
+            WAIT,
+        )
+        .await
+        .expect("the bot answers through Studio");
+    assert!(
+        answer.embeds[0]["url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("http")),
+        "{:?}",
+        answer.embeds
+    );
+    assert!(b.twilio.conversations().is_empty(), "no Conversations");
+    let flex = b.twilio.flex_channels();
+    assert_eq!(flex.len(), 1, "one Flex chat channel: {flex:?}");
+    assert_eq!(flex[0].identity, identity);
+    assert_eq!(flex[0].flex_flow_sid, b.twilio.flex_flow_sid());
+    let ch = flex[0].sid.clone();
+    let hooks = b.twilio.chat_webhooks(&ch);
+    assert!(
+        hooks.iter().any(|h| h.kind == "studio"),
+        "the Flex Flow's Studio flow: {hooks:?}"
+    );
+    let ours: Vec<_> = hooks.iter().filter(|h| h.kind == "webhook").collect();
+    assert_eq!(ours.len(), 1, "{hooks:?}");
+    assert_eq!(
+        ours[0].url.as_deref(),
+        Some(format!("{}/twilio/outbound", b.public).as_str())
+    );
+    for filter in flexcord::deliver_chat::CHAT_FILTERS {
+        assert!(ours[0].filters.iter().any(|f| f == filter), "{filter}");
+    }
+    let asked = b.twilio.bot_requests();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert_eq!(asked[0].param("ChannelSid"), Some(ch.as_str()));
+    assert_eq!(asked[0].param("Author"), Some(identity.as_str()));
+    assert_eq!(asked[0].outcome, DeliveryOutcome::Delivered);
+    // The bot's reply is written into the channel as the bot, without webhooks (no loop).
+    b.until("the bot reply in the channel", |t| {
+        t.chat_messages(&ch)
+            .iter()
+            .any(|m| m.from == "flexcord-bot")
+    })
+    .await;
+    let messages = b.twilio.chat_messages(&ch);
+    assert_eq!(messages[0].from, identity);
+    assert_eq!(messages[0].body.as_deref(), Some("I forgot my password"));
+    assert_eq!(
+        b.twilio.bot_requests().len(),
+        1,
+        "the bot's own message is not routed to the bot"
+    );
+
+    // Hand-off: the transfer notice, the case number, and the channel flagged for Studio.
+    b.discord
+        .inject_button(alice, &custom_id(&answer, "fc:agent:"))
+        .unwrap();
+    b.dm_containing(alice, "transferring you").await;
+    let case_dm = b.dm_containing(alice, "CASE-").await;
+    assert!(
+        case_dm.content.contains("CASE-000001"),
+        "{}",
+        case_dm.content
+    );
+    b.until("handoff set on the channel", |t| {
+        t.chat_channel(&ch).is_some_and(|c| {
+            serde_json::from_str::<serde_json::Value>(&c.attributes)
+                .is_ok_and(|a| a["flexcord"]["handoff"] == true)
+        })
+    })
+    .await;
+    let attributes: serde_json::Value =
+        serde_json::from_str(&b.twilio.chat_channel(&ch).unwrap().attributes).unwrap();
+    assert_eq!(attributes["status"], "ACTIVE", "Flex's attributes kept");
+    assert_eq!(attributes["flexcord"]["discord_user"], alice.to_string());
+
+    // The user's next message goes to Flex through Studio: a task for the channel.
+    b.discord.inject_dm(alice, "Are you there?").unwrap();
+    let agent = b.twilio.agent("agent:zoe");
+    let task = agent.accept_next(WAIT).await.expect("a task for the agent");
+    assert_eq!(task.chat_channel_sid.as_deref(), Some(ch.as_str()));
+    assert!(
+        b.twilio
+            .router_decisions()
+            .iter()
+            .any(|d| d.channel_sid == ch && matches!(d.route, Route::Flex { .. })),
+        "{:?}",
+        b.twilio.router_decisions()
+    );
+    assert_eq!(
+        b.twilio.bot_requests().len(),
+        1,
+        "no bot after the hand-off"
+    );
+    let joined = b.dm_containing(alice, "joined").await;
+    assert!(joined.content.contains("agent:zoe"), "{}", joined.content);
+
+    // The agent's reply reaches the DM; the user's answer reaches the channel.
+    agent.send(&ch, "Hi, I am Zoe. Let me reset it.").unwrap();
+    b.dm_containing(alice, "Hi, I am Zoe.").await;
+    b.discord.inject_dm(alice, "Thank you!").unwrap();
+    b.until("the user's reply in the channel", |t| {
+        t.chat_messages(&ch)
+            .iter()
+            .any(|m| m.from == identity && m.body.as_deref() == Some("Thank you!"))
+    })
+    .await;
+    let case = b.cases.get("CASE-000001".parse().unwrap()).await.unwrap();
+    assert_eq!(case.status, CaseStatus::Open);
+
+    // The agent ends the task: the channel goes INACTIVE, the user is told and asked to rate,
+    // the case is resolved with the transcript.
+    agent.end_task(&task.sid, TaskEnd::Completed).unwrap();
+    let closed = b
+        .dm_containing(alice, "The agent closed this conversation")
+        .await;
+    assert!(
+        serde_json::to_string(&closed.components)
+            .unwrap()
+            .contains("fc:rate5:"),
+        "rating buttons"
+    );
+    let mut case = b.cases.get("CASE-000001".parse().unwrap()).await.unwrap();
+    for _ in 0..100 {
+        if case.status == CaseStatus::Resolved {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        case = b.cases.get("CASE-000001".parse().unwrap()).await.unwrap();
+    }
+    assert_eq!(case.status, CaseStatus::Resolved);
+    assert_eq!(case.requester.discord_id, alice.to_string());
+    let timeline = b
+        .cases
+        .timeline("CASE-000001".parse().unwrap())
+        .await
+        .unwrap();
+    let lines: Vec<(String, String)> = timeline
+        .iter()
+        .filter_map(|e| match &e.event {
+            TimelineEvent::Message { text, .. } => Some((e.actor.clone(), text.clone())),
+            _ => None,
+        })
+        .collect();
+    let position = |actor: &str, needle: &str| {
+        lines
+            .iter()
+            .position(|(a, t)| a == actor && t.contains(needle))
+            .unwrap_or_else(|| panic!("no {actor} line with {needle:?}: {lines:#?}"))
+    };
+    let asked = position(&identity, "I forgot my password");
+    let bot = lines
+        .iter()
+        .position(|(a, _)| a == "flexcord-bot")
+        .unwrap_or_else(|| panic!("no bot line: {lines:#?}"));
+    let agent_line = position("agent:zoe", "Let me reset it.");
+    let thanks = position(&identity, "Thank you!");
+    assert!(
+        asked < bot && bot < agent_line && agent_line < thanks,
+        "{lines:#?}"
+    );
+    b.stop().await;
+}
+
+mod executor {
+    use flexcord::deliver_chat::ChatTarget;
+    use flexcord::deliver_twilio::TwilioExecutor;
+    use flexcord_routing::{
+        Action, ActionId, ActionKind, CaseNumber, ChannelId, ConversationAttributes, Event,
+        MessageId, TwilioSid, UserId,
+    };
+    use flexcord_testkit::twilio::{TwilioConfig, TwilioEmulator};
+
+    fn action(seq: u64, kind: ActionKind) -> Action {
+        Action {
+            id: ActionId::new("7-100", seq),
+            kind,
+        }
+    }
+
+    fn attributes(handoff: bool) -> ConversationAttributes {
+        ConversationAttributes {
+            discord_user: UserId(500),
+            dm_channel: Some(ChannelId(400)),
+            handoff,
+            case: Some(CaseNumber::from("CASE-000001")),
+        }
+    }
+
+    fn status(twilio: &TwilioEmulator, ch: &str) -> serde_json::Value {
+        serde_json::from_str(&twilio.chat_channel(ch).unwrap().attributes).unwrap()
+    }
+
+    #[tokio::test]
+    #[allow(clippy::too_many_lines)] // one channel's lifecycle, read top to bottom
+    async fn chat_channel_lifecycle_is_idempotent_and_keeps_flex_attributes() {
+        let twilio = TwilioEmulator::start(TwilioConfig::default())
+            .await
+            .expect("emulator");
+        let client = flexcord_twilio::Client::builder()
+            .account(twilio.account_sid(), twilio.auth_token())
+            .base_url(twilio.base_url())
+            .build()
+            .expect("client");
+        let flex_flow = twilio.flex_flow_sid().parse().unwrap();
+        // An active channel of an earlier conversation of the same user.
+        let stale = client
+            .flex()
+            .channels()
+            .create(&flex_flow, "discord:500", "alice", "old")
+            .chat_unique_name("discord:400:old")
+            .await
+            .unwrap()
+            .sid
+            .to_string();
+        let exec = TwilioExecutor::new(
+            client,
+            &url::Url::parse("https://bridge.example.com").unwrap(),
+            None,
+            None,
+            None,
+        )
+        .with_chat(ChatTarget {
+            service: twilio.chat_service_sid().parse().unwrap(),
+            flex_flow,
+        });
+        let create = action(
+            1,
+            ActionKind::CreateTwilioConversation {
+                unique_name: "discord:400:7-100".into(),
+                identity: "discord:500".into(),
+                friendly_name: "Discord 500".into(),
+                attributes: attributes(false),
+                studio: true,
+            },
+        );
+        let mut sids = Vec::new();
+        for _ in 0..2 {
+            match exec.execute(&create).await {
+                Some(Event::TwilioConversationCreated { sid, .. }) => sids.push(sid),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(sids[0], sids[1], "a retry finds the same channel");
+        let ch = sids[0].as_str().to_owned();
+        assert_ne!(ch, stale);
+        assert_eq!(status(&twilio, &stale)["status"], "INACTIVE");
+        assert_eq!(twilio.flex_channels().len(), 2);
+        let attrs = status(&twilio, &ch);
+        assert_eq!(attrs["status"], "ACTIVE", "Flex's own attributes kept");
+        assert_eq!(attrs["flexcord"]["discord_user"], "500");
+        assert_eq!(attrs["flexcord"]["handoff"], false);
+        let hooks = twilio.chat_webhooks(&ch);
+        assert_eq!(hooks.iter().filter(|h| h.kind == "webhook").count(), 1);
+        assert_eq!(hooks.iter().filter(|h| h.kind == "studio").count(), 1);
+
+        // A bot reply: no webhooks; a user message: webhooks (Studio sees it).
+        let sid = TwilioSid::from(ch.as_str());
+        for (seq, author, webhooks) in [(2, "flexcord-bot", false), (3, "discord:500", true)] {
+            let post = action(
+                seq,
+                ActionKind::PostToTwilio {
+                    sid: sid.clone(),
+                    author: author.into(),
+                    body: format!("from {author}"),
+                    at: None,
+                    discord_message: Some(MessageId(300)),
+                    webhooks,
+                },
+            );
+            assert!(matches!(
+                exec.execute(&post).await,
+                Some(Event::Delivered {
+                    upstream_id: Some(_),
+                    ..
+                })
+            ));
+        }
+        let messages = twilio.chat_messages(&ch);
+        assert_eq!(messages.len(), 2);
+        assert_eq!(messages[0].from, "flexcord-bot");
+        assert_eq!(messages[1].from, "discord:500");
+        let fired: Vec<String> = twilio
+            .events("onMessageSent")
+            .iter()
+            .filter_map(|d| d.param("MessageSid").map(str::to_owned))
+            .collect();
+        assert_eq!(
+            fired,
+            vec![messages[1].sid.clone()],
+            "only the user's fired"
+        );
+
+        let update = action(
+            4,
+            ActionKind::UpdateTwilioAttributes {
+                sid: sid.clone(),
+                attributes: attributes(true),
+            },
+        );
+        assert!(matches!(
+            exec.execute(&update).await,
+            Some(Event::Delivered { .. })
+        ));
+        let attrs = status(&twilio, &ch);
+        assert_eq!(attrs["flexcord"]["handoff"], true);
+        assert_eq!(attrs["flexcord"]["case"], "CASE-000001");
+        assert_eq!(attrs["status"], "ACTIVE");
+
+        let interaction = action(
+            5,
+            ActionKind::CreateInteraction {
+                sid: sid.clone(),
+                identity: "discord:500".into(),
+                case: None,
+            },
+        );
+        assert!(matches!(
+            exec.execute(&interaction).await,
+            Some(Event::DeliveryFailed {
+                permanent: true,
+                ..
+            })
+        ));
+        assert!(twilio.interactions().is_empty());
+
+        let close = action(6, ActionKind::CloseTwilio { sid: sid.clone() });
+        assert!(matches!(
+            exec.execute(&close).await,
+            Some(Event::Delivered { .. })
+        ));
+        let attrs = status(&twilio, &ch);
+        assert_eq!(attrs["status"], "INACTIVE");
+        assert_eq!(attrs["flexcord"]["handoff"], true);
+
+        let bad = action(
+            7,
+            ActionKind::CloseTwilio {
+                sid: TwilioSid::from("nope"),
+            },
+        );
+        assert!(matches!(
+            exec.execute(&bad).await,
+            Some(Event::DeliveryFailed {
+                permanent: true,
+                ..
+            })
+        ));
+        let not_ours = action(8, ActionKind::OpenDm { user: UserId(1) });
+        assert_eq!(exec.execute(&not_ours).await, None);
+    }
+}
