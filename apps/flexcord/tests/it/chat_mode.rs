@@ -291,22 +291,35 @@ async fn chat_mode_studio_bot_handoff_agent_close() {
     let closed = b
         .dm_containing(alice, "The agent closed this conversation")
         .await;
-    assert!(
-        serde_json::to_string(&closed.components)
-            .unwrap()
-            .contains("fc:rate5:"),
-        "rating buttons"
-    );
+    b.discord
+        .inject_button(alice, &custom_id(&closed, "fc:rate5:"))
+        .unwrap();
     let mut case = b.cases.get("CASE-000001".parse().unwrap()).await.unwrap();
     for _ in 0..100 {
-        if case.status == CaseStatus::Resolved {
+        if case.status == CaseStatus::Resolved && case.rating.is_some() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
         case = b.cases.get("CASE-000001".parse().unwrap()).await.unwrap();
     }
     assert_eq!(case.status, CaseStatus::Resolved);
+    assert_eq!(case.rating.map(|r| r.score), Some(5));
     assert_eq!(case.requester.discord_id, alice.to_string());
+    // The user's own lines came back through the channel webhook and were not echoed.
+    assert!(
+        b.twilio
+            .events("onMessageSent")
+            .iter()
+            .any(|d| d.param("Body") == Some("Thank you!")),
+        "the channel webhook fired for the user's message"
+    );
+    assert!(
+        !b.discord
+            .dms_to(alice)
+            .iter()
+            .any(|m| m.content.contains("Thank you!") || m.content.contains("Are you there?")),
+        "no echo of the user's own messages"
+    );
     let timeline = b
         .cases
         .timeline("CASE-000001".parse().unwrap())
