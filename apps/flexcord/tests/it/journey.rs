@@ -1,13 +1,13 @@
 //! The whole bridge (`flexcord::app::serve`) against both emulators over real sockets:
-//! conversations mode, direct route.
+//! conversations mode, direct and studio routes, one named test per flow.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use flexcord::config::Config;
 use flexcord_cases::{CaseStatus, CaseStore, TimelineEvent};
-use flexcord_testkit::discord::{DiscordConfig, DiscordEmulator};
-use flexcord_testkit::twilio::{TaskEnd, TwilioConfig, TwilioEmulator};
+use flexcord_testkit::discord::{DiscordConfig, DiscordEmulator, SlashCommand};
+use flexcord_testkit::twilio::{DeliveryOutcome, TaskEnd, TwilioConfig, TwilioEmulator};
 use tokio_util::sync::CancellationToken;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -152,157 +152,6 @@ impl Bridge {
         assert_eq!(code, std::process::ExitCode::SUCCESS);
         self.discord.shutdown();
     }
-}
-
-#[tokio::test]
-#[allow(clippy::too_many_lines)] // one customer journey, read top to bottom
-async fn customer_journey_bot_handoff_agent_close_rating() {
-    let b = Bridge::start().await;
-    let alice = b.discord.user_id("alice").unwrap();
-
-    // A question: the bot answers with linked article suggestions.
-    b.discord.inject_dm(alice, "I forgot my password").unwrap();
-    let answer = b
-        .discord
-        .wait_for_value(
-            |s| {
-                s.dms_to(alice)
-                    .into_iter()
-                    .find(|m| !m.embeds.is_empty())
-                    .cloned()
-            },
-            WAIT,
-        )
-        .await
-        .expect("a bot answer with suggestions");
-    assert!(
-        answer.embeds[0]["url"]
-            .as_str()
-            .is_some_and(|u| u.starts_with("http")),
-        "{:?}",
-        answer.embeds
-    );
-    assert!(
-        serde_json::to_string(&answer.components)
-            .unwrap()
-            .contains("fc:agent:")
-    );
-    assert!(
-        b.twilio.conversations().is_empty(),
-        "bot-only sessions never touch Twilio"
-    );
-
-    // The user asks for a person: told "transferring", then the case number.
-    b.discord
-        .inject_button(alice, &{
-            let comps = serde_json::to_string(&answer.components).unwrap();
-            let start = comps.find("fc:agent:").unwrap();
-            comps[start..].split('"').next().unwrap().to_owned()
-        })
-        .unwrap();
-    let case_dm = b.dm_containing(alice, "CASE-").await;
-    assert!(
-        case_dm.content.contains("CASE-000001"),
-        "{}",
-        case_dm.content
-    );
-
-    // Twilio: one conversation with the back-filled transcript, handed to Flex.
-    b.twilio.wait_for_event(WAIT, "onMessageAdded").await.ok();
-    let conversations = b.twilio.conversations();
-    assert_eq!(conversations.len(), 1);
-    let sid = conversations[0].sid.clone();
-    let backfill = b.twilio.messages(&sid);
-    assert!(
-        backfill
-            .iter()
-            .any(|m| m.body.as_deref() == Some("I forgot my password")),
-        "{backfill:?}"
-    );
-
-    // The agent joins (the user is told), replies, and closes.
-    let agent = b.twilio.agent("agent:alice");
-    let task = agent.accept_next(WAIT).await.expect("a task for the agent");
-    let joined = b.dm_containing(alice, "joined").await;
-    assert!(!joined.content.is_empty());
-    let long_reply = format!("Here is how to reset it. {}", "word ".repeat(900));
-    agent.send(&sid, &long_reply).unwrap();
-    b.dm_containing(alice, "Here is how to reset it.").await;
-    // Split at Discord's 2,000 characters, in order, nothing lost.
-    let parts = b
-        .discord
-        .wait_for_value(
-            |s| {
-                let dms = s.dms_to(alice);
-                let start = dms
-                    .iter()
-                    .position(|m| m.content.starts_with("Here is how"))?;
-                let parts: Vec<String> = dms[start..].iter().map(|m| m.content.clone()).collect();
-                let words: usize = parts.iter().map(|p| p.matches("word").count()).sum();
-                (words == 900).then_some(parts)
-            },
-            WAIT,
-        )
-        .await
-        .expect("every part of the long reply");
-    assert!(parts.len() >= 3, "{} parts", parts.len());
-    assert!(parts.iter().all(|p| p.chars().count() <= 2000));
-    let joined: Vec<&str> = parts.iter().flat_map(|p| p.split_whitespace()).collect();
-    let sent: Vec<&str> = long_reply.split_whitespace().collect();
-    assert_eq!(joined, sent, "the parts, in order, are the reply");
-    let case = b.cases.get("CASE-000001".parse().unwrap()).await.unwrap();
-    assert_eq!(case.status, CaseStatus::Open);
-    agent.end_task(&task.sid, TaskEnd::Completed).unwrap();
-
-    // Rating buttons after close; the user rates.
-    let rating = b
-        .discord
-        .wait_for_value(
-            |s| {
-                s.dms_to(alice)
-                    .into_iter()
-                    .find(|m| {
-                        serde_json::to_string(&m.components)
-                            .unwrap_or_default()
-                            .contains("fc:rate5:")
-                    })
-                    .cloned()
-            },
-            WAIT,
-        )
-        .await
-        .expect("rating buttons");
-    let comps = serde_json::to_string(&rating.components).unwrap();
-    let start = comps.find("fc:rate5:").unwrap();
-    let rate5 = comps[start..].split('"').next().unwrap().to_owned();
-    b.discord.inject_button(alice, &rate5).unwrap();
-    let mut case = b.cases.get("CASE-000001".parse().unwrap()).await.unwrap();
-    for _ in 0..100 {
-        if case.rating.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        case = b.cases.get("CASE-000001".parse().unwrap()).await.unwrap();
-    }
-    assert_eq!(case.status, CaseStatus::Resolved);
-    assert_eq!(case.rating.map(|r| r.score), Some(5));
-    let timeline = b
-        .cases
-        .timeline("CASE-000001".parse().unwrap())
-        .await
-        .unwrap();
-    let authors: Vec<String> = timeline
-        .iter()
-        .filter(|e| matches!(e.event, TimelineEvent::Message { .. }))
-        .map(|e| e.actor.clone())
-        .collect();
-    assert!(
-        authors.first().is_some_and(|a| a.starts_with("discord:")),
-        "{authors:?}"
-    );
-    assert!(authors.iter().any(|a| a == "flexcord-bot"), "{authors:?}");
-    assert!(authors.iter().any(|a| a == "agent:alice"), "{authors:?}");
-    b.stop().await;
 }
 
 impl Bridge {
@@ -480,5 +329,390 @@ async fn conversations_studio_route_asks_the_bot_through_twilio() {
             .any(|m| m.author == "discord:".to_owned() + &alice.to_string()),
         "{messages:?}"
     );
+    b.stop().await;
+}
+
+/// The `custom_id` of the first button of `message` whose id starts with `prefix`.
+fn button(message: &flexcord_testkit::discord::StoredMessage, prefix: &str) -> String {
+    let comps = serde_json::to_string(&message.components).unwrap();
+    let start = comps
+        .find(prefix)
+        .unwrap_or_else(|| panic!("no {prefix} button in {comps}"));
+    comps[start..].split('"').next().unwrap().to_owned()
+}
+
+/// Where in Alice's DMs the first message containing `needle` is.
+fn position(dms: &[flexcord_testkit::discord::StoredMessage], needle: &str) -> usize {
+    dms.iter()
+        .position(|m| m.content.contains(needle))
+        .unwrap_or_else(|| panic!("no DM containing {needle:?}"))
+}
+
+impl Bridge {
+    /// Alice asks a question; returns the bot's answer (the DM with article suggestions).
+    async fn bot_answer(&self, alice: u64) -> flexcord_testkit::discord::StoredMessage {
+        self.discord
+            .inject_dm(alice, "I forgot my password")
+            .unwrap();
+        self.discord
+            .wait_for_value(
+                |s| {
+                    s.dms_to(alice)
+                        .into_iter()
+                        .find(|m| !m.embeds.is_empty())
+                        .cloned()
+                },
+                WAIT,
+            )
+            .await
+            .expect("a bot answer with suggestions")
+    }
+
+    /// The case as soon as `done` holds for it.
+    async fn case_when(
+        &self,
+        what: &str,
+        done: impl Fn(&flexcord_cases::Case) -> bool,
+    ) -> flexcord_cases::Case {
+        let number: flexcord_cases::CaseNumber = "CASE-000001".parse().unwrap();
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if let Ok(case) = self.cases.get(number).await
+                && done(&case)
+            {
+                return case;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "case never {what}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Hand-off, then the agent accepts the task; returns the conversation SID and the task.
+    async fn agent_joins(
+        &self,
+        alice: u64,
+        agent: &flexcord_testkit::twilio::Agent<'_>,
+    ) -> (String, flexcord_testkit::twilio::Task) {
+        let sid = self.hand_off(alice).await;
+        let task = agent.accept_next(WAIT).await.expect("a task for the agent");
+        self.dm_containing(alice, "has joined the conversation")
+            .await;
+        (sid, task)
+    }
+
+    /// The agent ends the task; returns the DM that asks for a rating.
+    async fn agent_closes(
+        &self,
+        alice: u64,
+        agent: &flexcord_testkit::twilio::Agent<'_>,
+        task: &flexcord_testkit::twilio::Task,
+    ) -> flexcord_testkit::discord::StoredMessage {
+        agent.end_task(&task.sid, TaskEnd::Completed).unwrap();
+        self.dm_containing(alice, "The agent closed this conversation")
+            .await
+    }
+}
+
+#[tokio::test]
+async fn helpme_is_deferred_and_continues_in_the_dm() {
+    let b = Bridge::start().await;
+    let alice = b.discord.user_id("alice").unwrap();
+    let cmd = b
+        .discord
+        .inject_slash(alice, &SlashCommand::new("helpme"))
+        .unwrap();
+    let record = b
+        .discord
+        .wait_for_interaction_response(cmd.id, WAIT)
+        .await
+        .expect("/helpme acknowledged");
+    assert_eq!(record.responses[0].kind, 5, "deferred first");
+    b.dm_containing(alice, "I'll continue in your direct messages.")
+        .await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn bot_answer_with_suggestions() {
+    let b = Bridge::start().await;
+    let alice = b.discord.user_id("alice").unwrap();
+    let answer = b.bot_answer(alice).await;
+    assert!(
+        answer.embeds[0]["url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("http")),
+        "{:?}",
+        answer.embeds
+    );
+    assert!(button(&answer, "fc:agent:").starts_with("fc:agent:"));
+    // Bot-only sessions never touch Twilio and open no case.
+    assert!(b.twilio.conversations().is_empty());
+    assert!(b.twilio.tasks().is_empty());
+    assert!(b.twilio.deliveries().is_empty());
+    assert!(b.cases.get("CASE-000001".parse().unwrap()).await.is_err());
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn handoff_transfer_notice_case_number_then_agent_joined() {
+    let b = Bridge::start().await;
+    let alice = b.discord.user_id("alice").unwrap();
+    let agent = b.twilio.agent("agent:alice");
+    let (sid, task) = b.agent_joins(alice, &agent).await;
+
+    // In Discord: the transfer notice, the case number, the agent-joined notice, in this order.
+    let dms = b.discord.dms_to(alice);
+    let transfer = position(&dms, "transferring you");
+    let number = position(&dms, "Your case number is CASE-000001.");
+    let joined = position(&dms, "agent:alice has joined the conversation.");
+    assert!(
+        transfer < number && number < joined,
+        "{transfer} {number} {joined}"
+    );
+
+    // In Twilio: one conversation with the back-filled transcript and the hand-off flag, a
+    // webhook to the bridge, a task for it accepted by the agent.
+    let conversations = b.twilio.conversations();
+    assert_eq!(conversations.len(), 1);
+    let backfill = b.twilio.messages(&sid);
+    assert!(
+        backfill
+            .iter()
+            .any(|m| m.body.as_deref() == Some("I forgot my password")),
+        "{backfill:?}"
+    );
+    let attrs: serde_json::Value = serde_json::from_str(&conversations[0].attributes).unwrap();
+    assert_eq!(attrs["flexcord"]["handoff"], true, "{attrs}");
+    assert_eq!(attrs["flexcord"]["case"], "CASE-000001", "{attrs}");
+    assert!(
+        b.twilio
+            .conversation_webhooks(&sid)
+            .iter()
+            .any(|h| h.url.as_deref() == Some(&format!("{}/twilio/outbound", b.public))),
+        "{:?}",
+        b.twilio.conversation_webhooks(&sid)
+    );
+    assert_eq!(task.conversation_sid.as_deref(), Some(sid.as_str()));
+    assert_eq!(b.twilio.tasks().len(), 1);
+
+    let case = b.case_when("open", |c| c.status == CaseStatus::Open).await;
+    assert_eq!(case.requester.discord_id, alice.to_string());
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn agent_long_reply_is_split_in_order() {
+    let b = Bridge::start().await;
+    let alice = b.discord.user_id("alice").unwrap();
+    let agent = b.twilio.agent("agent:alice");
+    let (sid, _task) = b.agent_joins(alice, &agent).await;
+    agent.send(&sid, "Hi, I am here.").unwrap();
+    b.dm_containing(alice, "Hi, I am here.").await;
+    let long_reply = format!("Here is how to reset it. {}", "word ".repeat(800));
+    assert!(long_reply.chars().count() > 4_000);
+    agent.send(&sid, &long_reply).unwrap();
+    // Split at Discord's 2,000 characters, in order, nothing lost.
+    let parts = b
+        .discord
+        .wait_for_value(
+            |s| {
+                let dms = s.dms_to(alice);
+                let start = dms
+                    .iter()
+                    .position(|m| m.content.starts_with("Here is how"))?;
+                let parts: Vec<String> = dms[start..].iter().map(|m| m.content.clone()).collect();
+                let words: usize = parts.iter().map(|p| p.matches("word").count()).sum();
+                (words == 800).then_some(parts)
+            },
+            WAIT,
+        )
+        .await
+        .expect("every part of the long reply");
+    assert!(parts.len() >= 3, "{} parts", parts.len());
+    assert!(parts.iter().all(|p| p.chars().count() <= 2000));
+    let joined: Vec<&str> = parts.iter().flat_map(|p| p.split_whitespace()).collect();
+    let sent: Vec<&str> = long_reply.split_whitespace().collect();
+    assert_eq!(joined, sent, "the parts, in order, are the reply");
+    // The webhooks that carried the replies were delivered to the bridge.
+    let delivered: Vec<_> = b
+        .twilio
+        .events("onMessageAdded")
+        .into_iter()
+        .filter(|d| d.param("Author") == Some("agent:alice"))
+        .collect();
+    assert_eq!(delivered.len(), 2, "{delivered:?}");
+    assert!(
+        delivered
+            .iter()
+            .all(|d| d.outcome == DeliveryOutcome::Delivered)
+    );
+    let case = b.case_when("open", |c| c.status == CaseStatus::Open).await;
+    assert_eq!(case.requester.discord_id, alice.to_string());
+    let mut recorded = false;
+    for _ in 0..200 {
+        let timeline = b.cases.timeline(case.number).await.unwrap();
+        recorded = timeline.iter().any(|e| {
+            matches!(
+                &e.event,
+                TimelineEvent::Message { text, .. } if text.starts_with("Here is how")
+            ) && e.actor == "agent:alice"
+        });
+        if recorded {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(recorded, "the long reply is in the case transcript");
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn agent_closes_and_the_user_is_asked_to_rate() {
+    let b = Bridge::start().await;
+    let alice = b.discord.user_id("alice").unwrap();
+    let agent = b.twilio.agent("agent:alice");
+    let (sid, task) = b.agent_joins(alice, &agent).await;
+    let closed = b.agent_closes(alice, &agent, &task).await;
+    for score in 1..=5 {
+        assert!(button(&closed, &format!("fc:rate{score}:")).starts_with("fc:rate"));
+    }
+    let case = b
+        .case_when("resolved", |c| c.status == CaseStatus::Resolved)
+        .await;
+    assert!(case.rating.is_none());
+    // Twilio: the task ended; the conversation is closed.
+    assert!(
+        b.twilio
+            .wait_for(WAIT, |t| t
+                .conversation(&sid)
+                .filter(|c| c.state == "closed")
+                .map(|_| ()))
+            .await
+            .is_ok(),
+        "conversation state: {:?}",
+        b.twilio.conversation(&sid).map(|c| c.state)
+    );
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn rating_is_recorded_on_the_resolved_case() {
+    let b = Bridge::start().await;
+    let alice = b.discord.user_id("alice").unwrap();
+    let agent = b.twilio.agent("agent:alice");
+    let (sid, task) = b.agent_joins(alice, &agent).await;
+    agent.send(&sid, "Reset link sent.").unwrap();
+    b.dm_containing(alice, "Reset link sent.").await;
+    let closed = b.agent_closes(alice, &agent, &task).await;
+    b.discord
+        .inject_button(alice, &button(&closed, "fc:rate5:"))
+        .unwrap();
+    b.dm_containing(alice, "Thanks for your feedback!").await;
+    let case = b
+        .case_when("rated", |c| {
+            c.status == CaseStatus::Resolved && c.rating.is_some()
+        })
+        .await;
+    assert_eq!(case.rating.map(|r| r.score), Some(5));
+    let timeline = b.cases.timeline(case.number).await.unwrap();
+    let authors: Vec<String> = timeline
+        .iter()
+        .filter(|e| matches!(e.event, TimelineEvent::Message { .. }))
+        .map(|e| e.actor.clone())
+        .collect();
+    assert!(
+        authors.first().is_some_and(|a| a.starts_with("discord:")),
+        "{authors:?}"
+    );
+    assert!(authors.iter().any(|a| a == "flexcord-bot"), "{authors:?}");
+    assert!(authors.iter().any(|a| a == "agent:alice"), "{authors:?}");
+    // The rating goes to Discord only: nothing more is posted to Twilio after the close.
+    assert!(
+        !b.twilio
+            .messages(&sid)
+            .iter()
+            .any(|m| m.body.as_deref().is_some_and(|t| t.contains("feedback")))
+    );
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn conversations_studio_full_handoff_journey() {
+    let flow = "FW0123456789abcdef0123456789abcdef";
+    let b = Bridge::start_with(&[
+        ("FLEXCORD_BOT__ROUTE", "studio"),
+        ("FLEXCORD_TWILIO__STUDIO_FLOW_SID", flow),
+    ])
+    .await;
+    let alice = b.discord.user_id("alice").unwrap();
+    let answer = b.bot_answer(alice).await;
+    let sid = b.twilio.conversations()[0].sid.clone();
+    assert!(!b.twilio.bot_requests().is_empty(), "Studio asked the bot");
+
+    // Hand-off: the transfer notice, the case number, then the agent joins.
+    b.discord
+        .inject_button(alice, &button(&answer, "fc:agent:"))
+        .unwrap();
+    b.dm_containing(alice, "Your case number is CASE-000001.")
+        .await;
+    // The user writes again while waiting (in Studio, this message also reaches Flex).
+    b.discord.inject_dm(alice, "Are you there?").unwrap();
+    let agent = b.twilio.agent("agent:zoe");
+    let task = agent.accept_next(WAIT).await.expect("a task for the agent");
+    assert_eq!(task.conversation_sid.as_deref(), Some(sid.as_str()));
+    b.dm_containing(alice, "agent:zoe has joined the conversation.")
+        .await;
+    let dms = b.discord.dms_to(alice);
+    let transfer = position(&dms, "transferring you");
+    let number = position(&dms, "Your case number is CASE-000001.");
+    let joined = position(&dms, "has joined the conversation.");
+    assert!(
+        transfer < number && number < joined,
+        "{transfer} {number} {joined}"
+    );
+    assert_eq!(b.twilio.conversations().len(), 1, "the same conversation");
+
+    // The agent replies and the user answers; the bot is no longer asked.
+    let bot_calls = b.twilio.bot_requests().len();
+    agent.send(&sid, "Hi, I am Zoe.").unwrap();
+    b.dm_containing(alice, "Hi, I am Zoe.").await;
+    b.discord.inject_dm(alice, "Thank you!").unwrap();
+    b.twilio
+        .wait_for(WAIT, |t| {
+            t.messages(&sid)
+                .iter()
+                .any(|m| m.body.as_deref() == Some("Thank you!"))
+                .then_some(())
+        })
+        .await
+        .expect("the user's answer reaches the conversation");
+    assert_eq!(
+        b.twilio.bot_requests().len(),
+        bot_calls,
+        "no bot after hand-off"
+    );
+
+    // The agent closes; the user rates; the case is resolved with its transcript.
+    let closed = b.agent_closes(alice, &agent, &task).await;
+    b.discord
+        .inject_button(alice, &button(&closed, "fc:rate4:"))
+        .unwrap();
+    let case = b
+        .case_when("rated", |c| {
+            c.status == CaseStatus::Resolved && c.rating.is_some()
+        })
+        .await;
+    assert_eq!(case.rating.map(|r| r.score), Some(4));
+    let timeline = b.cases.timeline(case.number).await.unwrap();
+    let authors: Vec<String> = timeline
+        .iter()
+        .filter(|e| matches!(e.event, TimelineEvent::Message { .. }))
+        .map(|e| e.actor.clone())
+        .collect();
+    assert!(
+        authors.iter().any(|a| a.starts_with("discord:")),
+        "{authors:?}"
+    );
+    assert!(authors.iter().any(|a| a == "agent:zoe"), "{authors:?}");
     b.stop().await;
 }
