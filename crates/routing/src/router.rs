@@ -852,12 +852,39 @@ impl Ctx<'_> {
             self.emit_pending(kind, Pending::OpenCase);
         }
         match self.conv.twilio.clone() {
-            Some(sid) if self.studio() => {
-                let attributes = self.attributes(true);
-                self.emit(ActionKind::UpdateTwilioAttributes { sid, attributes });
-            }
+            Some(sid) if self.studio() => self.studio_hand_off(sid),
             Some(sid) => self.create_interaction(sid),
             None => self.ensure_twilio(),
+        }
+    }
+
+    /// Studio route: set the `handoff` flag, then bring Flex in at once instead of waiting for the
+    /// user's next message. Conversations: create the Flex interaction for the conversation.
+    /// Chat (no Interactions API): post the transfer notice as the bot with webhooks enabled, so
+    /// the Studio flow runs, sees `handoff = true` and sends the channel to Flex.
+    fn studio_hand_off(&mut self, sid: crate::ids::TwilioSid) {
+        let attributes = self.attributes(true);
+        self.emit(ActionKind::UpdateTwilioAttributes {
+            sid: sid.clone(),
+            attributes,
+        });
+        if self.config.mode == TwilioMode::Chat {
+            let notice = self.config.texts.transferring.clone();
+            for body in text::split(&notice, text::TWILIO_LIMIT) {
+                self.emit_pending(
+                    ActionKind::PostToTwilio {
+                        sid: sid.clone(),
+                        author: self.config.bot_identity.clone(),
+                        body,
+                        at: None,
+                        discord_message: None,
+                        webhooks: true,
+                    },
+                    Pending::PostToTwilio { notice: true },
+                );
+            }
+        } else {
+            self.create_interaction(sid);
         }
     }
 
@@ -881,8 +908,7 @@ impl Ctx<'_> {
                 self.post_user_message(post.body, post.discord_message);
             }
             if self.conv.phase == Phase::WaitingAgent {
-                let attributes = self.attributes(true);
-                self.emit(ActionKind::UpdateTwilioAttributes { sid, attributes });
+                self.studio_hand_off(sid);
             }
         } else {
             // Direct route: back-fill the transcript with authors and original times.

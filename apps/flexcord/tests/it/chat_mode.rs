@@ -251,18 +251,24 @@ async fn chat_mode_studio_bot_handoff_agent_close() {
     assert_eq!(attributes["status"], "ACTIVE", "Flex's attributes kept");
     assert_eq!(attributes["flexcord"]["discord_user"], alice.to_string());
 
-    // The user's next message goes to Flex through Studio: a task for the channel.
-    b.discord.inject_dm(alice, "Are you there?").unwrap();
+    // Flex gets the channel at once, without another user message: the bot's transfer notice,
+    // posted with webhooks on, runs the flow, which sees the flag and sends the channel to Flex.
     let agent = b.twilio.agent("agent:zoe");
     let task = agent.accept_next(WAIT).await.expect("a task for the agent");
     assert_eq!(task.chat_channel_sid.as_deref(), Some(ch.as_str()));
+    let to_flex: Vec<_> = b
+        .twilio
+        .router_decisions()
+        .into_iter()
+        .filter(|d| d.channel_sid == ch && matches!(d.route, Route::Flex { .. }))
+        .collect();
+    assert_eq!(to_flex.len(), 1, "{:?}", b.twilio.router_decisions());
     assert!(
         b.twilio
-            .router_decisions()
+            .chat_messages(&ch)
             .iter()
-            .any(|d| d.channel_sid == ch && matches!(d.route, Route::Flex { .. })),
-        "{:?}",
-        b.twilio.router_decisions()
+            .any(|m| m.sid == to_flex[0].message_sid && m.from != identity),
+        "the bot's notice, not a user message, brought Flex in"
     );
     assert_eq!(
         b.twilio.bot_requests().len(),
@@ -282,6 +288,15 @@ async fn chat_mode_studio_bot_handoff_agent_close() {
             .any(|m| m.from == identity && m.body.as_deref() == Some("Thank you!"))
     })
     .await;
+    assert_eq!(
+        b.twilio
+            .tasks()
+            .iter()
+            .filter(|t| t.chat_channel_sid.as_deref() == Some(ch.as_str()))
+            .count(),
+        1,
+        "the user's later message joins the existing task"
+    );
     let case = b.cases.get("CASE-000001".parse().unwrap()).await.unwrap();
     assert_eq!(case.status, CaseStatus::Open);
 

@@ -329,6 +329,43 @@ async fn conversations_studio_route_asks_the_bot_through_twilio() {
             .any(|m| m.author == "discord:".to_owned() + &alice.to_string()),
         "{messages:?}"
     );
+
+    // Hand-off: Flex gets the task at once, without another user message.
+    b.discord
+        .inject_button(alice, &{
+            let comps = serde_json::to_string(&answer.components).unwrap();
+            let start = comps.find("fc:agent:").unwrap();
+            comps[start..].split('"').next().unwrap().to_owned()
+        })
+        .unwrap();
+    b.dm_containing(alice, "CASE-").await;
+    let agent = b.twilio.agent("agent:alice");
+    let task = agent.accept_next(WAIT).await.expect("a task for the agent");
+    assert_eq!(task.conversation_sid.as_deref(), Some(sid.as_str()));
+    // A later user message joins that task: one interaction, one task for the conversation.
+    b.discord.inject_dm(alice, "Are you there?").unwrap();
+    b.twilio
+        .wait_for(WAIT, |t| {
+            t.messages(&sid)
+                .into_iter()
+                .find(|m| m.body.as_deref() == Some("Are you there?"))
+        })
+        .await
+        .expect("the message reaches the conversation");
+    let interactions = b
+        .twilio
+        .interactions()
+        .into_iter()
+        .filter(|i| i.conversation_sid.as_deref() == Some(sid.as_str()))
+        .count();
+    assert_eq!(interactions, 1, "one interaction for the conversation");
+    let tasks = b
+        .twilio
+        .tasks()
+        .into_iter()
+        .filter(|t| t.conversation_sid.as_deref() == Some(sid.as_str()))
+        .count();
+    assert_eq!(tasks, 1, "one task for the conversation");
     b.stop().await;
 }
 
@@ -655,11 +692,29 @@ async fn conversations_studio_full_handoff_journey() {
         .unwrap();
     b.dm_containing(alice, "Your case number is CASE-000001.")
         .await;
-    // The user writes again while waiting (in Studio, this message also reaches Flex).
-    b.discord.inject_dm(alice, "Are you there?").unwrap();
+    // Flex has the task at once: no further user message is needed.
     let agent = b.twilio.agent("agent:zoe");
     let task = agent.accept_next(WAIT).await.expect("a task for the agent");
     assert_eq!(task.conversation_sid.as_deref(), Some(sid.as_str()));
+    // A message written while waiting joins that task, never a second one.
+    b.discord.inject_dm(alice, "Are you there?").unwrap();
+    b.twilio
+        .wait_for(WAIT, |t| {
+            t.messages(&sid)
+                .into_iter()
+                .find(|m| m.body.as_deref() == Some("Are you there?"))
+        })
+        .await
+        .expect("the message reaches the conversation");
+    assert_eq!(
+        b.twilio
+            .tasks()
+            .iter()
+            .filter(|t| t.conversation_sid.as_deref() == Some(sid.as_str()))
+            .count(),
+        1,
+        "one task for the conversation"
+    );
     b.dm_containing(alice, "agent:zoe has joined the conversation.")
         .await;
     let dms = b.discord.dms_to(alice);

@@ -264,3 +264,70 @@ fn a_button_never_acts_on_another_users_conversation() {
     assert!(step.actions.is_empty());
     assert_eq!(step.state.map(|c| c.phase), Some(Phase::Bot));
 }
+
+/// The hand-off on a studio route brings Flex in at once: Conversations creates the interaction
+/// after the `handoff` flag is set; Chat posts the transfer notice as the bot with webhooks on,
+/// so the flow runs and sends the channel to Flex. Neither waits for another user message.
+#[test]
+fn studio_handoff_reaches_flex_without_another_message() {
+    for mode in [
+        flexcord_routing::TwilioMode::Conversations,
+        flexcord_routing::TwilioMode::Chat,
+    ] {
+        let mut w = World::new(RouterConfig { mode, ..studio() });
+        w.apply(dm(1, 101, "hello"));
+        w.drain();
+        let conv = w.conv_of(1).expect("open").clone();
+        let sid = conv.twilio.clone().expect("created");
+        let step = w.apply(Event::Button {
+            user: UserId(1),
+            interaction: interaction(5),
+            conversation: conv.id.clone(),
+            button: Button::TalkToAgent,
+        });
+        let update = step
+            .actions
+            .iter()
+            .position(|a| matches!(&a.kind,
+                ActionKind::UpdateTwilioAttributes { sid: s, attributes } if *s == sid && attributes.handoff))
+            .expect("handoff flag set");
+        let interactions: Vec<usize> = step
+            .actions
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| matches!(&a.kind, ActionKind::CreateInteraction { sid: s, .. } if *s == sid))
+            .map(|(i, _)| i)
+            .collect();
+        let triggers: Vec<usize> = step
+            .actions
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| {
+                matches!(&a.kind,
+                ActionKind::PostToTwilio { sid: s, author, webhooks: true, .. }
+                    if *s == sid && *author == RouterConfig::default().bot_identity)
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if mode == flexcord_routing::TwilioMode::Chat {
+            assert!(interactions.is_empty(), "no Interactions API for chat");
+            assert_eq!(triggers.len(), 1, "one transfer notice runs the flow");
+            assert!(triggers[0] > update, "the flag is set before the flow runs");
+        } else {
+            assert!(triggers.is_empty());
+            assert_eq!(interactions.len(), 1, "one interaction, at once");
+            assert!(interactions[0] > update, "the flag is set first");
+        }
+        // A second request does not bring Flex in twice.
+        let again = w.apply(Event::Button {
+            user: UserId(1),
+            interaction: interaction(6),
+            conversation: conv.id.clone(),
+            button: Button::TalkToAgent,
+        });
+        assert!(again.actions.iter().all(|a| !matches!(
+            &a.kind,
+            ActionKind::CreateInteraction { .. } | ActionKind::PostToTwilio { webhooks: true, .. }
+        )));
+    }
+}

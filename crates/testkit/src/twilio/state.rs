@@ -902,6 +902,18 @@ impl World {
         })
     }
 
+    /// An interaction created for this conversation whose channel is still being set up: its
+    /// task is on the way, so the conversation is already with Flex.
+    fn interaction_pending_for(&self, conversation: &str) -> bool {
+        self.interactions.iter().any(|i| {
+            i.conversation_sid.as_deref() == Some(conversation)
+                && self
+                    .interaction_channels
+                    .iter()
+                    .any(|c| c.sid == i.channel_sid && c.status == "setup")
+        })
+    }
+
     fn route_conversation_message(&mut self, conv: usize, msg: &Message) {
         let c = self.conversations[conv].clone();
         let has_studio = self
@@ -911,7 +923,10 @@ impl World {
         if !has_studio || !self.is_customer(&msg.author) || msg.source != "API" {
             return;
         }
-        let route = if self.open_task_for(Some(&c.sid), None).is_some() {
+        let route = if self.open_task_for(Some(&c.sid), None).is_some()
+            || self.interaction_pending_for(&c.sid)
+        {
+            // Flex attaches the message to the task it already has (or is about to create).
             Route::AlreadyWithFlex
         } else if handoff_flag(&c.attributes) {
             let task_sid = self.send_conversation_to_flex(conv, &msg.author);
@@ -1705,7 +1720,10 @@ impl World {
             .chat_webhooks
             .iter()
             .any(|w| w.channel_sid == c.sid && w.kind == "studio");
-        if !self.is_customer(&msg.from) || msg.source != "API" {
+        // The flow runs for the customer's messages and for the bot's own notices sent with
+        // webhooks on (the hand-off trigger); it never calls the bot for the bot's messages.
+        let from_bot = msg.from == self.cfg.bot_identity;
+        if !(self.is_customer(&msg.from) || from_bot) || msg.source != "API" {
             return;
         }
         let route = if self.open_task_for(None, Some(&c.sid)).is_some() {
@@ -1736,6 +1754,8 @@ impl World {
             self.chat_webhooks
                 .retain(|w| !(w.channel_sid == c.sid && w.kind == "studio"));
             Route::Flex { task_sid }
+        } else if from_bot {
+            return;
         } else {
             let fields = vec![
                 kv("ChannelSid", &c.sid),
