@@ -59,6 +59,8 @@ pub struct Texts {
     pub user_unreachable: String,
     pub case_close_asked: String,
     pub help_ack: String,
+    /// The virtual agent's first DM after `/helpme`.
+    pub greeting: String,
     pub already_with_support: String,
     pub conversation_over: String,
     pub report_received: String,
@@ -93,6 +95,9 @@ impl Default for Texts {
             ),
             case_close_asked: s("Case {case} will be marked resolved."),
             help_ack: s("I'll continue in your direct messages."),
+            greeting: s(
+                "Hi! I'm the virtual support assistant. Tell me what you need help with and I'll suggest articles, or ask for a live agent at any time.",
+            ),
             already_with_support: s("You're already in touch with our support team."),
             conversation_over: s(
                 "This conversation is over. Send me a message to start a new one.",
@@ -766,7 +771,11 @@ impl Ctx<'_> {
         match command {
             Command::HelpMe => {
                 let text = if matches!(self.conv.phase, Phase::New | Phase::Bot) {
-                    self.hand_off();
+                    // `/helpme` opens the DM with the virtual agent; the user asks for a live
+                    // agent from there (the button, or in words the bot recognises).
+                    self.conv.phase = Phase::Bot;
+                    let greeting = self.config.texts.greeting.clone();
+                    self.tell(&greeting, &[Button::TalkToAgent], None);
                     self.config.texts.help_ack.clone()
                 } else {
                     self.config.texts.already_with_support.clone()

@@ -466,6 +466,12 @@ async fn helpme_is_deferred_and_continues_in_the_dm() {
     assert_eq!(record.responses[0].kind, 5, "deferred first");
     b.dm_containing(alice, "I'll continue in your direct messages.")
         .await;
+    // The DM opens with the virtual agent, offering a live agent; nothing is handed off yet.
+    let greeting = b.dm_containing(alice, "virtual support assistant").await;
+    assert!(button(&greeting, "fc:agent:").starts_with("fc:agent:"));
+    assert!(b.twilio.conversations().is_empty());
+    assert!(b.twilio.tasks().is_empty());
+    assert!(b.cases.get("CASE-000001".parse().unwrap()).await.is_err());
     b.stop().await;
 }
 

@@ -161,26 +161,29 @@ fn studio_route_creates_at_first_dm_and_asks_bot_through_twilio() {
 }
 
 #[test]
-fn helpme_from_a_guild_opens_the_dm_first() {
+fn helpme_from_a_guild_opens_the_dm_with_the_virtual_agent() {
     let mut w = World::new(RouterConfig::default());
     let step = w.apply(Event::Command {
         user: UserId(3),
         interaction: interaction(9),
         command: Command::HelpMe,
     });
-    assert_eq!(
-        names(&step.actions),
-        [
-            "open_dm",
-            "open_case",
-            "create_twilio_conversation",
-            "respond"
-        ]
-    );
+    // The DM with the virtual agent, not a hand-off: no case, no Twilio, no Flex.
+    assert_eq!(names(&step.actions), ["open_dm", "respond"]);
     let open = w.take("open_dm").expect("open dm");
     let opened = w.success(&open, false);
     let step = w.apply(opened);
-    assert_eq!(dm_texts(&step.actions), vec![Texts::default().transferring]);
+    assert_eq!(dm_texts(&step.actions), vec![Texts::default().greeting]);
+    let offers_agent = step.actions.iter().any(|a| {
+        matches!(&a.kind, ActionKind::SendDm { buttons, .. } if buttons.contains(&Button::TalkToAgent))
+    });
+    assert!(
+        offers_agent,
+        "the greeting offers a live agent: {:?}",
+        step.actions
+    );
+    let conv = w.conv_of(3).expect("open conversation");
+    assert!(conv.handoff_at.is_none(), "no hand-off yet");
 }
 
 #[test]
