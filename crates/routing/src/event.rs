@@ -21,7 +21,7 @@ pub struct Interaction {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum Command {
-    /// `/helpme`: talk to a person.
+    /// `/helpme`: open the DM with the virtual agent (it offers a live agent).
     HelpMe,
     /// `/bug` (modal: title, steps, expected, actual).
     Bug {
