@@ -1,152 +1,33 @@
 //! The whole bridge (`flexcord::app::serve`) in chat mode (Programmable Chat through a Flex
 //! Flow, always the studio route) against both emulators over real sockets.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use flexcord::config::Config;
-use flexcord_cases::{CaseStatus, CaseStore, TimelineEvent};
-use flexcord_testkit::discord::{DiscordConfig, DiscordEmulator, StoredMessage};
-use flexcord_testkit::twilio::{DeliveryOutcome, Route, TaskEnd, TwilioConfig, TwilioEmulator};
-use tokio_util::sync::CancellationToken;
+use flexcord_cases::{CaseStatus, TimelineEvent};
+use flexcord_testkit::discord::StoredMessage;
+use flexcord_testkit::twilio::{DeliveryOutcome, Route, TaskEnd};
+
+use crate::journey::Bridge;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-struct ChatBridge {
-    discord: DiscordEmulator,
-    twilio: TwilioEmulator,
-    cases: Arc<dyn CaseStore>,
-    shutdown: CancellationToken,
-    app: tokio::task::JoinHandle<std::process::ExitCode>,
-    public: String,
-    _dir: tempfile::TempDir,
-}
-
-impl ChatBridge {
-    async fn start() -> Self {
-        flexcord::install_crypto_provider();
-        let discord = DiscordEmulator::start(
-            DiscordConfig::default()
-                .token("test-token")
-                .heartbeat_interval(Duration::from_secs(5)),
-        )
-        .await
-        .unwrap();
-        let port = free_port();
-        let public = format!("http://127.0.0.1:{port}");
-        let twilio =
-            TwilioEmulator::start(TwilioConfig::default().webhook_base_url(public.clone()))
-                .await
-                .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let db = format!("sqlite://{}", dir.path().join("flexcord.db").display());
-        let base = twilio.base_url().to_owned();
-        let env: Vec<(String, String)> = [
-            ("FLEXCORD_DISCORD__TOKEN", "test-token".to_owned()),
+/// The bridge in chat mode: the shared harness with the chat service and Flex Flow of the
+/// Twilio emulator.
+async fn start_chat() -> Bridge {
+    Bridge::start_configured(|twilio| {
+        vec![
+            ("FLEXCORD_TWILIO__MODE".to_owned(), "chat".to_owned()),
             (
-                "FLEXCORD_DISCORD__APPLICATION_ID",
-                discord.application_id().to_string(),
-            ),
-            ("FLEXCORD_DISCORD__API_URL", discord.api_url()),
-            ("FLEXCORD_DISCORD__GATEWAY_URL", discord.gateway_url()),
-            ("FLEXCORD_TWILIO__MODE", "chat".to_owned()),
-            (
-                "FLEXCORD_TWILIO__ACCOUNT_SID",
-                twilio.account_sid().to_owned(),
-            ),
-            (
-                "FLEXCORD_TWILIO__AUTH_TOKEN",
-                twilio.auth_token().to_owned(),
-            ),
-            (
-                "FLEXCORD_TWILIO__CHAT_SERVICE_SID",
+                "FLEXCORD_TWILIO__CHAT_SERVICE_SID".to_owned(),
                 twilio.chat_service_sid().to_owned(),
             ),
             (
-                "FLEXCORD_TWILIO__FLEX_FLOW_SID",
+                "FLEXCORD_TWILIO__FLEX_FLOW_SID".to_owned(),
                 twilio.flex_flow_sid().to_owned(),
             ),
-            ("FLEXCORD_TWILIO__CHAT_URL", base.clone()),
-            ("FLEXCORD_TWILIO__FLEX_URL", base.clone()),
-            ("FLEXCORD_TWILIO__CONVERSATIONS_URL", base.clone()),
-            ("FLEXCORD_TWILIO__STUDIO_URL", base.clone()),
-            ("FLEXCORD_TWILIO__MEDIA_URL", base),
-            ("FLEXCORD_SERVER__LISTEN", format!("127.0.0.1:{port}")),
-            ("FLEXCORD_SERVER__PUBLIC_URL", public.clone()),
-            ("FLEXCORD_SERVER__SHUTDOWN_GRACE", "5s".to_owned()),
-            ("FLEXCORD_STORE__URL", db),
         ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
-        let config = Config::load("", env).expect("a valid chat-mode configuration");
-        let cases = flexcord::cases::open(&config.cases).await.unwrap();
-        let shutdown = CancellationToken::new();
-        let app = tokio::spawn(flexcord::app::serve(config, shutdown.clone()));
-        discord
-            .wait_for(|s| s.shard_connected(0), WAIT)
-            .await
-            .expect("shard 0 connects: flexcord run starts in chat mode");
-        Self {
-            discord,
-            twilio,
-            cases,
-            shutdown,
-            app,
-            public,
-            _dir: dir,
-        }
-    }
-
-    async fn dm_containing(&self, user: u64, needle: &str) -> StoredMessage {
-        let needle = needle.to_owned();
-        self.discord
-            .wait_for_value(
-                |s| {
-                    s.dms_to(user)
-                        .into_iter()
-                        .find(|m| m.content.contains(&needle))
-                        .cloned()
-                },
-                WAIT,
-            )
-            .await
-            .unwrap_or_else(|_| {
-                let seen: Vec<String> = self
-                    .discord
-                    .dms_to(user)
-                    .iter()
-                    .map(|m| m.content.clone())
-                    .collect();
-                panic!("no DM containing {needle:?}; DMs: {seen:#?}")
-            })
-    }
-
-    /// Waits until `f` holds on the emulator's state.
-    async fn until(&self, what: &str, f: impl Fn(&TwilioEmulator) -> bool) {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        while !f(&self.twilio) {
-            assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    async fn stop(self) {
-        self.shutdown.cancel();
-        let code = tokio::time::timeout(WAIT, self.app)
-            .await
-            .expect("stops in time")
-            .expect("no panic");
-        assert_eq!(code, std::process::ExitCode::SUCCESS);
-        self.discord.shutdown();
-    }
+    })
+    .await
 }
 
 fn custom_id(message: &StoredMessage, prefix: &str) -> String {
@@ -160,7 +41,7 @@ fn custom_id(message: &StoredMessage, prefix: &str) -> String {
 #[tokio::test]
 #[allow(clippy::too_many_lines)] // one customer journey, read top to bottom
 async fn chat_mode_studio_bot_handoff_agent_close() {
-    let b = ChatBridge::start().await;
+    let b = start_chat().await;
     let alice = b.discord.user_id("alice").unwrap();
     let identity = format!("discord:{alice}");
 

@@ -19,13 +19,14 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-struct Bridge {
-    discord: DiscordEmulator,
-    twilio: TwilioEmulator,
-    cases: Arc<dyn CaseStore>,
+/// The whole bridge against both emulators; shared with the chat-mode tests.
+pub(crate) struct Bridge {
+    pub(crate) discord: DiscordEmulator,
+    pub(crate) twilio: TwilioEmulator,
+    pub(crate) cases: Arc<dyn CaseStore>,
     shutdown: CancellationToken,
     app: tokio::task::JoinHandle<std::process::ExitCode>,
-    public: String,
+    pub(crate) public: String,
     _dir: tempfile::TempDir,
 }
 
@@ -35,6 +36,17 @@ impl Bridge {
     }
 
     async fn start_with(extra: &[(&str, &str)]) -> Self {
+        let extra: Vec<(String, String)> = extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Self::start_configured(|_| extra).await
+    }
+
+    /// Starts with configuration overrides that may depend on the Twilio emulator (its SIDs).
+    pub(crate) async fn start_configured(
+        extra: impl FnOnce(&TwilioEmulator) -> Vec<(String, String)>,
+    ) -> Self {
         flexcord::install_crypto_provider();
         let discord = DiscordEmulator::start(
             DiscordConfig::default()
@@ -90,11 +102,7 @@ impl Bridge {
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
-        .chain(
-            extra
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-        )
+        .chain(extra(&twilio))
         .collect();
         let config = Config::load("", env).expect("config");
         let cases = flexcord::cases::open(&config.cases).await.unwrap();
@@ -115,7 +123,7 @@ impl Bridge {
         }
     }
 
-    async fn dm_containing(
+    pub(crate) async fn dm_containing(
         &self,
         user: u64,
         needle: &str,
@@ -143,7 +151,16 @@ impl Bridge {
             })
     }
 
-    async fn stop(self) {
+    /// Waits until `f` holds on the Twilio emulator's state.
+    pub(crate) async fn until(&self, what: &str, f: impl Fn(&TwilioEmulator) -> bool) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while !f(&self.twilio) {
+            assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub(crate) async fn stop(self) {
         self.shutdown.cancel();
         let code = tokio::time::timeout(WAIT, self.app)
             .await
