@@ -264,7 +264,7 @@ impl ChatTarget {
             .body(body)
             .attributes(&json!({"flexcord": {
                 "discord_message": discord_message.map(|m| m.to_string()),
-                "trace": action.id.as_str(),
+                "trace": crate::trace::for_delivery(action),
             }}))
             .webhook_enabled(webhooks);
         let date = at.and_then(|at| {

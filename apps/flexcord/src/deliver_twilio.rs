@@ -283,7 +283,7 @@ impl TwilioExecutor {
             .body(body)
             .attributes(&json!({"flexcord": {
                 "discord_message": discord_message.map(|m| m.to_string()),
-                "trace": action.id.as_str(),
+                "trace": crate::trace::for_delivery(action),
             }}))
             .webhook_enabled(webhooks);
         let date = at.and_then(|at| {

@@ -22,6 +22,7 @@ pub mod secret;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;
+pub mod trace;
 
 /// Installs the process-wide rustls crypto provider (ring). twilight compiles rustls without
 /// one and panics when a client is built without it; calling this twice is harmless.

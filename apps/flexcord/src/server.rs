@@ -15,6 +15,10 @@
 //! `X-Flexcord-Secret` (or the form parameter `FlexcordSecret`) equal to `bot.webhook_secret`. Bodies above `server.max_body_bytes` get
 //! 413. Events that concern none of our conversations get 200 and are ignored, so Twilio does
 //! not retry them.
+//!
+//! Each webhook is handled in a span `webhook{trace, route, event_type, message_sid}` and with
+//! its trace as [`TraceId::current`] (see [`crate::trace::for_webhook`]): the echo of a message
+//! the bridge wrote continues the trace in its attributes.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,10 +33,12 @@ use axum::routing::{get, post};
 use flexcord_twilio::webhook::{Event, Validator};
 use subtle::ConstantTimeEq;
 use tower_http::limit::RequestBodyLimitLayer;
+use tracing::Instrument as _;
 use url::Url;
 
 use crate::secret::Secret;
 use crate::telemetry;
+use crate::trace::TraceId;
 
 /// The header a Studio HTTP widget can carry instead of a Twilio signature.
 pub const SECRET_HEADER: &str = "x-flexcord-secret";
@@ -252,6 +258,34 @@ fn no_sink(route: &'static str) -> Response {
     )
 }
 
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, v)| k == name && !v.is_empty())
+        .map(|(_, v)| v.as_str())
+}
+
+/// The trace a webhook is handled under (see [`crate::trace::for_webhook`]) and its span:
+/// `webhook{trace, route, event_type, message_sid}`.
+fn webhook_trace(
+    route: &'static str,
+    headers: &HeaderMap,
+    params: &[(String, String)],
+) -> (TraceId, bool, tracing::Span) {
+    let token = headers
+        .get(crate::trace::IDEMPOTENCY_HEADER)
+        .and_then(|v| v.to_str().ok());
+    let (trace, continued) = crate::trace::for_webhook(params, token);
+    let span = tracing::info_span!(
+        "webhook",
+        trace = trace.as_str(),
+        route,
+        event_type = param(params, "EventType"),
+        message_sid = param(params, "MessageSid"),
+    );
+    (trace, continued, span)
+}
+
 async fn outbound(
     State(state): State<Arc<ServerState>>,
     uri: Uri,
@@ -263,7 +297,20 @@ async fn outbound(
         Ok(p) => p,
         Err(why) => return reject(ROUTE, StatusCode::BAD_REQUEST, "invalid", why),
     };
-    if !signature_ok(&state, &uri, &headers, &params) {
+    let (trace, continued, span) = webhook_trace(ROUTE, &headers, &params);
+    let handled = outbound_traced(&state, &uri, &headers, &params, continued);
+    trace.scope(handled.instrument(span)).await
+}
+
+async fn outbound_traced(
+    state: &ServerState,
+    uri: &Uri,
+    headers: &HeaderMap,
+    params: &[(String, String)],
+    continued: bool,
+) -> Response {
+    const ROUTE: &str = "outbound";
+    if !signature_ok(state, uri, headers, params) {
         return reject(
             ROUTE,
             StatusCode::FORBIDDEN,
@@ -271,7 +318,7 @@ async fn outbound(
             "invalid signature".into(),
         );
     }
-    let event = match Event::try_from_form(&params) {
+    let event = match Event::try_from_form(params) {
         Ok(Event::Unknown { event_type, .. }) => {
             tracing::debug!(%event_type, "webhook event not handled");
             outcome(ROUTE, "ignored");
@@ -280,6 +327,7 @@ async fn outbound(
         Ok(event) => event,
         Err(e) => return reject(ROUTE, StatusCode::BAD_REQUEST, "invalid", e.to_string()),
     };
+    tracing::info!(continued, "webhook received");
     let Some(sink) = &state.sink else {
         return no_sink(ROUTE);
     };
@@ -297,6 +345,19 @@ async fn bot(
         Ok(p) => p,
         Err(why) => return reject(ROUTE, StatusCode::BAD_REQUEST, "invalid", why),
     };
+    let (trace, continued, span) = webhook_trace(ROUTE, &headers, &params);
+    let handled = bot_traced(&state, &uri, &headers, &params, continued);
+    trace.scope(handled.instrument(span)).await
+}
+
+async fn bot_traced(
+    state: &ServerState,
+    uri: &Uri,
+    headers: &HeaderMap,
+    params: &[(String, String)],
+    continued: bool,
+) -> Response {
+    const ROUTE: &str = "bot";
     // Studio's HTTP widget cannot set headers: the secret may also come as a form parameter.
     let given = headers
         .get(SECRET_HEADER)
@@ -311,7 +372,7 @@ async fn bot(
         (Some(secret), Some(given)) => bool::from(secret.expose().as_bytes().ct_eq(given)),
         _ => false,
     };
-    if !by_secret && !signature_ok(&state, &uri, &headers, &params) {
+    if !by_secret && !signature_ok(state, uri, headers, params) {
         return reject(
             ROUTE,
             StatusCode::FORBIDDEN,
@@ -319,10 +380,11 @@ async fn bot(
             "invalid signature or secret".into(),
         );
     }
-    let request = match BotRequest::from_form(&params) {
+    let request = match BotRequest::from_form(params) {
         Ok(r) => r,
         Err(why) => return reject(ROUTE, StatusCode::BAD_REQUEST, "invalid", why),
     };
+    tracing::info!(continued, "webhook received");
     let Some(sink) = &state.sink else {
         return no_sink(ROUTE);
     };

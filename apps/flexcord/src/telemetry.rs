@@ -4,6 +4,8 @@ use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::cli::LogFormat;
 
@@ -35,13 +37,34 @@ pub fn init_tracing(format: LogFormat) {
 pub fn init_tracing_with_default(format: LogFormat, default_filter: &str) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let _ = subscriber(format, filter, std::io::stderr).try_init();
+}
+
+/// The app's log subscriber: `format` (text, or one JSON object per line), `filter`, lines to
+/// `writer`. Events carry the fields of the spans they happen in; the bridge's spans carry
+/// `trace` (see `docs/operations.md`). In JSON, `span` is the innermost span and `spans` every
+/// span from the outermost in.
+pub fn subscriber<W>(
+    format: LogFormat,
+    filter: EnvFilter,
+    writer: W,
+) -> Box<dyn tracing::Subscriber + Send + Sync + 'static>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
+        .with_writer(writer);
+    match format {
+        LogFormat::Text => Box::new(builder.finish()),
+        LogFormat::Json => Box::new(
+            builder
+                .json()
+                .with_current_span(true)
+                .with_span_list(true)
+                .finish(),
+        ),
+    }
 }
 
 /// The process-wide Prometheus recorder, installed on first use, with every metric described.

@@ -6,6 +6,7 @@ use flexcord_routing::{Event, Router, Timestamp};
 
 use crate::error::Error;
 use crate::store::{Applied, Store};
+use crate::trace::TraceId;
 use crate::worker::EventSink;
 
 /// Applies events: [`Store::apply`] with a [`Router`], retried when another writer won a race
@@ -68,18 +69,20 @@ impl Engine {
     }
 
     /// Applies `event` at `now`: dedup, load (locked), [`Router::handle`], commit of the new
-    /// state and the outbox rows in one transaction.
+    /// state and the outbox rows in one transaction. The rows carry [`TraceId::current`] (the
+    /// trace of the event being handled on this task, if any).
     ///
     /// # Errors
     /// `Database`/`Decode`/`Invalid` from the store; `Conflict` only if the race for the
     /// user's open conversation was lost five times in a row.
     pub async fn handle_at(&self, event: Event, now: Timestamp) -> Result<Applied, Error> {
+        let trace = TraceId::current();
         let mut tries = 0;
         loop {
             let router = &self.router;
             let result = self
                 .store
-                .apply(&event, now, |state| {
+                .apply_traced(&event, trace.as_ref(), now, |state| {
                     router.handle(state, event.clone(), now)
                 })
                 .await;
@@ -104,6 +107,8 @@ impl Engine {
     }
 
     /// Sends [`Event::Tick`] to every conversation whose timer is due; returns how many.
+    /// Each tick starts a trace `tick-<conversation>-<now in ms>` and is handled in a span
+    /// `tick` with it.
     ///
     /// # Errors
     /// The store's.
@@ -112,7 +117,14 @@ impl Engine {
         let due = self.store.due_wakeups(now, 500).await?;
         let n = due.len();
         for conversation in due {
-            self.handle_at(Event::Tick { conversation }, now).await?;
+            let trace = TraceId::derived("tick", &format!("{}-{}", conversation.as_str(), now.0));
+            let span = tracing::info_span!(
+                "tick",
+                trace = trace.as_ref().map(TraceId::as_str),
+                conversation = conversation.as_str(),
+            );
+            let tick = self.handle_at(Event::Tick { conversation }, now);
+            TraceId::scope_opt(trace, tracing::Instrument::instrument(tick, span)).await?;
         }
         Ok(n)
     }

@@ -6,12 +6,14 @@ mod engine;
 mod error;
 mod outbox;
 mod store;
+pub mod trace;
 mod worker;
 
 pub use engine::Engine;
 pub use error::{Error, ErrorKind};
 pub use outbox::{Claimed, DeadLetter, STATES};
 pub use store::{Applied, Store};
+pub use trace::TraceId;
 pub use worker::{
     Deliver, EventSink, Failure, Outcome, Point, Receipt, Worker, WorkerConfig, backoff,
 };

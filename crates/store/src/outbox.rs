@@ -5,6 +5,7 @@ use sqlx::Row;
 
 use crate::error::Error;
 use crate::store::{Backend, Store};
+use crate::trace::TraceId;
 
 /// An outbox row's state.
 ///
@@ -21,6 +22,8 @@ pub struct Claimed {
     pub action: Action,
     /// This is attempt number `attempt` (1-based).
     pub attempt: u32,
+    /// The trace of the event that produced the action (`None` for rows without one).
+    pub trace: Option<TraceId>,
 }
 
 /// A dead-lettered action.
@@ -38,6 +41,8 @@ pub struct DeadLetter {
     pub at: Timestamp,
     /// The action itself (`None` when its stored JSON does not decode).
     pub action: Option<Action>,
+    /// The trace of the event that produced the action.
+    pub trace: Option<TraceId>,
 }
 
 const CLAIM: &str = "UPDATE outbox SET state = 'running', attempts = attempts + 1, \
@@ -49,7 +54,7 @@ const CLAIM: &str = "UPDATE outbox SET state = 'running', attempts = attempts + 
                         AND p.state IN ('pending', 'running')) \
       ORDER BY o.next_attempt_at, o.created_at, o.seq LIMIT 1{LOCK}) \
     AND (state = 'pending' OR (state = 'running' AND lease_until < $3)) \
-    RETURNING action, attempts, action_id";
+    RETURNING action, attempts, action_id, trace";
 
 impl Store {
     /// Claims the next due action (or one whose lease expired: its worker died) for `owner`
@@ -66,14 +71,22 @@ impl Store {
         now: Timestamp,
         lease_ms: i64,
     ) -> Result<Option<Claimed>, Error> {
-        let row: Option<(String, i64, String)> = match &self.backend {
+        type Raw = (String, i64, String, Option<String>);
+        let row: Option<Raw> = match &self.backend {
             Backend::Sqlite(pool) => sqlx::query(&CLAIM.replace("{LOCK}", ""))
                 .bind(now.0.saturating_add(lease_ms))
                 .bind(owner)
                 .bind(now.0)
                 .fetch_optional(pool)
                 .await?
-                .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+                .map(|r| {
+                    Ok::<_, sqlx::Error>((
+                        r.try_get(0)?,
+                        r.try_get(1)?,
+                        r.try_get(2)?,
+                        r.try_get(3)?,
+                    ))
+                })
                 .transpose()?,
             Backend::Postgres(pool) => {
                 sqlx::query(&CLAIM.replace("{LOCK}", " FOR UPDATE SKIP LOCKED"))
@@ -82,11 +95,18 @@ impl Store {
                     .bind(now.0)
                     .fetch_optional(pool)
                     .await?
-                    .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+                    .map(|r| {
+                        Ok::<_, sqlx::Error>((
+                            r.try_get(0)?,
+                            r.try_get(1)?,
+                            r.try_get(2)?,
+                            r.try_get(3)?,
+                        ))
+                    })
                     .transpose()?
             }
         };
-        let Some((json, attempts, id)) = row else {
+        let Some((json, attempts, id, trace)) = row else {
             return Ok(None);
         };
         let action: Action = match serde_json::from_str(&json) {
@@ -112,6 +132,7 @@ impl Store {
         Ok(Some(Claimed {
             action,
             attempt: u32::try_from(attempts).unwrap_or(u32::MAX),
+            trace: trace.as_deref().and_then(TraceId::parse),
         }))
     }
 
@@ -220,9 +241,27 @@ impl Store {
         before: Timestamp,
         limit: i64,
     ) -> Result<Vec<Event>, Error> {
-        let rows: Vec<String> = on_pool!(self, pool => {
+        Ok(self
+            .unapplied_results_traced(before, limit)
+            .await?
+            .into_iter()
+            .map(|(event, _)| event)
+            .collect())
+    }
+
+    /// [`Store::unapplied_results`] with the trace of each action, to feed each result under
+    /// its trace.
+    ///
+    /// # Errors
+    /// `Database`, `Decode`.
+    pub async fn unapplied_results_traced(
+        &self,
+        before: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<(Event, Option<TraceId>)>, Error> {
+        let rows: Vec<(String, Option<String>)> = on_pool!(self, pool => {
             sqlx::query(
-                "SELECT result FROM outbox WHERE state IN ('delivered', 'failed') \
+                "SELECT result, trace FROM outbox WHERE state IN ('delivered', 'failed') \
                  AND result IS NOT NULL AND updated_at < $1 ORDER BY updated_at LIMIT $2",
             )
             .bind(before.0)
@@ -230,11 +269,14 @@ impl Store {
             .fetch_all(pool)
             .await?
             .iter()
-            .map(|r| r.try_get::<String, _>(0))
+            .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?)))
             .collect::<Result<_, _>>()?
         });
         rows.iter()
-            .map(|json| serde_json::from_str(json).map_err(Error::from))
+            .map(|(json, trace)| {
+                let event = serde_json::from_str(json).map_err(Error::from)?;
+                Ok((event, trace.as_deref().and_then(TraceId::parse)))
+            })
             .collect()
     }
 
@@ -268,10 +310,18 @@ impl Store {
     /// # Errors
     /// `Database`, `Decode`.
     pub async fn dead_letters(&self, limit: i64) -> Result<Vec<DeadLetter>, Error> {
-        type Raw = (String, String, Option<String>, i64, i64, String);
+        type Raw = (
+            String,
+            String,
+            Option<String>,
+            i64,
+            i64,
+            String,
+            Option<String>,
+        );
         let rows: Vec<Raw> = on_pool!(self, pool => {
             sqlx::query(
-                "SELECT action_id, kind, last_error, attempts, updated_at, action FROM outbox \
+                "SELECT action_id, kind, last_error, attempts, updated_at, action, trace FROM outbox \
                  WHERE state IN ('failed', 'dead') ORDER BY updated_at DESC, action_id LIMIT $1",
             )
             .bind(limit)
@@ -279,12 +329,13 @@ impl Store {
             .await?
             .iter()
             .map(|r| Ok::<_, sqlx::Error>((
-                r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?, r.try_get(5)?,
+                r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?,
+                r.try_get(5)?, r.try_get(6)?,
             )))
             .collect::<Result<_, _>>()?
         });
         rows.into_iter()
-            .map(|(id, kind, reason, attempts, at, action)| {
+            .map(|(id, kind, reason, attempts, at, action, trace)| {
                 Ok(DeadLetter {
                     action_id: ActionId(id),
                     kind,
@@ -292,6 +343,7 @@ impl Store {
                     attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
                     at: Timestamp(at),
                     action: serde_json::from_str(&action).ok(),
+                    trace: trace.as_deref().and_then(TraceId::parse),
                 })
             })
             .collect()
@@ -328,5 +380,21 @@ impl Store {
                 .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?)))
                 .transpose()?
         }))
+    }
+
+    /// The trace stored with an action (`None` when the action is unknown or has none).
+    ///
+    /// # Errors
+    /// `Database`.
+    pub async fn trace_of(&self, id: &ActionId) -> Result<Option<TraceId>, Error> {
+        let trace: Option<Option<String>> = on_pool!(self, pool => {
+            sqlx::query("SELECT trace FROM outbox WHERE action_id = $1")
+                .bind(id.as_str())
+                .fetch_optional(pool)
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?
+        });
+        Ok(trace.flatten().as_deref().and_then(TraceId::parse))
     }
 }

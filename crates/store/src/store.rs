@@ -16,6 +16,7 @@ use sqlx::sqlite::{
 use tokio::sync::Notify;
 
 use crate::error::{Error, ErrorKind};
+use crate::trace::TraceId;
 
 #[derive(Debug, Clone)]
 pub(crate) enum Backend {
@@ -247,11 +248,30 @@ impl Store {
     /// # Errors
     /// `Conflict` when another writer created the user's open conversation first (retry:
     /// [`crate::Engine`] does); `Database`, `Decode`, `Invalid`.
-    #[allow(clippy::too_many_lines)] // one transaction, written once for both backends
     pub async fn apply<F>(&self, event: &Event, now: Timestamp, handle: F) -> Result<Applied, Error>
     where
         F: FnOnce(Option<Conversation>) -> Step,
     {
+        self.apply_traced(event, None, now, handle).await
+    }
+
+    /// [`Store::apply`], storing `trace` with every outbox row the step adds (the worker
+    /// delivers those actions inside a span with that trace).
+    ///
+    /// # Errors
+    /// As [`Store::apply`].
+    #[allow(clippy::too_many_lines)] // one transaction, written once for both backends
+    pub async fn apply_traced<F>(
+        &self,
+        event: &Event,
+        trace: Option<&TraceId>,
+        now: Timestamp,
+        handle: F,
+    ) -> Result<Applied, Error>
+    where
+        F: FnOnce(Option<Conversation>) -> Step,
+    {
+        let trace = trace.map(TraceId::as_str);
         let dedupe = event.dedupe_key();
         let result_of = result_action(event);
         let applied = in_tx!(self, tx, lock => {
@@ -324,20 +344,16 @@ impl Store {
                 }
                 for action in &step.actions {
                     let json = serde_json::to_string(action)?;
-                    sqlx::query(
-                        "INSERT INTO outbox (action_id, scope, seq, kind, action, state, attempts, \
-                         next_attempt_at, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6, $6) \
-                         ON CONFLICT (action_id) DO NOTHING",
-                    )
-                    .bind(action.id.as_str())
-                    .bind(action.id.scope())
-                    .bind(to_i64(action.id.seq())?)
-                    .bind(action.kind.name())
-                    .bind(json)
-                    .bind(now.0)
-                    .execute(&mut *tx)
-                    .await?;
+                    sqlx::query(INSERT_ACTION)
+                        .bind(action.id.as_str())
+                        .bind(action.id.scope())
+                        .bind(to_i64(action.id.seq())?)
+                        .bind(action.kind.name())
+                        .bind(json)
+                        .bind(now.0)
+                        .bind(trace)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 step
             } else {
@@ -435,29 +451,45 @@ impl Store {
     /// # Errors
     /// `Database`, `Invalid`.
     pub async fn enqueue(&self, actions: &[Action], now: Timestamp) -> Result<(), Error> {
+        self.enqueue_traced(actions, None, now).await
+    }
+
+    /// [`Store::enqueue`] with the `trace` their deliveries are logged under.
+    ///
+    /// # Errors
+    /// `Database`, `Invalid`.
+    pub async fn enqueue_traced(
+        &self,
+        actions: &[Action],
+        trace: Option<&TraceId>,
+        now: Timestamp,
+    ) -> Result<(), Error> {
+        let trace = trace.map(TraceId::as_str);
         on_pool!(self, pool => {
             for action in actions {
                 let json = serde_json::to_string(action)?;
-                sqlx::query(
-                    "INSERT INTO outbox (action_id, scope, seq, kind, action, state, attempts, \
-                     next_attempt_at, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6, $6) \
-                     ON CONFLICT (action_id) DO NOTHING",
-                )
-                .bind(action.id.as_str())
-                .bind(action.id.scope())
-                .bind(to_i64(action.id.seq())?)
-                .bind(action.kind.name())
-                .bind(json)
-                .bind(now.0)
-                .execute(pool)
-                .await?;
+                sqlx::query(INSERT_ACTION)
+                    .bind(action.id.as_str())
+                    .bind(action.id.scope())
+                    .bind(to_i64(action.id.seq())?)
+                    .bind(action.kind.name())
+                    .bind(json)
+                    .bind(now.0)
+                    .bind(trace)
+                    .execute(pool)
+                    .await?;
             }
         });
         self.outbox_added.notify_waiters();
         Ok(())
     }
 }
+
+/// Adds one action to the outbox (a repeated action id is a no-op).
+const INSERT_ACTION: &str = "INSERT INTO outbox (action_id, scope, seq, kind, action, state, \
+    attempts, next_attempt_at, created_at, updated_at, trace) \
+    VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6, $6, $7) \
+    ON CONFLICT (action_id) DO NOTHING";
 
 /// A bound lookup value.
 #[derive(Clone, Copy)]

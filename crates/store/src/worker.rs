@@ -6,8 +6,12 @@ use std::time::Duration;
 
 use flexcord_routing::{Action, ActionId, Event, Timestamp};
 
+use tracing::Instrument as _;
+
 use crate::error::Error;
+use crate::outbox::Claimed;
 use crate::store::Store;
+use crate::trace::TraceId;
 
 /// A successful delivery.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -243,6 +247,10 @@ impl<D: Deliver> Worker<D> {
     /// Claims one due action, delivers it, records the outcome and feeds the result event to
     /// `sink`.
     ///
+    /// The delivery, the recording and the feeding run inside a span `outbox` with the fields
+    /// `trace` (the trace stored with the action), `action`, `kind` and `attempt`, and with
+    /// that trace as [`TraceId::current`], so the actions the result produces keep the trace.
+    ///
     /// # Errors
     /// `Database` errors of the store, or the sink's error (the result stays recorded and is
     /// fed again by [`Worker::refeed`]).
@@ -252,9 +260,23 @@ impl<D: Deliver> Worker<D> {
         let Some(claimed) = self.store.claim(&self.config.owner, now, lease_ms).await? else {
             return Ok(Outcome::Idle);
         };
+        let trace = claimed.trace.clone();
+        let span = tracing::info_span!(
+            "outbox",
+            trace = trace.as_ref().map(TraceId::as_str),
+            action = claimed.action.id.as_str(),
+            kind = claimed.action.kind.name(),
+            attempt = claimed.attempt,
+        );
+        TraceId::scope_opt(trace, self.finish(claimed, sink).instrument(span)).await
+    }
+
+    /// Delivers a claimed action, records the outcome and feeds the result.
+    async fn finish(&self, claimed: Claimed, sink: &impl EventSink) -> Result<Outcome, Error> {
         let action = claimed.action;
         let id = action.id.clone();
         self.at(Point::Claimed, &id);
+        tracing::debug!("delivering");
         let result = self.deliver.deliver(&action).await;
         self.at(Point::Called, &id);
         let now = (self.clock)();
@@ -269,8 +291,13 @@ impl<D: Deliver> Worker<D> {
                     .record_delivered(&id, owner, receipt.upstream_id.as_deref(), &event, now)
                     .await?;
                 if !recorded {
+                    tracing::warn!("another worker took the action over; result discarded");
                     return Ok(Outcome::LeaseLost(id));
                 }
+                tracing::info!(
+                    upstream_id = receipt.upstream_id.as_deref(),
+                    "action delivered"
+                );
                 self.at(Point::Recorded, &id);
                 sink.send(event).await?;
                 self.at(Point::Fed, &id);
@@ -280,7 +307,7 @@ impl<D: Deliver> Worker<D> {
                 let delay = backoff(&self.config, &id, claimed.attempt, failure.retry_after);
                 let retry_at =
                     now.plus_millis(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
-                tracing::warn!(action = %id, attempt = claimed.attempt, reason = %failure.reason,
+                tracing::warn!(reason = %failure.reason, retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
                     "delivery failed; retrying");
                 let recorded = self
                     .store
@@ -301,7 +328,7 @@ impl<D: Deliver> Worker<D> {
                         claimed.attempt, failure.reason
                     )
                 };
-                tracing::error!(action = %id, reason = %reason, "delivery dead-lettered");
+                tracing::error!(reason = %reason, "delivery dead-lettered");
                 let event = action.failed(failure.permanent, reason.clone());
                 let recorded = self
                     .store
@@ -326,10 +353,15 @@ impl<D: Deliver> Worker<D> {
     pub async fn refeed(&self, sink: &impl EventSink, grace: Duration) -> Result<usize, Error> {
         let grace = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
         let before = (self.clock)().plus_millis(grace.saturating_neg());
-        let events = self.store.unapplied_results(before, 100).await?;
+        let events = self.store.unapplied_results_traced(before, 100).await?;
         let n = events.len();
-        for event in events {
-            sink.send(event).await?;
+        for (event, trace) in events {
+            let span = tracing::info_span!(
+                "refeed",
+                trace = trace.as_ref().map(TraceId::as_str),
+                event = event.name(),
+            );
+            TraceId::scope_opt(trace, sink.send(event).instrument(span)).await?;
         }
         Ok(n)
     }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 use twilight_gateway::{
     CloseFrame, ConfigBuilder, Event, EventTypeFlags, Intents, Shard, ShardId, StreamExt as _,
 };
@@ -95,16 +96,43 @@ async fn shard_loop(
                     && let Some(event) = crate::inbound::from_message(&message, bot)
                 {
                     let engine = engine.clone();
-                    tasks.spawn(async move {
-                        if let Err(e) = crate::bridge::apply(&engine, event).await {
-                            tracing::error!(error = %e, "a direct message could not be recorded");
+                    let trace = crate::trace::for_message(message.id.get());
+                    let span = tracing::info_span!(
+                        "discord_message",
+                        trace = trace.as_str(),
+                        user = message.author.id.get(),
+                        channel = message.channel_id.get(),
+                        message = message.id.get(),
+                    );
+                    tasks.spawn(trace.scope(
+                        async move {
+                            tracing::info!("direct message received");
+                            if let Err(e) = crate::bridge::apply(&engine, event).await {
+                                tracing::error!(error = %e, "a direct message could not be recorded");
+                            }
                         }
-                    });
+                        .instrument(span),
+                    ));
                 }
             }
             Ok(Event::InteractionCreate(interaction)) => {
                 let handler = handler.clone();
-                tasks.spawn(async move { handler.handle(interaction.0).await });
+                let trace = crate::trace::for_interaction(interaction.id.get());
+                let span = tracing::info_span!(
+                    "discord_interaction",
+                    trace = trace.as_str(),
+                    interaction = interaction.id.get(),
+                    kind = ?interaction.kind,
+                );
+                tasks.spawn(
+                    trace.scope(
+                        async move {
+                            tracing::info!("interaction received");
+                            handler.handle(interaction.0).await;
+                        }
+                        .instrument(span),
+                    ),
+                );
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(shard = %shard.id(), error = %e, "gateway event error"),

@@ -22,4 +22,6 @@ common::both_backends!(
     worker_run_drains_until_shutdown,
     undecodable_action_is_dead_lettered,
     webhook_before_the_creation_result_is_not_lost,
+    traces_follow_actions_and_their_results,
+    refed_results_and_ticks_keep_a_trace,
 );

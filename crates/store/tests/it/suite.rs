@@ -8,7 +8,7 @@ use flexcord_routing::{
     Action, ActionId, ActionKind, CaseNumber, ChannelId, Conversation, ConversationId, Event,
     Phase, Timestamp, TwilioMessageSid, UserId,
 };
-use flexcord_store::{Deliver, Failure, Outcome, Receipt, Store, Worker, WorkerConfig};
+use flexcord_store::{Deliver, Failure, Outcome, Receipt, Store, TraceId, Worker, WorkerConfig};
 
 use crate::common::{Clock, FakeUpstream, Mode, T0, dm, drain, engine};
 
@@ -639,4 +639,196 @@ pub(crate) async fn webhook_before_the_creation_result_is_not_lost(store: Store)
         .expect("q")
         .expect("found by SID");
     assert_eq!(conv.user, UserId(1));
+}
+
+/// An action kind and the trace its delivery ran under.
+type Seen = (&'static str, Option<String>);
+
+/// Records the trace each delivery ran under, then delivers like [`FakeUpstream`].
+#[derive(Clone)]
+struct Traced {
+    inner: FakeUpstream,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Deliver for Traced {
+    async fn deliver(&self, action: &Action) -> Result<Receipt, Failure> {
+        let trace = TraceId::current().map(|t| t.as_str().to_owned());
+        self.seen
+            .lock()
+            .expect("lock")
+            .push((action.kind.name(), trace));
+        self.inner.deliver(action).await
+    }
+}
+
+impl Traced {
+    fn take(&self) -> Vec<Seen> {
+        std::mem::take(&mut *self.seen.lock().expect("lock"))
+    }
+}
+
+pub(crate) async fn traces_follow_actions_and_their_results(store: Store) {
+    let clock = Clock::new();
+    let engine = engine(&store, &clock);
+    let up = Traced {
+        inner: FakeUpstream::new(true), // the bot hands off at once
+        seen: Arc::default(),
+    };
+    let w = worker(&store, up.clone(), &clock, "w1");
+    let dm_trace = TraceId::parse("dm-101").expect("trace");
+    let applied = dm_trace
+        .clone()
+        .scope(engine.handle(dm(1, 101, "my order")))
+        .await
+        .expect("applies");
+    for action in &applied.step.actions {
+        assert_eq!(
+            store.trace_of(&action.id).await.expect("q"),
+            Some(dm_trace.clone())
+        );
+    }
+    let claimed = store
+        .claim("peek", clock.now(), 1)
+        .await
+        .expect("q")
+        .expect("claimed");
+    assert_eq!(claimed.trace, Some(dm_trace.clone()));
+    clock.advance(2); // the peek's lease expires
+    drain(&w, &engine).await;
+    // The bot's answer, the hand-off it caused, and what the hand-off's results caused (the
+    // back-fill after the conversation was created, the case number after the case was opened)
+    // all ran under the DM's trace.
+    let seen = up.take();
+    assert!(seen.len() >= 8, "{seen:?}");
+    for kind in [
+        "ask_bot",
+        "create_twilio_conversation",
+        "post_to_twilio",
+        "open_case",
+    ] {
+        assert!(seen.iter().any(|(k, _)| *k == kind), "{kind}: {seen:?}");
+    }
+    assert!(
+        seen.iter().all(|(_, t)| t.as_deref() == Some("dm-101")),
+        "{seen:?}"
+    );
+
+    // An agent's message under its own trace: its deliveries carry that one.
+    let sid = store
+        .open_conversation(UserId(1))
+        .await
+        .expect("q")
+        .and_then(|c| c.twilio)
+        .expect("sid");
+    let agent = Event::TwilioMessage {
+        sid,
+        message: TwilioMessageSid::from("IM0001"),
+        author: "agent@example.com".into(),
+        body: "hello from the agent".into(),
+        attachments: Vec::new(),
+    };
+    TraceId::parse("tw-IM0001")
+        .expect("trace")
+        .scope(engine.handle(agent))
+        .await
+        .expect("applies");
+    drain(&w, &engine).await;
+    let seen = up.take();
+    assert!(!seen.is_empty());
+    assert!(
+        seen.iter().all(|(_, t)| t.as_deref() == Some("tw-IM0001")),
+        "{seen:?}"
+    );
+
+    // Without a trace: nothing stored, nothing current during the delivery.
+    let untraced = engine.handle(dm(2, 201, "hello")).await.expect("applies");
+    let first = &untraced.step.actions[0];
+    assert_eq!(store.trace_of(&first.id).await.expect("q"), None);
+    up.inner.set(Mode::Permanent);
+    drain(&w, &engine).await;
+    assert!(up.take().iter().all(|(_, t)| t.is_none()));
+    up.inner.set(Mode::Succeed);
+
+    // A dead letter keeps its trace.
+    TraceId::parse("dm-301")
+        .expect("trace")
+        .scope(engine.handle(dm(3, 301, "hello")))
+        .await
+        .expect("applies");
+    up.inner.set(Mode::Permanent);
+    drain(&w, &engine).await;
+    up.inner.set(Mode::Succeed);
+    let dead = store.dead_letters(10).await.expect("q");
+    assert!(
+        dead.iter()
+            .any(|d| d.trace.as_ref().map(TraceId::as_str) == Some("dm-301")),
+        "{dead:?}"
+    );
+    assert!(dead.iter().any(|d| d.trace.is_none()), "{dead:?}");
+}
+
+pub(crate) async fn refed_results_and_ticks_keep_a_trace(store: Store) {
+    let clock = Clock::new();
+    let engine = engine(&store, &clock);
+    TraceId::parse("dm-101")
+        .expect("trace")
+        .scope(engine.handle(dm(1, 101, "hi")))
+        .await
+        .expect("applies");
+    // A worker records the bot's answer, then dies before feeding it.
+    let claimed = store
+        .claim("w1", clock.now(), 30_000)
+        .await
+        .expect("q")
+        .expect("claimed");
+    let up = Traced {
+        inner: FakeUpstream::new(false),
+        seen: Arc::default(),
+    };
+    let receipt = up.inner.deliver(&claimed.action).await.expect("delivers");
+    let event = receipt.event.expect("bot reply");
+    assert!(
+        store
+            .record_delivered(&claimed.action.id, "w1", None, &event, clock.now())
+            .await
+            .expect("q")
+    );
+    let recorded = store
+        .unapplied_results_traced(Timestamp(clock.now().0 + 1), 10)
+        .await
+        .expect("q");
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].1.as_ref().map(TraceId::as_str), Some("dm-101"));
+    clock.advance(10);
+    let w = worker(&store, up.clone(), &clock, "w2");
+    assert_eq!(w.refeed(&engine, Duration::ZERO).await.expect("refeed"), 1);
+    // The answer's Discord message was added under the refed result's trace.
+    drain(&w, &engine).await;
+    let seen = up.take();
+    assert!(seen.iter().any(|(k, _)| *k == "send_dm"), "{seen:?}");
+    assert!(
+        seen.iter().all(|(_, t)| t.as_deref() == Some("dm-101")),
+        "{seen:?}"
+    );
+
+    // A timer tick starts its own trace.
+    let handoff = Traced {
+        inner: FakeUpstream::new(true),
+        seen: Arc::default(),
+    };
+    let w = worker(&store, handoff.clone(), &clock, "w3");
+    engine.handle(dm(2, 201, "help")).await.expect("applies");
+    drain(&w, &engine).await;
+    handoff.take();
+    clock.advance(5 * 60_000);
+    assert!(engine.tick_due().await.expect("ticks") >= 1);
+    drain(&w, &engine).await;
+    let seen = handoff.take();
+    assert!(!seen.is_empty(), "the agent-wait notice");
+    assert!(
+        seen.iter()
+            .all(|(_, t)| t.as_deref().is_some_and(|t| t.starts_with("tick-2-201-"))),
+        "{seen:?}"
+    );
 }
