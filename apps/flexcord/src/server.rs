@@ -265,17 +265,18 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// The trace a webhook is handled under (see [`crate::trace::for_webhook`]) and its span:
-/// `webhook{trace, route, event_type, message_sid}`.
+/// The trace a webhook is handled under (see [`crate::trace::for_webhook`]; only a verified
+/// webhook may continue a trace) and its span: `webhook{trace, route, event_type, message_sid}`.
 fn webhook_trace(
     route: &'static str,
     headers: &HeaderMap,
     params: &[(String, String)],
+    verified: bool,
 ) -> (TraceId, bool, tracing::Span) {
     let token = headers
         .get(crate::trace::IDEMPOTENCY_HEADER)
         .and_then(|v| v.to_str().ok());
-    let (trace, continued) = crate::trace::for_webhook(params, token);
+    let (trace, continued) = crate::trace::for_webhook(params, token, verified);
     let span = tracing::info_span!(
         "webhook",
         trace = trace.as_str(),
@@ -297,20 +298,20 @@ async fn outbound(
         Ok(p) => p,
         Err(why) => return reject(ROUTE, StatusCode::BAD_REQUEST, "invalid", why),
     };
-    let (trace, continued, span) = webhook_trace(ROUTE, &headers, &params);
-    let handled = outbound_traced(&state, &uri, &headers, &params, continued);
+    let verified = signature_ok(&state, &uri, &headers, &params);
+    let (trace, continued, span) = webhook_trace(ROUTE, &headers, &params, verified);
+    let handled = outbound_traced(&state, &params, verified, continued);
     trace.scope(handled.instrument(span)).await
 }
 
 async fn outbound_traced(
     state: &ServerState,
-    uri: &Uri,
-    headers: &HeaderMap,
     params: &[(String, String)],
+    verified: bool,
     continued: bool,
 ) -> Response {
     const ROUTE: &str = "outbound";
-    if !signature_ok(state, uri, headers, params) {
+    if !verified {
         return reject(
             ROUTE,
             StatusCode::FORBIDDEN,
@@ -345,19 +346,6 @@ async fn bot(
         Ok(p) => p,
         Err(why) => return reject(ROUTE, StatusCode::BAD_REQUEST, "invalid", why),
     };
-    let (trace, continued, span) = webhook_trace(ROUTE, &headers, &params);
-    let handled = bot_traced(&state, &uri, &headers, &params, continued);
-    trace.scope(handled.instrument(span)).await
-}
-
-async fn bot_traced(
-    state: &ServerState,
-    uri: &Uri,
-    headers: &HeaderMap,
-    params: &[(String, String)],
-    continued: bool,
-) -> Response {
-    const ROUTE: &str = "bot";
     // Studio's HTTP widget cannot set headers: the secret may also come as a form parameter.
     let given = headers
         .get(SECRET_HEADER)
@@ -372,7 +360,20 @@ async fn bot_traced(
         (Some(secret), Some(given)) => bool::from(secret.expose().as_bytes().ct_eq(given)),
         _ => false,
     };
-    if !by_secret && !signature_ok(state, uri, headers, params) {
+    let verified = by_secret || signature_ok(&state, &uri, &headers, &params);
+    let (trace, continued, span) = webhook_trace(ROUTE, &headers, &params, verified);
+    let handled = bot_traced(&state, &params, verified, continued);
+    trace.scope(handled.instrument(span)).await
+}
+
+async fn bot_traced(
+    state: &ServerState,
+    params: &[(String, String)],
+    verified: bool,
+    continued: bool,
+) -> Response {
+    const ROUTE: &str = "bot";
+    if !verified {
         return reject(
             ROUTE,
             StatusCode::FORBIDDEN,

@@ -30,10 +30,12 @@ pub fn for_interaction(id: u64) -> TraceId {
 
 /// The trace of a Twilio webhook with form `params` and the `I-Twilio-Idempotency-Token`
 /// header `idempotency_token`; `true` when it continues a trace the bridge wrote into the
-/// message's attributes (the echo of our own message).
+/// message's attributes (the echo of our own message). Only a `verified` webhook (signature or
+/// bot secret checked) may continue a trace, so a forged request cannot add lines to one.
 pub fn for_webhook(
     params: &[(String, String)],
     idempotency_token: Option<&str>,
+    verified: bool,
 ) -> (TraceId, bool) {
     let param = |name: &str| {
         params
@@ -41,7 +43,10 @@ pub fn for_webhook(
             .find(|(k, v)| k == name && !v.is_empty())
             .map(|(_, v)| v.as_str())
     };
-    if let Some(trace) = param("Attributes").and_then(attributes_trace) {
+    if let Some(trace) = param("Attributes")
+        .filter(|_| verified)
+        .and_then(attributes_trace)
+    {
         return (trace, true);
     }
     let trace = param("MessageSid")
@@ -105,9 +110,13 @@ mod tests {
                 r#"{"flexcord": {"discord_message": "55", "trace": "dm-55"}}"#,
             ),
         ]);
-        let (trace, continued) = for_webhook(&params, Some("token-1"));
+        let (trace, continued) = for_webhook(&params, Some("token-1"), true);
         assert_eq!(trace.as_str(), "dm-55");
         assert!(continued);
+        // Unverified (forged or unsigned): a trace of its own.
+        let (trace, continued) = for_webhook(&params, Some("token-1"), false);
+        assert_eq!(trace.as_str(), "tw-IM0123");
+        assert!(!continued);
     }
 
     #[test]
@@ -121,18 +130,18 @@ mod tests {
             r#"{"flexcord": {"trace": 7}}"#,
         ] {
             let params = form(&[("MessageSid", "IM0123"), ("Attributes", attributes)]);
-            let (trace, continued) = for_webhook(&params, Some("token-1"));
+            let (trace, continued) = for_webhook(&params, Some("token-1"), true);
             assert_eq!(trace.as_str(), "tw-IM0123", "{attributes}");
             assert!(!continued);
         }
         // No message: the idempotency token, then a random id.
         let params = form(&[("EventType", "onConversationStateUpdated")]);
         assert_eq!(
-            for_webhook(&params, Some("abc-123")).0.as_str(),
+            for_webhook(&params, Some("abc-123"), true).0.as_str(),
             "tw-abc-123"
         );
-        let a = for_webhook(&params, None).0;
-        let b = for_webhook(&params, None).0;
+        let a = for_webhook(&params, None, true).0;
+        let b = for_webhook(&params, None, true).0;
         assert!(
             a.as_str().starts_with("r-") && a.as_str().len() == 18,
             "{a}"

@@ -47,7 +47,7 @@ async fn chat_mode_studio_bot_handoff_agent_close() {
 
     // The first DM creates the Flex chat channel; Studio (emulated) asks POST /twilio/bot with
     // the ChannelSid; the answer reaches Discord with linked suggestions.
-    b.discord.inject_dm(alice, "I forgot my password").unwrap();
+    let first = b.discord.inject_dm(alice, "I forgot my password").unwrap();
     let answer = b
         .discord
         .wait_for_value(
@@ -103,6 +103,19 @@ async fn chat_mode_studio_bot_handoff_agent_close() {
     let messages = b.twilio.chat_messages(&ch);
     assert_eq!(messages[0].from, identity);
     assert_eq!(messages[0].body.as_deref(), Some("I forgot my password"));
+    // The message carries the DM's id and trace (the DM's trace survived the channel's
+    // creation: the post is an action of its result).
+    let attrs: serde_json::Value = serde_json::from_str(&messages[0].attributes).unwrap();
+    assert_eq!(
+        attrs["flexcord"]["trace"],
+        format!("dm-{}", first.id),
+        "{attrs}"
+    );
+    assert_eq!(
+        attrs["flexcord"]["discord_message"],
+        first.id.to_string(),
+        "{attrs}"
+    );
     assert_eq!(
         b.twilio.bot_requests().len(),
         1,
