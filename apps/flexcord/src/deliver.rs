@@ -32,12 +32,27 @@ use twilight_model::id::marker::{ApplicationMarker, ChannelMarker, MessageMarker
 use crate::discord::interactions::truncate_message;
 use crate::discord::render::{self, Suggestion};
 
+/// What one delivery gave: the upstream's id for what it created, or why it failed (and whether
+/// for good).
+type Outcome = Result<Option<String>, (bool, String)>;
+
 /// Runs Discord and case actions.
 pub struct Executor {
     http: Arc<Client>,
     application_id: Id<ApplicationMarker>,
     cases: Arc<dyn CaseStore>,
     bot_identity: String,
+}
+
+/// Discord's "Unknown Message" (10008), or a 404 for the message.
+fn is_unknown_message(error: &twilight_http::Error) -> bool {
+    match error.kind() {
+        ErrorType::Response { status, error, .. } => {
+            status.get() == 404
+                || matches!(error, twilight_http::api_error::ApiError::General(e) if e.code == 10008)
+        }
+        _ => false,
+    }
 }
 
 /// Whether a failed Discord call may succeed later, and why it failed.
@@ -55,10 +70,11 @@ fn classify(error: &twilight_http::Error) -> (bool, String) {
     }
 }
 
-fn requester(user: flexcord_routing::UserId) -> Requester {
+/// The case requester: the user's Discord display name, or `discord:<id>` when none is known.
+fn requester(user: flexcord_routing::UserId, name: Option<&str>) -> Requester {
     Requester {
         discord_id: user.to_string(),
-        name: format!("discord:{user}"),
+        name: name.map_or_else(|| format!("discord:{user}"), str::to_owned),
     }
 }
 
@@ -141,87 +157,9 @@ impl Executor {
     /// Runs one action; `None` when it is not a Discord or case action.
     pub async fn execute(&self, action: &Action) -> Option<Event> {
         let started = std::time::Instant::now();
-        let (upstream, result) = match &action.kind {
-            ActionKind::OpenDm { user } => ("discord", self.open_dm(*user).await.map(Some)),
-            ActionKind::SendDm {
-                channel,
-                text,
-                buttons,
-                suggestions,
-            } => (
-                "discord",
-                self.send_dm(action, channel.0, text, buttons, suggestions)
-                    .await
-                    .map(Some),
-            ),
-            ActionKind::EditDm {
-                channel,
-                message,
-                text,
-            } => (
-                "discord",
-                self.edit_dm(channel.0, message.0, text)
-                    .await
-                    .map(|()| None),
-            ),
-            ActionKind::Respond { interaction, text } => (
-                "discord",
-                self.respond(&interaction.token, text).await.map(|()| None),
-            ),
-            ActionKind::OpenCase {
-                requester: user,
-                subject,
-                transcript,
-                conversation,
-            } => (
-                "cases",
-                self.open_case(action, *user, subject, transcript, conversation)
-                    .await
-                    .map(Some),
-            ),
-            ActionKind::UpdateCase {
-                number,
-                update,
-                requester: user,
-            } => (
-                "cases",
-                self.update_case(number.as_str(), update, *user)
-                    .await
-                    .map(|()| None),
-            ),
-            ActionKind::AnnotateCase { number, entry } => (
-                "cases",
-                self.annotate(action, number.as_str(), entry)
-                    .await
-                    .map(|()| None),
-            ),
-            ActionKind::FileReport {
-                kind,
-                title,
-                body,
-                requester: user,
-                interaction,
-            } => (
-                "cases",
-                self.file_report(action, *kind, title, body, *user, &interaction.token)
-                    .await
-                    .map(Some),
-            ),
-            ActionKind::CaseStatus {
-                requester: user,
-                number,
-                interaction,
-            } => (
-                "cases",
-                self.case_status(
-                    *user,
-                    number.as_ref().map(flexcord_routing::CaseNumber::as_str),
-                    &interaction.token,
-                )
-                .await
-                .map(|()| None),
-            ),
-            _ => return None,
+        let (upstream, result) = match self.discord_action(action).await {
+            Some(result) => ("discord", result),
+            None => ("cases", self.case_action(action).await?),
         };
         metrics::histogram!(crate::telemetry::UPSTREAM_LATENCY, "upstream" => upstream)
             .record(started.elapsed().as_secs_f64());
@@ -231,6 +169,101 @@ impl Executor {
                 tracing::warn!(action = %action.id.as_str(), kind = action.kind.name(), permanent, %reason, "delivery failed");
                 action.failed(permanent, reason)
             }
+        })
+    }
+
+    /// Runs a Discord action; `None` for other actions.
+    async fn discord_action(&self, action: &Action) -> Option<Outcome> {
+        Some(match &action.kind {
+            ActionKind::OpenDm { user } => self.open_dm(*user).await.map(Some),
+            ActionKind::SendDm {
+                channel,
+                text,
+                buttons,
+                suggestions,
+            } => self
+                .send_dm(action, channel.0, text, buttons, suggestions)
+                .await
+                .map(Some),
+            ActionKind::EditDm {
+                channel,
+                message,
+                text,
+            } => self
+                .edit_dm(channel.0, message.0, text)
+                .await
+                .map(|()| None),
+            ActionKind::DeleteDm { channel, message } => {
+                self.delete_dm(channel.0, message.0).await.map(|()| None)
+            }
+            ActionKind::Respond { interaction, text } => {
+                self.respond(&interaction.token, text).await.map(|()| None)
+            }
+            _ => return None,
+        })
+    }
+
+    /// Runs a case action; `None` for other actions.
+    async fn case_action(&self, action: &Action) -> Option<Outcome> {
+        Some(match &action.kind {
+            ActionKind::OpenCase {
+                requester: user,
+                requester_name,
+                subject,
+                transcript,
+                conversation,
+            } => self
+                .open_case(
+                    action,
+                    requester(*user, requester_name.as_deref()),
+                    subject,
+                    transcript,
+                    conversation,
+                )
+                .await
+                .map(Some),
+            ActionKind::UpdateCase {
+                number,
+                update,
+                requester: user,
+            } => self
+                .update_case(number.as_str(), update, *user)
+                .await
+                .map(|()| None),
+            ActionKind::AnnotateCase { number, entry } => self
+                .annotate(action, number.as_str(), entry)
+                .await
+                .map(|()| None),
+            ActionKind::FileReport {
+                kind,
+                title,
+                body,
+                requester: user,
+                requester_name,
+                interaction,
+            } => self
+                .file_report(
+                    action,
+                    *kind,
+                    (title, body),
+                    requester(*user, requester_name.as_deref()),
+                    &interaction.token,
+                )
+                .await
+                .map(Some),
+            ActionKind::CaseStatus {
+                requester: user,
+                number,
+                interaction,
+            } => self
+                .case_status(
+                    *user,
+                    number.as_ref().map(flexcord_routing::CaseNumber::as_str),
+                    &interaction.token,
+                )
+                .await
+                .map(|()| None),
+            _ => return None,
         })
     }
 
@@ -307,6 +340,19 @@ impl Executor {
         Ok(())
     }
 
+    async fn delete_dm(&self, channel: u64, message: u64) -> Result<(), (bool, String)> {
+        let channel: Id<ChannelMarker> =
+            Id::new_checked(channel).ok_or((true, "channel id 0".to_owned()))?;
+        let message: Id<MessageMarker> =
+            Id::new_checked(message).ok_or((true, "message id 0".to_owned()))?;
+        match self.http.delete_message(channel, message).await {
+            Ok(_) => Ok(()),
+            // Already gone (an earlier attempt, or deleted on Discord's side): done.
+            Err(e) if is_unknown_message(&e) => Ok(()),
+            Err(e) => Err(classify(&e)),
+        }
+    }
+
     async fn respond(&self, token: &str, text: &str) -> Result<(), (bool, String)> {
         let text = truncate_message(text);
         self.http
@@ -330,7 +376,7 @@ impl Executor {
     async fn open_case(
         &self,
         action: &Action,
-        user: flexcord_routing::UserId,
+        requester: Requester,
         subject: &str,
         transcript: &[TranscriptEntry],
         conversation: &flexcord_routing::ConversationId,
@@ -340,7 +386,12 @@ impl Executor {
         } else {
             subject.chars().take(200).collect()
         };
-        let new = NewCase::new(CaseKind::Support, subject, requester(user))
+        let user = requester
+            .discord_id
+            .parse()
+            .ok()
+            .map(flexcord_routing::UserId);
+        let new = NewCase::new(CaseKind::Support, subject, requester)
             .idempotency_key(format!("action:{}", action.id.as_str()));
         let case = self
             .cases
@@ -352,7 +403,7 @@ impl Executor {
             .enumerate()
             .map(|(i, entry)| {
                 NewMessage::new(
-                    self.author_of(&entry.speaker, Some(user)),
+                    self.author_of(&entry.speaker, user),
                     entry.text.clone(),
                     sent_at(entry.at),
                 )
@@ -479,16 +530,15 @@ impl Executor {
         &self,
         action: &Action,
         kind: ReportKind,
-        title: &str,
-        body: &str,
-        user: flexcord_routing::UserId,
+        (title, body): (&str, &str),
+        requester: Requester,
         token: &str,
     ) -> Result<String, (bool, String)> {
         let case_kind = match kind {
             ReportKind::Bug => CaseKind::Bug,
             ReportKind::Feature => CaseKind::Feature,
         };
-        let new = NewCase::new(case_kind, title, requester(user))
+        let new = NewCase::new(case_kind, title, requester)
             .description(body)
             .idempotency_key(format!("action:{}", action.id.as_str()));
         let case = self

@@ -85,6 +85,7 @@ impl ChatTarget {
                 unique_name,
                 identity,
                 friendly_name,
+                user_name,
                 attributes,
                 studio: _,
             } => self
@@ -92,7 +93,7 @@ impl ChatTarget {
                     client,
                     outbound_url,
                     unique_name,
-                    identity,
+                    (identity, user_name.as_deref()),
                     friendly_name,
                     attributes,
                 )
@@ -174,7 +175,7 @@ impl ChatTarget {
         client: &Client,
         outbound_url: &str,
         unique_name: &str,
-        identity: &str,
+        (identity, user_name): (&str, Option<&str>),
         friendly_name: &str,
         attributes: &ConversationAttributes,
     ) -> Result<String, (bool, String)> {
@@ -183,7 +184,12 @@ impl ChatTarget {
             let created = client
                 .flex()
                 .channels()
-                .create(&self.flex_flow, identity, friendly_name, friendly_name)
+                .create(
+                    &self.flex_flow,
+                    identity,
+                    user_name.unwrap_or(friendly_name),
+                    friendly_name,
+                )
                 .chat_unique_name(unique_name)
                 .target(identity)
                 .await

@@ -65,6 +65,12 @@ pub fn attributes_json(a: &ConversationAttributes) -> serde_json::Value {
     }})
 }
 
+/// The user's participant attributes: `{"friendlyName": ...}`, the name Flex shows for the
+/// author of their messages.
+pub fn participant_attributes(name: &str) -> serde_json::Value {
+    json!({ "friendlyName": name })
+}
+
 fn sid(s: &TwilioSid) -> Result<ConversationSid, (bool, String)> {
     s.as_str()
         .parse::<ConversationSid>()
@@ -114,10 +120,17 @@ impl TwilioExecutor {
                 unique_name,
                 identity,
                 friendly_name,
+                user_name,
                 attributes,
                 studio,
             } => self
-                .create_conversation(unique_name, identity, friendly_name, attributes, *studio)
+                .create_conversation(
+                    unique_name,
+                    (identity, user_name.as_deref()),
+                    friendly_name,
+                    attributes,
+                    *studio,
+                )
                 .await
                 .map(Some),
             ActionKind::PostToTwilio {
@@ -157,9 +170,14 @@ impl TwilioExecutor {
             ActionKind::CreateInteraction {
                 sid: conversation,
                 identity,
+                user_name,
                 case,
             } => self
-                .create_interaction(conversation, identity, case.as_ref())
+                .create_interaction(
+                    conversation,
+                    (identity, user_name.as_deref()),
+                    case.as_ref(),
+                )
                 .await
                 .map(Some),
             ActionKind::CloseTwilio { sid: conversation } => {
@@ -182,7 +200,7 @@ impl TwilioExecutor {
     async fn create_conversation(
         &self,
         unique_name: &str,
-        identity: &str,
+        (identity, user_name): (&str, Option<&str>),
         friendly_name: &str,
         attributes: &ConversationAttributes,
         studio: bool,
@@ -207,14 +225,16 @@ impl TwilioExecutor {
             Err(e) => return Err(fail(&e)),
         };
         let sid = conversation.sid;
-        match self
+        let mut participant = self
             .client
             .conversations()
             .participants(&sid)
             .create()
-            .identity(identity)
-            .await
-        {
+            .identity(identity);
+        if let Some(name) = user_name {
+            participant = participant.attributes(&participant_attributes(name));
+        }
+        match participant.await {
             Ok(_) => {}
             Err(e) if already_exists(&e) => {}
             Err(e) => return Err(fail(&e)),
@@ -301,7 +321,7 @@ impl TwilioExecutor {
     async fn create_interaction(
         &self,
         conversation: &TwilioSid,
-        identity: &str,
+        (identity, user_name): (&str, Option<&str>),
         case: Option<&flexcord_routing::CaseNumber>,
     ) -> Result<String, (bool, String)> {
         let (Some(workspace), Some(workflow)) = (&self.workspace, &self.workflow) else {
@@ -316,6 +336,7 @@ impl TwilioExecutor {
             "task_channel_unique_name": "chat",
             "attributes": {
                 "from": identity,
+                "customerName": user_name.unwrap_or(identity),
                 "case": case.map(flexcord_routing::CaseNumber::as_str),
                 "conversationSid": conversation.as_str(),
             },

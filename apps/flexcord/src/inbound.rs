@@ -14,6 +14,7 @@ use twilight_model::application::interaction::{Interaction, InteractionData};
 use twilight_model::channel::Message;
 use twilight_model::id::Id;
 use twilight_model::id::marker::UserMarker;
+use twilight_model::user::User;
 
 use crate::discord::commands::{self, CaseCommand, SlashCommand};
 use crate::discord::modal::{self, ModalSubmit};
@@ -108,6 +109,15 @@ pub fn from_bot_request(request: &BotRequest) -> routing::Event {
     }
 }
 
+/// The name Discord shows for `user`: their guild nickname, else their global display name,
+/// else their username (cleaned by [`routing::text::display_name`]).
+fn display_name(user: &User, nick: Option<&str>) -> Option<String> {
+    [nick, user.global_name.as_deref(), Some(user.name.as_str())]
+        .into_iter()
+        .flatten()
+        .find_map(routing::text::display_name)
+}
+
 /// The routing event for a `MESSAGE_CREATE`: only direct messages from people (not the bot
 /// itself, not other bots, not guild channels).
 pub fn from_message(message: &Message, bot: Id<UserMarker>) -> Option<routing::Event> {
@@ -127,6 +137,10 @@ pub fn from_message(message: &Message, bot: Id<UserMarker>) -> Option<routing::E
                 url: a.url.clone(),
             })
             .collect(),
+        user_name: display_name(
+            &message.author,
+            message.member.as_ref().and_then(|m| m.nick.as_deref()),
+        ),
     })
 }
 
@@ -169,6 +183,12 @@ pub fn from_interaction(interaction: &Interaction) -> Result<routing::Event, Int
             .ok_or(InteractionError::NoUser)?
             .get(),
     );
+    let user_name = interaction.author().and_then(|author| {
+        display_name(
+            author,
+            interaction.member.as_ref().and_then(|m| m.nick.as_deref()),
+        )
+    });
     let core = CoreInteraction {
         id: InteractionId(interaction.id.get()),
         token: interaction.token.clone(),
@@ -207,6 +227,7 @@ pub fn from_interaction(interaction: &Interaction) -> Result<routing::Event, Int
                 Button::parse_custom_id(&data.custom_id).ok_or(InteractionError::NotHandled)?;
             return Ok(routing::Event::Button {
                 user,
+                user_name,
                 interaction: core,
                 conversation,
                 button,
@@ -216,6 +237,7 @@ pub fn from_interaction(interaction: &Interaction) -> Result<routing::Event, Int
     };
     Ok(routing::Event::Command {
         user,
+        user_name,
         interaction: core,
         command,
     })
@@ -368,8 +390,18 @@ mod tests {
                     filename: "a.png".into(),
                     url: "https://cdn/a.png".into()
                 }],
+                user_name: Some("alice".into()),
             })
         );
+        // The global display name wins over the username.
+        let named = message(&DM.replace(
+            r#""username":"alice","#,
+            r#""username":"alice","global_name":"Alice Liddell","#,
+        ));
+        assert!(matches!(
+            from_message(&named, bot),
+            Some(routing::Event::DirectMessage { user_name: Some(ref n), .. }) if n == "Alice Liddell"
+        ));
         assert_eq!(
             from_message(&dm, Id::new(500)),
             None,
@@ -402,10 +434,12 @@ mod tests {
         match from_interaction(&close).unwrap() {
             routing::Event::Command {
                 user,
+                user_name,
                 interaction,
                 command,
             } => {
                 assert_eq!(user, UserId(500));
+                assert_eq!(user_name.as_deref(), Some("alice"));
                 assert_eq!(interaction.id, InteractionId(600));
                 assert_eq!(
                     command,
@@ -446,5 +480,30 @@ mod tests {
             from_interaction(&foreign),
             Err(InteractionError::NotHandled)
         );
+    }
+
+    #[test]
+    fn a_guild_nickname_names_the_user() {
+        let json = r#"{"id":"601","application_id":"100","type":3,"token":"tok","attachment_size_limit":8388608,
+            "authorizing_integration_owners":{},"channel":{"id":"401","type":0},"guild_id":"200",
+            "member":{"user":{"id":"500","username":"alice","global_name":"Alice","discriminator":"0"},
+                "nick":"Ally","roles":[],"joined_at":"2024-01-01T00:00:00.000000+00:00","deaf":false,
+                "mute":false,"flags":0,"permissions":"0"},
+            "data":{"custom_id":"fc:agent:7-100","component_type":2}}"#;
+        let click: Interaction = serde_json::from_str(json).expect("interaction fixture");
+        assert!(matches!(
+            from_interaction(&click),
+            Ok(routing::Event::Button { user: UserId(500), user_name: Some(ref n), .. }) if n == "Ally"
+        ));
+        let unnamed = click_without_nick(json);
+        assert!(matches!(
+            from_interaction(&unnamed),
+            Ok(routing::Event::Button { user_name: Some(ref n), .. }) if n == "Alice"
+        ));
+    }
+
+    fn click_without_nick(json: &str) -> Interaction {
+        serde_json::from_str(&json.replace(r#""nick":"Ally","#, r#""nick":null,"#))
+            .expect("interaction fixture")
     }
 }

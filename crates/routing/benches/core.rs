@@ -24,6 +24,7 @@ fn conversation(router: &Router, user: u64) -> usize {
         message: MessageId(user * 100),
         text: "my parcel never arrived and the tracking page says delivered".into(),
         attachments: Vec::new(),
+        user_name: None,
     }];
     let sid = TwilioSid(format!("CH{user:032}"));
     let mut script: Vec<Event> = vec![Event::ParticipantJoined {
@@ -45,6 +46,7 @@ fn conversation(router: &Router, user: u64) -> usize {
                 message: MessageId(user * 100 + 1 + i),
                 text: "ok thanks".into(),
                 attachments: Vec::new(),
+                user_name: None,
             });
         }
     }

@@ -129,6 +129,14 @@ pub enum ActionKind {
         /// The new text.
         text: String,
     },
+    /// Delete a Discord message the core sent earlier (the surplus parts of an agent message
+    /// whose edit needs fewer parts). A message that is already gone counts as deleted.
+    DeleteDm {
+        /// The DM channel.
+        channel: ChannelId,
+        /// The message.
+        message: MessageId,
+    },
     /// A follow-up (ephemeral) answer to a slash command or button.
     Respond {
         /// The interaction.
@@ -138,15 +146,20 @@ pub enum ActionKind {
     },
     /// Create the Twilio conversation (conversations mode) or channel (chat mode, through the
     /// Flex Flow), with the user as participant `identity`. With `studio`, the conversation gets
-    /// the Studio webhook (studio route). Record the SID before reporting success.
+    /// the Studio webhook (studio route). The user's display name, when known, is the
+    /// participant's `friendlyName` attribute (Flex shows it as the author of their messages).
+    /// Record the SID before reporting success.
     /// Result: [`Event::TwilioConversationCreated`].
     CreateTwilioConversation {
         /// `discord:<dm channel>:<n>` style, unique per conversation.
         unique_name: String,
         /// The user's identity, `discord:<user id>`.
         identity: String,
-        /// Display name.
+        /// The conversation's display name (the user's name when known).
         friendly_name: String,
+        /// The user's Discord display name, if known.
+        #[serde(default)]
+        user_name: Option<String>,
         /// Initial attributes.
         attributes: ConversationAttributes,
         /// Attach the Studio flow (studio route, chat mode).
@@ -176,12 +189,16 @@ pub enum ActionKind {
         attributes: ConversationAttributes,
     },
     /// Hand the conversation to Flex (direct route): `POST /v1/Interactions` with the
-    /// configured workspace and workflow.
+    /// configured workspace and workflow; the task's `customerName` is the user's display name
+    /// when known.
     CreateInteraction {
         /// The conversation.
         sid: TwilioSid,
         /// The user's identity.
         identity: String,
+        /// The user's Discord display name, if known.
+        #[serde(default)]
+        user_name: Option<String>,
         /// The case, when already known.
         case: Option<CaseNumber>,
     },
@@ -202,6 +219,10 @@ pub enum ActionKind {
     OpenCase {
         /// The requester.
         requester: UserId,
+        /// The requester's Discord display name, if known (the case shows `discord:<id>`
+        /// otherwise).
+        #[serde(default)]
+        requester_name: Option<String>,
         /// The last user message.
         subject: String,
         /// Everything said so far.
@@ -236,6 +257,9 @@ pub enum ActionKind {
         body: String,
         /// Who filed it.
         requester: UserId,
+        /// Their Discord display name, if known.
+        #[serde(default)]
+        requester_name: Option<String>,
         /// Where to answer.
         interaction: Interaction,
     },
@@ -258,6 +282,7 @@ impl ActionKind {
             Self::OpenDm { .. } => "open_dm",
             Self::SendDm { .. } => "send_dm",
             Self::EditDm { .. } => "edit_dm",
+            Self::DeleteDm { .. } => "delete_dm",
             Self::Respond { .. } => "respond",
             Self::CreateTwilioConversation { .. } => "create_twilio_conversation",
             Self::PostToTwilio { .. } => "post_to_twilio",

@@ -50,6 +50,9 @@ pub enum Pending {
     SendDm {
         /// The Twilio message forwarded (for later edits).
         forwarded: Option<TwilioMessageSid>,
+        /// Which part of that message (0 = the first).
+        #[serde(default)]
+        part: u32,
     },
     /// `CreateTwilioConversation`.
     CreateTwilio,
@@ -75,6 +78,9 @@ pub struct QueuedDm {
     pub buttons: Vec<Button>,
     /// The Twilio message it forwards, if any.
     pub forwarded: Option<TwilioMessageSid>,
+    /// Which part of that message (0 = the first).
+    #[serde(default)]
+    pub part: u32,
 }
 
 /// A user message waiting for the Twilio conversation to exist (studio route).
@@ -86,19 +92,33 @@ pub struct QueuedPost {
     pub discord_message: MessageId,
 }
 
-/// A Twilio message forwarded to Discord, for edits.
+/// One Discord message a forwarded Twilio message became, for edits. A message longer than
+/// 2,000 characters becomes several, one entry each.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Forwarded {
     /// The Twilio message.
     pub twilio: TwilioMessageSid,
-    /// The first Discord message it became.
+    /// The Discord message this part became.
     pub discord: MessageId,
+    /// Which part (0 = the first; entries stored before parts were recorded are the first).
+    #[serde(default)]
+    pub part: u32,
+}
+
+/// An edit of a forwarded message that waits until every part of the message has reached
+/// Discord (only the latest text is kept).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitingEdit {
+    /// The Twilio message.
+    pub twilio: TwilioMessageSid,
+    /// Its new text.
+    pub body: String,
 }
 
 /// Everything the core knows about one conversation with one Discord user.
 ///
-/// Lists are bounded (transcript 200 lines, recent event keys 128, forwarded messages 64) so
-/// a stored conversation stays small.
+/// Lists are bounded (transcript 200 lines, recent event keys 128, forwarded message parts 128,
+/// waiting edits 16) so a stored conversation stays small.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[allow(clippy::struct_excessive_bools)] // independent once-only flags, stored as JSON
 pub struct Conversation {
@@ -106,6 +126,9 @@ pub struct Conversation {
     pub id: ConversationId,
     /// The Discord user.
     pub user: UserId,
+    /// The user's latest Discord display name (from their DMs, commands and buttons).
+    #[serde(default)]
+    pub user_name: Option<String>,
     /// Where it is.
     pub phase: Phase,
     /// When it started.
@@ -140,8 +163,11 @@ pub struct Conversation {
     pub joined_notice_pending: Option<String>,
     /// Actions whose results matter.
     pub pending: BTreeMap<ActionId, Pending>,
-    /// Recent Twilio messages forwarded to Discord.
+    /// The Discord messages of recent Twilio messages forwarded to Discord.
     pub forwarded: Vec<Forwarded>,
+    /// Edits waiting for the parts of their message to reach Discord.
+    #[serde(default)]
+    pub waiting_edits: Vec<WaitingEdit>,
     /// Recent inbound event keys (second line of dedup after the store's).
     pub seen: Vec<String>,
     /// `OpenDm` was emitted.
@@ -166,6 +192,7 @@ impl Conversation {
         Self {
             id,
             user,
+            user_name: None,
             phase: Phase::New,
             started_at: now,
             last_activity: now,
@@ -184,6 +211,7 @@ impl Conversation {
             joined_notice_pending: None,
             pending: BTreeMap::new(),
             forwarded: Vec::new(),
+            waiting_edits: Vec::new(),
             seen: Vec::new(),
             dm_requested: false,
             twilio_requested: false,
@@ -203,6 +231,11 @@ impl Conversation {
     /// The user's Twilio identity, `discord:<user id>`.
     pub fn identity(&self) -> String {
         identity(self.user)
+    }
+
+    /// The user's display name, or their identity when Discord sent none.
+    pub fn display_name(&self) -> String {
+        self.user_name.clone().unwrap_or_else(|| self.identity())
     }
 }
 

@@ -115,11 +115,18 @@ pub enum Event {
         text: String,
         /// Attached files.
         attachments: Vec<Attachment>,
+        /// The author's display name as Discord sent it (guild nickname, global name or
+        /// username), if any.
+        #[serde(default)]
+        user_name: Option<String>,
     },
     /// A slash command or modal submission.
     Command {
         /// Who ran it.
         user: UserId,
+        /// Their display name as Discord sent it, if any.
+        #[serde(default)]
+        user_name: Option<String>,
         /// To answer it.
         interaction: Interaction,
         /// Which one.
@@ -129,6 +136,9 @@ pub enum Event {
     Button {
         /// Who pressed it.
         user: UserId,
+        /// Their display name as Discord sent it, if any.
+        #[serde(default)]
+        user_name: Option<String>,
         /// To answer it.
         interaction: Interaction,
         /// The conversation from the button's custom id.
@@ -294,6 +304,19 @@ impl Event {
         })
     }
 
+    /// The Discord user's display name the event carries (direct messages, commands, buttons),
+    /// cleaned by [`crate::text::display_name`]; `None` for other events or when Discord sent none.
+    pub fn user_name(&self) -> Option<String> {
+        match self {
+            Self::DirectMessage { user_name, .. }
+            | Self::Command { user_name, .. }
+            | Self::Button { user_name, .. } => {
+                user_name.as_deref().and_then(crate::text::display_name)
+            }
+            _ => None,
+        }
+    }
+
     /// The event's name, for logs and metrics.
     pub fn name(&self) -> &'static str {
         match self {
@@ -351,6 +374,7 @@ mod tests {
     fn events_round_trip_as_json() {
         let e = Event::Command {
             user: UserId(1),
+            user_name: Some("Alice".into()),
             interaction: Interaction {
                 id: InteractionId(2),
                 token: "t".into(),

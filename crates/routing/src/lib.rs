@@ -12,7 +12,9 @@ pub use action::{
     Action, ActionKind, CaseUpdate, ConversationAttributes, ReportKind, ResolvedBy, Speaker,
     TranscriptEntry,
 };
-pub use conversation::{Conversation, Forwarded, Pending, Phase, QueuedDm, QueuedPost, identity};
+pub use conversation::{
+    Conversation, Forwarded, Pending, Phase, QueuedDm, QueuedPost, WaitingEdit, identity,
+};
 pub use event::{BotReply, Button, Command, Event, EventKey, Interaction};
 pub use hours::SupportHours;
 pub use ids::{

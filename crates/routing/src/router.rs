@@ -6,7 +6,9 @@ use crate::action::{
     Action, ActionKind, CaseUpdate, ConversationAttributes, ReportKind, ResolvedBy, Speaker,
     TranscriptEntry,
 };
-use crate::conversation::{Conversation, Forwarded, Pending, Phase, QueuedDm, QueuedPost};
+use crate::conversation::{
+    Conversation, Forwarded, Pending, Phase, QueuedDm, QueuedPost, WaitingEdit,
+};
 use crate::event::{BotReply, Button, Command, Event, Interaction};
 use crate::hours::SupportHours;
 use crate::ids::{
@@ -16,7 +18,8 @@ use crate::text::{self, Attachment};
 
 const TRANSCRIPT_MAX: usize = 200;
 const SEEN_MAX: usize = 128;
-const FORWARDED_MAX: usize = 64;
+const FORWARDED_MAX: usize = 128;
+const WAITING_EDITS_MAX: usize = 16;
 
 /// Which Twilio product carries the conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -210,18 +213,20 @@ impl Router {
             user,
             interaction,
             command,
+            ..
         } = &event
         {
+            let name = event.user_name();
             match command {
                 Command::Bug { .. } | Command::NewFeature { .. } | Command::CaseStatus { .. } => {
-                    return self.stateless(state, *user, interaction, command);
+                    return self.stateless(state, (*user, name), interaction, command);
                 }
                 Command::CaseClose { number } => {
                     let current = state
                         .as_ref()
                         .filter(|c| c.is_open() && c.case.as_ref() == Some(number));
                     if current.is_none() {
-                        return self.stateless(state, *user, interaction, command);
+                        return self.stateless(state, (*user, name), interaction, command);
                     }
                 }
                 Command::HelpMe => {}
@@ -287,6 +292,7 @@ impl Router {
                 user,
                 ref interaction,
                 command: Command::HelpMe,
+                ..
             } => {
                 let mut ctx = start(ConversationId::new(user, interaction.id.0), user);
                 if let Some(key) = event.dedupe_key() {
@@ -360,7 +366,7 @@ impl Router {
     fn stateless(
         &self,
         state: Option<Conversation>,
-        user: UserId,
+        (user, name): (UserId, Option<String>),
         interaction: &Interaction,
         command: &Command,
     ) -> Step {
@@ -386,6 +392,7 @@ impl Router {
                     "Steps to reproduce:\n{steps}\n\nExpected:\n{expected}\n\nActual:\n{actual}"
                 ),
                 requester: user,
+                requester_name: name.clone(),
                 interaction: interaction.clone(),
             }),
             Command::NewFeature { title, description } => push(ActionKind::FileReport {
@@ -393,6 +400,7 @@ impl Router {
                 title: title.clone(),
                 body: description.clone(),
                 requester: user,
+                requester_name: name.clone(),
                 interaction: interaction.clone(),
             }),
             Command::CaseStatus { number } => push(ActionKind::CaseStatus {
@@ -447,6 +455,11 @@ fn fill(
         out = out.replace("{when}", when);
     }
     out
+}
+
+/// A part's number (a message never has 2^32 parts).
+fn part_number(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
 }
 
 fn push_bounded<T>(list: &mut Vec<T>, item: T, max: usize) {
@@ -517,7 +530,7 @@ impl Ctx<'_> {
     }
 
     /// A DM to the user, queued until the DM channel is known.
-    fn tell(&mut self, text: &str, buttons: &[Button], forwarded: Option<&TwilioMessageSid>) {
+    fn tell(&mut self, text: &str, buttons: &[Button]) {
         if self.conv.dm_unreachable {
             self.notes.push(Note::Dropped {
                 reason: "user cannot receive DMs".into(),
@@ -534,7 +547,8 @@ impl Ctx<'_> {
                 } else {
                     Vec::new()
                 },
-                forwarded: if i == 0 { forwarded.cloned() } else { None },
+                forwarded: None,
+                part: 0,
             };
             self.send_dm(dm, Vec::new());
         }
@@ -551,6 +565,7 @@ impl Ctx<'_> {
                 },
                 Pending::SendDm {
                     forwarded: dm.forwarded,
+                    part: dm.part,
                 },
             );
         } else {
@@ -614,10 +629,15 @@ impl Ctx<'_> {
                 .conv
                 .dm_channel
                 .map_or_else(|| self.conv.user.to_string(), |c| c.to_string());
+            let friendly_name = self.conv.user_name.as_ref().map_or_else(
+                || format!("Discord {}", self.conv.user),
+                |name| format!("{name} (Discord)"),
+            );
             let kind = ActionKind::CreateTwilioConversation {
                 unique_name: format!("discord:{place}:{}", self.conv.id),
                 identity: self.conv.identity(),
-                friendly_name: format!("Discord {}", self.conv.user),
+                friendly_name,
+                user_name: self.conv.user_name.clone(),
                 attributes: self.attributes(self.conv.phase == Phase::WaitingAgent),
                 studio: self.studio(),
             };
@@ -626,6 +646,9 @@ impl Ctx<'_> {
     }
 
     fn apply(&mut self, event: Event) {
+        if let Some(name) = event.user_name() {
+            self.conv.user_name = Some(name);
+        }
         match event {
             Event::DirectMessage {
                 channel,
@@ -704,19 +727,7 @@ impl Ctx<'_> {
             Event::Delivered {
                 action_id,
                 upstream_id,
-            } => {
-                if let Some(Pending::SendDm {
-                    forwarded: Some(twilio),
-                }) = self.conv.pending.remove(&action_id)
-                    && let Some(discord) = upstream_id.and_then(|id| id.parse().ok())
-                {
-                    let entry = Forwarded {
-                        twilio,
-                        discord: MessageId(discord),
-                    };
-                    push_bounded(&mut self.conv.forwarded, entry, FORWARDED_MAX);
-                }
-            }
+            } => self.on_delivered(&action_id, upstream_id),
             Event::DeliveryFailed {
                 action_id,
                 permanent: _,
@@ -775,7 +786,7 @@ impl Ctx<'_> {
                     // agent from there (the button, or in words the bot recognises).
                     self.conv.phase = Phase::Bot;
                     let greeting = self.config.texts.greeting.clone();
-                    self.tell(&greeting, &[Button::TalkToAgent], None);
+                    self.tell(&greeting, &[Button::TalkToAgent]);
                     self.config.texts.help_ack.clone()
                 } else {
                     self.config.texts.already_with_support.clone()
@@ -837,19 +848,20 @@ impl Ctx<'_> {
         self.conv.phase = Phase::WaitingAgent;
         self.conv.handoff_at = Some(self.now);
         let transferring = self.config.texts.transferring.clone();
-        self.tell(&transferring, &[], None);
+        self.tell(&transferring, &[]);
         let hours = &self.config.hours;
         let opens = hours.next_open(self.now);
         if opens > self.now {
             let when = hours.describe(opens);
             let text = fill(&self.config.texts.out_of_hours, None, None, Some(&when));
-            self.tell(&text, &[], None);
+            self.tell(&text, &[]);
         }
         self.conv.wait_notice_due = Some(opens.plus_millis(self.config.agent_wait_notice_ms));
         if !self.conv.case_requested {
             self.conv.case_requested = true;
             let kind = ActionKind::OpenCase {
                 requester: self.conv.user,
+                requester_name: self.conv.user_name.clone(),
                 subject: self
                     .conv
                     .last_user_text
@@ -901,6 +913,7 @@ impl Ctx<'_> {
         let kind = ActionKind::CreateInteraction {
             sid,
             identity: self.conv.identity(),
+            user_name: self.conv.user_name.clone(),
             case: self.conv.case.clone(),
         };
         self.emit_pending(kind, Pending::CreateInteraction);
@@ -957,7 +970,7 @@ impl Ctx<'_> {
         self.conv.case = Some(number.clone());
         if self.conv.is_open() {
             let text = fill(&self.config.texts.case_number, Some(&number), None, None);
-            self.tell(&text, &[], None);
+            self.tell(&text, &[]);
         }
         for entry in std::mem::take(&mut self.conv.case_backlog) {
             self.emit(ActionKind::AnnotateCase {
@@ -1011,7 +1024,7 @@ impl Ctx<'_> {
             return;
         }
         let text = fill(&self.config.texts.agent_joined, None, Some(&agent), None);
-        self.tell(&text, &[], None);
+        self.tell(&text, &[]);
         if let Some(number) = self.conv.case.clone() {
             self.emit(ActionKind::UpdateCase {
                 number,
@@ -1054,7 +1067,8 @@ impl Ctx<'_> {
                 let dm = QueuedDm {
                     text: piece,
                     buttons: Vec::new(),
-                    forwarded: (i == 0).then(|| message.clone()),
+                    forwarded: Some(message.clone()),
+                    part: part_number(i),
                 };
                 self.send_dm(dm, Vec::new());
             }
@@ -1066,25 +1080,148 @@ impl Ctx<'_> {
         if author == self.conv.identity() || author == self.config.bot_identity {
             return;
         }
-        let found = self
+        self.edit_forwarded(message, body);
+    }
+
+    /// An agent edited a forwarded message: the new text is split again and the Discord parts
+    /// are edited in order; parts the new text needs beyond the old ones are sent, surplus old
+    /// parts deleted. While parts of the message are still on their way to Discord the edit
+    /// waits for them (only the latest text is kept).
+    fn edit_forwarded(&mut self, message: &TwilioMessageSid, body: &str) {
+        if !self.conv.is_open() {
+            self.notes.push(Note::Dropped {
+                reason: "edit of a message not forwarded".into(),
+            });
+            return;
+        }
+        if self.conv.dm_unreachable {
+            self.notes.push(Note::Dropped {
+                reason: "user cannot receive DMs".into(),
+            });
+            return;
+        }
+        if self.in_flight(message) {
+            self.conv.waiting_edits.retain(|w| &w.twilio != message);
+            push_bounded(
+                &mut self.conv.waiting_edits,
+                WaitingEdit {
+                    twilio: message.clone(),
+                    body: body.to_owned(),
+                },
+                WAITING_EDITS_MAX,
+            );
+            return;
+        }
+        let mut parts: Vec<&Forwarded> = self
             .conv
             .forwarded
             .iter()
-            .rev()
-            .find(|f| &f.twilio == message)
-            .map(|f| f.discord);
-        match (found, self.conv.dm_channel, self.conv.is_open()) {
-            (Some(discord), Some(channel), true) => {
-                let text = text::for_discord(body, &[]).into_iter().next();
+            .filter(|f| &f.twilio == message)
+            .collect();
+        parts.sort_by_key(|f| f.part);
+        let parts: Vec<MessageId> = parts.into_iter().map(|f| f.discord).collect();
+        let Some(channel) = self.conv.dm_channel.filter(|_| !parts.is_empty()) else {
+            self.notes.push(Note::Dropped {
+                reason: "edit of a message not forwarded".into(),
+            });
+            return;
+        };
+        let pieces = text::for_discord(body, &[]);
+        if pieces.is_empty() {
+            // Discord cannot show an empty message; removing a message is another event.
+            self.notes.push(Note::Dropped {
+                reason: "blank edit".into(),
+            });
+            return;
+        }
+        let count = pieces.len();
+        for (i, piece) in pieces.into_iter().enumerate() {
+            if let Some(discord) = parts.get(i) {
                 self.emit(ActionKind::EditDm {
                     channel,
-                    message: discord,
-                    text: text.unwrap_or_default(),
+                    message: *discord,
+                    text: piece,
+                });
+            } else {
+                let dm = QueuedDm {
+                    text: piece,
+                    buttons: Vec::new(),
+                    forwarded: Some(message.clone()),
+                    part: part_number(i),
+                };
+                self.send_dm(dm, Vec::new());
+            }
+        }
+        for discord in parts.iter().skip(count) {
+            self.emit(ActionKind::DeleteDm {
+                channel,
+                message: *discord,
+            });
+        }
+        let surplus: Vec<MessageId> = parts.iter().skip(count).copied().collect();
+        self.conv
+            .forwarded
+            .retain(|f| !(&f.twilio == message && surplus.contains(&f.discord)));
+    }
+
+    fn on_delivered(&mut self, action_id: &ActionId, upstream_id: Option<String>) {
+        if let Some(Pending::SendDm {
+            forwarded: Some(twilio),
+            part,
+        }) = self.conv.pending.remove(action_id)
+        {
+            if let Some(discord) = upstream_id.and_then(|id| id.parse().ok()) {
+                self.remember_part(Forwarded {
+                    twilio: twilio.clone(),
+                    discord: MessageId(discord),
+                    part,
                 });
             }
-            _ => self.notes.push(Note::Dropped {
-                reason: "edit of a message not forwarded".into(),
-            }),
+            self.edit_when_complete(&twilio);
+        }
+    }
+
+    /// Whether a part of this forwarded message has not reached Discord yet.
+    fn in_flight(&self, message: &TwilioMessageSid) -> bool {
+        let sending = self
+            .conv
+            .pending
+            .values()
+            .any(|p| matches!(p, Pending::SendDm { forwarded: Some(t), .. } if t == message));
+        sending
+            || self
+                .conv
+                .dm_backlog
+                .iter()
+                .any(|d| d.forwarded.as_ref() == Some(message))
+    }
+
+    /// Records the Discord message one part became. The oldest messages are forgotten whole,
+    /// so a remembered message always has all its parts.
+    fn remember_part(&mut self, entry: Forwarded) {
+        self.conv
+            .forwarded
+            .retain(|f| !(f.twilio == entry.twilio && f.part == entry.part));
+        self.conv.forwarded.push(entry);
+        while self.conv.forwarded.len() > FORWARDED_MAX {
+            let oldest = self.conv.forwarded[0].twilio.clone();
+            self.conv.forwarded.retain(|f| f.twilio != oldest);
+        }
+    }
+
+    /// Applies the edit waiting for `message` once all its parts reached Discord.
+    fn edit_when_complete(&mut self, message: &TwilioMessageSid) {
+        if self.in_flight(message) {
+            return;
+        }
+        if let Some(i) = self
+            .conv
+            .waiting_edits
+            .iter()
+            .position(|w| &w.twilio == message)
+        {
+            let edit = self.conv.waiting_edits.remove(i);
+            self.edit_forwarded(message, &edit.body);
         }
     }
 
@@ -1117,6 +1254,7 @@ impl Ctx<'_> {
                     text: piece,
                     buttons,
                     forwarded: None,
+                    part: 0,
                 };
                 self.send_dm(dm, suggestions);
             }
@@ -1155,7 +1293,7 @@ impl Ctx<'_> {
         } else {
             Vec::new()
         };
-        self.tell(text, &buttons, None);
+        self.tell(text, &buttons);
         if close_twilio && let Some(sid) = self.conv.twilio.clone() {
             self.emit(ActionKind::CloseTwilio { sid });
         }
@@ -1180,6 +1318,7 @@ impl Ctx<'_> {
         match pending {
             Pending::OpenDm | Pending::SendDm { .. } => {
                 self.conv.dm_backlog.clear();
+                self.conv.waiting_edits.clear();
                 if self.conv.dm_unreachable {
                     return;
                 }
@@ -1232,7 +1371,7 @@ impl Ctx<'_> {
             Pending::AskBot => {
                 if matches!(self.conv.phase, Phase::New | Phase::Bot) {
                     let text = self.config.texts.bot_unavailable.clone();
-                    self.tell(&text, &[Button::TalkToAgent], None);
+                    self.tell(&text, &[Button::TalkToAgent]);
                 }
             }
         }
@@ -1247,7 +1386,7 @@ impl Ctx<'_> {
         {
             self.conv.wait_notice_due = None;
             let text = self.config.texts.still_looking.clone();
-            self.tell(&text, &[], None);
+            self.tell(&text, &[]);
         }
         let idle_due = wake_idle(self.config, &self.conv);
         if idle_due <= self.now {

@@ -117,6 +117,21 @@ pub fn for_twilio(text: &str, attachments: &[Attachment]) -> Vec<String> {
     split(&with_attachment_links(text, attachments), TWILIO_LIMIT)
 }
 
+/// The longest display name kept, in characters (Discord's own names are at most 32).
+pub const USER_NAME_MAX: usize = 32;
+
+/// A display name fit for the case and the Twilio side: control characters dropped, whitespace
+/// collapsed and trimmed, at most [`USER_NAME_MAX`] characters; `None` when nothing is left.
+pub fn display_name(raw: &str) -> Option<String> {
+    let cleaned: Vec<&str> = raw
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let name: String = cleaned.join(" ").chars().take(USER_NAME_MAX).collect();
+    let name = name.trim_end().to_owned();
+    (!name.is_empty()).then_some(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,5 +239,24 @@ mod tests {
         let pieces = for_discord(&text, &[]);
         assert!(pieces.iter().all(|p| p.chars().count() <= DISCORD_LIMIT));
         assert!(pieces.iter().all(|p| !p.contains("@everyone")));
+    }
+
+    #[test]
+    fn display_names_are_cleaned_and_bounded() {
+        assert_eq!(display_name("  Alice  ").as_deref(), Some("Alice"));
+        assert_eq!(
+            display_name("Ali\u{0}ce\n  Liddell\t").as_deref(),
+            Some("Ali ce Liddell")
+        );
+        assert_eq!(display_name(" \n\t "), None);
+        assert_eq!(display_name(""), None);
+        let long = "é".repeat(40);
+        assert_eq!(
+            display_name(&long).map(|n| n.chars().count()),
+            Some(USER_NAME_MAX)
+        );
+        // A cut that ends on a space leaves no trailing blank.
+        let spaced = format!("{} tail", "a".repeat(USER_NAME_MAX - 1));
+        assert_eq!(display_name(&spaced), Some("a".repeat(USER_NAME_MAX - 1)));
     }
 }

@@ -49,6 +49,7 @@ async fn conversation(engine: &Engine, worker: &Worker<Noop>, user: u64) -> u64 
             message: MessageId(user * 10),
             text: "my parcel never arrived and the tracking page says delivered".into(),
             attachments: Vec::new(),
+            user_name: None,
         })
         .await
         .expect("applies");

@@ -74,6 +74,10 @@ async fn chat_mode_studio_bot_handoff_agent_close() {
     assert_eq!(flex[0].identity, identity);
     assert_eq!(flex[0].flex_flow_sid, b.twilio.flex_flow_sid());
     let ch = flex[0].sid.clone();
+    // Flex names the chat after the user: `from` is Alice's Discord display name.
+    let channel = b.twilio.chat_channel(&ch).expect("the chat channel");
+    let cattrs: serde_json::Value = serde_json::from_str(&channel.attributes).unwrap();
+    assert_eq!(cattrs["from"], crate::journey::ALICE, "{cattrs}");
     let hooks = b.twilio.chat_webhooks(&ch);
     assert!(
         hooks.iter().any(|h| h.kind == "studio"),
@@ -214,6 +218,7 @@ async fn chat_mode_studio_bot_handoff_agent_close() {
     assert_eq!(case.status, CaseStatus::Resolved);
     assert_eq!(case.rating.map(|r| r.score), Some(5));
     assert_eq!(case.requester.discord_id, alice.to_string());
+    assert_eq!(case.requester.name, crate::journey::ALICE);
     // The user's own lines came back through the channel webhook and were not echoed.
     assert!(
         b.twilio
@@ -329,6 +334,7 @@ mod executor {
                 unique_name: "discord:400:7-100".into(),
                 identity: "discord:500".into(),
                 friendly_name: "Discord 500".into(),
+                user_name: None,
                 attributes: attributes(false),
                 studio: true,
             },
@@ -411,6 +417,7 @@ mod executor {
             ActionKind::CreateInteraction {
                 sid: sid.clone(),
                 identity: "discord:500".into(),
+                user_name: None,
                 case: None,
             },
         );

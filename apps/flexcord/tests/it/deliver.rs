@@ -167,6 +167,7 @@ async fn case_actions_open_update_and_rate_a_case_once() {
         1,
         ActionKind::OpenCase {
             requester: UserId(500),
+            requester_name: Some("Alice".into()),
             subject: "My order is late".into(),
             transcript,
             conversation: "7-100".into(),
@@ -220,6 +221,8 @@ async fn case_actions_open_update_and_rate_a_case_once() {
     let n = "CASE-000001".parse().unwrap();
     let case = cases.get(n).await.unwrap();
     assert_eq!(case.status, CaseStatus::Resolved);
+    assert_eq!(case.requester.name, "Alice");
+    assert_eq!(case.requester.discord_id, "500");
     assert_eq!(case.assignee.as_deref(), Some("agent@example.com"));
     assert_eq!(case.rating.as_ref().map(|r| r.score), Some(5));
     let lines: Vec<(String, String)> = cases

@@ -12,6 +12,9 @@ use tokio_util::sync::CancellationToken;
 
 const WAIT: Duration = Duration::from_secs(30);
 
+/// The display name the Discord emulator gives its user `alice` (her `global_name`).
+pub(crate) const ALICE: &str = "Alice";
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -555,8 +558,26 @@ async fn handoff_transfer_notice_case_number_then_agent_joined() {
     assert_eq!(task.conversation_sid.as_deref(), Some(sid.as_str()));
     assert_eq!(b.twilio.tasks().len(), 1);
 
+    // The agent sees who they talk to: the participant's friendly name, the conversation's
+    // name and the task's customer name are Alice's Discord display name.
+    let user = b
+        .twilio
+        .participants(&sid)
+        .into_iter()
+        .find(|p| p.identity.as_deref() == Some(&format!("discord:{alice}")))
+        .expect("Alice is a participant");
+    let pattrs: serde_json::Value = serde_json::from_str(&user.attributes).unwrap();
+    assert_eq!(pattrs["friendlyName"], ALICE, "{pattrs}");
+    assert_eq!(
+        conversations[0].friendly_name.as_deref(),
+        Some("Alice (Discord)")
+    );
+    let tattrs: serde_json::Value = serde_json::from_str(&task.attributes).unwrap();
+    assert_eq!(tattrs["customerName"], ALICE, "{tattrs}");
+
     let case = b.case_when("open", |c| c.status == CaseStatus::Open).await;
     assert_eq!(case.requester.discord_id, alice.to_string());
+    assert_eq!(case.requester.name, ALICE);
     b.stop().await;
 }
 
@@ -608,6 +629,7 @@ async fn agent_long_reply_is_split_in_order() {
     );
     let case = b.case_when("open", |c| c.status == CaseStatus::Open).await;
     assert_eq!(case.requester.discord_id, alice.to_string());
+    assert_eq!(case.requester.name, ALICE);
     let mut recorded = false;
     for _ in 0..200 {
         let timeline = b.cases.timeline(case.number).await.unwrap();
@@ -674,6 +696,7 @@ async fn rating_is_recorded_on_the_resolved_case() {
         })
         .await;
     assert_eq!(case.rating.map(|r| r.score), Some(5));
+    assert_eq!(case.requester.name, ALICE);
     let timeline = b.cases.timeline(case.number).await.unwrap();
     let authors: Vec<String> = timeline
         .iter()
@@ -781,6 +804,10 @@ async fn conversations_studio_full_handoff_journey() {
         })
         .await;
     assert_eq!(case.rating.map(|r| r.score), Some(4));
+    assert_eq!(
+        case.requester.name, ALICE,
+        "the name from Alice's DMs and button"
+    );
     let timeline = b.cases.timeline(case.number).await.unwrap();
     let authors: Vec<String> = timeline
         .iter()
@@ -792,5 +819,122 @@ async fn conversations_studio_full_handoff_journey() {
         "{authors:?}"
     );
     assert!(authors.iter().any(|a| a == "agent:zoe"), "{authors:?}");
+    b.stop().await;
+}
+
+/// `n` copies of `word` separated by spaces: 400 five-letter words fill one Discord message.
+fn words(n: usize, word: &str) -> String {
+    vec![word; n].join(" ")
+}
+
+#[tokio::test]
+#[allow(clippy::too_many_lines)] // one journey, read top to bottom
+async fn agent_edits_a_split_reply_into_more_then_fewer_parts() {
+    let b = Bridge::start().await;
+    let alice = b.discord.user_id("alice").unwrap();
+    let agent = b.twilio.agent("agent:alice");
+    let (sid, _task) = b.agent_joins(alice, &agent).await;
+    // A reply of about 4,000 characters: two Discord messages.
+    let original = words(800, "four");
+    assert!(original.chars().count() > 3_990);
+    let msid = agent.send(&sid, &original).unwrap();
+    let first = b
+        .discord
+        .wait_for_value(
+            |s| {
+                let parts: Vec<u64> = s
+                    .dms_to(alice)
+                    .into_iter()
+                    .filter(|m| m.content.starts_with("four"))
+                    .map(|m| m.id)
+                    .collect();
+                (parts.len() == 2).then_some(parts)
+            },
+            WAIT,
+        )
+        .await
+        .expect("the reply in two parts");
+
+    // Edited into about 5,000 characters: both parts edited in order, a third one sent.
+    let longer = words(1000, "five");
+    assert!(longer.chars().count() > 4_990);
+    agent.edit(&sid, &msid, &longer).unwrap();
+    let parts = b
+        .discord
+        .wait_for_value(
+            |s| {
+                let dms = s.dms_to(alice);
+                let start = dms.iter().position(|m| m.id == first[0])?;
+                let parts: Vec<(u64, String)> = dms[start..]
+                    .iter()
+                    .filter(|m| m.content.starts_with("five"))
+                    .map(|m| (m.id, m.content.clone()))
+                    .collect();
+                let total: usize = parts.iter().map(|(_, t)| t.matches("five").count()).sum();
+                (total == 1000).then_some(parts)
+            },
+            WAIT,
+        )
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "the edit in three parts; DMs: {:#?}",
+                b.discord.dms_to(alice)
+            )
+        });
+    assert_eq!(parts.len(), 3, "{parts:?}");
+    assert_eq!(parts[0], (first[0], words(400, "five")));
+    assert_eq!(parts[1], (first[1], words(400, "five")));
+    assert_eq!(parts[2].1, words(200, "five"));
+    let third = parts[2].0;
+    assert!(third > first[1], "the third part is a new message");
+    assert!(
+        !b.discord
+            .dms_to(alice)
+            .iter()
+            .any(|m| m.content.contains("four")),
+        "nothing of the old text is left"
+    );
+    for id in &first {
+        let m = b
+            .discord
+            .bot_messages()
+            .into_iter()
+            .find(|m| m.id == *id)
+            .unwrap();
+        assert_eq!(m.edits.len(), 1, "edited once: {:?}", m.edits);
+        assert!(m.edits[0].starts_with("four"));
+    }
+
+    // Edited into a short text: the first part edited, the other two deleted.
+    let short = "Sorry, that answer was for another customer.";
+    agent.edit(&sid, &msid, short).unwrap();
+    b.discord
+        .wait_for(
+            |s| {
+                s.message(first[1]).is_some_and(|m| m.deleted)
+                    && s.message(third).is_some_and(|m| m.deleted)
+                    && s.message(first[0]).is_some_and(|m| m.content == short)
+            },
+            WAIT,
+        )
+        .await
+        .unwrap_or_else(|_| panic!("short edit; DMs: {:#?}", b.discord.dms_to(alice)));
+    let deletes = b
+        .discord
+        .rest_calls()
+        .into_iter()
+        .filter(|c| c.method == "DELETE" && c.path.contains("/messages/"))
+        .count();
+    assert_eq!(deletes, 2, "each surplus part deleted once");
+    let dms = b.discord.dms_to(alice);
+    let last = dms
+        .iter()
+        .rev()
+        .find(|m| m.content.contains("customer") || m.content.starts_with("five"))
+        .expect("the edited reply");
+    assert_eq!(last.id, first[0]);
+    assert_eq!(last.content, short);
+    assert!(!dms.iter().any(|m| m.content.contains("five")), "{dms:#?}");
     b.stop().await;
 }

@@ -46,7 +46,8 @@ async fn conversation_lifecycle_is_idempotent() {
         ActionKind::CreateTwilioConversation {
             unique_name: "discord:400:1".into(),
             identity: "discord:500".into(),
-            friendly_name: "alice".into(),
+            friendly_name: "Alice (Discord)".into(),
+            user_name: Some("Alice".into()),
             attributes: attributes(false),
             studio: false,
         },
@@ -61,7 +62,10 @@ async fn conversation_lifecycle_is_idempotent() {
     assert_eq!(sids[0], sids[1], "a retry finds the same conversation");
     let sid = sids[0].clone();
     assert_eq!(twilio.conversations().len(), 1);
-    assert_eq!(twilio.participants(sid.as_str()).len(), 1);
+    let participants = twilio.participants(sid.as_str());
+    assert_eq!(participants.len(), 1);
+    let pattrs: serde_json::Value = serde_json::from_str(&participants[0].attributes).unwrap();
+    assert_eq!(pattrs["friendlyName"], "Alice", "{pattrs}");
     let hooks = twilio.conversation_webhooks(sid.as_str());
     assert_eq!(hooks.len(), 1, "{hooks:?}");
     assert_eq!(
@@ -72,6 +76,7 @@ async fn conversation_lifecycle_is_idempotent() {
     let conv = twilio.conversation(sid.as_str()).unwrap();
     let attrs: serde_json::Value = serde_json::from_str(&conv.attributes).unwrap();
     assert_eq!(attrs["flexcord"]["discord_user"], "500");
+    assert_eq!(conv.friendly_name.as_deref(), Some("Alice (Discord)"));
     assert_eq!(attrs["flexcord"]["handoff"], false);
 
     let post = action(
@@ -118,6 +123,7 @@ async fn conversation_lifecycle_is_idempotent() {
         ActionKind::CreateInteraction {
             sid: sid.clone(),
             identity: "discord:500".into(),
+            user_name: Some("Alice".into()),
             case: Some(CaseNumber::from("CASE-000001")),
         },
     );
@@ -126,6 +132,10 @@ async fn conversation_lifecycle_is_idempotent() {
         Some(Event::Delivered { .. })
     ));
     assert_eq!(twilio.interactions().len(), 1);
+    // The task Flex creates carries the user's name as `customerName`.
+    let task = &twilio.interactions()[0].routing["properties"]["attributes"];
+    assert_eq!(task["customerName"], "Alice", "{task}");
+    assert_eq!(task["from"], "discord:500", "{task}");
 
     let close = action(5, ActionKind::CloseTwilio { sid: sid.clone() });
     assert!(matches!(

@@ -8,6 +8,8 @@
     clippy::unused_self
 )]
 
+mod edits;
+mod names;
 mod props;
 mod rules;
 mod scenarios;

@@ -57,11 +57,13 @@ fn run(config: RouterConfig, ops: Vec<Op>) -> Result<(), TestCaseError> {
             Op::Dm(u) => Some(dm(u, 10_000 + n, &format!("user-msg-{n} from {u}"))),
             Op::HelpMe(u) => Some(Event::Command {
                 user: UserId(u),
+                user_name: None,
                 interaction: interaction(20_000 + n),
                 command: Command::HelpMe,
             }),
             Op::Button(u, b) => latest.get(&u).map(|c| Event::Button {
                 user: UserId(u),
+                user_name: None,
                 interaction: interaction(30_000 + n),
                 conversation: c.clone(),
                 button: match b {

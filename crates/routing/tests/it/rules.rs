@@ -116,6 +116,7 @@ fn user_is_told_transfer_then_case_number_then_agent_joined() {
     let conv_id = w.conv_of(1).expect("open").id.clone();
     let handoff = w.apply(Event::Button {
         user: UserId(1),
+        user_name: None,
         interaction: interaction(5),
         conversation: conv_id,
         button: Button::TalkToAgent,
@@ -224,6 +225,7 @@ fn failed_twilio_conversation_tells_the_user_and_closes() {
     let id = w.conv_of(1).expect("open").id.clone();
     w.apply(Event::Button {
         user: UserId(1),
+        user_name: None,
         interaction: interaction(6),
         conversation: id.clone(),
         button: Button::TalkToAgent,
@@ -257,6 +259,7 @@ fn a_button_never_acts_on_another_users_conversation() {
     let id = w.conv_of(1).expect("open").id.clone();
     let step = w.apply(Event::Button {
         user: UserId(2),
+        user_name: None,
         interaction: interaction(5),
         conversation: id,
         button: Button::TalkToAgent,
@@ -281,6 +284,7 @@ fn studio_handoff_reaches_flex_without_another_message() {
         let sid = conv.twilio.clone().expect("created");
         let step = w.apply(Event::Button {
             user: UserId(1),
+            user_name: None,
             interaction: interaction(5),
             conversation: conv.id.clone(),
             button: Button::TalkToAgent,
@@ -321,6 +325,7 @@ fn studio_handoff_reaches_flex_without_another_message() {
         // A second request does not bring Flex in twice.
         let again = w.apply(Event::Button {
             user: UserId(1),
+            user_name: None,
             interaction: interaction(6),
             conversation: conv.id.clone(),
             button: Button::TalkToAgent,

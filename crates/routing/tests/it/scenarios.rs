@@ -17,6 +17,7 @@ fn hand_off(w: &mut World, user: u64) {
     let id = w.conv_of(user).expect("open").id.clone();
     w.apply(Event::Button {
         user: UserId(user),
+        user_name: None,
         interaction: interaction(77),
         conversation: id,
         button: Button::TalkToAgent,
@@ -165,6 +166,7 @@ fn helpme_from_a_guild_opens_the_dm_with_the_virtual_agent() {
     let mut w = World::new(RouterConfig::default());
     let step = w.apply(Event::Command {
         user: UserId(3),
+        user_name: None,
         interaction: interaction(9),
         command: Command::HelpMe,
     });
@@ -291,6 +293,7 @@ fn case_mapping_follows_the_conversation() {
         ActionKind::SendDm { buttons, .. } if buttons.len() == 5)));
     let step = w.apply(Event::Button {
         user: UserId(1),
+        user_name: None,
         interaction: interaction(81),
         conversation: conv.id.clone(),
         button: Button::Rate(4),
@@ -305,6 +308,7 @@ fn case_mapping_follows_the_conversation() {
     // Rated once.
     let step = w.apply(Event::Button {
         user: UserId(1),
+        user_name: None,
         interaction: interaction(82),
         conversation: conv.id,
         button: Button::Rate(1),
@@ -322,6 +326,7 @@ fn case_close_command_resolves_by_requester() {
     let case = w.conv_of(1).and_then(|c| c.case.clone()).expect("case");
     let step = w.apply(Event::Command {
         user: UserId(1),
+        user_name: None,
         interaction: interaction(90),
         command: Command::CaseClose { number: case },
     });
@@ -340,6 +345,7 @@ fn case_close_command_resolves_by_requester() {
     // Another case number: a stateless update on behalf of the requester.
     let step = w.apply(Event::Command {
         user: UserId(1),
+        user_name: None,
         interaction: interaction(91),
         command: Command::CaseClose {
             number: CaseNumber::from("CASE-000999"),
@@ -354,6 +360,7 @@ fn reports_and_status_need_no_conversation() {
     let mut w = World::new(RouterConfig::default());
     let step = w.apply(Event::Command {
         user: UserId(2),
+        user_name: None,
         interaction: interaction(50),
         command: Command::Bug {
             title: "crash".into(),
@@ -366,6 +373,7 @@ fn reports_and_status_need_no_conversation() {
     assert!(step.state.is_none());
     let step = w.apply(Event::Command {
         user: UserId(2),
+        user_name: None,
         interaction: interaction(51),
         command: Command::CaseStatus { number: None },
     });
@@ -391,19 +399,25 @@ fn long_agent_message_is_split_and_neutralised() {
     assert_eq!(texts.len(), 2);
     assert!(texts.iter().all(|t| t.chars().count() <= 2000));
     assert!(texts[0].starts_with("@\u{200b}everyone"));
-    // Edits of a forwarded message edit the first Discord message.
-    let send = step.actions[0].clone();
+    // An edit to a short text edits the first Discord message and deletes the second.
     w.outbox.clear();
-    let delivered = send.completed(Some("555".into()));
-    w.apply(delivered);
+    for (send, id) in step
+        .actions
+        .iter()
+        .filter(|a| a.kind.name() == "send_dm")
+        .zip(["555", "556"])
+    {
+        w.apply(send.completed(Some(id.into())));
+    }
     let step = w.apply(Event::TwilioMessageUpdated {
         sid,
         message: "IM9".into(),
         author: "agent".into(),
         body: "fixed".into(),
     });
-    assert!(matches!(&step.actions[..], [a] if matches!(&a.kind,
-        ActionKind::EditDm { message, text, .. } if message.0 == 555 && text == "fixed")));
+    assert!(matches!(&step.actions[..], [a, b] if matches!(&a.kind,
+        ActionKind::EditDm { message, text, .. } if message.0 == 555 && text == "fixed")
+        && matches!(&b.kind, ActionKind::DeleteDm { message, .. } if message.0 == 556)));
 }
 
 #[test]

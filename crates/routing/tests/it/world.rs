@@ -22,12 +22,18 @@ pub(crate) fn interaction(id: u64) -> Interaction {
 }
 
 pub(crate) fn dm(user: u64, message: u64, text: &str) -> Event {
+    dm_as(user, message, text, None)
+}
+
+/// A DM whose author Discord names `name`.
+pub(crate) fn dm_as(user: u64, message: u64, text: &str, name: Option<&str>) -> Event {
     Event::DirectMessage {
         user: UserId(user),
         channel: channel_of(UserId(user)),
         message: MessageId(message),
         text: text.to_owned(),
         attachments: Vec::new(),
+        user_name: name.map(str::to_owned),
     }
 }
 

@@ -130,6 +130,7 @@ pub(crate) fn dm(user: u64, message: u64, text: &str) -> Event {
         message: MessageId(message),
         text: text.to_owned(),
         attachments: Vec::new(),
+        user_name: None,
     }
 }
 
