@@ -111,7 +111,7 @@ pub fn from_bot_request(request: &BotRequest) -> routing::Event {
 
 /// The name Discord shows for `user`: their guild nickname, else their global display name,
 /// else their username (cleaned by [`routing::text::display_name`]).
-fn display_name(user: &User, nick: Option<&str>) -> Option<String> {
+pub(crate) fn display_name(user: &User, nick: Option<&str>) -> Option<String> {
     [nick, user.global_name.as_deref(), Some(user.name.as_str())]
         .into_iter()
         .flatten()

@@ -154,12 +154,11 @@ impl InteractionHandler {
             tracing::debug!(interaction = %interaction.id, "interaction without a user ignored");
             return;
         };
+        let nick = interaction.member.as_ref().and_then(|m| m.nick.as_deref());
         let requester = Requester {
             discord_id: user.id.to_string(),
-            name: user
-                .global_name
-                .clone()
-                .unwrap_or_else(|| user.name.clone()),
+            name: crate::inbound::display_name(&user, nick)
+                .unwrap_or_else(|| format!("discord:{}", user.id)),
         };
         let for_core = matches!(
             (&interaction.kind, &interaction.data),

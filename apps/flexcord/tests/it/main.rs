@@ -202,6 +202,10 @@ async fn bug_command_opens_a_modal_files_a_case_and_lists_duplicates() {
     assert_eq!(case.subject, "Login page crashes on Android");
     assert!(case.description.contains("The app crashes"));
     assert_eq!(case.requester.discord_id, alice.to_string());
+    assert_eq!(
+        case.requester.name, "Alice",
+        "the emulator's display name for alice"
+    );
     // Announced in the bug channel.
     let channel = h.discord.channel_id("bug-report").unwrap();
     let note = h
