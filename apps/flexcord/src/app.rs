@@ -314,9 +314,9 @@ pub async fn serve(config: Config, shutdown: tokio_util::sync::CancellationToken
     let worker_engine = engine.clone();
     let worker_stop = shutdown.clone();
     let outbox = tokio::spawn(async move {
-        if let Err(e) = worker
-            .run(worker_engine.as_ref(), worker_stop.cancelled_owned())
-            .await
+        // Boxed: the worker's future holds the deliveries' futures and is large.
+        if let Err(e) =
+            Box::pin(worker.run(worker_engine.as_ref(), worker_stop.cancelled_owned())).await
         {
             tracing::error!(error = %e, "the outbox worker stopped");
         }

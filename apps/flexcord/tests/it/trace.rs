@@ -113,6 +113,11 @@ async fn one_trace_from_discord_through_twilio_and_back() {
     let logs = Captured::default();
     let subscriber =
         flexcord::telemetry::subscriber(LogFormat::Json, EnvFilter::new("info"), logs.clone());
+    // With a single registered dispatcher, tracing caches a callsite's interest from the
+    // default of whichever thread hits it first: a log line first reached by another test's
+    // thread (no subscriber there) would be disabled for this test too. A second registered
+    // dispatcher makes every callsite ask each dispatcher per event instead.
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
     let _guard = tracing::subscriber::set_default(subscriber);
     let b = Bridge::start_configured(|_| Vec::new()).await;
     let alice = b.discord.user_id("alice").unwrap();
