@@ -5,8 +5,8 @@ use std::sync::Arc;
 use flexcord::deliver::Executor;
 use flexcord_cases::{CaseStatus, CaseStore, TimelineEvent};
 use flexcord_routing::{
-    Action, ActionId, ActionKind, Button, CaseNumber, CaseUpdate, ChannelId, Event, ResolvedBy,
-    Speaker, Timestamp, TranscriptEntry, UserId,
+    Action, ActionId, ActionKind, Button, CaseNumber, CaseUpdate, ChannelId, Event, MessageId,
+    ResolvedBy, Speaker, Timestamp, TranscriptEntry, UserId,
 };
 use flexcord_testkit::discord::{DiscordConfig, DiscordEmulator};
 
@@ -90,6 +90,93 @@ async fn send_dm_is_idempotent_and_renders_buttons_and_suggestions() {
     assert_eq!(dms[0].embeds[0]["title"], "Reset your password");
     let buttons = serde_json::to_string(&dms[0].components).unwrap();
     assert!(buttons.contains("fc:agent:7-100"), "{buttons}");
+}
+
+#[tokio::test]
+async fn edit_and_delete_dm_apply_once_and_a_repeated_delete_is_done() {
+    let (discord, exec, _cases, _dir) = setup().await;
+    let alice = discord.user_id("alice").unwrap();
+    let Some(Event::DmOpened { channel, .. }) = exec
+        .execute(&action(
+            1,
+            ActionKind::OpenDm {
+                user: UserId(alice),
+            },
+        ))
+        .await
+    else {
+        panic!("DM opened")
+    };
+    let mut ids = Vec::new();
+    for (seq, text) in [(2, "first part"), (3, "second part")] {
+        let send = action(
+            seq,
+            ActionKind::SendDm {
+                channel,
+                text: text.into(),
+                buttons: vec![],
+                suggestions: vec![],
+            },
+        );
+        let Some(Event::Delivered {
+            upstream_id: Some(id),
+            ..
+        }) = exec.execute(&send).await
+        else {
+            panic!("sent")
+        };
+        ids.push(MessageId(id.parse().unwrap()));
+    }
+    let edit = action(
+        4,
+        ActionKind::EditDm {
+            channel,
+            message: ids[0],
+            text: "the whole answer".into(),
+        },
+    );
+    assert!(matches!(
+        exec.execute(&edit).await,
+        Some(Event::Delivered { .. })
+    ));
+    let delete = action(
+        5,
+        ActionKind::DeleteDm {
+            channel,
+            message: ids[1],
+        },
+    );
+    // A retried delete finds the message gone (Discord's 10008) and counts as done.
+    for _ in 0..2 {
+        assert!(
+            matches!(exec.execute(&delete).await, Some(Event::Delivered { .. })),
+            "delete delivered"
+        );
+    }
+    let dms = discord.dms_to(alice);
+    assert_eq!(dms.len(), 1, "{dms:?}");
+    assert_eq!(dms[0].id, ids[0].0);
+    assert_eq!(dms[0].content, "the whole answer");
+    assert_eq!(dms[0].edits, ["first part"]);
+    let deletes: Vec<_> = discord
+        .rest_calls()
+        .into_iter()
+        .filter(|c| c.method == "DELETE")
+        .map(|c| c.status)
+        .collect();
+    assert_eq!(deletes, [204, 404], "deleted, then already gone");
+    // A message that never existed is also gone: done, not a retry loop.
+    let missing = action(
+        6,
+        ActionKind::DeleteDm {
+            channel,
+            message: MessageId(42),
+        },
+    );
+    assert!(matches!(
+        exec.execute(&missing).await,
+        Some(Event::Delivered { .. })
+    ));
 }
 
 #[tokio::test]
