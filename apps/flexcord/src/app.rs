@@ -221,9 +221,16 @@ pub async fn serve(config: Config, shutdown: tokio_util::sync::CancellationToken
             return ExitCode::FAILURE;
         }
     };
+    let router_config = match crate::bridge::router_config(&config, flexcord_store::now()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: support.timezone: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
     let engine = Arc::new(flexcord_store::Engine::new(
         store.clone(),
-        flexcord_routing::Router::new(crate::bridge::router_config(&config)),
+        flexcord_routing::Router::new(router_config),
     ));
     let twilio = match crate::bridge::twilio_client(&config.twilio) {
         Ok(c) => c,

@@ -155,14 +155,24 @@ pub async fn run_timers(
     }
 }
 
-/// The routing configuration the app's configuration asks for.
-pub fn router_config(config: &crate::config::Config) -> flexcord_routing::RouterConfig {
+/// The routing configuration the app's configuration asks for, with the support hours' UTC
+/// offsets worked out around `now` (see [`crate::config::SupportConfig::hours_at`]).
+///
+/// # Errors
+/// When the support hours cannot be placed in time (an unknown zone; a validated configuration
+/// has none).
+pub fn router_config(
+    config: &crate::config::Config,
+    now: flexcord_routing::Timestamp,
+) -> Result<flexcord_routing::RouterConfig, String> {
     use crate::config::{BotRoute, TwilioMode};
     let millis = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
-    if config.support.hours.is_some() {
-        tracing::warn!("support.hours is not applied yet: agents are treated as always available");
-    }
-    flexcord_routing::RouterConfig {
+    let mut texts = flexcord_routing::Texts::default();
+    // "from Mon 08:00" names the zone the time is in.
+    texts.out_of_hours = texts
+        .out_of_hours
+        .replace("{when}", &format!("{{when}} ({})", config.support.timezone));
+    Ok(flexcord_routing::RouterConfig {
         mode: match config.twilio.mode {
             TwilioMode::Conversations => flexcord_routing::TwilioMode::Conversations,
             TwilioMode::Chat => flexcord_routing::TwilioMode::Chat,
@@ -174,8 +184,9 @@ pub fn router_config(config: &crate::config::Config) -> flexcord_routing::Router
         bot_identity: config.bot.identity.clone(),
         agent_wait_notice_ms: millis(config.support.agent_wait_notice),
         idle_close_ms: millis(config.support.idle_close),
-        ..flexcord_routing::RouterConfig::default()
-    }
+        hours: config.support.hours_at(now)?,
+        texts,
+    })
 }
 
 /// The Twilio client for the configured account and product URLs.

@@ -13,6 +13,8 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
+pub use flexcord_routing::SupportHours;
+use flexcord_routing::hours::OffsetChange;
 use flexcord_twilio::sid::{
     AccountSid, ApiKeySid, FlexFlowSid, FlowSid, ServiceSid, WorkflowSid, WorkspaceSid,
 };
@@ -281,14 +283,80 @@ pub struct CasesConfig {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct SupportConfig {
-    /// When agents are available; `None` means always.
+    /// When agents are available, in local time of `timezone` (weekly ranges only: the UTC
+    /// offsets are added by [`SupportConfig::hours_at`]); `None` means always.
     pub hours: Option<SupportHours>,
-    /// IANA time zone of `hours`.
+    /// The IANA time zone of `hours`, as configured (known to the bundled tz database).
     pub timezone: String,
     /// After this long without an agent the user is told they are still queued.
     pub agent_wait_notice: Duration,
     /// A conversation idle this long is closed (case resolved with reason `idle`).
     pub idle_close: Duration,
+}
+
+/// How many days before the start the UTC offsets of `support.timezone` are worked out from
+/// (times of earlier activity are looked at, e.g. for the idle close).
+pub const OFFSET_DAYS_BEHIND: i64 = 366;
+/// How many days after the start the UTC offsets are worked out to (ten years); past that the
+/// last offset stays in force until the process restarts.
+pub const OFFSET_DAYS_AHEAD: i64 = 3653;
+
+impl SupportConfig {
+    /// The support hours as the routing core takes them: the weekly ranges plus the UTC offsets
+    /// of `timezone` from [`OFFSET_DAYS_BEHIND`] days before `now` to [`OFFSET_DAYS_AHEAD`] days
+    /// after it. Always open when `hours` is unset.
+    ///
+    /// # Errors
+    /// When `timezone` is not in the tz database (never for a validated configuration) or `now`
+    /// is out of range.
+    pub fn hours_at(&self, now: flexcord_routing::Timestamp) -> Result<SupportHours, String> {
+        let Some(hours) = &self.hours else {
+            return Ok(SupportHours::always());
+        };
+        let zone = time_zone(&self.timezone)?;
+        let day = 86_400_000;
+        let at = |ms: i64| {
+            jiff::Timestamp::from_millisecond(ms).map_err(|e| format!("support hours: {e}"))
+        };
+        let from = at(now.0.saturating_sub(OFFSET_DAYS_BEHIND * day))?;
+        let until = at(now.0.saturating_add(OFFSET_DAYS_AHEAD * day))?;
+        Ok(hours
+            .clone()
+            .with_offsets(offset_changes(&zone, from, until)))
+    }
+}
+
+/// The zone named `name` in the bundled tz database.
+fn time_zone(name: &str) -> Result<jiff::tz::TimeZone, String> {
+    jiff::tz::TimeZone::get(name)
+        .map_err(|_| format!("{name:?} is not a known IANA time zone (e.g. Europe/Paris or UTC)"))
+}
+
+/// The offset in force at `from`, then each change of offset until `until`.
+fn offset_changes(
+    zone: &jiff::tz::TimeZone,
+    from: jiff::Timestamp,
+    until: jiff::Timestamp,
+) -> Vec<OffsetChange> {
+    let change = |at: jiff::Timestamp, offset: jiff::tz::Offset| OffsetChange {
+        at: flexcord_routing::Timestamp(at.as_millisecond()),
+        minutes: offset.seconds().div_euclid(60),
+    };
+    let mut changes = vec![change(from, zone.to_offset(from))];
+    for transition in zone.following(from) {
+        if transition.timestamp() > until {
+            break;
+        }
+        let next = change(transition.timestamp(), transition.offset());
+        // Transitions that only rename the zone (same offset) change nothing here.
+        if changes
+            .last()
+            .is_some_and(|last| last.minutes != next.minutes)
+        {
+            changes.push(next);
+        }
+    }
+    changes
 }
 
 /// Which shards of how many this process runs, written `"0..4 of 16"` (ids 0 to 3) or
@@ -367,91 +435,6 @@ impl FromStr for ShardSpec {
 impl fmt::Display for ShardSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}..{} of {}", self.start, self.end, self.total)
-    }
-}
-
-/// Opening hours such as `Mon-Fri 08:00-20:00, Sat-Sun 10:00-18:00`.
-///
-/// ```
-/// use flexcord::config::SupportHours;
-/// let hours: SupportHours = "Mon-Fri 08:00-20:00, Sat 10:00-14:00".parse().unwrap();
-/// assert!(hours.is_open(0, 8 * 60));        // Monday 08:00
-/// assert!(!hours.is_open(5, 15 * 60));      // Saturday 15:00
-/// assert!(!hours.is_open(6, 12 * 60));      // Sunday
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SupportHours {
-    /// `(weekday 0 = Monday, opens at minute, closes at minute)`.
-    windows: Vec<(u8, u16, u16)>,
-}
-
-const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-
-impl SupportHours {
-    /// Whether agents are available on `weekday` (0 = Monday) at `minute` after midnight,
-    /// local time.
-    pub fn is_open(&self, weekday: u8, minute: u16) -> bool {
-        self.windows
-            .iter()
-            .any(|&(day, from, to)| day == weekday && (from..to).contains(&minute))
-    }
-
-    /// The windows as `(weekday 0 = Monday, opening minute, closing minute)`.
-    pub fn windows(&self) -> &[(u8, u16, u16)] {
-        &self.windows
-    }
-}
-
-fn parse_day(s: &str) -> Option<u8> {
-    let lower = s.trim().to_ascii_lowercase();
-    DAYS.iter()
-        .position(|d| lower.starts_with(d) && lower.len() >= 3)
-        .and_then(|i| u8::try_from(i).ok())
-}
-
-fn parse_clock(s: &str) -> Option<u16> {
-    let (h, m) = s.trim().split_once(':')?;
-    let h: u16 = h.parse().ok()?;
-    let m: u16 = m.parse().ok()?;
-    ((h < 24 && m < 60) || (h == 24 && m == 0)).then_some(h * 60 + m)
-}
-
-impl FromStr for SupportHours {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let mut windows = Vec::new();
-        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let bad = || format!("{part:?} is not like \"Mon-Fri 08:00-20:00\"");
-            let (days, times) = part.split_once(' ').ok_or_else(bad)?;
-            let (first, last) = if let Some((a, b)) = days.split_once('-') {
-                (parse_day(a).ok_or_else(bad)?, parse_day(b).ok_or_else(bad)?)
-            } else {
-                let d = parse_day(days).ok_or_else(bad)?;
-                (d, d)
-            };
-            let (from, to) = times.trim().split_once('-').ok_or_else(bad)?;
-            let (from, to) = (
-                parse_clock(from).ok_or_else(bad)?,
-                parse_clock(to).ok_or_else(bad)?,
-            );
-            if from >= to {
-                return Err(format!(
-                    "{part:?}: the opening time must come before the closing time"
-                ));
-            }
-            let mut day = first;
-            loop {
-                windows.push((day, from, to));
-                if day == last {
-                    break;
-                }
-                day = (day + 1) % 7;
-            }
-        }
-        if windows.is_empty() {
-            return Err("no opening hours given".into());
-        }
-        Ok(Self { windows })
     }
 }
 
@@ -842,19 +825,11 @@ impl Config {
         let cases_token = r.optional("cases", "token", secret);
 
         // [support]
-        let hours = r.optional("support", "hours", str::parse::<SupportHours>);
+        let hours = r.optional("support", "hours", |s| {
+            SupportHours::parse(s).map_err(|e| e.to_string())
+        });
         let timezone = r.required("support", "timezone", |s| {
-            let plausible = s == "UTC"
-                || (s.contains('/')
-                    && s.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "/_-+".contains(c)));
-            if plausible {
-                Ok(s.to_owned())
-            } else {
-                Err(format!(
-                    "{s:?} is not an IANA time zone such as Europe/Paris or UTC"
-                ))
-            }
+            time_zone(s).map(|_| s.to_owned())
         });
         let agent_wait_notice = r.required("support", "agent_wait_notice", parse_duration);
         let idle_close = r.required("support", "idle_close", parse_duration);
@@ -1251,21 +1226,134 @@ max_body_bytes = 10
         assert_eq!(parse_duration("2d").unwrap(), Duration::from_secs(172_800));
         assert!(parse_duration("5 weeks").is_err());
         assert!(parse_duration("").is_err());
-        let h: SupportHours = "Mon-Fri 08:00-20:00, Sat-Sun 10:00-18:00".parse().unwrap();
-        assert_eq!(h.windows().len(), 7);
-        assert!(h.is_open(6, 10 * 60));
-        assert!(!h.is_open(6, 18 * 60));
-        let wrap: SupportHours = "Sat-Mon 09:00-10:00".parse().unwrap();
-        assert_eq!(
-            wrap.windows().iter().map(|w| w.0).collect::<Vec<_>>(),
-            vec![5, 6, 0]
-        );
-        assert!("Mon-Fri 20:00-08:00".parse::<SupportHours>().is_err());
-        assert!("Funday 08:00-09:00".parse::<SupportHours>().is_err());
         assert_eq!("3 of 16".parse::<ShardSpec>().unwrap().ids(), 3..4);
         assert!(!"3 of 16".parse::<ShardSpec>().unwrap().receives_dms());
         assert!("0..17 of 16".parse::<ShardSpec>().is_err());
         assert!("0..1 of 0".parse::<ShardSpec>().is_err());
+    }
+
+    /// Milliseconds of an RFC 3339 time.
+    fn ms(text: &str) -> flexcord_routing::Timestamp {
+        flexcord_routing::Timestamp(
+            text.parse::<jiff::Timestamp>()
+                .expect("an RFC 3339 time")
+                .as_millisecond(),
+        )
+    }
+
+    fn support(hours: &str, zone: &str) -> Result<SupportConfig, ConfigError> {
+        Config::load(
+            GOOD,
+            env(&[
+                ("FLEXCORD_SUPPORT__HOURS", hours),
+                ("FLEXCORD_SUPPORT__TIMEZONE", zone),
+            ]),
+        )
+        .map(|c| c.support)
+    }
+
+    #[test]
+    fn support_hours_are_read_by_the_routing_core() {
+        let s = support("Mon-Fri 08:00-20:00, Sat-Sun 10:00-18:00", "UTC").expect("valid");
+        let hours = s.hours_at(ms("2026-11-25T00:00:00Z")).expect("placed");
+        // Wednesday 2026-11-25 in UTC.
+        assert!(hours.is_open(ms("2026-11-25T08:00:00Z")));
+        assert!(!hours.is_open(ms("2026-11-25T20:00:00Z")));
+        assert!(hours.is_open(ms("2026-11-29T10:00:00Z")), "Sunday");
+        // Past midnight is a range that ends the next day.
+        let night = support("Sun 22:00-02:00", "UTC").expect("valid");
+        let hours = night.hours_at(ms("2026-11-25T00:00:00Z")).unwrap();
+        assert!(hours.is_open(ms("2026-11-30T01:00:00Z")), "Monday 01:00");
+        // Unset: always open.
+        let always = Config::load(GOOD, env(&[])).unwrap().support;
+        assert!(always.hours.is_none());
+        assert!(
+            always
+                .hours_at(ms("2026-11-25T03:00:00Z"))
+                .unwrap()
+                .is_open(ms("2026-11-25T03:00:00Z"))
+        );
+        let err = support("Funday 08:00-09:00", "UTC")
+            .expect_err("bad day")
+            .to_string();
+        assert!(
+            err.contains("support.hours") && err.contains("Funday"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unknown_time_zone_is_a_named_problem() {
+        let err = support("Mon 09:00-17:00", "Mars/Olympus_Mons")
+            .expect_err("no such zone")
+            .to_string();
+        assert!(
+            err.contains("support.timezone") && err.contains("Mars/Olympus_Mons"),
+            "{err}"
+        );
+        assert!(err.contains("FLEXCORD_SUPPORT__TIMEZONE"), "{err}");
+        for zone in ["UTC", "Europe/Paris", "America/Argentina/Buenos_Aires"] {
+            support("Mon 09:00-17:00", zone).unwrap_or_else(|e| panic!("{zone}: {e}"));
+        }
+    }
+
+    #[test]
+    fn paris_hours_follow_daylight_saving_time() {
+        let s = support("Mon-Fri 09:00-17:00", "Europe/Paris").expect("valid");
+        let hours = s.hours_at(ms("2026-03-20T12:00:00Z")).expect("placed");
+        // Friday 2026-03-27, CET (UTC+1): 09:00 local is 08:00 UTC.
+        assert!(!hours.is_open(ms("2026-03-27T07:59:00Z")));
+        assert!(hours.is_open(ms("2026-03-27T08:00:00Z")));
+        assert!(hours.is_open(ms("2026-03-27T15:59:00Z")));
+        assert!(!hours.is_open(ms("2026-03-27T16:00:00Z")));
+        // The clocks go forward on Sunday 2026-03-29 at 01:00 UTC: on Monday, CEST (UTC+2),
+        // 09:00 local is 07:00 UTC.
+        assert!(!hours.is_open(ms("2026-03-30T06:59:00Z")));
+        assert!(hours.is_open(ms("2026-03-30T07:00:00Z")));
+        assert!(!hours.is_open(ms("2026-03-30T15:00:00Z")));
+        // Closed over the weekend of the change: back on Monday 09:00 local, 07:00 UTC.
+        let back = hours.next_open(ms("2026-03-27T17:00:00Z"));
+        assert_eq!(back, ms("2026-03-30T07:00:00Z"));
+        assert_eq!(hours.describe(back), "Mon 09:00");
+        // And back to CET on Sunday 2026-10-25.
+        assert!(hours.is_open(ms("2026-10-26T08:00:00Z")));
+        assert!(!hours.is_open(ms("2026-10-26T07:30:00Z")));
+        let change = hours
+            .offsets
+            .iter()
+            .find(|o| o.at == ms("2026-03-29T01:00:00Z"))
+            .expect("the spring change");
+        assert_eq!(change.minutes, 120);
+    }
+
+    #[test]
+    fn offsets_cover_ten_years_from_the_start() {
+        let now = ms("2026-11-25T12:00:00Z");
+        let paris = support("Mon 09:00-17:00", "Europe/Paris")
+            .unwrap()
+            .hours_at(now)
+            .unwrap();
+        let first = paris.offsets.first().expect("offsets");
+        assert_eq!(first.at, ms("2025-11-24T12:00:00Z"), "a year back");
+        assert_eq!(first.minutes, 60, "CET then");
+        let last = paris.offsets.last().unwrap();
+        assert!(last.at > ms("2036-01-01T00:00:00Z"), "{last:?}");
+        assert!(last.at <= ms("2036-11-25T12:00:00Z"), "{last:?}");
+        // Two changes a year, alternating.
+        assert!(paris.offsets.len() >= 21, "{}", paris.offsets.len());
+        assert!(
+            paris
+                .offsets
+                .windows(2)
+                .all(|w| w[0].minutes != w[1].minutes)
+        );
+        // Without daylight saving time: one offset.
+        let tokyo = support("Mon 09:00-17:00", "Asia/Tokyo")
+            .unwrap()
+            .hours_at(now)
+            .unwrap();
+        assert_eq!(tokyo.offsets.len(), 1);
+        assert_eq!(tokyo.offsets[0].minutes, 540);
     }
 
     #[test]

@@ -164,20 +164,43 @@ impl SupportHours {
             .any(|r| i64::from(r.start) <= m && m < i64::from(r.end))
     }
 
-    /// The next time at or after `at` when agents answer (`at` itself when open). Offset changes
-    /// between `at` and that time are not taken into account.
+    /// The next time at or after `at` when agents answer (`at` itself when open), following the
+    /// offset changes on the way (a clock change over a closed weekend moves the opening by the
+    /// change, as local time does). Always open when there are no ranges.
     pub fn next_open(&self, at: Timestamp) -> Timestamp {
         if self.is_open(at) {
             return at;
         }
+        let mut from = at;
+        // Between `from` and the next offset change local time runs at one offset: the first
+        // opening at that offset is right, unless the change comes first; then look again from
+        // the change. Each round passes one change, so this ends.
+        for _ in 0..=self.offsets.len() {
+            let candidate = self.next_open_at_fixed_offset(from);
+            let change = self
+                .offsets
+                .iter()
+                .map(|o| o.at)
+                .find(|&t| t > from && t <= candidate);
+            match change {
+                None => return candidate,
+                Some(t) if self.is_open(t) => return t,
+                Some(t) => from = t,
+            }
+        }
+        self.next_open_at_fixed_offset(from)
+    }
+
+    /// The next opening after `at` (closed) as if the offset in force at `at` never changed.
+    fn next_open_at_fixed_offset(&self, at: Timestamp) -> Timestamp {
         let m = self.minute_of_week(at);
+        let minute_start = at.0 - at.0.rem_euclid(60_000);
         let wait = self
             .ranges
             .iter()
             .map(|r| (i64::from(r.start) - m).rem_euclid(MINUTES_PER_WEEK))
             .min()
             .unwrap_or(0);
-        let minute_start = at.0 - at.0.rem_euclid(60_000);
         Timestamp(minute_start + wait * 60_000)
     }
 
@@ -286,6 +309,35 @@ mod tests {
                 },
             ]);
         assert!(h.is_open(Timestamp(MONDAY + 6 * HOUR)));
+    }
+
+    #[test]
+    fn next_open_follows_a_clock_change_on_the_way() {
+        // Open Monday 08:00 local. Closed on Saturday at UTC+1; the clocks go forward to UTC+2
+        // on Sunday, so Monday 08:00 local is 06:00 UTC, not 07:00.
+        let saturday = MONDAY - 2 * 24 * HOUR;
+        let sunday = MONDAY - 24 * HOUR;
+        let h = SupportHours::parse("Mon 08:00-09:00")
+            .expect("parses")
+            .with_offsets(vec![
+                OffsetChange {
+                    at: Timestamp(0),
+                    minutes: 60,
+                },
+                OffsetChange {
+                    at: Timestamp(sunday + HOUR),
+                    minutes: 120,
+                },
+            ]);
+        let opens = h.next_open(Timestamp(saturday + 12 * HOUR));
+        assert_eq!(opens, Timestamp(MONDAY + 6 * HOUR));
+        assert!(h.is_open(opens));
+        assert_eq!(h.describe(opens), "Mon 08:00");
+        // Without a change on the way nothing moves.
+        assert_eq!(
+            h.next_open(Timestamp(MONDAY + 7 * HOUR)),
+            Timestamp(MONDAY + 7 * 24 * HOUR + 6 * HOUR)
+        );
     }
 
     #[test]

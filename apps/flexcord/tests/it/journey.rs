@@ -938,3 +938,70 @@ async fn agent_edits_a_split_reply_into_more_then_fewer_parts() {
     assert!(!dms.iter().any(|m| m.content.contains("five")), "{dms:#?}");
     b.stop().await;
 }
+
+#[tokio::test]
+async fn out_of_hours_handoff_says_when_agents_are_back_and_the_case_stays_new() {
+    // Support works one whole day of the week, three days from today in Tokyo: closed now.
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    let zone = "Asia/Tokyo";
+    let today = jiff::Timestamp::now()
+        .in_tz(zone)
+        .unwrap()
+        .weekday()
+        .to_monday_zero_offset();
+    let open_day = DAYS[usize::try_from((today + 3) % 7).unwrap()];
+    let hours = format!("{open_day} 00:00-24:00");
+    let b = Bridge::start_configured(|_| {
+        vec![
+            ("FLEXCORD_SUPPORT__HOURS".to_owned(), hours.clone()),
+            ("FLEXCORD_SUPPORT__TIMEZONE".to_owned(), zone.to_owned()),
+        ]
+    })
+    .await;
+    let alice = b.discord.user_id("alice").unwrap();
+    let answer = b.bot_answer(alice).await;
+    b.discord
+        .inject_button(alice, &button(&answer, "fc:agent:"))
+        .unwrap();
+    let back = format!("An agent will answer from {open_day} 00:00 ({zone}).");
+    b.dm_containing(alice, &back).await;
+    b.dm_containing(alice, "Your case number is CASE-000001.")
+        .await;
+    let dms = b.discord.dms_to(alice);
+    let transfer = position(&dms, "transferring you");
+    let offline = position(&dms, "Our support team is offline right now.");
+    assert!(transfer < offline, "{transfer} {offline}");
+    // The case is opened for the request and waits, unassigned, as `new`.
+    let case = b.case_when("opened", |_| true).await;
+    assert_eq!(case.status, CaseStatus::New);
+    assert_eq!(case.assignee, None);
+    assert_eq!(case.requester.discord_id, alice.to_string());
+    assert_eq!(case.subject, "I forgot my password");
+    // The conversation is queued in Flex for when agents are back; nobody has taken it.
+    b.until("the conversation is queued in Flex", |t| {
+        t.tasks().len() == 1
+    })
+    .await;
+    let sid = b.twilio.conversations()[0].sid.clone();
+    let task = b.twilio.tasks()[0].clone();
+    assert_eq!(task.conversation_sid.as_deref(), Some(sid.as_str()));
+    assert_eq!(task.worker, None);
+    // Still `new` once every action of the hand-off has run: no agent joined.
+    b.until("the hand-off's Twilio work is done", |t| {
+        t.conversation(&sid).is_some_and(|c| {
+            serde_json::from_str::<serde_json::Value>(&c.attributes)
+                .is_ok_and(|a| a["flexcord"]["case"] == "CASE-000001")
+        })
+    })
+    .await;
+    let case = b.cases.get(case.number).await.unwrap();
+    assert_eq!(case.status, CaseStatus::New);
+    let timeline = b.cases.timeline(case.number).await.unwrap();
+    assert!(
+        !timeline
+            .iter()
+            .any(|e| matches!(e.event, TimelineEvent::StatusChanged { .. })),
+        "{timeline:?}"
+    );
+    b.stop().await;
+}
