@@ -508,12 +508,13 @@ impl Executor {
             .parse()
             .ok()
             .map(flexcord_routing::UserId);
-        let message = NewMessage::new(
-            self.author_of(&entry.speaker, user),
-            entry.text.clone(),
-            sent_at(entry.at),
-        )
-        .external_id(format!("action:{}", action.id.as_str()));
+        // The case's own changes (status, assignee) are stamped by the case store when they are
+        // delivered, which can be after this message was handled. Actions of one conversation
+        // are delivered in order, so whatever the case recorded before now happened before
+        // this message: never place the message before it on the timeline.
+        let at = sent_at(entry.at).max(case.updated_at);
+        let message = NewMessage::new(self.author_of(&entry.speaker, user), entry.text.clone(), at)
+            .external_id(format!("action:{}", action.id.as_str()));
         self.cases
             .append_messages(
                 number,

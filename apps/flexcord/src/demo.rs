@@ -345,9 +345,21 @@ async fn journey(demo: &Demo, style: &Style) -> Result<(), String> {
     Ok(())
 }
 
+/// The first `CASE-` number in `text`.
+fn case_number_in(text: &str) -> Option<&str> {
+    let start = text.find("CASE-")?;
+    let number = text.get(start..start + 11)?;
+    number[5..]
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+        .then_some(number)
+}
+
 async fn interactive_session(demo: &Demo, style: &Style) -> Result<(), String> {
     use tokio::io::AsyncBufReadExt as _;
     let alice = demo.discord.user_id("alice").ok_or("no demo user")?;
+    // Typed lines are on the screen already; piped ones are echoed so the transcript is whole.
+    let echo = !std::io::stdin().is_terminal();
     println!("{}", style.paint("1", "flexcord demo --interactive"));
     println!(
         "Type a line to DM the bot as the customer; start it with /agent to answer as the agent"
@@ -359,17 +371,25 @@ async fn interactive_session(demo: &Demo, style: &Style) -> Result<(), String> {
     );
     let mut seen = 0usize;
     let mut conversation: Option<String> = None;
+    let mut shown_cases: Vec<String> = Vec::new();
     let agent = demo.twilio.agent("agent:sam");
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     loop {
         tokio::select! {
             line = lines.next_line() => {
-                let Ok(Some(line)) = line else { return Ok(()) };
+                let line = match line {
+                    Ok(Some(line)) => line,
+                    Ok(None) => return Ok(()),
+                    Err(e) => return Err(format!("cannot read stdin: {e}")),
+                };
                 let line = line.trim();
                 if line.is_empty() { continue; }
                 if let Some(text) = line.strip_prefix("/agent") {
+                    let text = text.trim();
+                    if echo { style.agent(text); }
                     if conversation.is_none() {
                         if let Ok(task) = agent.accept_next(Duration::from_secs(2)).await {
+                            style.note("agent sam accepted the task in Flex");
                             conversation = task.conversation_sid;
                         } else {
                             style.note("no conversation is waiting for an agent yet");
@@ -377,9 +397,10 @@ async fn interactive_session(demo: &Demo, style: &Style) -> Result<(), String> {
                         }
                     }
                     if let Some(c) = &conversation {
-                        agent.send(c, text.trim()).map_err(|e| e.to_string())?;
+                        agent.send(c, text).map_err(|e| e.to_string())?;
                     }
                 } else {
+                    if echo { style.user(line); }
                     demo.discord.inject_dm(alice, line).map_err(|e| e.to_string())?;
                 }
             }
@@ -387,8 +408,30 @@ async fn interactive_session(demo: &Demo, style: &Style) -> Result<(), String> {
                 if let Ok(m) = m {
                     seen += 1;
                     style.bot(&m);
+                    if let Some(number) = case_number_in(&m.content)
+                        && !shown_cases.iter().any(|n| n == number)
+                    {
+                        style.note(&format!("case page: {}/cases/{number}", demo.public));
+                        shown_cases.push(number.to_owned());
+                    }
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_numbers_are_found_in_text() {
+        assert_eq!(
+            case_number_in("Your case number is CASE-000012."),
+            Some("CASE-000012")
+        );
+        assert_eq!(case_number_in("CASE-12"), None);
+        assert_eq!(case_number_in("CASE-00001x"), None);
+        assert_eq!(case_number_in("no case"), None);
     }
 }

@@ -172,6 +172,23 @@ fn demo_runs_from_the_binary_alone_and_leaves_a_resolved_rated_case() {
         !stdout.contains("\x1b["),
         "no colour when not on a terminal"
     );
+    // The printed timeline is in the order things happened: the agent is assigned and the case
+    // opened before the agent's first message, which comes before the close and the rating.
+    let timeline = stdout.split("timeline:").nth(1).expect("a timeline");
+    let at = |needle: &str| {
+        timeline
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle} missing from:\n{timeline}"))
+    };
+    let order = [
+        at("opened support"),
+        at("assigned to agent:sam"),
+        at("status new -> open"),
+        at("says: Hi Alice"),
+        at("status open -> resolved"),
+        at("rated 5/5"),
+    ];
+    assert!(order.is_sorted(), "{order:?}:\n{timeline}");
     // Open the SQLite file the demo left and check the case.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -201,4 +218,180 @@ fn demo_runs_from_the_binary_alone_and_leaves_a_resolved_rated_case() {
         assert_eq!(authors[1], "flexcord-bot", "then the bot: {authors:?}");
         assert_eq!(authors[2], "agent:sam", "then the agent: {authors:?}");
     });
+}
+
+/// The interactive demo's stdout, line by line, as it is printed.
+struct Transcript {
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Transcript {
+    /// Reads lines until one contains `needle` (within 60 s); returns that line.
+    fn until(&mut self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(e) => panic!(
+                    "no line containing {needle:?} ({e}); the demo printed:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+}
+
+#[test]
+#[allow(clippy::too_many_lines)] // one session, step by step
+fn interactive_demo_plays_stdin_lines_and_serves_the_case_page() {
+    use std::io::Write as _;
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.db");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flexcord"))
+        .current_dir(dir.path())
+        .args(["demo", "--interactive", "--db", db.to_str().unwrap()])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut out = Transcript {
+        lines: rx,
+        seen: Vec::new(),
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    let mut say = move |line: &str| {
+        writeln!(stdin, "{line}").expect("the demo reads stdin");
+        stdin.flush().unwrap();
+    };
+
+    let pages = out.until("Case pages: ");
+    let (base, token) = pages
+        .trim_start_matches("Case pages: ")
+        .split_once(" (token: ")
+        .expect("the URL and the token");
+    let token = token.trim_end_matches(')').to_owned();
+    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+    assert!(base.ends_with("/cases"), "{base}");
+
+    // The customer's question, echoed, then the bot's answer with a suggestion.
+    say("I forgot my password");
+    out.until("customer ▸ I forgot my password");
+    out.until("[Talk to a live agent]");
+    // An agent line before any hand-off has nobody to talk to.
+    say("/agent Hello?");
+    out.until("no conversation is waiting for an agent yet");
+    // Asking for a person hands off: the notice, the case number and its page.
+    say("I want to talk to a live agent");
+    out.until("transferring you");
+    out.until("Your case number is CASE-000001.");
+    let page_line = out.until("case page: ");
+    let page = page_line
+        .split("case page: ")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert_eq!(page, format!("{base}/CASE-000001"));
+    // The agent takes the task and answers.
+    say("/agent Hi Alice, Sam here. I have sent you a reset link.");
+    out.until("agent sam accepted the task");
+    out.until("has joined the conversation");
+    out.until("discord ◂ Hi Alice, Sam here. I have sent you a reset link.");
+
+    // The case page, fetched over HTTP after logging in with the printed token.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let html = rt.block_on(async {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let anonymous = http.get(&page).send().await.unwrap();
+        assert_ne!(anonymous.status(), 200, "the page needs a login");
+        let login = http
+            .post(format!("{base}/login"))
+            .form(&[("token", token.as_str()), ("name", "tester")])
+            .send()
+            .await
+            .unwrap();
+        assert!(login.status().is_redirection(), "{}", login.status());
+        let cookie = login
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .expect("a session cookie")
+            .to_owned();
+        // The agent's message reaches the case through the outbox: poll for it.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let response = http
+                .get(&page)
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            let html = response.text().await.unwrap();
+            if html.contains("Sam here") || std::time::Instant::now() > deadline {
+                return html;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    });
+    for needle in [
+        "CASE-000001",
+        "I want to talk to a live agent",
+        "I forgot my password",
+        "agent:sam",
+        "Sam here",
+    ] {
+        assert!(
+            html.contains(needle),
+            "{needle} missing from the case page:\n{html}"
+        );
+    }
+
+    // End of input: a clean exit.
+    drop(say);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the demo did not exit after stdin closed");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "{status}: {stderr}");
+    assert!(!stderr.contains("error"), "{stderr}");
 }

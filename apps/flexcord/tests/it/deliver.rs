@@ -334,6 +334,33 @@ async fn case_actions_open_update_and_rate_a_case_once() {
         ],
         "in order, each once"
     );
+    // The timeline shows the changes and the agent's message in the order they were delivered,
+    // although the message's own time (2023) is older than the changes the store stamped.
+    let order: Vec<String> = cases
+        .timeline(n)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| match e.event {
+            TimelineEvent::Message { text } => format!("says {text}"),
+            TimelineEvent::Assigned { .. } => "assigned".to_owned(),
+            TimelineEvent::StatusChanged { to, .. } => format!("status {to}"),
+            TimelineEvent::Rated { .. } => "rated".to_owned(),
+            _ => "other".to_owned(),
+        })
+        .skip_while(|e| e != "assigned")
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "assigned",
+            "status open",
+            "says On it",
+            "status resolved",
+            "rated"
+        ],
+        "in the order they happened"
+    );
     // A bad case number is a permanent failure, not a retry loop.
     let bad = action(
         20,
