@@ -38,12 +38,20 @@ fn check_config_names_every_problem_and_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let out = flexcord(
         dir.path(),
-        &[("FLEXCORD_SERVER__MAX_BODY_BYTES", "tiny")],
+        &[
+            ("FLEXCORD_SERVER__MAX_BODY_BYTES", "tiny"),
+            ("FLEXCORD_SUPPORT__TIMEZONE", "Mars/Olympus_Mons"),
+        ],
         &["check-config"],
     );
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("\"Mars/Olympus_Mons\" is not a known IANA time zone"),
+        "{err}"
+    );
     for key in [
+        "support.timezone",
         "discord.token",
         "discord.application_id",
         "twilio.account_sid",
