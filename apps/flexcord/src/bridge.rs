@@ -77,8 +77,8 @@ impl Upstreams {
     }
 }
 
-/// Hands an inbound event to the engine; `Ignored` when the router dropped it (unknown or
-/// closed conversation) or had seen it before.
+/// Hands an inbound event to the engine; `Parked` when its Twilio SID is not recorded yet,
+/// `Ignored` when the router dropped it (e.g. a closed conversation) or had seen it before.
 ///
 /// # Errors
 /// [`SinkError::Unavailable`] when the store failed (the sender should retry).
@@ -86,6 +86,7 @@ pub async fn apply(engine: &Engine, event: Event) -> Result<Handled, SinkError> 
     let name = event.name();
     match engine.handle(event).await {
         Ok(applied) if applied.duplicate => Ok(Handled::Ignored),
+        Ok(applied) if applied.parked => Ok(Handled::Parked),
         Ok(applied) => {
             let dropped = applied
                 .step
@@ -130,7 +131,7 @@ impl WebhookSink for EngineSink {
 }
 
 /// Sends the due timer ticks until `shutdown`: wakes at the store's next wake-up (at most every
-/// `poll`).
+/// `poll`). Each round also sweeps the parked events ([`sweep_parked`]).
 pub async fn run_timers(
     engine: Arc<Engine>,
     poll: std::time::Duration,
@@ -140,6 +141,7 @@ pub async fn run_timers(
         if let Err(e) = engine.tick_due().await {
             tracing::warn!(error = %e, "timer ticks failed");
         }
+        sweep_parked(&engine).await;
         let wait = match engine.store().next_wake().await {
             Ok(Some(at)) => {
                 let now = flexcord_store::now();
@@ -152,6 +154,21 @@ pub async fn run_timers(
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(wait) => {}
         }
+    }
+}
+
+/// Replays parked events whose Twilio SID is known by now and drops those parked longer than
+/// the bound: each dropped event is logged (by the engine, at `warn`) and counted in
+/// `flexcord_parked_events_expired_total{event}`.
+pub async fn sweep_parked(engine: &Engine) {
+    match engine.sweep_parked().await {
+        Ok(swept) => {
+            for parked in &swept.expired {
+                metrics::counter!(crate::telemetry::PARKED_EXPIRED, "event" => parked.event_name())
+                    .increment(1);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "sweeping parked events failed"),
     }
 }
 
@@ -213,8 +230,9 @@ pub fn twilio_client(
 }
 
 /// Publishes the outbox's rows per state as the gauge `flexcord_outbox_rows{state}`, its
-/// waiting rows (`pending` + `running`) as `flexcord_outbox_depth` and its dead letters as
-/// `flexcord_outbox_dead_letters`, every `every`, until `shutdown`.
+/// waiting rows (`pending` + `running`) as `flexcord_outbox_depth`, its dead letters as
+/// `flexcord_outbox_dead_letters` and the parked events as `flexcord_parked_events`, every
+/// `every`, until `shutdown`.
 pub async fn run_outbox_metrics(
     store: flexcord_store::Store,
     every: std::time::Duration,
@@ -240,6 +258,11 @@ pub async fn run_outbox_metrics(
                 metrics::gauge!(crate::telemetry::OUTBOX_DEPTH).set(depth as f64);
             }
             Err(e) => tracing::warn!(error = %e, "cannot read the outbox counts"),
+        }
+        match store.parked_count().await {
+            #[allow(clippy::cast_precision_loss)] // row counts stay far below 2^52
+            Ok(n) => metrics::gauge!(crate::telemetry::PARKED).set(n as f64),
+            Err(e) => tracing::warn!(error = %e, "cannot count the parked events"),
         }
         tokio::select! {
             () = shutdown.cancelled() => return,
@@ -268,6 +291,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("flexcord_outbox_dead_letters 0"), "{text}");
+        assert!(text.contains("flexcord_parked_events 0"), "{text}");
     }
 
     #[test]

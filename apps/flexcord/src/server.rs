@@ -13,8 +13,9 @@
 //! Webhooks must carry a valid `X-Twilio-Signature` computed on `server.public_url` plus the
 //! request's path and query (403 otherwise). `/twilio/bot` is also accepted with the header
 //! `X-Flexcord-Secret` (or the form parameter `FlexcordSecret`) equal to `bot.webhook_secret`. Bodies above `server.max_body_bytes` get
-//! 413. Events that concern none of our conversations get 200 and are ignored, so Twilio does
-//! not retry them.
+//! 413. Events for a Twilio SID no conversation has recorded yet get 200 and are parked until
+//! the SID is recorded (or dropped after the parking bound); events that concern nothing of
+//! ours get 200 and are ignored, so Twilio does not retry them.
 //!
 //! Each webhook is handled in a span `webhook{trace, route, event_type, message_sid}` and with
 //! its trace as [`TraceId::current`] (see [`crate::trace::for_webhook`]): the echo of a message
@@ -53,8 +54,12 @@ pub const SIGNATURE_HEADER: &str = "x-twilio-signature";
 pub enum Handled {
     /// It concerned one of our conversations and was recorded.
     Accepted,
-    /// It concerned nothing of ours (unknown conversation, our own echo, an event we skip).
+    /// It concerned nothing of ours (our own echo, a duplicate, an event we skip).
     Ignored,
+    /// Its Twilio conversation or channel is not recorded yet (the webhook outran the creation
+    /// of the conversation, or the conversation is not ours): kept and applied once the SID is
+    /// recorded, dropped after the parking bound.
+    Parked,
 }
 
 /// A failure to record a webhook.
@@ -236,6 +241,10 @@ fn sink_result(route: &'static str, result: Result<Handled, SinkError>) -> Respo
         }
         Ok(Handled::Ignored) => {
             outcome(route, "ignored");
+            StatusCode::OK.into_response()
+        }
+        Ok(Handled::Parked) => {
+            outcome(route, "parked");
             StatusCode::OK.into_response()
         }
         Err(SinkError::Unavailable(why)) => {

@@ -11,8 +11,8 @@ use crate::cli::LogFormat;
 
 /// Messages moved between Discord and Twilio, label `direction` (`to_twilio`, `to_discord`).
 pub const MESSAGES_ROUTED: &str = "flexcord_messages_routed_total";
-/// Webhook requests by `route` and `outcome` (`accepted`, `ignored`, `forbidden`, `invalid`,
-/// `error`). Bodies over the limit are refused (413) before they reach a route.
+/// Webhook requests by `route` and `outcome` (`accepted`, `parked`, `ignored`, `forbidden`,
+/// `invalid`, `error`). Bodies over the limit are refused (413) before they reach a route.
 pub const WEBHOOKS: &str = "flexcord_webhooks_total";
 /// Outbox rows waiting to be delivered.
 pub const OUTBOX_DEPTH: &str = "flexcord_outbox_depth";
@@ -23,6 +23,11 @@ pub const OUTBOX_ROWS: &str = "flexcord_outbox_rows";
 pub const OUTBOX_RETRIES: &str = "flexcord_outbox_retries_total";
 /// Deliveries given up (dead letters) now in the outbox.
 pub const OUTBOX_DEAD_LETTERS: &str = "flexcord_outbox_dead_letters";
+/// Twilio events waiting for their conversation's SID to be recorded.
+pub const PARKED: &str = "flexcord_parked_events";
+/// Parked Twilio events dropped because no conversation recorded their SID within the parking
+/// bound, label `event` (`twilio_message`, `participant_joined`, ...).
+pub const PARKED_EXPIRED: &str = "flexcord_parked_events_expired_total";
 /// Latency of calls to Discord, Twilio, the bot and cases, label `upstream`, in seconds.
 pub const UPSTREAM_LATENCY: &str = "flexcord_upstream_latency_seconds";
 
@@ -82,6 +87,11 @@ pub fn metrics() -> &'static PrometheusHandle {
         metrics::describe_gauge!(OUTBOX_ROWS, "Outbox rows per state");
         metrics::describe_counter!(OUTBOX_RETRIES, "Deliveries scheduled for another attempt");
         metrics::describe_gauge!(OUTBOX_DEAD_LETTERS, "Deliveries given up (dead letters)");
+        metrics::describe_gauge!(PARKED, "Twilio events waiting for their conversation's SID");
+        metrics::describe_counter!(
+            PARKED_EXPIRED,
+            "Parked Twilio events dropped: their SID was not recorded in time"
+        );
         metrics::describe_histogram!(
             UPSTREAM_LATENCY,
             metrics::Unit::Seconds,

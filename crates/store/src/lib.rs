@@ -5,13 +5,15 @@ mod macros;
 mod engine;
 mod error;
 mod outbox;
+mod park;
 mod store;
 pub mod trace;
 mod worker;
 
-pub use engine::Engine;
+pub use engine::{DEFAULT_PARK_TTL, Engine, Swept};
 pub use error::{Error, ErrorKind};
 pub use outbox::{Claimed, DeadLetter, STATES};
+pub use park::Parked;
 pub use store::{Applied, Store};
 pub use trace::TraceId;
 pub use worker::{

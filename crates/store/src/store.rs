@@ -39,8 +39,11 @@ pub struct Store {
 pub struct Applied {
     /// The router's step (empty when the event was a duplicate).
     pub step: Step,
-    /// The event had been applied before; nothing changed.
+    /// The event had been applied before (or is parked already); nothing changed.
     pub duplicate: bool,
+    /// The event concerns a Twilio SID that no conversation has recorded yet: it waits in
+    /// `parked_events` and is applied when the SID is recorded (see [`crate::Engine`]).
+    pub parked: bool,
 }
 
 impl Store {
@@ -240,10 +243,18 @@ impl Store {
         Ok(found.is_some())
     }
 
-    /// Applies one event in one transaction: records its dedupe key (a repeat is a no-op),
-    /// loads its conversation (locked), calls `handle`, stores the new state and inserts the
+    /// Applies one event in one transaction: loads its conversation (locked), records its
+    /// dedupe key (a repeat is a no-op), calls `handle`, stores the new state and inserts the
     /// step's actions into the outbox; when the event is an action's result, that outbox row is
     /// marked applied. Either all of it is committed or nothing.
+    ///
+    /// An event keyed by a Twilio SID ([`EventKey::Twilio`]) that no conversation has yet (the
+    /// webhook outran the worker that created the conversation) is **parked** instead: stored
+    /// in `parked_events` with its dedupe key, [`Applied::parked`] set, `handle` not called. So
+    /// is one whose SID still has parked events waiting (it queues behind them, to keep
+    /// Twilio's order). A parked event whose dedupe key was already processed, or that is
+    /// parked already (a Twilio retry), is a duplicate. [`crate::Engine`] replays parked events
+    /// once the SID is recorded.
     ///
     /// # Errors
     /// `Conflict` when another writer created the user's open conversation first (retry:
@@ -252,15 +263,15 @@ impl Store {
     where
         F: FnOnce(Option<Conversation>) -> Step,
     {
-        self.apply_traced(event, None, now, handle).await
+        self.apply_as(event, None, now, None, handle).await
     }
 
     /// [`Store::apply`], storing `trace` with every outbox row the step adds (the worker
-    /// delivers those actions inside a span with that trace).
+    /// delivers those actions inside a span with that trace) and with the event if it is
+    /// parked (its replay continues the trace).
     ///
     /// # Errors
     /// As [`Store::apply`].
-    #[allow(clippy::too_many_lines)] // one transaction, written once for both backends
     pub async fn apply_traced<F>(
         &self,
         event: &Event,
@@ -271,10 +282,145 @@ impl Store {
     where
         F: FnOnce(Option<Conversation>) -> Step,
     {
+        self.apply_as(event, trace, now, None, handle).await
+    }
+
+    /// [`Store::apply_traced`] for the parked event `parked_id`: the row is claimed (deleted)
+    /// in the applying transaction, so it is applied exactly once whatever the number of
+    /// replaying instances. When the row is gone (another instance applied it, or it expired)
+    /// nothing happens (`duplicate`); when the SID is still unknown it stays parked (`parked`).
+    pub(crate) async fn apply_parked<F>(
+        &self,
+        parked_id: i64,
+        event: &Event,
+        trace: Option<&TraceId>,
+        now: Timestamp,
+        handle: F,
+    ) -> Result<Applied, Error>
+    where
+        F: FnOnce(Option<Conversation>) -> Step,
+    {
+        self.apply_as(event, trace, now, Some(parked_id), handle)
+            .await
+    }
+
+    #[allow(clippy::too_many_lines)] // one transaction, written once for both backends
+    async fn apply_as<F>(
+        &self,
+        event: &Event,
+        trace: Option<&TraceId>,
+        now: Timestamp,
+        replay: Option<i64>,
+        handle: F,
+    ) -> Result<Applied, Error>
+    where
+        F: FnOnce(Option<Conversation>) -> Step,
+    {
         let trace = trace.map(TraceId::as_str);
         let dedupe = event.dedupe_key();
         let result_of = result_action(event);
-        let applied = in_tx!(self, tx, lock => {
+        let key = event.key();
+        let nothing = |notes| Step {
+            state: None,
+            actions: Vec::new(),
+            wake_at: None,
+            notes,
+        };
+        let applied = in_tx!(self, tx, lock => 'tx: {
+            // Load first (locked): every event takes the conversation's lock before the dedupe
+            // key's, so concurrent applies, parks and replays cannot deadlock.
+            let (sql, bind) = load_sql(&key)?;
+            let state = match (sql, bind) {
+                (Some(sql), Some(bind)) => {
+                    let sql = format!("{sql}{lock}");
+                    let q = sqlx::query(&sql);
+                    let q = match bind { Bind::Int(v) => q.bind(v), Bind::Text(v) => q.bind(v) };
+                    let mut row = q.fetch_optional(&mut *tx).await?;
+                    if let (None, EventKey::Twilio(sid)) = (&row, &key) {
+                        // Created upstream and recorded, but the result is not applied yet:
+                        // the webhook outran the worker. Find the conversation by the
+                        // recorded SID so nothing is lost.
+                        let of = if lock.is_empty() { "" } else { " OF c" };
+                        let sql = format!(
+                            "SELECT c.state FROM outbox o JOIN conversations c ON c.id = o.scope \
+                             WHERE o.kind = 'create_twilio_conversation' AND o.upstream_id = $1 \
+                             AND o.state IN ('delivered', 'done'){lock}{of}"
+                        );
+                        row = sqlx::query(&sql).bind(sid.as_str()).fetch_optional(&mut *tx).await?;
+                    }
+                    match row {
+                        Some(row) => Some(decode_conversation(&row.try_get::<String, _>("state")?)?),
+                        None => None,
+                    }
+                }
+                _ => None,
+            };
+            if let EventKey::Twilio(sid) = &key {
+                match replay {
+                    Some(_) if state.is_none() => {
+                        // Still unknown: the row stays parked.
+                        break 'tx Applied { step: nothing(Vec::new()), duplicate: false, parked: true };
+                    }
+                    Some(id) => {
+                        let claimed = sqlx::query("DELETE FROM parked_events WHERE id = $1")
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected();
+                        if claimed == 0 {
+                            // Applied by another instance, or expired.
+                            break 'tx Applied {
+                                step: nothing(vec![flexcord_routing::Note::Duplicate]),
+                                duplicate: true,
+                                parked: false,
+                            };
+                        }
+                    }
+                    None => {
+                        let waiting = state.is_none()
+                            || sqlx::query("SELECT id FROM parked_events WHERE sid = $1 LIMIT 1")
+                                .bind(sid.as_str())
+                                .fetch_optional(&mut *tx)
+                                .await?
+                                .is_some();
+                        if waiting {
+                            if let Some(key) = &dedupe {
+                                let seen = sqlx::query(
+                                    "SELECT processed_at FROM processed_events WHERE event_key = $1",
+                                )
+                                .bind(key.as_str())
+                                .fetch_optional(&mut *tx)
+                                .await?
+                                .is_some();
+                                if seen {
+                                    break 'tx Applied {
+                                        step: nothing(vec![flexcord_routing::Note::Duplicate]),
+                                        duplicate: true,
+                                        parked: false,
+                                    };
+                                }
+                            }
+                            let inserted = sqlx::query(
+                                "INSERT INTO parked_events (sid, event, dedupe_key, parked_at, trace) \
+                                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (dedupe_key) DO NOTHING",
+                            )
+                            .bind(sid.as_str())
+                            .bind(serde_json::to_string(event)?)
+                            .bind(dedupe.as_deref())
+                            .bind(now.0)
+                            .bind(trace)
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected();
+                            break 'tx Applied {
+                                step: nothing(Vec::new()),
+                                duplicate: inserted == 0,
+                                parked: true,
+                            };
+                        }
+                    }
+                }
+            }
             let mut fresh = true;
             if let Some(key) = &dedupe {
                 let inserted = sqlx::query(
@@ -289,33 +435,6 @@ impl Store {
                 fresh = inserted == 1;
             }
             let step = if fresh {
-                let key = event.key();
-                let (sql, bind) = load_sql(&key)?;
-                let state = match (sql, bind) {
-                    (Some(sql), Some(bind)) => {
-                        let sql = format!("{sql}{lock}");
-                        let q = sqlx::query(&sql);
-                        let q = match bind { Bind::Int(v) => q.bind(v), Bind::Text(v) => q.bind(v) };
-                        let mut row = q.fetch_optional(&mut *tx).await?;
-                        if let (None, EventKey::Twilio(sid)) = (&row, &key) {
-                            // Created upstream and recorded, but the result is not applied yet:
-                            // the webhook outran the worker. Find the conversation by the
-                            // recorded SID so nothing is lost.
-                            let of = if lock.is_empty() { "" } else { " OF c" };
-                            let sql = format!(
-                                "SELECT c.state FROM outbox o JOIN conversations c ON c.id = o.scope \
-                                 WHERE o.kind = 'create_twilio_conversation' AND o.upstream_id = $1 \
-                                 AND o.state IN ('delivered', 'done'){lock}{of}"
-                            );
-                            row = sqlx::query(&sql).bind(sid.as_str()).fetch_optional(&mut *tx).await?;
-                        }
-                        match row {
-                            Some(row) => Some(decode_conversation(&row.try_get::<String, _>("state")?)?),
-                            None => None,
-                        }
-                    }
-                    _ => None,
-                };
                 let step = handle(state);
                 if let Some(conv) = &step.state {
                     let row = ConvRow::new(conv, step.wake_at)?;
@@ -357,7 +476,7 @@ impl Store {
                 }
                 step
             } else {
-                Step { state: None, actions: Vec::new(), wake_at: None, notes: vec![flexcord_routing::Note::Duplicate] }
+                nothing(vec![flexcord_routing::Note::Duplicate])
             };
             if let Some(id) = &result_of {
                 sqlx::query(
@@ -370,7 +489,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            Applied { step, duplicate: !fresh }
+            Applied { step, duplicate: !fresh, parked: false }
         });
         if !applied.step.actions.is_empty() {
             self.outbox_added.notify_waiters();

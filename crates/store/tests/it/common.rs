@@ -21,6 +21,17 @@ pub(crate) async fn sqlite() -> (Store, tempfile::TempDir) {
     (store, dir)
 }
 
+/// Two stores (two pools, as two app instances) on one fresh SQLite file.
+pub(crate) async fn sqlite_pair() -> (Store, Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("store.db").display());
+    let a = Store::connect(&url).await.expect("sqlite store opens");
+    let b = Store::connect(&url)
+        .await
+        .expect("sqlite store opens twice");
+    (a, b, dir)
+}
+
 /// The Postgres URL, or `None` (after saying why) when tests may skip.
 pub(crate) fn database_url() -> Option<String> {
     match std::env::var("DATABASE_URL") {
@@ -76,6 +87,21 @@ impl PgSchema {
             .expect("connect");
         let store = Store::from_pg_pool(pool).await.expect("migrations run");
         Some((store, PgSchema { url, name }))
+    }
+
+    /// Another store (its own pool) on this schema: a second app instance.
+    pub(crate) async fn connect(&self) -> Store {
+        let options = PgConnectOptions::from_str(&self.url)
+            .expect("DATABASE_URL parses")
+            .options([("search_path", self.name.as_str())]);
+        let pool = PgPoolOptions::new()
+            .max_connections(12)
+            .connect_with(options)
+            .await
+            .expect("connect");
+        Store::from_pg_pool(pool)
+            .await
+            .expect("migrations are in place")
     }
 
     /// The schema's name.

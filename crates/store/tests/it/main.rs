@@ -4,6 +4,7 @@
 
 mod common;
 mod crash;
+mod park;
 mod suite;
 
 common::both_backends!(
