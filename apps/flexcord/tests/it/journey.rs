@@ -7,7 +7,7 @@ use std::time::Duration;
 use flexcord::config::Config;
 use flexcord_cases::{CaseStatus, CaseStore, TimelineEvent};
 use flexcord_testkit::discord::{DiscordConfig, DiscordEmulator, SlashCommand};
-use flexcord_testkit::twilio::{DeliveryOutcome, TaskEnd, TwilioConfig, TwilioEmulator};
+use flexcord_testkit::twilio::{DeliveryOutcome, Fault, TaskEnd, TwilioConfig, TwilioEmulator};
 use tokio_util::sync::CancellationToken;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -30,7 +30,7 @@ pub(crate) struct Bridge {
     shutdown: CancellationToken,
     app: tokio::task::JoinHandle<std::process::ExitCode>,
     pub(crate) public: String,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Bridge {
@@ -122,7 +122,7 @@ impl Bridge {
             shutdown,
             app,
             public,
-            _dir: dir,
+            dir,
         }
     }
 
@@ -1003,5 +1003,76 @@ async fn out_of_hours_handoff_says_when_agents_are_back_and_the_case_stays_new()
             .any(|e| matches!(e.event, TimelineEvent::StatusChanged { .. })),
         "{timeline:?}"
     );
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn agent_message_before_the_sid_is_recorded_reaches_discord() {
+    let b = Bridge::start().await;
+    let alice = b.discord.user_id("alice").unwrap();
+    // The creation's last call (adding the bridge's webhook) is served but its answer held:
+    // the conversation exists at Twilio and reports to the bridge while the outbox worker
+    // still waits for the call, so the bridge has not recorded the SID.
+    b.twilio.inject(
+        Fault::on("POST", "/v1/Conversations/*/Webhooks")
+            .hold()
+            .times(1),
+    );
+    let answer = b.bot_answer(alice).await;
+    b.discord
+        .inject_button(alice, &button(&answer, "fc:agent:"))
+        .unwrap();
+    b.twilio
+        .wait_for(WAIT, |t| (t.held() == 1).then_some(()))
+        .await
+        .expect("the creation is in flight");
+    let sid = b.twilio.conversations()[0].sid.clone();
+    b.twilio
+        .agent("agent:zoe")
+        .send(&sid, "I am already here")
+        .unwrap();
+    // Twilio delivered the message to the bridge and got 200; the bridge parked it.
+    let delivery = b
+        .twilio
+        .wait_for_delivery(WAIT, |d| {
+            d.event_type.as_deref() == Some("onMessageAdded")
+                && d.param("Body") == Some("I am already here")
+        })
+        .await
+        .expect("the webhook was delivered");
+    assert_eq!(delivery.outcome, DeliveryOutcome::Delivered);
+    let store = flexcord_store::Store::connect(&format!(
+        "sqlite://{}",
+        b.dir.path().join("flexcord.db").display()
+    ))
+    .await
+    .unwrap();
+    let parked = store.parked(&sid.as_str().into()).await.unwrap();
+    assert_eq!(
+        parked
+            .iter()
+            .map(flexcord_store::Parked::event_name)
+            .collect::<Vec<_>>(),
+        ["twilio_message"]
+    );
+    assert!(
+        b.discord
+            .dms_to(alice)
+            .iter()
+            .all(|m| !m.content.contains("I am already here"))
+    );
+    // The creation call returns: the SID is recorded and the parked message replayed.
+    assert_eq!(b.twilio.release_held(), 1);
+    b.dm_containing(alice, "I am already here").await;
+    b.dm_containing(alice, "CASE-").await;
+    assert_eq!(store.parked_count().await.unwrap(), 0);
+    let copies = b
+        .discord
+        .dms_to(alice)
+        .iter()
+        .filter(|m| m.content.contains("I am already here"))
+        .count();
+    assert_eq!(copies, 1);
+    store.close().await;
     b.stop().await;
 }

@@ -11,7 +11,8 @@
 //! | `POST /__testkit/twilio/agent/close` | `Target` | close the conversation |
 //! | `POST /__testkit/twilio/agent/end` | `Task`, `Wrapup` (`true`/`false`) | end the task |
 //! | `POST /__testkit/twilio/auto-agent` | `Agent`, `Greeting`, `EndWords` (comma-separated), `DelayMs` | start an agent that works by itself |
-//! | `POST /__testkit/twilio/faults` | `Method`, `Path`, `Effect` (`latency`, `429`, `500`, `503`), `Millis`, `Times` | REST fault |
+//! | `POST /__testkit/twilio/faults` | `Method`, `Path`, `Effect` (`latency`, `hold`, `429`, `500`, `503`), `Millis`, `Times` | REST fault (`hold`: serve at once, answer when released) |
+//! | `POST /__testkit/twilio/release` | | send the answers held by `hold` faults |
 //! | `POST /__testkit/twilio/webhook-faults` | `Effect` (`drop`, `duplicate`), `Event`, `Times` | webhook fault |
 //! | `DELETE /__testkit/twilio/faults` | | clear every fault |
 
@@ -89,6 +90,7 @@ pub(crate) fn handle(inner: &Arc<Inner>, method: &str, path: &str, body: &[u8]) 
             let f = Fault::on(m, path);
             let mut f = match p.get("Effect").unwrap_or("500") {
                 "latency" => f.latency(Duration::from_millis(millis)),
+                "hold" => f.hold(),
                 "429" => f.too_many_requests(Duration::from_millis(millis)),
                 "500" => f.server_error(),
                 "503" => f.unavailable(),
@@ -114,6 +116,10 @@ pub(crate) fn handle(inner: &Arc<Inner>, method: &str, path: &str, body: &[u8]) 
             }
             inner.with(|w| w.webhook_faults.push(f));
             StatusCode::NO_CONTENT.into_response()
+        }
+        ("POST", "release") => {
+            let held = view.emulator().release_held();
+            axum::Json(json!({ "released": held })).into_response()
         }
         ("DELETE", "faults") => {
             inner.with(|w| {

@@ -1,4 +1,5 @@
-//! Injected faults: on REST routes (latency, 429, 500) and on outgoing webhooks (drop, duplicate).
+//! Injected faults: on REST routes (latency, held answers, 429, 500) and on outgoing webhooks
+//! (drop, duplicate).
 
 use std::time::Duration;
 
@@ -32,6 +33,10 @@ pub enum FaultEffect {
     ServerError,
     /// Answer 503 with Twilio error 20503.
     Unavailable,
+    /// Serve the request at once (its changes are made and the webhooks they cause are sent)
+    /// but hold the answer until [`TwilioEmulator::release_held`](super::TwilioEmulator::release_held):
+    /// the caller sees the call in flight while Twilio already reports its effects.
+    Hold,
 }
 
 impl Fault {
@@ -75,6 +80,15 @@ impl Fault {
     #[must_use]
     pub fn unavailable(mut self) -> Self {
         self.effect = FaultEffect::Unavailable;
+        self
+    }
+
+    /// Serve the request but hold the answer until
+    /// [`TwilioEmulator::release_held`](super::TwilioEmulator::release_held) (see
+    /// [`FaultEffect::Hold`]).
+    #[must_use]
+    pub fn hold(mut self) -> Self {
+        self.effect = FaultEffect::Hold;
         self
     }
 

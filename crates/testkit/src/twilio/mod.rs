@@ -495,7 +495,21 @@ impl TwilioEmulator {
         self.inner.with(|w| w.webhook_faults.push(fault));
     }
 
-    /// Removes every fault.
+    /// How many REST answers a [`Fault::hold`] is holding right now.
+    pub fn held(&self) -> usize {
+        self.inner.read(|w| w.held)
+    }
+
+    /// Sends every answer held by a [`Fault::hold`]; returns how many were held.
+    pub fn release_held(&self) -> usize {
+        self.inner.with(|w| {
+            w.releases += 1;
+            w.changed = true;
+            w.held
+        })
+    }
+
+    /// Removes every fault (answers already held stay held until [`Self::release_held`]).
     pub fn clear_faults(&self) {
         self.inner.with(|w| {
             w.faults.clear();
@@ -826,16 +840,18 @@ async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
         return control::handle(&inner, &method, &path, &body);
     }
 
-    // Injected latency first, then auth, then injected errors.
-    let (delay, fault) = inner.with(|w| {
+    // Injected latency first, then auth, then injected errors; a held answer waits last.
+    let (delay, fault, hold) = inner.with(|w| {
         let mut delay = Duration::ZERO;
         let mut fault = None;
+        let mut hold = false;
         let mut i = 0;
         while i < w.faults.len() {
             if w.faults[i].matches(&method, &path) {
                 let f = w.faults[i].clone();
                 match f.effect {
                     FaultEffect::Latency(d) => delay += d,
+                    FaultEffect::Hold => hold = true,
                     _ if fault.is_none() => fault = Some(f.effect),
                     _ => {
                         i += 1;
@@ -852,7 +868,7 @@ async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
             }
             i += 1;
         }
-        (delay, fault)
+        (delay, fault, hold)
     });
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -888,8 +904,31 @@ async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
         Err(ApiError::unauthorized())
     };
     let response = answer.unwrap_or_else(IntoResponse::into_response);
+    if hold {
+        hold_until_released(&inner).await;
+    }
     tracing::debug!(%method, %path, status = response.status().as_u16(), "twilio emulator request");
     log_call(&inner, method, path, raw_query, response).await
+}
+
+/// Waits for the next [`TwilioEmulator::release_held`], counted in [`TwilioEmulator::held`]
+/// meanwhile.
+async fn hold_until_released(inner: &Arc<Inner>) {
+    let mut rx = inner.version.subscribe();
+    let generation = inner.with(|w| {
+        w.held += 1;
+        w.changed = true;
+        w.releases
+    });
+    while inner.read(|w| w.releases) == generation {
+        if rx.changed().await.is_err() {
+            break; // the emulator is shutting down
+        }
+    }
+    inner.with(|w| {
+        w.held = w.held.saturating_sub(1);
+        w.changed = true;
+    });
 }
 
 fn serve(

@@ -94,6 +94,10 @@ pub(crate) struct World {
     pub(crate) pending: Vec<Outgoing>,
     pub(crate) deferred: Vec<Deferred>,
     pub(crate) changed: bool,
+    /// REST answers held by [`super::FaultEffect::Hold`] right now.
+    pub(crate) held: usize,
+    /// How often [`super::TwilioEmulator::release_held`] was called.
+    pub(crate) releases: u64,
 }
 
 fn push_opt(out: &mut Vec<(String, String)>, key: &str, value: Option<&str>) {
@@ -168,6 +172,8 @@ impl World {
             pending: Vec::new(),
             deferred: Vec::new(),
             changed: false,
+            held: 0,
+            releases: 0,
         }
     }
 

@@ -1,4 +1,5 @@
-//! Fault injection: latency, 429 with Retry-After, 500, dropped and duplicated webhooks.
+//! Fault injection: latency, held answers, 429 with Retry-After, 500, dropped and duplicated
+//! webhooks.
 
 use std::time::{Duration, Instant};
 
@@ -105,6 +106,58 @@ async fn webhooks_can_be_dropped_or_duplicated() {
         got[1].header("I-Twilio-Idempotency-Token"),
         got[2].header("I-Twilio-Idempotency-Token")
     );
+}
+
+#[tokio::test]
+async fn held_answers_wait_for_release_while_webhooks_go_out() {
+    let emu = emulator().await;
+    let api = Api::new(&emu);
+    let rx = Receiver::start().await;
+    let conv = conversation_with_webhook(&api, &rx.url("/o"), &["onMessageAdded"]).await;
+    let path = format!("/v1/Conversations/{conv}/Messages");
+    emu.inject(
+        Fault::on("POST", "/v1/Conversations/*/Messages")
+            .hold()
+            .times(1),
+    );
+    let call = tokio::spawn({
+        let api = Api::new(&emu);
+        let path = path.clone();
+        async move {
+            api.post_hooked(&path, &[("Body", "in flight")])
+                .await
+                .status
+        }
+    });
+    emu.wait_for(WAIT, |e| (e.held() == 1).then_some(()))
+        .await
+        .expect("the answer is held");
+    // Served already: the message exists and its webhook goes out while the caller waits.
+    assert_eq!(emu.messages(&conv)[0].body.as_deref(), Some("in flight"));
+    let deadline = Instant::now() + WAIT;
+    while rx.on("/o").is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "no webhook while the answer is held"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(rx.on("/o")[0].param("Body"), Some("in flight"));
+    assert!(!call.is_finished());
+    assert_eq!(emu.release_held(), 1);
+    assert_eq!(call.await.expect("no panic"), 201);
+    assert_eq!(emu.held(), 0);
+    // The rule was used up: the next call is answered at once.
+    assert_eq!(api.post(&path, &[("Body", "next")]).await.status, 201);
+    let released: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/__testkit/twilio/release", emu.base_url()))
+        .send()
+        .await
+        .expect("release")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(released["released"], 0);
 }
 
 #[tokio::test]
