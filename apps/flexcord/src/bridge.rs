@@ -294,6 +294,41 @@ mod tests {
         assert!(text.contains("flexcord_parked_events 0"), "{text}");
     }
 
+    #[tokio::test]
+    async fn unknown_sid_is_parked_then_expires_into_the_counter() {
+        let store = flexcord_store::Store::connect("sqlite::memory:")
+            .await
+            .expect("store");
+        let router = || flexcord_routing::Router::new(flexcord_routing::RouterConfig::default());
+        let engine = Engine::new(store.clone(), router());
+        let handle = crate::telemetry::metrics();
+        let event = Event::TwilioMessage {
+            sid: "CH0000000000000000000000000000beef".into(),
+            message: "IM0000000000000000000000000000beef".into(),
+            author: "agent:zoe".into(),
+            body: "anyone there?".into(),
+            attachments: Vec::new(),
+        };
+        assert_eq!(
+            apply(&engine, event.clone()).await.unwrap(),
+            Handled::Parked
+        );
+        // Twilio's retry of the parked webhook.
+        assert_eq!(apply(&engine, event).await.unwrap(), Handled::Ignored);
+        assert_eq!(store.parked_count().await.unwrap(), 1);
+        // Within the bound the sweep keeps it; 16 minutes later it is dropped and counted.
+        sweep_parked(&engine).await;
+        assert_eq!(store.parked_count().await.unwrap(), 1);
+        let later = flexcord_store::now().plus_millis(16 * 60_000);
+        sweep_parked(&Engine::new(store.clone(), router()).clock(move || later)).await;
+        assert_eq!(store.parked_count().await.unwrap(), 0);
+        let text = handle.render();
+        assert!(
+            text.contains(r#"flexcord_parked_events_expired_total{event="twilio_message"} 1"#),
+            "{text}"
+        );
+    }
+
     #[test]
     fn results_become_receipts_or_failures() {
         let id = flexcord_routing::ActionId::new("7-100", 1);
