@@ -174,6 +174,23 @@ fn twilio_executor(
         }
         _ => executor,
     }
+    .with_files(
+        crate::media::Downloader::new(config.discord.max_upload_bytes),
+        config.twilio.conversations_service_sid,
+    )
+}
+
+/// The Discord executor's source of the files agents send: Twilio's media, from the service the
+/// webhook names, else the configured one of the mode.
+fn twilio_media(twilio: &flexcord_twilio::Client, config: &Config) -> crate::deliver::TwilioMedia {
+    let service = match config.twilio.mode {
+        crate::config::TwilioMode::Chat => config.twilio.chat_service_sid,
+        crate::config::TwilioMode::Conversations => config.twilio.conversations_service_sid,
+    };
+    crate::deliver::TwilioMedia {
+        client: twilio.clone(),
+        service,
+    }
 }
 
 /// `flexcord run`: the HTTP server (webhooks, health, readiness, metrics, and the cases API and
@@ -276,6 +293,10 @@ pub async fn serve(config: Config, shutdown: tokio_util::sync::CancellationToken
             app_id,
             cases.clone(),
             config.bot.identity.clone(),
+        )
+        .with_files(
+            crate::media::Downloader::new(config.discord.max_upload_bytes),
+            Some(twilio_media(&twilio, &config)),
         ),
         twilio: Some(twilio_executor(twilio, &config)),
         bot: crate::deliver_bot::BotExecutor::new(agent),

@@ -38,6 +38,7 @@ pub const KEYS: &[(&str, &str, Option<&str>)] = &[
     ("discord", "shards", Some("0..1 of 1")),
     ("discord", "bug_channel_id", None),
     ("discord", "feature_channel_id", None),
+    ("discord", "max_upload_bytes", Some("10485760")),
     ("twilio", "mode", Some("conversations")),
     ("twilio", "account_sid", None),
     ("twilio", "auth_token", None),
@@ -121,6 +122,9 @@ pub struct DiscordConfig {
     pub bug_channel_id: Option<u64>,
     /// Where `/new_feature` requests are announced, if anywhere.
     pub feature_channel_id: Option<u64>,
+    /// The largest file passed on as an upload, either way (Discord's upload limit, 10 MiB by
+    /// default); larger files are passed on as links.
+    pub max_upload_bytes: u64,
 }
 
 impl DiscordConfig {
@@ -726,6 +730,10 @@ impl Config {
         let shards = r.required("discord", "shards", str::parse::<ShardSpec>);
         let bug_channel_id = r.optional("discord", "bug_channel_id", snowflake);
         let feature_channel_id = r.optional("discord", "feature_channel_id", snowflake);
+        let max_upload_bytes = r.required("discord", "max_upload_bytes", |s| {
+            s.parse::<u64>()
+                .map_err(|_| format!("{s:?} must be a number of bytes"))
+        });
 
         // [twilio]
         let mode = r.required(
@@ -905,6 +913,7 @@ impl Config {
                     shards: shards?,
                     bug_channel_id,
                     feature_channel_id,
+                    max_upload_bytes: max_upload_bytes?,
                 },
                 twilio: TwilioConfig {
                     mode: mode?,
@@ -976,6 +985,7 @@ impl Config {
             ("discord.api_url", d.api_url.to_string()),
             ("discord.gateway_url", d.gateway_url.to_string()),
             ("discord.shards", d.shards.to_string()),
+            ("discord.max_upload_bytes", d.max_upload_bytes.to_string()),
             ("twilio.mode", format!("{:?}", t.mode).to_lowercase()),
             ("twilio.account_sid", t.account_sid.to_string()),
             ("twilio.auth_token", t.auth_token.to_string()),

@@ -5,23 +5,29 @@
 //! upstream (Twilio, the virtual agent). The outbox worker calls it; every call is safe to repeat:
 //! Discord messages carry a nonce derived from the action id with `enforce_nonce`, and cases are
 //! created with the action id as idempotency key and messages with external ids.
+//!
+//! A DM with files (what an agent sent) is a multipart upload: each file is downloaded within
+//! the size cap ([`crate::media`]), a Twilio media item through its short-lived link; a file
+//! over the cap, refused by Discord as too large, or gone is named with its link instead.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use flexcord_cases::{
     Assignment, CaseKind, CaseStatus, CaseStore, MessageBatch, NewCase, NewMessage, Rating,
     Requester, StatusChange,
 };
-use flexcord_routing::Button;
 use flexcord_routing::Event;
 use flexcord_routing::{
     Action, ActionKind, CaseUpdate, ReportKind, ResolvedBy, Speaker, TranscriptEntry,
 };
+use flexcord_routing::{Attachment, Button};
+use flexcord_twilio::sid::{MediaSid, ServiceSid};
 use serde_json::json;
 use twilight_http::Client;
 use twilight_http::error::ErrorType;
-use twilight_http::request::Request;
+use twilight_http::request::{Form, Request};
 use twilight_http::routing::Route;
 use twilight_model::channel::Message;
 use twilight_model::channel::message::Component;
@@ -31,6 +37,7 @@ use twilight_model::id::marker::{ApplicationMarker, ChannelMarker, MessageMarker
 
 use crate::discord::interactions::truncate_message;
 use crate::discord::render::{self, Suggestion};
+use crate::media::{DownloadError, Downloader};
 
 /// What one delivery gave: the upstream's id for what it created, or why it failed (and whether
 /// for good).
@@ -42,6 +49,71 @@ pub struct Executor {
     application_id: Id<ApplicationMarker>,
     cases: Arc<dyn CaseStore>,
     bot_identity: String,
+    downloader: Downloader,
+    twilio_media: Option<TwilioMedia>,
+}
+
+/// Where the files agents send are fetched: the Twilio client and the media service to use
+/// when the webhook did not name one.
+#[derive(Debug, Clone)]
+pub struct TwilioMedia {
+    /// The Twilio client.
+    pub client: flexcord_twilio::Client,
+    /// The Chat / Conversations service holding the media (`IS…`).
+    pub service: Option<ServiceSid>,
+}
+
+/// A file of a DM: its bytes, or the line naming it when it cannot be uploaded.
+enum Fetched {
+    Bytes {
+        bytes: Bytes,
+        /// The line to post instead if Discord refuses the upload as too large.
+        link: String,
+    },
+    Link(String),
+}
+
+/// A failed message creation.
+struct Refused {
+    permanent: bool,
+    reason: String,
+    /// Discord refused the upload as too large (413, 40005).
+    too_large: bool,
+}
+
+impl From<twilight_http::Error> for Refused {
+    fn from(error: twilight_http::Error) -> Self {
+        let too_large = matches!(
+            error.kind(),
+            ErrorType::Response { status, .. } if status.get() == 413
+        );
+        let (permanent, reason) = classify(&error);
+        Self {
+            permanent,
+            reason,
+            too_large,
+        }
+    }
+}
+
+fn push_line(text: &mut String, line: &str) {
+    if !text.is_empty() {
+        text.push('\n');
+    }
+    text.push_str(line);
+}
+
+/// A file name safe inside a multipart header.
+fn part_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if matches!(c, '"' | '\\' | '\r' | '\n') {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// Discord's "Unknown Message" (10008), or a 404 for the message.
@@ -151,7 +223,18 @@ impl Executor {
             application_id,
             cases,
             bot_identity: bot_identity.into(),
+            downloader: Downloader::default(),
+            twilio_media: None,
         }
+    }
+
+    /// Files in DMs: downloaded with `downloader` (its size cap is the upload limit), Twilio
+    /// media through `twilio`.
+    #[must_use]
+    pub fn with_files(mut self, downloader: Downloader, twilio: Option<TwilioMedia>) -> Self {
+        self.downloader = downloader;
+        self.twilio_media = twilio;
+        self
     }
 
     /// Runs one action; `None` when it is not a Discord or case action.
@@ -181,10 +264,13 @@ impl Executor {
                 text,
                 buttons,
                 suggestions,
-            } => self
-                .send_dm(action, channel.0, text, buttons, suggestions)
-                .await
-                .map(Some),
+                files,
+            } => {
+                // Boxed: downloads and uploads make this future large.
+                Box::pin(self.send_dm(action, channel.0, text, buttons, suggestions, files))
+                    .await
+                    .map(Some)
+            }
             ActionKind::EditDm {
                 channel,
                 message,
@@ -280,6 +366,61 @@ impl Executor {
         Ok(channel.id.to_string())
     }
 
+    /// The bytes of a file for a DM, or the line naming it when it cannot be uploaded. `Err`
+    /// only for failures worth retrying.
+    async fn fetch_file(&self, file: &Attachment) -> Result<Fetched, (bool, String)> {
+        let name = file.display_name();
+        let unavailable = || Fetched::Link(format!("{name} (the file is not available)"));
+        let url = if let Some(sid) = &file.media_sid {
+            let Some(twilio) = &self.twilio_media else {
+                return Ok(unavailable());
+            };
+            let service = file
+                .media_service
+                .as_deref()
+                .and_then(|s| s.parse::<ServiceSid>().ok())
+                .or(twilio.service);
+            let (Some(service), Ok(sid)) = (service, sid.parse::<MediaSid>()) else {
+                tracing::warn!(media = %sid, "no media service for an agent's file");
+                return Ok(unavailable());
+            };
+            let media = match twilio.client.media(&service).fetch(&sid).await {
+                Ok(m) => m,
+                Err(e) if e.is_retryable() => return Err((false, e.to_string())),
+                Err(e) => {
+                    tracing::warn!(media = %sid, error = %e, "an agent's file could not be fetched");
+                    return Ok(unavailable());
+                }
+            };
+            let Some(url) = media.temporary_url().map(str::to_owned) else {
+                return Ok(unavailable());
+            };
+            if media.size.is_some_and(|n| !self.downloader.fits(n)) {
+                return Ok(Fetched::Link(format!("{name}: {url}")));
+            }
+            url
+        } else if file.url.is_empty() {
+            return Ok(unavailable());
+        } else {
+            if file.size.is_some_and(|n| !self.downloader.fits(n)) {
+                return Ok(Fetched::Link(file.line()));
+            }
+            file.url.clone()
+        };
+        let link = format!("{name}: {url}");
+        match self.downloader.get(&url).await {
+            Ok(d) => Ok(Fetched::Bytes {
+                bytes: d.bytes,
+                link,
+            }),
+            Err(e @ DownloadError::Failed(_)) => Err((false, e.to_string())),
+            Err(e) => {
+                tracing::info!(file = name, error = %e, "a file is passed on as a link");
+                Ok(Fetched::Link(link))
+            }
+        }
+    }
+
     async fn send_dm(
         &self,
         action: &Action,
@@ -287,9 +428,48 @@ impl Executor {
         text: &str,
         buttons: &[Button],
         suggestions: &[String],
+        files: &[Attachment],
     ) -> Result<String, (bool, String)> {
         let channel: Id<ChannelMarker> =
             Id::new_checked(channel).ok_or((true, "channel id 0".to_owned()))?;
+        let mut content = text.to_owned();
+        let mut uploads = Vec::new();
+        for file in files {
+            match self.fetch_file(file).await? {
+                Fetched::Bytes { bytes, link } => {
+                    uploads.push((part_name(file.display_name()), bytes, link));
+                }
+                Fetched::Link(line) => push_line(&mut content, &line),
+            }
+        }
+        match self
+            .create_message(action, channel, &content, buttons, suggestions, &uploads)
+            .await
+        {
+            Err(Refused {
+                too_large: true, ..
+            }) if !uploads.is_empty() => {
+                // Discord's limit is below the configured cap: name the files instead.
+                for (_, _, link) in &uploads {
+                    push_line(&mut content, link);
+                }
+                self.create_message(action, channel, &content, buttons, suggestions, &[])
+                    .await
+                    .map_err(|r| (r.permanent, r.reason))
+            }
+            other => other.map_err(|r| (r.permanent, r.reason)),
+        }
+    }
+
+    async fn create_message(
+        &self,
+        action: &Action,
+        channel: Id<ChannelMarker>,
+        text: &str,
+        buttons: &[Button],
+        suggestions: &[String],
+        uploads: &[(String, Bytes, String)],
+    ) -> Result<String, Refused> {
         let conversation = action
             .id
             .conversation()
@@ -299,7 +479,7 @@ impl Executor {
         let components: Vec<Component> = button_row(buttons, &conversation).into_iter().collect();
         // twilight's CreateMessage has no `enforce_nonce`: send the body as a raw request so a
         // retried delivery is answered with the first message instead of a duplicate.
-        let body = json!({
+        let mut body = json!({
             "content": truncate_message(text),
             "nonce": action.id.nonce(),
             "enforce_nonce": true,
@@ -307,20 +487,38 @@ impl Executor {
             "components": components,
             "allowed_mentions": { "parse": [] },
         });
-        let request = Request::builder(&Route::CreateMessage {
+        let builder = Request::builder(&Route::CreateMessage {
             channel_id: channel.get(),
-        })
-        .json(&body)
-        .build()
-        .map_err(|e| (true, e.to_string()))?;
+        });
+        let request = if uploads.is_empty() {
+            builder.json(&body).build().map_err(Refused::from)?
+        } else {
+            // Multipart: `payload_json` plus one `files[n]` part per file.
+            body["attachments"] = uploads
+                .iter()
+                .enumerate()
+                .map(|(i, (name, _, _))| json!({"id": i, "filename": name}))
+                .collect();
+            let payload = serde_json::to_vec(&body).unwrap_or_default();
+            let mut form = Form::new().json_part(b"payload_json", &payload);
+            for (i, (name, bytes, _)) in uploads.iter().enumerate() {
+                let part = format!("files[{i}]");
+                form = form.file_part(part.as_bytes(), name.as_bytes(), bytes);
+            }
+            builder.form(form).build().map_err(Refused::from)?
+        };
         let message: Message = self
             .http
             .request::<Message>(request)
             .await
-            .map_err(|e| classify(&e))?
+            .map_err(Refused::from)?
             .model()
             .await
-            .map_err(|e| (false, e.to_string()))?;
+            .map_err(|e| Refused {
+                permanent: false,
+                reason: e.to_string(),
+                too_large: false,
+            })?;
         metrics::counter!(crate::telemetry::MESSAGES_ROUTED, "direction" => "to_discord")
             .increment(1);
         Ok(message.id.to_string())

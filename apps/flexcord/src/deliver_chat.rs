@@ -7,7 +7,8 @@
 //!   `onMessageSent`, `onMessageUpdated`, `onMediaMessageSent`, `onMemberAdded` and
 //!   `onChannelUpdated`.
 //! - Messages are Chat messages (`From` = the author identity); user messages fire the webhooks
-//!   (so Studio sees them), bot replies and notices do not.
+//!   (so Studio sees them), bot replies and notices do not. A user's file is uploaded to the
+//!   chat service's Media Content Service and sent as a media message (`MediaSid`).
 //! - Attributes are merged into the channel's own (Flex keeps `status`, `from`, `channel_type`
 //!   there): only the `flexcord` key is replaced. Closing sets Flex's `status` to `INACTIVE`.
 //!
@@ -18,11 +19,12 @@
 
 use flexcord_routing::{Action, ActionKind, ConversationAttributes, TwilioSid};
 use flexcord_twilio::chat::{Channel, ChannelWebhookType};
-use flexcord_twilio::sid::{ChannelSid, FlexFlowSid, ServiceSid};
+use flexcord_twilio::sid::{ChannelSid, FlexFlowSid, MediaSid, ServiceSid};
 use flexcord_twilio::{Client, Error};
 use serde_json::{Value, json};
 
-use crate::deliver_twilio::attributes_json;
+use crate::deliver_twilio::{attributes_json, upload_media};
+use crate::media::Downloader;
 use crate::telemetry;
 
 /// The channel webhook's events (DESIGN §3).
@@ -78,6 +80,7 @@ impl ChatTarget {
         &self,
         client: &Client,
         outbound_url: &str,
+        downloader: &Downloader,
         action: &Action,
     ) -> Option<Outcome> {
         Some(match &action.kind {
@@ -106,7 +109,17 @@ impl ChatTarget {
                 at,
                 discord_message,
                 webhooks,
+                media,
             } => {
+                let media_sid = match media {
+                    Some(file) => {
+                        match upload_media(client, &self.service, downloader, file).await {
+                            Ok(sid) => sid,
+                            Err(e) => return Some(Err(e)),
+                        }
+                    }
+                    None => None,
+                };
                 self.post(
                     client,
                     action,
@@ -116,6 +129,7 @@ impl ChatTarget {
                     *at,
                     *discord_message,
                     *webhooks,
+                    media_sid.as_ref(),
                 )
                 .await
             }
@@ -260,14 +274,19 @@ impl ChatTarget {
         at: Option<flexcord_routing::Timestamp>,
         discord_message: Option<flexcord_routing::MessageId>,
         webhooks: bool,
+        media: Option<&MediaSid>,
     ) -> Outcome {
         let ch = channel_sid(sid)?;
         let mut request = client
             .chat(&self.service)
             .messages(&ch)
             .create()
-            .from(author)
-            .body(body)
+            .from(author);
+        request = match media {
+            Some(media) => request.media_sid(media),
+            None => request.body(body),
+        };
+        let mut request = request
             .attributes(&json!({"flexcord": {
                 "discord_message": discord_message.map(|m| m.to_string()),
                 "trace": crate::trace::for_delivery(action),

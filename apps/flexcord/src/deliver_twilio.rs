@@ -4,14 +4,22 @@
 //! Each action is safe to repeat: a conversation is created under its unique name
 //! (`discord:<dm channel>:<n>`), so a retry finds the one the first attempt made; adding a
 //! participant or webhook that already exists counts as done.
+//!
+//! A user's file (`PostToTwilio` with `media`) is downloaded from Discord's CDN within the size
+//! cap, uploaded to the Media Content Service and attached to the message by its `MediaSid`;
+//! when that cannot be done (too large, gone, refused) the message carries its fallback body,
+//! the file's name and link.
 
-use flexcord_routing::{Action, ActionKind, ConversationAttributes, Event, TwilioSid};
+use flexcord_routing::{Action, ActionKind, Attachment, ConversationAttributes, Event, TwilioSid};
 use flexcord_twilio::conversations::{ConversationState, WebhookTarget};
-use flexcord_twilio::sid::{ConversationSid, FlowSid, SidOrName, WorkflowSid, WorkspaceSid};
+use flexcord_twilio::sid::{
+    ConversationSid, FlowSid, MediaSid, ServiceSid, SidOrName, WorkflowSid, WorkspaceSid,
+};
 use flexcord_twilio::{Client, Error};
 use serde_json::json;
 
 use crate::deliver_chat::ChatTarget;
+use crate::media::Downloader;
 use crate::telemetry;
 
 /// Twilio error codes meaning "this already exists": a repeated create is then a success.
@@ -26,6 +34,50 @@ pub struct TwilioExecutor {
     workspace: Option<WorkspaceSid>,
     workflow: Option<WorkflowSid>,
     chat: Option<ChatTarget>,
+    downloader: Downloader,
+    media_service: Option<ServiceSid>,
+}
+
+/// Uploads a user's file to the Media Content Service of `service`: `Ok(Some(sid))` to attach
+/// it, `Ok(None)` when it goes as its link instead (over the cap, gone, refused by Twilio),
+/// `Err` only for failures worth retrying.
+pub(crate) async fn upload_media(
+    client: &Client,
+    service: &ServiceSid,
+    downloader: &Downloader,
+    file: &Attachment,
+) -> Result<Option<MediaSid>, (bool, String)> {
+    let name = file.display_name();
+    if file.url.is_empty() || file.size.is_some_and(|n| !downloader.fits(n)) {
+        tracing::info!(file = name, size = ?file.size, "a user's file is passed on as a link");
+        return Ok(None);
+    }
+    let downloaded = match downloader.get(&file.url).await {
+        Ok(d) => d,
+        Err(e) if e.is_permanent() => {
+            tracing::info!(file = name, error = %e, "a user's file is passed on as a link");
+            return Ok(None);
+        }
+        Err(e) => return Err((false, e.to_string())),
+    };
+    let content_type = file
+        .content_type
+        .clone()
+        .or(downloaded.content_type)
+        .unwrap_or_else(|| "application/octet-stream".to_owned());
+    match client
+        .media(service)
+        .create(&content_type, downloaded.bytes)
+        .filename(name)
+        .await
+    {
+        Ok(media) => Ok(Some(media.sid)),
+        Err(e) if e.is_retryable() => Err(fail(&e)),
+        Err(e) => {
+            tracing::warn!(file = name, error = %e, "Twilio refused a user's file; passing on its link");
+            Ok(None)
+        }
+    }
 }
 
 fn fail(e: &Error) -> (bool, String) {
@@ -97,7 +149,19 @@ impl TwilioExecutor {
             workspace,
             workflow,
             chat: None,
+            downloader: Downloader::default(),
+            media_service: None,
         }
+    }
+
+    /// Users' files: downloaded with `downloader` (its size cap applies), uploaded to the Media
+    /// Content Service of `service` (conversations mode; unset: the conversation's own service;
+    /// chat mode uses the chat service).
+    #[must_use]
+    pub fn with_files(mut self, downloader: Downloader, service: Option<ServiceSid>) -> Self {
+        self.downloader = downloader;
+        self.media_service = service;
+        self
     }
 
     /// Chat mode: the actions go to Programmable Chat channels made through `target`'s Flex
@@ -112,7 +176,9 @@ impl TwilioExecutor {
     pub async fn execute(&self, action: &Action) -> Option<Event> {
         let started = std::time::Instant::now();
         if let Some(chat) = &self.chat {
-            let result = chat.run(&self.client, &self.outbound_url, action).await?;
+            let result = chat
+                .run(&self.client, &self.outbound_url, &self.downloader, action)
+                .await?;
             return Some(finish(action, started, result));
         }
         let result = match &action.kind {
@@ -140,6 +206,7 @@ impl TwilioExecutor {
                 at,
                 discord_message,
                 webhooks,
+                media,
             } => self
                 .post(
                     action,
@@ -149,6 +216,7 @@ impl TwilioExecutor {
                     *at,
                     *discord_message,
                     *webhooks,
+                    media.as_ref(),
                 )
                 .await
                 .map(Some),
@@ -293,14 +361,42 @@ impl TwilioExecutor {
         at: Option<flexcord_routing::Timestamp>,
         discord_message: Option<flexcord_routing::MessageId>,
         webhooks: bool,
+        media: Option<&Attachment>,
     ) -> Result<String, (bool, String)> {
+        let conversation = sid(conversation)?;
+        let media_sid = match media {
+            Some(file) => {
+                let service = match self.media_service {
+                    Some(s) => Some(s),
+                    None => {
+                        self.client
+                            .conversations()
+                            .fetch(conversation)
+                            .await
+                            .map_err(|e| fail(&e))?
+                            .chat_service_sid
+                    }
+                };
+                match service {
+                    Some(service) => {
+                        upload_media(&self.client, &service, &self.downloader, file).await?
+                    }
+                    None => None,
+                }
+            }
+            None => None,
+        };
         let mut request = self
             .client
             .conversations()
-            .messages(&sid(conversation)?)
+            .messages(&conversation)
             .create()
-            .author(author)
-            .body(body)
+            .author(author);
+        request = match &media_sid {
+            Some(media) => request.media_sid(media),
+            None => request.body(body),
+        };
+        let mut request = request
             .attributes(&json!({"flexcord": {
                 "discord_message": discord_message.map(|m| m.to_string()),
                 "trace": crate::trace::for_delivery(action),

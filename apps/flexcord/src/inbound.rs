@@ -31,7 +31,18 @@ pub fn from_webhook(event: &Webhook) -> Option<routing::Event> {
                 message: TwilioMessageSid::from(m.message_sid.as_str()),
                 author: m.author.clone()?,
                 body: m.body.clone().unwrap_or_default(),
-                attachments: media_names(m.media.iter().filter_map(|x| x.filename.as_deref())),
+                attachments: m
+                    .media
+                    .iter()
+                    .map(|x| Attachment {
+                        filename: x.filename.clone().unwrap_or_default(),
+                        url: String::new(),
+                        content_type: x.content_type.clone(),
+                        size: x.size,
+                        media_sid: x.sid.map(|s| s.to_string()),
+                        media_service: m.context.chat_service_sid.map(|s| s.to_string()),
+                    })
+                    .collect(),
             })
         }
         Webhook::Conversations(ConversationsEvent::MessageUpdated(m)) => {
@@ -71,7 +82,14 @@ pub fn from_webhook(event: &Webhook) -> Option<routing::Event> {
             message: TwilioMessageSid::from(m.message_sid.as_str()),
             author: m.from.clone()?,
             body: String::new(),
-            attachments: media_names(m.media_filename.as_deref()),
+            attachments: vec![Attachment {
+                filename: m.media_filename.clone().unwrap_or_default(),
+                url: String::new(),
+                content_type: m.media_content_type.clone(),
+                size: m.media_size,
+                media_sid: m.media_sid.map(|s| s.to_string()),
+                media_service: m.context.service_sid.map(|s| s.to_string()),
+            }],
         }),
         Webhook::Chat(ChatEvent::MemberAdded(m)) => Some(routing::Event::ParticipantJoined {
             sid: TwilioSid::from(m.channel_sid.as_str()),
@@ -85,18 +103,6 @@ pub fn from_webhook(event: &Webhook) -> Option<routing::Event> {
             }),
         _ => None,
     }
-}
-
-/// Media arrive as Media Content Service items that need the account's credentials to fetch;
-/// until they are re-hosted they are passed on by name only.
-fn media_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<Attachment> {
-    names
-        .into_iter()
-        .map(|name| Attachment {
-            filename: name.to_owned(),
-            url: String::new(),
-        })
-        .collect()
 }
 
 /// The routing event for `POST /twilio/bot`.
@@ -135,6 +141,10 @@ pub fn from_message(message: &Message, bot: Id<UserMarker>) -> Option<routing::E
             .map(|a| Attachment {
                 filename: a.filename.clone(),
                 url: a.url.clone(),
+                content_type: a.content_type.clone(),
+                size: Some(a.size),
+                media_sid: None,
+                media_service: None,
             })
             .collect(),
         user_name: display_name(
@@ -387,8 +397,8 @@ mod tests {
                 message: MessageId(300),
                 text: "hello".into(),
                 attachments: vec![Attachment {
-                    filename: "a.png".into(),
-                    url: "https://cdn/a.png".into()
+                    size: Some(3),
+                    ..Attachment::link("a.png", "https://cdn/a.png")
                 }],
                 user_name: Some("alice".into()),
             })

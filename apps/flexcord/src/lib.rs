@@ -18,6 +18,7 @@ pub mod deliver_twilio;
 pub mod demo;
 pub mod discord;
 pub mod inbound;
+pub mod media;
 pub mod secret;
 pub mod server;
 pub mod shutdown;

@@ -6,6 +6,7 @@ use crate::event::{Button, Event, Interaction};
 use crate::ids::{
     ActionId, CaseNumber, ChannelId, ConversationId, MessageId, Timestamp, TwilioSid, UserId,
 };
+use crate::text::Attachment;
 
 /// One action with its stable id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,6 +120,11 @@ pub enum ActionKind {
         buttons: Vec<Button>,
         /// Suggested questions (e.g. as a select menu or a list).
         suggestions: Vec<String>,
+        /// Files to upload with the message (a file sent from the contact center). One that
+        /// cannot be uploaded (over Discord's upload limit, or not downloadable) is named with
+        /// its link in the text instead.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        files: Vec<Attachment>,
     },
     /// Edit a Discord message the core sent earlier.
     EditDm {
@@ -180,6 +186,12 @@ pub enum ActionKind {
         discord_message: Option<MessageId>,
         /// `false`: send `X-Twilio-Webhook-Enabled: false` (bot replies, back-fill, notices).
         webhooks: bool,
+        /// A file to upload to the Media Content Service and attach (`MediaSid`), the message
+        /// then carrying no body. When it cannot be uploaded (too large, not downloadable, no
+        /// media service) the message is sent with `body` alone, which names the file and its
+        /// link.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        media: Option<Attachment>,
     },
     /// Replace the conversation attributes (the `handoff` flag, the case number).
     UpdateTwilioAttributes {

@@ -10,6 +10,7 @@ use crate::ids::{
     ActionId, CaseNumber, ChannelId, ConversationId, MessageId, Timestamp, TwilioMessageSid,
     TwilioSid, UserId,
 };
+use crate::text::Attachment;
 
 /// Where a conversation is. See the crate docs for the diagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -81,6 +82,9 @@ pub struct QueuedDm {
     /// Which part of that message (0 = the first).
     #[serde(default)]
     pub part: u32,
+    /// Files to upload with it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<Attachment>,
 }
 
 /// A user message waiting for the Twilio conversation to exist (studio route).
@@ -90,6 +94,9 @@ pub struct QueuedPost {
     pub body: String,
     /// The Discord message.
     pub discord_message: MessageId,
+    /// A file to upload and attach (`body` is then its fallback line).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<Attachment>,
 }
 
 /// One Discord message a forwarded Twilio message became, for edits. A message longer than

@@ -549,6 +549,7 @@ impl Ctx<'_> {
                 },
                 forwarded: None,
                 part: 0,
+                files: Vec::new(),
             };
             self.send_dm(dm, Vec::new());
         }
@@ -562,6 +563,7 @@ impl Ctx<'_> {
                     text: dm.text,
                     buttons: dm.buttons,
                     suggestions,
+                    files: dm.files,
                 },
                 Pending::SendDm {
                     forwarded: dm.forwarded,
@@ -602,7 +604,22 @@ impl Ctx<'_> {
         }
     }
 
-    fn post_user_message(&mut self, body: String, message: MessageId) {
+    /// A user's DM for the Twilio side: its text in pieces, then one message per attached file
+    /// (uploaded as media; its fallback body names the file and its link).
+    fn forward_user_message(&mut self, text: &str, attachments: &[Attachment], message: MessageId) {
+        for body in text::for_twilio(text, &[]) {
+            self.post_user_message(body, message, None);
+        }
+        for file in attachments {
+            let body = text::split(&file.line(), text::TWILIO_LIMIT)
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| file.display_name().to_owned());
+            self.post_user_message(body, message, Some(file.clone()));
+        }
+    }
+
+    fn post_user_message(&mut self, body: String, message: MessageId, media: Option<Attachment>) {
         match self.conv.twilio.clone() {
             Some(sid) => self.emit_pending(
                 ActionKind::PostToTwilio {
@@ -612,12 +629,14 @@ impl Ctx<'_> {
                     at: None,
                     discord_message: Some(message),
                     webhooks: true,
+                    media,
                 },
                 Pending::PostToTwilio { notice: false },
             ),
             None => self.conv.twilio_backlog.push(QueuedPost {
                 body,
                 discord_message: message,
+                media,
             }),
         }
     }
@@ -757,9 +776,7 @@ impl Ctx<'_> {
                 self.conv.phase = Phase::Bot;
                 if self.studio() {
                     self.ensure_twilio();
-                    for body in text::for_twilio(text, att) {
-                        self.post_user_message(body, message);
-                    }
+                    self.forward_user_message(text, att, message);
                 } else {
                     let user = self.conv.user;
                     self.emit_pending(ActionKind::AskBot { user, text: line }, Pending::AskBot);
@@ -768,9 +785,7 @@ impl Ctx<'_> {
             Phase::WaitingAgent | Phase::WithAgent => {
                 // Direct route before the conversation exists: the back-fill carries it.
                 if self.conv.twilio.is_some() || self.studio() {
-                    for body in text::for_twilio(text, att) {
-                        self.post_user_message(body, message);
-                    }
+                    self.forward_user_message(text, att, message);
                 }
                 self.annotate(Speaker::User, line);
             }
@@ -900,6 +915,7 @@ impl Ctx<'_> {
                         at: None,
                         discord_message: None,
                         webhooks: true,
+                        media: None,
                     },
                     Pending::PostToTwilio { notice: true },
                 );
@@ -927,7 +943,7 @@ impl Ctx<'_> {
         }
         if self.studio() {
             for post in std::mem::take(&mut self.conv.twilio_backlog) {
-                self.post_user_message(post.body, post.discord_message);
+                self.post_user_message(post.body, post.discord_message, post.media);
             }
             if self.conv.phase == Phase::WaitingAgent {
                 self.studio_hand_off(sid);
@@ -950,6 +966,7 @@ impl Ctx<'_> {
                             at: Some(entry.at),
                             discord_message: None,
                             webhooks: false,
+                            media: None,
                         },
                         Pending::PostToTwilio { notice: false },
                     );
@@ -1062,13 +1079,20 @@ impl Ctx<'_> {
                 reason: "user cannot receive DMs".into(),
             });
         } else {
-            let pieces = text::for_discord(body, attachments);
-            for (i, piece) in pieces.into_iter().enumerate() {
+            // The text in pieces, then one message per file (uploaded to Discord).
+            let pieces = text::for_discord(body, &[]);
+            let files = attachments.iter().map(|a| vec![a.clone()]);
+            let dms = pieces
+                .into_iter()
+                .map(|text| (text, Vec::new()))
+                .chain(files.map(|files| (String::new(), files)));
+            for (i, (text, files)) in dms.enumerate() {
                 let dm = QueuedDm {
-                    text: piece,
+                    text,
                     buttons: Vec::new(),
-                    forwarded: Some(message.clone()),
+                    forwarded: files.is_empty().then(|| message.clone()),
                     part: part_number(i),
+                    files,
                 };
                 self.send_dm(dm, Vec::new());
             }
@@ -1148,6 +1172,7 @@ impl Ctx<'_> {
                     buttons: Vec::new(),
                     forwarded: Some(message.clone()),
                     part: part_number(i),
+                    files: Vec::new(),
                 };
                 self.send_dm(dm, Vec::new());
             }
@@ -1255,6 +1280,7 @@ impl Ctx<'_> {
                     buttons,
                     forwarded: None,
                     part: 0,
+                    files: Vec::new(),
                 };
                 self.send_dm(dm, suggestions);
             }
@@ -1268,6 +1294,7 @@ impl Ctx<'_> {
                             at: None,
                             discord_message: None,
                             webhooks: false,
+                            media: None,
                         },
                         Pending::PostToTwilio { notice: true },
                     );
@@ -1341,6 +1368,7 @@ impl Ctx<'_> {
                             at: None,
                             discord_message: None,
                             webhooks: false,
+                            media: None,
                         },
                         Pending::PostToTwilio { notice: true },
                     );

@@ -14,13 +14,60 @@ pub const TWILIO_LIMIT: usize = 1600;
 
 const ZWSP: char = '\u{200b}';
 
-/// A file attached to a message, passed on as a link.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A file attached to a message: a Discord attachment (with its CDN `url`) or a Twilio media
+/// item (with its `media_sid`; the bytes are fetched when the file is delivered).
+///
+/// Every field but `filename` and `url` is optional and left out of the JSON when unset, so
+/// attachments stored before those fields existed still read back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Attachment {
     /// The file name as shown to the reader.
     pub filename: String,
-    /// Where the file can be fetched.
+    /// Where the file can be fetched without credentials (empty for Twilio media, whose
+    /// short-lived link is asked for when the file is delivered).
     pub url: String,
+    /// The MIME type, when known (e.g. `image/png`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// The size in bytes, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// The Twilio media SID (`ME…`) of a file sent from the contact center.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_sid: Option<String>,
+    /// The Twilio service (`IS…`) holding `media_sid`, when the webhook named it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_service: Option<String>,
+}
+
+impl Attachment {
+    /// A file at `url` (a Discord attachment).
+    pub fn link(filename: impl Into<String>, url: impl Into<String>) -> Self {
+        Self {
+            filename: filename.into(),
+            url: url.into(),
+            ..Self::default()
+        }
+    }
+
+    /// The file name, or `attachment` when it is blank.
+    pub fn display_name(&self) -> &str {
+        if self.filename.trim().is_empty() {
+            "attachment"
+        } else {
+            self.filename.as_str()
+        }
+    }
+
+    /// The line naming this file in transcripts and link fallbacks: `name: url`, or the name
+    /// alone when there is no public link.
+    pub fn line(&self) -> String {
+        if self.url.is_empty() {
+            self.display_name().to_owned()
+        } else {
+            format!("{}: {}", self.display_name(), self.url)
+        }
+    }
 }
 
 /// Neutralises mass and user/role mentions: `@everyone` and `@here` get a zero-width space after
@@ -42,21 +89,15 @@ pub fn neutralise_mentions(text: &str) -> String {
     out
 }
 
-/// Appends one `name: url` line per attachment to `text`.
+/// Appends one line per attachment to `text` ([`Attachment::line`]: `name: url`, or the name
+/// alone for a file without a public link).
 pub fn with_attachment_links(text: &str, attachments: &[Attachment]) -> String {
     let mut out = text.to_owned();
     for a in attachments {
         if !out.is_empty() {
             out.push('\n');
         }
-        let name = if a.filename.trim().is_empty() {
-            "attachment"
-        } else {
-            a.filename.as_str()
-        };
-        out.push_str(name);
-        out.push_str(": ");
-        out.push_str(&a.url);
+        out.push_str(&a.line());
     }
     out
 }
@@ -214,14 +255,8 @@ mod tests {
     #[test]
     fn attachments_become_links() {
         let a = [
-            Attachment {
-                filename: "log.txt".into(),
-                url: "https://cdn.example/log.txt".into(),
-            },
-            Attachment {
-                filename: String::new(),
-                url: "https://cdn.example/x".into(),
-            },
+            Attachment::link("log.txt", "https://cdn.example/log.txt"),
+            Attachment::link("", "https://cdn.example/x"),
         ];
         assert_eq!(
             with_attachment_links("see", &a),
@@ -231,6 +266,32 @@ mod tests {
             with_attachment_links("", &a[..1]),
             "log.txt: https://cdn.example/log.txt"
         );
+        let media = Attachment {
+            filename: "label.pdf".into(),
+            media_sid: Some("ME1".into()),
+            ..Attachment::default()
+        };
+        assert_eq!(with_attachment_links("here", &[media]), "here\nlabel.pdf");
+    }
+
+    #[test]
+    fn attachments_read_back_without_the_newer_fields() {
+        let old: Attachment =
+            serde_json::from_str(r#"{"filename":"a.png","url":"https://cdn/a.png"}"#)
+                .expect("old JSON");
+        assert_eq!(old, Attachment::link("a.png", "https://cdn/a.png"));
+        assert_eq!(
+            serde_json::to_string(&old).expect("json"),
+            r#"{"filename":"a.png","url":"https://cdn/a.png"}"#
+        );
+        let full = Attachment {
+            content_type: Some("image/png".into()),
+            size: Some(3),
+            ..old
+        };
+        let back: Attachment =
+            serde_json::from_str(&serde_json::to_string(&full).expect("json")).expect("back");
+        assert_eq!(back, full);
     }
 
     #[test]

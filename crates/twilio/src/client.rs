@@ -583,7 +583,11 @@ impl Client {
         for (name, value) in request.headers() {
             builder = builder.header(name.as_str(), value.as_str());
         }
-        if *request.method() == Method::POST || !request.form_pairs().is_empty() {
+        if let Some(raw) = request.raw() {
+            builder = builder
+                .header(http::header::CONTENT_TYPE, raw.content_type.as_str())
+                .body(raw.bytes.clone());
+        } else if *request.method() == Method::POST || !request.form_pairs().is_empty() {
             builder = builder
                 .header(
                     http::header::CONTENT_TYPE,

@@ -4,10 +4,19 @@
 //! This service is not in Twilio's `OpenAPI` specs nor in its helper libraries; the model
 //! follows Twilio's media resource documentation and tolerates missing fields.
 //!
+//! Upload a file, then attach it to a message with its `MediaSid`; fetch an agent's file and
+//! download it from its short-lived link:
+//!
 //! ```no_run
 //! # async fn run(twilio: flexcord_twilio::Client) -> Result<(), flexcord_twilio::Error> {
 //! use flexcord_twilio::sid::{MediaSid, ServiceSid};
 //! let service: ServiceSid = "IS0123456789abcdef0123456789abcdef".parse()?;
+//! let uploaded = twilio
+//!     .media(&service)
+//!     .create("image/png", vec![0x89, b'P', b'N', b'G'])
+//!     .filename("shot.png")
+//!     .await?;
+//! println!("attach {} to a message as MediaSid", uploaded.sid);
 //! let media: MediaSid = "ME0123456789abcdef0123456789abcdef".parse()?;
 //! let item = twilio.media(&service).fetch(&media).await?;
 //! if let Some(url) = item.temporary_url() {
@@ -16,6 +25,7 @@
 //! # Ok(()) }
 //! ```
 
+use bytes::Bytes;
 use serde::Deserialize;
 
 use crate::builder::{Draft, builder};
@@ -42,6 +52,15 @@ pub struct MediaService<'a> {
 }
 
 impl<'a> MediaService<'a> {
+    /// `POST /v1/Services/{ServiceSid}/Media`: uploads a file. The body is the file itself
+    /// (not a form) with `content_type` as its `Content-Type`; name it with
+    /// [`CreateMedia::filename`]. The answer's `sid` goes into a message's `MediaSid`.
+    pub fn create(self, content_type: &str, bytes: impl Into<Bytes>) -> CreateMedia<'a> {
+        let path = format!("/v1/Services/{}/Media", self.service);
+        let request = Request::post(Product::Media, path).raw_body(content_type, bytes);
+        CreateMedia::from_draft(Draft::new(self.client, request))
+    }
+
     /// `GET /v1/Services/{ServiceSid}/Media/{Sid}`: metadata and a short-lived download URL.
     pub fn fetch(self, media: &MediaSid) -> FetchMedia<'a> {
         let path = format!("/v1/Services/{}/Media/{media}", self.service);
@@ -52,6 +71,19 @@ impl<'a> MediaService<'a> {
 builder! {
     /// `GET /v1/Services/{ServiceSid}/Media/{Sid}` on the Media Content Service.
     FetchMedia -> Media
+}
+
+builder! {
+    /// `POST /v1/Services/{ServiceSid}/Media` on the Media Content Service (a file upload).
+    CreateMedia -> Media
+}
+
+impl CreateMedia<'_> {
+    /// The file name shown with the message (query parameter `Filename`).
+    pub fn filename(mut self, name: impl Into<String>) -> Self {
+        self.draft = self.draft.query("Filename", name);
+        self
+    }
 }
 
 /// A media item.

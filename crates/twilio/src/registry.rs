@@ -461,6 +461,14 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     // Media Content Service (not in Twilio's OpenAPI specs)
     op!(
+        "media.create",
+        Media,
+        "POST",
+        "/v1/Services/{ServiceSid}/Media",
+        ["Filename"],
+        &[]
+    ),
+    op!(
         "media.fetch",
         Media,
         "GET",

@@ -371,6 +371,7 @@ mod executor {
                     at: None,
                     discord_message: Some(MessageId(300)),
                     webhooks,
+                    media: None,
                 },
             );
             assert!(matches!(

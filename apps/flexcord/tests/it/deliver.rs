@@ -64,6 +64,7 @@ async fn send_dm_is_idempotent_and_renders_buttons_and_suggestions() {
             text: "Here is what I found".into(),
             buttons: vec![Button::TalkToAgent],
             suggestions: vec!["[Reset your password](https://help.example.com/reset)".into()],
+            files: vec![],
         },
     );
     let first = exec.execute(&send).await;
@@ -116,6 +117,7 @@ async fn edit_and_delete_dm_apply_once_and_a_repeated_delete_is_done() {
                 text: text.into(),
                 buttons: vec![],
                 suggestions: vec![],
+                files: vec![],
             },
         );
         let Some(Event::Delivered {
@@ -202,6 +204,7 @@ async fn closed_dms_are_a_permanent_failure() {
             text: "hi".into(),
             buttons: vec![],
             suggestions: vec![],
+            files: vec![],
         },
     );
     match exec.execute(&send).await {
@@ -223,6 +226,7 @@ async fn closed_dms_are_a_permanent_failure() {
             text: "x".into(),
             buttons: vec![],
             suggestions: vec![],
+            files: vec![],
         },
     );
     assert!(matches!(

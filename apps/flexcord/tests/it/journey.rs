@@ -38,7 +38,7 @@ impl Bridge {
         Self::start_with(&[]).await
     }
 
-    async fn start_with(extra: &[(&str, &str)]) -> Self {
+    pub(crate) async fn start_with(extra: &[(&str, &str)]) -> Self {
         let extra: Vec<(String, String)> = extra
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -426,7 +426,7 @@ impl Bridge {
     }
 
     /// The case as soon as `done` holds for it.
-    async fn case_when(
+    pub(crate) async fn case_when(
         &self,
         what: &str,
         done: impl Fn(&flexcord_cases::Case) -> bool,
@@ -445,7 +445,7 @@ impl Bridge {
     }
 
     /// Hand-off, then the agent accepts the task; returns the conversation SID and the task.
-    async fn agent_joins(
+    pub(crate) async fn agent_joins(
         &self,
         alice: u64,
         agent: &flexcord_testkit::twilio::Agent<'_>,

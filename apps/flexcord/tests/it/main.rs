@@ -5,6 +5,7 @@ mod chat_mode;
 mod cli;
 mod deliver;
 mod journey;
+mod media;
 mod studio_flows;
 mod trace;
 mod twilio;

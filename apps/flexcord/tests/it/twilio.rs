@@ -88,6 +88,7 @@ async fn conversation_lifecycle_is_idempotent() {
             at: Some(Timestamp(1_700_000_000_000)),
             discord_message: Some(MessageId(300)),
             webhooks: false,
+            media: None,
         },
     );
     assert!(matches!(

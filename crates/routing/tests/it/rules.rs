@@ -336,3 +336,117 @@ fn studio_handoff_reaches_flex_without_another_message() {
         )));
     }
 }
+
+#[test]
+fn a_users_files_go_to_twilio_one_message_each_after_the_text() {
+    use flexcord_routing::{Attachment, ChannelId, MessageId};
+    let (mut w, sid) = studio_world();
+    let shot = Attachment {
+        content_type: Some("image/png".into()),
+        size: Some(42),
+        ..Attachment::link("shot.png", "https://cdn.example/shot.png")
+    };
+    let log = Attachment::link("log.txt", "https://cdn.example/log.txt");
+    let step = w.apply(Event::DirectMessage {
+        user: UserId(1),
+        channel: ChannelId(1001),
+        message: MessageId(303),
+        text: "see these".into(),
+        attachments: vec![shot.clone(), log.clone()],
+    });
+    let posts: Vec<_> = step
+        .actions
+        .iter()
+        .filter_map(|a| match &a.kind {
+            ActionKind::PostToTwilio {
+                sid: s,
+                body,
+                media,
+                discord_message,
+                ..
+            } if *s == sid => Some((body.clone(), media.clone(), *discord_message)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        posts,
+        vec![
+            ("see these".to_owned(), None, Some(MessageId(303))),
+            (
+                "shot.png: https://cdn.example/shot.png".to_owned(),
+                Some(shot),
+                Some(MessageId(303))
+            ),
+            (
+                "log.txt: https://cdn.example/log.txt".to_owned(),
+                Some(log),
+                Some(MessageId(303))
+            ),
+        ]
+    );
+    // The transcript keeps the names and links.
+    let conv = w.conv_of(1).expect("open");
+    let last = conv.transcript.last().expect("line");
+    assert!(last.text.contains("shot.png: https://cdn.example/shot.png"));
+}
+
+#[test]
+fn an_agents_file_becomes_a_dm_upload_after_the_text() {
+    use flexcord_routing::{Attachment, TwilioMessageSid};
+    let (mut w, sid) = studio_world();
+    w.apply(Event::ParticipantJoined {
+        sid: sid.clone(),
+        identity: "agent:zoe".into(),
+    });
+    w.drain();
+    let label = Attachment {
+        filename: "label.pdf".into(),
+        content_type: Some("application/pdf".into()),
+        size: Some(1234),
+        media_sid: Some("ME0123456789abcdef0123456789abcdef".into()),
+        media_service: Some("IS0123456789abcdef0123456789abcdef".into()),
+        ..Attachment::default()
+    };
+    let step = w.apply(Event::TwilioMessage {
+        sid,
+        message: TwilioMessageSid::from("IM1"),
+        author: "agent:zoe".into(),
+        body: "your label".into(),
+        attachments: vec![label.clone()],
+    });
+    let dms: Vec<_> = step
+        .actions
+        .iter()
+        .filter_map(|a| match &a.kind {
+            ActionKind::SendDm { text, files, .. } => Some((text.clone(), files.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        dms,
+        vec![
+            ("your label".to_owned(), vec![]),
+            (String::new(), vec![label])
+        ]
+    );
+    let annotated = step.actions.iter().any(|a| {
+        matches!(&a.kind, ActionKind::AnnotateCase { entry, .. }
+            if entry.text == "your label\nlabel.pdf")
+    });
+    assert!(annotated, "{:?}", step.actions);
+}
+
+#[test]
+fn actions_stored_before_files_existed_still_read_back() {
+    let old = r#"{"id":"1-1:3","kind":{"action":"send_dm","channel":5,"text":"hi","buttons":[],"suggestions":[]}}"#;
+    let action: flexcord_routing::Action = serde_json::from_str(old).expect("old send_dm");
+    assert!(matches!(&action.kind, ActionKind::SendDm { files, .. } if files.is_empty()));
+    let back = serde_json::to_string(&action).expect("json");
+    assert!(!back.contains("files"), "{back}");
+    let post = r#"{"id":"1-1:4","kind":{"action":"post_to_twilio","sid":"CH1","author":"discord:1","body":"x","at":null,"discord_message":null,"webhooks":true}}"#;
+    let action: flexcord_routing::Action = serde_json::from_str(post).expect("old post");
+    assert!(matches!(
+        &action.kind,
+        ActionKind::PostToTwilio { media: None, .. }
+    ));
+}

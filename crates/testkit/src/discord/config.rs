@@ -155,6 +155,9 @@ pub struct DiscordConfig {
     /// Whether messages the bot creates over REST are also dispatched to the gateway as
     /// `MESSAGE_CREATE` (Discord does this; the bot must ignore its own messages).
     pub echo_bot_messages: bool,
+    /// The largest file a bot may upload, in bytes (Discord: 10 MiB without boosts). A larger
+    /// file is refused with 413 / 40005 `Request entity too large`.
+    pub upload_limit: u64,
 }
 
 impl Default for DiscordConfig {
@@ -198,6 +201,7 @@ impl Default for DiscordConfig {
             bucket_limit: 50,
             bucket_window: Duration::from_secs(1),
             echo_bot_messages: true,
+            upload_limit: 10 * 1024 * 1024,
         }
     }
 }
@@ -235,6 +239,13 @@ impl DiscordConfig {
     #[must_use]
     pub fn heartbeat_interval(mut self, interval: Duration) -> Self {
         self.heartbeat_interval = interval;
+        self
+    }
+
+    /// Sets the largest file the bot may upload.
+    #[must_use]
+    pub fn upload_limit(mut self, bytes: u64) -> Self {
+        self.upload_limit = bytes;
         self
     }
 

@@ -52,7 +52,7 @@ pub use config::{ChannelKind, ChannelSpec, DiscordConfig, RoleSpec, UserSpec};
 pub use inject::{CommandOption, Injected, ModalSubmit, OptionValue, SlashCommand};
 pub use state::{
     Attachment, DiscordState, FaultKind, InteractionRecord, InteractionResponse, MessageOrigin,
-    RestCall, SessionInfo, StoredMessage,
+    RestCall, SessionInfo, StoredMessage, UploadedFile,
 };
 
 use state::{RouteFault, pattern_segments};
@@ -181,6 +181,12 @@ impl DiscordEmulator {
                 "/attachments/{channel}/{id}/{filename}",
                 get(serve_attachment),
             )
+            // Room for ten files at the upload limit, so larger ones reach the 40005 check.
+            .layer(axum::extract::DefaultBodyLimit::max(
+                usize::try_from(config.upload_limit.saturating_mul(10))
+                    .unwrap_or(usize::MAX)
+                    .saturating_add(1 << 20),
+            ))
             .with_state(Arc::clone(&shared));
         let cancel = CancellationToken::new();
         let stop = cancel.clone();

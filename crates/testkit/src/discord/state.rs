@@ -155,10 +155,24 @@ pub struct RestCall {
     pub route: String,
     /// JSON body, if any (the `payload_json` part of a multipart body).
     pub body: Option<Value>,
+    /// The files of a multipart body, in the order sent.
+    pub files: Vec<UploadedFile>,
     /// Status the emulator answered.
     pub status: u16,
     /// Body the emulator answered.
     pub response: Option<Value>,
+}
+
+/// A file part of a multipart REST call (the bytes are kept with the message; see
+/// [`DiscordState::attachment`]).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct UploadedFile {
+    /// The part's file name.
+    pub filename: String,
+    /// The part's `Content-Type`.
+    pub content_type: String,
+    /// Its size in bytes.
+    pub size: usize,
 }
 
 /// One response the bot gave to an interaction callback.

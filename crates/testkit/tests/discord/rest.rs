@@ -441,6 +441,59 @@ async fn files_go_both_ways_and_are_served() {
             .map(|b| b["content"].clone()),
         Some(json!("here is the log"))
     );
+    let call = emu.rest_calls().last().cloned().expect("call");
+    assert_eq!(call.files.len(), 1);
+    assert_eq!(
+        (call.files[0].filename.as_str(), call.files[0].size),
+        ("log.bin", 6)
+    );
+}
+
+#[tokio::test]
+async fn files_over_the_upload_limit_are_refused_with_40005() {
+    let emu =
+        crate::emulator_with(flexcord_testkit::discord::DiscordConfig::default().upload_limit(16))
+            .await;
+    let client = http(&emu);
+    let alice = emu.user_id("alice").expect("user");
+    let dm = client
+        .create_private_channel(Id::new(alice))
+        .await
+        .expect("dm")
+        .model()
+        .await
+        .expect("channel");
+    let big = twilight_model::http::attachment::Attachment::from_bytes(
+        "big.bin".to_owned(),
+        vec![7; 17],
+        1,
+    );
+    let err = client
+        .create_message(dm.id)
+        .attachments(&[big])
+        .await
+        .expect_err("too large");
+    assert!(err.to_string().contains("40005"), "{err}");
+    let fits = twilight_model::http::attachment::Attachment::from_bytes(
+        "ok.bin".to_owned(),
+        vec![7; 16],
+        1,
+    );
+    let sent = client
+        .create_message(dm.id)
+        .attachments(&[fits])
+        .await
+        .expect("fits")
+        .model()
+        .await
+        .expect("message");
+    assert_eq!(sent.attachments[0].size, 16);
+    let statuses: Vec<u16> = emu.rest_calls().iter().map(|c| c.status).collect();
+    assert!(statuses.contains(&413), "{statuses:?}");
+    assert!(
+        emu.messages_in(dm.id.get()).len() == 1,
+        "only the file that fits"
+    );
 }
 
 #[tokio::test]

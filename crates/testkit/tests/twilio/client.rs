@@ -583,6 +583,49 @@ mod with_client {
             b"%PDF"
         );
 
+        // An upload through the client, attached to a message, downloaded again.
+        let png: &[u8] = &[0x89, b'P', b'N', b'G', 0, 1, 2, 3];
+        let open = twilio.conversations().create().await.expect("conversation");
+        let up = twilio
+            .media(&service(&emu))
+            .create("image/png", png.to_vec())
+            .filename("shot.png")
+            .await
+            .expect("upload");
+        assert_eq!(
+            (up.filename.as_deref(), up.content_type.as_deref(), up.size),
+            (Some("shot.png"), Some("image/png"), Some(8))
+        );
+        let sent = twilio
+            .conversations()
+            .messages(&open.sid)
+            .create()
+            .author("discord:5")
+            .media_sid(&up.sid)
+            .await
+            .expect("media message");
+        let stored = emu
+            .messages(open.sid.as_str())
+            .into_iter()
+            .find(|m| m.sid == sent.sid.as_str())
+            .expect("stored");
+        assert_eq!(stored.media[0].sid, up.sid.as_str());
+        assert_eq!(stored.media[0].filename, "shot.png");
+        let again = twilio
+            .media(&service(&emu))
+            .fetch(&up.sid)
+            .await
+            .expect("fetch");
+        let url = again.temporary_url().expect("temporary url").to_owned();
+        let body = reqwest::get(url).await.expect("download");
+        assert_eq!(
+            body.headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("image/png")
+        );
+        assert_eq!(body.bytes().await.expect("bytes").as_ref(), png);
+
         // Studio executions.
         let fw: FlowSid = emu.studio_flow_sid().parse().expect("FW");
         let e = twilio
@@ -897,6 +940,14 @@ mod with_client {
             .parse()
             .expect("ME");
         twilio.media(&svc).fetch(&me).await.expect("media fetch");
+        let uploaded = twilio
+            .media(&svc)
+            .create("text/plain", b"uploaded".to_vec())
+            .filename("up.txt")
+            .await
+            .expect("media upload");
+        assert_eq!(uploaded.filename.as_deref(), Some("up.txt"));
+        assert_eq!(uploaded.size, Some(8));
 
         let calls = emu.api_calls();
         let missing: Vec<String> = OPERATIONS

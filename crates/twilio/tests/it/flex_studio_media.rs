@@ -7,7 +7,7 @@ use flexcord_twilio::sid::{
 };
 use flexcord_twilio::studio::ExecutionStatus;
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path, query_param};
+use wiremock::matchers::{body_bytes, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::common::{
@@ -349,4 +349,64 @@ async fn fetch_media_temporary_url() {
     assert_eq!(item.content_type.as_deref(), Some("image/png"));
     assert_eq!(item.size, Some(1234));
     check_op("media.fetch", &server).await;
+}
+
+#[tokio::test]
+async fn upload_media_sends_the_file_as_the_body() {
+    const PNG: &[u8] = &[
+        0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n', 0, 0, 0, 0x0d,
+    ];
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(format!("/v1/Services/{SERVICE}/Media")))
+        .and(query_param("Filename", "shot 1.png"))
+        .and(header("content-type", "image/png"))
+        .and(body_bytes(PNG.to_vec()))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({
+            "sid": MEDIA, "account_sid": ACCOUNT_SID, "service_sid": SERVICE,
+            "date_created": DATE, "date_upload_updated": DATE, "date_updated": DATE,
+            "links": {
+                "content": format!("/v1/Services/{SERVICE}/Media/{MEDIA}/Content"),
+                "content_direct_temporary": "https://media.example/signed?x=2"
+            },
+            "size": PNG.len(), "content_type": "image/png", "filename": "shot 1.png",
+            "author": null, "category": "media", "message_sid": null,
+            "channel_sid": null, "url": "u", "is_multipart_upstream": false
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let service: ServiceSid = sid(SERVICE);
+    let item = client_for(&server)
+        .media(&service)
+        .create("image/png", PNG.to_vec())
+        .filename("shot 1.png")
+        .await
+        .expect("201");
+    assert_eq!(item.sid.as_str(), MEDIA);
+    assert_eq!(item.filename.as_deref(), Some("shot 1.png"));
+    assert_eq!(item.size, Some(PNG.len() as u64));
+    let requests = check_op("media.create", &server).await;
+    assert_eq!(requests[0].body, PNG);
+}
+
+#[tokio::test]
+async fn upload_media_error_is_a_typed_api_error() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(format!("/v1/Services/{SERVICE}/Media")))
+        .respond_with(ResponseTemplate::new(413).set_body_json(json!({
+            "code": 20001, "message": "Media is too large", "status": 413,
+            "more_info": "https://www.twilio.com/docs/errors/20001"
+        })))
+        .mount(&server)
+        .await;
+    let service: ServiceSid = sid(SERVICE);
+    let error = client_for(&server)
+        .media(&service)
+        .create("application/pdf", b"%PDF-1.7".to_vec())
+        .await
+        .expect_err("413");
+    assert_eq!(error.status(), Some(413));
+    assert!(!error.is_retryable());
 }

@@ -140,6 +140,7 @@ const TABLE: &[(Product, &str, &str)] = &[
         "/v2/Flows/{FlowSid}/Executions/{Sid}",
     ),
     // Media Content Service
+    (Product::Media, "POST", "/v1/Services/{ServiceSid}/Media"),
     (
         Product::Media,
         "GET",
@@ -258,7 +259,15 @@ fn every_operation_conforms_to_twilio_specs() {
         }
         checked += 1;
     }
-    assert_eq!(checked, OPERATIONS.len() - 1, "all but Media are checked");
+    let media = OPERATIONS
+        .iter()
+        .filter(|op| op.product == Product::Media)
+        .count();
+    assert_eq!(
+        checked,
+        OPERATIONS.len() - media,
+        "all but Media are checked"
+    );
 }
 
 #[test]

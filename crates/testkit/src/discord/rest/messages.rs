@@ -138,6 +138,12 @@ impl DiscordState {
         if input.is_empty(files.len()) {
             return Reply::error(400, 50006, "Cannot send an empty message");
         }
+        if files
+            .iter()
+            .any(|f| u64::try_from(f.data.len()).unwrap_or(u64::MAX) > self.config.upload_limit)
+        {
+            return Reply::error(413, 40005, "Request entity too large");
+        }
         let mut msg = self.new_bot_message(channel, input, files);
         msg.nonce.clone_from(&nonce);
         msg.request_body = Some(b.clone());

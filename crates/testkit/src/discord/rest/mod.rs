@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 use super::Shared;
 use super::gateway::rest_token_ok;
 use super::payload::{normalize_components, normalize_embeds};
-use super::state::{Attachment, Bucket, ChannelRec, DiscordState, FaultKind, RestCall};
+use super::state::{
+    Attachment, Bucket, ChannelRec, DiscordState, FaultKind, RestCall, UploadedFile,
+};
 
 mod channels;
 mod commands;
@@ -707,6 +709,19 @@ impl DiscordState {
     ) -> Reply {
         let segs: Vec<&str> = path.split('/').collect();
         let json_body = body.as_ref().ok().and_then(|b| b.json.clone());
+        let files: Vec<UploadedFile> = body
+            .as_ref()
+            .map(|b| {
+                b.files
+                    .iter()
+                    .map(|f| UploadedFile {
+                        filename: f.filename.clone(),
+                        content_type: f.content_type.clone(),
+                        size: f.data.len(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         let classified = classify(method, &segs);
         let template = classified
             .as_ref()
@@ -748,6 +763,7 @@ impl DiscordState {
             query,
             route: template,
             body: json_body,
+            files,
             status: reply.status,
             response: reply.body.clone(),
         });
