@@ -52,7 +52,7 @@ pub(crate) async fn upload_media(
         tracing::info!(file = name, size = ?file.size, "a user's file is passed on as a link");
         return Ok(None);
     }
-    let downloaded = match downloader.get(&file.url).await {
+    let file_bytes = match downloader.get(&file.url).await {
         Ok(d) => d,
         Err(e) if e.is_permanent() => {
             tracing::info!(file = name, error = %e, "a user's file is passed on as a link");
@@ -63,11 +63,11 @@ pub(crate) async fn upload_media(
     let content_type = file
         .content_type
         .clone()
-        .or(downloaded.content_type)
+        .or(file_bytes.content_type)
         .unwrap_or_else(|| "application/octet-stream".to_owned());
     match client
         .media(service)
-        .create(&content_type, downloaded.bytes)
+        .create(&content_type, file_bytes.bytes)
         .filename(name)
         .await
     {

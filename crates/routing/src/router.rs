@@ -711,6 +711,11 @@ impl Ctx<'_> {
                     self.notes.push(Note::Dropped {
                         reason: "bot asked about a non-user message".into(),
                     });
+                } else if body.trim().is_empty() {
+                    // A file alone (Studio passes media messages on with an empty body).
+                    self.notes.push(Note::Dropped {
+                        reason: "bot asked about an empty message".into(),
+                    });
                 } else if matches!(self.conv.phase, Phase::New | Phase::Bot) {
                     self.conv.phase = Phase::Bot;
                     let user = self.conv.user;

@@ -457,3 +457,98 @@ mod executor {
         assert_eq!(exec.execute(&not_ours).await, None);
     }
 }
+
+#[tokio::test]
+async fn chat_mode_files_go_both_ways() {
+    use flexcord_testkit::discord::Attachment;
+    let b = start_chat().await;
+    let alice = b.discord.user_id("alice").unwrap();
+    let identity = format!("discord:{alice}");
+    let note = b"order 1234, shipped late".to_vec();
+
+    // A user's file after the first DM: a media message in the Flex chat channel.
+    b.discord.inject_dm(alice, "I forgot my password").unwrap();
+    let answer = b
+        .discord
+        .wait_for_value(
+            |s| {
+                s.dms_to(alice)
+                    .into_iter()
+                    .find(|m| !m.embeds.is_empty())
+                    .cloned()
+            },
+            WAIT,
+        )
+        .await
+        .expect("the bot answers through Studio");
+    let ch = b.twilio.flex_channels()[0].sid.clone();
+    b.discord
+        .inject_dm_with_files(
+            alice,
+            "",
+            &[Attachment::new("note.txt", "text/plain", note.clone())],
+        )
+        .unwrap();
+    let media = b
+        .twilio
+        .wait_for(WAIT, |t| {
+            t.chat_messages(&ch)
+                .into_iter()
+                .filter(|m| m.from == identity)
+                .find_map(|m| m.media)
+        })
+        .await
+        .expect("a media message from the user");
+    assert_eq!(media.filename, "note.txt");
+    let stored = b
+        .twilio
+        .media()
+        .into_iter()
+        .find(|m| m.sid == media.sid)
+        .expect("uploaded to the chat service");
+    assert_eq!(stored.service_sid, b.twilio.chat_service_sid());
+    assert_eq!(stored.content.as_ref(), note.as_slice());
+    // A file alone asks the bot nothing (Studio sends it with an empty body).
+    b.until("the file's bot request", |t| t.bot_requests().len() == 2)
+        .await;
+
+    // An agent's file (Chat's onMediaMessageSent): an upload in the DM.
+    b.discord
+        .inject_button(alice, &custom_id(&answer, "fc:agent:"))
+        .unwrap();
+    let agent = b.twilio.agent("agent:zoe");
+    agent.accept_next(WAIT).await.expect("a task for the agent");
+    b.dm_containing(alice, "joined").await;
+    let pdf = b"%PDF-1.7 label".to_vec();
+    agent
+        .send_media(&ch, "label.pdf", "application/pdf", pdf.clone(), None)
+        .unwrap();
+    let dm = b
+        .discord
+        .wait_for_value(
+            |s| {
+                s.dms_to(alice)
+                    .into_iter()
+                    .find(|m| !m.attachments.is_empty())
+                    .cloned()
+            },
+            WAIT,
+        )
+        .await
+        .expect("a DM with the agent's file");
+    assert_eq!(dm.attachments[0]["filename"], "label.pdf");
+    let id: u64 = dm.attachments[0]["id"].as_str().unwrap().parse().unwrap();
+    let uploaded = b.discord.state(|s| s.attachment(id).cloned()).unwrap();
+    assert_eq!(uploaded.data, pdf);
+    // By now the bot would have answered the file long ago: it was not asked.
+    let answers = b
+        .twilio
+        .chat_messages(&ch)
+        .into_iter()
+        .filter(|m| {
+            m.from == "flexcord-bot" && m.body.as_deref().is_some_and(|t| t.contains("article"))
+        })
+        .count();
+    assert_eq!(answers, 1, "{:?}", b.twilio.chat_messages(&ch));
+    b.stop().await;
+}

@@ -450,3 +450,21 @@ fn actions_stored_before_files_existed_still_read_back() {
         ActionKind::PostToTwilio { media: None, .. }
     ));
 }
+
+#[test]
+fn a_file_alone_asks_the_bot_nothing() {
+    use flexcord_routing::TwilioMessageSid;
+    let (mut w, sid) = studio_world();
+    let step = w.apply(Event::BotAsked {
+        sid,
+        message: TwilioMessageSid::from("IM9"),
+        author: "discord:1".into(),
+        body: "  ".into(),
+    });
+    assert!(step.actions.is_empty(), "{:?}", step.actions);
+    assert!(
+        step.notes
+            .iter()
+            .any(|n| matches!(n, Note::Dropped { reason } if reason.contains("empty")))
+    );
+}
