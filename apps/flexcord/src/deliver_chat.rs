@@ -113,7 +113,8 @@ impl ChatTarget {
             } => {
                 let media_sid = match media {
                     Some(file) => {
-                        match upload_media(client, &self.service, downloader, file).await {
+                        match Box::pin(upload_media(client, &self.service, downloader, file)).await
+                        {
                             Ok(sid) => sid,
                             Err(e) => return Some(Err(e)),
                         }

@@ -207,19 +207,18 @@ impl TwilioExecutor {
                 discord_message,
                 webhooks,
                 media,
-            } => self
-                .post(
-                    action,
-                    conversation,
-                    author,
-                    body,
-                    *at,
-                    *discord_message,
-                    *webhooks,
-                    media.as_ref(),
-                )
-                .await
-                .map(Some),
+            } => Box::pin(self.post(
+                action,
+                conversation,
+                author,
+                body,
+                *at,
+                *discord_message,
+                *webhooks,
+                media.as_ref(),
+            ))
+            .await
+            .map(Some),
             ActionKind::UpdateTwilioAttributes {
                 sid: conversation,
                 attributes,

@@ -706,26 +706,7 @@ impl Ctx<'_> {
                     self.close(ResolvedBy::Agent, &text, false);
                 }
             }
-            Event::BotAsked { author, body, .. } => {
-                if author != self.conv.identity() {
-                    self.notes.push(Note::Dropped {
-                        reason: "bot asked about a non-user message".into(),
-                    });
-                } else if body.trim().is_empty() {
-                    // A file alone (Studio passes media messages on with an empty body).
-                    self.notes.push(Note::Dropped {
-                        reason: "bot asked about an empty message".into(),
-                    });
-                } else if matches!(self.conv.phase, Phase::New | Phase::Bot) {
-                    self.conv.phase = Phase::Bot;
-                    let user = self.conv.user;
-                    self.emit_pending(ActionKind::AskBot { user, text: body }, Pending::AskBot);
-                } else {
-                    self.notes.push(Note::Dropped {
-                        reason: "bot asked after the hand-off".into(),
-                    });
-                }
-            }
+            Event::BotAsked { author, body, .. } => self.on_bot_asked(&author, body),
             Event::BotReply { action_id, reply } => {
                 self.conv.pending.remove(&action_id);
                 self.on_bot_reply(&reply);
@@ -758,6 +739,27 @@ impl Ctx<'_> {
                 reason,
             } => self.on_failed(action_id, reason),
             Event::Tick { .. } => self.on_tick(),
+        }
+    }
+
+    fn on_bot_asked(&mut self, author: &str, body: String) {
+        if author != self.conv.identity() {
+            self.notes.push(Note::Dropped {
+                reason: "bot asked about a non-user message".into(),
+            });
+        } else if body.trim().is_empty() {
+            // A file alone (Studio passes media messages on with an empty body).
+            self.notes.push(Note::Dropped {
+                reason: "bot asked about an empty message".into(),
+            });
+        } else if matches!(self.conv.phase, Phase::New | Phase::Bot) {
+            self.conv.phase = Phase::Bot;
+            let user = self.conv.user;
+            self.emit_pending(ActionKind::AskBot { user, text: body }, Pending::AskBot);
+        } else {
+            self.notes.push(Note::Dropped {
+                reason: "bot asked after the hand-off".into(),
+            });
         }
     }
 
