@@ -215,7 +215,7 @@ impl TwilioExecutor {
                 *at,
                 *discord_message,
                 *webhooks,
-                media.as_ref(),
+                media.as_deref(),
             ))
             .await
             .map(Some),

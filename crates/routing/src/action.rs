@@ -191,7 +191,7 @@ pub enum ActionKind {
         /// media service) the message is sent with `body` alone, which names the file and its
         /// link.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        media: Option<Attachment>,
+        media: Option<Box<Attachment>>,
     },
     /// Replace the conversation attributes (the `handoff` flag, the case number).
     UpdateTwilioAttributes {

@@ -96,7 +96,7 @@ pub struct QueuedPost {
     pub discord_message: MessageId,
     /// A file to upload and attach (`body` is then its fallback line).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub media: Option<Attachment>,
+    pub media: Option<Box<Attachment>>,
 }
 
 /// One Discord message a forwarded Twilio message became, for edits. A message longer than

@@ -615,11 +615,16 @@ impl Ctx<'_> {
                 .into_iter()
                 .next()
                 .unwrap_or_else(|| file.display_name().to_owned());
-            self.post_user_message(body, message, Some(file.clone()));
+            self.post_user_message(body, message, Some(Box::new(file.clone())));
         }
     }
 
-    fn post_user_message(&mut self, body: String, message: MessageId, media: Option<Attachment>) {
+    fn post_user_message(
+        &mut self,
+        body: String,
+        message: MessageId,
+        media: Option<Box<Attachment>>,
+    ) {
         match self.conv.twilio.clone() {
             Some(sid) => self.emit_pending(
                 ActionKind::PostToTwilio {

@@ -351,6 +351,7 @@ fn a_users_files_go_to_twilio_one_message_each_after_the_text() {
         user: UserId(1),
         channel: ChannelId(1001),
         message: MessageId(303),
+        user_name: None,
         text: "see these".into(),
         attachments: vec![shot.clone(), log.clone()],
     });
@@ -364,7 +365,7 @@ fn a_users_files_go_to_twilio_one_message_each_after_the_text() {
                 media,
                 discord_message,
                 ..
-            } if *s == sid => Some((body.clone(), media.clone(), *discord_message)),
+            } if *s == sid => Some((body.clone(), media.as_deref().cloned(), *discord_message)),
             _ => None,
         })
         .collect();
