@@ -134,3 +134,65 @@ impl Downloader {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+    use axum::routing::get;
+
+    use super::*;
+
+    /// 8 chunks of 100 bytes, sent without a `Content-Length`.
+    fn chunked() -> axum::body::Body {
+        let chunks = (0..8).map(|_| Ok::<_, std::io::Error>(Bytes::from(vec![1u8; 100])));
+        axum::body::Body::from_stream(futures::stream::iter(chunks))
+    }
+
+    async fn serve() -> String {
+        let app = axum::Router::new()
+            .route("/stream", get(|| async { chunked() }))
+            .route(
+                "/small",
+                get(|| async { ([("content-type", "text/plain")], "hello") }),
+            )
+            .route("/gone", get(|| async { StatusCode::NOT_FOUND }))
+            .route("/busy", get(|| async { StatusCode::SERVICE_UNAVAILABLE }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("address");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{addr}")
+    }
+
+    #[tokio::test]
+    async fn downloads_stop_at_the_cap_even_without_a_length() {
+        let base = serve().await;
+        let stream = format!("{base}/stream");
+        assert_eq!(
+            Downloader::new(500).get(&stream).await.unwrap_err(),
+            DownloadError::TooLarge { limit: 500 }
+        );
+        let whole = Downloader::new(800).get(&stream).await.expect("fits");
+        assert_eq!(whole.bytes.len(), 800);
+        let small = Downloader::new(800)
+            .get(&format!("{base}/small"))
+            .await
+            .expect("small");
+        assert_eq!(small.bytes.as_ref(), b"hello");
+        assert_eq!(small.content_type.as_deref(), Some("text/plain"));
+    }
+
+    #[tokio::test]
+    async fn refusals_are_permanent_and_server_errors_are_not() {
+        let base = serve().await;
+        let d = Downloader::default();
+        let gone = d.get(&format!("{base}/gone")).await.unwrap_err();
+        assert_eq!(gone, DownloadError::Refused { status: 404 });
+        assert!(gone.is_permanent());
+        let busy = d.get(&format!("{base}/busy")).await.unwrap_err();
+        assert!(matches!(busy, DownloadError::Failed(_)), "{busy:?}");
+        assert!(!busy.is_permanent());
+        assert!(d.fits(DEFAULT_MAX_BYTES) && !d.fits(DEFAULT_MAX_BYTES + 1));
+    }
+}
