@@ -18,6 +18,7 @@ pub use store::{Applied, Store};
 pub use trace::TraceId;
 pub use worker::{
     Deliver, EventSink, Failure, Outcome, Point, Receipt, Worker, WorkerConfig, backoff,
+    unique_owner,
 };
 
 /// The system clock as a [`flexcord_routing::Timestamp`] (unix milliseconds).

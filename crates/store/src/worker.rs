@@ -89,6 +89,20 @@ impl Failure {
 pub trait Deliver: Send + Sync {
     /// Runs `action`.
     fn deliver(&self, action: &Action) -> impl Future<Output = Result<Receipt, Failure>> + Send;
+
+    /// Runs `action` as attempt number `attempt` (1-based, counting every claim, including one
+    /// by a worker that died mid-delivery). From the second attempt on, an earlier attempt may
+    /// have reached the upstream without its result being recorded: an upstream with no
+    /// idempotency key (a Twilio message) is asked first whether the action's work exists. The
+    /// worker calls this; the default ignores `attempt`.
+    fn deliver_attempt(
+        &self,
+        action: &Action,
+        attempt: u32,
+    ) -> impl Future<Output = Result<Receipt, Failure>> + Send {
+        let _ = attempt;
+        self.deliver(action)
+    }
 }
 
 /// Where the worker sends result events (the driver applies them to the router).
@@ -133,7 +147,8 @@ type Probe = Arc<dyn Fn(Point, &ActionId) + Send + Sync>;
 /// Retry and lease settings.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
-    /// This worker's name in the `lease_owner` column (unique per process and worker).
+    /// This worker's name in the `lease_owner` column; it must be unique among every worker
+    /// sharing the database (the default is: see [`unique_owner`]).
     pub owner: String,
     /// How long a claim lasts; a crashed worker's action is taken over after it.
     /// Keep it above the longest delivery timeout.
@@ -151,7 +166,7 @@ pub struct WorkerConfig {
 impl Default for WorkerConfig {
     fn default() -> Self {
         Self {
-            owner: format!("worker-{}", std::process::id()),
+            owner: unique_owner(),
             lease: Duration::from_secs(60),
             max_attempts: 8,
             base_backoff: Duration::from_secs(1),
@@ -159,6 +174,18 @@ impl Default for WorkerConfig {
             poll: Duration::from_millis(500),
         }
     }
+}
+
+/// A worker name unique among the workers sharing a database: the process id alone is not
+/// (containers on several hosts all run as process 1, and one process may run several
+/// workers), so the start time in nanoseconds and a per-process counter are added.
+pub fn unique_owner() -> String {
+    static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("worker-{}-{nanos:x}-{seq}", std::process::id())
 }
 
 /// The delay before attempt `attempt + 1` after `attempt` failed: exponential from `base`,
@@ -277,7 +304,7 @@ impl<D: Deliver> Worker<D> {
         let id = action.id.clone();
         self.at(Point::Claimed, &id);
         tracing::debug!("delivering");
-        let result = self.deliver.deliver(&action).await;
+        let result = self.deliver.deliver_attempt(&action, claimed.attempt).await;
         self.at(Point::Called, &id);
         let now = (self.clock)();
         let owner = self.config.owner.as_str();
@@ -424,5 +451,21 @@ async fn futures_ready(fut: &mut std::pin::Pin<&mut impl Future<Output = ()>>) -
         biased;
         () = fut.as_mut() => true,
         () = std::future::ready(()) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_owners_differ_within_one_process() {
+        let a = WorkerConfig::default().owner;
+        let b = WorkerConfig::default().owner;
+        assert_ne!(a, b);
+        assert!(
+            a.starts_with(&format!("worker-{}-", std::process::id())),
+            "{a}"
+        );
     }
 }
