@@ -32,6 +32,56 @@ pub fn http_client(config: &DiscordConfig) -> Client {
     builder.build()
 }
 
+/// Direct messages are recorded in the order Discord sent them, per author: each author maps
+/// to one of this many lanes per shard, and a lane records its messages one after the other
+/// (different authors still proceed in parallel).
+const DM_LANES: u64 = 8;
+
+/// How often a lane tries to record a message while the store fails, before giving up.
+const DM_RECORD_ATTEMPTS: u32 = 6;
+
+/// Records `event` through `engine`, trying again with a doubling delay while the store fails.
+async fn record_dm(engine: &Engine, event: flexcord_routing::Event) {
+    let mut delay = Duration::from_millis(100);
+    for attempt in 1..=DM_RECORD_ATTEMPTS {
+        match crate::bridge::apply(engine, event.clone()).await {
+            Ok(_) => return,
+            Err(e) if attempt < DM_RECORD_ATTEMPTS => {
+                tracing::warn!(error = %e, attempt, "a direct message could not be recorded yet; trying again");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, event = ?event, "a direct message could not be recorded");
+            }
+        }
+    }
+}
+
+/// A direct message for a lane: the event, its trace and the span to record it in.
+type LaneItem = (
+    flexcord_routing::Event,
+    crate::trace::TraceId,
+    tracing::Span,
+);
+
+/// One lane: records the messages it is given, in order, each in its trace and span, until its
+/// sender is dropped.
+async fn dm_lane(engine: Arc<Engine>, mut events: tokio::sync::mpsc::UnboundedReceiver<LaneItem>) {
+    while let Some((event, trace, span)) = events.recv().await {
+        let engine = &engine;
+        trace
+            .scope(
+                async move {
+                    tracing::info!("direct message received");
+                    record_dm(engine, event).await;
+                }
+                .instrument(span),
+            )
+            .await;
+    }
+}
+
 /// Runs this process's shards until `shutdown` is cancelled or every shard is fatally closed.
 /// Interactions are handed to `handler`, each in its own task so the 3-second acknowledgement
 /// never waits behind another. On shutdown each shard is closed and polled until it reports
@@ -74,6 +124,15 @@ async fn shard_loop(
     grace: Duration,
 ) {
     let mut bot_user = None;
+    let mut lanes = JoinSet::new();
+    let mut dm_lanes = Vec::new();
+    if let Some(engine) = &engine {
+        for _ in 0..DM_LANES {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            lanes.spawn(dm_lane(engine.clone(), rx));
+            dm_lanes.push(tx);
+        }
+    }
     let wanted =
         EventTypeFlags::READY | EventTypeFlags::INTERACTION_CREATE | EventTypeFlags::MESSAGE_CREATE;
     let mut tasks = JoinSet::new();
@@ -92,10 +151,11 @@ async fn shard_loop(
                 bot_user = Some(ready.user.id);
             }
             Ok(Event::MessageCreate(message)) => {
-                if let (Some(engine), Some(bot)) = (&engine, bot_user)
+                if let Some(bot) = bot_user
                     && let Some(event) = crate::inbound::from_message(&message, bot)
+                    && let Ok(lane) = usize::try_from(message.author.id.get() % DM_LANES)
+                    && let Some(lane) = dm_lanes.get(lane)
                 {
-                    let engine = engine.clone();
                     let trace = crate::trace::for_message(message.id.get());
                     let span = tracing::info_span!(
                         "discord_message",
@@ -104,15 +164,9 @@ async fn shard_loop(
                         channel = message.channel_id.get(),
                         message = message.id.get(),
                     );
-                    tasks.spawn(trace.scope(
-                        async move {
-                            tracing::info!("direct message received");
-                            if let Err(e) = crate::bridge::apply(&engine, event).await {
-                                tracing::error!(error = %e, "a direct message could not be recorded");
-                            }
-                        }
-                        .instrument(span),
-                    ));
+                    if lane.send((event, trace, span)).is_err() {
+                        tracing::error!(shard = %shard.id(), "a direct message lane stopped");
+                    }
                 }
             }
             Ok(Event::InteractionCreate(interaction)) => {
@@ -149,6 +203,9 @@ async fn shard_loop(
             }
         }
         while tasks.join_next().await.is_some() {}
+        // The lanes finish recording what they were given, then stop.
+        drop(dm_lanes);
+        while lanes.join_next().await.is_some() {}
     };
     // Half the grace, so the caller's drain of all shards (with the whole grace) sees every
     // shard finish even when Discord does not answer the close frame.
