@@ -46,7 +46,11 @@ fn receipt(event: Event) -> Result<Receipt, Failure> {
 
 impl Deliver for Upstreams {
     async fn deliver(&self, action: &Action) -> Result<Receipt, Failure> {
-        let result = self.deliver_once(action).await;
+        self.deliver_attempt(action, 1).await
+    }
+
+    async fn deliver_attempt(&self, action: &Action, attempt: u32) -> Result<Receipt, Failure> {
+        let result = self.deliver_once(action, attempt).await;
         if let Err(f) = &result
             && !f.permanent
         {
@@ -58,7 +62,7 @@ impl Deliver for Upstreams {
 }
 
 impl Upstreams {
-    async fn deliver_once(&self, action: &Action) -> Result<Receipt, Failure> {
+    async fn deliver_once(&self, action: &Action, attempt: u32) -> Result<Receipt, Failure> {
         if let Some(event) = self.discord.execute(action).await {
             return receipt(event);
         }
@@ -66,7 +70,7 @@ impl Upstreams {
             return receipt(event);
         }
         if let Some(twilio) = &self.twilio
-            && let Some(event) = twilio.execute(action).await
+            && let Some(event) = twilio.execute_attempt(action, attempt).await
         {
             return receipt(event);
         }

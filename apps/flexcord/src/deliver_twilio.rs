@@ -3,7 +3,9 @@
 //!
 //! Each action is safe to repeat: a conversation is created under its unique name
 //! (`discord:<dm channel>:<n>`), so a retry finds the one the first attempt made; adding a
-//! participant or webhook that already exists counts as done.
+//! participant or webhook that already exists counts as done; a message post retried by the
+//! outbox first looks for the message an earlier attempt created (its `flexcord.action`
+//! attribute is the action id), so a 5xx or a lost answer never posts it twice.
 //!
 //! A user's file (`PostToTwilio` with `media`) is downloaded from Discord's CDN within the size
 //! cap, uploaded to the Media Content Service and attached to the message by its `MediaSid`;
@@ -15,7 +17,7 @@ use flexcord_twilio::conversations::{ConversationState, WebhookTarget};
 use flexcord_twilio::sid::{
     ConversationSid, FlowSid, MediaSid, ServiceSid, SidOrName, WorkflowSid, WorkspaceSid,
 };
-use flexcord_twilio::{Client, Error};
+use flexcord_twilio::{Client, Error, ErrorKind, Order};
 use serde_json::json;
 
 use crate::deliver_chat::ChatTarget;
@@ -80,9 +82,28 @@ pub(crate) async fn upload_media(
     }
 }
 
+/// The outcome of a failed call whose work can be found or repeated safely (a conversation
+/// under its unique name, an update, a message looked up by its trace before a retry): only
+/// Twilio's refusal of the request itself (a 4xx other than 429) or an unusable request or
+/// answer is permanent; 5xx answers, 429 and broken connections or timeouts are tried again.
 fn fail(e: &Error) -> (bool, String) {
+    let permanent = match e.kind() {
+        ErrorKind::Api { status, .. } => (400..500).contains(status) && *status != 429,
+        ErrorKind::Transport { .. } | ErrorKind::Timeout { .. } => false,
+        _ => true,
+    };
+    (permanent, e.to_string())
+}
+
+/// The outcome of a failed create that cannot be looked up afterwards (a Flex interaction):
+/// retried only when Twilio certainly did not process it (429, 503, nothing sent).
+fn fail_unchecked(e: &Error) -> (bool, String) {
     (!e.is_retryable(), e.to_string())
 }
+
+/// How many of the conversation's latest messages a retried post looks through for the one an
+/// earlier attempt may have created.
+const RETRY_LOOKBACK: u32 = 50;
 
 /// Records the upstream latency and turns the outcome into the action's result event.
 fn finish(
@@ -174,6 +195,13 @@ impl TwilioExecutor {
 
     /// Runs one action; `None` when it is not a Twilio action.
     pub async fn execute(&self, action: &Action) -> Option<Event> {
+        self.execute_attempt(action, 1).await
+    }
+
+    /// Runs one action as the outbox's attempt number `attempt`; from the second attempt on, a
+    /// message post first looks for the message an earlier attempt may have created (Twilio
+    /// has no idempotency key for it). `None` when it is not a Twilio action.
+    pub async fn execute_attempt(&self, action: &Action, attempt: u32) -> Option<Event> {
         let started = std::time::Instant::now();
         if let Some(chat) = &self.chat {
             let result = chat
@@ -209,6 +237,7 @@ impl TwilioExecutor {
                 media,
             } => Box::pin(self.post(
                 action,
+                attempt,
                 conversation,
                 author,
                 body,
@@ -354,6 +383,7 @@ impl TwilioExecutor {
     async fn post(
         &self,
         action: &Action,
+        attempt: u32,
         conversation: &TwilioSid,
         author: &str,
         body: &str,
@@ -362,6 +392,14 @@ impl TwilioExecutor {
         webhooks: bool,
         media: Option<&Attachment>,
     ) -> Result<String, (bool, String)> {
+        if attempt > 1
+            && let Some(earlier) = self.posted_before(action, conversation).await?
+        {
+            tracing::info!(action = %action.id.as_str(), message = %earlier,
+                "an earlier attempt posted this message; not posting it again");
+            metrics::counter!(telemetry::MESSAGES_ROUTED, "direction" => "to_twilio").increment(1);
+            return Ok(earlier);
+        }
         let conversation = sid(conversation)?;
         let media_sid = match media {
             Some(file) => {
@@ -413,6 +451,34 @@ impl TwilioExecutor {
         Ok(message.sid.to_string())
     }
 
+    /// The SID of the message an earlier attempt of `action` created (its attributes carry
+    /// the action id as `flexcord.trace`), among the conversation's latest messages.
+    async fn posted_before(
+        &self,
+        action: &Action,
+        conversation: &TwilioSid,
+    ) -> Result<Option<String>, (bool, String)> {
+        let page = self
+            .client
+            .conversations()
+            .messages(&sid(conversation)?)
+            .list()
+            .order(&Order::Desc)
+            .page_size(RETRY_LOOKBACK)
+            .await
+            .map_err(|e| fail(&e))?;
+        Ok(page
+            .items
+            .iter()
+            .find(|m| {
+                m.attributes
+                    .as_deref()
+                    .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
+                    .is_some_and(|a| a["flexcord"]["trace"] == action.id.as_str())
+            })
+            .map(|m| m.sid.to_string()))
+    }
+
     async fn create_interaction(
         &self,
         conversation: &TwilioSid,
@@ -442,7 +508,7 @@ impl TwilioExecutor {
             .interactions()
             .create_for_conversation(&sid(conversation)?, &routing)
             .await
-            .map_err(|e| fail(&e))?;
+            .map_err(|e| fail_unchecked(&e))?;
         Ok(interaction.sid.to_string())
     }
 }
