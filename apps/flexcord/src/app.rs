@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use std::sync::Arc;
 
-use crate::cli::{CasesCommand, Cli, Command, KbCommand};
+use crate::cli::{CasesCommand, Cli, Command, KbCommand, OutboxCommand};
 use crate::config::CasesBackend;
 use crate::config::Config;
 use crate::discord::commands;
@@ -28,6 +28,7 @@ pub async fn execute(cli: Cli) -> ExitCode {
             interactive,
         } => crate::demo::run(db.clone(), interactive).await,
         Command::Cases { ref command } => cases(&cli, command).await,
+        Command::Outbox { ref command } => outbox(&cli, command).await,
         Command::Kb {
             command: KbCommand::Search { ref query, limit },
         } => kb_search(&cli, &query.join(" "), limit),
@@ -96,6 +97,75 @@ async fn cases(cli: &Cli, command: &CasesCommand) -> ExitCode {
         }
         CasesCommand::Show { number } => crate::cases::show(store.as_ref(), number).await,
     };
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `store.url` alone (the environment wins over the file, as for `flexcord run`), so an
+/// operator can look at the outbox without the rest of the configuration.
+fn store_url(cli: &Cli) -> Result<String, String> {
+    if let Some(url) = std::env::var("FLEXCORD_STORE__URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+    {
+        return Ok(url);
+    }
+    let from_file = match cli.config.as_deref() {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let table: toml::Table = text
+                .parse()
+                .map_err(|e| format!("{} is not valid TOML: {e}", path.display()))?;
+            table
+                .get("store")
+                .and_then(|s| s.get("url"))
+                .and_then(toml::Value::as_str)
+                .map(str::to_owned)
+        }
+        None => None,
+    };
+    Ok(from_file.unwrap_or_else(|| {
+        crate::config::KEYS
+            .iter()
+            .find(|(s, k, _)| *s == "store" && *k == "url")
+            .and_then(|(_, _, d)| *d)
+            .unwrap_or("sqlite://flexcord.db")
+            .to_owned()
+    }))
+}
+
+async fn outbox(cli: &Cli, command: &OutboxCommand) -> ExitCode {
+    let url = match store_url(cli) {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let store = match flexcord_store::Store::connect(&url).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!(
+                "error: cannot open the store {}: {e}",
+                crate::config::redact_url(&url)
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match command {
+        OutboxCommand::Dead { limit } => crate::outbox::dead(&store, *limit).await,
+        OutboxCommand::Stats => crate::outbox::stats(&store).await,
+    };
+    store.close().await;
     match result {
         Ok(text) => {
             print!("{text}");
@@ -309,7 +379,14 @@ pub async fn serve(config: Config, shutdown: tokio_util::sync::CancellationToken
         config.bot.webhook_secret.clone(),
         Some(Arc::new(crate::bridge::EngineSink::new(engine.clone()))),
         readiness.clone(),
-    );
+    )
+    .with_metrics_refresh({
+        let store = store.clone();
+        Arc::new(move || {
+            let store = store.clone();
+            Box::pin(async move { crate::bridge::publish_outbox_metrics(&store).await })
+        })
+    });
     let mut app = crate::server::router(Arc::new(state), config.server.max_body_bytes);
     match (&config.cases.backend, &config.cases.token) {
         (CasesBackend::Embedded, Some(token)) => {
@@ -338,7 +415,8 @@ pub async fn serve(config: Config, shutdown: tokio_util::sync::CancellationToken
             .with_graceful_shutdown(server_stop.cancelled_owned())
             .await
     });
-    let worker = flexcord_store::Worker::new(store.clone(), upstreams);
+    let worker =
+        flexcord_store::Worker::new(store.clone(), upstreams).config(worker_config(&config));
     let worker_engine = engine.clone();
     let worker_stop = shutdown.clone();
     let outbox = tokio::spawn(async move {
@@ -385,6 +463,17 @@ pub async fn serve(config: Config, shutdown: tokio_util::sync::CancellationToken
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// The outbox worker's settings from `[outbox]` (its owner name stays unique per process).
+fn worker_config(config: &Config) -> flexcord_store::WorkerConfig {
+    flexcord_store::WorkerConfig {
+        lease: config.outbox.lease,
+        max_attempts: config.outbox.max_attempts,
+        base_backoff: config.outbox.base_backoff,
+        max_backoff: config.outbox.max_backoff,
+        ..flexcord_store::WorkerConfig::default()
     }
 }
 

@@ -234,40 +234,47 @@ pub fn twilio_client(
 }
 
 /// Publishes the outbox's rows per state as the gauge `flexcord_outbox_rows{state}`, its
-/// waiting rows (`pending` + `running`) as `flexcord_outbox_depth`, its dead letters as
-/// `flexcord_outbox_dead_letters` and the parked events as `flexcord_parked_events`, every
-/// `every`, until `shutdown`.
+/// waiting rows (`pending` + `running`) as `flexcord_outbox_depth`, its dead letters
+/// (`failed` + `dead`) as `flexcord_outbox_dead_letters` and the parked events as
+/// `flexcord_parked_events`, once. `/metrics` calls it at each scrape.
+pub async fn publish_outbox_metrics(store: &flexcord_store::Store) {
+    match store.outbox_counts().await {
+        Ok(counts) => {
+            let mut depth = 0i64;
+            let mut dead = 0i64;
+            for (state, n) in &counts {
+                #[allow(clippy::cast_precision_loss)] // row counts stay far below 2^52
+                metrics::gauge!(crate::telemetry::OUTBOX_ROWS, "state" => *state).set(*n as f64);
+                if matches!(*state, "pending" | "running") {
+                    depth += n;
+                }
+                if matches!(*state, "failed" | "dead") {
+                    dead += n;
+                }
+            }
+            #[allow(clippy::cast_precision_loss)]
+            metrics::gauge!(crate::telemetry::OUTBOX_DEAD_LETTERS).set(dead as f64);
+            #[allow(clippy::cast_precision_loss)]
+            metrics::gauge!(crate::telemetry::OUTBOX_DEPTH).set(depth as f64);
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot read the outbox counts"),
+    }
+    match store.parked_count().await {
+        #[allow(clippy::cast_precision_loss)] // row counts stay far below 2^52
+        Ok(n) => metrics::gauge!(crate::telemetry::PARKED).set(n as f64),
+        Err(e) => tracing::warn!(error = %e, "cannot count the parked events"),
+    }
+}
+
+/// [`publish_outbox_metrics`] every `every`, until `shutdown` (for recorders that are not
+/// scraped through `/metrics`).
 pub async fn run_outbox_metrics(
     store: flexcord_store::Store,
     every: std::time::Duration,
     shutdown: tokio_util::sync::CancellationToken,
 ) {
     loop {
-        match store.outbox_counts().await {
-            Ok(counts) => {
-                let mut depth = 0i64;
-                for (state, n) in &counts {
-                    #[allow(clippy::cast_precision_loss)] // row counts stay far below 2^52
-                    metrics::gauge!(crate::telemetry::OUTBOX_ROWS, "state" => *state)
-                        .set(*n as f64);
-                    if matches!(*state, "pending" | "running") {
-                        depth += n;
-                    }
-                    if *state == "dead" {
-                        #[allow(clippy::cast_precision_loss)]
-                        metrics::gauge!(crate::telemetry::OUTBOX_DEAD_LETTERS).set(*n as f64);
-                    }
-                }
-                #[allow(clippy::cast_precision_loss)]
-                metrics::gauge!(crate::telemetry::OUTBOX_DEPTH).set(depth as f64);
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot read the outbox counts"),
-        }
-        match store.parked_count().await {
-            #[allow(clippy::cast_precision_loss)] // row counts stay far below 2^52
-            Ok(n) => metrics::gauge!(crate::telemetry::PARKED).set(n as f64),
-            Err(e) => tracing::warn!(error = %e, "cannot count the parked events"),
-        }
+        publish_outbox_metrics(&store).await;
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(every) => {}

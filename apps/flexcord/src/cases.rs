@@ -115,7 +115,7 @@ fn timeline_line(entry: &TimelineEntry) -> String {
 }
 
 /// A timeline time as `2026-11-25 09:40:50Z`, in UTC to the second.
-fn clock(at: time::OffsetDateTime) -> String {
+pub(crate) fn clock(at: time::OffsetDateTime) -> String {
     let at = at.to_offset(time::UtcOffset::UTC);
     format!(
         "{:04}-{:02}-{:02} {:02}:{:02}:{:02}Z",

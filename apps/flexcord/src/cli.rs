@@ -68,6 +68,26 @@ pub enum Command {
         #[command(subcommand)]
         command: CasesCommand,
     },
+    /// Look at the outbox (every delivery to Discord, Twilio, the bot and cases). Needs only
+    /// `store.url`.
+    Outbox {
+        /// What to show.
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
+}
+
+/// `flexcord outbox ...`.
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// List dead letters (deliveries given up), newest first, with their reasons.
+    Dead {
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Count the outbox rows per state.
+    Stats,
 }
 
 /// `flexcord kb ...`.
@@ -153,6 +173,19 @@ mod tests {
             list.command,
             Command::Cases { command: CasesCommand::List { status: Some(ref s), limit: 20 } } if s == "open"
         ));
+        let dead = parse(&["outbox", "dead", "--limit", "5"]).unwrap();
+        assert!(matches!(
+            dead.command,
+            Command::Outbox {
+                command: OutboxCommand::Dead { limit: 5 }
+            }
+        ));
+        assert!(matches!(
+            parse(&["outbox", "stats"]).unwrap().command,
+            Command::Outbox {
+                command: OutboxCommand::Stats
+            }
+        ));
         let reg = parse(&["register-commands", "--print", "--log-format", "json"]).unwrap();
         assert_eq!(reg.log_format, LogFormat::Json);
     }
@@ -162,6 +195,7 @@ mod tests {
         assert!(parse(&[]).is_err());
         assert!(parse(&["kb", "search"]).is_err());
         assert!(parse(&["cases", "show"]).is_err());
+        assert!(parse(&["outbox"]).is_err());
         assert!(parse(&["frobnicate"]).is_err());
     }
 }

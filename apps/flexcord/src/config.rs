@@ -64,6 +64,10 @@ pub const KEYS: &[(&str, &str, Option<&str>)] = &[
     ("server", "max_body_bytes", Some("65536")),
     ("server", "shutdown_grace", Some("10s")),
     ("store", "url", Some("sqlite://flexcord.db")),
+    ("outbox", "max_attempts", Some("8")),
+    ("outbox", "base_backoff", Some("1s")),
+    ("outbox", "max_backoff", Some("5m")),
+    ("outbox", "lease", Some("60s")),
     ("bot", "route", Some("direct")),
     ("bot", "mode", Some("embedded")),
     ("bot", "rasa_url", None),
@@ -92,6 +96,8 @@ pub struct Config {
     pub server: ServerConfig,
     /// `[store]`.
     pub store: StoreConfig,
+    /// `[outbox]`.
+    pub outbox: OutboxConfig,
     /// `[bot]`.
     pub bot: BotConfig,
     /// `[kb]`.
@@ -243,6 +249,21 @@ pub struct ServerConfig {
 pub struct StoreConfig {
     /// `sqlite://…` or `postgres://…`.
     pub url: String,
+}
+
+/// `[outbox]`: how the outbox worker retries deliveries.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct OutboxConfig {
+    /// Attempts before a delivery is given up (dead letter).
+    pub max_attempts: u32,
+    /// The first retry delay, doubled at each further attempt.
+    pub base_backoff: Duration,
+    /// The longest retry delay.
+    pub max_backoff: Duration,
+    /// How long a worker holds a claimed delivery; after it, another worker (or this process
+    /// after a restart) takes the delivery over.
+    pub lease: Duration,
 }
 
 /// `[bot]`: the virtual agent.
@@ -442,7 +463,7 @@ impl fmt::Display for ShardSpec {
     }
 }
 
-/// Parses `"90s"`, `"5m"`, `"24h"`, `"2d"` or a plain number of seconds.
+/// Parses `"250ms"`, `"90s"`, `"5m"`, `"24h"`, `"2d"` or a plain number of seconds.
 ///
 /// # Errors
 /// When the text is not a number followed by an optional unit.
@@ -450,17 +471,18 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (digits, unit) = s.split_at(split);
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration like \"30s\", \"5m\", \"24h\" or \"2d\""))?;
+    let n: u64 = digits.parse().map_err(|_| {
+        format!("{s:?} is not a duration like \"250ms\", \"30s\", \"5m\", \"24h\" or \"2d\"")
+    })?;
     let secs = match unit.trim() {
+        "ms" => return Ok(Duration::from_millis(n)),
         "" | "s" => n,
         "m" => n.saturating_mul(60),
         "h" => n.saturating_mul(3600),
         "d" => n.saturating_mul(86_400),
         other => {
             return Err(format!(
-                "unknown duration unit {other:?} in {s:?} (use s, m, h or d)"
+                "unknown duration unit {other:?} in {s:?} (use ms, s, m, h or d)"
             ));
         }
     };
@@ -791,6 +813,28 @@ impl Config {
         // [store]
         let store_url = r.required("store", "url", db_url);
 
+        // [outbox]
+        let max_attempts = r.required("outbox", "max_attempts", |s| match s.parse::<u32>() {
+            Ok(n) if n >= 1 => Ok(n),
+            _ => Err(format!("{s:?} must be a whole number, at least 1")),
+        });
+        let positive = |s: &str| match parse_duration(s)? {
+            d if d.is_zero() => Err(format!("{s:?} must be longer than zero")),
+            d => Ok(d),
+        };
+        let base_backoff = r.required("outbox", "base_backoff", positive);
+        let max_backoff = r.required("outbox", "max_backoff", positive);
+        let lease = r.required("outbox", "lease", positive);
+        if let (Some(base), Some(max)) = (base_backoff, max_backoff)
+            && max < base
+        {
+            r.problem(
+                "outbox",
+                "max_backoff",
+                "must not be shorter than outbox.base_backoff",
+            );
+        }
+
         // [bot]
         let explicit_route = r
             .raw
@@ -953,6 +997,12 @@ impl Config {
                     token: cases_token,
                 },
                 store: StoreConfig { url: store_url },
+                outbox: OutboxConfig {
+                    max_attempts: max_attempts?,
+                    base_backoff: base_backoff?,
+                    max_backoff: max_backoff?,
+                    lease: lease?,
+                },
                 support: SupportConfig {
                     hours,
                     timezone: timezone?,
@@ -996,6 +1046,16 @@ impl Config {
                 self.server.max_body_bytes.to_string(),
             ),
             ("store.url", redact_url(&self.store.url)),
+            ("outbox.max_attempts", self.outbox.max_attempts.to_string()),
+            (
+                "outbox.base_backoff",
+                format!("{:?}", self.outbox.base_backoff),
+            ),
+            (
+                "outbox.max_backoff",
+                format!("{:?}", self.outbox.max_backoff),
+            ),
+            ("outbox.lease", format!("{:?}", self.outbox.lease)),
             ("bot.route", format!("{:?}", self.bot.route).to_lowercase()),
             ("bot.mode", format!("{:?}", self.bot.mode).to_lowercase()),
             ("bot.identity", self.bot.identity.clone()),
@@ -1231,9 +1291,61 @@ max_body_bytes = 10
     }
 
     #[test]
+    fn outbox_defaults_and_overrides() {
+        let c = Config::load(GOOD, env(&[])).expect("valid");
+        assert_eq!(c.outbox.max_attempts, 8);
+        assert_eq!(c.outbox.base_backoff, Duration::from_secs(1));
+        assert_eq!(c.outbox.max_backoff, Duration::from_secs(300));
+        assert_eq!(c.outbox.lease, Duration::from_secs(60));
+        let c = Config::load(
+            GOOD,
+            env(&[
+                ("FLEXCORD_OUTBOX__MAX_ATTEMPTS", "3"),
+                ("FLEXCORD_OUTBOX__BASE_BACKOFF", "50ms"),
+                ("FLEXCORD_OUTBOX__MAX_BACKOFF", "200ms"),
+                ("FLEXCORD_OUTBOX__LEASE", "2s"),
+            ]),
+        )
+        .expect("valid");
+        assert_eq!(c.outbox.max_attempts, 3);
+        assert_eq!(c.outbox.base_backoff, Duration::from_millis(50));
+        assert_eq!(c.outbox.max_backoff, Duration::from_millis(200));
+        assert_eq!(c.outbox.lease, Duration::from_secs(2));
+        assert!(
+            c.summary().contains("outbox.base_backoff = 50ms"),
+            "{}",
+            c.summary()
+        );
+        let err = Config::load(
+            GOOD,
+            env(&[
+                ("FLEXCORD_OUTBOX__MAX_ATTEMPTS", "0"),
+                ("FLEXCORD_OUTBOX__BASE_BACKOFF", "2s"),
+                ("FLEXCORD_OUTBOX__MAX_BACKOFF", "1s"),
+                ("FLEXCORD_OUTBOX__LEASE", "0ms"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        for key in [
+            "outbox.max_attempts (env FLEXCORD_OUTBOX__MAX_ATTEMPTS)",
+            "outbox.max_backoff (env FLEXCORD_OUTBOX__MAX_BACKOFF): must not be shorter",
+            "outbox.lease (env FLEXCORD_OUTBOX__LEASE)",
+        ] {
+            assert!(err.contains(key), "{key} in {err}");
+        }
+    }
+
+    #[test]
     fn durations_hours_and_shards() {
         assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
         assert_eq!(parse_duration("2d").unwrap(), Duration::from_secs(172_800));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert!(
+            parse_duration("5 weeks")
+                .unwrap_err()
+                .contains("ms, s, m, h or d")
+        );
         assert!(parse_duration("5 weeks").is_err());
         assert!(parse_duration("").is_err());
         assert_eq!("3 of 16".parse::<ShardSpec>().unwrap().ids(), 3..4);

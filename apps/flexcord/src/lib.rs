@@ -19,6 +19,7 @@ pub mod demo;
 pub mod discord;
 pub mod inbound;
 pub mod media;
+pub mod outbox;
 pub mod secret;
 pub mod server;
 pub mod shutdown;

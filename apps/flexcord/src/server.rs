@@ -135,6 +135,10 @@ impl Readiness {
     }
 }
 
+/// Brings gauges read from elsewhere (the outbox's rows) up to date before `/metrics` renders.
+pub type MetricsRefresh =
+    Arc<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync>;
+
 /// Everything the handlers need.
 pub struct ServerState {
     validator: Validator,
@@ -142,6 +146,7 @@ pub struct ServerState {
     bot_secret: Option<Secret>,
     sink: Option<Arc<dyn WebhookSink>>,
     readiness: Readiness,
+    refresh: Option<MetricsRefresh>,
 }
 
 impl ServerState {
@@ -161,7 +166,16 @@ impl ServerState {
             bot_secret,
             sink,
             readiness,
+            refresh: None,
         }
+    }
+
+    /// Runs `refresh` (bounded to two seconds) before each `/metrics` answer, so gauges such as
+    /// the outbox's dead letters are current when scraped.
+    #[must_use]
+    pub fn with_metrics_refresh(mut self, refresh: MetricsRefresh) -> Self {
+        self.refresh = Some(refresh);
+        self
     }
 
     /// The URL Twilio signed for a request to `uri`: the public base URL plus path and query.
@@ -197,7 +211,14 @@ async fn readyz(State(state): State<Arc<ServerState>>) -> Response {
     }
 }
 
-async fn metrics() -> Response {
+async fn metrics(State(state): State<Arc<ServerState>>) -> Response {
+    if let Some(refresh) = &state.refresh
+        && tokio::time::timeout(std::time::Duration::from_secs(2), refresh())
+            .await
+            .is_err()
+    {
+        tracing::warn!("metrics refresh timed out; serving the last values");
+    }
     let body = telemetry::metrics().render();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
