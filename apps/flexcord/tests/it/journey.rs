@@ -10,16 +10,68 @@ use flexcord_testkit::discord::{DiscordConfig, DiscordEmulator, SlashCommand};
 use flexcord_testkit::twilio::{DeliveryOutcome, Fault, TaskEnd, TwilioConfig, TwilioEmulator};
 use tokio_util::sync::CancellationToken;
 
-const WAIT: Duration = Duration::from_secs(30);
+pub(crate) const WAIT: Duration = Duration::from_secs(30);
 
 /// The display name the Discord emulator gives its user `alice` (her `global_name`).
 pub(crate) const ALICE: &str = "Alice";
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
+}
+
+/// The app's configuration (as `FLEXCORD_*` variables) against both emulators: the HTTP server
+/// on `listen`, reachable by Twilio at `public`, the store (and the cases) at `db`. Shared by
+/// the in-process bridge and the tests that run the built binary.
+pub(crate) fn app_env(
+    discord: &DiscordEmulator,
+    twilio: &TwilioEmulator,
+    listen: &str,
+    public: &str,
+    db: &str,
+) -> Vec<(String, String)> {
+    [
+        ("FLEXCORD_DISCORD__TOKEN", "test-token".to_owned()),
+        (
+            "FLEXCORD_DISCORD__APPLICATION_ID",
+            discord.application_id().to_string(),
+        ),
+        ("FLEXCORD_DISCORD__API_URL", discord.api_url()),
+        ("FLEXCORD_DISCORD__GATEWAY_URL", discord.gateway_url()),
+        (
+            "FLEXCORD_TWILIO__ACCOUNT_SID",
+            twilio.account_sid().to_owned(),
+        ),
+        (
+            "FLEXCORD_TWILIO__AUTH_TOKEN",
+            twilio.auth_token().to_owned(),
+        ),
+        (
+            "FLEXCORD_TWILIO__WORKSPACE_SID",
+            "WS0123456789abcdef0123456789abcdef".to_owned(),
+        ),
+        (
+            "FLEXCORD_TWILIO__WORKFLOW_SID",
+            "WW0123456789abcdef0123456789abcdef".to_owned(),
+        ),
+        ("FLEXCORD_TWILIO__CHAT_URL", twilio.base_url().to_owned()),
+        ("FLEXCORD_TWILIO__FLEX_URL", twilio.base_url().to_owned()),
+        (
+            "FLEXCORD_TWILIO__CONVERSATIONS_URL",
+            twilio.base_url().to_owned(),
+        ),
+        ("FLEXCORD_TWILIO__STUDIO_URL", twilio.base_url().to_owned()),
+        ("FLEXCORD_TWILIO__MEDIA_URL", twilio.base_url().to_owned()),
+        ("FLEXCORD_SERVER__LISTEN", listen.to_owned()),
+        ("FLEXCORD_SERVER__PUBLIC_URL", public.to_owned()),
+        ("FLEXCORD_SERVER__SHUTDOWN_GRACE", "5s".to_owned()),
+        ("FLEXCORD_STORE__URL", db.to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
 }
 
 /// The whole bridge against both emulators; shared with the chat-mode tests.
@@ -31,6 +83,8 @@ pub(crate) struct Bridge {
     app: tokio::task::JoinHandle<std::process::ExitCode>,
     pub(crate) public: String,
     dir: tempfile::TempDir,
+    /// The store's URL (`sqlite://…`), for tests that read the outbox.
+    pub(crate) db: String,
 }
 
 impl Bridge {
@@ -66,45 +120,14 @@ impl Bridge {
                 .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let db = format!("sqlite://{}", dir.path().join("flexcord.db").display());
-        let env: Vec<(String, String)> = [
-            ("FLEXCORD_DISCORD__TOKEN", "test-token".to_owned()),
-            (
-                "FLEXCORD_DISCORD__APPLICATION_ID",
-                discord.application_id().to_string(),
-            ),
-            ("FLEXCORD_DISCORD__API_URL", discord.api_url()),
-            ("FLEXCORD_DISCORD__GATEWAY_URL", discord.gateway_url()),
-            (
-                "FLEXCORD_TWILIO__ACCOUNT_SID",
-                twilio.account_sid().to_owned(),
-            ),
-            (
-                "FLEXCORD_TWILIO__AUTH_TOKEN",
-                twilio.auth_token().to_owned(),
-            ),
-            (
-                "FLEXCORD_TWILIO__WORKSPACE_SID",
-                "WS0123456789abcdef0123456789abcdef".to_owned(),
-            ),
-            (
-                "FLEXCORD_TWILIO__WORKFLOW_SID",
-                "WW0123456789abcdef0123456789abcdef".to_owned(),
-            ),
-            ("FLEXCORD_TWILIO__CHAT_URL", twilio.base_url().to_owned()),
-            ("FLEXCORD_TWILIO__FLEX_URL", twilio.base_url().to_owned()),
-            (
-                "FLEXCORD_TWILIO__CONVERSATIONS_URL",
-                twilio.base_url().to_owned(),
-            ),
-            ("FLEXCORD_TWILIO__STUDIO_URL", twilio.base_url().to_owned()),
-            ("FLEXCORD_TWILIO__MEDIA_URL", twilio.base_url().to_owned()),
-            ("FLEXCORD_SERVER__LISTEN", format!("127.0.0.1:{port}")),
-            ("FLEXCORD_SERVER__PUBLIC_URL", public.clone()),
-            ("FLEXCORD_SERVER__SHUTDOWN_GRACE", "5s".to_owned()),
-            ("FLEXCORD_STORE__URL", db),
-        ]
+        let env: Vec<(String, String)> = app_env(
+            &discord,
+            &twilio,
+            &format!("127.0.0.1:{port}"),
+            &public,
+            &db,
+        )
         .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
         .chain(extra(&twilio))
         .collect();
         let config = Config::load("", env).expect("config");
@@ -123,6 +146,7 @@ impl Bridge {
             app,
             public,
             dir,
+            db,
         }
     }
 
@@ -177,7 +201,7 @@ impl Bridge {
 impl Bridge {
     /// Alice asks, presses "Talk to a live agent" and gets her case number; returns the Twilio
     /// conversation SID.
-    async fn hand_off(&self, alice: u64) -> String {
+    pub(crate) async fn hand_off(&self, alice: u64) -> String {
         self.discord
             .inject_dm(alice, "I forgot my password")
             .unwrap();
@@ -390,7 +414,7 @@ async fn conversations_studio_route_asks_the_bot_through_twilio() {
 }
 
 /// The `custom_id` of the first button of `message` whose id starts with `prefix`.
-fn button(message: &flexcord_testkit::discord::StoredMessage, prefix: &str) -> String {
+pub(crate) fn button(message: &flexcord_testkit::discord::StoredMessage, prefix: &str) -> String {
     let comps = serde_json::to_string(&message.components).unwrap();
     let start = comps
         .find(prefix)
@@ -399,7 +423,7 @@ fn button(message: &flexcord_testkit::discord::StoredMessage, prefix: &str) -> S
 }
 
 /// Where in Alice's DMs the first message containing `needle` is.
-fn position(dms: &[flexcord_testkit::discord::StoredMessage], needle: &str) -> usize {
+pub(crate) fn position(dms: &[flexcord_testkit::discord::StoredMessage], needle: &str) -> usize {
     dms.iter()
         .position(|m| m.content.contains(needle))
         .unwrap_or_else(|| panic!("no DM containing {needle:?}"))
@@ -407,7 +431,7 @@ fn position(dms: &[flexcord_testkit::discord::StoredMessage], needle: &str) -> u
 
 impl Bridge {
     /// Alice asks a question; returns the bot's answer (the DM with article suggestions).
-    async fn bot_answer(&self, alice: u64) -> flexcord_testkit::discord::StoredMessage {
+    pub(crate) async fn bot_answer(&self, alice: u64) -> flexcord_testkit::discord::StoredMessage {
         self.discord
             .inject_dm(alice, "I forgot my password")
             .unwrap();
@@ -458,7 +482,7 @@ impl Bridge {
     }
 
     /// The agent ends the task; returns the DM that asks for a rating.
-    async fn agent_closes(
+    pub(crate) async fn agent_closes(
         &self,
         alice: u64,
         agent: &flexcord_testkit::twilio::Agent<'_>,

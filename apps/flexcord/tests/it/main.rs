@@ -3,10 +3,15 @@
 
 mod chat_mode;
 mod cli;
+mod crash;
 mod deliver;
+mod faults;
 mod journey;
 mod media;
+mod process;
+mod scale;
 mod studio_flows;
+mod support;
 mod trace;
 mod twilio;
 
