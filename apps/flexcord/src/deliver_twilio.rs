@@ -437,6 +437,7 @@ impl TwilioExecutor {
             .attributes(&json!({"flexcord": {
                 "discord_message": discord_message.map(|m| m.to_string()),
                 "trace": crate::trace::for_delivery(action),
+                "action": action.id.as_str(),
             }}))
             .webhook_enabled(webhooks);
         let date = at.and_then(|at| {
@@ -452,7 +453,7 @@ impl TwilioExecutor {
     }
 
     /// The SID of the message an earlier attempt of `action` created (its attributes carry
-    /// the action id as `flexcord.trace`), among the conversation's latest messages.
+    /// the action id as `flexcord.action`), among the conversation's latest messages.
     async fn posted_before(
         &self,
         action: &Action,
@@ -474,7 +475,7 @@ impl TwilioExecutor {
                 m.attributes
                     .as_deref()
                     .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
-                    .is_some_and(|a| a["flexcord"]["trace"] == action.id.as_str())
+                    .is_some_and(|a| a["flexcord"]["action"] == action.id.as_str())
             })
             .map(|m| m.sid.to_string()))
     }

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use flexcord_store::{DeadLetter, Store};
 
 /// `flexcord outbox dead`: the dead letters (deliveries given up), newest first, each with its
-/// action, why it failed and how often it was tried.
+/// action, why it failed, how often it was tried and the trace to look for in the logs.
 ///
 /// # Errors
 /// The store's error, as text.
@@ -38,6 +38,9 @@ pub fn render_dead(letters: &[DeadLetter]) -> String {
             letter.attempts,
             one_line(&letter.reason),
         );
+        if let Some(trace) = &letter.trace {
+            let _ = writeln!(out, "  trace: {}", trace.as_str());
+        }
         match &letter.action {
             Some(action) => match serde_json::to_string(&action.kind) {
                 Ok(json) => {
@@ -92,6 +95,7 @@ mod tests {
             attempts: 1,
             at: Timestamp(1_795_600_000_000),
             action: Some(action),
+            trace: flexcord_store::TraceId::parse("dm-42"),
         }];
         let text = render_dead(&letters);
         assert!(text.starts_with("1 dead letter (newest first)\n"), "{text}");
@@ -105,5 +109,6 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("2026-"), "{text}");
+        assert!(text.contains("  trace: dm-42\n"), "{text}");
     }
 }
