@@ -7,7 +7,7 @@ use flexcord_cases::{CaseStatus, TimelineEvent};
 use flexcord_testkit::discord::StoredMessage;
 use flexcord_testkit::twilio::{DeliveryOutcome, Route, TaskEnd};
 
-use crate::journey::Bridge;
+use crate::bridge::Bridge;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -77,7 +77,7 @@ async fn chat_mode_studio_bot_handoff_agent_close() {
     // Flex names the chat after the user: `from` is Alice's Discord display name.
     let channel = b.twilio.chat_channel(&ch).expect("the chat channel");
     let cattrs: serde_json::Value = serde_json::from_str(&channel.attributes).unwrap();
-    assert_eq!(cattrs["from"], crate::journey::ALICE, "{cattrs}");
+    assert_eq!(cattrs["from"], crate::bridge::ALICE, "{cattrs}");
     let hooks = b.twilio.chat_webhooks(&ch);
     assert!(
         hooks.iter().any(|h| h.kind == "studio"),
@@ -218,7 +218,7 @@ async fn chat_mode_studio_bot_handoff_agent_close() {
     assert_eq!(case.status, CaseStatus::Resolved);
     assert_eq!(case.rating.map(|r| r.score), Some(5));
     assert_eq!(case.requester.discord_id, alice.to_string());
-    assert_eq!(case.requester.name, crate::journey::ALICE);
+    assert_eq!(case.requester.name, crate::bridge::ALICE);
     // The user's own lines came back through the channel webhook and were not echoed.
     assert!(
         b.twilio

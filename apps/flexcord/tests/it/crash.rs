@@ -7,7 +7,7 @@ use flexcord_cases::CaseStatus;
 use flexcord_testkit::discord::{DiscordConfig, DiscordEmulator};
 use flexcord_testkit::twilio::{Fault, TaskEnd, TwilioConfig, TwilioEmulator};
 
-use crate::journey::{WAIT, app_env, button, free_port};
+use crate::bridge::{WAIT, app_env, button, free_port};
 use crate::process::{AppProcess, dm_count, hand_off_to, wait_dm};
 use crate::support::{eventually, outbox_rows};
 

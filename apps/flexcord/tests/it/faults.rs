@@ -7,7 +7,7 @@ use std::time::Duration;
 use flexcord_cases::{CaseStatus, TimelineEvent};
 use flexcord_testkit::twilio::Fault;
 
-use crate::journey::{Bridge, WAIT};
+use crate::bridge::{Bridge, WAIT};
 use crate::support::{eventually, outbox_rows, sample, scrape};
 
 /// Short retry delays, so a few retries take well under a second.

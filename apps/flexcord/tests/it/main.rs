@@ -1,6 +1,7 @@
 //! The app against the Discord emulator, over real sockets: slash commands, modals, cases;
 //! and the built binary's commands.
 
+mod bridge;
 mod chat_mode;
 mod cli;
 mod crash;
@@ -12,7 +13,6 @@ mod process;
 mod scale;
 mod studio_flows;
 mod support;
-mod trace;
 mod twilio;
 
 use std::sync::Arc;

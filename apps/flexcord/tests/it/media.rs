@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use flexcord_cases::TimelineEvent;
 
-use crate::journey::Bridge;
+use crate::bridge::Bridge;
 
 const WAIT: Duration = Duration::from_secs(30);
 

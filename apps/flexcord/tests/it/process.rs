@@ -9,7 +9,7 @@ use std::time::Duration;
 use flexcord_testkit::discord::DiscordEmulator;
 use flexcord_testkit::twilio::TwilioEmulator;
 
-use crate::journey::WAIT;
+use crate::bridge::WAIT;
 
 /// One running `flexcord run`.
 pub(crate) struct AppProcess {
@@ -151,7 +151,7 @@ pub(crate) async fn hand_off_to(
         .await
         .expect("the bot answers with a button");
     discord
-        .inject_button(alice, &crate::journey::button(&answer, "fc:agent:"))
+        .inject_button(alice, &crate::bridge::button(&answer, "fc:agent:"))
         .unwrap();
     wait_dm(discord, alice, "Your case number is CASE-").await;
     let task = twilio

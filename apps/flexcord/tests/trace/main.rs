@@ -2,9 +2,10 @@
 //! the app's JSON logs.
 //!
 //! The logs are captured with the app's own subscriber ([`flexcord::telemetry::subscriber`],
-//! JSON) set as this test's thread default: `#[tokio::test]` runs the bridge, both emulators and
-//! every task they spawn on this one thread, and other tests (on their own threads) log
-//! elsewhere.
+//! JSON) installed as the process-wide default. This test is a binary of its own so that no other
+//! test shares its process: `tracing` caches per call site whether a line is enabled, and with a
+//! thread-scoped subscriber a call site first reached by another test's thread (no subscriber
+//! there) could stay disabled for the capture.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -15,7 +16,11 @@ use serde_json::Value;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
-use crate::journey::Bridge;
+#[path = "../it/bridge.rs"]
+#[allow(dead_code)] // the shared harness; this test uses part of it
+mod bridge;
+
+use bridge::Bridge;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -113,12 +118,8 @@ async fn one_trace_from_discord_through_twilio_and_back() {
     let logs = Captured::default();
     let subscriber =
         flexcord::telemetry::subscriber(LogFormat::Json, EnvFilter::new("info"), logs.clone());
-    // With a single registered dispatcher, tracing caches a callsite's interest from the
-    // default of whichever thread hits it first: a log line first reached by another test's
-    // thread (no subscriber there) would be disabled for this test too. A second registered
-    // dispatcher makes every callsite ask each dispatcher per event instead.
-    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
-    let _guard = tracing::subscriber::set_default(subscriber);
+    tracing::subscriber::set_global_default(subscriber)
+        .expect("the only subscriber of this binary");
     let b = Bridge::start_configured(|_| Vec::new()).await;
     let alice = b.discord.user_id("alice").unwrap();
 
