@@ -269,27 +269,10 @@ async fn chat_mode_studio_bot_handoff_agent_close() {
 mod executor {
     use flexcord::deliver_chat::ChatTarget;
     use flexcord::deliver_twilio::TwilioExecutor;
-    use flexcord_routing::{
-        Action, ActionId, ActionKind, CaseNumber, ChannelId, ConversationAttributes, Event,
-        MessageId, TwilioSid, UserId,
-    };
+    use flexcord_routing::{ActionKind, Event, MessageId, TwilioSid, UserId};
     use flexcord_testkit::twilio::{TwilioConfig, TwilioEmulator};
 
-    fn action(seq: u64, kind: ActionKind) -> Action {
-        Action {
-            id: ActionId::new("7-100", seq),
-            kind,
-        }
-    }
-
-    fn attributes(handoff: bool) -> ConversationAttributes {
-        ConversationAttributes {
-            discord_user: UserId(500),
-            dm_channel: Some(ChannelId(400)),
-            handoff,
-            case: Some(CaseNumber::from("CASE-000001")),
-        }
-    }
+    use crate::twilio::{action, attributes};
 
     fn status(twilio: &TwilioEmulator, ch: &str) -> serde_json::Value {
         serde_json::from_str(&twilio.chat_channel(ch).unwrap().attributes).unwrap()

@@ -7,14 +7,16 @@ use flexcord_routing::{
 };
 use flexcord_testkit::twilio::{TwilioConfig, TwilioEmulator};
 
-fn action(seq: u64, kind: ActionKind) -> Action {
+/// An action of conversation `7-100` (shared with the chat-mode executor tests).
+pub(crate) fn action(seq: u64, kind: ActionKind) -> Action {
     Action {
         id: ActionId::new("7-100", seq),
         kind,
     }
 }
 
-fn attributes(handoff: bool) -> ConversationAttributes {
+/// The conversation attributes of user 500 in DM channel 400 with case `CASE-000001`.
+pub(crate) fn attributes(handoff: bool) -> ConversationAttributes {
     ConversationAttributes {
         discord_user: UserId(500),
         dm_channel: Some(ChannelId(400)),
