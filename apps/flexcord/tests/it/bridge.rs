@@ -74,6 +74,24 @@ pub(crate) fn app_env(
     .collect()
 }
 
+/// Both emulators, the way the app's tests run them: Discord with the token `test-token` and a
+/// 5 s heartbeat, Twilio sending its webhooks to `public` (where the app listens). Installs the
+/// TLS crypto provider the app needs first.
+pub(crate) async fn emulators(public: &str) -> (DiscordEmulator, TwilioEmulator) {
+    flexcord::install_crypto_provider();
+    let discord = DiscordEmulator::start(
+        DiscordConfig::default()
+            .token("test-token")
+            .heartbeat_interval(Duration::from_secs(5)),
+    )
+    .await
+    .unwrap();
+    let twilio = TwilioEmulator::start(TwilioConfig::default().webhook_base_url(public))
+        .await
+        .unwrap();
+    (discord, twilio)
+}
+
 /// The whole bridge against both emulators; shared with the chat-mode tests.
 pub(crate) struct Bridge {
     pub(crate) discord: DiscordEmulator,
@@ -104,20 +122,9 @@ impl Bridge {
     pub(crate) async fn start_configured(
         extra: impl FnOnce(&TwilioEmulator) -> Vec<(String, String)>,
     ) -> Self {
-        flexcord::install_crypto_provider();
-        let discord = DiscordEmulator::start(
-            DiscordConfig::default()
-                .token("test-token")
-                .heartbeat_interval(Duration::from_secs(5)),
-        )
-        .await
-        .unwrap();
         let port = free_port();
         let public = format!("http://127.0.0.1:{port}");
-        let twilio =
-            TwilioEmulator::start(TwilioConfig::default().webhook_base_url(public.clone()))
-                .await
-                .unwrap();
+        let (discord, twilio) = emulators(&public).await;
         let dir = tempfile::tempdir().unwrap();
         let db = format!("sqlite://{}", dir.path().join("flexcord.db").display());
         let env: Vec<(String, String)> = app_env(

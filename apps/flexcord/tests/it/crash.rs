@@ -4,28 +4,17 @@
 use std::time::Duration;
 
 use flexcord_cases::CaseStatus;
-use flexcord_testkit::discord::{DiscordConfig, DiscordEmulator};
-use flexcord_testkit::twilio::{Fault, TaskEnd, TwilioConfig, TwilioEmulator};
+use flexcord_testkit::twilio::{Fault, TaskEnd};
 
-use crate::bridge::{WAIT, app_env, button, free_port};
+use crate::bridge::{WAIT, app_env, button, emulators, free_port};
 use crate::process::{AppProcess, dm_count, hand_off_to, wait_dm};
 use crate::support::{eventually, outbox_rows};
 
 #[tokio::test]
 async fn killed_mid_delivery_and_restarted_delivers_each_message_once() {
-    flexcord::install_crypto_provider();
-    let discord = DiscordEmulator::start(
-        DiscordConfig::default()
-            .token("test-token")
-            .heartbeat_interval(Duration::from_secs(5)),
-    )
-    .await
-    .unwrap();
     let port = free_port();
     let public = format!("http://127.0.0.1:{port}");
-    let twilio = TwilioEmulator::start(TwilioConfig::default().webhook_base_url(public.clone()))
-        .await
-        .unwrap();
+    let (discord, twilio) = emulators(&public).await;
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("flexcord.db").display());
     let mut env = app_env(

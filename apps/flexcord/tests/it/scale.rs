@@ -10,10 +10,9 @@ use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use flexcord_cases::CaseStatus;
-use flexcord_testkit::discord::{DiscordConfig, DiscordEmulator};
-use flexcord_testkit::twilio::{TaskEnd, TwilioConfig, TwilioEmulator};
+use flexcord_testkit::twilio::TaskEnd;
 
-use crate::bridge::{WAIT, app_env, button, free_port};
+use crate::bridge::{WAIT, app_env, button, emulators, free_port};
 use crate::process::{AppProcess, dm_count, hand_off_to, wait_dm};
 use crate::support::{eventually, outbox_rows};
 
@@ -151,19 +150,9 @@ async fn two_instances_on_one_postgres_split_shards_and_webhooks_without_duplica
         return;
     };
     let db = FreshDatabase::create(admin).await;
-    flexcord::install_crypto_provider();
-    let discord = DiscordEmulator::start(
-        DiscordConfig::default()
-            .token("test-token")
-            .heartbeat_interval(Duration::from_secs(5)),
-    )
-    .await
-    .unwrap();
     let proxy_port = free_port();
     let public = format!("http://127.0.0.1:{proxy_port}");
-    let twilio = TwilioEmulator::start(TwilioConfig::default().webhook_base_url(public.clone()))
-        .await
-        .unwrap();
+    let (discord, twilio) = emulators(&public).await;
     let dir = tempfile::tempdir().unwrap();
     let ports = [free_port(), free_port()];
     let envs: Vec<Vec<(String, String)>> = ports
