@@ -1,8 +1,15 @@
-//! The command line (`flexcord --help`).
+//! The command line (`flexcord --help`) and the subcommands behind it.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+use crate::app::{App, EXIT_CONFIG};
+use crate::config::Config;
+use crate::discord::commands;
+use crate::discord::gateway::http_client;
+pub use crate::telemetry::LogFormat;
 
 /// Customer service inside Discord, wired to Twilio Flex.
 #[derive(Debug, Parser)]
@@ -23,15 +30,6 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
 }
 
 /// The subcommands.
@@ -121,6 +119,295 @@ pub enum CasesCommand {
         /// The case number, e.g. CASE-000123.
         number: String,
     },
+}
+
+/// Runs one parsed command line and returns the process exit code.
+pub async fn execute(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::CheckConfig => check_config(&cli),
+        Command::RegisterCommands { print: true } => print_commands(),
+        Command::RegisterCommands { print: false } => register_commands(&cli).await,
+        Command::Run => run(&cli).await,
+        #[cfg(feature = "demo")]
+        Command::Demo {
+            ref db,
+            interactive,
+        } => crate::demo::run(db.clone(), interactive).await,
+        Command::Cases { ref command } => cases(&cli, command).await,
+        Command::Outbox { ref command } => outbox(&cli, command).await,
+        Command::Kb {
+            command: KbCommand::Search { ref query, limit },
+        } => kb_search(&cli, &query.join(" "), limit),
+        #[cfg(not(feature = "demo"))]
+        Command::Demo { .. } => {
+            eprintln!("error: this build has no demo (build with the `demo` feature)");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Loads the configuration named on the command line (or by `FLEXCORD_CONFIG`) plus the
+/// environment.
+///
+/// # Errors
+/// Every problem found, as [`crate::config::ConfigError`].
+pub fn load_config(cli: &Cli) -> Result<Config, crate::config::ConfigError> {
+    Config::from_file_and_env(cli.config.as_deref())
+}
+
+/// `flexcord check-config`: the effective configuration, or every problem (exit code
+/// [`EXIT_CONFIG`]).
+fn check_config(cli: &Cli) -> ExitCode {
+    match load_config(cli) {
+        Ok(config) => {
+            println!("configuration OK");
+            print!("{}", config.summary());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprint!("{e}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
+fn print_commands() -> ExitCode {
+    match serde_json::to_string_pretty(&commands::all()) {
+        Ok(json) => {
+            println!("{json}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cannot serialize the commands: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn cases(cli: &Cli, command: &CasesCommand) -> ExitCode {
+    let config = match load_config(cli) {
+        Ok(c) => c,
+        Err(e) => {
+            eprint!("{e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let store = match crate::cases::open(&config.cases).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot open the case store: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match command {
+        CasesCommand::List { status, limit } => {
+            crate::cases::list(store.as_ref(), status.as_deref(), *limit).await
+        }
+        CasesCommand::Show { number } => crate::cases::show(store.as_ref(), number).await,
+    };
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `store.url` alone (the environment wins over the file, as for `flexcord run`), so an
+/// operator can look at the outbox without the rest of the configuration.
+fn store_url(cli: &Cli) -> Result<String, String> {
+    if let Some(url) = std::env::var("FLEXCORD_STORE__URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+    {
+        return Ok(url);
+    }
+    let from_file = match cli.config.as_deref() {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let table: toml::Table = text
+                .parse()
+                .map_err(|e| format!("{} is not valid TOML: {e}", path.display()))?;
+            table
+                .get("store")
+                .and_then(|s| s.get("url"))
+                .and_then(toml::Value::as_str)
+                .map(str::to_owned)
+        }
+        None => None,
+    };
+    Ok(from_file.unwrap_or_else(|| {
+        crate::config::KEYS
+            .iter()
+            .find(|(s, k, _)| *s == "store" && *k == "url")
+            .and_then(|(_, _, d)| *d)
+            .unwrap_or("sqlite://flexcord.db")
+            .to_owned()
+    }))
+}
+
+async fn outbox(cli: &Cli, command: &OutboxCommand) -> ExitCode {
+    let url = match store_url(cli) {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let store = match flexcord_store::Store::connect(&url).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!(
+                "error: cannot open the store {}: {e}",
+                crate::config::redact_url(&url)
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match command {
+        OutboxCommand::Dead { limit } => crate::outbox::dead(&store, *limit).await,
+        OutboxCommand::Stats => crate::outbox::stats(&store).await,
+    };
+    store.close().await;
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The configuration of a command that needs all of it; its problems are printed.
+fn config_or_exit(cli: &Cli) -> Result<Config, ExitCode> {
+    load_config(cli).map_err(|e| {
+        eprint!("{e}");
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
+async fn register_commands(cli: &Cli) -> ExitCode {
+    let config = match config_or_exit(cli) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let http = http_client(&config.discord);
+    let Some(app) = twilight_model::id::Id::new_checked(config.discord.application_id) else {
+        eprintln!("error: discord.application_id must not be 0");
+        return ExitCode::from(EXIT_CONFIG);
+    };
+    let commands = commands::all();
+    let client = http.interaction(app);
+    let result = match config
+        .discord
+        .guild_id
+        .and_then(twilight_model::id::Id::new_checked)
+    {
+        Some(guild) => client.set_guild_commands(guild, &commands).await,
+        None => client.set_global_commands(&commands).await,
+    };
+    match result {
+        Ok(_) => {
+            let scope = config
+                .discord
+                .guild_id
+                .map_or_else(|| "globally".to_owned(), |g| format!("in guild {g}"));
+            println!("registered {} commands {scope}", commands.len());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: Discord refused the commands: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `flexcord run`: builds the app from the configuration and runs it until Ctrl-C or SIGTERM.
+/// Start-up failures are logged (JSON with `--log-format json`); a configuration that cannot
+/// run exits with [`EXIT_CONFIG`].
+async fn run(cli: &Cli) -> ExitCode {
+    let config = match load_config(cli) {
+        Ok(c) => c,
+        Err(e) => {
+            for problem in e.problems() {
+                tracing::error!(problem = %problem, "configuration problem");
+            }
+            tracing::error!(
+                problems = e.problems().len(),
+                "the configuration cannot run; `flexcord check-config` lists the problems"
+            );
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let app = match App::build(config).await {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!(error = %e, "flexcord cannot start");
+            return e.exit_code();
+        }
+    };
+    match app.run(crate::shutdown::on_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::warn!(error = %e, "stopped before every part drained");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn kb_search(cli: &Cli, query: &str, limit: usize) -> ExitCode {
+    // Only `kb.path` matters here: read it without demanding the rest of the configuration.
+    let path = std::env::var("FLEXCORD_KB__PATH")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            let text = std::fs::read_to_string(cli.config.as_deref()?).ok()?;
+            let table: toml::Table = text.parse().ok()?;
+            table
+                .get("kb")?
+                .get("path")?
+                .as_str()
+                .map(std::path::PathBuf::from)
+        });
+    let kb = match crate::app::open_kb(path.as_deref()) {
+        Ok(kb) => kb,
+        Err(e) => {
+            eprintln!("error: cannot open the knowledge base: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match kb.search(query, limit.clamp(1, 50)) {
+        Ok(hits) if hits.is_empty() => {
+            println!("no article matches");
+            ExitCode::SUCCESS
+        }
+        Ok(hits) => {
+            for (i, hit) in hits.iter().enumerate() {
+                println!(
+                    "{}. {} ({:.0}%)\n   {}\n   {}",
+                    i + 1,
+                    hit.title,
+                    hit.confidence * 100.0,
+                    hit.url,
+                    hit.snippet
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: search failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 #[cfg(test)]

@@ -10,10 +10,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use flexcord_cases::{CaseStore, TimelineEvent};
+use flexcord_testkit::Emulators;
 use flexcord_testkit::discord::{DiscordConfig, DiscordEmulator, StoredMessage};
 use flexcord_testkit::twilio::{TaskEnd, TwilioConfig, TwilioEmulator};
 use tokio_util::sync::CancellationToken;
 
+use crate::app::{App, NotDrained};
 use crate::config::Config;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -85,7 +87,7 @@ struct Demo {
     twilio: TwilioEmulator,
     cases: std::sync::Arc<dyn CaseStore>,
     shutdown: CancellationToken,
-    app: tokio::task::JoinHandle<ExitCode>,
+    app: tokio::task::JoinHandle<Result<(), NotDrained>>,
     public: String,
     cases_token: String,
     _temp: Option<tempfile::TempDir>,
@@ -93,18 +95,14 @@ struct Demo {
 
 async fn start(db: Option<PathBuf>) -> Result<Demo, String> {
     crate::install_crypto_provider();
-    let discord = DiscordEmulator::start(
-        DiscordConfig::default()
-            .token("demo-token")
-            .heartbeat_interval(Duration::from_secs(5)),
-    )
-    .await
-    .map_err(|e| format!("cannot start the Discord emulator: {e}"))?;
     let port = free_port().map_err(|e| format!("no free port: {e}"))?;
     let public = format!("http://127.0.0.1:{port}");
-    let twilio = TwilioEmulator::start(TwilioConfig::default().webhook_base_url(public.clone()))
-        .await
-        .map_err(|e| format!("cannot start the Twilio emulator: {e}"))?;
+    let Emulators { discord, twilio } = Emulators::start(
+        DiscordConfig::default().heartbeat_interval(Duration::from_secs(5)),
+        TwilioConfig::default().webhook_base_url(public.clone()),
+    )
+    .await
+    .map_err(|e| format!("cannot start the emulators: {e}"))?;
     let (db, temp) = if let Some(path) = db {
         (path, None)
     } else {
@@ -112,51 +110,26 @@ async fn start(db: Option<PathBuf>) -> Result<Demo, String> {
         (dir.path().join("flexcord-demo.db"), Some(dir))
     };
     let cases_token = format!("demo-{port}");
-    let base = twilio.base_url().to_owned();
-    let env: Vec<(String, String)> = [
-        ("FLEXCORD_DISCORD__TOKEN", "demo-token".to_owned()),
-        (
-            "FLEXCORD_DISCORD__APPLICATION_ID",
-            discord.application_id().to_string(),
-        ),
-        ("FLEXCORD_DISCORD__API_URL", discord.api_url()),
-        ("FLEXCORD_DISCORD__GATEWAY_URL", discord.gateway_url()),
-        (
-            "FLEXCORD_TWILIO__ACCOUNT_SID",
-            twilio.account_sid().to_owned(),
-        ),
-        (
-            "FLEXCORD_TWILIO__AUTH_TOKEN",
-            twilio.auth_token().to_owned(),
-        ),
-        (
-            "FLEXCORD_TWILIO__WORKSPACE_SID",
-            "WS0123456789abcdef0123456789abcdef".to_owned(),
-        ),
-        (
-            "FLEXCORD_TWILIO__WORKFLOW_SID",
-            "WW0123456789abcdef0123456789abcdef".to_owned(),
-        ),
-        ("FLEXCORD_TWILIO__CHAT_URL", base.clone()),
-        ("FLEXCORD_TWILIO__FLEX_URL", base.clone()),
-        ("FLEXCORD_TWILIO__CONVERSATIONS_URL", base.clone()),
-        ("FLEXCORD_TWILIO__STUDIO_URL", base.clone()),
-        ("FLEXCORD_TWILIO__MEDIA_URL", base),
-        ("FLEXCORD_SERVER__LISTEN", format!("127.0.0.1:{port}")),
-        ("FLEXCORD_SERVER__PUBLIC_URL", public.clone()),
-        ("FLEXCORD_SERVER__SHUTDOWN_GRACE", "1s".to_owned()),
-        ("FLEXCORD_STORE__URL", format!("sqlite://{}", db.display())),
-        ("FLEXCORD_CASES__TOKEN", cases_token.clone()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
+    let emulators = Emulators { discord, twilio };
+    let env: Vec<(String, String)> = emulators
+        .app_env()
+        .into_iter()
+        .chain(
+            [
+                ("FLEXCORD_SERVER__LISTEN", format!("127.0.0.1:{port}")),
+                ("FLEXCORD_SERVER__SHUTDOWN_GRACE", "1s".to_owned()),
+                ("FLEXCORD_STORE__URL", format!("sqlite://{}", db.display())),
+                ("FLEXCORD_CASES__TOKEN", cases_token.clone()),
+            ]
+            .map(|(k, v)| (k.to_owned(), v)),
+        )
+        .collect();
+    let Emulators { discord, twilio } = emulators;
     let config = Config::load("", env).map_err(|e| e.to_string())?;
-    let cases = crate::cases::open(&config.cases)
-        .await
-        .map_err(|e| format!("cannot open the case store: {e}"))?;
+    let app = App::build(config).await.map_err(|e| e.to_string())?;
+    let cases = app.cases();
     let shutdown = CancellationToken::new();
-    let app = tokio::spawn(crate::app::serve(config, shutdown.clone()));
+    let app = tokio::spawn(app.run(shutdown.clone()));
     discord
         .wait_for(|s| s.shard_connected(0), WAIT)
         .await
@@ -204,10 +177,10 @@ impl Demo {
 
     async fn stop(self) -> ExitCode {
         self.shutdown.cancel();
-        let code = tokio::time::timeout(WAIT, self.app).await;
+        let stopped = tokio::time::timeout(WAIT, self.app).await;
         self.discord.shutdown();
-        match code {
-            Ok(Ok(code)) => code,
+        match stopped {
+            Ok(Ok(Ok(()))) => ExitCode::SUCCESS,
             _ => ExitCode::FAILURE,
         }
     }

@@ -1,23 +1,24 @@
 //! flexcord: customer service inside Discord, wired to Twilio Flex.
 //!
-//! This crate is the binary's library half: configuration ([`config`]), the command line
-//! ([`cli`]), the Discord side ([`discord`]: slash commands, modals, rendering), the HTTP
-//! server ([`server`]: Twilio webhooks, health, metrics), logging and metrics ([`telemetry`])
-//! and graceful shutdown ([`shutdown`]). See `docs/architecture.md` for how the crates fit.
+//! This crate is the binary's library half. [`app::App`] assembles and runs the bridge from a
+//! [`config::Config`]; [`cli`] is the command line. A message's way through the modules, both
+//! ways, is the code map in `docs/architecture.md`:
+//!
+//! - in: [`discord`] (gateway shards, interactions, [`discord::inbound`]) and [`server`]
+//!   (Twilio webhooks, [`webhook`]) turn what arrives into routing events for [`driver`], which
+//!   applies them through the store's engine (`flexcord-store`, `flexcord-routing`);
+//! - out: the outbox worker hands the actions to [`deliver`] (Discord, cases, the virtual
+//!   agent, Twilio in either mode).
 
 pub mod app;
-pub mod bridge;
 pub mod cases;
 pub mod cli;
 pub mod config;
 pub mod deliver;
-pub mod deliver_bot;
-pub mod deliver_chat;
-pub mod deliver_twilio;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod discord;
-pub mod inbound;
+pub mod driver;
 pub mod media;
 pub mod outbox;
 pub mod secret;
@@ -25,6 +26,7 @@ pub mod server;
 pub mod shutdown;
 pub mod telemetry;
 pub mod trace;
+pub mod webhook;
 
 /// Installs the process-wide rustls crypto provider (ring). twilight compiles rustls without
 /// one and panics when a client is built without it; calling this twice is harmless.

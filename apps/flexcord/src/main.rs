@@ -21,5 +21,5 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    runtime.block_on(flexcord::app::execute(cli))
+    runtime.block_on(flexcord::cli::execute(cli))
 }

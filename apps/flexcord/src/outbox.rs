@@ -86,6 +86,7 @@ mod tests {
             id: ActionId::new("7-100", 3),
             kind: flexcord_routing::ActionKind::CloseTwilio {
                 sid: flexcord_routing::TwilioSid("CH00000000000000000000000000000001".into()),
+                interaction: None,
             },
         };
         let letters = [DeadLetter {

@@ -80,14 +80,16 @@ pub struct BotRequest {
     pub conversation: String,
     /// `MessageSid`: the idempotency key of the request.
     pub message_sid: String,
-    /// `Author` of the message.
+    /// `Author` of the message (Conversations), or `From` (what a flow built on the
+    /// Programmable Chat trigger forwards: `{{trigger.message.From}}`).
     pub author: String,
     /// `Body` of the message.
     pub body: String,
 }
 
 impl BotRequest {
-    /// Reads the request from form parameters.
+    /// Reads the request from form parameters: `ConversationSid` or `ChannelSid`,
+    /// `MessageSid`, `Author` or else `From`, and `Body`.
     ///
     /// # Errors
     /// The name of the first missing field.
@@ -104,7 +106,9 @@ impl BotRequest {
         Ok(Self {
             conversation,
             message_sid: get("MessageSid").ok_or("MessageSid is missing")?,
-            author: get("Author").ok_or("Author is missing")?,
+            author: get("Author")
+                .or_else(|| get("From"))
+                .ok_or("Author (or From) is missing")?,
             body: get("Body").unwrap_or_default(),
         })
     }

@@ -155,6 +155,7 @@ mod tests {
             id: flexcord_routing::ActionId::new("1-2", 3),
             kind: flexcord_routing::ActionKind::CloseTwilio {
                 sid: flexcord_routing::TwilioSid::from("CH1"),
+                interaction: None,
             },
         };
         assert_eq!(for_delivery(&action), "1-2/3");

@@ -54,6 +54,33 @@ pub struct ConversationAttributes {
     pub case: Option<CaseNumber>,
 }
 
+/// A Flex interaction the bridge created for a conversation (`KD…`) and its interaction
+/// channel (`UO…`): closing that channel completes the agent's task and closes the
+/// conversation, the way Flex itself ends a chat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlexInteraction {
+    /// The interaction SID (`KD…`).
+    pub interaction: String,
+    /// The interaction channel SID (`UO…`).
+    pub channel: String,
+}
+
+impl FlexInteraction {
+    /// Reads the upstream id a `CreateInteraction` delivery reports: `KD…/UO…`.
+    pub fn parse(upstream_id: &str) -> Option<Self> {
+        let (interaction, channel) = upstream_id.split_once('/')?;
+        (interaction.starts_with("KD") && channel.starts_with("UO")).then(|| Self {
+            interaction: interaction.to_owned(),
+            channel: channel.to_owned(),
+        })
+    }
+
+    /// The upstream id form, `KD…/UO…` (see [`FlexInteraction::parse`]).
+    pub fn upstream_id(&self) -> String {
+        format!("{}/{}", self.interaction, self.channel)
+    }
+}
+
 /// The kind of case a report opens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -200,9 +227,10 @@ pub enum ActionKind {
         /// The attributes.
         attributes: ConversationAttributes,
     },
-    /// Hand the conversation to Flex (direct route): `POST /v1/Interactions` with the
-    /// configured workspace and workflow; the task's `customerName` is the user's display name
-    /// when known.
+    /// Hand the conversation to Flex (Conversations mode, both routes): `POST /v1/Interactions`
+    /// with the configured workspace and workflow; the task's `customerName` is the user's
+    /// display name when known. Result: [`Event::Delivered`] whose upstream id is the
+    /// interaction and its channel, `KD…/UO…` ([`FlexInteraction::upstream_id`]).
     CreateInteraction {
         /// The conversation.
         sid: TwilioSid,
@@ -214,10 +242,16 @@ pub enum ActionKind {
         /// The case, when already known.
         case: Option<CaseNumber>,
     },
-    /// Close the Twilio conversation (state `closed`) or deactivate the channel.
+    /// Close the Twilio side: with a Flex interaction, close its channel and complete its tasks
+    /// (Flex then closes the conversation, as when an agent ends the chat); otherwise set the
+    /// conversation's state to `closed`, or deactivate the chat channel (chat mode: Flex wraps
+    /// the task up).
     CloseTwilio {
         /// The conversation or channel.
         sid: TwilioSid,
+        /// The Flex interaction the bridge created for it, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        interaction: Option<FlexInteraction>,
     },
     /// Ask the virtual agent. Result: [`Event::BotReply`].
     AskBot {
@@ -259,7 +293,9 @@ pub enum ActionKind {
         entry: TranscriptEntry,
     },
     /// `/bug`, `/new_feature`: open a case of that kind (status `new`, idempotency key = the
-    /// action id) and answer the interaction with its number and likely duplicates.
+    /// action id), answer the interaction with its number and likely duplicates, then announce
+    /// it in `announce` (nonce derived from the action id, no mentions). Each step is safe to
+    /// repeat, so a retry after a failed announcement files nothing twice.
     FileReport {
         /// Bug or feature.
         kind: ReportKind,
@@ -274,6 +310,9 @@ pub enum ActionKind {
         requester_name: Option<String>,
         /// Where to answer.
         interaction: Interaction,
+        /// The channel that announces new reports of this kind, if configured.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        announce: Option<ChannelId>,
     },
     /// `/case status`: look the case (or the requester's open cases) up and answer the
     /// interaction. Read-only.
@@ -282,6 +321,16 @@ pub enum ActionKind {
         requester: UserId,
         /// One case, or all open cases of the requester.
         number: Option<CaseNumber>,
+        /// Where to answer.
+        interaction: Interaction,
+    },
+    /// `/case close <number>` for a case that is not the user's live conversation: resolve it
+    /// if it is theirs and still open, and answer the interaction with the outcome.
+    CloseCase {
+        /// The requester (only their cases may be closed).
+        requester: UserId,
+        /// The case.
+        number: CaseNumber,
         /// Where to answer.
         interaction: Interaction,
     },
@@ -307,6 +356,7 @@ impl ActionKind {
             Self::AnnotateCase { .. } => "annotate_case",
             Self::FileReport { .. } => "file_report",
             Self::CaseStatus { .. } => "case_status",
+            Self::CloseCase { .. } => "close_case",
         }
     }
 }

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::action::{ResolvedBy, TranscriptEntry};
-use crate::event::Button;
+use crate::action::{FlexInteraction, ResolvedBy, TranscriptEntry};
+use crate::event::{Button, Interaction};
 use crate::ids::{
     ActionId, CaseNumber, ChannelId, ConversationId, MessageId, Timestamp, TwilioMessageSid,
     TwilioSid, UserId,
@@ -191,6 +191,14 @@ pub struct Conversation {
     pub closed_by: Option<ResolvedBy>,
     /// The user rated it.
     pub rated: bool,
+    /// The Flex interaction the bridge created for the Twilio conversation, once known
+    /// (closing its channel ends the agent's task).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flex: Option<FlexInteraction>,
+    /// A `/helpme` waiting for its answer: told once the greeting reached the DM, or told how
+    /// to open DMs when Discord refuses them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help: Option<Interaction>,
 }
 
 impl Conversation {
@@ -227,6 +235,8 @@ impl Conversation {
             dm_unreachable: false,
             closed_by: None,
             rated: false,
+            flex: None,
+            help: None,
         }
     }
 

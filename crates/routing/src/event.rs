@@ -8,6 +8,19 @@ use crate::ids::{
 };
 use crate::text::Attachment;
 
+/// How the bridge acknowledged an interaction within Discord's 3 seconds, which decides how the
+/// core's answer ([`crate::ActionKind::Respond`]) reaches the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ack {
+    /// With a deferred ephemeral answer ("thinking…"): the core's answer replaces it.
+    #[default]
+    Deferred,
+    /// Without a message (a button click): the core's answer, if any, is a new ephemeral
+    /// follow-up.
+    Silent,
+}
+
 /// A Discord interaction the core may answer (with a follow-up, within its 15 minutes).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Interaction {
@@ -15,6 +28,28 @@ pub struct Interaction {
     pub id: InteractionId,
     /// Its token, needed for follow-up messages.
     pub token: String,
+    /// How it was acknowledged.
+    #[serde(default)]
+    pub ack: Ack,
+    /// The guild it was used in (`None` in a DM); a report's case records it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guild: Option<u64>,
+    /// The channel it was used in, if Discord said; a report's case records it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<ChannelId>,
+}
+
+impl Interaction {
+    /// An interaction known by its id and token only (no place).
+    pub fn new(id: InteractionId, token: impl Into<String>) -> Self {
+        Self {
+            id,
+            token: token.into(),
+            ack: Ack::Deferred,
+            guild: None,
+            channel: None,
+        }
+    }
 }
 
 /// A slash command or modal submission.
@@ -375,10 +410,7 @@ mod tests {
         let e = Event::Command {
             user: UserId(1),
             user_name: Some("Alice".into()),
-            interaction: Interaction {
-                id: InteractionId(2),
-                token: "t".into(),
-            },
+            interaction: Interaction::new(InteractionId(2), "t"),
             command: Command::CaseClose {
                 number: CaseNumber::from("CASE-000001"),
             },

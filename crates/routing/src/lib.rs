@@ -9,17 +9,17 @@ mod router;
 pub mod text;
 
 pub use action::{
-    Action, ActionKind, CaseUpdate, ConversationAttributes, ReportKind, ResolvedBy, Speaker,
-    TranscriptEntry,
+    Action, ActionKind, CaseUpdate, ConversationAttributes, FlexInteraction, ReportKind,
+    ResolvedBy, Speaker, TranscriptEntry,
 };
 pub use conversation::{
     Conversation, Forwarded, Pending, Phase, QueuedDm, QueuedPost, WaitingEdit, identity,
 };
-pub use event::{BotReply, Button, Command, Event, EventKey, Interaction};
+pub use event::{Ack, BotReply, Button, Command, Event, EventKey, Interaction};
 pub use hours::SupportHours;
 pub use ids::{
     ActionId, CaseNumber, ChannelId, ConversationId, InteractionId, MessageId, Timestamp,
     TwilioMessageSid, TwilioSid, UserId,
 };
-pub use router::{BotRoute, Note, Router, RouterConfig, Step, Texts, TwilioMode};
+pub use router::{BotRoute, Note, ReportChannels, Router, RouterConfig, Step, Texts, TwilioMode};
 pub use text::Attachment;

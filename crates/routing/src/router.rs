@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::action::{
-    Action, ActionKind, CaseUpdate, ConversationAttributes, ReportKind, ResolvedBy, Speaker,
-    TranscriptEntry,
+    Action, ActionKind, CaseUpdate, ConversationAttributes, FlexInteraction, ReportKind,
+    ResolvedBy, Speaker, TranscriptEntry,
 };
 use crate::conversation::{
     Conversation, Forwarded, Pending, Phase, QueuedDm, QueuedPost, WaitingEdit,
@@ -67,6 +67,12 @@ pub struct Texts {
     pub already_with_support: String,
     pub conversation_over: String,
     pub report_received: String,
+    /// The `/helpme` answer when Discord refuses to DM the user (their privacy settings).
+    pub dms_closed: String,
+    /// The `/helpme` answer when the DM could not be sent for another reason.
+    pub dm_failed: String,
+    /// The DM after the user closed their live conversation's case with `/case close`.
+    pub closed_by_requester: String,
 }
 
 impl Default for Texts {
@@ -106,8 +112,24 @@ impl Default for Texts {
                 "This conversation is over. Send me a message to start a new one.",
             ),
             report_received: s("Thanks, I'm filing your report."),
+            dms_closed: s(
+                "I could not send you a direct message: your privacy settings block DMs from this server. Open the server menu, choose **Privacy Settings**, turn on **Direct Messages**, then run `/helpme` again.",
+            ),
+            dm_failed: s(
+                "I could not open a direct message with you right now; please try again in a minute.",
+            ),
+            closed_by_requester: s("You closed case {case}. How did we do?"),
         }
     }
+}
+
+/// Where new reports are announced (`/bug` in #bug-report, `/new_feature` in #feature-request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ReportChannels {
+    /// The channel announcing bug reports.
+    pub bug: Option<ChannelId>,
+    /// The channel announcing feature requests.
+    pub feature: Option<ChannelId>,
 }
 
 /// The router's settings (pure values; the app builds them from its configuration).
@@ -127,6 +149,9 @@ pub struct RouterConfig {
     pub hours: SupportHours,
     /// What the user is told.
     pub texts: Texts,
+    /// Where reports are announced.
+    #[serde(default)]
+    pub reports: ReportChannels,
 }
 
 impl Default for RouterConfig {
@@ -139,6 +164,7 @@ impl Default for RouterConfig {
             idle_close_ms: 24 * 3_600_000,
             hours: SupportHours::always(),
             texts: Texts::default(),
+            reports: ReportChannels::default(),
         }
     }
 }
@@ -394,6 +420,7 @@ impl Router {
                 requester: user,
                 requester_name: name.clone(),
                 interaction: interaction.clone(),
+                announce: self.config.reports.bug,
             }),
             Command::NewFeature { title, description } => push(ActionKind::FileReport {
                 kind: ReportKind::Feature,
@@ -402,30 +429,18 @@ impl Router {
                 requester: user,
                 requester_name: name.clone(),
                 interaction: interaction.clone(),
+                announce: self.config.reports.feature,
             }),
             Command::CaseStatus { number } => push(ActionKind::CaseStatus {
                 requester: user,
                 number: number.clone(),
                 interaction: interaction.clone(),
             }),
-            Command::CaseClose { number } => {
-                push(ActionKind::UpdateCase {
-                    number: number.clone(),
-                    update: CaseUpdate::Resolved {
-                        by: ResolvedBy::Requester,
-                    },
-                    requester: Some(user),
-                });
-                push(ActionKind::Respond {
-                    interaction: interaction.clone(),
-                    text: fill(
-                        &self.config.texts.case_close_asked,
-                        Some(number),
-                        None,
-                        None,
-                    ),
-                });
-            }
+            Command::CaseClose { number } => push(ActionKind::CloseCase {
+                requester: user,
+                number: number.clone(),
+                interaction: interaction.clone(),
+            }),
             Command::HelpMe => {}
         }
         let wake_at = state.as_ref().and_then(|c| wake_at(&self.config, c));
@@ -740,9 +755,9 @@ impl Ctx<'_> {
             } => self.on_delivered(&action_id, upstream_id),
             Event::DeliveryFailed {
                 action_id,
-                permanent: _,
+                permanent,
                 reason,
-            } => self.on_failed(action_id, reason),
+            } => self.on_failed(action_id, permanent, reason),
             Event::Tick { .. } => self.on_tick(),
         }
     }
@@ -808,19 +823,30 @@ impl Ctx<'_> {
     fn on_command(&mut self, interaction: Interaction, command: &Command) {
         match command {
             Command::HelpMe => {
-                let text = if matches!(self.conv.phase, Phase::New | Phase::Bot) {
+                if matches!(self.conv.phase, Phase::New | Phase::Bot) {
                     // `/helpme` opens the DM with the virtual agent; the user asks for a live
-                    // agent from there (the button, or in words the bot recognises).
+                    // agent from there (the button, or in words the bot recognises). The
+                    // interaction is answered once the greeting reached the DM, or with how to
+                    // open DMs when Discord refuses them.
                     self.conv.phase = Phase::Bot;
+                    self.conv.dm_unreachable = false;
+                    if let Some(earlier) = self.conv.help.replace(interaction) {
+                        let text = self.config.texts.help_ack.clone();
+                        self.emit(ActionKind::Respond {
+                            interaction: earlier,
+                            text,
+                        });
+                    }
                     let greeting = self.config.texts.greeting.clone();
                     self.tell(&greeting, &[Button::TalkToAgent]);
-                    self.config.texts.help_ack.clone()
                 } else {
-                    self.config.texts.already_with_support.clone()
-                };
-                self.emit(ActionKind::Respond { interaction, text });
+                    let text = self.config.texts.already_with_support.clone();
+                    self.emit(ActionKind::Respond { interaction, text });
+                }
             }
             Command::CaseClose { number } => {
+                // The case of this live conversation: end it as the agent's close does (the
+                // Twilio side and the Flex task closed, the user told and asked for a rating).
                 let text = fill(
                     &self.config.texts.case_close_asked,
                     Some(number),
@@ -828,8 +854,13 @@ impl Ctx<'_> {
                     None,
                 );
                 self.emit(ActionKind::Respond { interaction, text });
-                let solved = self.config.texts.solved.clone();
-                self.close(ResolvedBy::Requester, &solved, true);
+                let closed = fill(
+                    &self.config.texts.closed_by_requester,
+                    Some(number),
+                    None,
+                    None,
+                );
+                self.close(ResolvedBy::Requester, &closed, true);
             }
             // Handled without the conversation by `Router::stateless`.
             Command::Bug { .. } | Command::NewFeature { .. } | Command::CaseStatus { .. } => {}
@@ -950,7 +981,10 @@ impl Ctx<'_> {
     fn on_twilio_created(&mut self, sid: crate::ids::TwilioSid) {
         self.conv.twilio = Some(sid.clone());
         if !self.conv.is_open() {
-            self.emit(ActionKind::CloseTwilio { sid });
+            self.emit(ActionKind::CloseTwilio {
+                sid,
+                interaction: None,
+            });
             return;
         }
         if self.studio() {
@@ -1202,10 +1236,29 @@ impl Ctx<'_> {
     }
 
     fn on_delivered(&mut self, action_id: &ActionId, upstream_id: Option<String>) {
+        let pending = self.conv.pending.remove(action_id);
+        if matches!(pending, Some(Pending::SendDm { .. }))
+            && let Some(interaction) = self.conv.help.take()
+        {
+            // A DM reached the user: `/helpme` is answered.
+            let text = self.config.texts.help_ack.clone();
+            self.emit(ActionKind::Respond { interaction, text });
+        }
+        if matches!(pending, Some(Pending::CreateInteraction)) {
+            self.conv.flex = upstream_id.as_deref().and_then(FlexInteraction::parse);
+            if !self.conv.is_open()
+                && let Some(sid) = self.conv.twilio.clone()
+            {
+                // Closed while Flex was being brought in: end the task it made too.
+                let interaction = self.conv.flex.clone();
+                self.emit(ActionKind::CloseTwilio { sid, interaction });
+            }
+            return;
+        }
         if let Some(Pending::SendDm {
             forwarded: Some(twilio),
             part,
-        }) = self.conv.pending.remove(action_id)
+        }) = pending
         {
             if let Some(discord) = upstream_id.and_then(|id| id.parse().ok()) {
                 self.remember_part(Forwarded {
@@ -1334,7 +1387,8 @@ impl Ctx<'_> {
         };
         self.tell(text, &buttons);
         if close_twilio && let Some(sid) = self.conv.twilio.clone() {
-            self.emit(ActionKind::CloseTwilio { sid });
+            let interaction = self.conv.flex.clone();
+            self.emit(ActionKind::CloseTwilio { sid, interaction });
         }
         if let Some(number) = self.conv.case.clone() {
             self.emit(ActionKind::UpdateCase {
@@ -1345,7 +1399,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn on_failed(&mut self, action_id: ActionId, reason: String) {
+    fn on_failed(&mut self, action_id: ActionId, permanent: bool, reason: String) {
         let Some(pending) = self.conv.pending.remove(&action_id) else {
             self.notes.push(Note::Failed { action_id, reason });
             return;
@@ -1358,6 +1412,16 @@ impl Ctx<'_> {
             Pending::OpenDm | Pending::SendDm { .. } => {
                 self.conv.dm_backlog.clear();
                 self.conv.waiting_edits.clear();
+                if let Some(interaction) = self.conv.help.take() {
+                    // `/helpme`: say why no DM came, in the ephemeral answer.
+                    let texts = &self.config.texts;
+                    let text = if permanent {
+                        texts.dms_closed.clone()
+                    } else {
+                        texts.dm_failed.clone()
+                    };
+                    self.emit(ActionKind::Respond { interaction, text });
+                }
                 if self.conv.dm_unreachable {
                     return;
                 }

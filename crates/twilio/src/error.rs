@@ -82,8 +82,10 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    /// Decodes an error body, tolerating anything.
-    pub(crate) fn from_body(status: u16, body: &[u8]) -> Self {
+    /// Decodes an error body answered with `status`, tolerating anything: a body that is not
+    /// Twilio's JSON becomes code 0 with the start of the body as message. Public so that code
+    /// judging errors (retry policies, their tests) can build one.
+    pub fn from_body(status: u16, body: &[u8]) -> Self {
         match serde_json::from_slice::<ApiError>(body) {
             Ok(mut api) => {
                 if api.status.is_none() {
@@ -113,7 +115,9 @@ pub(crate) fn snippet(body: &[u8]) -> String {
 }
 
 impl Error {
-    pub(crate) fn new(kind: ErrorKind) -> Self {
+    /// An error of `kind` without a source. Public so that code judging errors (retry
+    /// policies, their tests) can build one.
+    pub fn new(kind: ErrorKind) -> Self {
         Self { kind, source: None }
     }
 

@@ -44,7 +44,7 @@ const DM_RECORD_ATTEMPTS: u32 = 6;
 async fn record_dm(engine: &Engine, event: flexcord_routing::Event) {
     let mut delay = Duration::from_millis(100);
     for attempt in 1..=DM_RECORD_ATTEMPTS {
-        match crate::bridge::apply(engine, event.clone()).await {
+        match crate::driver::apply(engine, event.clone()).await {
             Ok(_) => return,
             Err(e) if attempt < DM_RECORD_ATTEMPTS => {
                 tracing::warn!(error = %e, attempt, "a direct message could not be recorded yet; trying again");
@@ -89,7 +89,7 @@ async fn dm_lane(engine: Arc<Engine>, mut events: tokio::sync::mpsc::UnboundedRe
 pub async fn run_shards(
     config: &DiscordConfig,
     handler: Arc<InteractionHandler>,
-    engine: Option<Arc<Engine>>,
+    engine: Arc<Engine>,
     shutdown: CancellationToken,
     grace: Duration,
 ) {
@@ -119,19 +119,17 @@ pub async fn run_shards(
 async fn shard_loop(
     mut shard: Shard,
     handler: Arc<InteractionHandler>,
-    engine: Option<Arc<Engine>>,
+    engine: Arc<Engine>,
     shutdown: CancellationToken,
     grace: Duration,
 ) {
     let mut bot_user = None;
     let mut lanes = JoinSet::new();
     let mut dm_lanes = Vec::new();
-    if let Some(engine) = &engine {
-        for _ in 0..DM_LANES {
-            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-            lanes.spawn(dm_lane(engine.clone(), rx));
-            dm_lanes.push(tx);
-        }
+    for _ in 0..DM_LANES {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        lanes.spawn(dm_lane(engine.clone(), rx));
+        dm_lanes.push(tx);
     }
     let wanted =
         EventTypeFlags::READY | EventTypeFlags::INTERACTION_CREATE | EventTypeFlags::MESSAGE_CREATE;
@@ -152,7 +150,7 @@ async fn shard_loop(
             }
             Ok(Event::MessageCreate(message)) => {
                 if let Some(bot) = bot_user
-                    && let Some(event) = crate::inbound::from_message(&message, bot)
+                    && let Some(event) = super::inbound::from_message(&message, bot)
                     && let Ok(lane) = usize::try_from(message.author.id.get() % DM_LANES)
                     && let Some(lane) = dm_lanes.get(lane)
                 {

@@ -10,9 +10,9 @@ use twilight_model::http::interaction::{
 };
 
 /// `custom_id` of the bug report modal.
-pub const BUG_FORM: &str = "flexcord:bug";
+pub const BUG_FORM: &str = "fc:bug";
 /// `custom_id` of the feature request modal.
-pub const FEATURE_FORM: &str = "flexcord:feature";
+pub const FEATURE_FORM: &str = "fc:feature";
 
 /// A filled-in `/bug` form.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -265,7 +265,7 @@ mod tests {
     #[test]
     fn parses_labels_and_action_rows() {
         let data = submit(
-            r#"{"custom_id":"flexcord:bug","components":[
+            r#"{"custom_id":"fc:bug","components":[
             {"type":18,"id":1,"component":{"type":4,"id":2,"custom_id":"title","value":" App crashes "}},
             {"type":18,"id":3,"component":{"type":4,"id":4,"custom_id":"steps","value":"open it"}},
             {"type":1,"id":5,"components":[{"type":4,"id":6,"custom_id":"expected","value":"works"}]},
@@ -281,7 +281,7 @@ mod tests {
             })
         );
         let feature = submit(
-            r#"{"custom_id":"flexcord:feature","components":[
+            r#"{"custom_id":"fc:feature","components":[
             {"type":18,"id":1,"component":{"type":4,"id":2,"custom_id":"description","value":"dark"}},
             {"type":18,"id":3,"component":{"type":4,"id":4,"custom_id":"title","value":"Dark mode"}}]}"#,
         );
@@ -297,13 +297,13 @@ mod tests {
     #[test]
     fn refuses_blank_long_and_unknown() {
         let blank = submit(
-            r#"{"custom_id":"flexcord:feature","components":[
+            r#"{"custom_id":"fc:feature","components":[
             {"type":18,"id":1,"component":{"type":4,"id":2,"custom_id":"title","value":"   "}},
             {"type":18,"id":3,"component":{"type":4,"id":4,"custom_id":"description","value":"x"}}]}"#,
         );
         assert_eq!(parse(&blank), Err(ModalError::Missing("title")));
         let long = format!(
-            r#"{{"custom_id":"flexcord:feature","components":[
+            r#"{{"custom_id":"fc:feature","components":[
             {{"type":18,"id":1,"component":{{"type":4,"id":2,"custom_id":"title","value":"{}"}}}},
             {{"type":18,"id":3,"component":{{"type":4,"id":4,"custom_id":"description","value":"x"}}}}]}}"#,
             "t".repeat(101)

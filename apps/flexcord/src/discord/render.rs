@@ -1,13 +1,10 @@
-//! What the bot posts in Discord: knowledge-base suggestions as embeds with links, the
-//! "Talk to a live agent" button and the rating buttons, and parsing of their button clicks.
+//! What the bot posts in Discord: knowledge-base suggestions as embeds with links, and the
+//! routing core's buttons ("Talk to a live agent", "This solved it", the ratings).
 
+use flexcord_routing::{Button as CoreButton, ConversationId};
 use twilight_model::channel::message::Embed;
 use twilight_model::channel::message::component::{ActionRow, Button, ButtonStyle, Component};
 use twilight_util::builder::embed::{EmbedBuilder, EmbedFooterBuilder};
-
-/// `custom_id` of the "Talk to a live agent" button.
-pub const LIVE_AGENT_ID: &str = "flexcord:agent";
-const RATE_PREFIX: &str = "flexcord:rate:";
 
 /// Accent colour of the bot's embeds (Discord blurple).
 pub const EMBED_COLOUR: u32 = 0x0058_65F2;
@@ -77,88 +74,47 @@ pub fn suggestion_embeds(suggestions: &[Suggestion]) -> Vec<Embed> {
     embeds
 }
 
-fn button(custom_id: String, label: &str, style: ButtonStyle) -> Component {
-    Component::Button(Button {
-        custom_id: Some(custom_id),
-        disabled: false,
-        emoji: None,
-        id: None,
-        label: Some(label.to_owned()),
-        sku_id: None,
-        style,
-        url: None,
-    })
-}
-
-/// An action row with the "Talk to a live agent" button, sent under the bot's answers.
-pub fn live_agent_row() -> Component {
-    Component::ActionRow(ActionRow {
-        components: vec![button(
-            LIVE_AGENT_ID.to_owned(),
-            "Talk to a live agent",
-            ButtonStyle::Primary,
-        )],
-        id: None,
-    })
-}
-
-/// An action row of five rating buttons (1 to 5 stars) for `case`, sent after closing.
-pub fn rating_row(case: &str) -> Component {
-    let components = (1..=5u8)
-        .map(|n| {
-            let label = "★".repeat(usize::from(n));
-            button(
-                format!("{RATE_PREFIX}{case}:{n}"),
-                &label,
-                ButtonStyle::Secondary,
-            )
-        })
-        .collect();
-    Component::ActionRow(ActionRow {
-        components,
-        id: None,
-    })
-}
-
-/// A click on one of the bot's buttons.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ButtonAction {
-    /// "Talk to a live agent".
-    LiveAgent,
-    /// A rating of a case.
-    Rate {
-        /// The case number.
-        case: String,
-        /// 1 to 5.
-        stars: u8,
-    },
-}
-
-/// Parses a button's `custom_id`; `None` for ids this bot did not create or that were altered.
-///
-/// ```
-/// use flexcord::discord::render::{parse_button, ButtonAction};
-/// assert_eq!(parse_button("flexcord:agent"), Some(ButtonAction::LiveAgent));
-/// assert_eq!(
-///     parse_button("flexcord:rate:CASE-000001:4"),
-///     Some(ButtonAction::Rate { case: "CASE-000001".into(), stars: 4 })
-/// );
-/// assert_eq!(parse_button("flexcord:rate:CASE-000001:9"), None);
-/// ```
-pub fn parse_button(custom_id: &str) -> Option<ButtonAction> {
-    if custom_id == LIVE_AGENT_ID {
-        return Some(ButtonAction::LiveAgent);
-    }
-    let rest = custom_id.strip_prefix(RATE_PREFIX)?;
-    let (case, stars) = rest.rsplit_once(':')?;
-    let stars: u8 = stars.parse().ok()?;
-    if case.is_empty() || !(1..=5).contains(&stars) {
+/// The core's buttons as one action row (at most five), with custom ids from
+/// [`CoreButton::custom_id`] for `conversation`; `None` without buttons.
+pub fn button_row(buttons: &[CoreButton], conversation: &ConversationId) -> Option<Component> {
+    if buttons.is_empty() {
         return None;
     }
-    Some(ButtonAction::Rate {
-        case: case.to_owned(),
-        stars,
-    })
+    let components = buttons
+        .iter()
+        .take(5)
+        .map(|b| {
+            let (label, style) = match b {
+                CoreButton::TalkToAgent => {
+                    ("Talk to a live agent".to_owned(), ButtonStyle::Primary)
+                }
+                CoreButton::Solved => ("This solved it".to_owned(), ButtonStyle::Success),
+                CoreButton::Rate(n) => ("★".repeat(usize::from(*n)), ButtonStyle::Secondary),
+            };
+            Component::Button(Button {
+                custom_id: Some(b.custom_id(conversation)),
+                disabled: false,
+                emoji: None,
+                id: None,
+                label: Some(label),
+                sku_id: None,
+                style,
+                url: None,
+            })
+        })
+        .collect();
+    Some(Component::ActionRow(ActionRow {
+        components,
+        id: None,
+    }))
+}
+
+/// Discord's limit on a message's text, in characters.
+pub const MESSAGE_MAX: usize = 2000;
+
+/// Shortens text to Discord's 2,000-character message limit (an ellipsis marks the cut).
+pub fn truncate_message(text: &str) -> String {
+    truncate(text, MESSAGE_MAX)
 }
 
 #[cfg(test)]
@@ -225,43 +181,47 @@ mod tests {
     }
 
     #[test]
-    fn buttons_round_trip() {
-        let Component::ActionRow(row) = live_agent_row() else {
-            panic!("row")
-        };
-        let Component::Button(b) = &row.components[0] else {
-            panic!("button")
-        };
-        assert_eq!(
-            parse_button(b.custom_id.as_deref().unwrap()),
-            Some(ButtonAction::LiveAgent)
-        );
-        let Component::ActionRow(row) = rating_row("CASE-000042") else {
-            panic!("row")
+    fn core_buttons_render_in_one_row_with_their_ids() {
+        let conversation = ConversationId::from("7-100");
+        assert!(button_row(&[], &conversation).is_none());
+        let buttons: Vec<CoreButton> = (1..=5).map(CoreButton::Rate).collect();
+        let Some(Component::ActionRow(row)) = button_row(&buttons, &conversation) else {
+            panic!("a row")
         };
         assert_eq!(row.components.len(), 5);
         for (i, c) in row.components.iter().enumerate() {
             let Component::Button(b) = c else {
                 panic!("button")
             };
-            assert!(b.custom_id.as_ref().unwrap().len() <= 100);
+            let id = b.custom_id.as_deref().unwrap();
+            assert!(id.len() <= 100);
             assert_eq!(
-                parse_button(b.custom_id.as_deref().unwrap()),
-                Some(ButtonAction::Rate {
-                    case: "CASE-000042".into(),
-                    stars: u8::try_from(i + 1).unwrap()
-                })
+                CoreButton::parse_custom_id(id),
+                Some((
+                    CoreButton::Rate(u8::try_from(i + 1).unwrap()),
+                    conversation.clone()
+                ))
             );
+            assert_eq!(b.label.as_deref().map(|l| l.chars().count()), Some(i + 1));
         }
-        for bad in [
-            "",
-            "flexcord:rate:",
-            "flexcord:rate::3",
-            "flexcord:rate:C:0",
-            "flexcord:rate:C:x",
-            "other",
-        ] {
-            assert_eq!(parse_button(bad), None, "{bad}");
-        }
+        let Some(Component::ActionRow(row)) = button_row(
+            &[CoreButton::TalkToAgent, CoreButton::Solved],
+            &conversation,
+        ) else {
+            panic!("a row")
+        };
+        let Component::Button(agent) = &row.components[0] else {
+            panic!("button")
+        };
+        assert_eq!(agent.label.as_deref(), Some("Talk to a live agent"));
+        assert_eq!(agent.custom_id.as_deref(), Some("fc:agent:7-100"));
+    }
+
+    #[test]
+    fn long_text_is_cut_at_discords_limit() {
+        assert_eq!(truncate_message("short"), "short");
+        let cut = truncate_message(&"é".repeat(2500));
+        assert_eq!(cut.chars().count(), MESSAGE_MAX);
+        assert!(cut.ends_with('…'));
     }
 }

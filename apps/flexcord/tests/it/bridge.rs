@@ -1,11 +1,14 @@
-//! The shared end-to-end harness: the whole bridge (`flexcord::app::serve`) against both
-//! emulators over real sockets, the app's environment for the built binary, and small helpers.
+//! The shared end-to-end harness: the whole bridge built by `flexcord::app::App::build` (what
+//! `flexcord run` builds) against both emulators over real sockets, the app's environment for
+//! the built binary, and small helpers.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use flexcord::app::{App, NotDrained};
 use flexcord::config::Config;
 use flexcord_cases::CaseStore;
+use flexcord_testkit::Emulators;
 use flexcord_testkit::discord::{DiscordConfig, DiscordEmulator};
 use flexcord_testkit::twilio::{TaskEnd, TwilioConfig, TwilioEmulator};
 use tokio_util::sync::CancellationToken;
@@ -15,6 +18,9 @@ pub(crate) const WAIT: Duration = Duration::from_secs(30);
 /// The display name the Discord emulator gives its user `alice` (her `global_name`).
 pub(crate) const ALICE: &str = "Alice";
 
+/// The secret Studio's (emulated) bot requests carry, and the app expects.
+pub(crate) const BOT_SECRET: &str = "e2e-studio-bot-secret";
+
 pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -22,74 +28,35 @@ pub(crate) fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// The app's configuration (as `FLEXCORD_*` variables) against both emulators: the HTTP server
-/// on `listen`, reachable by Twilio at `public`, the store (and the cases) at `db`. Shared by
-/// the in-process bridge and the tests that run the built binary.
-pub(crate) fn app_env(
-    discord: &DiscordEmulator,
-    twilio: &TwilioEmulator,
-    listen: &str,
-    public: &str,
-    db: &str,
-) -> Vec<(String, String)> {
-    [
-        ("FLEXCORD_DISCORD__TOKEN", "test-token".to_owned()),
-        (
-            "FLEXCORD_DISCORD__APPLICATION_ID",
-            discord.application_id().to_string(),
-        ),
-        ("FLEXCORD_DISCORD__API_URL", discord.api_url()),
-        ("FLEXCORD_DISCORD__GATEWAY_URL", discord.gateway_url()),
-        (
-            "FLEXCORD_TWILIO__ACCOUNT_SID",
-            twilio.account_sid().to_owned(),
-        ),
-        (
-            "FLEXCORD_TWILIO__AUTH_TOKEN",
-            twilio.auth_token().to_owned(),
-        ),
-        (
-            "FLEXCORD_TWILIO__WORKSPACE_SID",
-            "WS0123456789abcdef0123456789abcdef".to_owned(),
-        ),
-        (
-            "FLEXCORD_TWILIO__WORKFLOW_SID",
-            "WW0123456789abcdef0123456789abcdef".to_owned(),
-        ),
-        ("FLEXCORD_TWILIO__CHAT_URL", twilio.base_url().to_owned()),
-        ("FLEXCORD_TWILIO__FLEX_URL", twilio.base_url().to_owned()),
-        (
-            "FLEXCORD_TWILIO__CONVERSATIONS_URL",
-            twilio.base_url().to_owned(),
-        ),
-        ("FLEXCORD_TWILIO__STUDIO_URL", twilio.base_url().to_owned()),
-        ("FLEXCORD_TWILIO__MEDIA_URL", twilio.base_url().to_owned()),
-        ("FLEXCORD_SERVER__LISTEN", listen.to_owned()),
-        ("FLEXCORD_SERVER__PUBLIC_URL", public.to_owned()),
-        ("FLEXCORD_SERVER__SHUTDOWN_GRACE", "5s".to_owned()),
-        ("FLEXCORD_STORE__URL", db.to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
-}
-
-/// Both emulators, the way the app's tests run them: Discord with the token `test-token` and a
-/// 5 s heartbeat, Twilio sending its webhooks to `public` (where the app listens). Installs the
-/// TLS crypto provider the app needs first.
-pub(crate) async fn emulators(public: &str) -> (DiscordEmulator, TwilioEmulator) {
+/// Both emulators, the way the app's tests run them: Discord with a 5 s heartbeat, Twilio
+/// sending its webhooks and Studio's bot requests (with [`BOT_SECRET`]) to `public`, where the
+/// app listens. Installs the TLS crypto provider the app needs first.
+pub(crate) async fn emulators(public: &str) -> Emulators {
     flexcord::install_crypto_provider();
-    let discord = DiscordEmulator::start(
-        DiscordConfig::default()
-            .token("test-token")
-            .heartbeat_interval(Duration::from_secs(5)),
+    let mut twilio = TwilioConfig::default().webhook_base_url(public);
+    twilio.bot_secret = Some(BOT_SECRET.to_owned());
+    Emulators::start(
+        DiscordConfig::default().heartbeat_interval(Duration::from_secs(5)),
+        twilio,
     )
     .await
-    .unwrap();
-    let twilio = TwilioEmulator::start(TwilioConfig::default().webhook_base_url(public))
-        .await
-        .unwrap();
-    (discord, twilio)
+    .expect("the emulators start")
+}
+
+/// The app's configuration (as `FLEXCORD_*` variables) against `emulators`: theirs, plus the
+/// HTTP server on `listen` and the store (and the cases) at `db`. Shared by the in-process
+/// bridge and the tests that run the built binary.
+pub(crate) fn app_env(emulators: &Emulators, listen: &str, db: &str) -> Vec<(String, String)> {
+    let own = [
+        ("FLEXCORD_SERVER__LISTEN", listen),
+        ("FLEXCORD_SERVER__SHUTDOWN_GRACE", "5s"),
+        ("FLEXCORD_STORE__URL", db),
+    ];
+    emulators
+        .app_env()
+        .into_iter()
+        .chain(own.map(|(k, v)| (k.to_owned(), v.to_owned())))
+        .collect()
 }
 
 /// The whole bridge against both emulators; shared with the chat-mode tests.
@@ -98,7 +65,7 @@ pub(crate) struct Bridge {
     pub(crate) twilio: TwilioEmulator,
     pub(crate) cases: Arc<dyn CaseStore>,
     shutdown: CancellationToken,
-    app: tokio::task::JoinHandle<std::process::ExitCode>,
+    app: tokio::task::JoinHandle<Result<(), NotDrained>>,
     pub(crate) public: String,
     pub(crate) dir: tempfile::TempDir,
     /// The store's URL (`sqlite://…`), for tests that read the outbox.
@@ -124,23 +91,19 @@ impl Bridge {
     ) -> Self {
         let port = free_port();
         let public = format!("http://127.0.0.1:{port}");
-        let (discord, twilio) = emulators(&public).await;
+        let emulators = emulators(&public).await;
         let dir = tempfile::tempdir().unwrap();
         let db = format!("sqlite://{}", dir.path().join("flexcord.db").display());
-        let env: Vec<(String, String)> = app_env(
-            &discord,
-            &twilio,
-            &format!("127.0.0.1:{port}"),
-            &public,
-            &db,
-        )
-        .into_iter()
-        .chain(extra(&twilio))
-        .collect();
+        let env: Vec<(String, String)> = app_env(&emulators, &format!("127.0.0.1:{port}"), &db)
+            .into_iter()
+            .chain(extra(&emulators.twilio))
+            .collect();
         let config = Config::load("", env).expect("config");
-        let cases = flexcord::cases::open(&config.cases).await.unwrap();
+        let app = App::build(config).await.expect("the app starts");
+        let cases = app.cases();
         let shutdown = CancellationToken::new();
-        let app = tokio::spawn(flexcord::app::serve(config, shutdown.clone()));
+        let app = tokio::spawn(app.run(shutdown.clone()));
+        let Emulators { discord, twilio } = emulators;
         discord
             .wait_for(|s| s.shard_connected(0), WAIT)
             .await
@@ -196,11 +159,11 @@ impl Bridge {
 
     pub(crate) async fn stop(self) {
         self.shutdown.cancel();
-        let code = tokio::time::timeout(WAIT, self.app)
+        let drained = tokio::time::timeout(WAIT, self.app)
             .await
             .expect("stops in time")
             .expect("no panic");
-        assert_eq!(code, std::process::ExitCode::SUCCESS);
+        assert!(drained.is_ok(), "{drained:?}");
         self.discord.shutdown();
     }
 }

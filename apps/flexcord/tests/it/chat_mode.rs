@@ -1,4 +1,4 @@
-//! The whole bridge (`flexcord::app::serve`) in chat mode (Programmable Chat through a Flex
+//! The whole bridge (`flexcord::app::App`) in chat mode (Programmable Chat through a Flex
 //! Flow, always the studio route) against both emulators over real sockets.
 
 use std::time::Duration;
@@ -11,23 +11,10 @@ use crate::bridge::Bridge;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-/// The bridge in chat mode: the shared harness with the chat service and Flex Flow of the
-/// Twilio emulator.
-async fn start_chat() -> Bridge {
-    Bridge::start_configured(|twilio| {
-        vec![
-            ("FLEXCORD_TWILIO__MODE".to_owned(), "chat".to_owned()),
-            (
-                "FLEXCORD_TWILIO__CHAT_SERVICE_SID".to_owned(),
-                twilio.chat_service_sid().to_owned(),
-            ),
-            (
-                "FLEXCORD_TWILIO__FLEX_FLOW_SID".to_owned(),
-                twilio.flex_flow_sid().to_owned(),
-            ),
-        ]
-    })
-    .await
+/// The bridge in chat mode: the shared harness (its environment names the Twilio emulator's
+/// chat service and Flex Flow) with `twilio.mode = "chat"`.
+pub(crate) async fn start_chat() -> Bridge {
+    Bridge::start_with(&[("FLEXCORD_TWILIO__MODE", "chat")]).await
 }
 
 fn custom_id(message: &StoredMessage, prefix: &str) -> String {
@@ -89,7 +76,7 @@ async fn chat_mode_studio_bot_handoff_agent_close() {
         ours[0].url.as_deref(),
         Some(format!("{}/twilio/outbound", b.public).as_str())
     );
-    for filter in flexcord::deliver_chat::CHAT_FILTERS {
+    for filter in flexcord::deliver::twilio::CHAT_FILTERS {
         assert!(ours[0].filters.iter().any(|f| f == filter), "{filter}");
     }
     let asked = b.twilio.bot_requests();
@@ -267,12 +254,12 @@ async fn chat_mode_studio_bot_handoff_agent_close() {
 }
 
 mod executor {
-    use flexcord::deliver_chat::ChatTarget;
-    use flexcord::deliver_twilio::TwilioExecutor;
+    use flexcord::deliver::twilio::{ChatTarget, TwilioExecutor};
     use flexcord_routing::{ActionKind, Event, MessageId, TwilioSid, UserId};
     use flexcord_testkit::twilio::{TwilioConfig, TwilioEmulator};
 
-    use crate::twilio::{action, attributes};
+    use crate::support::deliver;
+    use crate::twilio::{Twilio, action, attributes};
 
     fn status(twilio: &TwilioEmulator, ch: &str) -> serde_json::Value {
         serde_json::from_str(&twilio.chat_channel(ch).unwrap().attributes).unwrap()
@@ -300,17 +287,14 @@ mod executor {
             .unwrap()
             .sid
             .to_string();
-        let exec = TwilioExecutor::new(
+        let exec = Twilio(TwilioExecutor::chat(
             client,
             &url::Url::parse("https://bridge.example.com").unwrap(),
-            None,
-            None,
-            None,
-        )
-        .with_chat(ChatTarget {
-            service: twilio.chat_service_sid().parse().unwrap(),
-            flex_flow,
-        });
+            ChatTarget {
+                service: twilio.chat_service_sid().parse().unwrap(),
+                flex_flow,
+            },
+        ));
         let create = action(
             1,
             ActionKind::CreateTwilioConversation {
@@ -324,7 +308,7 @@ mod executor {
         );
         let mut sids = Vec::new();
         for _ in 0..2 {
-            match exec.execute(&create).await {
+            match deliver(&exec, &create).await {
                 Some(Event::TwilioConversationCreated { sid, .. }) => sids.push(sid),
                 other => panic!("{other:?}"),
             }
@@ -358,7 +342,7 @@ mod executor {
                 },
             );
             assert!(matches!(
-                exec.execute(&post).await,
+                deliver(&exec, &post).await,
                 Some(Event::Delivered {
                     upstream_id: Some(_),
                     ..
@@ -388,7 +372,7 @@ mod executor {
             },
         );
         assert!(matches!(
-            exec.execute(&update).await,
+            deliver(&exec, &update).await,
             Some(Event::Delivered { .. })
         ));
         let attrs = status(&twilio, &ch);
@@ -406,7 +390,7 @@ mod executor {
             },
         );
         assert!(matches!(
-            exec.execute(&interaction).await,
+            deliver(&exec, &interaction).await,
             Some(Event::DeliveryFailed {
                 permanent: true,
                 ..
@@ -414,9 +398,15 @@ mod executor {
         ));
         assert!(twilio.interactions().is_empty());
 
-        let close = action(6, ActionKind::CloseTwilio { sid: sid.clone() });
+        let close = action(
+            6,
+            ActionKind::CloseTwilio {
+                sid: sid.clone(),
+                interaction: None,
+            },
+        );
         assert!(matches!(
-            exec.execute(&close).await,
+            deliver(&exec, &close).await,
             Some(Event::Delivered { .. })
         ));
         let attrs = status(&twilio, &ch);
@@ -427,17 +417,24 @@ mod executor {
             7,
             ActionKind::CloseTwilio {
                 sid: TwilioSid::from("nope"),
+                interaction: None,
             },
         );
         assert!(matches!(
-            exec.execute(&bad).await,
+            deliver(&exec, &bad).await,
             Some(Event::DeliveryFailed {
                 permanent: true,
                 ..
             })
         ));
         let not_ours = action(8, ActionKind::OpenDm { user: UserId(1) });
-        assert_eq!(exec.execute(&not_ours).await, None);
+        assert!(matches!(
+            deliver(&exec, &not_ours).await,
+            Some(Event::DeliveryFailed {
+                permanent: true,
+                ..
+            })
+        ));
     }
 }
 

@@ -34,7 +34,7 @@ const VALID: &[(&str, &str)] = &[
 ];
 
 #[test]
-fn check_config_names_every_problem_and_exits_2() {
+fn check_config_names_every_problem_and_exits_78() {
     let dir = tempfile::tempdir().unwrap();
     let out = flexcord(
         dir.path(),
@@ -44,7 +44,7 @@ fn check_config_names_every_problem_and_exits_2() {
         ],
         &["check-config"],
     );
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(78), "EX_CONFIG, not a usage error");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("\"Mars/Olympus_Mons\" is not a known IANA time zone"),
@@ -92,8 +92,141 @@ fn check_config_reads_the_file_named_by_config() {
         String::from_utf8_lossy(&out.stderr)
     );
     let missing = flexcord(dir.path(), &[], &["--config", "nope.toml", "check-config"]);
-    assert_eq!(missing.status.code(), Some(2));
+    assert_eq!(missing.status.code(), Some(78));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read nope.toml"));
+    // A usage error stays clap's 2.
+    let usage = flexcord(dir.path(), &[], &["check-config", "--no-such-flag"]);
+    assert_eq!(usage.status.code(), Some(2));
+}
+
+/// `FLEXCORD_*` variables and their values.
+type Vars = &'static [(&'static str, &'static str)];
+
+/// Each Twilio mode and bot route of `docs/configuration.md`: what it needs.
+const COMBINATIONS: &[(&str, &str, Vars)] = &[
+    (
+        "conversations",
+        "direct",
+        &[
+            (
+                "FLEXCORD_TWILIO__WORKSPACE_SID",
+                "WS0123456789abcdef0123456789abcdef",
+            ),
+            (
+                "FLEXCORD_TWILIO__WORKFLOW_SID",
+                "WW0123456789abcdef0123456789abcdef",
+            ),
+        ],
+    ),
+    (
+        "conversations",
+        "studio",
+        &[
+            (
+                "FLEXCORD_TWILIO__STUDIO_FLOW_SID",
+                "FW0123456789abcdef0123456789abcdef",
+            ),
+            (
+                "FLEXCORD_TWILIO__WORKSPACE_SID",
+                "WS0123456789abcdef0123456789abcdef",
+            ),
+            (
+                "FLEXCORD_TWILIO__WORKFLOW_SID",
+                "WW0123456789abcdef0123456789abcdef",
+            ),
+            ("FLEXCORD_BOT__WEBHOOK_SECRET", "studio-shared-secret"),
+        ],
+    ),
+    (
+        "chat",
+        "studio",
+        &[
+            (
+                "FLEXCORD_TWILIO__CHAT_SERVICE_SID",
+                "IS0123456789abcdef0123456789abcdef",
+            ),
+            (
+                "FLEXCORD_TWILIO__FLEX_FLOW_SID",
+                "FO0123456789abcdef0123456789abcdef",
+            ),
+            ("FLEXCORD_BOT__WEBHOOK_SECRET", "studio-shared-secret"),
+        ],
+    ),
+];
+
+#[test]
+fn check_config_requires_what_each_mode_and_route_uses() {
+    let dir = tempfile::tempdir().unwrap();
+    let common: Vec<(&str, &str)> = VALID
+        .iter()
+        .copied()
+        .filter(|(k, _)| !k.contains("WORKSPACE") && !k.contains("WORKFLOW"))
+        .collect();
+    for (mode, route, needs) in COMBINATIONS {
+        let selector = [
+            ("FLEXCORD_TWILIO__MODE", *mode),
+            ("FLEXCORD_BOT__ROUTE", *route),
+        ];
+        let bare: Vec<(&str, &str)> = common.iter().copied().chain(selector).collect();
+        let out = flexcord(dir.path(), &bare, &["check-config"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(78), "{mode}/{route}: {err}");
+        for (key, _) in *needs {
+            let name = key
+                .trim_start_matches("FLEXCORD_")
+                .replace("__", ".")
+                .to_ascii_lowercase();
+            assert!(
+                err.contains(&format!("{name} (env {key}): missing")),
+                "{mode}/{route}: {name}: {err}"
+            );
+        }
+        assert!(
+            err.contains(&format!("{} configuration problem(s)", needs.len())),
+            "{err}"
+        );
+        let complete: Vec<(&str, &str)> =
+            bare.iter().copied().chain(needs.iter().copied()).collect();
+        let out = flexcord(dir.path(), &complete, &["check-config"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{mode}/{route}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let summary = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            summary.contains(&format!("twilio.mode = {mode}")),
+            "{summary}"
+        );
+        assert!(
+            summary.contains(&format!("bot.route = {route}")),
+            "{summary}"
+        );
+    }
+}
+
+#[test]
+fn run_with_a_bad_configuration_logs_it_and_exits_78() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = flexcord(
+        dir.path(),
+        &[("FLEXCORD_BOT__ROUTE", "studio")],
+        &["--log-format", "json", "run"],
+    );
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<serde_json::Value> = err
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["level"] == "ERROR"
+            && l["fields"]["problem"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("twilio.studio_flow_sid"))),
+        "{err}"
+    );
 }
 
 #[test]

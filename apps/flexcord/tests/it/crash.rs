@@ -14,16 +14,11 @@ use crate::support::{eventually, outbox_rows};
 async fn killed_mid_delivery_and_restarted_delivers_each_message_once() {
     let port = free_port();
     let public = format!("http://127.0.0.1:{port}");
-    let (discord, twilio) = emulators(&public).await;
+    let emulators = emulators(&public).await;
+    let (discord, twilio) = (&emulators.discord, &emulators.twilio);
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("flexcord.db").display());
-    let mut env = app_env(
-        &discord,
-        &twilio,
-        &format!("127.0.0.1:{port}"),
-        &public,
-        &db,
-    );
+    let mut env = app_env(&emulators, &format!("127.0.0.1:{port}"), &db);
     for (k, v) in [
         // A killed worker's claim is taken over two seconds later.
         ("FLEXCORD_OUTBOX__LEASE", "2s"),
@@ -40,7 +35,7 @@ async fn killed_mid_delivery_and_restarted_delivers_each_message_once() {
         .await
         .expect("shard 0 connects");
     let alice = discord.user_id("alice").unwrap();
-    let sid = hand_off_to(&discord, &twilio, alice, "agent:alice").await;
+    let sid = hand_off_to(discord, twilio, alice, "agent:alice").await;
     let author = format!("discord:{alice}");
 
     // Twilio holds every message post: the first one is in flight when the process dies, the
@@ -97,7 +92,7 @@ async fn killed_mid_delivery_and_restarted_delivers_each_message_once() {
             .any(|m| m.body.as_deref().is_some_and(|b| b.starts_with("crash"))),
         "{before_kill:#?}"
     );
-    assert_eq!(dm_count(&discord, alice, "Checking your account now."), 0);
+    assert_eq!(dm_count(discord, alice, "Checking your account now."), 0);
     twilio.clear_faults();
 
     let mut app = AppProcess::spawn(&env, dir.path(), "flexcord");
@@ -114,23 +109,23 @@ async fn killed_mid_delivery_and_restarted_delivers_each_message_once() {
     })
     .await;
     assert_eq!(posted, lines, "each once, in order");
-    wait_dm(&discord, alice, "Checking your account now.").await;
+    wait_dm(discord, alice, "Checking your account now.").await;
 
     // The journey goes on with the restarted process: a reply, the close, the rating.
     let agent = twilio.agent("agent:alice");
     agent.send(&sid, "All fixed now.").unwrap();
-    wait_dm(&discord, alice, "All fixed now.").await;
+    wait_dm(discord, alice, "All fixed now.").await;
     let task = twilio
         .tasks()
         .into_iter()
         .find(|t| t.conversation_sid.as_deref() == Some(sid.as_str()))
         .expect("the task");
     agent.end_task(&task.sid, TaskEnd::Completed).unwrap();
-    let closed = wait_dm(&discord, alice, "The agent closed this conversation").await;
+    let closed = wait_dm(discord, alice, "The agent closed this conversation").await;
     discord
         .inject_button(alice, &button(&closed, "fc:rate5:"))
         .unwrap();
-    wait_dm(&discord, alice, "Thanks for your feedback!").await;
+    wait_dm(discord, alice, "Thanks for your feedback!").await;
 
     let config = flexcord::config::Config::load("", env.clone()).unwrap();
     let cases = flexcord::cases::open(&config.cases).await.unwrap();
@@ -158,8 +153,8 @@ async fn killed_mid_delivery_and_restarted_delivers_each_message_once() {
             .count();
         assert_eq!(copies, 1, "{line}");
     }
-    assert_eq!(dm_count(&discord, alice, "Checking your account now."), 1);
-    assert_eq!(dm_count(&discord, alice, "All fixed now."), 1);
+    assert_eq!(dm_count(discord, alice, "Checking your account now."), 1);
+    assert_eq!(dm_count(discord, alice, "All fixed now."), 1);
     let rows = outbox_rows(&db).await;
     assert!(
         rows.iter()

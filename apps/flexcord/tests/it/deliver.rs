@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
-use flexcord::deliver::Executor;
+use flexcord::deliver::Upstreams;
+use flexcord::deliver::bot::BotExecutor;
+use flexcord::deliver::cases::CaseExecutor;
+use flexcord::deliver::discord::DiscordExecutor;
 use flexcord_cases::{CaseStatus, CaseStore, TimelineEvent};
 use flexcord_routing::{
     Action, ActionId, ActionKind, Button, CaseNumber, CaseUpdate, ChannelId, Event, MessageId,
@@ -10,9 +13,12 @@ use flexcord_routing::{
 };
 use flexcord_testkit::discord::{DiscordConfig, DiscordEmulator};
 
+use crate::support::deliver;
+
+/// The outbox's upstreams without Twilio: Discord, the case store and the embedded agent.
 async fn setup() -> (
     DiscordEmulator,
-    Executor,
+    Upstreams,
     Arc<dyn CaseStore>,
     tempfile::TempDir,
 ) {
@@ -28,12 +34,21 @@ async fn setup() -> (
     let cases = flexcord_cases::open(&format!("sqlite://{}", dir.path().join("c.db").display()))
         .await
         .unwrap();
-    let exec = Executor::new(
-        Arc::new(http),
-        twilight_model::id::Id::new(discord.application_id()),
-        cases.clone(),
-        "flexcord-bot",
-    );
+    let kb = flexcord_kb::KnowledgeBase::sample().unwrap();
+    let agent = flexcord_kb::build_agent(
+        &flexcord_kb::AgentConfig::new(flexcord_kb::AgentMode::Embedded),
+        kb,
+    )
+    .unwrap();
+    let exec = Upstreams {
+        discord: DiscordExecutor::new(
+            Arc::new(http),
+            twilight_model::id::Id::new(discord.application_id()),
+        ),
+        cases: CaseExecutor::new(cases.clone(), "flexcord-bot"),
+        bot: BotExecutor::new(agent),
+        twilio: None,
+    };
     (discord, exec, cases, dir)
 }
 
@@ -54,7 +69,7 @@ async fn send_dm_is_idempotent_and_renders_buttons_and_suggestions() {
             user: UserId(alice),
         },
     );
-    let Some(Event::DmOpened { channel, .. }) = exec.execute(&open).await else {
+    let Some(Event::DmOpened { channel, .. }) = deliver(&exec, &open).await else {
         panic!("DM opened")
     };
     let send = action(
@@ -67,8 +82,8 @@ async fn send_dm_is_idempotent_and_renders_buttons_and_suggestions() {
             files: vec![],
         },
     );
-    let first = exec.execute(&send).await;
-    let again = exec.execute(&send).await;
+    let first = deliver(&exec, &send).await;
+    let again = deliver(&exec, &send).await;
     let Some(Event::Delivered {
         upstream_id: Some(id1),
         ..
@@ -97,15 +112,13 @@ async fn send_dm_is_idempotent_and_renders_buttons_and_suggestions() {
 async fn edit_and_delete_dm_apply_once_and_a_repeated_delete_is_done() {
     let (discord, exec, _cases, _dir) = setup().await;
     let alice = discord.user_id("alice").unwrap();
-    let Some(Event::DmOpened { channel, .. }) = exec
-        .execute(&action(
-            1,
-            ActionKind::OpenDm {
-                user: UserId(alice),
-            },
-        ))
-        .await
-    else {
+    let open = action(
+        1,
+        ActionKind::OpenDm {
+            user: UserId(alice),
+        },
+    );
+    let Some(Event::DmOpened { channel, .. }) = deliver(&exec, &open).await else {
         panic!("DM opened")
     };
     let mut ids = Vec::new();
@@ -123,7 +136,7 @@ async fn edit_and_delete_dm_apply_once_and_a_repeated_delete_is_done() {
         let Some(Event::Delivered {
             upstream_id: Some(id),
             ..
-        }) = exec.execute(&send).await
+        }) = deliver(&exec, &send).await
         else {
             panic!("sent")
         };
@@ -138,7 +151,7 @@ async fn edit_and_delete_dm_apply_once_and_a_repeated_delete_is_done() {
         },
     );
     assert!(matches!(
-        exec.execute(&edit).await,
+        deliver(&exec, &edit).await,
         Some(Event::Delivered { .. })
     ));
     let delete = action(
@@ -151,7 +164,7 @@ async fn edit_and_delete_dm_apply_once_and_a_repeated_delete_is_done() {
     // A retried delete finds the message gone (Discord's 10008) and counts as done.
     for _ in 0..2 {
         assert!(
-            matches!(exec.execute(&delete).await, Some(Event::Delivered { .. })),
+            matches!(deliver(&exec, &delete).await, Some(Event::Delivered { .. })),
             "delete delivered"
         );
     }
@@ -176,7 +189,7 @@ async fn edit_and_delete_dm_apply_once_and_a_repeated_delete_is_done() {
         },
     );
     assert!(matches!(
-        exec.execute(&missing).await,
+        deliver(&exec, &missing).await,
         Some(Event::Delivered { .. })
     ));
 }
@@ -185,15 +198,13 @@ async fn edit_and_delete_dm_apply_once_and_a_repeated_delete_is_done() {
 async fn closed_dms_are_a_permanent_failure() {
     let (discord, exec, _cases, _dir) = setup().await;
     let alice = discord.user_id("alice").unwrap();
-    let Some(Event::DmOpened { channel, .. }) = exec
-        .execute(&action(
-            1,
-            ActionKind::OpenDm {
-                user: UserId(alice),
-            },
-        ))
-        .await
-    else {
+    let open = action(
+        1,
+        ActionKind::OpenDm {
+            user: UserId(alice),
+        },
+    );
+    let Some(Event::DmOpened { channel, .. }) = deliver(&exec, &open).await else {
         panic!("DM opened")
     };
     discord.block_dms(alice);
@@ -207,7 +218,7 @@ async fn closed_dms_are_a_permanent_failure() {
             files: vec![],
         },
     );
-    match exec.execute(&send).await {
+    match deliver(&exec, &send).await {
         Some(Event::DeliveryFailed {
             permanent, reason, ..
         }) => {
@@ -230,7 +241,7 @@ async fn closed_dms_are_a_permanent_failure() {
         },
     );
     assert!(matches!(
-        exec.execute(&missing).await,
+        deliver(&exec, &missing).await,
         Some(Event::DeliveryFailed {
             permanent: true,
             ..
@@ -265,7 +276,7 @@ async fn case_actions_open_update_and_rate_a_case_once() {
         },
     );
     for _ in 0..2 {
-        match exec.execute(&open).await {
+        match deliver(&exec, &open).await {
             Some(Event::CaseOpened { number, .. }) => {
                 assert_eq!(number, CaseNumber::from("CASE-000001"));
             }
@@ -305,7 +316,7 @@ async fn case_actions_open_update_and_rate_a_case_once() {
     for (i, kind) in steps.into_iter().enumerate() {
         let a = action(10 + i as u64, kind);
         assert!(
-            matches!(exec.execute(&a).await, Some(Event::Delivered { .. })),
+            matches!(deliver(&exec, &a).await, Some(Event::Delivered { .. })),
             "step {i}"
         );
     }
@@ -375,19 +386,22 @@ async fn case_actions_open_update_and_rate_a_case_once() {
         },
     );
     assert!(matches!(
-        exec.execute(&bad).await,
+        deliver(&exec, &bad).await,
         Some(Event::DeliveryFailed {
             permanent: true,
             ..
         })
     ));
-    // Actions for other upstreams are not ours.
+    // A Twilio action without a Twilio client is a dead letter, not a retry loop.
     let twilio = action(
         21,
-        ActionKind::AskBot {
-            user: UserId(500),
-            text: "hi".into(),
+        ActionKind::CloseTwilio {
+            sid: "CH0123456789abcdef0123456789abcdef".into(),
+            interaction: None,
         },
     );
-    assert_eq!(exec.execute(&twilio).await, None);
+    assert!(matches!(
+        deliver(&exec, &twilio).await,
+        Some(Event::DeliveryFailed { permanent: true, ref reason, .. }) if reason.contains("no Twilio client")
+    ));
 }

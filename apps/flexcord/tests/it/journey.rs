@@ -1,4 +1,4 @@
-//! The whole bridge (`flexcord::app::serve`) against both emulators over real sockets:
+//! The whole bridge (`flexcord::app::App`) against both emulators over real sockets:
 //! conversations mode, direct and studio routes, one named test per flow.
 
 use std::time::Duration;
@@ -62,12 +62,7 @@ async fn webhooks_forged_unknown_and_duplicated() {
 
 #[tokio::test]
 async fn conversations_studio_route_asks_the_bot_through_twilio() {
-    let flow = "FW0123456789abcdef0123456789abcdef";
-    let b = Bridge::start_with(&[
-        ("FLEXCORD_BOT__ROUTE", "studio"),
-        ("FLEXCORD_TWILIO__STUDIO_FLOW_SID", flow),
-    ])
-    .await;
+    let b = Bridge::start_with(&[("FLEXCORD_BOT__ROUTE", "studio")]).await;
     let alice = b.discord.user_id("alice").unwrap();
     b.discord.inject_dm(alice, "I forgot my password").unwrap();
     // The DM goes to Twilio first; Studio (emulated) calls POST /twilio/bot; the answer reaches
@@ -397,12 +392,7 @@ async fn rating_is_recorded_on_the_resolved_case() {
 
 #[tokio::test]
 async fn conversations_studio_full_handoff_journey() {
-    let flow = "FW0123456789abcdef0123456789abcdef";
-    let b = Bridge::start_with(&[
-        ("FLEXCORD_BOT__ROUTE", "studio"),
-        ("FLEXCORD_TWILIO__STUDIO_FLOW_SID", flow),
-    ])
-    .await;
+    let b = Bridge::start_with(&[("FLEXCORD_BOT__ROUTE", "studio")]).await;
     let alice = b.discord.user_id("alice").unwrap();
     let answer = b.bot_answer(alice).await;
     let sid = b.twilio.conversations()[0].sid.clone();

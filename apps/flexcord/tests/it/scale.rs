@@ -152,20 +152,15 @@ async fn two_instances_on_one_postgres_split_shards_and_webhooks_without_duplica
     let db = FreshDatabase::create(admin).await;
     let proxy_port = free_port();
     let public = format!("http://127.0.0.1:{proxy_port}");
-    let (discord, twilio) = emulators(&public).await;
+    let emulators = emulators(&public).await;
+    let (discord, twilio) = (&emulators.discord, &emulators.twilio);
     let dir = tempfile::tempdir().unwrap();
     let ports = [free_port(), free_port()];
     let envs: Vec<Vec<(String, String)>> = ports
         .iter()
         .zip(["0..1 of 2", "1..2 of 2"])
         .map(|(port, shards)| {
-            let mut env = app_env(
-                &discord,
-                &twilio,
-                &format!("127.0.0.1:{port}"),
-                &public,
-                &db.url,
-            );
+            let mut env = app_env(&emulators, &format!("127.0.0.1:{port}"), &db.url);
             for (k, v) in [
                 ("FLEXCORD_DISCORD__SHARDS", shards),
                 ("FLEXCORD_OUTBOX__BASE_BACKOFF", "100ms"),
@@ -194,12 +189,12 @@ async fn two_instances_on_one_postgres_split_shards_and_webhooks_without_duplica
     );
 
     let alice = discord.user_id("alice").unwrap();
-    let sid = hand_off_to(&discord, &twilio, alice, "agent:alice").await;
+    let sid = hand_off_to(discord, twilio, alice, "agent:alice").await;
     let agent = twilio.agent("agent:alice");
     let author = format!("discord:{alice}");
     for n in 1..=4 {
         agent.send(&sid, &format!("agent line {n}")).unwrap();
-        wait_dm(&discord, alice, &format!("agent line {n}")).await;
+        wait_dm(discord, alice, &format!("agent line {n}")).await;
         discord.inject_dm(alice, &format!("user line {n}")).unwrap();
         let line = format!("user line {n}");
         eventually("the user's line reaches the agent", WAIT, || async {
@@ -217,11 +212,11 @@ async fn two_instances_on_one_postgres_split_shards_and_webhooks_without_duplica
         .find(|t| t.conversation_sid.as_deref() == Some(sid.as_str()))
         .expect("the task");
     agent.end_task(&task.sid, TaskEnd::Completed).unwrap();
-    let closed = wait_dm(&discord, alice, "The agent closed this conversation").await;
+    let closed = wait_dm(discord, alice, "The agent closed this conversation").await;
     discord
         .inject_button(alice, &button(&closed, "fc:rate4:"))
         .unwrap();
-    wait_dm(&discord, alice, "Thanks for your feedback!").await;
+    wait_dm(discord, alice, "Thanks for your feedback!").await;
 
     let config = flexcord::config::Config::load("", envs[0].clone()).unwrap();
     let cases = flexcord::cases::open(&config.cases).await.unwrap();
@@ -286,7 +281,7 @@ async fn two_instances_on_one_postgres_split_shards_and_webhooks_without_duplica
         "The agent closed this conversation",
         "Thanks for your feedback!",
     ] {
-        assert_eq!(dm_count(&discord, alice, needle), 1, "{needle}");
+        assert_eq!(dm_count(discord, alice, needle), 1, "{needle}");
     }
     // Webhooks reached both instances, and every one was accepted.
     let log = proxy.log.lock().unwrap().clone();

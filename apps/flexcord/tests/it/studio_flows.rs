@@ -18,6 +18,11 @@ struct Flow {
     sid_field: &'static str,
     /// The trigger variable of the message's author.
     author: &'static str,
+    /// The form field carrying the author (`Author`, or the chat trigger's own `From`).
+    author_field: &'static str,
+    /// Whether the flow sends to Flex itself (chat mode) or ends at the hand-off, the bridge
+    /// bringing Flex in through the Interactions API (Conversations; decision 0014).
+    sends_to_flex: bool,
     /// The trigger variables this trigger offers (Twilio's names; `ChannelAttributes.*` too).
     variables: &'static [&'static str],
 }
@@ -29,6 +34,8 @@ const FLOWS: [Flow; 2] = [
         prefix: "conversation",
         sid_field: "ConversationSid",
         author: "Author",
+        author_field: "Author",
+        sends_to_flex: false,
         variables: &["ConversationSid", "MessageSid", "Author", "Body", "Source"],
     },
     Flow {
@@ -37,6 +44,8 @@ const FLOWS: [Flow; 2] = [
         prefix: "message",
         sid_field: "ChannelSid",
         author: "From",
+        author_field: "From",
+        sends_to_flex: true,
         variables: &[
             "ChannelSid",
             "MessageSid",
@@ -106,7 +115,15 @@ fn studio_flows_are_wired_to_the_bridge() {
         check_graph(flow, &json, &states);
         let bot = check_routing(flow, &states);
         check_bot_request(flow, bot);
-        check_send_to_flex(flow, &states);
+        if flow.sends_to_flex {
+            check_send_to_flex(flow, &states);
+        } else {
+            assert!(
+                states.values().all(|s| s["type"] != "send-to-flex"),
+                "{}: the bridge hands off, the flow must not make a second task",
+                flow.file
+            );
+        }
         check_variables(flow, &json);
     }
 }
@@ -143,8 +160,9 @@ fn check_graph(flow: &Flow, json: &Value, states: &BTreeMap<String, &Value>) {
     assert_eq!(seen, all, "{file}: states not reachable from the trigger");
 }
 
-/// Trigger -> hand-off check (`flexcord.handoff` true: send to Flex) -> author check (the bot's
-/// own messages end the flow) -> the HTTP widget, which is returned.
+/// Trigger -> hand-off check (`flexcord.handoff` true: send to Flex in chat mode, end the flow in
+/// Conversations mode) -> author check (the bot's own messages end the flow) -> the HTTP
+/// widget, which is returned.
 fn check_routing<'a>(flow: &Flow, states: &BTreeMap<String, &'a Value>) -> &'a Value {
     let file = flow.file;
     let trigger = states["Trigger"];
@@ -163,8 +181,15 @@ fn check_routing<'a>(flow: &Flow, states: &BTreeMap<String, &'a Value>) -> &'a V
     assert_eq!(condition["arguments"][0], handoff.as_str(), "{file}");
     assert_eq!(condition["type"], "equal_to", "{file}");
     assert_eq!(condition["value"], "true", "{file}");
-    let (flex_name, _) = only(states, "send-to-flex", file);
-    assert_eq!(matched["next"], flex_name.as_str(), "{file}");
+    if flow.sends_to_flex {
+        let (flex_name, _) = only(states, "send-to-flex", file);
+        assert_eq!(matched["next"], flex_name.as_str(), "{file}");
+    } else {
+        assert!(
+            matched.get("next").is_none(),
+            "{file}: a handed-off conversation ends the flow"
+        );
+    }
 
     // Otherwise the author check: the bot's own messages end the flow, others ask the bot.
     let author_check = states[&next(check, "noMatch").expect("noMatch goes on")];
@@ -229,6 +254,7 @@ fn check_bot_request(flow: &Flow, bot: &Value) {
     assert_eq!(request.author, var(flow.author), "{file}");
     assert_eq!(request.body, var("Body"), "{file}");
     assert!(form.iter().any(|(k, _)| k == flow.sid_field), "{file}");
+    assert!(form.iter().any(|(k, _)| k == flow.author_field), "{file}");
     assert!(form.iter().any(|(k, _)| k == SECRET_PARAM), "{file}");
 }
 

@@ -110,3 +110,17 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Runs `action` through `upstream` as the outbox worker does (first attempt) and returns the
+/// result event the worker would feed the routing core.
+pub(crate) async fn deliver(
+    upstream: &impl flexcord_store::Deliver,
+    action: &flexcord_routing::Action,
+) -> Option<flexcord_routing::Event> {
+    Some(match upstream.deliver(action).await {
+        Ok(receipt) => receipt
+            .event
+            .unwrap_or_else(|| action.completed(receipt.upstream_id)),
+        Err(failure) => action.failed(failure.permanent, failure.reason),
+    })
+}

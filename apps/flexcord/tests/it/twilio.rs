@@ -1,11 +1,23 @@
 //! The executor of routing actions for Twilio Conversations, against the Twilio emulator.
 
-use flexcord::deliver_twilio::TwilioExecutor;
+use flexcord::deliver::twilio::{ConversationsTarget, TwilioExecutor};
 use flexcord_routing::{
     Action, ActionId, ActionKind, CaseNumber, ChannelId, ConversationAttributes, Event, MessageId,
     Timestamp, TwilioSid, UserId,
 };
+use flexcord_store::{Deliver, Failure, Receipt};
 use flexcord_testkit::twilio::{TwilioConfig, TwilioEmulator};
+
+use crate::support::deliver;
+
+/// A Twilio executor as the outbox delivers to it (shared with the chat-mode executor tests).
+pub(crate) struct Twilio(pub(crate) TwilioExecutor);
+
+impl Deliver for Twilio {
+    async fn deliver(&self, action: &Action) -> Result<Receipt, Failure> {
+        self.0.run(action, 1).await
+    }
+}
 
 /// An action of conversation `7-100` (shared with the chat-mode executor tests).
 pub(crate) fn action(seq: u64, kind: ActionKind) -> Action {
@@ -36,13 +48,15 @@ async fn conversation_lifecycle_is_idempotent() {
         .base_url(twilio.base_url())
         .build()
         .expect("client");
-    let exec = TwilioExecutor::new(
+    let exec = Twilio(TwilioExecutor::conversations(
         client,
         &url::Url::parse("https://bridge.example.com").unwrap(),
-        None,
-        Some("WS0123456789abcdef0123456789abcdef".parse().unwrap()),
-        Some("WW0123456789abcdef0123456789abcdef".parse().unwrap()),
-    );
+        ConversationsTarget {
+            workspace: Some("WS0123456789abcdef0123456789abcdef".parse().unwrap()),
+            workflow: Some("WW0123456789abcdef0123456789abcdef".parse().unwrap()),
+            ..ConversationsTarget::default()
+        },
+    ));
     let create = action(
         1,
         ActionKind::CreateTwilioConversation {
@@ -56,7 +70,7 @@ async fn conversation_lifecycle_is_idempotent() {
     );
     let mut sids = Vec::new();
     for _ in 0..2 {
-        match exec.execute(&create).await {
+        match deliver(&exec, &create).await {
             Some(Event::TwilioConversationCreated { sid, .. }) => sids.push(sid),
             other => panic!("{other:?}"),
         }
@@ -94,7 +108,7 @@ async fn conversation_lifecycle_is_idempotent() {
         },
     );
     assert!(matches!(
-        exec.execute(&post).await,
+        deliver(&exec, &post).await,
         Some(Event::Delivered {
             upstream_id: Some(_),
             ..
@@ -114,7 +128,7 @@ async fn conversation_lifecycle_is_idempotent() {
         },
     );
     assert!(matches!(
-        exec.execute(&update).await,
+        deliver(&exec, &update).await,
         Some(Event::Delivered { .. })
     ));
     let attrs: serde_json::Value =
@@ -131,7 +145,7 @@ async fn conversation_lifecycle_is_idempotent() {
         },
     );
     assert!(matches!(
-        exec.execute(&handoff).await,
+        deliver(&exec, &handoff).await,
         Some(Event::Delivered { .. })
     ));
     assert_eq!(twilio.interactions().len(), 1);
@@ -140,9 +154,15 @@ async fn conversation_lifecycle_is_idempotent() {
     assert_eq!(task["customerName"], "Alice", "{task}");
     assert_eq!(task["from"], "discord:500", "{task}");
 
-    let close = action(5, ActionKind::CloseTwilio { sid: sid.clone() });
+    let close = action(
+        5,
+        ActionKind::CloseTwilio {
+            sid: sid.clone(),
+            interaction: None,
+        },
+    );
     assert!(matches!(
-        exec.execute(&close).await,
+        deliver(&exec, &close).await,
         Some(Event::Delivered { .. })
     ));
     assert_eq!(twilio.conversation(sid.as_str()).unwrap().state, "closed");
@@ -151,10 +171,11 @@ async fn conversation_lifecycle_is_idempotent() {
         6,
         ActionKind::CloseTwilio {
             sid: TwilioSid::from("CHffffffffffffffffffffffffffffffff"),
+            interaction: None,
         },
     );
     assert!(matches!(
-        exec.execute(&unknown).await,
+        deliver(&exec, &unknown).await,
         Some(Event::DeliveryFailed {
             permanent: true,
             ..
@@ -164,15 +185,22 @@ async fn conversation_lifecycle_is_idempotent() {
         7,
         ActionKind::CloseTwilio {
             sid: TwilioSid::from("nope"),
+            interaction: None,
         },
     );
     assert!(matches!(
-        exec.execute(&bad).await,
+        deliver(&exec, &bad).await,
         Some(Event::DeliveryFailed {
             permanent: true,
             ..
         })
     ));
     let not_ours = action(8, ActionKind::OpenDm { user: UserId(1) });
-    assert_eq!(exec.execute(&not_ours).await, None);
+    assert!(matches!(
+        deliver(&exec, &not_ours).await,
+        Some(Event::DeliveryFailed {
+            permanent: true,
+            ..
+        })
+    ));
 }

@@ -1,8 +1,9 @@
 //! Table-like scenarios with a fake clock: both routes, timers, the case mapping.
 
 use flexcord_routing::{
-    ActionKind, BotRoute, Button, CaseNumber, CaseUpdate, Command, Event, Phase, ResolvedBy,
-    RouterConfig, Speaker, SupportHours, Texts, Timestamp, TwilioMode, UserId,
+    ActionKind, BotRoute, Button, CaseNumber, CaseUpdate, ChannelId, Command, Event, Phase,
+    ReportChannels, ResolvedBy, RouterConfig, Speaker, SupportHours, Texts, Timestamp, TwilioMode,
+    UserId,
 };
 
 use crate::world::{T0, World, dm, dm_texts, interaction};
@@ -170,8 +171,9 @@ fn helpme_from_a_guild_opens_the_dm_with_the_virtual_agent() {
         interaction: interaction(9),
         command: Command::HelpMe,
     });
-    // The DM with the virtual agent, not a hand-off: no case, no Twilio, no Flex.
-    assert_eq!(names(&step.actions), ["open_dm", "respond"]);
+    // The DM with the virtual agent, not a hand-off: no case, no Twilio, no Flex. The
+    // interaction is answered once the greeting reached the DM.
+    assert_eq!(names(&step.actions), ["open_dm"]);
     let open = w.take("open_dm").expect("open dm");
     let opened = w.success(&open, false);
     let step = w.apply(opened);
@@ -184,8 +186,62 @@ fn helpme_from_a_guild_opens_the_dm_with_the_virtual_agent() {
         "the greeting offers a live agent: {:?}",
         step.actions
     );
+    let greeting = w.take("send_dm").expect("greeting");
+    let sent = w.success(&greeting, false);
+    let step = w.apply(sent);
+    assert!(matches!(&step.actions[..], [a] if matches!(&a.kind,
+        ActionKind::Respond { interaction: i, text } if i.id.0 == 9 && *text == Texts::default().help_ack)));
     let conv = w.conv_of(3).expect("open conversation");
     assert!(conv.handoff_at.is_none(), "no hand-off yet");
+    assert!(conv.help.is_none(), "answered once");
+}
+
+#[test]
+fn helpme_with_dms_closed_says_how_to_open_them() {
+    for (at_open, permanent, expected) in [
+        (true, true, Texts::default().dms_closed),
+        (false, true, Texts::default().dms_closed),
+        (true, false, Texts::default().dm_failed),
+    ] {
+        let mut w = World::new(RouterConfig::default());
+        w.apply(Event::Command {
+            user: UserId(3),
+            user_name: None,
+            interaction: interaction(9),
+            command: Command::HelpMe,
+        });
+        let open = w.take("open_dm").expect("open dm");
+        let refused = if at_open {
+            open
+        } else {
+            // The channel opens, the first message is refused (50007 comes at either step).
+            let opened = w.success(&open, false);
+            w.apply(opened);
+            w.take("send_dm").expect("greeting")
+        };
+        let step = w.apply(refused.failed(permanent, "Discord answered 403: 50007"));
+        let answers: Vec<&str> = step
+            .actions
+            .iter()
+            .filter_map(|a| match &a.kind {
+                ActionKind::Respond { interaction, text } if interaction.id.0 == 9 => {
+                    Some(text.as_str())
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(answers, [expected.as_str()], "{at_open} {permanent}");
+        assert!(dm_texts(&step.actions).is_empty());
+        // Nobody else is in a bot-only conversation: it ends, and the next /helpme starts anew.
+        assert!(w.conv_of(3).is_none());
+        let step = w.apply(Event::Command {
+            user: UserId(3),
+            user_name: None,
+            interaction: interaction(10),
+            command: Command::HelpMe,
+        });
+        assert_eq!(names(&step.actions), ["open_dm"]);
+    }
 }
 
 #[test]
@@ -317,18 +373,26 @@ fn case_mapping_follows_the_conversation() {
 }
 
 #[test]
-fn case_close_command_resolves_by_requester() {
+fn case_close_command_ends_the_live_conversation_like_the_agent_close() {
     let mut w = World::new(RouterConfig::default());
     w.apply(dm(1, 101, "hi"));
     w.drain();
     hand_off(&mut w, 1);
     w.drain();
-    let case = w.conv_of(1).and_then(|c| c.case.clone()).expect("case");
+    let conv = w.conv_of(1).expect("open").clone();
+    let case = conv.case.clone().expect("case");
+    let flex = conv
+        .flex
+        .clone()
+        .expect("the Flex interaction is remembered");
+    assert!(flex.interaction.starts_with("KD") && flex.channel.starts_with("UO"));
     let step = w.apply(Event::Command {
         user: UserId(1),
         user_name: None,
         interaction: interaction(90),
-        command: Command::CaseClose { number: case },
+        command: Command::CaseClose {
+            number: case.clone(),
+        },
     });
     assert!(step.actions.iter().any(|a| matches!(
         &a.kind,
@@ -340,9 +404,37 @@ fn case_close_command_resolves_by_requester() {
             ..
         }
     )));
-    assert!(names(&step.actions).contains(&"close_twilio"));
+    // The Flex interaction's channel is closed (the agent's task ends), the user is told and
+    // asked for a rating, and the interaction is answered.
+    assert!(step.actions.iter().any(|a| matches!(&a.kind,
+        ActionKind::CloseTwilio { interaction: Some(i), .. } if *i == flex)));
+    let closing = step
+        .actions
+        .iter()
+        .find_map(|a| match &a.kind {
+            ActionKind::SendDm { text, buttons, .. } => Some((text.clone(), buttons.clone())),
+            _ => None,
+        })
+        .expect("a DM");
+    assert_eq!(
+        closing.0,
+        Texts::default()
+            .closed_by_requester
+            .replace("{case}", case.as_str())
+    );
+    assert_eq!(closing.1, (1..=5).map(Button::Rate).collect::<Vec<_>>());
+    assert!(names(&step.actions).contains(&"respond"));
     assert!(w.conv_of(1).is_none());
-    // Another case number: a stateless update on behalf of the requester.
+    // The agent's join or close arriving later changes nothing.
+    let sid = conv.twilio.clone().expect("sid");
+    let step = w.apply(Event::ParticipantJoined {
+        sid: sid.clone(),
+        identity: "agent:zoe".into(),
+    });
+    assert!(step.actions.is_empty());
+    let step = w.apply(Event::TwilioClosed { sid });
+    assert!(step.actions.is_empty());
+    // Another case number: one composite action on behalf of the requester.
     let step = w.apply(Event::Command {
         user: UserId(1),
         user_name: None,
@@ -351,13 +443,65 @@ fn case_close_command_resolves_by_requester() {
             number: CaseNumber::from("CASE-000999"),
         },
     });
-    assert_eq!(names(&step.actions), ["update_case", "respond"]);
+    assert_eq!(names(&step.actions), ["close_case"]);
     assert!(step.actions[0].id.as_str().starts_with("i91/"));
 }
 
 #[test]
-fn reports_and_status_need_no_conversation() {
+fn closing_while_flex_is_brought_in_ends_the_task_it_makes() {
     let mut w = World::new(RouterConfig::default());
+    w.apply(dm(1, 101, "hi"));
+    w.drain();
+    hand_off(&mut w, 1);
+    // Deliver everything but the Flex interaction, then the user closes.
+    let mut interaction_action = None;
+    while let Some(action) = (!w.outbox.is_empty()).then(|| w.outbox.remove(0)) {
+        if action.kind.name() == "create_interaction" {
+            interaction_action = Some(action);
+            continue;
+        }
+        let done = w.success(&action, false);
+        w.apply(done);
+    }
+    let create = interaction_action.expect("the hand-off creates a Flex interaction");
+    let case = w.conv_of(1).and_then(|c| c.case.clone()).expect("case");
+    let step = w.apply(Event::Command {
+        user: UserId(1),
+        user_name: None,
+        interaction: interaction(92),
+        command: Command::CaseClose { number: case },
+    });
+    assert!(step.actions.iter().any(|a| matches!(
+        &a.kind,
+        ActionKind::CloseTwilio {
+            interaction: None,
+            ..
+        }
+    )));
+    let created = w.success(&create, false);
+    let step = w.apply(created);
+    assert!(
+        step.actions.iter().any(|a| matches!(
+            &a.kind,
+            ActionKind::CloseTwilio {
+                interaction: Some(_),
+                ..
+            }
+        )),
+        "{:?}",
+        step.actions
+    );
+}
+
+#[test]
+fn reports_and_status_need_no_conversation() {
+    let mut w = World::new(RouterConfig {
+        reports: ReportChannels {
+            bug: Some(ChannelId(700)),
+            feature: None,
+        },
+        ..RouterConfig::default()
+    });
     let step = w.apply(Event::Command {
         user: UserId(2),
         user_name: None,
@@ -370,7 +514,22 @@ fn reports_and_status_need_no_conversation() {
         },
     });
     assert_eq!(names(&step.actions), ["file_report"]);
+    assert!(matches!(&step.actions[0].kind,
+        ActionKind::FileReport { announce: Some(ChannelId(700)), interaction, .. } if interaction.id.0 == 50));
     assert!(step.state.is_none());
+    let step = w.apply(Event::Command {
+        user: UserId(2),
+        user_name: None,
+        interaction: interaction(52),
+        command: Command::NewFeature {
+            title: "dark mode".into(),
+            description: "please".into(),
+        },
+    });
+    assert!(matches!(
+        &step.actions[0].kind,
+        ActionKind::FileReport { announce: None, .. }
+    ));
     let step = w.apply(Event::Command {
         user: UserId(2),
         user_name: None,

@@ -15,10 +15,7 @@ pub(crate) fn channel_of(user: UserId) -> ChannelId {
 }
 
 pub(crate) fn interaction(id: u64) -> Interaction {
-    Interaction {
-        id: InteractionId(id),
-        token: format!("token-{id}"),
-    }
+    Interaction::new(InteractionId(id), format!("token-{id}"))
 }
 
 pub(crate) fn dm(user: u64, message: u64, text: &str) -> Event {
@@ -111,6 +108,9 @@ impl World {
             },
             ActionKind::SendDm { .. } => action.completed(Some((900_000 + n).to_string())),
             ActionKind::PostToTwilio { .. } => action.completed(Some(format!("IM{n:032x}"))),
+            ActionKind::CreateInteraction { .. } => {
+                action.completed(Some(format!("KD{n:032x}/UO{n:032x}")))
+            }
             _ => action.completed(None),
         }
     }

@@ -325,6 +325,7 @@ pub(crate) async fn concurrent_workers_never_share_an_action(store: Store) {
                 id: ActionId::new(&format!("i{scope}"), seq),
                 kind: ActionKind::CloseTwilio {
                     sid: format!("CH{scope}").into(),
+                    interaction: None,
                 },
             })
         })
@@ -377,7 +378,10 @@ pub(crate) async fn expired_lease_is_taken_over(store: Store) {
     let clock = Clock::new();
     let action = Action {
         id: ActionId::new("i1", 0),
-        kind: ActionKind::CloseTwilio { sid: "CH1".into() },
+        kind: ActionKind::CloseTwilio {
+            sid: "CH1".into(),
+            interaction: None,
+        },
     };
     store
         .enqueue(std::slice::from_ref(&action), clock.now())

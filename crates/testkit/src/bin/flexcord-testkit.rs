@@ -11,8 +11,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use flexcord_testkit::discord::{DiscordConfig, DiscordEmulator};
-use flexcord_testkit::twilio::{AutoAgent, TwilioConfig, TwilioEmulator};
+use flexcord_testkit::Emulators;
+use flexcord_testkit::discord::DiscordConfig;
+use flexcord_testkit::twilio::{AutoAgent, TwilioConfig};
 
 const USAGE: &str = "\
 flexcord-testkit: local Discord and Twilio emulators for running flexcord by hand
@@ -158,47 +159,37 @@ async fn main() -> ExitCode {
         );
     }
 
-    // ---- Discord ----------------------------------------------------------------------------
     let discord_config = DiscordConfig::default()
         .bind(SocketAddr::new(args.host, args.discord_port))
         .token(args.discord_token.clone())
         .heartbeat_interval(Duration::from_millis(args.heartbeat_ms));
-    let discord = match DiscordEmulator::start(discord_config).await {
-        Ok(d) => d,
+    let mut twilio_config = TwilioConfig::stable(args.account_sid.clone(), args.auth_token.clone())
+        .webhook_base_url(args.app_url.clone());
+    twilio_config.bind = SocketAddr::new(args.host, args.twilio_port);
+    twilio_config.bot_secret.clone_from(&args.bot_secret);
+    let emulators = match Emulators::start(discord_config, twilio_config).await {
+        Ok(e) => e,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;
         }
     };
-
-    // ---- Twilio -----------------------------------------------------------------------------
-    let mut twilio_config = TwilioConfig::stable(args.account_sid.clone(), args.auth_token.clone())
-        .webhook_base_url(args.app_url.clone());
-    twilio_config.bind = SocketAddr::new(args.host, args.twilio_port);
-    twilio_config.bot_secret.clone_from(&args.bot_secret);
-    let twilio = match TwilioEmulator::start(twilio_config).await {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: cannot bind the Twilio emulator: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-
+    let twilio = &emulators.twilio;
     let _auto_agent = args
         .auto_agent
         .as_ref()
         .map(|identity| twilio.start_auto_agent(AutoAgent::new(identity.clone())));
-    print_summary(&args, &discord, &twilio);
+    print_summary(&args, &emulators);
     shutdown_signal().await;
-    discord.shutdown();
-    drop(twilio);
+    emulators.shutdown();
+    drop(emulators);
     println!("stopped");
     ExitCode::SUCCESS
 }
 
-fn print_summary(args: &Args, discord: &DiscordEmulator, twilio: &TwilioEmulator) {
+fn print_summary(args: &Args, emulators: &Emulators) {
+    let (discord, twilio) = (&emulators.discord, &emulators.twilio);
     let cfg = discord.config();
-    let channel = |name: &str| discord.channel_id(name).unwrap_or_default();
     println!("flexcord-testkit is running (Ctrl-C to stop)\n");
     println!("Discord  gateway  {}", discord.gateway_url());
     println!("         REST     {}/api/v10", discord.api_url());
@@ -228,50 +219,8 @@ fn print_summary(args: &Args, discord: &DiscordEmulator, twilio: &TwilioEmulator
         args.app_url
     );
     println!("\nEnvironment for the app:\n");
-    let t = twilio.base_url();
-    let lines = [
-        ("DISCORD__TOKEN", args.discord_token.clone()),
-        ("DISCORD__APPLICATION_ID", cfg.application_id.to_string()),
-        ("DISCORD__GUILD_ID", cfg.guild_id.to_string()),
-        ("DISCORD__API_URL", discord.api_url()),
-        ("DISCORD__GATEWAY_URL", discord.gateway_url()),
-        ("DISCORD__BUG_CHANNEL_ID", channel("bug-report").to_string()),
-        (
-            "DISCORD__FEATURE_CHANNEL_ID",
-            channel("feature-request").to_string(),
-        ),
-        ("TWILIO__ACCOUNT_SID", twilio.account_sid().to_owned()),
-        ("TWILIO__AUTH_TOKEN", twilio.auth_token().to_owned()),
-        (
-            "TWILIO__CHAT_SERVICE_SID",
-            twilio.chat_service_sid().to_owned(),
-        ),
-        (
-            "TWILIO__CONVERSATIONS_SERVICE_SID",
-            twilio.chat_service_sid().to_owned(),
-        ),
-        ("TWILIO__FLEX_FLOW_SID", twilio.flex_flow_sid().to_owned()),
-        (
-            "TWILIO__STUDIO_FLOW_SID",
-            twilio.studio_flow_sid().to_owned(),
-        ),
-        (
-            "TWILIO__WORKSPACE_SID",
-            twilio.config().workspace_sid.clone(),
-        ),
-        ("TWILIO__WORKFLOW_SID", twilio.config().workflow_sid.clone()),
-        ("TWILIO__CHAT_URL", t.to_owned()),
-        ("TWILIO__FLEX_URL", t.to_owned()),
-        ("TWILIO__CONVERSATIONS_URL", t.to_owned()),
-        ("TWILIO__STUDIO_URL", t.to_owned()),
-        ("TWILIO__MEDIA_URL", t.to_owned()),
-        ("SERVER__PUBLIC_URL", args.app_url.clone()),
-    ];
-    for (k, v) in lines {
-        println!("export FLEXCORD_{k}={v}");
-    }
-    if let Some(secret) = &args.bot_secret {
-        println!("export FLEXCORD_BOT__WEBHOOK_SECRET={secret}");
+    for (key, value) in emulators.app_env() {
+        println!("export {key}={value}");
     }
     println!();
 }

@@ -432,6 +432,10 @@ pub enum Route {
     },
     /// Already with Flex; the agent sees it.
     AlreadyWithFlex,
+    /// `flexcord.handoff` is true and no task exists yet: the shipped Conversations flow ends
+    /// without calling the bot (the bridge hands the conversation to Flex through the
+    /// Interactions API, so the flow never creates a second task).
+    HandedOff,
     /// `handoff` is false but no bot URL is configured.
     NoBotUrl,
 }

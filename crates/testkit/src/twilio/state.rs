@@ -935,8 +935,8 @@ impl World {
             // Flex attaches the message to the task it already has (or is about to create).
             Route::AlreadyWithFlex
         } else if handoff_flag(&c.attributes) {
-            let task_sid = self.send_conversation_to_flex(conv, &msg.author);
-            Route::Flex { task_sid }
+            // The flow's hand-off branch ends: the bridge brings Flex in itself.
+            Route::HandedOff
         } else {
             let fields = vec![
                 kv("ConversationSid", &c.sid),
@@ -972,26 +972,6 @@ impl World {
             headers,
         });
         Route::Bot { delivery_id }
-    }
-
-    /// Studio's "Send to Flex" on the Conversations path: an interaction with an active channel and
-    /// a pending task.
-    fn send_conversation_to_flex(&mut self, conv: usize, from: &str) -> String {
-        let conv_sid = self.conversations[conv].sid.clone();
-        let channel = json!({"type": "chat", "initiated_by": "customer", "properties": {"media_channel_sid": conv_sid}});
-        let routing = json!({"properties": {
-            "workspace_sid": self.cfg.workspace_sid,
-            "workflow_sid": self.cfg.workflow_sid,
-            "task_channel_unique_name": "chat",
-            "attributes": {"from": from, "customerName": from, "channelType": "chat", "conversationSid": conv_sid},
-        }});
-        let kd = self.interaction_new(channel, routing, Some(conv_sid), None);
-        self.interaction_activate(&kd);
-        self.interactions
-            .iter()
-            .find(|i| i.sid == kd)
-            .map(|i| i.task_sid.clone())
-            .unwrap_or_default()
     }
 
     // ----------------------------------------------------------------------------------------
@@ -1446,6 +1426,21 @@ impl World {
             c.date_created = d;
         }
         c.date_updated = updated.unwrap_or_else(now);
+        let inactive = super::util::flex_status_inactive(&c.attributes);
+        let channel_sid = c.sid.clone();
+        if inactive {
+            // Flex ends the chat's task when its channel goes inactive: an accepted one goes to
+            // wrap-up, one never accepted is completed.
+            for t in &mut self.tasks {
+                if t.chat_channel_sid.as_deref() == Some(channel_sid.as_str()) {
+                    t.status = match t.status {
+                        TaskStatus::Assigned => TaskStatus::Wrapping,
+                        TaskStatus::Pending => TaskStatus::Completed,
+                        other => other,
+                    };
+                }
+            }
+        }
         self.chat_fire_channel_updated(ch, origin);
         // The Studio-like router in chat mode: hand-off flag set on the channel.
         self.changed = true;

@@ -333,6 +333,14 @@ pub(crate) fn page(
     }))
 }
 
+/// Whether a chat channel's attributes say Flex's `status` is `INACTIVE` (any case).
+pub(crate) fn flex_status_inactive(attributes: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(attributes)
+        .ok()
+        .and_then(|v| v.get("status")?.as_str().map(str::to_owned))
+        .is_some_and(|s| s.eq_ignore_ascii_case("inactive"))
+}
+
 /// The `flexcord.handoff` flag inside a JSON attributes text.
 pub(crate) fn handoff_flag(attributes: &str) -> bool {
     serde_json::from_str::<Value>(attributes)
@@ -379,6 +387,14 @@ mod tests {
             "year 10000 in UTC is refused, not a panic"
         );
         assert_eq!(now().len(), 20);
+    }
+
+    #[test]
+    fn inactive_status_is_read_in_any_case() {
+        assert!(flex_status_inactive(r#"{"status":"INACTIVE"}"#));
+        assert!(flex_status_inactive(r#"{"status":"inactive","from":"x"}"#));
+        assert!(!flex_status_inactive(r#"{"status":"ACTIVE"}"#));
+        assert!(!flex_status_inactive("not json"));
     }
 
     #[test]

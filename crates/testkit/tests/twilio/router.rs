@@ -77,7 +77,8 @@ async fn conversations_route_to_the_bot_then_to_flex() {
     .await;
     assert_eq!(emu.router_decisions().len(), 1);
 
-    // Hand-off: the flag is set, the next user message goes to Flex instead.
+    // Hand-off: the flag is set; the shipped flow ends without calling the bot (the bridge
+    // hands off through the Interactions API, so the flow never makes a second task).
     api.post(&c, &[("Attributes", r#"{"flexcord":{"handoff":true}}"#)])
         .await;
     api.post_hooked(
@@ -85,13 +86,27 @@ async fn conversations_route_to_the_bot_then_to_flex() {
         &[("Author", "discord:9"), ("Body", "a human please")],
     )
     .await;
+    assert_eq!(emu.router_decisions()[1].route, Route::HandedOff);
+    assert!(emu.tasks().is_empty(), "the flow makes no task");
+    assert_eq!(rx.on("/twilio/bot").len(), 1, "no second bot call");
+    let routing = serde_json::json!({"properties": {
+        "workspace_sid": emu.config().workspace_sid,
+        "workflow_sid": emu.config().workflow_sid,
+        "task_channel_unique_name": "chat",
+    }});
+    let channel = serde_json::json!({"type": "chat", "initiated_by": "customer",
+        "properties": {"media_channel_sid": conv}});
+    api.post(
+        "/v1/Interactions",
+        &[
+            ("Channel", channel.to_string().as_str()),
+            ("Routing", routing.to_string().as_str()),
+        ],
+    )
+    .await;
     let task = emu.wait_for_task(WAIT).await.expect("task");
     assert_eq!(task.conversation_sid.as_deref(), Some(conv.as_str()));
     assert_eq!(task.status, TaskStatus::Pending);
-    assert!(
-        matches!(&emu.router_decisions()[1].route, Route::Flex { task_sid } if *task_sid == task.sid)
-    );
-    assert_eq!(rx.on("/twilio/bot").len(), 1, "no second bot call");
     let ch = emu
         .interaction_channels()
         .into_iter()
@@ -105,6 +120,7 @@ async fn conversations_route_to_the_bot_then_to_flex() {
     .await;
     assert_eq!(emu.router_decisions()[2].route, Route::AlreadyWithFlex);
     assert_eq!(emu.tasks().len(), 1);
+    assert_eq!(rx.on("/twilio/bot").len(), 1, "still no second bot call");
 }
 
 #[tokio::test]

@@ -1,11 +1,11 @@
-//! Running `AskBot` actions with the virtual agent (`flexcord-kb`).
+//! Running `AskBot` actions with the virtual agent (`flexcord-kb`). Asking again is harmless:
+//! the agent keeps no state the core relies on.
 
 use std::sync::Arc;
 
 use flexcord_kb::{AgentRequest, Reply, VirtualAgent};
 use flexcord_routing::{Action, ActionKind, BotReply, Event};
-
-use crate::telemetry;
+use flexcord_store::{Failure, Receipt};
 
 /// Asks the configured virtual agent.
 pub struct BotExecutor {
@@ -43,28 +43,27 @@ impl BotExecutor {
         Self { agent }
     }
 
-    /// Runs an `AskBot` action; `None` for any other action.
-    pub async fn execute(&self, action: &Action) -> Option<Event> {
+    /// Runs an `AskBot` action: its receipt carries the [`Event::BotReply`]. Any other action is
+    /// refused as permanent.
+    ///
+    /// # Errors
+    /// A transient [`Failure`] when the agent failed (a remote agent down or slow).
+    pub async fn run(&self, action: &Action) -> Result<Receipt, Failure> {
         let ActionKind::AskBot { user, text } = &action.kind else {
-            return None;
+            return Err(Failure::permanent(format!(
+                "{} is not a bot action",
+                action.kind.name()
+            )));
         };
-        let started = std::time::Instant::now();
-        let result = self
+        let reply = self
             .agent
             .reply(&AgentRequest::new(format!("discord:{user}"), text.clone()))
-            .await;
-        metrics::histogram!(telemetry::UPSTREAM_LATENCY, "upstream" => "bot")
-            .record(started.elapsed().as_secs_f64());
-        Some(match result {
-            Ok(reply) => Event::BotReply {
-                action_id: action.id.clone(),
-                reply: to_bot_reply(&reply),
-            },
-            Err(e) => {
-                tracing::warn!(error = %e, "the virtual agent failed");
-                action.failed(false, e.to_string())
-            }
-        })
+            .await
+            .map_err(|e| Failure::transient(format!("the virtual agent failed: {e}")))?;
+        Ok(Receipt::with_event(Event::BotReply {
+            action_id: action.id.clone(),
+            reply: to_bot_reply(&reply),
+        }))
     }
 }
 
@@ -89,8 +88,8 @@ mod tests {
                 text: "I forgot my password".into(),
             },
         };
-        match exec().execute(&action).await {
-            Some(Event::BotReply { action_id, reply }) => {
+        match exec().run(&action).await.map(|r| r.event) {
+            Ok(Some(Event::BotReply { action_id, reply })) => {
                 assert_eq!(action_id, action.id);
                 assert!(!reply.messages.is_empty());
                 assert!(!reply.suggestions.is_empty(), "{reply:?}");
@@ -114,14 +113,14 @@ mod tests {
                 text: "I want to talk to a human agent".into(),
             },
         };
-        match exec().execute(&action).await {
-            Some(Event::BotReply { reply, .. }) => assert!(reply.handoff, "{reply:?}"),
+        match exec().run(&action).await.map(|r| r.event) {
+            Ok(Some(Event::BotReply { reply, .. })) => assert!(reply.handoff, "{reply:?}"),
             other => panic!("{other:?}"),
         }
         let other = Action {
             id: ActionId::new("7-100", 3),
             kind: ActionKind::OpenDm { user: UserId(1) },
         };
-        assert!(exec().execute(&other).await.is_none());
+        assert!(exec().run(&other).await.unwrap_err().permanent);
     }
 }

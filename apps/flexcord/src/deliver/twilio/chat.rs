@@ -15,17 +15,28 @@
 //! Each action is safe to repeat: Flex hands back the identity's active channel, and the channel
 //! carries the conversation's unique name, so a retry finds the channel the first attempt made.
 //! An active channel left over from an earlier conversation (another unique name) is
-//! deactivated and a fresh one created.
+//! deactivated and a fresh one created. A message post retried by the outbox first looks for
+//! the message an earlier attempt created (its `flexcord.action` attribute), as in
+//! Conversations mode. Failures are judged as in Conversations mode ([`super::failure`]).
+//!
+//! Chat channels have no Interactions API: the Flex Flow's Studio flow hands off (it sees
+//! `flexcord.handoff` and sends the channel to Flex), so `CreateInteraction` is refused.
 
 use flexcord_routing::{Action, ActionKind, ConversationAttributes, TwilioSid};
+use flexcord_store::{Failure, Receipt};
 use flexcord_twilio::chat::{Channel, ChannelWebhookType};
 use flexcord_twilio::sid::{ChannelSid, FlexFlowSid, MediaSid, ServiceSid};
-use flexcord_twilio::{Client, Error};
+use flexcord_twilio::{Client, Order};
 use serde_json::{Value, json};
 
-use crate::deliver_twilio::{attributes_json, upload_media};
-use crate::media::Downloader;
-use crate::telemetry;
+use super::{
+    Context, attributes_json, count_message, date_created, failure, message_attributes,
+    upload_media,
+};
+
+/// How many of the channel's latest messages a retried post looks through for the one an
+/// earlier attempt may have created.
+const RETRY_LOOKBACK: u32 = 50;
 
 /// The channel webhook's events (DESIGN §3).
 pub const CHAT_FILTERS: [&str; 5] = [
@@ -45,16 +56,10 @@ pub struct ChatTarget {
     pub flex_flow: FlexFlowSid,
 }
 
-type Outcome = Result<Option<String>, (bool, String)>;
-
-fn fail(e: &Error) -> (bool, String) {
-    (!e.is_retryable(), e.to_string())
-}
-
-fn channel_sid(s: &TwilioSid) -> Result<ChannelSid, (bool, String)> {
+fn channel_sid(s: &TwilioSid) -> Result<ChannelSid, Failure> {
     s.as_str()
         .parse::<ChannelSid>()
-        .map_err(|e| (true, format!("bad chat channel SID: {e}")))
+        .map_err(|e| Failure::permanent(format!("bad chat channel SID: {e}")))
 }
 
 /// The channel's attributes with `patch`'s keys set (the rest, Flex's own, kept).
@@ -75,15 +80,15 @@ fn flexcord_patch(a: &ConversationAttributes) -> Vec<(&'static str, Value)> {
 }
 
 impl ChatTarget {
-    /// Runs one chat-mode Twilio action; `None` when it is not a Twilio action.
+    /// Runs one Twilio action in chat mode.
     pub(crate) async fn run(
         &self,
-        client: &Client,
-        outbound_url: &str,
-        downloader: &Downloader,
+        cx: &Context<'_>,
         action: &Action,
-    ) -> Option<Outcome> {
-        Some(match &action.kind {
+        attempt: u32,
+    ) -> Result<Receipt, Failure> {
+        let client = cx.client;
+        match &action.kind {
             ActionKind::CreateTwilioConversation {
                 unique_name,
                 identity,
@@ -93,15 +98,14 @@ impl ChatTarget {
                 studio: _,
             } => self
                 .create(
-                    client,
-                    outbound_url,
+                    cx,
                     unique_name,
                     (identity, user_name.as_deref()),
                     friendly_name,
                     attributes,
                 )
                 .await
-                .map(Some),
+                .map(Receipt::id),
             ActionKind::PostToTwilio {
                 sid,
                 author,
@@ -111,59 +115,86 @@ impl ChatTarget {
                 webhooks,
                 media,
             } => {
+                let ch = channel_sid(sid)?;
+                if attempt > 1
+                    && let Some(earlier) = self.posted_before(client, action, &ch).await?
+                {
+                    tracing::info!(action = %action.id.as_str(), message = %earlier,
+                        "an earlier attempt posted this message; not posting it again");
+                    count_message();
+                    return Ok(Receipt::id(earlier));
+                }
                 let media_sid = match media {
                     Some(file) => {
-                        match Box::pin(upload_media(client, &self.service, downloader, file)).await
-                        {
-                            Ok(sid) => sid,
-                            Err(e) => return Some(Err(e)),
-                        }
+                        Box::pin(upload_media(client, &self.service, cx.downloader, file)).await?
                     }
                     None => None,
                 };
-                self.post(
-                    client,
-                    action,
-                    sid,
+                let post = Post {
                     author,
                     body,
-                    *at,
-                    *discord_message,
-                    *webhooks,
-                    media_sid.as_ref(),
-                )
-                .await
+                    at: *at,
+                    discord_message: *discord_message,
+                    webhooks: *webhooks,
+                    media: media_sid.as_ref(),
+                };
+                self.post(client, action, &ch, post).await.map(Receipt::id)
             }
-            ActionKind::UpdateTwilioAttributes { sid, attributes } => match channel_sid(sid) {
-                Ok(ch) => self
-                    .patch(client, &ch, &flexcord_patch(attributes))
-                    .await
-                    .map(|()| None),
-                Err(e) => Err(e),
-            },
-            ActionKind::CloseTwilio { sid } => match channel_sid(sid) {
-                Ok(ch) => self
-                    .patch(client, &ch, &[("status", json!("INACTIVE"))])
-                    .await
-                    .map(|()| None),
-                Err(e) => Err(e),
-            },
-            ActionKind::CreateInteraction { .. } => Err((
-                true,
-                "chat mode hands off through the Flex Flow's Studio flow, not the Interactions API"
-                    .to_owned(),
+            ActionKind::UpdateTwilioAttributes { sid, attributes } => {
+                self.patch(client, &channel_sid(sid)?, &flexcord_patch(attributes))
+                    .await?;
+                Ok(Receipt::done())
+            }
+            ActionKind::CloseTwilio { sid, .. } => {
+                self.patch(client, &channel_sid(sid)?, &[("status", json!("INACTIVE"))])
+                    .await?;
+                Ok(Receipt::done())
+            }
+            ActionKind::CreateInteraction { .. } => Err(Failure::permanent(
+                "chat mode hands off through the Flex Flow's Studio flow, not the Interactions API",
             )),
-            _ => return None,
-        })
+            other => Err(Failure::permanent(format!(
+                "{} is not a Twilio action",
+                other.name()
+            ))),
+        }
     }
 
-    async fn fetch(&self, client: &Client, ch: &ChannelSid) -> Result<Channel, (bool, String)> {
+    async fn fetch(&self, client: &Client, ch: &ChannelSid) -> Result<Channel, Failure> {
         client
             .chat(&self.service)
             .channels()
             .fetch(ch)
             .await
-            .map_err(|e| fail(&e))
+            .map_err(|e| failure(&e))
+    }
+
+    /// The SID of the message an earlier attempt of `action` created (its attributes carry
+    /// the action id as `flexcord.action`), among the channel's latest messages.
+    async fn posted_before(
+        &self,
+        client: &Client,
+        action: &Action,
+        ch: &ChannelSid,
+    ) -> Result<Option<String>, Failure> {
+        let page = client
+            .chat(&self.service)
+            .messages(ch)
+            .list()
+            .order(&Order::Desc)
+            .page_size(RETRY_LOOKBACK)
+            .await
+            .map_err(|e| failure(&e))?;
+        Ok(page
+            .items
+            .iter()
+            .find(|m| {
+                m.attributes
+                    .as_deref()
+                    .and_then(|a| serde_json::from_str::<Value>(a).ok())
+                    .is_some_and(|a| a["flexcord"]["action"] == action.id.as_str())
+            })
+            .map(|m| m.sid.to_string()))
     }
 
     /// Sets `patch`'s keys in the channel's attributes, keeping the others (no webhooks: the
@@ -173,7 +204,7 @@ impl ChatTarget {
         client: &Client,
         ch: &ChannelSid,
         patch: &[(&str, Value)],
-    ) -> Result<(), (bool, String)> {
+    ) -> Result<(), Failure> {
         let channel = self.fetch(client, ch).await?;
         client
             .chat(&self.service)
@@ -181,19 +212,19 @@ impl ChatTarget {
             .update(ch)
             .attributes(&merged(&channel, patch))
             .await
-            .map_err(|e| fail(&e))?;
+            .map_err(|e| failure(&e))?;
         Ok(())
     }
 
     async fn create(
         &self,
-        client: &Client,
-        outbound_url: &str,
+        cx: &Context<'_>,
         unique_name: &str,
         (identity, user_name): (&str, Option<&str>),
         friendly_name: &str,
         attributes: &ConversationAttributes,
-    ) -> Result<String, (bool, String)> {
+    ) -> Result<String, Failure> {
+        let (client, outbound_url) = (cx.client, cx.outbound_url);
         let mut channel = None;
         for _ in 0..2 {
             let created = client
@@ -208,7 +239,7 @@ impl ChatTarget {
                 .chat_unique_name(unique_name)
                 .target(identity)
                 .await
-                .map_err(|e| fail(&e))?;
+                .map_err(|e| failure(&e))?;
             let found = self.fetch(client, &created.sid).await?;
             if found.unique_name.as_deref() == Some(unique_name) {
                 channel = Some(found);
@@ -221,9 +252,8 @@ impl ChatTarget {
                 .await?;
         }
         let Some(channel) = channel else {
-            return Err((
-                false,
-                "Flex kept handing back another conversation's chat channel".to_owned(),
+            return Err(Failure::transient(
+                "Flex kept handing back another conversation's chat channel",
             ));
         };
         let ch = channel.sid;
@@ -235,14 +265,14 @@ impl ChatTarget {
                 .update(ch)
                 .attributes(&merged_attributes)
                 .await
-                .map_err(|e| fail(&e))?;
+                .map_err(|e| failure(&e))?;
         }
         let webhooks = client
             .chat(&self.service)
             .webhooks(&ch)
             .list()
             .await
-            .map_err(|e| fail(&e))?;
+            .map_err(|e| failure(&e))?;
         let registered = webhooks.items.iter().any(|w| {
             w.webhook_type == Some(ChannelWebhookType::Webhook)
                 && w.configuration
@@ -259,51 +289,47 @@ impl ChatTarget {
                 .method(&flexcord_twilio::WebhookMethod::Post)
                 .filters(CHAT_FILTERS)
                 .await
-                .map_err(|e| fail(&e))?;
+                .map_err(|e| failure(&e))?;
         }
         Ok(ch.to_string())
     }
 
-    #[allow(clippy::too_many_arguments)] // the fields of one action
     async fn post(
         &self,
         client: &Client,
         action: &Action,
-        sid: &TwilioSid,
-        author: &str,
-        body: &str,
-        at: Option<flexcord_routing::Timestamp>,
-        discord_message: Option<flexcord_routing::MessageId>,
-        webhooks: bool,
-        media: Option<&MediaSid>,
-    ) -> Outcome {
-        let ch = channel_sid(sid)?;
+        ch: &ChannelSid,
+        post: Post<'_>,
+    ) -> Result<String, Failure> {
         let mut request = client
             .chat(&self.service)
-            .messages(&ch)
+            .messages(ch)
             .create()
-            .from(author);
-        request = match media {
+            .from(post.author);
+        request = match post.media {
             Some(media) => request.media_sid(media),
-            None => request.body(body),
+            None => request.body(post.body),
         };
         let mut request = request
-            .attributes(&json!({"flexcord": {
-                "discord_message": discord_message.map(|m| m.to_string()),
-                "trace": crate::trace::for_delivery(action),
-            }}))
-            .webhook_enabled(webhooks);
-        let date = at.and_then(|at| {
-            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(at.millis()) * 1_000_000)
-                .ok()
-        });
-        if let Some(date) = date {
+            .attributes(&message_attributes(action, post.discord_message))
+            .webhook_enabled(post.webhooks);
+        if let Some(date) = date_created(post.at) {
             request = request.date_created(date);
         }
-        let message = request.await.map_err(|e| fail(&e))?;
-        metrics::counter!(telemetry::MESSAGES_ROUTED, "direction" => "to_twilio").increment(1);
-        Ok(Some(message.sid.to_string()))
+        let message = request.await.map_err(|e| failure(&e))?;
+        count_message();
+        Ok(message.sid.to_string())
     }
+}
+
+/// A chat message to post.
+struct Post<'a> {
+    author: &'a str,
+    body: &'a str,
+    at: Option<flexcord_routing::Timestamp>,
+    discord_message: Option<flexcord_routing::MessageId>,
+    webhooks: bool,
+    media: Option<&'a MediaSid>,
 }
 
 #[cfg(test)]

@@ -1,85 +1,18 @@
-//! The driver: routing events in, the store's engine and outbox worker, and the app's upstreams
-//! as the outbox's [`Deliver`].
+//! The driver: routing events into the store's engine, the webhook sink of the HTTP server,
+//! the timers, and the outbox gauges.
 //!
 //! `event -> Engine::handle (store.load -> router.handle -> store.commit) -> outbox ->
-//! Worker -> Upstreams::deliver -> result event -> Engine`.
+//! Worker -> deliver::Upstreams -> result event -> Engine`.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use flexcord_routing::{Action, Event, Note};
-use flexcord_store::{Deliver, Engine, Failure, Receipt};
+use flexcord_routing::{Event, Note};
+use flexcord_store::Engine;
 use flexcord_twilio::webhook::Event as Webhook;
 
-use crate::deliver::Executor;
-use crate::deliver_bot::BotExecutor;
-use crate::deliver_twilio::TwilioExecutor;
-use crate::inbound;
 use crate::server::{BotRequest, Handled, SinkError, WebhookSink};
-
-/// Every upstream the outbox delivers to.
-pub struct Upstreams {
-    /// Discord and cases.
-    pub discord: Executor,
-    /// Twilio (absent when the process has no Twilio client, e.g. a bot-only test).
-    pub twilio: Option<TwilioExecutor>,
-    /// The virtual agent.
-    pub bot: BotExecutor,
-}
-
-fn receipt(event: Event) -> Result<Receipt, Failure> {
-    match event {
-        Event::Delivered { upstream_id, .. } => Ok(Receipt {
-            upstream_id,
-            event: None,
-        }),
-        Event::DeliveryFailed {
-            permanent, reason, ..
-        } => Err(if permanent {
-            Failure::permanent(reason)
-        } else {
-            Failure::transient(reason)
-        }),
-        other => Ok(Receipt::with_event(other)),
-    }
-}
-
-impl Deliver for Upstreams {
-    async fn deliver(&self, action: &Action) -> Result<Receipt, Failure> {
-        self.deliver_attempt(action, 1).await
-    }
-
-    async fn deliver_attempt(&self, action: &Action, attempt: u32) -> Result<Receipt, Failure> {
-        let result = self.deliver_once(action, attempt).await;
-        if let Err(f) = &result
-            && !f.permanent
-        {
-            metrics::counter!(crate::telemetry::OUTBOX_RETRIES, "action" => action.kind.name())
-                .increment(1);
-        }
-        result
-    }
-}
-
-impl Upstreams {
-    async fn deliver_once(&self, action: &Action, attempt: u32) -> Result<Receipt, Failure> {
-        if let Some(event) = self.discord.execute(action).await {
-            return receipt(event);
-        }
-        if let Some(event) = self.bot.execute(action).await {
-            return receipt(event);
-        }
-        if let Some(twilio) = &self.twilio
-            && let Some(event) = twilio.execute_attempt(action, attempt).await
-        {
-            return receipt(event);
-        }
-        Err(Failure::permanent(format!(
-            "no upstream for {} in this configuration",
-            action.kind.name()
-        )))
-    }
-}
+use crate::webhook;
 
 /// Hands an inbound event to the engine; `Parked` when its Twilio SID is not recorded yet,
 /// `Ignored` when the router dropped it (e.g. a closed conversation) or had seen it before.
@@ -123,14 +56,14 @@ impl EngineSink {
 #[async_trait]
 impl WebhookSink for EngineSink {
     async fn outbound(&self, event: Webhook) -> Result<Handled, SinkError> {
-        match inbound::from_webhook(&event) {
+        match webhook::from_webhook(&event) {
             Some(event) => apply(&self.engine, event).await,
             None => Ok(Handled::Ignored),
         }
     }
 
     async fn bot(&self, request: BotRequest) -> Result<Handled, SinkError> {
-        apply(&self.engine, inbound::from_bot_request(&request)).await
+        apply(&self.engine, webhook::from_bot_request(&request)).await
     }
 }
 
@@ -186,7 +119,6 @@ pub fn router_config(
     config: &crate::config::Config,
     now: flexcord_routing::Timestamp,
 ) -> Result<flexcord_routing::RouterConfig, String> {
-    use crate::config::{BotRoute, TwilioMode};
     let millis = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
     let mut texts = flexcord_routing::Texts::default();
     // "from Mon 08:00" names the zone the time is in.
@@ -194,19 +126,23 @@ pub fn router_config(
         .out_of_hours
         .replace("{when}", &format!("{{when}} ({})", config.support.timezone));
     Ok(flexcord_routing::RouterConfig {
-        mode: match config.twilio.mode {
-            TwilioMode::Conversations => flexcord_routing::TwilioMode::Conversations,
-            TwilioMode::Chat => flexcord_routing::TwilioMode::Chat,
-        },
-        bot_route: match config.bot.route {
-            BotRoute::Direct => flexcord_routing::BotRoute::Direct,
-            BotRoute::Studio => flexcord_routing::BotRoute::Studio,
-        },
+        mode: config.twilio.mode,
+        bot_route: config.bot.route,
         bot_identity: config.bot.identity.clone(),
         agent_wait_notice_ms: millis(config.support.agent_wait_notice),
         idle_close_ms: millis(config.support.idle_close),
         hours: config.support.hours_at(now)?,
         texts,
+        reports: flexcord_routing::ReportChannels {
+            bug: config
+                .discord
+                .bug_channel_id
+                .map(flexcord_routing::ChannelId),
+            feature: config
+                .discord
+                .feature_channel_id
+                .map(flexcord_routing::ChannelId),
+        },
     })
 }
 
@@ -338,35 +274,5 @@ mod tests {
             text.contains(r#"flexcord_parked_events_expired_total{event="twilio_message"} 1"#),
             "{text}"
         );
-    }
-
-    #[test]
-    fn results_become_receipts_or_failures() {
-        let id = flexcord_routing::ActionId::new("7-100", 1);
-        let ok = receipt(Event::Delivered {
-            action_id: id.clone(),
-            upstream_id: Some("m1".into()),
-        });
-        assert_eq!(ok.unwrap().upstream_id.as_deref(), Some("m1"));
-        let permanent = receipt(Event::DeliveryFailed {
-            action_id: id.clone(),
-            permanent: true,
-            reason: "50007".into(),
-        });
-        assert!(permanent.unwrap_err().permanent);
-        let transient = receipt(Event::DeliveryFailed {
-            action_id: id.clone(),
-            permanent: false,
-            reason: "503".into(),
-        });
-        assert!(!transient.unwrap_err().permanent);
-        let opened = receipt(Event::DmOpened {
-            action_id: id,
-            channel: flexcord_routing::ChannelId(4),
-        });
-        assert!(matches!(
-            opened.unwrap().event,
-            Some(Event::DmOpened { .. })
-        ));
     }
 }

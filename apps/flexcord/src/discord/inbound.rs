@@ -1,14 +1,13 @@
-//! Turning what Discord and Twilio send into the routing core's events.
+//! Turning what Discord sends (direct messages, interactions) into the routing core's events.
 //!
-//! Pure functions, no I/O: the gateway loop and the webhook handlers call them, and the result
-//! goes to the driver (`store.load -> router.handle -> store.commit`). `None` means "nothing for
-//! the core": the bot's own messages, guild chatter, events without the fields the core needs.
+//! Pure functions, no I/O: the gateway loop and the interaction handler call them. `None` or an
+//! [`InteractionError`] means "nothing for the core": the bot's own messages, guild chatter,
+//! interactions of other applications.
 
 use flexcord_routing as routing;
-use flexcord_twilio::webhook::{ChatEvent, ConversationsEvent, Event as Webhook};
 use routing::{
-    Attachment, Button, CaseNumber, ChannelId, Command, Interaction as CoreInteraction,
-    InteractionId, MessageId, TwilioMessageSid, TwilioSid, UserId,
+    Ack, Attachment, Button, CaseNumber, ChannelId, Command, Interaction as CoreInteraction,
+    InteractionId, MessageId, UserId,
 };
 use twilight_model::application::interaction::{Interaction, InteractionData};
 use twilight_model::channel::Message;
@@ -16,104 +15,8 @@ use twilight_model::id::Id;
 use twilight_model::id::marker::UserMarker;
 use twilight_model::user::User;
 
-use crate::discord::commands::{self, CaseCommand, SlashCommand};
-use crate::discord::modal::{self, ModalSubmit};
-use crate::server::BotRequest;
-
-/// The routing event for a Twilio webhook, or `None` for events the core does not use (an
-/// author-less message, a conversation that merely went inactive, a chat channel update that
-/// does not end it).
-pub fn from_webhook(event: &Webhook) -> Option<routing::Event> {
-    match event {
-        Webhook::Conversations(ConversationsEvent::MessageAdded(m)) => {
-            Some(routing::Event::TwilioMessage {
-                sid: TwilioSid::from(m.conversation_sid.as_str()),
-                message: TwilioMessageSid::from(m.message_sid.as_str()),
-                author: m.author.clone()?,
-                body: m.body.clone().unwrap_or_default(),
-                attachments: m
-                    .media
-                    .iter()
-                    .map(|x| Attachment {
-                        filename: x.filename.clone().unwrap_or_default(),
-                        url: String::new(),
-                        content_type: x.content_type.clone(),
-                        size: x.size,
-                        media_sid: x.sid.map(|s| s.to_string()),
-                        media_service: m.context.chat_service_sid.map(|s| s.to_string()),
-                    })
-                    .collect(),
-            })
-        }
-        Webhook::Conversations(ConversationsEvent::MessageUpdated(m)) => {
-            Some(routing::Event::TwilioMessageUpdated {
-                sid: TwilioSid::from(m.conversation_sid.as_str()),
-                message: TwilioMessageSid::from(m.message_sid.as_str()),
-                author: m.author.clone()?,
-                body: m.body.clone().unwrap_or_default(),
-            })
-        }
-        Webhook::Conversations(ConversationsEvent::ParticipantAdded(p)) => {
-            Some(routing::Event::ParticipantJoined {
-                sid: TwilioSid::from(p.conversation_sid.as_str()),
-                identity: p.identity.clone()?,
-            })
-        }
-        Webhook::Conversations(ConversationsEvent::StateUpdated(s)) => {
-            (s.state_to.as_str() == "closed").then(|| routing::Event::TwilioClosed {
-                sid: TwilioSid::from(s.conversation_sid.as_str()),
-            })
-        }
-        Webhook::Chat(ChatEvent::MessageSent(m)) => Some(routing::Event::TwilioMessage {
-            sid: TwilioSid::from(m.channel_sid.as_str()),
-            message: TwilioMessageSid::from(m.message_sid.as_str()),
-            author: m.from.clone()?,
-            body: m.body.clone().unwrap_or_default(),
-            attachments: Vec::new(),
-        }),
-        Webhook::Chat(ChatEvent::MessageUpdated(m)) => Some(routing::Event::TwilioMessageUpdated {
-            sid: TwilioSid::from(m.channel_sid.as_str()),
-            message: TwilioMessageSid::from(m.message_sid.as_str()),
-            author: m.from.clone()?,
-            body: m.body.clone().unwrap_or_default(),
-        }),
-        Webhook::Chat(ChatEvent::MediaMessageSent(m)) => Some(routing::Event::TwilioMessage {
-            sid: TwilioSid::from(m.channel_sid.as_str()),
-            message: TwilioMessageSid::from(m.message_sid.as_str()),
-            author: m.from.clone()?,
-            body: String::new(),
-            attachments: vec![Attachment {
-                filename: m.media_filename.clone().unwrap_or_default(),
-                url: String::new(),
-                content_type: m.media_content_type.clone(),
-                size: m.media_size,
-                media_sid: m.media_sid.map(|s| s.to_string()),
-                media_service: m.context.service_sid.map(|s| s.to_string()),
-            }],
-        }),
-        Webhook::Chat(ChatEvent::MemberAdded(m)) => Some(routing::Event::ParticipantJoined {
-            sid: TwilioSid::from(m.channel_sid.as_str()),
-            identity: m.identity.clone()?,
-        }),
-        Webhook::Chat(ChatEvent::ChannelUpdated(c)) => c
-            .flex_status()
-            .filter(|s| s.eq_ignore_ascii_case("inactive") || s.eq_ignore_ascii_case("closed"))
-            .map(|_| routing::Event::TwilioClosed {
-                sid: TwilioSid::from(c.channel_sid.as_str()),
-            }),
-        _ => None,
-    }
-}
-
-/// The routing event for `POST /twilio/bot`.
-pub fn from_bot_request(request: &BotRequest) -> routing::Event {
-    routing::Event::BotAsked {
-        sid: TwilioSid::from(request.conversation.as_str()),
-        message: TwilioMessageSid::from(request.message_sid.as_str()),
-        author: request.author.clone(),
-        body: request.body.clone(),
-    }
-}
+use super::commands::{self, CaseCommand, SlashCommand};
+use super::modal::{self, ModalSubmit};
 
 /// The name Discord shows for `user`: their guild nickname, else their global display name,
 /// else their username (cleaned by [`routing::text::display_name`]).
@@ -166,6 +69,19 @@ pub enum InteractionError {
     /// The user sent something malformed; the text is safe to show them.
     #[error("{0}")]
     Invalid(String),
+    /// A command answered with its form (the modal is its acknowledgement; the submission is
+    /// the command).
+    #[error("answered with a form")]
+    OpensModal(Form),
+}
+
+/// The forms (modals) of the report commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// `/bug`.
+    Bug,
+    /// `/new_feature`.
+    Feature,
 }
 
 fn case_number(text: &str) -> Result<CaseNumber, InteractionError> {
@@ -181,8 +97,10 @@ fn case_number(text: &str) -> Result<CaseNumber, InteractionError> {
 }
 
 /// The routing event for a slash command, a modal submission or a button of the core
-/// (`fc:...` custom ids). `/bug` and `/new_feature` themselves are answered with a modal by the
-/// interaction handler; their submissions become the commands.
+/// (`fc:...` custom ids). A button click is acknowledged silently ([`Ack::Silent`]), anything
+/// else with a deferred answer. `/bug` and `/new_feature` themselves are answered with their
+/// modal by the interaction handler ([`InteractionError::OpensModal`]); the submissions become
+/// the commands.
 ///
 /// # Errors
 /// [`InteractionError`]: no user, a kind the core does not handle, or malformed input.
@@ -199,9 +117,17 @@ pub fn from_interaction(interaction: &Interaction) -> Result<routing::Event, Int
             interaction.member.as_ref().and_then(|m| m.nick.as_deref()),
         )
     });
+    let ack = if matches!(interaction.data, Some(InteractionData::MessageComponent(_))) {
+        Ack::Silent
+    } else {
+        Ack::Deferred
+    };
     let core = CoreInteraction {
         id: InteractionId(interaction.id.get()),
         token: interaction.token.clone(),
+        ack,
+        guild: interaction.guild_id.map(twilight_model::id::Id::get),
+        channel: interaction.channel.as_ref().map(|c| ChannelId(c.id.get())),
     };
     let command = match interaction.data.clone() {
         Some(InteractionData::ApplicationCommand(data)) => {
@@ -213,8 +139,9 @@ pub fn from_interaction(interaction: &Interaction) -> Result<routing::Event, Int
                 SlashCommand::Case(CaseCommand::Close(c)) => Command::CaseClose {
                     number: case_number(&c.number)?,
                 },
-                SlashCommand::Bug | SlashCommand::NewFeature => {
-                    return Err(InteractionError::NotHandled);
+                SlashCommand::Bug => return Err(InteractionError::OpensModal(Form::Bug)),
+                SlashCommand::NewFeature => {
+                    return Err(InteractionError::OpensModal(Form::Feature));
                 }
             }
         }
@@ -256,125 +183,9 @@ pub fn from_interaction(interaction: &Interaction) -> Result<routing::Event, Int
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
-
-    const CH: &str = "CH0123456789abcdef0123456789abcdef";
-    const IM: &str = "IM0123456789abcdef0123456789abcdef";
-
-    #[test]
-    fn conversations_webhooks_map_to_core_events() {
-        let added = Webhook::from_form(&form(&[
-            ("EventType", "onMessageAdded"),
-            ("ConversationSid", CH),
-            ("MessageSid", IM),
-            ("Author", "agent@example.com"),
-            ("Body", "Hello"),
-        ]));
-        assert_eq!(
-            from_webhook(&added),
-            Some(routing::Event::TwilioMessage {
-                sid: TwilioSid::from(CH),
-                message: TwilioMessageSid::from(IM),
-                author: "agent@example.com".into(),
-                body: "Hello".into(),
-                attachments: Vec::new(),
-            })
-        );
-        let joined = Webhook::from_form(&form(&[
-            ("EventType", "onParticipantAdded"),
-            ("ConversationSid", CH),
-            ("ParticipantSid", "MB0123456789abcdef0123456789abcdef"),
-            ("Identity", "agent@example.com"),
-        ]));
-        assert_eq!(
-            from_webhook(&joined),
-            Some(routing::Event::ParticipantJoined {
-                sid: TwilioSid::from(CH),
-                identity: "agent@example.com".into()
-            })
-        );
-        let closed = Webhook::from_form(&form(&[
-            ("EventType", "onConversationStateUpdated"),
-            ("ConversationSid", CH),
-            ("StateFrom", "active"),
-            ("StateTo", "closed"),
-        ]));
-        assert_eq!(
-            from_webhook(&closed),
-            Some(routing::Event::TwilioClosed {
-                sid: TwilioSid::from(CH)
-            })
-        );
-        let inactive = Webhook::from_form(&form(&[
-            ("EventType", "onConversationStateUpdated"),
-            ("ConversationSid", CH),
-            ("StateTo", "inactive"),
-        ]));
-        assert_eq!(
-            from_webhook(&inactive),
-            None,
-            "inactive is a pause, not an end"
-        );
-        let unknown = Webhook::from_form(&form(&[("EventType", "onUserAdded")]));
-        assert_eq!(from_webhook(&unknown), None);
-    }
-
-    #[test]
-    fn chat_webhooks_map_to_core_events() {
-        let sent = Webhook::from_form(&form(&[
-            ("EventType", "onMessageSent"),
-            ("ChannelSid", CH),
-            ("MessageSid", IM),
-            ("From", "agent"),
-            ("Body", "Hi"),
-        ]));
-        assert!(matches!(
-            from_webhook(&sent),
-            Some(routing::Event::TwilioMessage { ref author, ref body, .. }) if author == "agent" && body == "Hi"
-        ));
-        let inactive = Webhook::from_form(&form(&[
-            ("EventType", "onChannelUpdated"),
-            ("ChannelSid", CH),
-            ("Attributes", r#"{"status":"INACTIVE"}"#),
-        ]));
-        assert_eq!(
-            from_webhook(&inactive),
-            Some(routing::Event::TwilioClosed {
-                sid: TwilioSid::from(CH)
-            })
-        );
-        let active = Webhook::from_form(&form(&[
-            ("EventType", "onChannelUpdated"),
-            ("ChannelSid", CH),
-            ("Attributes", r#"{"status":"ACTIVE"}"#),
-        ]));
-        assert_eq!(from_webhook(&active), None);
-    }
-
-    #[test]
-    fn bot_requests_map_to_bot_asked() {
-        let req = BotRequest {
-            conversation: CH.into(),
-            message_sid: IM.into(),
-            author: "discord:5".into(),
-            body: "hi".into(),
-        };
-        assert_eq!(
-            from_bot_request(&req),
-            routing::Event::BotAsked {
-                sid: TwilioSid::from(CH),
-                message: TwilioMessageSid::from(IM),
-                author: "discord:5".into(),
-                body: "hi".into()
-            }
-        );
-    }
+    use flexcord_routing::{
+        Button, CaseNumber, ChannelId, Command, InteractionId, MessageId, UserId,
+    };
 
     fn message(json: &str) -> Message {
         serde_json::from_str(json).expect("message fixture")
@@ -469,9 +280,12 @@ mod tests {
             Err(InteractionError::Invalid(_))
         ));
         let bug = interaction(r#"{"id":"7","name":"bug","type":1}"#, 2);
-        assert_eq!(from_interaction(&bug), Err(InteractionError::NotHandled));
+        assert_eq!(
+            from_interaction(&bug),
+            Err(InteractionError::OpensModal(Form::Bug))
+        );
         let submit = interaction(
-            r#"{"custom_id":"flexcord:feature","components":[
+            r#"{"custom_id":"fc:feature","components":[
             {"type":18,"id":1,"component":{"type":4,"id":2,"custom_id":"title","value":"Dark mode"}},
             {"type":18,"id":3,"component":{"type":4,"id":4,"custom_id":"description","value":"please"}}]}"#,
             5,

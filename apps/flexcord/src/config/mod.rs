@@ -1,0 +1,351 @@
+//! The configuration: a TOML file plus `FLEXCORD_<SECTION>__<KEY>` environment overrides.
+//!
+//! Every key, its default and its meaning are listed in `docs/configuration.md` ([`KEYS`] is
+//! the list). Loading never stops at the first problem: [`Config::load`] returns every missing,
+//! unknown or invalid key at once in [`ConfigError`], so `flexcord check-config` can name them
+//! all. What each Twilio mode and bot route needs is [`route_requirements`].
+//!
+//! Secrets (`discord.token`, `twilio.auth_token`, `twilio.api_key_secret`,
+//! `bot.webhook_secret`, `cases.token`) are held in [`Secret`] and never appear in `Debug`.
+
+mod hours;
+mod keys;
+mod reader;
+mod shards;
+mod validate;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub use flexcord_routing::{BotRoute, SupportHours, TwilioMode};
+use flexcord_twilio::sid::{
+    AccountSid, ApiKeySid, FlexFlowSid, FlowSid, ServiceSid, WorkflowSid, WorkspaceSid,
+};
+use url::Url;
+
+pub use hours::{OFFSET_DAYS_AHEAD, OFFSET_DAYS_BEHIND};
+pub use keys::{ENV_PREFIX, KEYS};
+use reader::Raw;
+pub use reader::{ConfigError, parse_duration};
+pub use shards::ShardSpec;
+pub use validate::{RouteRequirement, route_requirements};
+
+use crate::secret::Secret;
+
+/// The whole configuration, validated.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// `[discord]`.
+    pub discord: DiscordConfig,
+    /// `[twilio]`.
+    pub twilio: TwilioConfig,
+    /// `[server]`.
+    pub server: ServerConfig,
+    /// `[store]`.
+    pub store: StoreConfig,
+    /// `[outbox]`.
+    pub outbox: OutboxConfig,
+    /// `[bot]`.
+    pub bot: BotConfig,
+    /// `[kb]`.
+    pub kb: KbConfig,
+    /// `[cases]`.
+    pub cases: CasesConfig,
+    /// `[support]`.
+    pub support: SupportConfig,
+}
+
+/// `[discord]`: the bot application.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct DiscordConfig {
+    /// The bot token.
+    pub token: Secret,
+    /// The application (client) id.
+    pub application_id: u64,
+    /// Register commands in this guild only (instant updates; for testing).
+    pub guild_id: Option<u64>,
+    /// REST base URL (`https://discord.com`, or an emulator's `http://127.0.0.1:port`).
+    pub api_url: Url,
+    /// Gateway base URL (`wss://gateway.discord.gg`, or an emulator's `ws://…`).
+    pub gateway_url: Url,
+    /// The shards this process runs.
+    pub shards: ShardSpec,
+    /// Where `/bug` reports are announced, if anywhere.
+    pub bug_channel_id: Option<u64>,
+    /// Where `/new_feature` requests are announced, if anywhere.
+    pub feature_channel_id: Option<u64>,
+    /// The largest file passed on as an upload, either way (Discord's upload limit, 10 MiB by
+    /// default); larger files are passed on as links.
+    pub max_upload_bytes: u64,
+}
+
+impl DiscordConfig {
+    /// The `(host[:port][/prefix], use_http)` pair twilight-http's `ClientBuilder::proxy` takes,
+    /// or `None` for the real `https://discord.com`.
+    pub fn http_proxy(&self) -> Option<(String, bool)> {
+        let host = self.api_url.host_str()?;
+        if self.api_url.scheme() == "https" && host == "discord.com" {
+            return None;
+        }
+        let mut base = match self.api_url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        };
+        let path = self.api_url.path().trim_end_matches('/');
+        base.push_str(path);
+        Some((base, self.api_url.scheme() == "http"))
+    }
+
+    /// The gateway URL as twilight's `proxy_url` wants it: no trailing slash.
+    pub fn gateway_base(&self) -> String {
+        self.gateway_url.as_str().trim_end_matches('/').to_owned()
+    }
+}
+
+/// `[twilio]`: the account and the products used.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct TwilioConfig {
+    /// Conversations (default) or Programmable Chat.
+    pub mode: TwilioMode,
+    /// The account SID.
+    pub account_sid: AccountSid,
+    /// The primary Auth Token: signs webhooks, and authenticates REST calls without an API key.
+    pub auth_token: Secret,
+    /// API key credentials for REST calls, if used.
+    pub api_key: Option<(ApiKeySid, Secret)>,
+    /// Chat service (chat mode).
+    pub chat_service_sid: Option<ServiceSid>,
+    /// Flex Flow (chat mode).
+    pub flex_flow_sid: Option<FlexFlowSid>,
+    /// Conversations service (default service when unset).
+    pub conversations_service_sid: Option<ServiceSid>,
+    /// `TaskRouter` workspace (hand-off through the Interactions API).
+    pub workspace_sid: Option<WorkspaceSid>,
+    /// `TaskRouter` workflow (hand-off through the Interactions API).
+    pub workflow_sid: Option<WorkflowSid>,
+    /// Studio flow (conversations mode with the studio route).
+    pub studio_flow_sid: Option<FlowSid>,
+    /// Programmable Chat base URL.
+    pub chat_url: Url,
+    /// Flex API base URL.
+    pub flex_url: Url,
+    /// Conversations base URL.
+    pub conversations_url: Url,
+    /// Studio base URL.
+    pub studio_url: Url,
+    /// Media Content Service base URL.
+    pub media_url: Url,
+}
+
+/// Which virtual agent answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BotMode {
+    /// The embedded knowledge-base agent (default).
+    Embedded,
+    /// A Rasa server at `bot.rasa_url`.
+    Rasa,
+}
+
+/// Where cases live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CasesBackend {
+    /// In this process, in `cases.store_url` (default `store.url`).
+    Embedded,
+    /// A separate flexcord-cases server at `cases.url`.
+    Remote,
+}
+
+/// `[server]`: the HTTP server for webhooks, health and metrics.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// The external URL Twilio calls (signatures are computed on it).
+    pub public_url: Url,
+    /// Largest request body accepted (413 above).
+    pub max_body_bytes: usize,
+    /// How long shutdown waits for requests and the outbox to drain.
+    pub shutdown_grace: Duration,
+}
+
+/// `[store]`: the database of conversations and the outbox.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct StoreConfig {
+    /// `sqlite://…` or `postgres://…`.
+    pub url: String,
+}
+
+/// `[outbox]`: how the outbox worker retries deliveries.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct OutboxConfig {
+    /// Attempts before a delivery is given up (dead letter).
+    pub max_attempts: u32,
+    /// The first retry delay, doubled at each further attempt.
+    pub base_backoff: Duration,
+    /// The longest retry delay.
+    pub max_backoff: Duration,
+    /// How long a worker holds a claimed delivery; after it, another worker (or this process
+    /// after a restart) takes the delivery over.
+    pub lease: Duration,
+}
+
+/// `[bot]`: the virtual agent.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct BotConfig {
+    /// Direct (default) or studio.
+    pub route: BotRoute,
+    /// Embedded (default) or Rasa.
+    pub mode: BotMode,
+    /// Rasa's base URL (rasa mode).
+    pub rasa_url: Option<Url>,
+    /// The identity the bot writes as in Twilio.
+    pub identity: String,
+    /// Shared secret accepted on `POST /twilio/bot` in `X-Flexcord-Secret`.
+    pub webhook_secret: Option<Secret>,
+}
+
+/// `[kb]`: the knowledge base.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct KbConfig {
+    /// Folder of articles; `None` uses the sample built into the binary.
+    pub path: Option<std::path::PathBuf>,
+}
+
+/// `[cases]`: case management.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct CasesConfig {
+    /// Embedded (default) or remote.
+    pub backend: CasesBackend,
+    /// Database of embedded cases (defaults to `store.url`).
+    pub store_url: String,
+    /// Remote cases server.
+    pub url: Option<Url>,
+    /// Bearer token for the cases API.
+    pub token: Option<Secret>,
+}
+
+/// `[support]`: opening hours and timers.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SupportConfig {
+    /// When agents are available, in local time of `timezone` (weekly ranges only: the UTC
+    /// offsets are added by [`SupportConfig::hours_at`]); `None` means always.
+    pub hours: Option<SupportHours>,
+    /// The IANA time zone of `hours`, as configured (known to the bundled tz database).
+    pub timezone: String,
+    /// After this long without an agent the user is told they are still queued.
+    pub agent_wait_notice: Duration,
+    /// A conversation idle this long is closed (case resolved with reason `idle`).
+    pub idle_close: Duration,
+}
+
+impl Config {
+    /// Loads the configuration from TOML text and environment variables (`FLEXCORD_<SECTION>__<KEY>`;
+    /// they win over the file). Pass `std::env::vars()` for the process environment.
+    ///
+    /// # Errors
+    /// [`ConfigError`] listing every unknown, missing or invalid key.
+    pub fn load(
+        toml_text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut raw = Raw::from_toml(toml_text);
+        raw.apply_env(env);
+        Self::validate(raw)
+    }
+
+    /// Reads `path` (if it exists) and the process environment.
+    ///
+    /// # Errors
+    /// [`ConfigError`] when the file cannot be read or any key is wrong.
+    pub fn from_file_and_env(path: Option<&std::path::Path>) -> Result<Config, ConfigError> {
+        let text = match path {
+            Some(p) => std::fs::read_to_string(p).map_err(|e| ConfigError {
+                problems: vec![format!("cannot read {}: {e}", p.display())],
+            })?,
+            None => String::new(),
+        };
+        Self::load(&text, std::env::vars())
+    }
+
+    /// A summary of the effective configuration, one `section.key = value` line per key, with
+    /// secrets shown as `<redacted>` (or `<unset>`). Printed by `flexcord check-config`.
+    pub fn summary(&self) -> String {
+        fn opt<T: fmt::Display>(v: Option<&T>) -> String {
+            v.map_or_else(|| "<unset>".to_owned(), ToString::to_string)
+        }
+        let d = &self.discord;
+        let t = &self.twilio;
+        let lines = [
+            ("discord.token", d.token.to_string()),
+            ("discord.application_id", d.application_id.to_string()),
+            ("discord.guild_id", opt(d.guild_id.as_ref())),
+            ("discord.api_url", d.api_url.to_string()),
+            ("discord.gateway_url", d.gateway_url.to_string()),
+            ("discord.shards", d.shards.to_string()),
+            ("discord.max_upload_bytes", d.max_upload_bytes.to_string()),
+            ("twilio.mode", format!("{:?}", t.mode).to_lowercase()),
+            ("twilio.account_sid", t.account_sid.to_string()),
+            ("twilio.auth_token", t.auth_token.to_string()),
+            ("server.listen", self.server.listen.to_string()),
+            ("server.public_url", self.server.public_url.to_string()),
+            (
+                "server.max_body_bytes",
+                self.server.max_body_bytes.to_string(),
+            ),
+            ("store.url", redact_url(&self.store.url)),
+            ("outbox.max_attempts", self.outbox.max_attempts.to_string()),
+            (
+                "outbox.base_backoff",
+                format!("{:?}", self.outbox.base_backoff),
+            ),
+            (
+                "outbox.max_backoff",
+                format!("{:?}", self.outbox.max_backoff),
+            ),
+            ("outbox.lease", format!("{:?}", self.outbox.lease)),
+            ("bot.route", format!("{:?}", self.bot.route).to_lowercase()),
+            ("bot.mode", format!("{:?}", self.bot.mode).to_lowercase()),
+            ("bot.identity", self.bot.identity.clone()),
+            ("bot.webhook_secret", opt(self.bot.webhook_secret.as_ref())),
+            (
+                "cases.backend",
+                format!("{:?}", self.cases.backend).to_lowercase(),
+            ),
+            ("cases.store_url", redact_url(&self.cases.store_url)),
+            ("support.timezone", self.support.timezone.clone()),
+        ];
+        let mut out = String::new();
+        for (k, v) in lines {
+            out.push_str(k);
+            out.push_str(" = ");
+            out.push_str(&v);
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// A database URL with any password replaced by `<redacted>`.
+pub fn redact_url(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("redacted"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
