@@ -205,6 +205,11 @@ async fn cases(cli: &Cli, command: &CasesCommand) -> ExitCode {
         }
         CasesCommand::Show { number } => crate::cases::show(store.as_ref(), number).await,
     };
+    print_report(result)
+}
+
+/// Prints a command's report, or its error (exit code 1).
+fn print_report(result: Result<String, String>) -> ExitCode {
     match result {
         Ok(text) => {
             print!("{text}");
@@ -274,16 +279,7 @@ async fn outbox(cli: &Cli, command: &OutboxCommand) -> ExitCode {
         OutboxCommand::Stats => crate::outbox::stats(&store).await,
     };
     store.close().await;
-    match result {
-        Ok(text) => {
-            print!("{text}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    print_report(result)
 }
 
 /// The configuration of a command that needs all of it; its problems are printed.

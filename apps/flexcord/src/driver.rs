@@ -146,29 +146,6 @@ pub fn router_config(
     })
 }
 
-/// The Twilio client for the configured account and product URLs.
-///
-/// # Errors
-/// The client's error for an unusable configuration.
-pub fn twilio_client(
-    config: &crate::config::TwilioConfig,
-) -> Result<flexcord_twilio::Client, flexcord_twilio::Error> {
-    let mut builder = flexcord_twilio::Client::builder()
-        .account(config.account_sid.as_str(), config.auth_token.expose())
-        .chat_url(config.chat_url.as_str().trim_end_matches('/'))
-        .flex_url(config.flex_url.as_str().trim_end_matches('/'))
-        .conversations_url(config.conversations_url.as_str().trim_end_matches('/'))
-        .studio_url(config.studio_url.as_str().trim_end_matches('/'))
-        .media_url(config.media_url.as_str().trim_end_matches('/'))
-        .user_agent_extension(concat!("flexcord/", env!("CARGO_PKG_VERSION")));
-    if let Some((sid, secret)) = &config.api_key {
-        builder = builder
-            .account_sid(config.account_sid.as_str())
-            .api_key(sid.as_str(), secret.expose());
-    }
-    builder.build()
-}
-
 /// Publishes the outbox's rows per state as the gauge `flexcord_outbox_rows{state}`, its
 /// waiting rows (`pending` + `running`) as `flexcord_outbox_depth`, its dead letters
 /// (`failed` + `dead`) as `flexcord_outbox_dead_letters` and the parked events as

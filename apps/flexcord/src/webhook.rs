@@ -3,7 +3,7 @@
 //! Pure functions, no I/O: the webhook handlers call them, and the result goes to the driver
 //! (`store.load -> router.handle -> store.commit`). `None` means "nothing for the core": an
 //! author-less message, a conversation that merely went inactive, event types the bridge does
-//! not use. Discord's side is [`crate::discord::inbound`].
+//! not use. Discord's side is `discord::inbound`.
 
 use flexcord_routing as routing;
 use flexcord_twilio::webhook::{ChatEvent, ConversationsEvent, Event as Webhook};

@@ -9,6 +9,7 @@ mod crash;
 mod deliver;
 mod faults;
 mod journey;
+mod layout;
 mod media;
 mod process;
 mod scale;

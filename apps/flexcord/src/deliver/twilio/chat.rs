@@ -22,21 +22,17 @@
 //! Chat channels have no Interactions API: the Flex Flow's Studio flow hands off (it sees
 //! `flexcord.handoff` and sends the channel to Flex), so `CreateInteraction` is refused.
 
-use flexcord_routing::{Action, ActionKind, ConversationAttributes, TwilioSid};
-use flexcord_store::{Failure, Receipt};
+use flexcord_routing::{Action, ConversationAttributes, FlexInteraction, TwilioSid};
+use flexcord_store::Failure;
 use flexcord_twilio::chat::{Channel, ChannelWebhookType};
-use flexcord_twilio::sid::{ChannelSid, FlexFlowSid, MediaSid, ServiceSid};
+use flexcord_twilio::sid::{ChannelSid, FlexFlowSid, ServiceSid};
 use flexcord_twilio::{Client, Order};
 use serde_json::{Value, json};
 
 use super::{
-    Context, attributes_json, count_message, date_created, failure, message_attributes,
-    upload_media,
+    Context, HandOff, Mode, NewConversation, Post, RETRY_LOOKBACK, attributes_json, date_created,
+    failure, message_attributes, posted_by, upload_media,
 };
-
-/// How many of the channel's latest messages a retried post looks through for the one an
-/// earlier attempt may have created.
-const RETRY_LOOKBACK: u32 = 50;
 
 /// The channel webhook's events (DESIGN §3).
 pub const CHAT_FILTERS: [&str; 5] = [
@@ -80,86 +76,6 @@ fn flexcord_patch(a: &ConversationAttributes) -> Vec<(&'static str, Value)> {
 }
 
 impl ChatTarget {
-    /// Runs one Twilio action in chat mode.
-    pub(crate) async fn run(
-        &self,
-        cx: &Context<'_>,
-        action: &Action,
-        attempt: u32,
-    ) -> Result<Receipt, Failure> {
-        let client = cx.client;
-        match &action.kind {
-            ActionKind::CreateTwilioConversation {
-                unique_name,
-                identity,
-                friendly_name,
-                user_name,
-                attributes,
-                studio: _,
-            } => self
-                .create(
-                    cx,
-                    unique_name,
-                    (identity, user_name.as_deref()),
-                    friendly_name,
-                    attributes,
-                )
-                .await
-                .map(Receipt::id),
-            ActionKind::PostToTwilio {
-                sid,
-                author,
-                body,
-                at,
-                discord_message,
-                webhooks,
-                media,
-            } => {
-                let ch = channel_sid(sid)?;
-                if attempt > 1
-                    && let Some(earlier) = self.posted_before(client, action, &ch).await?
-                {
-                    tracing::info!(action = %action.id.as_str(), message = %earlier,
-                        "an earlier attempt posted this message; not posting it again");
-                    count_message();
-                    return Ok(Receipt::id(earlier));
-                }
-                let media_sid = match media {
-                    Some(file) => {
-                        Box::pin(upload_media(client, &self.service, cx.downloader, file)).await?
-                    }
-                    None => None,
-                };
-                let post = Post {
-                    author,
-                    body,
-                    at: *at,
-                    discord_message: *discord_message,
-                    webhooks: *webhooks,
-                    media: media_sid.as_ref(),
-                };
-                self.post(client, action, &ch, post).await.map(Receipt::id)
-            }
-            ActionKind::UpdateTwilioAttributes { sid, attributes } => {
-                self.patch(client, &channel_sid(sid)?, &flexcord_patch(attributes))
-                    .await?;
-                Ok(Receipt::done())
-            }
-            ActionKind::CloseTwilio { sid, .. } => {
-                self.patch(client, &channel_sid(sid)?, &[("status", json!("INACTIVE"))])
-                    .await?;
-                Ok(Receipt::done())
-            }
-            ActionKind::CreateInteraction { .. } => Err(Failure::permanent(
-                "chat mode hands off through the Flex Flow's Studio flow, not the Interactions API",
-            )),
-            other => Err(Failure::permanent(format!(
-                "{} is not a Twilio action",
-                other.name()
-            ))),
-        }
-    }
-
     async fn fetch(&self, client: &Client, ch: &ChannelSid) -> Result<Channel, Failure> {
         client
             .chat(&self.service)
@@ -167,34 +83,6 @@ impl ChatTarget {
             .fetch(ch)
             .await
             .map_err(|e| failure(&e))
-    }
-
-    /// The SID of the message an earlier attempt of `action` created (its attributes carry
-    /// the action id as `flexcord.action`), among the channel's latest messages.
-    async fn posted_before(
-        &self,
-        client: &Client,
-        action: &Action,
-        ch: &ChannelSid,
-    ) -> Result<Option<String>, Failure> {
-        let page = client
-            .chat(&self.service)
-            .messages(ch)
-            .list()
-            .order(&Order::Desc)
-            .page_size(RETRY_LOOKBACK)
-            .await
-            .map_err(|e| failure(&e))?;
-        Ok(page
-            .items
-            .iter()
-            .find(|m| {
-                m.attributes
-                    .as_deref()
-                    .and_then(|a| serde_json::from_str::<Value>(a).ok())
-                    .is_some_and(|a| a["flexcord"]["action"] == action.id.as_str())
-            })
-            .map(|m| m.sid.to_string()))
     }
 
     /// Sets `patch`'s keys in the channel's attributes, keeping the others (no webhooks: the
@@ -215,15 +103,10 @@ impl ChatTarget {
             .map_err(|e| failure(&e))?;
         Ok(())
     }
+}
 
-    async fn create(
-        &self,
-        cx: &Context<'_>,
-        unique_name: &str,
-        (identity, user_name): (&str, Option<&str>),
-        friendly_name: &str,
-        attributes: &ConversationAttributes,
-    ) -> Result<String, Failure> {
+impl Mode for ChatTarget {
+    async fn create(&self, cx: &Context<'_>, new: &NewConversation<'_>) -> Result<String, Failure> {
         let (client, outbound_url) = (cx.client, cx.outbound_url);
         let mut channel = None;
         for _ in 0..2 {
@@ -232,16 +115,16 @@ impl ChatTarget {
                 .channels()
                 .create(
                     &self.flex_flow,
-                    identity,
-                    user_name.unwrap_or(friendly_name),
-                    friendly_name,
+                    new.identity,
+                    new.user_name.unwrap_or(new.friendly_name),
+                    new.friendly_name,
                 )
-                .chat_unique_name(unique_name)
-                .target(identity)
+                .chat_unique_name(new.unique_name)
+                .target(new.identity)
                 .await
                 .map_err(|e| failure(&e))?;
             let found = self.fetch(client, &created.sid).await?;
-            if found.unique_name.as_deref() == Some(unique_name) {
+            if found.unique_name.as_deref() == Some(new.unique_name) {
                 channel = Some(found);
                 break;
             }
@@ -257,7 +140,7 @@ impl ChatTarget {
             ));
         };
         let ch = channel.sid;
-        let merged_attributes = merged(&channel, &flexcord_patch(attributes));
+        let merged_attributes = merged(&channel, &flexcord_patch(new.attributes));
         if channel.attributes_json().as_ref() != Some(&merged_attributes) {
             client
                 .chat(&self.service)
@@ -294,19 +177,47 @@ impl ChatTarget {
         Ok(ch.to_string())
     }
 
+    async fn posted_before(
+        &self,
+        cx: &Context<'_>,
+        action: &Action,
+        sid: &TwilioSid,
+    ) -> Result<Option<String>, Failure> {
+        let page = cx
+            .client
+            .chat(&self.service)
+            .messages(&channel_sid(sid)?)
+            .list()
+            .order(&Order::Desc)
+            .page_size(RETRY_LOOKBACK)
+            .await
+            .map_err(|e| failure(&e))?;
+        Ok(posted_by(
+            action,
+            page.items
+                .iter()
+                .map(|m| (m.sid.to_string(), m.attributes.as_deref())),
+        ))
+    }
+
     async fn post(
         &self,
-        client: &Client,
+        cx: &Context<'_>,
         action: &Action,
-        ch: &ChannelSid,
-        post: Post<'_>,
+        post: &Post<'_>,
     ) -> Result<String, Failure> {
+        let client = cx.client;
+        let ch = channel_sid(post.sid)?;
+        let media = match post.media {
+            Some(file) => upload_media(client, &self.service, cx.downloader, file).await?,
+            None => None,
+        };
         let mut request = client
             .chat(&self.service)
-            .messages(ch)
+            .messages(&ch)
             .create()
             .from(post.author);
-        request = match post.media {
+        request = match &media {
             Some(media) => request.media_sid(media),
             None => request.body(post.body),
         };
@@ -317,19 +228,40 @@ impl ChatTarget {
             request = request.date_created(date);
         }
         let message = request.await.map_err(|e| failure(&e))?;
-        count_message();
         Ok(message.sid.to_string())
     }
-}
 
-/// A chat message to post.
-struct Post<'a> {
-    author: &'a str,
-    body: &'a str,
-    at: Option<flexcord_routing::Timestamp>,
-    discord_message: Option<flexcord_routing::MessageId>,
-    webhooks: bool,
-    media: Option<&'a MediaSid>,
+    async fn set_attributes(
+        &self,
+        cx: &Context<'_>,
+        sid: &TwilioSid,
+        attributes: &ConversationAttributes,
+    ) -> Result<(), Failure> {
+        self.patch(cx.client, &channel_sid(sid)?, &flexcord_patch(attributes))
+            .await
+    }
+
+    async fn hand_off(&self, _: &Context<'_>, _: &HandOff<'_>) -> Result<String, Failure> {
+        Err(Failure::permanent(
+            "chat mode hands off through the Flex Flow's Studio flow, not the Interactions API",
+        ))
+    }
+
+    /// Sets Flex's `status` to `INACTIVE`: Flex ends the chat's task (chat channels have no
+    /// Flex interaction).
+    async fn close(
+        &self,
+        cx: &Context<'_>,
+        sid: &TwilioSid,
+        _: Option<&FlexInteraction>,
+    ) -> Result<(), Failure> {
+        self.patch(
+            cx.client,
+            &channel_sid(sid)?,
+            &[("status", json!("INACTIVE"))],
+        )
+        .await
+    }
 }
 
 #[cfg(test)]

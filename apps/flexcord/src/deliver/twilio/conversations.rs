@@ -14,22 +14,20 @@
 //! when that cannot be done (too large, gone, refused) the message carries its fallback body,
 //! the file's name and link.
 
-use flexcord_routing::{
-    Action, ActionKind, Attachment, ConversationAttributes, FlexInteraction, TwilioSid,
-};
-use flexcord_store::{Failure, Receipt};
+use flexcord_routing::{Action, ConversationAttributes, FlexInteraction, TwilioSid};
+use flexcord_store::Failure;
+use flexcord_twilio::Order;
 use flexcord_twilio::conversations::{ConversationState, WebhookTarget};
 use flexcord_twilio::flex::ChannelStatusUpdate;
 use flexcord_twilio::sid::{
     ConversationSid, FlowSid, InteractionChannelSid, InteractionSid, ServiceSid, SidOrName,
     WorkflowSid, WorkspaceSid,
 };
-use flexcord_twilio::{Client, Order};
 use serde_json::json;
 
 use super::{
-    Context, already_exists, attributes_json, count_message, date_created, failure,
-    failure_unchecked, message_attributes, upload_media,
+    Context, HandOff, Mode, NewConversation, Post, RETRY_LOOKBACK, already_exists, attributes_json,
+    date_created, failure, failure_unchecked, message_attributes, posted_by, upload_media,
 };
 
 /// The conversation webhook's events (DESIGN §3).
@@ -39,10 +37,6 @@ pub const CONVERSATION_FILTERS: [&str; 4] = [
     "onParticipantAdded",
     "onConversationStateUpdated",
 ];
-
-/// How many of the conversation's latest messages a retried post looks through for the one an
-/// earlier attempt may have created.
-const RETRY_LOOKBACK: u32 = 50;
 
 /// What Conversations mode needs besides the client.
 #[derive(Debug, Clone, Default)]
@@ -69,104 +63,16 @@ fn sid(s: &TwilioSid) -> Result<ConversationSid, Failure> {
         .map_err(|e| Failure::permanent(format!("bad conversation SID: {e}")))
 }
 
-impl ConversationsTarget {
-    /// Runs one Twilio action in Conversations mode.
-    pub(crate) async fn run(
-        &self,
-        cx: &Context<'_>,
-        action: &Action,
-        attempt: u32,
-    ) -> Result<Receipt, Failure> {
-        let client = cx.client;
-        match &action.kind {
-            ActionKind::CreateTwilioConversation {
-                unique_name,
-                identity,
-                friendly_name,
-                user_name,
-                attributes,
-                studio,
-            } => self
-                .create_conversation(
-                    cx,
-                    unique_name,
-                    (identity, user_name.as_deref()),
-                    friendly_name,
-                    attributes,
-                    *studio,
-                )
-                .await
-                .map(Receipt::id),
-            ActionKind::PostToTwilio {
-                sid: conversation,
-                author,
-                body,
-                at,
-                discord_message,
-                webhooks,
-                media,
-            } => Box::pin(self.post(
-                cx,
-                (action, attempt),
-                conversation,
-                author,
-                body,
-                *at,
-                *discord_message,
-                *webhooks,
-                media.as_deref(),
-            ))
-            .await
-            .map(Receipt::id),
-            ActionKind::UpdateTwilioAttributes {
-                sid: conversation,
-                attributes,
-            } => {
-                client
-                    .conversations()
-                    .update(sid(conversation)?)
-                    .attributes(&attributes_json(attributes))
-                    .await
-                    .map_err(|e| failure(&e))?;
-                Ok(Receipt::done())
-            }
-            ActionKind::CreateInteraction {
-                sid: conversation,
-                identity,
-                user_name,
-                case,
-            } => self
-                .create_interaction(
-                    client,
-                    conversation,
-                    (identity, user_name.as_deref()),
-                    case.as_ref(),
-                )
-                .await
-                .map(Receipt::id),
-            ActionKind::CloseTwilio {
-                sid: conversation,
-                interaction,
-            } => {
-                close(client, conversation, interaction.as_ref()).await?;
-                Ok(Receipt::done())
-            }
-            other => Err(Failure::permanent(format!(
-                "{} is not a Twilio action",
-                other.name()
-            ))),
-        }
-    }
-
-    async fn create_conversation(
-        &self,
-        cx: &Context<'_>,
-        unique_name: &str,
-        (identity, user_name): (&str, Option<&str>),
-        friendly_name: &str,
-        attributes: &ConversationAttributes,
-        studio: bool,
-    ) -> Result<String, Failure> {
+impl Mode for ConversationsTarget {
+    async fn create(&self, cx: &Context<'_>, new: &NewConversation<'_>) -> Result<String, Failure> {
+        let NewConversation {
+            unique_name,
+            identity,
+            friendly_name,
+            user_name,
+            attributes,
+            studio,
+        } = *new;
         let client = cx.client;
         let conversations = client.conversations();
         let created = conversations
@@ -240,30 +146,38 @@ impl ConversationsTarget {
         Ok(sid.to_string())
     }
 
-    #[allow(clippy::too_many_arguments)] // the fields of one action
+    async fn posted_before(
+        &self,
+        cx: &Context<'_>,
+        action: &Action,
+        conversation: &TwilioSid,
+    ) -> Result<Option<String>, Failure> {
+        let page = cx
+            .client
+            .conversations()
+            .messages(&sid(conversation)?)
+            .list()
+            .order(&Order::Desc)
+            .page_size(RETRY_LOOKBACK)
+            .await
+            .map_err(|e| failure(&e))?;
+        Ok(posted_by(
+            action,
+            page.items
+                .iter()
+                .map(|m| (m.sid.to_string(), m.attributes.as_deref())),
+        ))
+    }
+
     async fn post(
         &self,
         cx: &Context<'_>,
-        (action, attempt): (&Action, u32),
-        conversation: &TwilioSid,
-        author: &str,
-        body: &str,
-        at: Option<flexcord_routing::Timestamp>,
-        discord_message: Option<flexcord_routing::MessageId>,
-        webhooks: bool,
-        media: Option<&Attachment>,
+        action: &Action,
+        post: &Post<'_>,
     ) -> Result<String, Failure> {
         let client = cx.client;
-        if attempt > 1
-            && let Some(earlier) = posted_before(client, action, conversation).await?
-        {
-            tracing::info!(action = %action.id.as_str(), message = %earlier,
-                "an earlier attempt posted this message; not posting it again");
-            count_message();
-            return Ok(earlier);
-        }
-        let conversation = sid(conversation)?;
-        let media_sid = match media {
+        let conversation = sid(post.sid)?;
+        let media_sid = match post.media {
             Some(file) => {
                 let service = match self.media_service {
                     Some(s) => Some(s),
@@ -287,29 +201,43 @@ impl ConversationsTarget {
             .conversations()
             .messages(&conversation)
             .create()
-            .author(author);
+            .author(post.author);
         request = match &media_sid {
             Some(media) => request.media_sid(media),
-            None => request.body(body),
+            None => request.body(post.body),
         };
         let mut request = request
-            .attributes(&message_attributes(action, discord_message))
-            .webhook_enabled(webhooks);
-        if let Some(date) = date_created(at) {
+            .attributes(&message_attributes(action, post.discord_message))
+            .webhook_enabled(post.webhooks);
+        if let Some(date) = date_created(post.at) {
             request = request.date_created(date);
         }
         let message = request.await.map_err(|e| failure(&e))?;
-        count_message();
         Ok(message.sid.to_string())
     }
 
-    async fn create_interaction(
+    async fn set_attributes(
         &self,
-        client: &Client,
+        cx: &Context<'_>,
         conversation: &TwilioSid,
-        (identity, user_name): (&str, Option<&str>),
-        case: Option<&flexcord_routing::CaseNumber>,
-    ) -> Result<String, Failure> {
+        attributes: &ConversationAttributes,
+    ) -> Result<(), Failure> {
+        cx.client
+            .conversations()
+            .update(sid(conversation)?)
+            .attributes(&attributes_json(attributes))
+            .await
+            .map_err(|e| failure(&e))?;
+        Ok(())
+    }
+
+    async fn hand_off(&self, cx: &Context<'_>, hand_off: &HandOff<'_>) -> Result<String, Failure> {
+        let HandOff {
+            sid: conversation,
+            identity,
+            user_name,
+            case,
+        } = *hand_off;
         let (Some(workspace), Some(workflow)) = (&self.workspace, &self.workflow) else {
             return Err(Failure::permanent(
                 "twilio.workspace_sid and twilio.workflow_sid are not configured",
@@ -326,7 +254,8 @@ impl ConversationsTarget {
                 "conversationSid": conversation.as_str(),
             },
         }});
-        let interaction = client
+        let interaction = cx
+            .client
             .flex()
             .interactions()
             .create_for_conversation(&sid(conversation)?, &routing)
@@ -340,71 +269,46 @@ impl ConversationsTarget {
             .unwrap_or_default();
         Ok(format!("{}/{channel}", interaction.sid))
     }
-}
 
-/// The SID of the message an earlier attempt of `action` created (its attributes carry
-/// the action id as `flexcord.action`), among the conversation's latest messages.
-async fn posted_before(
-    client: &Client,
-    action: &Action,
-    conversation: &TwilioSid,
-) -> Result<Option<String>, Failure> {
-    let page = client
-        .conversations()
-        .messages(&sid(conversation)?)
-        .list()
-        .order(&Order::Desc)
-        .page_size(RETRY_LOOKBACK)
-        .await
-        .map_err(|e| failure(&e))?;
-    Ok(page
-        .items
-        .iter()
-        .find(|m| {
-            m.attributes
-                .as_deref()
-                .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
-                .is_some_and(|a| a["flexcord"]["action"] == action.id.as_str())
-        })
-        .map(|m| m.sid.to_string()))
-}
-
-/// Ends the Twilio side. With the bridge's Flex interaction, its channel is closed with its
-/// tasks completed, which is how Flex ends a chat (the agent's task ends and Flex closes the
-/// conversation); otherwise, or when the interaction is gone, the conversation is closed.
-async fn close(
-    client: &Client,
-    conversation: &TwilioSid,
-    interaction: Option<&FlexInteraction>,
-) -> Result<(), Failure> {
-    if let Some(flex) = interaction {
-        let parsed = flex
-            .interaction
-            .parse::<InteractionSid>()
-            .ok()
-            .zip(flex.channel.parse::<InteractionChannelSid>().ok());
-        if let Some((kd, uo)) = parsed {
-            match client
-                .flex()
-                .interaction_channels(&kd)
-                .update(&uo, ChannelStatusUpdate::Closed)
-                .complete_tasks()
-                .await
-            {
-                Ok(_) => {}
-                Err(e) if e.is_not_found() => {
-                    tracing::info!(interaction = %kd, "the Flex interaction is gone; closing the conversation");
+    /// Ends the Twilio side. With the bridge's Flex interaction, its channel is closed with its
+    /// tasks completed, which is how Flex ends a chat (the agent's task ends and Flex closes the
+    /// conversation); otherwise, or when the interaction is gone, the conversation is closed.
+    async fn close(
+        &self,
+        cx: &Context<'_>,
+        conversation: &TwilioSid,
+        interaction: Option<&FlexInteraction>,
+    ) -> Result<(), Failure> {
+        let client = cx.client;
+        if let Some(flex) = interaction {
+            let parsed = flex
+                .interaction
+                .parse::<InteractionSid>()
+                .ok()
+                .zip(flex.channel.parse::<InteractionChannelSid>().ok());
+            if let Some((kd, uo)) = parsed {
+                match client
+                    .flex()
+                    .interaction_channels(&kd)
+                    .update(&uo, ChannelStatusUpdate::Closed)
+                    .complete_tasks()
+                    .await
+                {
+                    Ok(_) => {}
+                    Err(e) if e.is_not_found() => {
+                        tracing::info!(interaction = %kd, "the Flex interaction is gone; closing the conversation");
+                    }
+                    Err(e) => return Err(failure(&e)),
                 }
-                Err(e) => return Err(failure(&e)),
             }
         }
+        // Closing a conversation that is already closed is accepted by Twilio.
+        client
+            .conversations()
+            .update(sid(conversation)?)
+            .state(&ConversationState::Closed)
+            .await
+            .map_err(|e| failure(&e))?;
+        Ok(())
     }
-    // Closing a conversation that is already closed is accepted by Twilio.
-    client
-        .conversations()
-        .update(sid(conversation)?)
-        .state(&ConversationState::Closed)
-        .await
-        .map_err(|e| failure(&e))?;
-    Ok(())
 }

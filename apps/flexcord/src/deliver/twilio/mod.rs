@@ -8,7 +8,10 @@
 pub mod chat;
 pub mod conversations;
 
-use flexcord_routing::{Action, Attachment, ConversationAttributes};
+use flexcord_routing::{
+    Action, ActionKind, Attachment, CaseNumber, ConversationAttributes, FlexInteraction, MessageId,
+    Timestamp, TwilioSid,
+};
 use flexcord_store::{Failure, Receipt};
 use flexcord_twilio::sid::{MediaSid, ServiceSid};
 use flexcord_twilio::{Client, Error, ErrorKind};
@@ -24,10 +27,11 @@ pub struct TwilioExecutor {
     client: Client,
     outbound_url: String,
     downloader: Downloader,
-    mode: Mode,
+    target: Target,
 }
 
-enum Mode {
+/// The configured mode and its settings.
+enum Target {
     Conversations(ConversationsTarget),
     Chat(ChatTarget),
 }
@@ -40,15 +44,15 @@ impl TwilioExecutor {
         public_url: &url::Url,
         target: ConversationsTarget,
     ) -> Self {
-        Self::new(client, public_url, Mode::Conversations(target))
+        Self::new(client, public_url, Target::Conversations(target))
     }
 
     /// Chat mode: channels made through `target`'s Flex Flow.
     pub fn chat(client: Client, public_url: &url::Url, target: ChatTarget) -> Self {
-        Self::new(client, public_url, Mode::Chat(target))
+        Self::new(client, public_url, Target::Chat(target))
     }
 
-    fn new(client: Client, public_url: &url::Url, mode: Mode) -> Self {
+    fn new(client: Client, public_url: &url::Url, target: Target) -> Self {
         Self {
             client,
             outbound_url: format!(
@@ -56,7 +60,7 @@ impl TwilioExecutor {
                 public_url.as_str().trim_end_matches('/')
             ),
             downloader: Downloader::default(),
-            mode,
+            target,
         }
     }
 
@@ -74,15 +78,167 @@ impl TwilioExecutor {
     /// # Errors
     /// The [`Failure`] the outbox records: retried, or a dead letter.
     pub async fn run(&self, action: &Action, attempt: u32) -> Result<Receipt, Failure> {
-        let context = Context {
+        let cx = Context {
             client: &self.client,
             outbound_url: &self.outbound_url,
             downloader: &self.downloader,
         };
-        match &self.mode {
-            Mode::Conversations(target) => target.run(&context, action, attempt).await,
-            Mode::Chat(target) => target.run(&context, action, attempt).await,
+        match &self.target {
+            Target::Conversations(target) => run_in(target, &cx, action, attempt).await,
+            Target::Chat(target) => run_in(target, &cx, action, attempt).await,
         }
+    }
+}
+
+/// A conversation (or chat channel) to create, from `CreateTwilioConversation`.
+pub(crate) struct NewConversation<'a> {
+    pub(crate) unique_name: &'a str,
+    pub(crate) identity: &'a str,
+    pub(crate) friendly_name: &'a str,
+    pub(crate) user_name: Option<&'a str>,
+    pub(crate) attributes: &'a ConversationAttributes,
+    pub(crate) studio: bool,
+}
+
+/// A message to post, from `PostToTwilio`.
+pub(crate) struct Post<'a> {
+    pub(crate) sid: &'a TwilioSid,
+    pub(crate) author: &'a str,
+    pub(crate) body: &'a str,
+    pub(crate) at: Option<Timestamp>,
+    pub(crate) discord_message: Option<MessageId>,
+    pub(crate) webhooks: bool,
+    pub(crate) media: Option<&'a Attachment>,
+}
+
+/// A hand-off through the Flex Interactions API, from `CreateInteraction`.
+pub(crate) struct HandOff<'a> {
+    pub(crate) sid: &'a TwilioSid,
+    pub(crate) identity: &'a str,
+    pub(crate) user_name: Option<&'a str>,
+    pub(crate) case: Option<&'a CaseNumber>,
+}
+
+/// What a Twilio mode does for each action.
+pub(crate) trait Mode {
+    /// Creates the conversation (or channel) under its unique name, or finds the one an
+    /// earlier attempt made; returns its SID.
+    async fn create(&self, cx: &Context<'_>, new: &NewConversation<'_>) -> Result<String, Failure>;
+    /// The message an earlier attempt of `action` posted, if any.
+    async fn posted_before(
+        &self,
+        cx: &Context<'_>,
+        action: &Action,
+        sid: &TwilioSid,
+    ) -> Result<Option<String>, Failure>;
+    /// Posts a message; returns its SID.
+    async fn post(
+        &self,
+        cx: &Context<'_>,
+        action: &Action,
+        post: &Post<'_>,
+    ) -> Result<String, Failure>;
+    /// Sets the `flexcord` attributes.
+    async fn set_attributes(
+        &self,
+        cx: &Context<'_>,
+        sid: &TwilioSid,
+        attributes: &ConversationAttributes,
+    ) -> Result<(), Failure>;
+    /// Hands the conversation to Flex; returns `KD…/UO…`.
+    async fn hand_off(&self, cx: &Context<'_>, hand_off: &HandOff<'_>) -> Result<String, Failure>;
+    /// Ends the Twilio side.
+    async fn close(
+        &self,
+        cx: &Context<'_>,
+        sid: &TwilioSid,
+        interaction: Option<&FlexInteraction>,
+    ) -> Result<(), Failure>;
+}
+
+/// Runs one Twilio action in `mode`: the action's fields read once for both modes.
+async fn run_in(
+    mode: &impl Mode,
+    cx: &Context<'_>,
+    action: &Action,
+    attempt: u32,
+) -> Result<Receipt, Failure> {
+    match &action.kind {
+        ActionKind::CreateTwilioConversation {
+            unique_name,
+            identity,
+            friendly_name,
+            user_name,
+            attributes,
+            studio,
+        } => {
+            let new = NewConversation {
+                unique_name,
+                identity,
+                friendly_name,
+                user_name: user_name.as_deref(),
+                attributes,
+                studio: *studio,
+            };
+            mode.create(cx, &new).await.map(Receipt::id)
+        }
+        ActionKind::PostToTwilio {
+            sid,
+            author,
+            body,
+            at,
+            discord_message,
+            webhooks,
+            media,
+        } => {
+            if attempt > 1
+                && let Some(earlier) = mode.posted_before(cx, action, sid).await?
+            {
+                tracing::info!(action = %action.id.as_str(), message = %earlier,
+                    "an earlier attempt posted this message; not posting it again");
+                count_message();
+                return Ok(Receipt::id(earlier));
+            }
+            let post = Post {
+                sid,
+                author,
+                body,
+                at: *at,
+                discord_message: *discord_message,
+                webhooks: *webhooks,
+                media: media.as_deref(),
+            };
+            // Boxed: downloading and uploading a file makes this future large.
+            let posted = Box::pin(mode.post(cx, action, &post)).await?;
+            count_message();
+            Ok(Receipt::id(posted))
+        }
+        ActionKind::UpdateTwilioAttributes { sid, attributes } => {
+            mode.set_attributes(cx, sid, attributes).await?;
+            Ok(Receipt::done())
+        }
+        ActionKind::CreateInteraction {
+            sid,
+            identity,
+            user_name,
+            case,
+        } => {
+            let hand_off = HandOff {
+                sid,
+                identity,
+                user_name: user_name.as_deref(),
+                case: case.as_ref(),
+            };
+            mode.hand_off(cx, &hand_off).await.map(Receipt::id)
+        }
+        ActionKind::CloseTwilio { sid, interaction } => {
+            mode.close(cx, sid, interaction.as_ref()).await?;
+            Ok(Receipt::done())
+        }
+        other => Err(Failure::permanent(format!(
+            "{} is not a Twilio action",
+            other.name()
+        ))),
     }
 }
 
@@ -148,13 +304,31 @@ pub fn attributes_json(a: &ConversationAttributes) -> serde_json::Value {
 /// retried post looks for.
 pub(crate) fn message_attributes(
     action: &Action,
-    discord_message: Option<flexcord_routing::MessageId>,
+    discord_message: Option<MessageId>,
 ) -> serde_json::Value {
     json!({"flexcord": {
         "discord_message": discord_message.map(|m| m.to_string()),
         "trace": crate::trace::for_delivery(action),
         "action": action.id.as_str(),
     }})
+}
+
+/// How many of the latest messages a retried post looks through for the one an earlier
+/// attempt may have created.
+pub(crate) const RETRY_LOOKBACK: u32 = 50;
+
+/// The SID of the message an earlier attempt of `action` created, among `messages` (SID and
+/// attributes text): its attributes carry the action id as `flexcord.action`.
+pub(crate) fn posted_by<'a>(
+    action: &Action,
+    messages: impl IntoIterator<Item = (String, Option<&'a str>)>,
+) -> Option<String> {
+    messages.into_iter().find_map(|(sid, attributes)| {
+        attributes
+            .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
+            .is_some_and(|a| a["flexcord"]["action"] == action.id.as_str())
+            .then_some(sid)
+    })
 }
 
 /// A back-filled line's original time.
@@ -243,5 +417,29 @@ mod tests {
         assert_eq!(failure_unchecked(&api(429, wait)).retry_after, wait);
         assert!(failure_unchecked(&Error::new(ErrorKind::Transport { sent: true })).permanent);
         assert!(!failure_unchecked(&Error::new(ErrorKind::Transport { sent: false })).permanent);
+    }
+
+    #[test]
+    fn a_retried_post_finds_the_message_its_action_made() {
+        let action = Action {
+            id: flexcord_routing::ActionId::new("7-100", 3),
+            kind: ActionKind::AskBot {
+                user: flexcord_routing::UserId(1),
+                text: "hi".into(),
+            },
+        };
+        let mine = message_attributes(&action, None).to_string();
+        let other = r#"{"flexcord":{"action":"7-100/2"}}"#;
+        let found = posted_by(
+            &action,
+            [
+                ("IM1".to_owned(), Some(other)),
+                ("IM2".to_owned(), None),
+                ("IM3".to_owned(), Some("not json")),
+                ("IM4".to_owned(), Some(mine.as_str())),
+            ],
+        );
+        assert_eq!(found.as_deref(), Some("IM4"));
+        assert_eq!(posted_by(&action, [("IM1".to_owned(), Some(other))]), None);
     }
 }
