@@ -74,12 +74,24 @@ pub(crate) fn spec() -> Option<&'static Spec> {
 pub(crate) fn check_call(call: &RestCall) -> Option<String> {
     let spec = spec()?;
     let path = format!("/{}", call.path);
-    let (template, op) = spec.find(&call.method, &path).unwrap_or_else(|| {
-        panic!(
-            "{} {path} answered {} but is no operation of Discord's spec",
-            call.method, call.status
-        )
-    });
+    let Some((template, op)) = spec.find(&call.method, &path) else {
+        // No such operation: 405 when the path has others, 404 when Discord has no such path;
+        // either way Discord's error body.
+        let other_methods = ["get", "post", "put", "patch", "delete"]
+            .iter()
+            .any(|m| spec.find(m, &path).is_some());
+        let want = if other_methods { 405 } else { 404 };
+        assert_eq!(
+            call.status, want,
+            "{} {path} is no operation of Discord's spec",
+            call.method
+        );
+        let schema = json!({"$ref": "#/components/schemas/ErrorResponse"});
+        let body = call.response.clone().unwrap_or_default();
+        let validator = spec.validator("no operation", &schema);
+        assert!(validator.is_valid(&body), "{want} body {body}");
+        return None;
+    };
     let name = format!("{} {template}", call.method);
     if call.status >= 500 {
         return None;
@@ -94,7 +106,9 @@ pub(crate) fn check_call(call: &RestCall) -> Option<String> {
     let schema = declared.pointer("/content/application~1json/schema");
     match (schema, &call.response) {
         (None, None) => {}
-        (None, Some(body)) => panic!("{name} answered {status} with a body the spec has none for: {body}"),
+        (None, Some(body)) => {
+            panic!("{name} answered {status} with a body the spec has none for: {body}")
+        }
         (Some(_), None) => panic!("{name} answered {status} without the body the spec declares"),
         (Some(schema), Some(body)) => {
             let validator = spec.validator(&format!("{name} {status}"), schema);
@@ -212,7 +226,10 @@ fn the_validator_catches_mismatches() {
     let missing = std::panic::catch_unwind(|| {
         check_call(&call(200, json!({"id": "1", "username": "x"})));
     });
-    assert!(missing.is_err(), "a user without required fields is refused");
+    assert!(
+        missing.is_err(),
+        "a user without required fields is refused"
+    );
     let bad_error = std::panic::catch_unwind(|| {
         check_call(&call(404, json!({"message": "Unknown User"})));
     });

@@ -5,6 +5,9 @@ use serde_json::{Value, json};
 use super::super::state::{ChannelRec, DiscordState, Dispatch, INTENT_GUILDS, Target, now_iso};
 use super::{MessageInput, Reply, as_id};
 
+/// Channel types a guild channel can be created with.
+const GUILD_TYPES: [u64; 7] = [0, 2, 4, 5, 13, 15, 16];
+
 impl DiscordState {
     pub(super) fn dispatch_channel(&mut self, event: &str, id: u64) {
         let Some(c) = self.channels.get(&id) else {
@@ -92,7 +95,6 @@ impl DiscordState {
             return Reply::bad_length("name", 1, 100);
         }
         let kind = b["type"].as_u64().unwrap_or(0);
-        const GUILD_TYPES: [u64; 7] = [0, 2, 4, 5, 13, 15, 16];
         if !GUILD_TYPES.contains(&kind) {
             return Reply::choices("type", &GUILD_TYPES);
         }

@@ -447,7 +447,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("PUT", "channels/{channel_id}/permissions/{overwrite_id}"),
     ("DELETE", "channels/{channel_id}/permissions/{overwrite_id}"),
     ("POST", "channels/{channel_id}/threads"),
-    ("POST", "channels/{channel_id}/messages/{message_id}/threads"),
+    (
+        "POST",
+        "channels/{channel_id}/messages/{message_id}/threads",
+    ),
     ("PUT", "channels/{channel_id}/thread-members/{user_id}"),
     ("DELETE", "channels/{channel_id}/thread-members/{user_id}"),
     ("GET", "guilds/{guild_id}"),
@@ -457,15 +460,33 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "interactions/{interaction_id}/{token}/callback"),
     ("POST", "webhooks/{webhook_id}/{token}"),
     ("GET", "webhooks/{webhook_id}/{token}/messages/{message_id}"),
-    ("PATCH", "webhooks/{webhook_id}/{token}/messages/{message_id}"),
-    ("DELETE", "webhooks/{webhook_id}/{token}/messages/{message_id}"),
+    (
+        "PATCH",
+        "webhooks/{webhook_id}/{token}/messages/{message_id}",
+    ),
+    (
+        "DELETE",
+        "webhooks/{webhook_id}/{token}/messages/{message_id}",
+    ),
     ("PUT", "applications/{application_id}/commands"),
     ("GET", "applications/{application_id}/commands"),
     ("POST", "applications/{application_id}/commands"),
-    ("DELETE", "applications/{application_id}/commands/{command_id}"),
-    ("PUT", "applications/{application_id}/guilds/{guild_id}/commands"),
-    ("GET", "applications/{application_id}/guilds/{guild_id}/commands"),
-    ("POST", "applications/{application_id}/guilds/{guild_id}/commands"),
+    (
+        "DELETE",
+        "applications/{application_id}/commands/{command_id}",
+    ),
+    (
+        "PUT",
+        "applications/{application_id}/guilds/{guild_id}/commands",
+    ),
+    (
+        "GET",
+        "applications/{application_id}/guilds/{guild_id}/commands",
+    ),
+    (
+        "POST",
+        "applications/{application_id}/guilds/{guild_id}/commands",
+    ),
     (
         "DELETE",
         "applications/{application_id}/guilds/{guild_id}/commands/{command_id}",
@@ -488,7 +509,10 @@ fn unrouted(method: &Method, segs: &[&str]) -> Reply {
                 Some(name) => {
                     let id_ok = !name.ends_with("_id")
                         || got.parse::<u64>().is_ok()
-                        || matches!((name, *got), ("user_id", "@me") | ("message_id", "@original"));
+                        || matches!(
+                            (name, *got),
+                            ("user_id", "@me") | ("message_id", "@original")
+                        );
                     if !id_ok && bad_id.is_none() {
                         bad_id = Some((name, *got));
                     }
@@ -1197,7 +1221,7 @@ impl DiscordState {
                 if g == self.config.guild_id {
                     let mut guild = self.guild_value();
                     if with_counts {
-                        guild["approximate_member_count"] = json!(self.users.len() + 1);
+                        guild["approximate_member_count"] = json!(self.users.len());
                         guild["approximate_presence_count"] = json!(0);
                     }
                     Reply::ok(guild)
