@@ -27,7 +27,8 @@ OPTIONS:
     --host <IP>                   Address to bind (keep it loopback) [default: 127.0.0.1]
     --app-url <URL>               The app's public base URL; Twilio webhooks and the Studio-like
                                   router call it [default: http://127.0.0.1:8080]
-    --discord-token <TOKEN>       Bot token the Discord emulator accepts [default: flexcord-dev-token]
+    --discord-token <TOKEN>       Bot token the Discord emulator accepts [default: a Discord-shaped
+                                  token for the default bot, DEFAULT_TOKEN in flexcord-testkit]
     --twilio-account-sid <SID>    Account SID [default: AC00000000000000000000000000000000]
     --twilio-auth-token <TOKEN>   Auth token (signs webhooks) [default: 00000000000000000000000000000000]
     --bot-secret <SECRET>         Sent as X-Flexcord-Secret on bot requests
@@ -56,7 +57,7 @@ fn parse_args() -> Result<Option<Args>, String> {
         discord_port: 9001,
         twilio_port: 9002,
         app_url: "http://127.0.0.1:8080".to_owned(),
-        discord_token: "flexcord-dev-token".to_owned(),
+        discord_token: flexcord_testkit::discord::DEFAULT_TOKEN.to_owned(),
         account_sid: "AC00000000000000000000000000000000".to_owned(),
         auth_token: "00000000000000000000000000000000".to_owned(),
         bot_secret: None,

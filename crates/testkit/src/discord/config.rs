@@ -3,6 +3,12 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+/// The bot token [`DiscordConfig::default`] requires, in Discord's shape: the bot's id in
+/// base64, a timestamp and an HMAC, joined by dots (`MTIw…MQ.aVW5AA.Zmxl…`). The first part is the
+/// default bot's id (`1200000000000000001`); the last decodes to `flexcord-testkit-not-a-secret`.
+pub const DEFAULT_TOKEN: &str =
+    "MTIwMDAwMDAwMDAwMDAwMDAwMQ.aVW5AA.ZmxleGNvcmQtdGVzdGtpdC1ub3QtYS1zZWNyZXQ";
+
 /// Kind of a guild channel the emulator starts with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -109,7 +115,8 @@ pub struct RoleSpec {
 }
 
 /// Everything the emulator starts with. [`Default`] gives a guild with `#general`, `#bug-report`,
-/// `#feature-request` and `#announcements`, a bot `supportbot` and the users `alice` and `bob`.
+/// `#feature-request` and `#announcements`, a bot `supportbot` whose token is [`DEFAULT_TOKEN`],
+/// and the users `alice` and `bob`.
 #[derive(Clone, Debug)]
 pub struct DiscordConfig {
     /// Address to bind (default `127.0.0.1:0`, a free loopback port).
@@ -133,7 +140,7 @@ pub struct DiscordConfig {
     /// Application name.
     pub application_name: String,
     /// Bot token expected in IDENTIFY, RESUME and the REST `Authorization` header (with or without
-    /// the `Bot ` prefix). `None` accepts any token.
+    /// the `Bot ` prefix): [`DEFAULT_TOKEN`] unless set. `None` accepts any non-empty token.
     pub token: Option<String>,
     /// Whether the privileged `MESSAGE_CONTENT` intent is enabled for the application. When false,
     /// an IDENTIFY that asks for it is closed with 4014 (Disallowed intents), as Discord does.
@@ -192,7 +199,7 @@ impl Default for DiscordConfig {
             },
             application_id: 1_200_000_000_000_000_001,
             application_name: "Support Bot".to_owned(),
-            token: None,
+            token: Some(DEFAULT_TOKEN.to_owned()),
             message_content_allowed: true,
             heartbeat_interval: Duration::from_millis(41_250),
             interaction_ack_deadline: Duration::from_secs(3),
@@ -253,5 +260,38 @@ impl DiscordConfig {
     pub fn channel_id(&self, name: &str) -> Option<u64> {
         let name = name.trim_start_matches('#');
         self.channels.iter().find(|c| c.name == name).map(|c| c.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+
+    use super::*;
+
+    #[test]
+    fn the_default_token_has_discords_shape_and_names_the_default_bot() {
+        let parts: Vec<&str> = DEFAULT_TOKEN.split('.').collect();
+        assert_eq!(parts.len(), 3);
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let id = b64
+            .decode(parts[0])
+            .map(|b| String::from_utf8_lossy(&b).into_owned());
+        assert_eq!(id.ok(), Some(DiscordConfig::default().bot.id.to_string()));
+        assert_eq!(
+            b64.decode(parts[1]).map(|b| b.len()).ok(),
+            Some(4),
+            "a 32-bit timestamp"
+        );
+        assert!(parts[2].len() >= 27, "an HMAC as long as Discord's");
+        assert!(
+            DEFAULT_TOKEN
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+        );
+        assert_eq!(
+            DiscordConfig::default().token.as_deref(),
+            Some(DEFAULT_TOKEN)
+        );
     }
 }

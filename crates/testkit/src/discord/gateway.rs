@@ -1,9 +1,14 @@
-//! The gateway: v10 JSON over `ws://`, text frames only.
+//! The gateway: v10 JSON over `ws://`.
 //!
 //! HELLO on connect; IDENTIFY -> READY (+ `GUILD_CREATE` with the GUILDS intent); heartbeats answered
 //! with op 11, and a connection that misses its heartbeats is closed with 4009 (its session is
 //! invalidated); RESUME replays every dispatch after the client's sequence number, then RESUMED;
 //! an unknown or invalidated session gets op 9 `false`.
+//!
+//! Transport compression as Discord does it: with `compress=zlib-stream` every payload the
+//! emulator sends is a binary frame cut from one zlib stream (each ending with a sync flush,
+//! `00 00 ff ff`); with `compress=zstd-stream` from one zstd stream (each ending with a flush).
+//! Clients may send their JSON payloads in text or binary frames.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -34,6 +39,48 @@ pub(crate) async fn upgrade(
     ws.on_upgrade(move |socket| run(socket, shared, query))
 }
 
+/// The transport compression a connection asked for with `compress=`.
+enum Compressor {
+    /// Text frames.
+    None,
+    /// `zlib-stream`: one zlib stream for the connection, a sync flush after each payload.
+    Zlib(flate2::write::ZlibEncoder<Vec<u8>>),
+    /// `zstd-stream`: one zstd stream for the connection, a flush after each payload.
+    Zstd(Box<zstd::stream::write::Encoder<'static, Vec<u8>>>),
+}
+
+impl Compressor {
+    fn for_query(query: &HashMap<String, String>) -> Self {
+        match query.get("compress").map(String::as_str) {
+            Some("zlib-stream") => Self::Zlib(flate2::write::ZlibEncoder::new(
+                Vec::new(),
+                flate2::Compression::default(),
+            )),
+            Some("zstd-stream") => zstd::stream::write::Encoder::new(Vec::new(), 0)
+                .map_or(Self::None, |e| Self::Zstd(Box::new(e))),
+            _ => Self::None,
+        }
+    }
+
+    /// The frame for one payload: the text itself, or the next compressed chunk of the stream.
+    fn frame(&mut self, text: String) -> std::io::Result<Message> {
+        use std::io::Write as _;
+        match self {
+            Self::None => Ok(Message::Text(text.into())),
+            Self::Zlib(e) => {
+                e.write_all(text.as_bytes())?;
+                e.flush()?;
+                Ok(Message::Binary(std::mem::take(e.get_mut()).into()))
+            }
+            Self::Zstd(e) => {
+                e.write_all(text.as_bytes())?;
+                e.flush()?;
+                Ok(Message::Binary(std::mem::take(e.get_mut()).into()))
+            }
+        }
+    }
+}
+
 async fn run(socket: WebSocket, shared: Arc<Shared>, query: HashMap<String, String>) {
     let (mut sink, mut stream) = socket.split();
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -41,6 +88,7 @@ async fn run(socket: WebSocket, shared: Arc<Shared>, query: HashMap<String, Stri
     let conn = shared.with(|s| s.register_conn(tx.clone()));
     let interval = shared.read(|s| s.config.heartbeat_interval);
 
+    let mut compressor = Compressor::for_query(&query);
     let writer_cancel = cancel.clone();
     let writer = tokio::spawn(async move {
         loop {
@@ -48,7 +96,10 @@ async fn run(socket: WebSocket, shared: Arc<Shared>, query: HashMap<String, Stri
                 () = writer_cancel.cancelled() => break,
                 out = rx.recv() => match out {
                     Some(Outgoing::Text(text)) => {
-                        if sink.send(Message::Text(text.into())).await.is_err() {
+                        let Ok(frame) = compressor.frame(text) else {
+                            break;
+                        };
+                        if sink.send(frame).await.is_err() {
                             break;
                         }
                     }
@@ -113,8 +164,18 @@ async fn run(socket: WebSocket, shared: Arc<Shared>, query: HashMap<String, Stri
                         deadline = Instant::now() + grace;
                     }
                 }
-                Some(Ok(Message::Binary(_))) => {
-                    shared.with(|s| s.send_to_conn(conn, close(4002, "Error while decoding payload.")));
+                Some(Ok(Message::Binary(bytes))) => {
+                    // Discord reads a client's JSON from binary frames too (never compressed).
+                    match std::str::from_utf8(&bytes) {
+                        Ok(text) => {
+                            if shared.with(|s| s.handle_frame(conn, text)) {
+                                deadline = Instant::now() + grace;
+                            }
+                        }
+                        Err(_) => shared.with(|s| {
+                            s.send_to_conn(conn, close(4002, "Error while decoding payload."));
+                        }),
+                    }
                 }
                 Some(Ok(_)) => {}
             },

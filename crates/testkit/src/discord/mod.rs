@@ -48,7 +48,7 @@ use axum::routing::{any, get};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-pub use config::{ChannelKind, ChannelSpec, DiscordConfig, RoleSpec, UserSpec};
+pub use config::{ChannelKind, ChannelSpec, DEFAULT_TOKEN, DiscordConfig, RoleSpec, UserSpec};
 pub use inject::{CommandOption, Injected, ModalSubmit, OptionValue, SlashCommand};
 pub use state::{
     Attachment, DiscordState, FaultKind, InteractionRecord, InteractionResponse, MessageOrigin,
@@ -244,6 +244,11 @@ impl DiscordEmulator {
     /// The configuration the emulator started with.
     pub fn config(&self) -> &DiscordConfig {
         &self.config
+    }
+
+    /// The bot token the emulator accepts (`None`: any token), [`DEFAULT_TOKEN`] by default.
+    pub fn token(&self) -> Option<&str> {
+        self.config.token.as_deref()
     }
 
     /// The bot's user id.

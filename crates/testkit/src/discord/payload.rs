@@ -8,6 +8,9 @@ use super::state::{ChannelRec, DiscordState, StoredMessage};
 /// Permission bits Discord reports for the bot in interactions (everything but administrator).
 pub(crate) const APP_PERMISSIONS: &str = "2251799813685239";
 
+/// The application's flags: `GATEWAY_MESSAGE_CONTENT_LIMITED` (1 << 19).
+const APPLICATION_FLAGS: u64 = 1 << 19;
+
 impl DiscordState {
     /// User object; an unknown id yields a placeholder user.
     pub(crate) fn user_value(&self, id: u64) -> Value {
@@ -24,6 +27,8 @@ impl DiscordState {
                 "banner": null,
                 "accent_color": null,
                 "avatar_decoration_data": null,
+                "collectibles": null,
+                "primary_guild": null,
             }),
             None => json!({
                 "id": id.to_string(),
@@ -32,6 +37,8 @@ impl DiscordState {
                 "global_name": null,
                 "avatar": null,
                 "public_flags": 0,
+                "flags": 0,
+                "primary_guild": null,
             }),
         }
     }
@@ -88,17 +95,22 @@ impl DiscordState {
             "bot_public": false,
             "bot_require_code_grant": false,
             "verify_key": "0f6c1a2e1b8a4d4fa1f0a6e5c3b2d1e0f6c1a2e1b8a4d4fa1f0a6e5c3b2d1e0f",
-            "flags": 1 << 19,
+            "flags": APPLICATION_FLAGS,
+            "flags_new": APPLICATION_FLAGS.to_string(),
             "owner": self.user_value(c.owner_id.unwrap_or(c.bot.id)),
             "team": null,
             "bot": self.user_value(c.bot.id),
             "guild_id": c.guild_id.to_string(),
             "redirect_uris": [],
             "interactions_endpoint_url": null,
-            "install_params": null,
+            "role_connections_verification_url": null,
             "integration_types_config": {"0": {}, "1": {}},
             "tags": [],
+            "explicit_content_filter": 0,
+            "eligible_oauth2_scopes": ["applications.commands", "bot"],
             "approximate_guild_count": 1,
+            "approximate_user_install_count": c.users.len(),
+            "approximate_user_authorization_count": c.users.len(),
         })
     }
 
@@ -201,6 +213,14 @@ impl DiscordState {
             "premium_progress_bar_enabled": false,
             "stickers": [],
             "safety_alerts_channel_id": null,
+            "home_header": null,
+            "region": "deprecated",
+            "widget_channel_id": null,
+            "nsfw": false,
+            "max_presences": null,
+            "max_video_channel_users": 25,
+            "max_stage_video_channel_users": 50,
+            "incidents_data": null,
         })
     }
 
@@ -369,7 +389,7 @@ impl DiscordState {
             "session_type": "normal",
             "resume_gateway_url": self.gateway_url,
             "shard": shard,
-            "application": {"id": self.config.application_id.to_string(), "flags": 1 << 19},
+            "application": {"id": self.config.application_id.to_string(), "flags": APPLICATION_FLAGS},
             "geo_ordered_rtc_regions": ["local"],
             "auth": {},
             "_trace": ["[\"flexcord-testkit\",{\"micros\":0}]"],
@@ -385,7 +405,9 @@ pub(crate) fn authorizing_owners(guild_id: Option<u64>, user_id: u64) -> Value {
     }
 }
 
-/// Gives every component an integer `id` (Discord numbers them) and every embed `type: rich`.
+/// Gives every component an integer `id` (Discord numbers them) and the defaults Discord fills
+/// in for what was left out (select menus: `min_values` and `max_values` 1; text inputs:
+/// lengths 0 and 4000; containers and files: `spoiler` false).
 pub(crate) fn normalize_components(components: &mut [Value]) {
     let mut next = 1;
     for c in components.iter_mut() {
@@ -399,6 +421,20 @@ fn number_component(c: &mut Value, next: &mut i64) {
             o.insert("id".to_owned(), json!(*next));
         }
         *next += 1;
+        match o.get("type").and_then(Value::as_u64) {
+            Some(3 | 5..=8) => {
+                o.entry("min_values").or_insert(json!(1));
+                o.entry("max_values").or_insert(json!(1));
+            }
+            Some(4) => {
+                o.entry("min_length").or_insert(json!(0));
+                o.entry("max_length").or_insert(json!(4000));
+            }
+            Some(13 | 17) => {
+                o.entry("spoiler").or_insert(json!(false));
+            }
+            _ => {}
+        }
         if let Some(Value::Array(children)) = o.get_mut("components") {
             for child in children {
                 number_component(child, next);
@@ -410,6 +446,7 @@ fn number_component(c: &mut Value, next: &mut i64) {
     }
 }
 
+/// Gives every embed `type: rich`, as Discord does for embeds a bot sends.
 pub(crate) fn normalize_embeds(embeds: &mut [Value]) {
     for e in embeds {
         if let Some(o) = e.as_object_mut() {

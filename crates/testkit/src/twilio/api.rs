@@ -55,9 +55,34 @@ fn ordered(mut items: Vec<Value>, query: &Params) -> Result<Vec<Value>, ApiError
     }
 }
 
-#[allow(clippy::too_many_lines, clippy::many_single_char_names)] // one arm per route
+/// Answers one REST request. Conversations under `/v1/Services/{ChatServiceSid}/Conversations`
+/// and users under `/v1/Services/{ChatServiceSid}/Users` are the account-level resources of that
+/// service: the request runs with [`World::scope`] set to it.
 pub(crate) fn dispatch(w: &mut World, r: &Req) -> Answer {
     let segs: Vec<&str> = r.path.trim_matches('/').split('/').collect();
+    if let [
+        "v1",
+        "Services",
+        svc,
+        kind @ ("Conversations" | "Users"),
+        rest @ ..,
+    ] = segs.as_slice()
+    {
+        if !w.conv_services.iter().any(|s| s.sid == *svc) {
+            return Err(ApiError::not_found(&r.path));
+        }
+        let mut inner = vec!["v1", *kind];
+        inner.extend_from_slice(rest);
+        w.scope = Some((*svc).to_owned());
+        let answer = dispatch_segs(w, r, &inner);
+        w.scope = None;
+        return answer;
+    }
+    dispatch_segs(w, r, &segs)
+}
+
+#[allow(clippy::too_many_lines, clippy::many_single_char_names)] // one arm per route
+fn dispatch_segs(w: &mut World, r: &Req, segs: &[&str]) -> Answer {
     let method = r.method.as_str();
     let form = &r.form;
     let query = &r.query;
@@ -65,8 +90,100 @@ pub(crate) fn dispatch(w: &mut World, r: &Req) -> Answer {
     let base = w.base.clone();
     let path = r.path.as_str();
     let nf = || ApiError::not_found(path);
-    match segs.as_slice() {
+    match segs {
         // ---------------------------------------------------------------- Conversations v1
+        ["v1", "Services"] => match method {
+            "POST" => {
+                let name = form.required("FriendlyName")?.to_owned();
+                let sid = w.conv_service_create(&name);
+                let i = w.conv_services.len() - 1;
+                debug_assert_eq!(w.conv_services[i].sid, sid);
+                created(w.r_conv_service(&w.conv_services[i]))
+            }
+            "GET" => {
+                let items = w
+                    .conv_services
+                    .iter()
+                    .map(|x| w.r_conv_service(x))
+                    .collect();
+                ok(page(items, "services", &base, path, query, 50, 1000, &[])?)
+            }
+            _ => method_not_allowed(path),
+        },
+        ["v1", "Services", s] => {
+            let i = w
+                .conv_services
+                .iter()
+                .position(|x| x.sid == *s)
+                .ok_or_else(nf)?;
+            match method {
+                "GET" => ok(w.r_conv_service(&w.conv_services[i])),
+                "DELETE" if i == 0 => Err(ApiError::invalid(
+                    "The default Conversations service cannot be deleted",
+                )),
+                "DELETE" => {
+                    let gone = w.conv_services.remove(i).sid;
+                    w.conversations.retain(|c| c.chat_service_sid != gone);
+                    w.conv_users.retain(|u| u.chat_service_sid != gone);
+                    w.changed = true;
+                    deleted()
+                }
+                _ => method_not_allowed(path),
+            }
+        }
+        ["v1", "Users"] => {
+            let service = w.scope_service().to_owned();
+            match method {
+                "POST" => {
+                    let identity = form.required("Identity")?.to_owned();
+                    let attributes = form.json_text("Attributes")?;
+                    let role = form.sid("RoleSid", "RL")?;
+                    let friendly = form.get("FriendlyName").map(str::to_owned);
+                    let i = w.conv_user_create(&service, &identity, friendly, attributes, role)?;
+                    created(w.r_conv_user(&w.conv_users[i]))
+                }
+                "GET" => {
+                    let items = w
+                        .conv_users
+                        .iter()
+                        .filter(|u| u.chat_service_sid == service)
+                        .map(|u| w.r_conv_user(u))
+                        .collect();
+                    ok(page(items, "users", &base, path, query, 50, 100, &[])?)
+                }
+                _ => method_not_allowed(path),
+            }
+        }
+        ["v1", "Users", s] => {
+            let service = w.scope_service().to_owned();
+            let i = w.conv_user_index(&service, s).ok_or_else(nf)?;
+            match method {
+                "GET" => ok(w.r_conv_user(&w.conv_users[i])),
+                "POST" => {
+                    let attributes = form.json_text("Attributes")?;
+                    let role = form.sid("RoleSid", "RL")?;
+                    let u = &mut w.conv_users[i];
+                    if let Some(a) = attributes {
+                        u.attributes = a;
+                    }
+                    if let Some(r) = role {
+                        u.role_sid = r;
+                    }
+                    if let Some(f) = form.get("FriendlyName") {
+                        u.friendly_name = Some(f.to_owned());
+                    }
+                    u.date_updated = now();
+                    w.changed = true;
+                    ok(w.r_conv_user(&w.conv_users[i]))
+                }
+                "DELETE" => {
+                    w.conv_users.remove(i);
+                    w.changed = true;
+                    deleted()
+                }
+                _ => method_not_allowed(path),
+            }
+        }
         ["v1", "Conversations"] => match method {
             "POST" => {
                 let i = w.conv_create(form, &origin)?;
@@ -74,9 +191,11 @@ pub(crate) fn dispatch(w: &mut World, r: &Req) -> Answer {
             }
             "GET" => {
                 let state = query.one_of("State", &["active", "inactive", "closed"])?;
+                let service = w.scope_service();
                 let items = w
                     .conversations
                     .iter()
+                    .filter(|c| c.chat_service_sid == service)
                     .filter(|c| state.as_deref().is_none_or(|s| c.state == s))
                     .map(|c| w.r_conversation(c))
                     .collect();
@@ -567,6 +686,17 @@ pub(crate) fn dispatch(w: &mut World, r: &Req) -> Answer {
                         &["status"],
                     )?)
                 }
+                _ => method_not_allowed(path),
+            }
+        }
+        ["v2", "Flows", flow, "Executions", s, "Context"] => {
+            let e = w
+                .executions
+                .iter()
+                .find(|e| e.flow_sid == *flow && e.sid == *s)
+                .ok_or_else(nf)?;
+            match method {
+                "GET" => ok(w.r_execution_context(e)),
                 _ => method_not_allowed(path),
             }
         }

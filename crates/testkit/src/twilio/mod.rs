@@ -53,9 +53,9 @@ pub use config::{ServiceWebhook, TwilioConfig};
 pub use faults::{Fault, FaultEffect, WebhookFault, WebhookFaultEffect};
 pub use model::{
     ApiCall, Attempt, ChatChannel, ChatMember, ChatMessage, ChatUser, ChatWebhook, Conversation,
-    ConversationWebhook, Delivery, DeliveryKind, DeliveryOutcome, Execution, FlexChannel, FlexFlow,
-    Interaction, InteractionChannel, Media, MediaRef, Message, Participant, Route, RouterDecision,
-    Task, TaskStatus,
+    ConversationService, ConversationUser, ConversationWebhook, Delivery, DeliveryKind,
+    DeliveryOutcome, Execution, FlexChannel, FlexFlow, Interaction, InteractionChannel, Media,
+    MediaRef, Message, Participant, Route, RouterDecision, Task, TaskStatus,
 };
 
 use state::{Deferred, Origin, World};
@@ -298,6 +298,22 @@ impl TwilioEmulator {
     /// Every conversation, oldest first.
     pub fn conversations(&self) -> Vec<Conversation> {
         self.inner.read(|w| w.conversations.clone())
+    }
+
+    /// Conversations services, the default one first.
+    pub fn conversations_services(&self) -> Vec<ConversationService> {
+        self.inner.read(|w| w.conv_services.clone())
+    }
+
+    /// Adds a Conversations service (as `POST /v1/Services` does) and returns its SID; its
+    /// conversations are reachable under `/v1/Services/{sid}/Conversations` only.
+    pub fn add_conversations_service(&self, friendly_name: &str) -> String {
+        self.inner.with(|w| w.conv_service_create(friendly_name))
+    }
+
+    /// Conversations users of every service, oldest first.
+    pub fn conversation_users(&self) -> Vec<ConversationUser> {
+        self.inner.read(|w| w.conv_users.clone())
     }
 
     /// One conversation by SID or unique name.

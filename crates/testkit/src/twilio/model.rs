@@ -35,6 +35,46 @@ pub struct Conversation {
     pub date_updated: String,
 }
 
+/// A Conversations service (`IS…`). The emulator starts with the default one
+/// ([`TwilioConfig::chat_service_sid`](super::TwilioConfig::chat_service_sid)); others are
+/// created with `POST /v1/Services` or
+/// [`TwilioEmulator::add_conversations_service`](super::TwilioEmulator::add_conversations_service).
+/// Conversations of a non-default service are only reachable under
+/// `/v1/Services/{ChatServiceSid}/Conversations`, as on Twilio.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationService {
+    /// `IS…` SID.
+    pub sid: String,
+    /// Display name.
+    pub friendly_name: String,
+    /// Creation time.
+    pub date_created: String,
+    /// Last update time.
+    pub date_updated: String,
+}
+
+/// A Conversations user (`US…`): created with `POST /v1/Users`, or by Twilio when a participant
+/// with a new identity joins; agents get one with a friendly name when they first accept a task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationUser {
+    /// `US…` SID.
+    pub sid: String,
+    /// The service (`IS…`) it belongs to.
+    pub chat_service_sid: String,
+    /// Identity, unique within the service.
+    pub identity: String,
+    /// Display name.
+    pub friendly_name: Option<String>,
+    /// Attributes JSON text.
+    pub attributes: String,
+    /// `RL…` role.
+    pub role_sid: String,
+    /// Creation time.
+    pub date_created: String,
+    /// Last update time.
+    pub date_updated: String,
+}
+
 /// A participant of a conversation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Participant {

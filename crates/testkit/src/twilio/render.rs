@@ -3,8 +3,9 @@
 use serde_json::{Map, Value, json};
 
 use super::model::{
-    ChatChannel, ChatMember, ChatMessage, ChatUser, ChatWebhook, Conversation, ConversationWebhook,
-    Execution, FlexChannel, FlexFlow, Interaction, InteractionChannel, Media, Message, Participant,
+    ChatChannel, ChatMember, ChatMessage, ChatUser, ChatWebhook, Conversation, ConversationService,
+    ConversationUser, ConversationWebhook, Execution, FlexChannel, FlexFlow, Interaction,
+    InteractionChannel, Media, Message, Participant,
 };
 use super::state::World;
 
@@ -13,8 +14,25 @@ impl World {
         format!("{}/v2/Services/{}", self.base, self.cfg.chat_service_sid)
     }
 
+    /// The Conversations base of the request: `/v1`, or `/v1/Services/{IS}` for a request made
+    /// through a service's paths.
+    fn conv_root(&self) -> String {
+        match &self.scope {
+            Some(svc) => format!("{}/v1/Services/{svc}", self.base),
+            None => format!("{}/v1", self.base),
+        }
+    }
+
+    /// Adds `chat_service_sid`, which the service-scoped answers carry.
+    fn scoped(&self, mut v: Value) -> Value {
+        if let Some(svc) = &self.scope {
+            v["chat_service_sid"] = json!(svc);
+        }
+        v
+    }
+
     pub(crate) fn r_conversation(&self, c: &Conversation) -> Value {
-        let url = format!("{}/v1/Conversations/{}", self.base, c.sid);
+        let url = format!("{}/Conversations/{}", self.conv_root(), c.sid);
         let mut timers = Map::new();
         if let Some(d) = &c.date_inactive {
             timers.insert("date_inactive".to_owned(), json!(d));
@@ -46,7 +64,7 @@ impl World {
     }
 
     pub(crate) fn r_participant(&self, p: &Participant) -> Value {
-        json!({
+        self.scoped(json!({
             "account_sid": self.cfg.account_sid,
             "conversation_sid": p.conversation_sid,
             "sid": p.sid,
@@ -56,16 +74,18 @@ impl World {
             "role_sid": p.role_sid,
             "date_created": p.date_created,
             "date_updated": p.date_updated,
-            "url": format!("{}/v1/Conversations/{}/Participants/{}", self.base, p.conversation_sid, p.sid),
+            "url": format!("{}/Conversations/{}/Participants/{}", self.conv_root(), p.conversation_sid, p.sid),
             "last_read_message_index": null,
             "last_read_timestamp": null,
-        })
+        }))
     }
 
     pub(crate) fn r_message(&self, m: &Message) -> Value {
         let url = format!(
-            "{}/v1/Conversations/{}/Messages/{}",
-            self.base, m.conversation_sid, m.sid
+            "{}/Conversations/{}/Messages/{}",
+            self.conv_root(),
+            m.conversation_sid,
+            m.sid
         );
         let media = if m.media.is_empty() {
             Value::Null
@@ -77,7 +97,7 @@ impl World {
                     .collect(),
             )
         };
-        json!({
+        self.scoped(json!({
             "account_sid": self.cfg.account_sid,
             "conversation_sid": m.conversation_sid,
             "sid": m.sid,
@@ -96,7 +116,7 @@ impl World {
                 "channel_metadata": format!("{url}/ChannelMetadata"),
             },
             "content_sid": null,
-        })
+        }))
     }
 
     pub(crate) fn r_conv_webhook(&self, w: &ConversationWebhook) -> Value {
@@ -119,15 +139,57 @@ impl World {
         if let Some(r) = w.replay_after {
             conf.insert("replay_after".to_owned(), json!(r));
         }
-        json!({
+        self.scoped(json!({
             "sid": w.sid,
             "account_sid": self.cfg.account_sid,
             "conversation_sid": w.conversation_sid,
             "target": w.target,
-            "url": format!("{}/v1/Conversations/{}/Webhooks/{}", self.base, w.conversation_sid, w.sid),
+            "url": format!("{}/Conversations/{}/Webhooks/{}", self.conv_root(), w.conversation_sid, w.sid),
             "configuration": conf,
             "date_created": w.date_created,
             "date_updated": w.date_updated,
+        }))
+    }
+
+    /// A Conversations user, with the URLs of the request's scope.
+    pub(crate) fn r_conv_user(&self, u: &ConversationUser) -> Value {
+        let url = format!("{}/Users/{}", self.conv_root(), u.sid);
+        json!({
+            "sid": u.sid,
+            "account_sid": self.cfg.account_sid,
+            "chat_service_sid": u.chat_service_sid,
+            "role_sid": u.role_sid,
+            "identity": u.identity,
+            "friendly_name": u.friendly_name,
+            "attributes": u.attributes,
+            "is_online": null,
+            "is_notifiable": null,
+            "date_created": u.date_created,
+            "date_updated": u.date_updated,
+            "url": url,
+            "links": {"user_conversations": format!("{url}/Conversations")},
+        })
+    }
+
+    /// A Conversations service.
+    pub(crate) fn r_conv_service(&self, s: &ConversationService) -> Value {
+        let url = format!("{}/v1/Services/{}", self.base, s.sid);
+        json!({
+            "account_sid": self.cfg.account_sid,
+            "sid": s.sid,
+            "friendly_name": s.friendly_name,
+            "date_created": s.date_created,
+            "date_updated": s.date_updated,
+            "url": url,
+            "links": {
+                "conversations": format!("{url}/Conversations"),
+                "users": format!("{url}/Users"),
+                "roles": format!("{url}/Roles"),
+                "bindings": format!("{url}/Bindings"),
+                "configuration": format!("{url}/Configuration"),
+                "participant_conversations": format!("{url}/ParticipantConversations"),
+                "conversation_with_participants": format!("{url}/ConversationWithParticipants"),
+            },
         })
     }
 
@@ -395,6 +457,34 @@ impl World {
                 "steps": format!("{url}/Steps"),
                 "execution_context": format!("{url}/Context"),
             },
+        })
+    }
+
+    /// A Studio execution's context: what the flow knows, as Studio keeps it (`trigger.request`
+    /// with the REST trigger's `To`, `From` and `Parameters`; `flow.data` with the parameters;
+    /// `contact.channel.address`; no widget has run).
+    pub(crate) fn r_execution_context(&self, e: &Execution) -> Value {
+        let url = format!(
+            "{}/v2/Flows/{}/Executions/{}/Context",
+            self.base, e.flow_sid, e.sid
+        );
+        json!({
+            "account_sid": self.cfg.account_sid,
+            "context": {
+                "trigger": {"request": {"to": e.to, "from": e.from, "parameters": e.parameters}},
+                "contact": {"channel": {"address": e.to}},
+                "flow": {
+                    "flow_sid": e.flow_sid,
+                    "sid": e.sid,
+                    "channel": {"address": e.from},
+                    "data": e.parameters,
+                    "variables": {},
+                },
+                "widgets": {},
+            },
+            "flow_sid": e.flow_sid,
+            "execution_sid": e.sid,
+            "url": url,
         })
     }
 

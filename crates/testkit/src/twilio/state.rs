@@ -10,9 +10,9 @@ use super::config::{ServiceWebhook, TwilioConfig};
 use super::faults::{Fault, WebhookFault};
 use super::model::{
     ApiCall, ChatChannel, ChatMember, ChatMessage, ChatUser, ChatWebhook, Conversation,
-    ConversationWebhook, Delivery, DeliveryKind, DeliveryOutcome, Execution, FlexChannel, FlexFlow,
-    Interaction, InteractionChannel, Media, MediaRef, Message, Participant, Route, RouterDecision,
-    Task, TaskStatus,
+    ConversationService, ConversationUser, ConversationWebhook, Delivery, DeliveryKind,
+    DeliveryOutcome, Execution, FlexChannel, FlexFlow, Interaction, InteractionChannel, Media,
+    MediaRef, Message, Participant, Route, RouterDecision, Task, TaskStatus,
 };
 use super::util::{ApiError, handoff_flag, now, sid};
 
@@ -68,6 +68,12 @@ pub(crate) struct World {
     pub(crate) participant_role: String,
     pub(crate) channel_role: String,
     pub(crate) user_role: String,
+    pub(crate) conv_services: Vec<ConversationService>,
+    pub(crate) conv_users: Vec<ConversationUser>,
+    /// The Conversations service a REST request names in its path
+    /// (`/v1/Services/{ChatServiceSid}/...`); `None` for the account-level paths, which reach the
+    /// default service. Set for one request only; answers then carry the service's URLs.
+    pub(crate) scope: Option<String>,
     pub(crate) conversations: Vec<Conversation>,
     pub(crate) participants: Vec<Participant>,
     pub(crate) messages: Vec<Message>,
@@ -98,6 +104,16 @@ pub(crate) struct World {
     pub(crate) held: usize,
     /// How often [`super::TwilioEmulator::release_held`] was called.
     pub(crate) releases: u64,
+}
+
+/// A display name from an identity: the part after the last `:`, capitalised
+/// (`agent:alice` → `Alice`).
+pub(crate) fn display_name(identity: &str) -> String {
+    let name = identity.rsplit(':').next().unwrap_or(identity);
+    let mut chars = name.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
 }
 
 fn push_opt(out: &mut Vec<(String, String)>, key: &str, value: Option<&str>) {
@@ -140,9 +156,18 @@ impl World {
             date_created: now(),
             date_updated: now(),
         };
+        let default_service = ConversationService {
+            sid: cfg.chat_service_sid.clone(),
+            friendly_name: "Default Conversations Service".to_owned(),
+            date_created: now(),
+            date_updated: now(),
+        };
         Self {
             cfg,
             base,
+            conv_services: vec![default_service],
+            conv_users: Vec::new(),
+            scope: None,
             participant_role: sid("RL"),
             channel_role: sid("RL"),
             user_role: sid("RL"),
@@ -221,9 +246,83 @@ impl World {
             })
     }
 
+    /// The service a REST request works in: the one its path names, else the default.
+    pub(crate) fn scope_service(&self) -> &str {
+        self.scope.as_deref().unwrap_or(&self.cfg.chat_service_sid)
+    }
+
+    /// A conversation of the request's service by SID or unique name (a conversation of another
+    /// service is not found, as on Twilio).
     pub(crate) fn conv(&self, sid_or_name: &str, path: &str) -> Result<usize, ApiError> {
-        self.conv_index(sid_or_name)
+        let service = self.scope_service();
+        let mine = |c: &&Conversation| c.chat_service_sid == service;
+        self.conversations
+            .iter()
+            .position(|c| mine(&c) && c.sid == sid_or_name)
+            .or_else(|| {
+                self.conversations
+                    .iter()
+                    .position(|c| mine(&c) && c.unique_name.as_deref() == Some(sid_or_name))
+            })
             .ok_or_else(|| ApiError::not_found(path))
+    }
+
+    pub(crate) fn conv_service_create(&mut self, friendly_name: &str) -> String {
+        let svc = ConversationService {
+            sid: sid("IS"),
+            friendly_name: friendly_name.to_owned(),
+            date_created: now(),
+            date_updated: now(),
+        };
+        let out = svc.sid.clone();
+        self.conv_services.push(svc);
+        self.changed = true;
+        out
+    }
+
+    /// A user of `service` by SID or identity.
+    pub(crate) fn conv_user_index(&self, service: &str, sid_or_identity: &str) -> Option<usize> {
+        self.conv_users.iter().position(|u| {
+            u.chat_service_sid == service
+                && (u.sid == sid_or_identity || u.identity == sid_or_identity)
+        })
+    }
+
+    /// Creates a Conversations user (identity unique within its service).
+    pub(crate) fn conv_user_create(
+        &mut self,
+        service: &str,
+        identity: &str,
+        friendly_name: Option<String>,
+        attributes: Option<String>,
+        role: Option<String>,
+    ) -> Result<usize, ApiError> {
+        if self.conv_user_index(service, identity).is_some() {
+            return Err(ApiError::conflict(
+                50201,
+                format!("User with provided identity {identity} already exists"),
+            ));
+        }
+        let user = ConversationUser {
+            sid: sid("US"),
+            chat_service_sid: service.to_owned(),
+            identity: identity.to_owned(),
+            friendly_name,
+            attributes: attributes.unwrap_or_else(|| "{}".to_owned()),
+            role_sid: role.unwrap_or_else(|| self.user_role.clone()),
+            date_created: now(),
+            date_updated: now(),
+        };
+        self.conv_users.push(user);
+        self.changed = true;
+        Ok(self.conv_users.len() - 1)
+    }
+
+    /// The user Twilio creates for a chat participant whose identity has none yet.
+    fn ensure_conv_user(&mut self, service: &str, identity: &str, friendly_name: Option<String>) {
+        if self.conv_user_index(service, identity).is_none() {
+            let _ = self.conv_user_create(service, identity, friendly_name, None, None);
+        }
     }
 
     fn conv_fire(
@@ -317,11 +416,12 @@ impl World {
         origin: &Origin,
     ) -> Result<usize, ApiError> {
         let unique_name = p.get("UniqueName").map(str::to_owned);
+        let service = self.scope_service().to_owned();
         if let Some(u) = &unique_name
             && self
                 .conversations
                 .iter()
-                .any(|c| c.unique_name.as_ref() == Some(u))
+                .any(|c| c.chat_service_sid == service && c.unique_name.as_ref() == Some(u))
         {
             return Err(ApiError::conflict(
                 50353,
@@ -343,7 +443,7 @@ impl World {
         let (timer_closed, date_closed) = timer(p, "Timers.Closed", 600)?;
         let conv = Conversation {
             sid: sid("CH"),
-            chat_service_sid: self.cfg.chat_service_sid.clone(),
+            chat_service_sid: service,
             messaging_service_sid: p.sid("MessagingServiceSid", "MG")?,
             friendly_name: friendly,
             unique_name,
@@ -592,6 +692,12 @@ impl World {
             kv("DateCreated", &part.date_created),
         ];
         push_opt(&mut fields, "Identity", part.identity.as_deref());
+        if let Some(identity) = part.identity.clone() {
+            let service = self.conversations[conv].chat_service_sid.clone();
+            // Agents get the display name Flex gives its workers: `agent:alice` is "Alice".
+            let friendly = self.is_agent(&identity).then(|| display_name(&identity));
+            self.ensure_conv_user(&service, &identity, friendly);
+        }
         if let Some(b) = &part.messaging_binding {
             for (k, name) in [
                 ("address", "Address"),

@@ -1,10 +1,14 @@
-//! The Discord emulator driven by a real twilight 0.18 shard and HTTP client.
+//! The Discord emulator driven by a real twilight 0.18 shard and HTTP client; every REST answer
+//! it gives is checked against Discord's `OpenAPI` spec when the test's emulator is dropped.
 
 mod binary;
+mod compression;
 mod control;
 mod gateway;
 mod interactions;
 mod rest;
+mod spec;
+mod strict;
 
 use std::time::Duration;
 
@@ -27,15 +31,39 @@ pub(crate) fn crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-pub(crate) async fn emulator() -> DiscordEmulator {
+/// A test's emulator: when the test ends without a panic, every REST call it answered is
+/// checked against Discord's spec ([`spec::check_call`]).
+pub(crate) struct Checked(DiscordEmulator);
+
+impl std::ops::Deref for Checked {
+    type Target = DiscordEmulator;
+    fn deref(&self) -> &DiscordEmulator {
+        &self.0
+    }
+}
+
+impl Drop for Checked {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        for call in self.0.rest_calls() {
+            spec::check_call(&call);
+        }
+    }
+}
+
+pub(crate) async fn emulator() -> Checked {
     emulator_with(DiscordConfig::default()).await
 }
 
-pub(crate) async fn emulator_with(config: DiscordConfig) -> DiscordEmulator {
+pub(crate) async fn emulator_with(config: DiscordConfig) -> Checked {
     crypto();
-    DiscordEmulator::start(config.token(TOKEN))
-        .await
-        .expect("emulator starts on a free loopback port")
+    Checked(
+        DiscordEmulator::start(config.token(TOKEN))
+            .await
+            .expect("emulator starts on a free loopback port"),
+    )
 }
 
 pub(crate) fn shard(emu: &DiscordEmulator, id: ShardId, intents: Intents) -> Shard {

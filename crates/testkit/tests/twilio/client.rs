@@ -949,6 +949,78 @@ mod with_client {
         assert_eq!(uploaded.filename.as_deref(), Some("up.txt"));
         assert_eq!(uploaded.size, Some(8));
 
+        // The same Conversations operations in a named, non-default service.
+        let other: ServiceSid = emu
+            .add_conversations_service("Discord")
+            .parse()
+            .expect("IS");
+        let scoped = twilio.conversations_in(&other);
+        let sc = scoped
+            .create()
+            .friendly_name("Scoped")
+            .await
+            .expect("scoped create");
+        assert_eq!(sc.chat_service_sid, Some(other));
+        scoped.fetch(sc.sid).await.expect("scoped fetch");
+        scoped
+            .update(sc.sid)
+            .friendly_name("Scoped again")
+            .await
+            .expect("scoped update");
+        let listed = scoped.list().await.expect("scoped list");
+        assert_eq!(listed.items.len(), 1);
+        scoped
+            .participants(&sc.sid)
+            .create()
+            .identity("discord:9")
+            .await
+            .expect("scoped participant");
+        scoped
+            .participants(&sc.sid)
+            .list()
+            .await
+            .expect("scoped participants");
+        let sm = scoped
+            .messages(&sc.sid)
+            .create()
+            .author("discord:9")
+            .body("scoped hello")
+            .await
+            .expect("scoped message");
+        scoped
+            .messages(&sc.sid)
+            .fetch(&sm.sid)
+            .await
+            .expect("scoped message fetch");
+        scoped
+            .messages(&sc.sid)
+            .list()
+            .await
+            .expect("scoped messages");
+        let sw = scoped
+            .webhooks(&sc.sid)
+            .create(WebhookTarget::Webhook)
+            .url("http://127.0.0.1:9/")
+            .filters(["onMessageAdded"])
+            .await
+            .expect("scoped webhook");
+        scoped
+            .webhooks(&sc.sid)
+            .list()
+            .await
+            .expect("scoped webhooks");
+        scoped
+            .webhooks(&sc.sid)
+            .delete(&sw.sid)
+            .await
+            .expect("scoped webhook delete");
+        let hidden = twilio.conversations().fetch(sc.sid).await;
+        assert!(
+            hidden.is_err(),
+            "a non-default service's conversation is not under /v1/Conversations"
+        );
+        scoped.delete(sc.sid).await.expect("scoped delete");
+
         let calls = emu.api_calls();
         let missing: Vec<String> = OPERATIONS
             .iter()

@@ -9,6 +9,7 @@ mod client;
 mod faults;
 mod rest;
 mod router;
+mod services;
 mod spec;
 mod support;
 mod webhooks;

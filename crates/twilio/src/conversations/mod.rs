@@ -47,38 +47,94 @@ use crate::model::{Order, WebhookMethod};
 use crate::request::{Product, Request, segment};
 use crate::sid::{
     self, ContentSid, ConversationSid, FlowSid, MediaSid, MessageSid, MessagingServiceSid, RoleSid,
-    SidOrName, WebhookSid,
+    ServiceSid, SidOrName, WebhookSid,
 };
 
 /// The longest message body Twilio accepts, in characters.
 pub const MAX_BODY_CHARS: usize = 1600;
 
 impl Client {
-    /// Conversations v1.
+    /// Conversations v1 in the account's default Conversations service (`/v1/Conversations`).
     pub fn conversations(&self) -> Conversations<'_> {
-        Conversations { client: self }
+        Conversations {
+            client: self,
+            service: None,
+        }
+    }
+
+    /// Conversations v1 in one Conversations service (`/v1/Services/{ChatServiceSid}/...`).
+    /// Conversations of a service other than the account's default one are only reachable
+    /// through these paths; the default service is reachable both ways.
+    ///
+    /// ```no_run
+    /// # async fn run(twilio: flexcord_twilio::Client, service: flexcord_twilio::sid::ServiceSid) -> Result<(), flexcord_twilio::Error> {
+    /// let conversation = twilio.conversations_in(&service).create().friendly_name("Support").await?;
+    /// twilio
+    ///     .conversations_in(&service)
+    ///     .messages(&conversation.sid)
+    ///     .create()
+    ///     .author("discord:4021")
+    ///     .body("Hello")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn conversations_in(&self, service: &ServiceSid) -> Conversations<'_> {
+        Conversations {
+            client: self,
+            service: Some(*service),
+        }
+    }
+
+    /// [`conversations_in`](Self::conversations_in) the given service, or
+    /// [`conversations`](Self::conversations) (the default service) for `None`: the handler to
+    /// use with an optional configured service.
+    pub fn conversations_for(&self, service: Option<&ServiceSid>) -> Conversations<'_> {
+        Conversations {
+            client: self,
+            service: service.copied(),
+        }
     }
 }
 
-/// Handler for `/v1/Conversations`.
+/// Handler for `/v1/Conversations`, or `/v1/Services/{ChatServiceSid}/Conversations`.
 #[derive(Debug, Clone, Copy)]
 pub struct Conversations<'a> {
     client: &'a Client,
+    service: Option<ServiceSid>,
 }
 
 const P: Product = Product::Conversations;
 
-fn conversation_path(conversation: &SidOrName<sid::Conversation>) -> String {
-    format!("/v1/Conversations/{}", segment(conversation.as_str()))
+/// `/v1`, or `/v1/Services/{ChatServiceSid}` for a service's paths.
+fn root(service: Option<&ServiceSid>) -> String {
+    match service {
+        Some(s) => format!("/v1/Services/{s}"),
+        None => "/v1".to_owned(),
+    }
+}
+
+fn conversation_path(
+    service: Option<&ServiceSid>,
+    conversation: &SidOrName<sid::Conversation>,
+) -> String {
+    format!(
+        "{}/Conversations/{}",
+        root(service),
+        segment(conversation.as_str())
+    )
 }
 
 impl<'a> Conversations<'a> {
+    /// The Conversations service these paths name (`None`: the default service's
+    /// `/v1/Conversations`).
+    pub fn service(&self) -> Option<&ServiceSid> {
+        self.service.as_ref()
+    }
+
     /// `POST /v1/Conversations`.
     pub fn create(self) -> CreateConversation<'a> {
-        CreateConversation::from_draft(Draft::new(
-            self.client,
-            Request::post(P, "/v1/Conversations"),
-        ))
+        let path = format!("{}/Conversations", root(self.service.as_ref()));
+        CreateConversation::from_draft(Draft::new(self.client, Request::post(P, path)))
     }
 
     /// `GET /v1/Conversations/{Sid}` by SID or unique name.
@@ -86,7 +142,7 @@ impl<'a> Conversations<'a> {
         self,
         conversation: impl Into<SidOrName<sid::Conversation>>,
     ) -> FetchConversation<'a> {
-        let path = conversation_path(&conversation.into());
+        let path = conversation_path(self.service.as_ref(), &conversation.into());
         FetchConversation::from_draft(Draft::new(self.client, Request::get(P, path)))
     }
 
@@ -95,16 +151,14 @@ impl<'a> Conversations<'a> {
         self,
         conversation: impl Into<SidOrName<sid::Conversation>>,
     ) -> UpdateConversation<'a> {
-        let path = conversation_path(&conversation.into());
+        let path = conversation_path(self.service.as_ref(), &conversation.into());
         UpdateConversation::from_draft(Draft::new(self.client, Request::post(P, path)))
     }
 
     /// `GET /v1/Conversations`.
     pub fn list(self) -> ListConversations<'a> {
-        ListConversations::from_draft(Draft::new(
-            self.client,
-            Request::get(P, "/v1/Conversations"),
-        ))
+        let path = format!("{}/Conversations", root(self.service.as_ref()));
+        ListConversations::from_draft(Draft::new(self.client, Request::get(P, path)))
     }
 
     /// `DELETE /v1/Conversations/{Sid}`.
@@ -112,7 +166,7 @@ impl<'a> Conversations<'a> {
         self,
         conversation: impl Into<SidOrName<sid::Conversation>>,
     ) -> DeleteConversation<'a> {
-        let path = conversation_path(&conversation.into());
+        let path = conversation_path(self.service.as_ref(), &conversation.into());
         DeleteConversation::from_draft(Draft::new(self.client, Request::delete(P, path)))
     }
 
@@ -120,6 +174,7 @@ impl<'a> Conversations<'a> {
     pub fn participants(self, conversation: &ConversationSid) -> Participants<'a> {
         Participants {
             client: self.client,
+            service: self.service,
             conversation: *conversation,
         }
     }
@@ -128,6 +183,7 @@ impl<'a> Conversations<'a> {
     pub fn messages(self, conversation: &ConversationSid) -> Messages<'a> {
         Messages {
             client: self.client,
+            service: self.service,
             conversation: *conversation,
         }
     }
@@ -136,6 +192,7 @@ impl<'a> Conversations<'a> {
     pub fn webhooks(self, conversation: &ConversationSid) -> Webhooks<'a> {
         Webhooks {
             client: self.client,
+            service: self.service,
             conversation: *conversation,
         }
     }
@@ -280,12 +337,17 @@ impl DeleteConversation<'_> {
 #[derive(Debug, Clone, Copy)]
 pub struct Participants<'a> {
     client: &'a Client,
+    service: Option<ServiceSid>,
     conversation: ConversationSid,
 }
 
 impl<'a> Participants<'a> {
     fn path(&self) -> String {
-        format!("/v1/Conversations/{}/Participants", self.conversation)
+        format!(
+            "{}/Conversations/{}/Participants",
+            root(self.service.as_ref()),
+            self.conversation
+        )
     }
 
     /// `POST …/Participants`: add a chat participant ([`CreateParticipant::identity`]) or an
@@ -352,12 +414,17 @@ impl CreateParticipant<'_> {
 #[derive(Debug, Clone, Copy)]
 pub struct Messages<'a> {
     client: &'a Client,
+    service: Option<ServiceSid>,
     conversation: ConversationSid,
 }
 
 impl<'a> Messages<'a> {
     fn path(&self) -> String {
-        format!("/v1/Conversations/{}/Messages", self.conversation)
+        format!(
+            "{}/Conversations/{}/Messages",
+            root(self.service.as_ref()),
+            self.conversation
+        )
     }
 
     /// `POST …/Messages`.
@@ -460,12 +527,17 @@ impl ListMessages<'_> {
 #[derive(Debug, Clone, Copy)]
 pub struct Webhooks<'a> {
     client: &'a Client,
+    service: Option<ServiceSid>,
     conversation: ConversationSid,
 }
 
 impl<'a> Webhooks<'a> {
     fn path(&self) -> String {
-        format!("/v1/Conversations/{}/Webhooks", self.conversation)
+        format!(
+            "{}/Conversations/{}/Webhooks",
+            root(self.service.as_ref()),
+            self.conversation
+        )
     }
 
     /// `POST …/Webhooks` with `Target` = `target`.

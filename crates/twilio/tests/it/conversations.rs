@@ -527,3 +527,179 @@ async fn delete_webhook() {
         .expect("204");
     check_op("conversations.webhooks.delete", &server).await;
 }
+
+/// One service-scoped operation: a mock at `path` answering `status` with `body`, expecting one
+/// request.
+async fn service_mock(
+    verb: &str,
+    at: &str,
+    status: u16,
+    body: Option<serde_json::Value>,
+) -> MockServer {
+    let server = MockServer::start().await;
+    let template = match body {
+        Some(b) => ResponseTemplate::new(status).set_body_json(b),
+        None => ResponseTemplate::new(status),
+    };
+    Mock::given(method(verb))
+        .and(path(at))
+        .respond_with(template)
+        .expect(1)
+        .mount(&server)
+        .await;
+    server
+}
+
+/// Every operation through `Client::conversations_in`: the same builders, under
+/// `/v1/Services/{ChatServiceSid}`.
+#[tokio::test]
+#[allow(clippy::too_many_lines)] // one block per operation
+async fn service_scoped_operations_use_the_service_paths() {
+    let service: flexcord_twilio::sid::ServiceSid = sid(crate::common::SERVICE);
+    let root = format!("/v1/Services/{}/Conversations", crate::common::SERVICE);
+    let c = format!("{root}/{CONVERSATION}");
+
+    let server = service_mock("POST", &root, 201, Some(conversation_json(CONVERSATION))).await;
+    let client = client_for(&server);
+    assert_eq!(client.conversations_in(&service).service(), Some(&service));
+    let made = client
+        .conversations_in(&service)
+        .create()
+        .friendly_name("Support")
+        .await
+        .expect("201 decodes");
+    assert_eq!(made.sid, conv());
+    check_op("conversations.services.create", &server).await;
+
+    let server = service_mock("GET", &c, 200, Some(conversation_json(CONVERSATION))).await;
+    client_for(&server)
+        .conversations_for(Some(&service))
+        .fetch(conv())
+        .await
+        .expect("fetched");
+    check_op("conversations.services.fetch", &server).await;
+
+    let server = service_mock("POST", &c, 200, Some(conversation_json(CONVERSATION))).await;
+    client_for(&server)
+        .conversations_in(&service)
+        .update(conv())
+        .state(&ConversationState::Closed)
+        .await
+        .expect("updated");
+    check_op("conversations.services.update", &server).await;
+
+    let listed = list_body("conversations", vec![conversation_json(CONVERSATION)]);
+    let server = service_mock("GET", &root, 200, Some(listed)).await;
+    let page = client_for(&server)
+        .conversations_in(&service)
+        .list()
+        .await
+        .expect("listed");
+    assert_eq!(page.items.len(), 1);
+    check_op("conversations.services.list", &server).await;
+
+    let server = service_mock("DELETE", &c, 204, None).await;
+    client_for(&server)
+        .conversations_in(&service)
+        .delete(conv())
+        .await
+        .expect("deleted");
+    check_op("conversations.services.delete", &server).await;
+
+    let participants = format!("{c}/Participants");
+    let server = service_mock("POST", &participants, 201, Some(participant_json())).await;
+    client_for(&server)
+        .conversations_in(&service)
+        .participants(&conv())
+        .create()
+        .identity("discord:4021")
+        .await
+        .expect("created");
+    check_op("conversations.services.participants.create", &server).await;
+    let listed = list_body("participants", vec![participant_json()]);
+    let server = service_mock("GET", &participants, 200, Some(listed)).await;
+    client_for(&server)
+        .conversations_in(&service)
+        .participants(&conv())
+        .list()
+        .await
+        .expect("listed");
+    check_op("conversations.services.participants.list", &server).await;
+
+    let messages = format!("{c}/Messages");
+    let server = service_mock("POST", &messages, 201, Some(conversation_message_json())).await;
+    client_for(&server)
+        .conversations_in(&service)
+        .messages(&conv())
+        .create()
+        .author("discord:4021")
+        .body("hello")
+        .await
+        .expect("created");
+    check_op("conversations.services.messages.create", &server).await;
+    let one = format!("{messages}/{MESSAGE}");
+    let server = service_mock("GET", &one, 200, Some(conversation_message_json())).await;
+    let msg: MessageSid = sid(MESSAGE);
+    client_for(&server)
+        .conversations_in(&service)
+        .messages(&conv())
+        .fetch(&msg)
+        .await
+        .expect("fetched");
+    check_op("conversations.services.messages.fetch", &server).await;
+    let listed = list_body("messages", vec![conversation_message_json()]);
+    let server = service_mock("GET", &messages, 200, Some(listed)).await;
+    client_for(&server)
+        .conversations_in(&service)
+        .messages(&conv())
+        .list()
+        .order(&Order::Desc)
+        .await
+        .expect("listed");
+    check_op("conversations.services.messages.list", &server).await;
+
+    let webhooks = format!("{c}/Webhooks");
+    let server = service_mock("POST", &webhooks, 201, Some(conversation_webhook_json())).await;
+    client_for(&server)
+        .conversations_in(&service)
+        .webhooks(&conv())
+        .create(WebhookTarget::Webhook)
+        .url("https://bridge.example/twilio")
+        .method(&WebhookMethod::Post)
+        .filters(["onMessageAdded"])
+        .await
+        .expect("created");
+    check_op("conversations.services.webhooks.create", &server).await;
+    let listed = list_body("webhooks", vec![conversation_webhook_json()]);
+    let server = service_mock("GET", &webhooks, 200, Some(listed)).await;
+    client_for(&server)
+        .conversations_in(&service)
+        .webhooks(&conv())
+        .list()
+        .await
+        .expect("listed");
+    check_op("conversations.services.webhooks.list", &server).await;
+    let hook: WebhookSid = sid(WEBHOOK);
+    let server = service_mock("DELETE", &format!("{webhooks}/{WEBHOOK}"), 204, None).await;
+    client_for(&server)
+        .conversations_in(&service)
+        .webhooks(&conv())
+        .delete(&hook)
+        .await
+        .expect("deleted");
+    check_op("conversations.services.webhooks.delete", &server).await;
+
+    // `None` is the default service's account-level paths.
+    let server = service_mock(
+        "GET",
+        &format!("/v1/Conversations/{CONVERSATION}"),
+        200,
+        Some(conversation_json(CONVERSATION)),
+    )
+    .await;
+    client_for(&server)
+        .conversations_for(None)
+        .fetch(conv())
+        .await
+        .expect("fetched");
+}

@@ -5,6 +5,9 @@ use serde_json::{Value, json};
 use super::super::state::{ChannelRec, DiscordState, Dispatch, INTENT_GUILDS, Target, now_iso};
 use super::{MessageInput, Reply, as_id};
 
+/// Channel types a guild channel can be created with.
+const GUILD_TYPES: [u64; 7] = [0, 2, 4, 5, 13, 15, 16];
+
 impl DiscordState {
     pub(super) fn dispatch_channel(&mut self, event: &str, id: u64) {
         let Some(c) = self.channels.get(&id) else {
@@ -25,17 +28,22 @@ impl DiscordState {
         });
     }
 
-    pub(super) fn parse_overwrite(id: u64, o: &Value) -> Result<Value, Reply> {
-        let kind = o["type"].as_u64().filter(|t| *t <= 1);
+    /// One permission overwrite; `at` prefixes error paths (`permission_overwrites.0.`).
+    pub(super) fn parse_overwrite(id: u64, o: &Value, at: &str) -> Result<Value, Reply> {
+        let kind = match &o["type"] {
+            Value::Null => return Err(Reply::required(&format!("{at}type"))),
+            v => v.as_u64().filter(|t| *t <= 1),
+        };
         let Some(kind) = kind else {
-            return Err(Reply::invalid_form("type", "Value must be one of {0, 1}."));
+            return Err(Reply::choices(&format!("{at}type"), &[0, 1]));
         };
         let bits = |key: &str| -> Result<String, Reply> {
             match &o[key] {
                 Value::Null => Ok("0".to_owned()),
                 Value::String(s) if s.parse::<u64>().is_ok() => Ok(s.clone()),
                 Value::Number(n) if n.as_u64().is_some() => Ok(n.to_string()),
-                _ => Err(Reply::invalid_form(key, "Invalid permission bits.")),
+                Value::String(s) => Err(Reply::not_a(&format!("{at}{key}"), s, "int")),
+                v => Err(Reply::not_a(&format!("{at}{key}"), &v.to_string(), "int")),
             }
         };
         Ok(
@@ -50,7 +58,7 @@ impl DiscordState {
         {
             return Reply::unknown_channel();
         }
-        let ow = match Self::parse_overwrite(overwrite, b) {
+        let ow = match Self::parse_overwrite(overwrite, b, "") {
             Ok(o) => o,
             Err(e) => return e,
         };
@@ -80,26 +88,24 @@ impl DiscordState {
         if guild != self.config.guild_id {
             return Reply::error(404, 10004, "Unknown Guild");
         }
-        let Some(name) = b["name"]
-            .as_str()
-            .filter(|n| (1..=100).contains(&n.chars().count()))
-        else {
-            return Reply::invalid_form("name", "Must be between 1 and 100 in length.");
+        let Some(name) = b["name"].as_str() else {
+            return Reply::required("name");
         };
+        if !(1..=100).contains(&name.chars().count()) {
+            return Reply::bad_length("name", 1, 100);
+        }
         let kind = b["type"].as_u64().unwrap_or(0);
-        if ![0, 2, 4, 5, 13, 15, 16].contains(&kind) {
-            return Reply::invalid_form("type", "Value must be a valid guild channel type.");
+        if !GUILD_TYPES.contains(&kind) {
+            return Reply::choices("type", &GUILD_TYPES);
         }
         let mut overwrites = Vec::new();
         if let Some(list) = b["permission_overwrites"].as_array() {
-            for o in list {
+            for (i, o) in list.iter().enumerate() {
+                let at = format!("permission_overwrites.{i}.");
                 let Some(oid) = as_id(&o["id"]) else {
-                    return Reply::invalid_form(
-                        "permission_overwrites",
-                        "Overwrite id is required.",
-                    );
+                    return Reply::required(&format!("{at}id"));
                 };
-                match Self::parse_overwrite(oid, o) {
+                match Self::parse_overwrite(oid, o, &at) {
                     Ok(v) => overwrites.push(v),
                     Err(e) => return e,
                 }
@@ -129,14 +135,12 @@ impl DiscordState {
         let mut overwrites = None;
         if let Some(list) = b["permission_overwrites"].as_array() {
             let mut parsed = Vec::new();
-            for o in list {
+            for (i, o) in list.iter().enumerate() {
+                let at = format!("permission_overwrites.{i}.");
                 let Some(oid) = as_id(&o["id"]) else {
-                    return Reply::invalid_form(
-                        "permission_overwrites",
-                        "Overwrite id is required.",
-                    );
+                    return Reply::required(&format!("{at}id"));
                 };
-                match Self::parse_overwrite(oid, o) {
+                match Self::parse_overwrite(oid, o, &at) {
                     Ok(v) => parsed.push(v),
                     Err(e) => return e,
                 }
@@ -214,12 +218,12 @@ impl DiscordState {
         let Some(guild) = guild.filter(|_| matches!(parent_kind, 0 | 5 | 15)) else {
             return Reply::error(400, 50024, "Cannot execute action on this channel type");
         };
-        let Some(name) = b["name"]
-            .as_str()
-            .filter(|n| (1..=100).contains(&n.chars().count()))
-        else {
-            return Reply::invalid_form("name", "Must be between 1 and 100 in length.");
+        let Some(name) = b["name"].as_str() else {
+            return Reply::required("name");
         };
+        if !(1..=100).contains(&name.chars().count()) {
+            return Reply::bad_length("name", 1, 100);
+        }
         let kind = match from_message {
             Some(m) => {
                 if self
@@ -241,7 +245,7 @@ impl DiscordState {
             None => b["type"].as_u64().unwrap_or(12),
         };
         if !matches!(kind, 10..=12) {
-            return Reply::invalid_form("type", "Value must be one of {10, 11, 12}.");
+            return Reply::choices("type", &[10, 11, 12]);
         }
         let id = from_message.unwrap_or_else(|| self.next_id());
         let bot = self.config.bot.id;
@@ -257,7 +261,7 @@ impl DiscordState {
         self.channels.insert(id, rec);
         if parent_kind == 15 && from_message.is_none() {
             // A forum post starts with its first message, whose id is the thread's.
-            let input = MessageInput::from_body(&b["message"]);
+            let input = MessageInput::from_body(&b["message"], "message.");
             if let Ok(input) = input {
                 let mut msg = self.new_bot_message(id, input, &[]);
                 msg.id = id;

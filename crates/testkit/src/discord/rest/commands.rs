@@ -25,15 +25,17 @@ impl DiscordState {
         }
     }
 
-    /// Validates one command and gives it ids (keeping the id of a same-named command).
+    /// Validates one command and gives it ids (keeping the id of a same-named command); `at`
+    /// prefixes error paths (`3.` for the fourth command of a bulk overwrite).
     pub(super) fn build_command(
         &mut self,
         guild: Option<u64>,
         c: &Value,
         existing: &[Value],
+        at: &str,
     ) -> Result<Value, Reply> {
         let Some(obj) = c.as_object() else {
-            return Err(Reply::invalid_form("0", "Must be an object."));
+            return Err(Reply::not_an_object(at.trim_end_matches('.')));
         };
         let kind = obj.get("type").and_then(Value::as_u64).unwrap_or(1);
         let name = obj.get("name").and_then(Value::as_str).unwrap_or_default();
@@ -45,18 +47,25 @@ impl DiscordState {
         } else {
             (1..=32).contains(&name.chars().count())
         };
+        if name.is_empty() {
+            return Err(Reply::required(&format!("{at}name")));
+        }
+        if !(1..=32).contains(&name.chars().count()) {
+            return Err(Reply::bad_length(&format!("{at}name"), 1, 32));
+        }
         if !name_ok {
-            return Err(Reply::invalid_form("name", "Command name is invalid"));
+            return Err(Reply::invalid_form(
+                &format!("{at}name"),
+                "APPLICATION_COMMAND_INVALID_NAME",
+                "Command name is invalid",
+            ));
         }
         let description = obj
             .get("description")
             .and_then(Value::as_str)
             .unwrap_or_default();
         if kind == 1 && !(1..=100).contains(&description.chars().count()) {
-            return Err(Reply::invalid_form(
-                "description",
-                "Must be between 1 and 100 in length.",
-            ));
+            return Err(Reply::bad_length(&format!("{at}description"), 1, 100));
         }
         let id = existing
             .iter()
@@ -76,7 +85,10 @@ impl DiscordState {
         out.entry("default_member_permissions")
             .or_insert(Value::Null);
         out.entry("nsfw").or_insert(json!(false));
-        out.entry("integration_types").or_insert(json!([0]));
+        // Discord answers the install types as an array, `[0]` (guild install) when not given.
+        if !out.get("integration_types").is_some_and(Value::is_array) {
+            out.insert("integration_types".to_owned(), json!([0]));
+        }
         if let Some(g) = guild {
             out.insert("guild_id".to_owned(), json!(g.to_string()));
         } else {
@@ -91,23 +103,27 @@ impl DiscordState {
             return e;
         }
         let Some(list) = b.as_array() else {
-            return Reply::invalid_form("_", "Must be an array of commands.");
+            return Reply::not_a_list("");
         };
         if list.len() > 100 {
-            return Reply::invalid_form("_", "Must be 100 or fewer in length.");
+            return Reply::max_length("", 100);
         }
         let existing = self.commands_mut(guild).clone();
         let mut out = Vec::with_capacity(list.len());
         let mut seen = std::collections::HashSet::new();
-        for c in list {
-            let cmd = match self.build_command(guild, c, &existing) {
+        for (i, c) in list.iter().enumerate() {
+            let cmd = match self.build_command(guild, c, &existing, &format!("{i}.")) {
                 Ok(cmd) => cmd,
                 Err(e) => return e,
             };
             let mut key = String::new();
             let _ = write!(key, "{}:{}", cmd["type"], cmd["name"]);
             if !seen.insert(key) {
-                return Reply::invalid_form("name", "Application command names must be unique");
+                return Reply::invalid_form(
+                    &i.to_string(),
+                    "APPLICATION_COMMANDS_DUPLICATE_NAME",
+                    "Application command names must be unique",
+                );
             }
             out.push(cmd);
         }
@@ -120,7 +136,7 @@ impl DiscordState {
             return e;
         }
         let existing = self.commands_mut(guild).clone();
-        let cmd = match self.build_command(guild, b, &existing) {
+        let cmd = match self.build_command(guild, b, &existing, "") {
             Ok(cmd) => cmd,
             Err(e) => return e,
         };

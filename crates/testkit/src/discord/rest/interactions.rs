@@ -6,7 +6,7 @@ use super::super::state::{
     Attachment, DiscordState, InteractionRecord, InteractionResponse, MessageOrigin, StoredMessage,
     now_iso,
 };
-use super::{MessageInput, MsgRef, Reply, query_flag};
+use super::{MessageInput, MsgRef, Reply, query_bool};
 
 impl DiscordState {
     pub(super) fn interaction_by_token(&self, token: &str) -> Option<u64> {
@@ -21,6 +21,10 @@ impl DiscordState {
         b: &Value,
         query: Option<&str>,
     ) -> Reply {
+        let with_response = match query_bool(query, "with_response") {
+            Ok(v) => v.unwrap_or(false),
+            Err(e) => return e,
+        };
         let deadline = self.config.interaction_ack_deadline;
         let Some(rec) = self.interactions.get(&id).filter(|r| r.token == token) else {
             return Reply::unknown_interaction();
@@ -33,7 +37,7 @@ impl DiscordState {
         }
         let (ikind, channel, message_id) = (rec.kind, rec.channel_id, rec.message_id);
         let Some(kind) = b["type"].as_u64().and_then(|k| u8::try_from(k).ok()) else {
-            return Reply::invalid_form("type", "This field is required");
+            return Reply::required("type");
         };
         let data = b.get("data").filter(|d| !d.is_null()).cloned();
         let d = data.clone().unwrap_or(Value::Null);
@@ -46,15 +50,20 @@ impl DiscordState {
             _ => false,
         };
         if !allowed {
-            return Reply::invalid_form(
-                "type",
-                "Interaction response type is not valid for this interaction.",
-            );
+            let valid: &[u64] = match ikind {
+                2 => &[4, 5, 9, 10, 12],
+                3 => &[4, 5, 6, 7, 9, 10, 12],
+                4 => &[8],
+                5 => &[4, 5, 6, 7, 10, 12],
+                _ => &[1],
+            };
+            return Reply::choices("type", valid);
         }
         let mut original = None;
+        let mut updated = None;
         match kind {
             4 | 5 => {
-                let input = match MessageInput::from_body(&d) {
+                let input = match MessageInput::from_body(&d, "data.") {
                     Ok(i) => i,
                     Err(e) => return e,
                 };
@@ -75,7 +84,7 @@ impl DiscordState {
                 let Some(mid) = message_id else {
                     return Reply::unknown_message();
                 };
-                let input = match MessageInput::from_body(&d) {
+                let input = match MessageInput::from_body(&d, "data.") {
                     Ok(i) => i,
                     Err(e) => return e,
                 };
@@ -94,6 +103,7 @@ impl DiscordState {
                     m.edited_timestamp = Some(now);
                 }
                 self.dispatch_message("MESSAGE_UPDATE", mid);
+                updated = Some(mid);
             }
             9 => {
                 let title_ok = d["title"]
@@ -105,11 +115,14 @@ impl DiscordState {
                 let comps_ok = d["components"]
                     .as_array()
                     .is_some_and(|c| (1..=5).contains(&c.len()));
-                if !(title_ok && custom_ok && comps_ok) {
-                    return Reply::invalid_form(
-                        "data",
-                        "A modal needs a title, a custom_id and 1 to 5 components.",
-                    );
+                if !title_ok {
+                    return Reply::bad_length("data.title", 1, 45);
+                }
+                if !custom_ok {
+                    return Reply::bad_length("data.custom_id", 1, 100);
+                }
+                if !comps_ok {
+                    return Reply::bad_length("data.components", 1, 5);
                 }
             }
             _ => {}
@@ -123,23 +136,34 @@ impl DiscordState {
         {
             self.dispatch_message("MESSAGE_CREATE", m);
         }
-        if !query_flag(query, "with_response") {
+        if !with_response {
             return Reply::no_content();
         }
-        let ephemeral = original
+        // The callback response: `resource.message` for the message a type 4 created or a type 7
+        // updated (Discord documents it for those two types only).
+        let shown = original.or(updated);
+        let ephemeral = shown
             .and_then(|m| self.message(m))
             .is_some_and(StoredMessage::is_ephemeral);
         let mut interaction = json!({"id": id.to_string(), "type": ikind});
-        if let Some(m) = original {
+        if let Some(rec) = self.interactions.get(&id) {
+            interaction["channel_id"] = json!(rec.channel_id.to_string());
+            if let Some(g) = rec.guild_id {
+                interaction["guild_id"] = json!(g.to_string());
+            }
+        }
+        if let Some(m) = shown {
             interaction["response_message_id"] = json!(m.to_string());
             interaction["response_message_loading"] = json!(kind == 5);
             interaction["response_message_ephemeral"] = json!(ephemeral);
         }
-        let mut resource = json!({"type": kind});
-        if let Some(m) = original.and_then(|m| self.message(m)) {
-            resource["message"] = self.message_value(m);
+        let mut body = json!({"interaction": interaction});
+        if matches!(kind, 4 | 7)
+            && let Some(m) = shown.and_then(|m| self.message(m))
+        {
+            body["resource"] = json!({"type": kind, "message": self.message_value(m)});
         }
-        Reply::ok(json!({"interaction": interaction, "resource": resource}))
+        Reply::ok(body)
     }
 
     /// Checks a webhook (application id + interaction token) and finds a message of it.
@@ -189,7 +213,7 @@ impl DiscordState {
         if !acked {
             return Reply::unknown_webhook();
         }
-        let input = match MessageInput::from_body(b) {
+        let input = match MessageInput::from_body(b, "") {
             Ok(i) => i,
             Err(e) => return e,
         };

@@ -6,12 +6,12 @@ use super::super::state::{
     Attachment, DiscordState, Dispatch, INTENT_DIRECT_MESSAGES, INTENT_GUILD_MESSAGES,
     MessageOrigin, StoredMessage, Target, now_iso,
 };
-use super::{MessageInput, Reply, as_id, nonce_key, query_value};
+use super::{MessageInput, Reply, as_id, nonce_key, query_int, query_snowflake};
 
 impl DiscordState {
     pub(super) fn create_dm(&mut self, b: &Value) -> Reply {
         let Some(user) = as_id(&b["recipient_id"]) else {
-            return Reply::invalid_form("recipient_id", "This field is required");
+            return Reply::required("recipient_id");
         };
         if !self.user_known(user) || user == self.config.bot.id {
             return Reply::error(400, 50033, "Invalid Recipient(s)");
@@ -117,10 +117,18 @@ impl DiscordState {
         let bot = self.config.bot.id;
         let nonce = b.get("nonce").filter(|n| !n.is_null()).cloned();
         if let Some(n) = &nonce {
-            if nonce_key(n).is_none_or(|k| k.len() > 25) {
+            let Some(key) = nonce_key(n) else {
                 return Reply::invalid_form(
                     "nonce",
-                    "Must be an integer or a string of 25 or fewer characters.",
+                    "NONCE_TYPE_INVALID_TYPE",
+                    "This field must be a string or integer.",
+                );
+            };
+            if key.chars().count() > 25 {
+                return Reply::invalid_form(
+                    "nonce",
+                    "NONCE_TYPE_TOO_LONG",
+                    "Must be 25 or fewer characters long.",
                 );
             }
             if b["enforce_nonce"].as_bool() == Some(true)
@@ -131,7 +139,7 @@ impl DiscordState {
                 return Reply::ok(self.message_value(m));
             }
         }
-        let input = match MessageInput::from_body(b) {
+        let input = match MessageInput::from_body(b, "") {
             Ok(i) => i,
             Err(e) => return e,
         };
@@ -190,34 +198,51 @@ impl DiscordState {
         Reply::no_content()
     }
 
+    /// `GET /channels/{id}/messages`: `limit` 1 to 100 (default 50), and one of `around`,
+    /// `before` or `after` (that order wins when several are given), newest first.
     pub(super) fn list_messages(&self, channel: u64, query: Option<&str>) -> Reply {
+        let parsed = (|| {
+            let limit = query_int(query, "limit", 1, 100)?.unwrap_or(50);
+            let around = query_snowflake(query, "around")?;
+            let before = query_snowflake(query, "before")?;
+            let after = query_snowflake(query, "after")?;
+            Ok::<_, Reply>((limit, around, before, after))
+        })();
+        let (limit, around, before, after) = match parsed {
+            Ok(p) => p,
+            Err(e) => return e,
+        };
         if self.live_channel(channel).is_none() {
             return Reply::unknown_channel();
         }
-        let limit: usize = query_value(query, "limit")
-            .and_then(|l| l.parse().ok())
-            .unwrap_or(50)
-            .clamp(1, 100);
-        let before: Option<u64> = query_value(query, "before").and_then(|v| v.parse().ok());
-        let after: Option<u64> = query_value(query, "after").and_then(|v| v.parse().ok());
+        let limit = usize::try_from(limit).unwrap_or(50);
         let mut list: Vec<&StoredMessage> = self
             .messages
             .iter()
             .filter(|m| m.channel_id == channel && !m.deleted && !m.is_ephemeral())
-            .filter(|m| before.is_none_or(|b| m.id < b) && after.is_none_or(|a| m.id > a))
             .collect();
         list.sort_by_key(|m| m.id);
-        // Newest first, as Discord answers. With `after` alone Discord returns the messages
-        // right after it (so a client can page forwards), otherwise the newest ones.
-        if after.is_some() && before.is_none() {
-            list.truncate(limit);
-            list.reverse();
+        let mut page: Vec<&StoredMessage> = if let Some(id) = around {
+            // The message itself (if it exists) and the newer ones take the larger half.
+            let split = list.partition_point(|m| m.id < id);
+            let older_n = limit / 2;
+            let newer_n = limit - older_n;
+            let older = &list[split.saturating_sub(older_n)..split];
+            let newer = &list[split..list.len().min(split + newer_n)];
+            older.iter().chain(newer).copied().collect()
+        } else if let Some(id) = before {
+            let split = list.partition_point(|m| m.id < id);
+            list[split.saturating_sub(limit)..split].to_vec()
+        } else if let Some(id) = after {
+            // The messages right after it (so a client can page forwards).
+            let split = list.partition_point(|m| m.id <= id);
+            list[split..list.len().min(split + limit)].to_vec()
         } else {
-            list.reverse();
-            list.truncate(limit);
-        }
+            list[list.len().saturating_sub(limit)..].to_vec()
+        };
+        page.reverse();
         Reply::ok(Value::Array(
-            list.into_iter().map(|m| self.message_value(m)).collect(),
+            page.into_iter().map(|m| self.message_value(m)).collect(),
         ))
     }
 
@@ -235,7 +260,7 @@ impl DiscordState {
             }
             _ => return Reply::unknown_message(),
         }
-        let input = match MessageInput::from_body(b) {
+        let input = match MessageInput::from_body(b, "") {
             Ok(i) => i,
             Err(e) => return e,
         };

@@ -61,16 +61,75 @@ impl Reply {
             headers: Vec::new(),
         }
     }
-    fn invalid_form(field: &str, message: &str) -> Self {
+    /// 400 / 50035 `Invalid Form Body` with one error at `field`, a dotted path such as
+    /// `embeds.0.title` (empty: the request itself), nested as Discord nests it.
+    fn invalid_form(field: &str, code: &str, message: &str) -> Self {
+        let mut errors = json!({"_errors": [{"code": code, "message": message}]});
+        for key in field.split('.').filter(|k| !k.is_empty()).rev() {
+            errors = json!({ key: errors });
+        }
         Self {
             status: 400,
-            body: Some(json!({
-                "code": 50035,
-                "message": "Invalid Form Body",
-                "errors": {field: {"_errors": [{"code": "BASE_TYPE_INVALID", "message": message}]}},
-            })),
+            body: Some(json!({"code": 50035, "message": "Invalid Form Body", "errors": errors})),
             headers: Vec::new(),
         }
+    }
+    /// `BASE_TYPE_REQUIRED`.
+    fn required(field: &str) -> Self {
+        Self::invalid_form(field, "BASE_TYPE_REQUIRED", "This field is required")
+    }
+    /// `BASE_TYPE_MAX_LENGTH`.
+    fn max_length(field: &str, max: usize) -> Self {
+        Self::invalid_form(
+            field,
+            "BASE_TYPE_MAX_LENGTH",
+            &format!("Must be {max} or fewer in length."),
+        )
+    }
+    /// `BASE_TYPE_BAD_LENGTH`.
+    fn bad_length(field: &str, min: usize, max: usize) -> Self {
+        Self::invalid_form(
+            field,
+            "BASE_TYPE_BAD_LENGTH",
+            &format!("Must be between {min} and {max} in length."),
+        )
+    }
+    /// `BASE_TYPE_CHOICES`.
+    fn choices(field: &str, choices: &[u64]) -> Self {
+        let list: Vec<String> = choices.iter().map(u64::to_string).collect();
+        Self::invalid_form(
+            field,
+            "BASE_TYPE_CHOICES",
+            &format!("Value must be one of ({}).", list.join(", ")),
+        )
+    }
+    /// `LIST_TYPE_CONVERT`: an array was expected.
+    fn not_a_list(field: &str) -> Self {
+        Self::invalid_form(
+            field,
+            "LIST_TYPE_CONVERT",
+            "Only iterables may be used in a ListType",
+        )
+    }
+    /// `DICT_TYPE_CONVERT`: an object was expected.
+    fn not_an_object(field: &str) -> Self {
+        Self::invalid_form(
+            field,
+            "DICT_TYPE_CONVERT",
+            "Only dictionaries may be used in a DictType",
+        )
+    }
+    /// `NUMBER_TYPE_COERCE`: a value that is not a snowflake (or not an int).
+    fn not_a(field: &str, value: &str, kind: &str) -> Self {
+        Self::invalid_form(
+            field,
+            "NUMBER_TYPE_COERCE",
+            &format!("Value \"{value}\" is not {kind}."),
+        )
+    }
+    /// 405 for a known route asked with another method.
+    fn method_not_allowed() -> Self {
+        Self::error(405, 0, "405: Method Not Allowed")
     }
     fn not_found() -> Self {
         Self::error(404, 0, "404: Not Found")
@@ -360,6 +419,126 @@ fn classify(method: &Method, segs: &[&str]) -> Option<(Route, String, String)> {
     Some((route, format!("{m} {template}"), major))
 }
 
+/// Every route the emulator serves, as `classify` names them (a unit test keeps both in step).
+const ROUTES: &[(&str, &str)] = &[
+    ("GET", "gateway/bot"),
+    ("GET", "gateway"),
+    ("GET", "users/@me"),
+    ("GET", "users/{user_id}"),
+    ("GET", "applications/@me"),
+    ("POST", "users/@me/channels"),
+    ("GET", "channels/{channel_id}"),
+    ("PATCH", "channels/{channel_id}"),
+    ("DELETE", "channels/{channel_id}"),
+    ("POST", "channels/{channel_id}/messages"),
+    ("GET", "channels/{channel_id}/messages"),
+    ("GET", "channels/{channel_id}/messages/{message_id}"),
+    ("PATCH", "channels/{channel_id}/messages/{message_id}"),
+    ("DELETE", "channels/{channel_id}/messages/{message_id}"),
+    (
+        "PUT",
+        "channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me",
+    ),
+    (
+        "DELETE",
+        "channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me",
+    ),
+    ("POST", "channels/{channel_id}/typing"),
+    ("PUT", "channels/{channel_id}/permissions/{overwrite_id}"),
+    ("DELETE", "channels/{channel_id}/permissions/{overwrite_id}"),
+    ("POST", "channels/{channel_id}/threads"),
+    (
+        "POST",
+        "channels/{channel_id}/messages/{message_id}/threads",
+    ),
+    ("PUT", "channels/{channel_id}/thread-members/{user_id}"),
+    ("DELETE", "channels/{channel_id}/thread-members/{user_id}"),
+    ("GET", "guilds/{guild_id}"),
+    ("GET", "guilds/{guild_id}/channels"),
+    ("POST", "guilds/{guild_id}/channels"),
+    ("GET", "guilds/{guild_id}/members/{user_id}"),
+    ("POST", "interactions/{interaction_id}/{token}/callback"),
+    ("POST", "webhooks/{webhook_id}/{token}"),
+    ("GET", "webhooks/{webhook_id}/{token}/messages/{message_id}"),
+    (
+        "PATCH",
+        "webhooks/{webhook_id}/{token}/messages/{message_id}",
+    ),
+    (
+        "DELETE",
+        "webhooks/{webhook_id}/{token}/messages/{message_id}",
+    ),
+    ("PUT", "applications/{application_id}/commands"),
+    ("GET", "applications/{application_id}/commands"),
+    ("POST", "applications/{application_id}/commands"),
+    (
+        "DELETE",
+        "applications/{application_id}/commands/{command_id}",
+    ),
+    (
+        "PUT",
+        "applications/{application_id}/guilds/{guild_id}/commands",
+    ),
+    (
+        "GET",
+        "applications/{application_id}/guilds/{guild_id}/commands",
+    ),
+    (
+        "POST",
+        "applications/{application_id}/guilds/{guild_id}/commands",
+    ),
+    (
+        "DELETE",
+        "applications/{application_id}/guilds/{guild_id}/commands/{command_id}",
+    ),
+];
+
+/// The answer for a request `classify` did not route, as Discord gives it: 400 / 50035
+/// `NUMBER_TYPE_COERCE` when an id segment of a known route is not a snowflake, 405 when the
+/// route exists for other methods only, 404 otherwise.
+fn unrouted(method: &Method, segs: &[&str]) -> Reply {
+    let mut other_method = false;
+    for (m, template) in ROUTES {
+        let parts: Vec<&str> = template.split('/').collect();
+        if parts.len() != segs.len() {
+            continue;
+        }
+        let mut bad_id = None;
+        let fits = parts.iter().zip(segs).all(|(want, got)| {
+            match want.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
+                Some(name) => {
+                    let id_ok = !name.ends_with("_id")
+                        || got.parse::<u64>().is_ok()
+                        || matches!(
+                            (name, *got),
+                            ("user_id", "@me") | ("message_id", "@original")
+                        );
+                    if !id_ok && bad_id.is_none() {
+                        bad_id = Some((name, *got));
+                    }
+                    !got.is_empty()
+                }
+                None => want == got,
+            }
+        });
+        if !fits {
+            continue;
+        }
+        match bad_id {
+            Some((name, value)) if *m == method.as_str() => {
+                return Reply::not_a(name, value, "snowflake");
+            }
+            None if *m != method.as_str() => other_method = true,
+            _ => {}
+        }
+    }
+    if other_method {
+        Reply::method_not_allowed()
+    } else {
+        Reply::not_found()
+    }
+}
+
 /// A stable 32-hex-digit bucket hash for a route template (FNV-1a, twice).
 fn bucket_hash(template: &str) -> String {
     let mut h1: u64 = 0xcbf2_9ce4_8422_2325;
@@ -512,18 +691,63 @@ pub(crate) async fn handle(
     response
 }
 
-fn query_flag(query: Option<&str>, key: &str) -> bool {
-    query.is_some_and(|q| {
-        q.split('&')
-            .any(|kv| kv == format!("{key}=true") || kv == format!("{key}=True") || kv == key)
-    })
+/// The first value of a query parameter, percent-decoded.
+fn query_value(query: Option<&str>, key: &str) -> Option<String> {
+    form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
 }
 
-fn query_value<'a>(query: Option<&'a str>, key: &str) -> Option<&'a str> {
-    query?.split('&').find_map(|kv| {
-        let (k, v) = kv.split_once('=')?;
-        (k == key).then_some(v)
-    })
+/// A boolean query parameter, read as Discord reads them: `True`, `true` or `1` for true,
+/// `False`, `false` or `0` for false; anything else is refused.
+fn query_bool(query: Option<&str>, key: &str) -> Result<Option<bool>, Reply> {
+    match query_value(query, key).as_deref() {
+        None => Ok(None),
+        Some("True" | "true" | "1") => Ok(Some(true)),
+        Some("False" | "false" | "0") => Ok(Some(false)),
+        Some(_) => Err(Reply::invalid_form(
+            key,
+            "BASE_TYPE_BOOLEAN",
+            "Must be either true or false.",
+        )),
+    }
+}
+
+/// An integer query parameter within `min..=max` (`NUMBER_TYPE_COERCE`, `NUMBER_TYPE_MIN`,
+/// `NUMBER_TYPE_MAX` otherwise).
+fn query_int(query: Option<&str>, key: &str, min: i64, max: i64) -> Result<Option<i64>, Reply> {
+    let Some(raw) = query_value(query, key) else {
+        return Ok(None);
+    };
+    let Ok(n) = raw.parse::<i64>() else {
+        return Err(Reply::not_a(key, &raw, "int"));
+    };
+    if n < min {
+        return Err(Reply::invalid_form(
+            key,
+            "NUMBER_TYPE_MIN",
+            &format!("int value should be greater than or equal to {min}."),
+        ));
+    }
+    if n > max {
+        return Err(Reply::invalid_form(
+            key,
+            "NUMBER_TYPE_MAX",
+            &format!("int value should be less than or equal to {max}."),
+        ));
+    }
+    Ok(Some(n))
+}
+
+/// A snowflake query parameter.
+fn query_snowflake(query: Option<&str>, key: &str) -> Result<Option<u64>, Reply> {
+    match query_value(query, key) {
+        None => Ok(None),
+        Some(raw) => raw
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| Reply::not_a(key, &raw, "snowflake")),
+    }
 }
 
 fn as_id(v: &Value) -> Option<u64> {
@@ -539,10 +763,13 @@ fn chars(v: &Value) -> usize {
 }
 
 /// Discord's embed limits (title 256, description 4096, 25 fields of 256/1024, footer 2048,
-/// author 256, 6000 characters in all the embeds of a message).
-fn check_embeds(embeds: &[Value]) -> Result<(), Reply> {
+/// author 256, 6000 characters in all the embeds of a message). `at` prefixes error paths.
+fn check_embeds(embeds: &[Value], at: &str) -> Result<(), Reply> {
     let mut total = 0;
     for (i, e) in embeds.iter().enumerate() {
+        if !e.is_object() {
+            return Err(Reply::not_an_object(&format!("{at}embeds.{i}")));
+        }
         let limits = [
             ("title", &e["title"], 256),
             ("description", &e["description"], 4096),
@@ -552,72 +779,73 @@ fn check_embeds(embeds: &[Value]) -> Result<(), Reply> {
         for (field, v, max) in limits {
             let n = chars(v);
             if n > max {
-                return Err(Reply::invalid_form(
-                    &format!("embeds.{i}.{field}"),
-                    &format!("Must be {max} or fewer in length."),
-                ));
+                return Err(Reply::max_length(&format!("{at}embeds.{i}.{field}"), max));
             }
             total += n;
         }
-        let fields = e["fields"].as_array().map_or(&[][..], Vec::as_slice);
+        let fields = match &e["fields"] {
+            Value::Null => &[][..],
+            Value::Array(a) => a.as_slice(),
+            _ => return Err(Reply::not_a_list(&format!("{at}embeds.{i}.fields"))),
+        };
         if fields.len() > 25 {
-            return Err(Reply::invalid_form(
-                &format!("embeds.{i}.fields"),
-                "Must be 25 or fewer in length.",
-            ));
+            return Err(Reply::max_length(&format!("{at}embeds.{i}.fields"), 25));
         }
         for (j, f) in fields.iter().enumerate() {
-            if chars(&f["name"]) > 256 || chars(&f["value"]) > 1024 {
-                return Err(Reply::invalid_form(
-                    &format!("embeds.{i}.fields.{j}"),
-                    "Field name must be 256 and value 1024 or fewer in length.",
-                ));
+            for (key, max) in [("name", 256), ("value", 1024)] {
+                if chars(&f[key]) > max {
+                    return Err(Reply::max_length(
+                        &format!("{at}embeds.{i}.fields.{j}.{key}"),
+                        max,
+                    ));
+                }
             }
             total += chars(&f["name"]) + chars(&f["value"]);
         }
     }
     if total > 6000 {
         return Err(Reply::invalid_form(
-            "embeds",
+            &format!("{at}embeds"),
+            "MAX_EMBED_SIZE_EXCEEDED",
             "Embed size exceeds maximum size of 6000",
         ));
     }
     Ok(())
 }
 
-/// Discord's component limits for messages (5 action rows of 5 components, `custom_id` up to
-/// 100 characters, button labels up to 80).
-fn check_components(rows: &[Value]) -> Result<(), Reply> {
+/// Discord's component limits for messages (5 action rows of 1 to 5 components, `custom_id` up
+/// to 100 characters, button labels up to 80, a `custom_id` on every non-link button).
+fn check_components(rows: &[Value], at: &str) -> Result<(), Reply> {
     let top_rows = rows
         .iter()
         .filter(|r| r["type"].as_u64() == Some(1))
         .count();
     if top_rows > 5 {
-        return Err(Reply::invalid_form(
-            "components",
-            "Must be 5 or fewer in length.",
-        ));
+        return Err(Reply::max_length(&format!("{at}components"), 5));
     }
     for (i, row) in rows.iter().enumerate() {
         let children = row["components"].as_array().map_or(&[][..], Vec::as_slice);
         if row["type"].as_u64() == Some(1) && !(1..=5).contains(&children.len()) {
-            return Err(Reply::invalid_form(
-                &format!("components.{i}.components"),
-                "Must be between 1 and 5 in length.",
+            return Err(Reply::bad_length(
+                &format!("{at}components.{i}.components"),
+                1,
+                5,
             ));
         }
         for (j, c) in children.iter().enumerate() {
-            if chars(&c["custom_id"]) > 100 || chars(&c["label"]) > 80 {
-                return Err(Reply::invalid_form(
-                    &format!("components.{i}.components.{j}"),
-                    "custom_id must be 100 and label 80 or fewer in length.",
-                ));
+            let here = format!("{at}components.{i}.components.{j}");
+            if chars(&c["custom_id"]) > 100 {
+                return Err(Reply::max_length(&format!("{here}.custom_id"), 100));
+            }
+            if chars(&c["label"]) > 80 {
+                return Err(Reply::max_length(&format!("{here}.label"), 80));
             }
             let is_link = c["style"].as_u64() == Some(5);
             if c["type"].as_u64() == Some(2) && !is_link && c["custom_id"].as_str().is_none() {
                 return Err(Reply::invalid_form(
-                    &format!("components.{i}.components.{j}.custom_id"),
-                    "A non-link button must have a custom_id.",
+                    &format!("{here}.custom_id"),
+                    "BUTTON_COMPONENT_CUSTOM_ID_REQUIRED",
+                    "A custom id is required",
                 ));
             }
         }
@@ -643,41 +871,42 @@ struct MessageInput {
 }
 
 impl MessageInput {
-    fn from_body(b: &Value) -> Result<Self, Reply> {
+    /// Reads a message body; `at` prefixes error paths (`data.` in interaction callbacks).
+    fn from_body(b: &Value, at: &str) -> Result<Self, Reply> {
         let content = match &b["content"] {
             Value::Null => None,
             Value::String(s) => Some(s.clone()),
-            _ => return Err(Reply::invalid_form("content", "Must be a string.")),
+            _ => {
+                return Err(Reply::invalid_form(
+                    &format!("{at}content"),
+                    "BASE_TYPE_STRING",
+                    "This field must be a string.",
+                ));
+            }
         };
         if let Some(c) = &content
             && c.chars().count() > CONTENT_MAX
         {
-            return Err(Reply::invalid_form(
-                "content",
-                "Must be 2000 or fewer in length.",
-            ));
+            return Err(Reply::max_length(&format!("{at}content"), CONTENT_MAX));
         }
         let array = |key: &str| -> Result<Option<Vec<Value>>, Reply> {
             match &b[key] {
                 Value::Null => Ok(None),
                 Value::Array(a) => Ok(Some(a.clone())),
-                _ => Err(Reply::invalid_form(key, "Must be an array.")),
+                _ => Err(Reply::not_a_list(&format!("{at}{key}"))),
             }
         };
         let mut embeds = array("embeds")?;
         if let Some(e) = &mut embeds {
             if e.len() > 10 {
-                return Err(Reply::invalid_form(
-                    "embeds",
-                    "Must be 10 or fewer in length.",
-                ));
+                return Err(Reply::max_length(&format!("{at}embeds"), 10));
             }
-            check_embeds(e)?;
+            check_embeds(e, at)?;
             normalize_embeds(e);
         }
         let mut components = array("components")?;
         if let Some(c) = &mut components {
-            check_components(c)?;
+            check_components(c, at)?;
             normalize_components(c);
         }
         Ok(Self {
@@ -727,7 +956,7 @@ impl DiscordState {
             .as_ref()
             .map_or_else(|| format!("{method} {path}"), |(_, t, _)| t.clone());
         let mut reply = match classified {
-            None => Reply::not_found(),
+            None => unrouted(method, &segs),
             Some((route, template, major)) => self.routed(
                 method,
                 &segs,
@@ -794,7 +1023,7 @@ impl DiscordState {
             let mut r = Reply {
                 status: 429,
                 body: Some(
-                    json!({"message": "You are being rate limited.", "retry_after": wait_secs, "global": true}),
+                    json!({"message": "You are being rate limited.", "code": 0, "retry_after": wait_secs, "global": true}),
                 ),
                 headers: Vec::new(),
             };
@@ -866,7 +1095,7 @@ impl DiscordState {
         let mut r = Reply {
             status: 429,
             body: Some(
-                json!({"message": "You are being rate limited.", "retry_after": secs, "global": false}),
+                json!({"message": "You are being rate limited.", "code": 0, "retry_after": secs, "global": false}),
             ),
             headers: Vec::new(),
         };
@@ -920,6 +1149,22 @@ impl DiscordState {
     )]
     fn route(&mut self, route: Route, query: Option<&str>, body: Body) -> Reply {
         let b = body.json.clone().unwrap_or(Value::Null);
+        // The boolean query strings of these routes, read (and refused when malformed) as
+        // Discord reads them; `with_counts` changes the guild answer.
+        let flags: &[&str] = match route {
+            Route::Guild(_) => &["with_counts"],
+            Route::ExecuteWebhook(..) => &["wait", "with_components"],
+            Route::UpdateWebhookMessage(..) => &["with_components"],
+            Route::GetCommands(..) => &["with_localizations"],
+            _ => &[],
+        };
+        let mut with_counts = false;
+        for flag in flags {
+            match query_bool(query, flag) {
+                Ok(v) => with_counts |= *flag == "with_counts" && v == Some(true),
+                Err(e) => return e,
+            }
+        }
         match route {
             Route::GatewayBot => Reply::ok(json!({
                 "url": self.gateway_url,
@@ -974,7 +1219,12 @@ impl DiscordState {
             Route::RemoveThreadMember(c, u) => self.thread_member(c, u, false),
             Route::Guild(g) => {
                 if g == self.config.guild_id {
-                    Reply::ok(self.guild_value())
+                    let mut guild = self.guild_value();
+                    if with_counts {
+                        guild["approximate_member_count"] = json!(self.users.len());
+                        guild["approximate_presence_count"] = json!(0);
+                    }
+                    Reply::ok(guild)
                 } else {
                     Reply::error(404, 10004, "Unknown Guild")
                 }
@@ -1097,6 +1347,78 @@ mod tests {
     }
 
     #[test]
+    fn the_route_table_matches_classify() {
+        for (m, template) in ROUTES {
+            let path: Vec<String> = template
+                .split('/')
+                .map(|seg| match seg {
+                    "{token}" => "tok".to_owned(),
+                    "{emoji}" => "%E2%9C%85".to_owned(),
+                    s if s.starts_with('{') => "42".to_owned(),
+                    s => s.to_owned(),
+                })
+                .collect();
+            let segs: Vec<&str> = path.iter().map(String::as_str).collect();
+            let method = Method::from_bytes(m.as_bytes()).unwrap_or(Method::GET);
+            let got = classify(&method, &segs).map(|(_, t, _)| t);
+            assert_eq!(got, Some(format!("{m} {template}")), "{m} {template}");
+        }
+    }
+
+    #[test]
+    fn unrouted_requests_get_discords_answers() {
+        let status = |m: Method, p: &str| {
+            let segs: Vec<&str> = p.split('/').collect();
+            let r = unrouted(&m, &segs);
+            (r.status, r.body.map(|b| b["code"].clone()))
+        };
+        assert_eq!(
+            status(Method::PUT, "channels/1/messages"),
+            (405, Some(json!(0)))
+        );
+        assert_eq!(
+            status(Method::GET, "channels/abc/messages"),
+            (400, Some(json!(50035)))
+        );
+        assert_eq!(status(Method::GET, "nowhere/1"), (404, Some(json!(0))));
+        let segs = ["channels", "abc"];
+        let body = unrouted(&Method::GET, &segs).body.unwrap_or_default();
+        assert_eq!(
+            body["errors"]["channel_id"]["_errors"][0]["code"],
+            "NUMBER_TYPE_COERCE"
+        );
+    }
+
+    #[test]
+    fn boolean_query_strings_read_like_discord() {
+        for (q, want) in [
+            ("with_response=1", Some(true)),
+            ("with_response=true", Some(true)),
+            ("with_response=True", Some(true)),
+            ("with_response=0", Some(false)),
+            ("with_response=false", Some(false)),
+            ("with_response=False", Some(false)),
+            ("other=1", None),
+        ] {
+            assert_eq!(query_bool(Some(q), "with_response").ok(), Some(want), "{q}");
+        }
+        let refused = query_bool(Some("with_response=yes"), "with_response").err();
+        assert_eq!(refused.map(|r| r.status), Some(400));
+    }
+
+    #[test]
+    fn form_errors_nest_like_discords() {
+        let r = Reply::max_length("embeds.0.fields", 25);
+        let body = r.body.unwrap_or_default();
+        assert_eq!(
+            body["errors"]["embeds"]["0"]["fields"]["_errors"][0],
+            json!({"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 25 or fewer in length."})
+        );
+        let root = Reply::not_a_list("").body.unwrap_or_default();
+        assert_eq!(root["errors"]["_errors"][0]["code"], "LIST_TYPE_CONVERT");
+    }
+
+    #[test]
     fn multipart_payload_json_and_files_are_read() {
         let body = "--XX\r\nContent-Disposition: form-data; name=\"files[0]\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--XX\r\nContent-Disposition: form-data; name=\"payload_json\"\r\nContent-Type: application/json\r\n\r\n{\"content\":\"hi\"}\r\n--XX--\r\n";
         let parsed = parse_multipart("XX", body.as_bytes()).ok();
@@ -1126,19 +1448,19 @@ mod tests {
     fn message_limits_are_enforced() {
         let ok = json!({"content": "x", "embeds": [{"title": "t", "fields": [{"name": "n", "value": "v"}]}],
             "components": [{"type": 1, "components": [{"type": 2, "style": 1, "custom_id": "a", "label": "A"}]}]});
-        assert!(MessageInput::from_body(&ok).is_ok());
+        assert!(MessageInput::from_body(&ok, "").is_ok());
         let long_title = json!({"embeds": [{"title": "t".repeat(257)}]});
-        assert!(MessageInput::from_body(&long_title).is_err());
+        assert!(MessageInput::from_body(&long_title, "").is_err());
         let too_big = json!({"embeds": [{"description": "d".repeat(4000)}, {"description": "d".repeat(2001)}]});
-        assert!(MessageInput::from_body(&too_big).is_err());
+        assert!(MessageInput::from_body(&too_big, "").is_err());
         let six_rows: Vec<Value> = (0..6)
             .map(|i| json!({"type": 1, "components": [{"type": 2, "style": 1, "custom_id": format!("b{i}")}]}))
             .collect();
-        assert!(MessageInput::from_body(&json!({"components": six_rows})).is_err());
+        assert!(MessageInput::from_body(&json!({"components": six_rows}), "").is_err());
         let no_id = json!({"components": [{"type": 1, "components": [{"type": 2, "style": 1, "label": "x"}]}]});
-        assert!(MessageInput::from_body(&no_id).is_err());
+        assert!(MessageInput::from_body(&no_id, "").is_err());
         let link = json!({"components": [{"type": 1, "components": [{"type": 2, "style": 5, "url": "https://x", "label": "x"}]}]});
-        assert!(MessageInput::from_body(&link).is_ok());
+        assert!(MessageInput::from_body(&link, "").is_ok());
     }
 
     #[test]
