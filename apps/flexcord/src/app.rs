@@ -359,7 +359,7 @@ fn twilio_executor(
                 studio_flow: t.studio_flow_sid,
                 workspace: t.workspace_sid,
                 workflow: t.workflow_sid,
-                media_service: t.conversations_service_sid,
+                service: t.conversations_service_sid,
             },
         ),
         TwilioMode::Chat => {

@@ -742,3 +742,38 @@ async fn agent_message_before_the_sid_is_recorded_reaches_discord() {
     store.close().await;
     b.stop().await;
 }
+
+#[tokio::test]
+async fn a_non_default_conversations_service_is_reached_through_its_own_paths() {
+    let b = Bridge::start_configured(|twilio| {
+        let service = twilio.add_conversations_service("flexcord support");
+        vec![(
+            "FLEXCORD_TWILIO__CONVERSATIONS_SERVICE_SID".to_owned(),
+            service,
+        )]
+    })
+    .await;
+    let service = b.twilio.config().chat_service_sid.clone();
+    let alice = b.discord.user_id("alice").unwrap();
+    let agent = b.twilio.agent("agent:alice");
+    let (sid, task) = b.agent_joins(alice, &agent).await;
+    let conversation = b.twilio.conversation(&sid).expect("the conversation");
+    assert_ne!(
+        conversation.chat_service_sid, service,
+        "created in the configured service, not the default one"
+    );
+    agent.send(&sid, "Hello from the other service.").unwrap();
+    b.dm_containing(alice, "Hello from the other service.")
+        .await;
+    b.discord.inject_dm(alice, "thanks!").unwrap();
+    b.until("her reply reaches the agent", |t| {
+        t.messages(&sid)
+            .iter()
+            .any(|m| m.body.as_deref() == Some("thanks!"))
+    })
+    .await;
+    b.agent_closes(alice, &agent, &task).await;
+    b.case_when("resolved", |c| c.status == CaseStatus::Resolved)
+        .await;
+    b.stop().await;
+}

@@ -47,8 +47,11 @@ pub struct ConversationsTarget {
     pub workspace: Option<WorkspaceSid>,
     /// The workflow of the hand-off.
     pub workflow: Option<WorkflowSid>,
-    /// The Media Content Service for users' files (unset: the conversation's own service).
-    pub media_service: Option<ServiceSid>,
+    /// The Conversations service (`twilio.conversations_service_sid`): conversations in a
+    /// service that is not the account's default are only reachable through the service's
+    /// paths (`/v1/Services/{IS}/Conversations/...`), and users' files go to its Media Content
+    /// Service. Unset: the default service (files: the conversation's own service).
+    pub service: Option<ServiceSid>,
 }
 
 /// The user's participant attributes: `{"friendlyName": ...}`, the name Flex shows for the
@@ -74,7 +77,7 @@ impl Mode for ConversationsTarget {
             studio,
         } = *new;
         let client = cx.client;
-        let conversations = client.conversations();
+        let conversations = client.conversations_for(self.service.as_ref());
         let created = conversations
             .create()
             .unique_name(unique_name)
@@ -84,7 +87,7 @@ impl Mode for ConversationsTarget {
         let conversation = match created {
             Ok(c) => c,
             Err(e) if already_exists(&e) => client
-                .conversations()
+                .conversations_for(self.service.as_ref())
                 .fetch(SidOrName::<flexcord_twilio::sid::Conversation>::Name(
                     unique_name.to_owned(),
                 ))
@@ -94,7 +97,7 @@ impl Mode for ConversationsTarget {
         };
         let sid = conversation.sid;
         let mut participant = client
-            .conversations()
+            .conversations_for(self.service.as_ref())
             .participants(&sid)
             .create()
             .identity(identity);
@@ -107,7 +110,7 @@ impl Mode for ConversationsTarget {
             Err(e) => return Err(failure(&e)),
         }
         let webhooks = client
-            .conversations()
+            .conversations_for(self.service.as_ref())
             .webhooks(&sid)
             .list()
             .await
@@ -120,7 +123,7 @@ impl Mode for ConversationsTarget {
         };
         if !has("webhook") {
             client
-                .conversations()
+                .conversations_for(self.service.as_ref())
                 .webhooks(&sid)
                 .create(WebhookTarget::Webhook)
                 .url(cx.outbound_url.to_owned())
@@ -136,7 +139,7 @@ impl Mode for ConversationsTarget {
                 ));
             };
             client
-                .conversations()
+                .conversations_for(self.service.as_ref())
                 .webhooks(&sid)
                 .create(WebhookTarget::Studio)
                 .flow_sid(flow)
@@ -154,7 +157,7 @@ impl Mode for ConversationsTarget {
     ) -> Result<Option<String>, Failure> {
         let page = cx
             .client
-            .conversations()
+            .conversations_for(self.service.as_ref())
             .messages(&sid(conversation)?)
             .list()
             .order(&Order::Desc)
@@ -179,11 +182,11 @@ impl Mode for ConversationsTarget {
         let conversation = sid(post.sid)?;
         let media_sid = match post.media {
             Some(file) => {
-                let service = match self.media_service {
+                let service = match self.service {
                     Some(s) => Some(s),
                     None => {
                         client
-                            .conversations()
+                            .conversations_for(self.service.as_ref())
                             .fetch(conversation)
                             .await
                             .map_err(|e| failure(&e))?
@@ -198,7 +201,7 @@ impl Mode for ConversationsTarget {
             None => None,
         };
         let mut request = client
-            .conversations()
+            .conversations_for(self.service.as_ref())
             .messages(&conversation)
             .create()
             .author(post.author);
@@ -223,7 +226,7 @@ impl Mode for ConversationsTarget {
         attributes: &ConversationAttributes,
     ) -> Result<(), Failure> {
         cx.client
-            .conversations()
+            .conversations_for(self.service.as_ref())
             .update(sid(conversation)?)
             .attributes(&attributes_json(attributes))
             .await
@@ -304,7 +307,7 @@ impl Mode for ConversationsTarget {
         }
         // Closing a conversation that is already closed is accepted by Twilio.
         client
-            .conversations()
+            .conversations_for(self.service.as_ref())
             .update(sid(conversation)?)
             .state(&ConversationState::Closed)
             .await
