@@ -159,6 +159,13 @@ pub struct DiscordConfig {
     pub bucket_limit: u32,
     /// Length of a route bucket window.
     pub bucket_window: Duration,
+    /// Discord's global limit: requests per second a bot token may make across every route
+    /// (Discord: 50; interaction callbacks are exempt). Past it a real global 429 with
+    /// `x-ratelimit-scope: global`. `None` (the default): no global limit.
+    pub global_limit: Option<u32>,
+    /// Extra time every REST answer takes (an upstream's latency; zero by default). Can also be
+    /// changed while running ([`super::DiscordEmulator::set_latency`]).
+    pub latency: Duration,
     /// Whether messages the bot creates over REST are also dispatched to the gateway as
     /// `MESSAGE_CREATE` (Discord does this; the bot must ignore its own messages).
     pub echo_bot_messages: bool,
@@ -207,6 +214,8 @@ impl Default for DiscordConfig {
             recommended_shards: 1,
             bucket_limit: 50,
             bucket_window: Duration::from_secs(1),
+            global_limit: None,
+            latency: Duration::ZERO,
             echo_bot_messages: true,
             upload_limit: 10 * 1024 * 1024,
         }
@@ -246,6 +255,28 @@ impl DiscordConfig {
     #[must_use]
     pub fn heartbeat_interval(mut self, interval: Duration) -> Self {
         self.heartbeat_interval = interval;
+        self
+    }
+
+    /// Route buckets of `limit` requests per `window` (per route and major parameter).
+    #[must_use]
+    pub fn buckets(mut self, limit: u32, window: Duration) -> Self {
+        self.bucket_limit = limit;
+        self.bucket_window = window;
+        self
+    }
+
+    /// Discord's global limit of `per_second` requests across routes.
+    #[must_use]
+    pub fn global_limit(mut self, per_second: u32) -> Self {
+        self.global_limit = Some(per_second);
+        self
+    }
+
+    /// Every REST answer takes `latency` longer.
+    #[must_use]
+    pub fn latency(mut self, latency: Duration) -> Self {
+        self.latency = latency;
         self
     }
 

@@ -288,6 +288,11 @@ impl DiscordEmulator {
         });
     }
 
+    /// Every REST answer takes `latency` longer from now on (an upstream's latency).
+    pub fn set_latency(&self, latency: Duration) {
+        self.shared.with(|s| s.config.latency = latency);
+    }
+
     /// A user writes a DM to the bot: `MESSAGE_CREATE` on shard 0 (the DM channel is created on
     /// first use, as Discord does).
     ///

@@ -422,6 +422,8 @@ pub struct DiscordState {
     pub(crate) global_commands: Vec<Value>,
     pub(crate) guild_commands: BTreeMap<u64, Vec<Value>>,
     pub(crate) rest_log: Vec<RestCall>,
+    /// Every REST call answered so far, by status (the log keeps only the latest calls).
+    pub(crate) rest_statuses: BTreeMap<u16, u64>,
     pub(crate) conns: BTreeMap<u64, Conn>,
     next_conn: u64,
     pub(crate) sessions: Vec<Session>,
@@ -429,6 +431,8 @@ pub struct DiscordState {
     pub(crate) identifies: u32,
     pub(crate) route_faults: Vec<RouteFault>,
     pub(crate) global_429: Option<(u32, Duration)>,
+    /// The global limit's current one-second window: its start and the requests counted.
+    pub(crate) global_window: Option<(Instant, u32)>,
     pub(crate) blocked_dms: HashSet<u64>,
     pub(crate) buckets: HashMap<(String, String), Bucket>,
     pub(crate) started: String,
@@ -451,6 +455,7 @@ impl DiscordState {
             global_commands: Vec::new(),
             guild_commands: BTreeMap::new(),
             rest_log: Vec::new(),
+            rest_statuses: BTreeMap::new(),
             conns: BTreeMap::new(),
             next_conn: 1,
             sessions: Vec::new(),
@@ -458,6 +463,7 @@ impl DiscordState {
             identifies: 0,
             route_faults: Vec::new(),
             global_429: None,
+            global_window: None,
             blocked_dms: HashSet::new(),
             buckets: HashMap::new(),
             started: now_iso(),
@@ -631,6 +637,18 @@ impl DiscordState {
             .iter()
             .filter(|m| m.channel_id == channel_id && m.author_id == bot && !m.deleted)
             .collect()
+    }
+
+    /// How many REST calls were answered with each status since the start (unlike
+    /// [`DiscordState::rest_calls`], never truncated).
+    pub fn rest_status_counts(&self) -> &BTreeMap<u16, u64> {
+        &self.rest_statuses
+    }
+
+    /// Every message (any author, any channel, deleted ones included) after the first `from`,
+    /// in the order they were created: cheap to poll for what is new.
+    pub fn messages_since(&self, from: usize) -> &[StoredMessage] {
+        self.messages.get(from..).unwrap_or_default()
     }
 
     /// Every message the bot sent anywhere, oldest first (deleted ones included).

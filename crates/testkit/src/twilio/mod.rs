@@ -335,6 +335,18 @@ impl TwilioEmulator {
         })
     }
 
+    /// Conversations messages of every conversation added after the first `from` ones, in the
+    /// order they were added (cheap to poll: only the new ones are copied). Deleted messages
+    /// leave the list, so offsets are only stable while nothing is deleted.
+    pub fn messages_since(&self, from: usize) -> Vec<Message> {
+        self.inner.read(|w| {
+            w.messages
+                .get(from..)
+                .map(<[Message]>::to_vec)
+                .unwrap_or_default()
+        })
+    }
+
     /// The messages of a conversation, by index.
     pub fn messages(&self, conversation_sid: &str) -> Vec<Message> {
         self.inner.read(|w| {

@@ -10,7 +10,9 @@ use twilight_model::channel::permission_overwrite::{PermissionOverwrite, Permiss
 use twilight_model::guild::Permissions;
 use twilight_model::id::Id;
 
-use crate::{TOKEN, WAIT, emulator, http};
+use flexcord_testkit::discord::DiscordConfig;
+
+use crate::{TOKEN, WAIT, emulator, emulator_with, http};
 
 #[tokio::test]
 async fn identity_routes_deserialize() {
@@ -156,6 +158,60 @@ async fn global_429_then_success() {
             .and_then(|r| r["global"].as_bool()),
         Some(true)
     );
+}
+
+#[tokio::test]
+async fn the_global_limit_answers_a_global_429_through_the_proxy() {
+    let emu = emulator_with(DiscordConfig::default().global_limit(3)).await;
+    let url = format!("{}/api/v10/users/@me", emu.api_url());
+    let http = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    let mut limited = None;
+    for _ in 0..5 {
+        let res = http
+            .get(&url)
+            .header("authorization", format!("Bot {TOKEN}"))
+            .send()
+            .await
+            .expect("request");
+        statuses.push(res.status().as_u16());
+        if res.status() == 429 {
+            limited = Some((
+                res.headers().clone(),
+                res.json::<Value>().await.expect("json"),
+            ));
+        }
+    }
+    // Three a second across routes, then Discord's global 429, seen through its proxy.
+    assert_eq!(statuses, [200, 200, 200, 429, 429]);
+    let (headers, body) = limited.expect("a 429");
+    assert_eq!(headers["x-ratelimit-scope"], "global");
+    assert_eq!(headers["x-ratelimit-global"], "true");
+    assert_eq!(headers["via"], "1.1 google");
+    assert!(headers.contains_key("retry-after"));
+    assert_eq!(body["global"], true);
+    assert!(
+        body["retry_after"]
+            .as_f64()
+            .is_some_and(|s| s > 0.0 && s <= 1.0)
+    );
+    assert_eq!(
+        emu.state(|s| s.rest_status_counts().get(&429).copied()),
+        Some(2)
+    );
+}
+
+#[tokio::test]
+async fn an_upstream_latency_delays_every_answer() {
+    let emu = emulator_with(DiscordConfig::default().latency(Duration::from_millis(150))).await;
+    let client = http(&emu);
+    let started = Instant::now();
+    client.current_user().await.expect("users/@me");
+    assert!(started.elapsed() >= Duration::from_millis(150));
+    emu.set_latency(Duration::ZERO);
+    let started = Instant::now();
+    client.current_user().await.expect("users/@me");
+    assert!(started.elapsed() < Duration::from_millis(150));
 }
 
 #[tokio::test]

@@ -676,6 +676,10 @@ pub(crate) async fn handle(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let body = parse_body(&headers, &bytes);
+    let latency = shared.read(|s| s.config.latency);
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let reply = shared.with(|s| s.rest(&method, &path, query, body, auth.as_deref()));
     tracing::debug!(%method, path, status = reply.status, "Discord emulator REST call");
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -982,6 +986,7 @@ impl DiscordState {
         if reply.body.is_none() {
             reply.headers.retain(|(k, _)| *k != "content-type");
         }
+        *self.rest_statuses.entry(reply.status).or_insert(0) += 1;
         if self.rest_log.len() >= super::state::LOG_CAP {
             // A long-running emulator (the binary) keeps the latest calls only.
             self.rest_log.drain(..super::state::LOG_CAP / 10);
@@ -1030,7 +1035,13 @@ impl DiscordState {
             r.headers.push(("x-ratelimit-global", "true".to_owned()));
             r.headers.push(("x-ratelimit-scope", "global".to_owned()));
             r.headers.push(("retry-after", ceil_secs(retry_after)));
+            r.headers.push(("via", "1.1 google".to_owned()));
             return r;
+        }
+        if !route.is_interaction()
+            && let Some(limited) = self.global_limit()
+        {
+            return limited;
         }
         let hash = bucket_hash(template);
         if let Some(pos) = self
@@ -1090,6 +1101,35 @@ impl DiscordState {
         reply
     }
 
+    /// Counts a request against Discord's global limit (`config.global_limit` per second):
+    /// the global 429 once the window is full, `None` otherwise.
+    fn global_limit(&mut self) -> Option<Reply> {
+        let limit = self.config.global_limit?;
+        let now = Instant::now();
+        let window = Duration::from_secs(1);
+        let (start, count) = match self.global_window {
+            Some((start, count)) if now.duration_since(start) < window => (start, count),
+            _ => (now, 0),
+        };
+        if count >= limit {
+            self.global_window = Some((start, count));
+            let wait = window.saturating_sub(now.duration_since(start));
+            let mut r = Reply {
+                status: 429,
+                body: Some(json!({"message": "You are being rate limited.", "code": 0,
+                    "retry_after": wait.as_secs_f64(), "global": true})),
+                headers: Vec::new(),
+            };
+            r.headers.push(("x-ratelimit-global", "true".to_owned()));
+            r.headers.push(("x-ratelimit-scope", "global".to_owned()));
+            r.headers.push(("retry-after", ceil_secs(wait)));
+            r.headers.push(("via", "1.1 google".to_owned()));
+            return Some(r);
+        }
+        self.global_window = Some((start, count + 1));
+        None
+    }
+
     fn rate_limited(&self, hash: &str, retry_after: Duration) -> Reply {
         let secs = retry_after.as_secs_f64();
         let mut r = Reply {
@@ -1111,6 +1151,9 @@ impl DiscordState {
             .push(("x-ratelimit-reset-after", format!("{secs:.3}")));
         r.headers.push(("x-ratelimit-scope", "user".to_owned()));
         r.headers.push(("retry-after", ceil_secs(retry_after)));
+        // Discord's own 429s come through its proxy (`Via`); a 429 without it would be a
+        // Cloudflare ban.
+        r.headers.push(("via", "1.1 google".to_owned()));
         r
     }
 
