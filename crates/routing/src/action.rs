@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::{Button, Event, Interaction};
 use crate::ids::{
-    ActionId, CaseNumber, ChannelId, ConversationId, MessageId, Timestamp, TwilioSid, UserId,
+    ActionId, CaseNumber, ChannelId, ConversationId, MessageId, Timestamp, TwilioMessageSid,
+    TwilioSid, UserId,
 };
 use crate::text::Attachment;
 
@@ -81,6 +82,32 @@ impl FlexInteraction {
     }
 }
 
+/// The part of an agent's (Twilio) message a DM carries: messages longer than 2,000
+/// characters become several DMs. Carried by [`ActionKind::SendDm`] and back by its
+/// [`Event::Delivered`], so the core remembers which Discord message each part became (for
+/// edits) without keeping an entry per DM in flight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Forward {
+    /// The Twilio message.
+    pub twilio: TwilioMessageSid,
+    /// Which part (0 = the first).
+    pub part: u32,
+}
+
+/// What a failed action was, as far as the core's reaction depends on it, for actions the
+/// core keeps no pending entry for. Carried by [`Event::DeliveryFailed`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "failed", rename_all = "snake_case")]
+pub enum FailedAction {
+    /// A DM (`SendDm`): the user cannot be reached on Discord.
+    Dm,
+    /// A message to the Twilio side (`PostToTwilio`) written as `author`.
+    Post {
+        /// The message's author identity.
+        author: String,
+    },
+}
+
 /// The kind of case a report opens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -152,6 +179,10 @@ pub enum ActionKind {
         /// its link in the text instead.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         files: Vec<Attachment>,
+        /// The part of an agent's message this DM carries, if it is one (the deliverer ignores
+        /// it; its result carries it back).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        forwarded: Option<Forward>,
     },
     /// Edit a Discord message the core sent earlier.
     EditDm {
@@ -337,6 +368,24 @@ pub enum ActionKind {
 }
 
 impl ActionKind {
+    /// Whether the core does anything with this action's success: opening a DM, creating the
+    /// Twilio conversation, a case or a Flex interaction, the bot's answer, and a DM (its
+    /// Discord id, for edits; the `/helpme` answer). The success of the others (case updates
+    /// and annotations, edits, deletions, answers, Twilio posts and updates, reports) changes
+    /// nothing, so a driver may mark them done without applying their result. A failure always
+    /// matters.
+    pub fn success_matters(&self) -> bool {
+        matches!(
+            self,
+            Self::OpenDm { .. }
+                | Self::SendDm { .. }
+                | Self::CreateTwilioConversation { .. }
+                | Self::CreateInteraction { .. }
+                | Self::AskBot { .. }
+                | Self::OpenCase { .. }
+        )
+    }
+
     /// The action's name, for logs, metrics and the outbox's `kind` column.
     pub fn name(&self) -> &'static str {
         match self {
@@ -378,6 +427,7 @@ impl Action {
                     action_id,
                     permanent: true,
                     reason: format!("DM channel id {id:?} is not a snowflake"),
+                    of: None,
                 },
             },
             (ActionKind::CreateTwilioConversation { .. }, Some(sid)) => {
@@ -399,10 +449,15 @@ impl Action {
                 action_id,
                 permanent: true,
                 reason: "the upstream returned no id".to_owned(),
+                of: None,
             },
-            (_, upstream_id) => Event::Delivered {
+            (kind, upstream_id) => Event::Delivered {
                 action_id,
                 upstream_id,
+                forwarded: match kind {
+                    ActionKind::SendDm { forwarded, .. } => forwarded.clone(),
+                    _ => None,
+                },
             },
         }
     }
@@ -413,6 +468,13 @@ impl Action {
             action_id: self.id.clone(),
             permanent,
             reason: reason.into(),
+            of: match &self.kind {
+                ActionKind::SendDm { .. } => Some(FailedAction::Dm),
+                ActionKind::PostToTwilio { author, .. } => Some(FailedAction::Post {
+                    author: author.clone(),
+                }),
+                _ => None,
+            },
         }
     }
 }

@@ -47,7 +47,8 @@ impl Phase {
 pub enum Pending {
     /// `OpenDm`.
     OpenDm,
-    /// `SendDm`; `forwarded` is the Twilio message it carries, if any.
+    /// `SendDm` (only a DM sent while `/helpme` waits for its answer; kept for stored states
+    /// of earlier versions, which had one per DM).
     SendDm {
         /// The Twilio message forwarded (for later edits).
         forwarded: Option<TwilioMessageSid>,
@@ -59,7 +60,9 @@ pub enum Pending {
     CreateTwilio,
     /// `CreateInteraction`.
     CreateInteraction,
-    /// `PostToTwilio`; `notice` when it was the core's own notice to the agent.
+    /// `PostToTwilio`; `notice` when it was the core's own notice to the agent. No longer
+    /// created (a failed post says what it was, [`crate::FailedAction`]); kept so stored states
+    /// of earlier versions decode.
     PostToTwilio {
         /// An agent-facing notice (its failure is only logged).
         notice: bool,
@@ -112,6 +115,15 @@ pub struct Forwarded {
     pub part: u32,
 }
 
+/// A forwarded agent message whose parts are still on their way to Discord.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sending {
+    /// The Twilio message.
+    pub twilio: TwilioMessageSid,
+    /// How many of its parts have not reached Discord yet.
+    pub left: u32,
+}
+
 /// An edit of a forwarded message that waits until every part of the message has reached
 /// Discord (only the latest text is kept).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,8 +136,10 @@ pub struct WaitingEdit {
 
 /// Everything the core knows about one conversation with one Discord user.
 ///
-/// Lists are bounded (transcript 200 lines, recent event keys 128, forwarded message parts 128,
-/// waiting edits 16) so a stored conversation stays small.
+/// Lists are bounded (transcript 200 lines, kept only until the hand-off is done; recent event
+/// keys 128; forwarded message parts 128; messages being sent 64; waiting edits 16) and the
+/// pending map holds only the few actions whose result changes the conversation, never one
+/// entry per message, so a stored conversation stays small however long the backlog.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[allow(clippy::struct_excessive_bools)] // independent once-only flags, stored as JSON
 pub struct Conversation {
@@ -175,6 +189,10 @@ pub struct Conversation {
     /// Edits waiting for the parts of their message to reach Discord.
     #[serde(default)]
     pub waiting_edits: Vec<WaitingEdit>,
+    /// Forwarded messages with parts still on their way (the most recent 64), so an edit
+    /// waits for them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sending: Vec<Sending>,
     /// Recent inbound event keys (second line of dedup after the store's).
     pub seen: Vec<String>,
     /// `OpenDm` was emitted.
@@ -227,6 +245,7 @@ impl Conversation {
             pending: BTreeMap::new(),
             forwarded: Vec::new(),
             waiting_edits: Vec::new(),
+            sending: Vec::new(),
             seen: Vec::new(),
             dm_requested: false,
             twilio_requested: false,

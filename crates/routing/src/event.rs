@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::action::{FailedAction, Forward};
 use crate::ids::{
     ActionId, CaseNumber, ChannelId, ConversationId, InteractionId, MessageId, TwilioMessageSid,
     TwilioSid, UserId,
@@ -262,6 +263,9 @@ pub enum Event {
         action_id: ActionId,
         /// What the upstream created (a Discord message id, a Twilio message SID), if anything.
         upstream_id: Option<String>,
+        /// The part of an agent's message a delivered DM carried ([`crate::ActionKind::SendDm`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        forwarded: Option<Forward>,
     },
     /// An action failed for good: `permanent` (the upstream refused it) or out of retries.
     DeliveryFailed {
@@ -271,6 +275,9 @@ pub enum Event {
         permanent: bool,
         /// Why, for logs and the agent.
         reason: String,
+        /// What the action was, when the core keeps no pending entry for it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        of: Option<FailedAction>,
     },
     /// A timer the core asked for is due.
     Tick {
@@ -397,6 +404,7 @@ mod tests {
         let e = Event::Delivered {
             action_id: ActionId::new("7-100", 3),
             upstream_id: None,
+            forwarded: None,
         };
         assert_eq!(
             e.key(),

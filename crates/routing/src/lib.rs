@@ -9,11 +9,11 @@ mod router;
 pub mod text;
 
 pub use action::{
-    Action, ActionKind, CaseUpdate, ConversationAttributes, FlexInteraction, ReportKind,
-    ResolvedBy, Speaker, TranscriptEntry,
+    Action, ActionKind, CaseUpdate, ConversationAttributes, FailedAction, FlexInteraction, Forward,
+    ReportKind, ResolvedBy, Speaker, TranscriptEntry,
 };
 pub use conversation::{
-    Conversation, Forwarded, Pending, Phase, QueuedDm, QueuedPost, WaitingEdit, identity,
+    Conversation, Forwarded, Pending, Phase, QueuedDm, QueuedPost, Sending, WaitingEdit, identity,
 };
 pub use event::{Ack, BotReply, Button, Command, Event, EventKey, Interaction};
 pub use hours::SupportHours;

@@ -3,11 +3,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::action::{
-    Action, ActionKind, CaseUpdate, ConversationAttributes, FlexInteraction, ReportKind,
-    ResolvedBy, Speaker, TranscriptEntry,
+    Action, ActionKind, CaseUpdate, ConversationAttributes, FailedAction, FlexInteraction, Forward,
+    ReportKind, ResolvedBy, Speaker, TranscriptEntry,
 };
 use crate::conversation::{
-    Conversation, Forwarded, Pending, Phase, QueuedDm, QueuedPost, WaitingEdit,
+    Conversation, Forwarded, Pending, Phase, QueuedDm, QueuedPost, Sending, WaitingEdit,
 };
 use crate::event::{BotReply, Button, Command, Event, Interaction};
 use crate::hours::SupportHours;
@@ -20,6 +20,7 @@ const TRANSCRIPT_MAX: usize = 200;
 const SEEN_MAX: usize = 128;
 const FORWARDED_MAX: usize = 128;
 const WAITING_EDITS_MAX: usize = 16;
+const SENDING_MAX: usize = 64;
 
 /// Which Twilio product carries the conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -535,7 +536,13 @@ impl Ctx<'_> {
         }
     }
 
+    /// Adds a line to the transcript, which serves the case's opening and the Twilio
+    /// back-fill: once both are done it is no longer kept.
     fn record(&mut self, speaker: Speaker, text: String) {
+        if self.conv.case_requested && self.conv.twilio.is_some() {
+            self.conv.transcript.clear();
+            return;
+        }
         let entry = TranscriptEntry {
             speaker,
             text,
@@ -572,19 +579,33 @@ impl Ctx<'_> {
 
     fn send_dm(&mut self, dm: QueuedDm, suggestions: Vec<String>) {
         if let Some(channel) = self.conv.dm_channel {
-            self.emit_pending(
-                ActionKind::SendDm {
-                    channel,
-                    text: dm.text,
-                    buttons: dm.buttons,
-                    suggestions,
-                    files: dm.files,
-                },
-                Pending::SendDm {
-                    forwarded: dm.forwarded,
-                    part: dm.part,
-                },
-            );
+            let forwarded = dm.forwarded.map(|twilio| Forward {
+                twilio,
+                part: dm.part,
+            });
+            if let Some(f) = &forwarded {
+                self.sending(&f.twilio);
+            }
+            let kind = ActionKind::SendDm {
+                channel,
+                text: dm.text,
+                buttons: dm.buttons,
+                suggestions,
+                files: dm.files,
+                forwarded,
+            };
+            if self.conv.help.is_some() {
+                // `/helpme` is answered when this DM arrives (or fails).
+                self.emit_pending(
+                    kind,
+                    Pending::SendDm {
+                        forwarded: None,
+                        part: 0,
+                    },
+                );
+            } else {
+                self.emit(kind);
+            }
         } else {
             self.conv.dm_backlog.push(dm);
             if !self.conv.dm_requested {
@@ -592,6 +613,22 @@ impl Ctx<'_> {
                 let user = self.conv.user;
                 self.emit_pending(ActionKind::OpenDm { user }, Pending::OpenDm);
             }
+        }
+    }
+
+    /// One more part of `message` is on its way to Discord.
+    fn sending(&mut self, message: &TwilioMessageSid) {
+        if let Some(s) = self.conv.sending.iter_mut().find(|s| &s.twilio == message) {
+            s.left += 1;
+        } else {
+            push_bounded(
+                &mut self.conv.sending,
+                Sending {
+                    twilio: message.clone(),
+                    left: 1,
+                },
+                SENDING_MAX,
+            );
         }
     }
 
@@ -641,8 +678,8 @@ impl Ctx<'_> {
         media: Option<Box<Attachment>>,
     ) {
         match self.conv.twilio.clone() {
-            Some(sid) => self.emit_pending(
-                ActionKind::PostToTwilio {
+            Some(sid) => {
+                self.emit(ActionKind::PostToTwilio {
                     sid,
                     author: self.conv.identity(),
                     body,
@@ -650,9 +687,8 @@ impl Ctx<'_> {
                     discord_message: Some(message),
                     webhooks: true,
                     media,
-                },
-                Pending::PostToTwilio { notice: false },
-            ),
+                });
+            }
             None => self.conv.twilio_backlog.push(QueuedPost {
                 body,
                 discord_message: message,
@@ -752,12 +788,14 @@ impl Ctx<'_> {
             Event::Delivered {
                 action_id,
                 upstream_id,
-            } => self.on_delivered(&action_id, upstream_id),
+                forwarded,
+            } => self.on_delivered(&action_id, upstream_id, forwarded),
             Event::DeliveryFailed {
                 action_id,
                 permanent,
                 reason,
-            } => self.on_failed(action_id, permanent, reason),
+                of,
+            } => self.on_failed(action_id, permanent, reason, of),
             Event::Tick { .. } => self.on_tick(),
         }
     }
@@ -950,18 +988,15 @@ impl Ctx<'_> {
         if self.config.mode == TwilioMode::Chat {
             let notice = self.config.texts.transferring.clone();
             for body in text::split(&notice, text::TWILIO_LIMIT) {
-                self.emit_pending(
-                    ActionKind::PostToTwilio {
-                        sid: sid.clone(),
-                        author: self.config.bot_identity.clone(),
-                        body,
-                        at: None,
-                        discord_message: None,
-                        webhooks: true,
-                        media: None,
-                    },
-                    Pending::PostToTwilio { notice: true },
-                );
+                self.emit(ActionKind::PostToTwilio {
+                    sid: sid.clone(),
+                    author: self.config.bot_identity.clone(),
+                    body,
+                    at: None,
+                    discord_message: None,
+                    webhooks: true,
+                    media: None,
+                });
             }
         } else {
             self.create_interaction(sid);
@@ -1004,18 +1039,15 @@ impl Ctx<'_> {
                     Speaker::Agent(a) => a.clone(),
                 };
                 for body in text::split(&entry.text, text::TWILIO_LIMIT) {
-                    self.emit_pending(
-                        ActionKind::PostToTwilio {
-                            sid: sid.clone(),
-                            author: author.clone(),
-                            body,
-                            at: Some(entry.at),
-                            discord_message: None,
-                            webhooks: false,
-                            media: None,
-                        },
-                        Pending::PostToTwilio { notice: false },
-                    );
+                    self.emit(ActionKind::PostToTwilio {
+                        sid: sid.clone(),
+                        author: author.clone(),
+                        body,
+                        at: Some(entry.at),
+                        discord_message: None,
+                        webhooks: false,
+                        media: None,
+                    });
                 }
             }
             if self.conv.case.is_some() {
@@ -1235,7 +1267,12 @@ impl Ctx<'_> {
             .retain(|f| !(&f.twilio == message && surplus.contains(&f.discord)));
     }
 
-    fn on_delivered(&mut self, action_id: &ActionId, upstream_id: Option<String>) {
+    fn on_delivered(
+        &mut self,
+        action_id: &ActionId,
+        upstream_id: Option<String>,
+        forwarded: Option<Forward>,
+    ) {
         let pending = self.conv.pending.remove(action_id);
         if matches!(pending, Some(Pending::SendDm { .. }))
             && let Some(interaction) = self.conv.help.take()
@@ -1255,11 +1292,22 @@ impl Ctx<'_> {
             }
             return;
         }
-        if let Some(Pending::SendDm {
-            forwarded: Some(twilio),
-            part,
-        }) = pending
-        {
+        // A part of an agent's message (stored states of earlier versions say it in the
+        // pending entry instead).
+        let forwarded = forwarded.or(match pending {
+            Some(Pending::SendDm {
+                forwarded: Some(twilio),
+                part,
+            }) => Some(Forward { twilio, part }),
+            _ => None,
+        });
+        if let Some(Forward { twilio, part }) = forwarded {
+            if let Some(i) = self.conv.sending.iter().position(|s| s.twilio == twilio) {
+                self.conv.sending[i].left = self.conv.sending[i].left.saturating_sub(1);
+                if self.conv.sending[i].left == 0 {
+                    self.conv.sending.remove(i);
+                }
+            }
             if let Some(discord) = upstream_id.and_then(|id| id.parse().ok()) {
                 self.remember_part(Forwarded {
                     twilio: twilio.clone(),
@@ -1273,12 +1321,7 @@ impl Ctx<'_> {
 
     /// Whether a part of this forwarded message has not reached Discord yet.
     fn in_flight(&self, message: &TwilioMessageSid) -> bool {
-        let sending = self
-            .conv
-            .pending
-            .values()
-            .any(|p| matches!(p, Pending::SendDm { forwarded: Some(t), .. } if t == message));
-        sending
+        self.conv.sending.iter().any(|s| &s.twilio == message)
             || self
                 .conv
                 .dm_backlog
@@ -1351,18 +1394,15 @@ impl Ctx<'_> {
             }
             if let Some(sid) = self.conv.twilio.clone().filter(|_| self.studio()) {
                 for body in text::split(message, text::TWILIO_LIMIT) {
-                    self.emit_pending(
-                        ActionKind::PostToTwilio {
-                            sid: sid.clone(),
-                            author: self.config.bot_identity.clone(),
-                            body,
-                            at: None,
-                            discord_message: None,
-                            webhooks: false,
-                            media: None,
-                        },
-                        Pending::PostToTwilio { notice: true },
-                    );
+                    self.emit(ActionKind::PostToTwilio {
+                        sid: sid.clone(),
+                        author: self.config.bot_identity.clone(),
+                        body,
+                        at: None,
+                        discord_message: None,
+                        webhooks: false,
+                        media: None,
+                    });
                 }
             }
         }
@@ -1399,8 +1439,25 @@ impl Ctx<'_> {
         }
     }
 
-    fn on_failed(&mut self, action_id: ActionId, permanent: bool, reason: String) {
-        let Some(pending) = self.conv.pending.remove(&action_id) else {
+    fn on_failed(
+        &mut self,
+        action_id: ActionId,
+        permanent: bool,
+        reason: String,
+        of: Option<FailedAction>,
+    ) {
+        // Actions without a pending entry say what they were.
+        let pending = self.conv.pending.remove(&action_id).or(match of {
+            Some(FailedAction::Dm) => Some(Pending::SendDm {
+                forwarded: None,
+                part: 0,
+            }),
+            Some(FailedAction::Post { author }) => Some(Pending::PostToTwilio {
+                notice: author == self.config.bot_identity,
+            }),
+            None => None,
+        });
+        let Some(pending) = pending else {
             self.notes.push(Note::Failed { action_id, reason });
             return;
         };
@@ -1410,6 +1467,7 @@ impl Ctx<'_> {
         });
         match pending {
             Pending::OpenDm | Pending::SendDm { .. } => {
+                self.conv.sending.clear();
                 self.conv.dm_backlog.clear();
                 self.conv.waiting_edits.clear();
                 if let Some(interaction) = self.conv.help.take() {
@@ -1433,21 +1491,18 @@ impl Ctx<'_> {
                     .user_unreachable
                     .replace("{reason}", &reason);
                 if let Some(sid) = self.conv.twilio.clone().filter(|_| self.conv.is_open()) {
-                    self.emit_pending(
-                        ActionKind::PostToTwilio {
-                            sid,
-                            author: self.config.bot_identity.clone(),
-                            body: text::split(&text, text::TWILIO_LIMIT)
-                                .into_iter()
-                                .next()
-                                .unwrap_or_default(),
-                            at: None,
-                            discord_message: None,
-                            webhooks: false,
-                            media: None,
-                        },
-                        Pending::PostToTwilio { notice: true },
-                    );
+                    self.emit(ActionKind::PostToTwilio {
+                        sid,
+                        author: self.config.bot_identity.clone(),
+                        body: text::split(&text, text::TWILIO_LIMIT)
+                            .into_iter()
+                            .next()
+                            .unwrap_or_default(),
+                        at: None,
+                        discord_message: None,
+                        webhooks: false,
+                        media: None,
+                    });
                 }
                 self.annotate(Speaker::Bot, text);
                 if matches!(self.conv.phase, Phase::New | Phase::Bot) && !self.studio() {

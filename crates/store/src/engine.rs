@@ -7,9 +7,10 @@ use flexcord_routing::{Event, EventKey, Router, Timestamp, TwilioSid};
 
 use crate::error::Error;
 use crate::park::Parked;
-use crate::store::{Applied, Store};
+use crate::store::{Applied, LeaseOwned, Store};
 use crate::trace::TraceId;
 use crate::worker::EventSink;
+use crate::worker::Settle;
 
 /// Applies events: [`Store::apply`] with a [`Router`], retried when another writer won a race
 /// for the user's open conversation. Cheap to clone; use one per process and give a clone to
@@ -114,6 +115,56 @@ impl Engine {
     pub async fn handle_at(&self, event: Event, now: Timestamp) -> Result<Applied, Error> {
         let trace = TraceId::current();
         let applied = self.apply(&event, trace.as_ref(), now, None).await?;
+        self.after(&event, &applied).await;
+        Ok(applied)
+    }
+
+    /// Records the outcome of a claimed action on its outbox row under `owner`'s lease and
+    /// applies its result event, in one transaction: a result is never recorded without being
+    /// applied, and a worker whose lease was taken over changes nothing (`Ok(None)`). The
+    /// result's actions carry [`TraceId::current`].
+    ///
+    /// # Errors
+    /// As [`Engine::handle_at`].
+    pub async fn settle(
+        &self,
+        owner: &str,
+        outcome: Settle<'_>,
+        now: Timestamp,
+    ) -> Result<Option<Applied>, Error> {
+        let trace = TraceId::current();
+        let (event, lease) = match outcome {
+            Settle::Delivered { upstream_id, event } => (
+                event,
+                LeaseOwned {
+                    owner: owner.to_owned(),
+                    upstream_id: upstream_id.map(str::to_owned),
+                    state: "delivered",
+                    reason: None,
+                },
+            ),
+            Settle::Dead { reason, event } => (
+                event,
+                LeaseOwned {
+                    owner: owner.to_owned(),
+                    upstream_id: None,
+                    state: "failed",
+                    reason: Some(reason.to_owned()),
+                },
+            ),
+        };
+        let applied = self
+            .apply_with(event, trace.as_ref(), now, None, Some(lease))
+            .await?;
+        if let Some(applied) = &applied {
+            self.after(event, applied).await;
+        }
+        Ok(applied)
+    }
+
+    /// What follows an apply: the creation result of a Twilio conversation replays the events
+    /// parked for its SID; a park that raced the SID's recording replays itself.
+    async fn after(&self, event: &Event, applied: &Applied) {
         let replay_sid = match (&event, event.key()) {
             (Event::TwilioConversationCreated { sid, .. }, _) => Some(sid.clone()),
             (_, EventKey::Twilio(sid)) if applied.parked && !applied.duplicate => {
@@ -134,7 +185,6 @@ impl Engine {
         {
             tracing::warn!(%sid, error = %e, "replaying parked events failed; the sweep retries");
         }
-        Ok(applied)
     }
 
     /// One event through [`Store::apply`] (or the replay of parked row `parked`), retried when
@@ -146,15 +196,36 @@ impl Engine {
         now: Timestamp,
         parked: Option<i64>,
     ) -> Result<Applied, Error> {
+        self.apply_with(event, trace, now, parked, None)
+            .await?
+            .ok_or_else(|| {
+                Error::new(crate::ErrorKind::Invalid(
+                    "an apply without a lease was refused".into(),
+                ))
+            })
+    }
+
+    /// [`Engine::apply`], recording `lease`'s result first when given (`None`: lease lost).
+    async fn apply_with(
+        &self,
+        event: &Event,
+        trace: Option<&TraceId>,
+        now: Timestamp,
+        parked: Option<i64>,
+        lease: Option<LeaseOwned>,
+    ) -> Result<Option<Applied>, Error> {
         let mut tries = 0;
         loop {
-            let router = &self.router;
-            let handle = |state| router.handle(state, event.clone(), now);
+            let router = self.router.clone();
+            let owned = event.clone();
+            let handle = move |state| router.handle(state, owned, now);
             // Boxed: the transaction's future is large, and callers spawn `handle` futures.
-            let result = match parked {
-                None => Box::pin(self.store.apply_traced(event, trace, now, handle)).await,
-                Some(id) => Box::pin(self.store.apply_parked(id, event, trace, now, handle)).await,
-            };
+            let result =
+                Box::pin(
+                    self.store
+                        .apply_leased(event, trace, now, parked, lease.clone(), handle),
+                )
+                .await;
             match result {
                 Err(e) if e.is_conflict() && tries < 4 => {
                     tries += 1;
@@ -164,7 +235,7 @@ impl Engine {
                     );
                 }
                 other => {
-                    if let Ok(applied) = &other {
+                    if let Ok(Some(applied)) = &other {
                         if applied.parked && !applied.duplicate && parked.is_none() {
                             tracing::info!(
                                 event = event.name(),
@@ -268,5 +339,16 @@ impl Engine {
 impl EventSink for Engine {
     async fn send(&self, event: Event) -> Result<(), Error> {
         self.handle(event).await.map(|_| ())
+    }
+
+    /// One transaction: the outcome recorded under the lease and the result applied.
+    async fn settle(
+        &self,
+        _store: &Store,
+        owner: &str,
+        outcome: Settle<'_>,
+        now: Timestamp,
+    ) -> Result<bool, Error> {
+        Ok(Engine::settle(self, owner, outcome, now).await?.is_some())
     }
 }

@@ -27,6 +27,10 @@ pub enum ErrorKind {
     /// Bad input (malformed URL, unsupported scheme, id out of range).
     #[error("invalid input: {0}")]
     Invalid(String),
+    /// Too many writes are waiting: try again shortly (answered at once instead of queueing
+    /// without bound).
+    #[error("the store is busy: too many writes waiting")]
+    Busy,
 }
 
 impl Error {
@@ -47,6 +51,11 @@ impl Error {
     /// A uniqueness conflict (another writer won a race; retrying is safe).
     pub fn is_conflict(&self) -> bool {
         matches!(self.kind, ErrorKind::Conflict(_))
+    }
+
+    /// The store refused the write because too many are waiting (retry shortly).
+    pub fn is_busy(&self) -> bool {
+        matches!(self.kind, ErrorKind::Busy)
     }
 }
 

@@ -2,6 +2,7 @@
 
 #[macro_use]
 mod macros;
+mod apply;
 mod engine;
 mod error;
 mod outbox;
@@ -9,6 +10,7 @@ mod park;
 mod store;
 pub mod trace;
 mod worker;
+mod writer;
 
 pub use engine::{DEFAULT_PARK_TTL, Engine, Swept};
 pub use error::{Error, ErrorKind};
@@ -17,7 +19,7 @@ pub use park::Parked;
 pub use store::{Applied, Store};
 pub use trace::TraceId;
 pub use worker::{
-    Deliver, EventSink, Failure, Outcome, Point, Receipt, Worker, WorkerConfig, backoff,
+    Deliver, EventSink, Failure, Outcome, Point, Receipt, Settle, Worker, WorkerConfig, backoff,
     unique_owner,
 };
 

@@ -10,25 +10,31 @@ macro_rules! on_pool {
     };
 }
 
-/// Runs `$body` inside a write transaction `$tx` of either backend and commits it.
-/// SQLite takes the write lock at `BEGIN IMMEDIATE`, so a load and the commit that follows it
-/// are serialised; Postgres relies on row locks (`FOR UPDATE`) and unique indexes.
-macro_rules! in_tx {
-    ($store:expr, $tx:ident, $lock:ident => $body:expr) => {
+/// Runs `$body` (an async block's body returning `Result<T, Error>`, with `$conn` a mutable
+/// connection of either backend) as one write: on `SQLite` through the group-commit writer (so
+/// what `$body` captures must be owned), on Postgres in a transaction of its own.
+macro_rules! write_op {
+    ($store:expr, |$conn:ident| $body:expr) => {
         match &$store.backend {
-            Backend::Sqlite(pool) => {
-                let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                let $lock = "";
-                let out = $body;
-                $tx.commit().await?;
-                out
+            Backend::Sqlite(_) => {
+                $store
+                    .writer()?
+                    .write(move |$conn| Box::pin(async move { $body }))
+                    .await
             }
             Backend::Postgres(pool) => {
-                let mut $tx = pool.begin().await?;
-                let $lock = " FOR UPDATE";
-                let out = $body;
-                $tx.commit().await?;
-                out
+                let mut tx = pool.begin().await?;
+                let out = {
+                    let $conn: &mut sqlx::PgConnection = &mut *tx;
+                    async move { $body }.await
+                };
+                match out {
+                    Ok(v) => {
+                        tx.commit().await?;
+                        Ok(v)
+                    }
+                    Err(e) => Err(e),
+                }
             }
         }
     };

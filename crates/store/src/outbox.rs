@@ -45,16 +45,32 @@ pub struct DeadLetter {
     pub trace: Option<TraceId>,
 }
 
-const CLAIM: &str = "UPDATE outbox SET state = 'running', attempts = attempts + 1, \
-    lease_until = $1, lease_owner = $2, updated_at = $3 \
-    WHERE action_id = (SELECT o.action_id FROM outbox o \
-      WHERE ((o.state = 'pending' AND o.next_attempt_at <= $3) \
-          OR (o.state = 'running' AND o.lease_until < $3)) \
-        AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.scope = o.scope AND p.seq < o.seq \
-                        AND p.state IN ('pending', 'running')) \
-      ORDER BY o.next_attempt_at, o.created_at, o.seq LIMIT 1{LOCK}) \
-    AND (state = 'pending' OR (state = 'running' AND lease_until < $3)) \
-    RETURNING action, attempts, action_id, trace";
+/// Each conversation's lowest unfinished row that can be delivered now: pending and due, or
+/// running past its lease (its worker died). Reads the index of unfinished rows only.
+const HEADS: &str = "SELECT o.scope, o.seq FROM outbox o \
+    JOIN (SELECT scope, MIN(seq) AS seq FROM outbox \
+          WHERE state IN ('pending', 'running') GROUP BY scope) h \
+      ON o.scope = h.scope AND o.seq = h.seq \
+    WHERE (o.state = 'pending' AND o.next_attempt_at <= $1) \
+       OR (o.state = 'running' AND o.lease_until < $1) \
+    ORDER BY o.next_attempt_at, o.created_at LIMIT $2";
+
+/// A conversation's unfinished rows from `seq` on, in order.
+const RUN: &str = "SELECT action_id, seq, state, next_attempt_at, lease_until, attempts, action, trace \
+    FROM outbox WHERE scope = $1 AND seq >= $2 AND state IN ('pending', 'running') \
+    ORDER BY seq LIMIT $3";
+
+/// A row of a run being claimed.
+struct RunRow {
+    action_id: String,
+    seq: i64,
+    state: String,
+    next_attempt_at: i64,
+    lease_until: Option<i64>,
+    attempts: i64,
+    action: String,
+    trace: Option<String>,
+}
 
 impl Store {
     /// Claims the next due action (or one whose lease expired: its worker died) for `owner`
@@ -71,69 +87,130 @@ impl Store {
         now: Timestamp,
         lease_ms: i64,
     ) -> Result<Option<Claimed>, Error> {
-        type Raw = (String, i64, String, Option<String>);
-        let row: Option<Raw> = match &self.backend {
-            Backend::Sqlite(pool) => sqlx::query(&CLAIM.replace("{LOCK}", ""))
-                .bind(now.0.saturating_add(lease_ms))
-                .bind(owner)
+        let mut runs = self.claim_runs(owner, now, lease_ms, 1, 1).await?;
+        Ok(runs.pop().and_then(|mut run| run.pop()))
+    }
+
+    /// Claims up to `max_runs` runs for `owner` until `now + lease_ms`: each run is the next
+    /// deliverable action of one conversation (its lowest unfinished row, due, or held by a
+    /// worker whose lease expired) followed by up to `run_len - 1` more of its rows that are
+    /// due, in sequence order. Runs of different conversations can be delivered at once; a run
+    /// is delivered in order, and what a failure leaves of it is given back
+    /// ([`Store::release`]). The conversations' next rows are found through the index of
+    /// unfinished rows, whatever the number of finished ones. On Postgres the rows are taken
+    /// `FOR UPDATE SKIP LOCKED`, so concurrent workers never claim the same row; on `SQLite`
+    /// the claim is one write of the group-commit writer.
+    ///
+    /// A row whose stored action does not decode is dead-lettered and ends its run.
+    ///
+    /// # Errors
+    /// `Database`.
+    pub async fn claim_runs(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease_ms: i64,
+        max_runs: usize,
+        run_len: usize,
+    ) -> Result<Vec<Vec<Claimed>>, Error> {
+        if max_runs == 0 {
+            return Ok(Vec::new());
+        }
+        let lock = match &self.backend {
+            Backend::Sqlite(_) => "",
+            Backend::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+        };
+        let owner = owner.to_owned();
+        let max_runs = i64::try_from(max_runs).unwrap_or(i64::MAX);
+        let run_len = i64::try_from(run_len.max(1)).unwrap_or(i64::MAX);
+        let lease_until = now.0.saturating_add(lease_ms);
+        write_op!(self, |conn| {
+            let heads: Vec<(String, i64)> = sqlx::query(HEADS)
                 .bind(now.0)
-                .fetch_optional(pool)
+                .bind(max_runs)
+                .fetch_all(&mut *conn)
                 .await?
-                .map(|r| {
-                    Ok::<_, sqlx::Error>((
-                        r.try_get(0)?,
-                        r.try_get(1)?,
-                        r.try_get(2)?,
-                        r.try_get(3)?,
-                    ))
-                })
-                .transpose()?,
-            Backend::Postgres(pool) => {
-                sqlx::query(&CLAIM.replace("{LOCK}", " FOR UPDATE SKIP LOCKED"))
-                    .bind(now.0.saturating_add(lease_ms))
-                    .bind(owner)
-                    .bind(now.0)
-                    .fetch_optional(pool)
+                .iter()
+                .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?)))
+                .collect::<Result<_, _>>()?;
+            let mut runs = Vec::new();
+            for (scope, head) in heads {
+                let sql = format!("{RUN}{lock}");
+                let rows: Vec<RunRow> = sqlx::query(&sql)
+                    .bind(scope.as_str())
+                    .bind(head)
+                    .bind(run_len)
+                    .fetch_all(&mut *conn)
                     .await?
+                    .iter()
                     .map(|r| {
-                        Ok::<_, sqlx::Error>((
-                            r.try_get(0)?,
-                            r.try_get(1)?,
-                            r.try_get(2)?,
-                            r.try_get(3)?,
-                        ))
+                        Ok::<_, sqlx::Error>(RunRow {
+                            action_id: r.try_get(0)?,
+                            seq: r.try_get(1)?,
+                            state: r.try_get(2)?,
+                            next_attempt_at: r.try_get(3)?,
+                            lease_until: r.try_get(4)?,
+                            attempts: r.try_get(5)?,
+                            action: r.try_get(6)?,
+                            trace: r.try_get(7)?,
+                        })
                     })
-                    .transpose()?
-            }
-        };
-        let Some((json, attempts, id, trace)) = row else {
-            return Ok(None);
-        };
-        let action: Action = match serde_json::from_str(&json) {
-            Ok(action) => action,
-            Err(e) => {
-                // Retrying cannot fix it: dead-letter the row so it stops coming back.
-                let reason = format!("stored action does not decode: {e}");
-                on_pool!(self, pool => {
+                    .collect::<Result<_, _>>()?;
+                // The head first (another worker may have taken it since the heads were read),
+                // then the rows that follow it and are due.
+                let mut run = Vec::new();
+                for (i, row) in rows.into_iter().enumerate() {
+                    let claimable = if i == 0 {
+                        row.seq == head
+                            && ((row.state == "pending" && row.next_attempt_at <= now.0)
+                                || (row.state == "running"
+                                    && row.lease_until.is_some_and(|l| l < now.0)))
+                    } else {
+                        row.state == "pending" && row.next_attempt_at <= now.0
+                    };
+                    if !claimable {
+                        break;
+                    }
+                    let action = match serde_json::from_str::<Action>(&row.action) {
+                        Ok(action) => action,
+                        Err(e) => {
+                            // Retrying cannot fix it: dead-letter the row so it stops coming back.
+                            sqlx::query(
+                                "UPDATE outbox SET state = 'dead', last_error = $2, \
+                                 lease_until = NULL, updated_at = $3 WHERE action_id = $1",
+                            )
+                            .bind(row.action_id.as_str())
+                            .bind(format!("stored action does not decode: {e}"))
+                            .bind(now.0)
+                            .execute(&mut *conn)
+                            .await?;
+                            tracing::error!(action = row.action_id.as_str(), error = %e,
+                                "a stored action does not decode; dead-lettered");
+                            break;
+                        }
+                    };
                     sqlx::query(
-                        "UPDATE outbox SET state = 'dead', last_error = $2, lease_until = NULL, \
-                         updated_at = $3 WHERE action_id = $1",
+                        "UPDATE outbox SET state = 'running', attempts = attempts + 1, \
+                         lease_until = $2, lease_owner = $3, updated_at = $4 WHERE action_id = $1",
                     )
-                    .bind(id.as_str())
-                    .bind(reason.as_str())
+                    .bind(row.action_id.as_str())
+                    .bind(lease_until)
+                    .bind(owner.as_str())
                     .bind(now.0)
-                    .execute(pool)
-                    .await?
-                    .rows_affected()
-                });
-                return Err(Error::from(e));
+                    .execute(&mut *conn)
+                    .await?;
+                    run.push(Claimed {
+                        action,
+                        attempt: u32::try_from(row.attempts + 1).unwrap_or(u32::MAX),
+                        trace: row.trace.as_deref().and_then(TraceId::parse),
+                    });
+                }
+                if !run.is_empty() {
+                    runs.push(run);
+                }
             }
-        };
-        Ok(Some(Claimed {
-            action,
-            attempt: u32::try_from(attempts).unwrap_or(u32::MAX),
-            trace: trace.as_deref().and_then(TraceId::parse),
-        }))
+            Ok(runs)
+        })
     }
 
     /// Records a success: the upstream id and the result event, state `delivered`. Returns
@@ -150,22 +227,97 @@ impl Store {
         now: Timestamp,
     ) -> Result<bool, Error> {
         let json = serde_json::to_string(result)?;
-        let n = on_pool!(self, pool => {
-            sqlx::query(
+        let (id, owner, upstream_id) = (
+            id.as_str().to_owned(),
+            owner.to_owned(),
+            upstream_id.map(str::to_owned),
+        );
+        let n = write_op!(self, |conn| {
+            Ok(sqlx::query(
                 "UPDATE outbox SET state = 'delivered', upstream_id = $3, result = $4, \
                  lease_until = NULL, updated_at = $5, last_error = NULL \
                  WHERE action_id = $1 AND state = 'running' AND lease_owner = $2",
             )
-            .bind(id.as_str())
+            .bind(id)
             .bind(owner)
             .bind(upstream_id)
             .bind(json)
             .bind(now.0)
-            .execute(pool)
+            .execute(&mut *conn)
             .await?
-            .rows_affected()
-        });
+            .rows_affected())
+        })?;
         Ok(n == 1)
+    }
+
+    /// Records a success whose result changes nothing ([`flexcord_routing::ActionKind::success_matters`]
+    /// is false): the row is `done` at once, with the upstream id, no result to apply. `false`
+    /// when `owner` no longer holds the lease.
+    ///
+    /// # Errors
+    /// `Database`.
+    pub async fn record_done(
+        &self,
+        id: &ActionId,
+        owner: &str,
+        upstream_id: Option<&str>,
+        now: Timestamp,
+    ) -> Result<bool, Error> {
+        let (id, owner, upstream_id) = (
+            id.as_str().to_owned(),
+            owner.to_owned(),
+            upstream_id.map(str::to_owned),
+        );
+        let n = write_op!(self, |conn| {
+            Ok(sqlx::query(
+                "UPDATE outbox SET state = 'done', upstream_id = $3, lease_until = NULL, \
+                 updated_at = $4, last_error = NULL \
+                 WHERE action_id = $1 AND state = 'running' AND lease_owner = $2",
+            )
+            .bind(id)
+            .bind(owner)
+            .bind(upstream_id)
+            .bind(now.0)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected())
+        })?;
+        Ok(n == 1)
+    }
+
+    /// Gives back actions claimed but not started (the rest of a run after a failure): `pending`
+    /// again, their claim not counted as an attempt. Rows `owner` no longer holds are left.
+    ///
+    /// # Errors
+    /// `Database`.
+    pub async fn release(
+        &self,
+        ids: &[ActionId],
+        owner: &str,
+        now: Timestamp,
+    ) -> Result<u64, Error> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<String> = ids.iter().map(|i| i.as_str().to_owned()).collect();
+        let owner = owner.to_owned();
+        write_op!(self, |conn| {
+            let mut n = 0;
+            for id in ids {
+                n += sqlx::query(
+                    "UPDATE outbox SET state = 'pending', attempts = attempts - 1, \
+                     lease_until = NULL, lease_owner = NULL, updated_at = $3 \
+                     WHERE action_id = $1 AND state = 'running' AND lease_owner = $2",
+                )
+                .bind(id)
+                .bind(owner.as_str())
+                .bind(now.0)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+            }
+            Ok(n)
+        })
     }
 
     /// Records a transient failure: back to `pending` until `retry_at`.
@@ -180,21 +332,22 @@ impl Store {
         retry_at: Timestamp,
         now: Timestamp,
     ) -> Result<bool, Error> {
-        let n = on_pool!(self, pool => {
-            sqlx::query(
+        let (id, owner, reason) = (id.as_str().to_owned(), owner.to_owned(), reason.to_owned());
+        let n = write_op!(self, |conn| {
+            Ok(sqlx::query(
                 "UPDATE outbox SET state = 'pending', next_attempt_at = $3, last_error = $4, \
                  lease_until = NULL, updated_at = $5 \
                  WHERE action_id = $1 AND state = 'running' AND lease_owner = $2",
             )
-            .bind(id.as_str())
+            .bind(id)
             .bind(owner)
             .bind(retry_at.0)
             .bind(reason)
             .bind(now.0)
-            .execute(pool)
+            .execute(&mut *conn)
             .await?
-            .rows_affected()
-        });
+            .rows_affected())
+        })?;
         Ok(n == 1)
     }
 
@@ -212,21 +365,22 @@ impl Store {
         now: Timestamp,
     ) -> Result<bool, Error> {
         let json = serde_json::to_string(result)?;
-        let n = on_pool!(self, pool => {
-            sqlx::query(
+        let (id, owner, reason) = (id.as_str().to_owned(), owner.to_owned(), reason.to_owned());
+        let n = write_op!(self, |conn| {
+            Ok(sqlx::query(
                 "UPDATE outbox SET state = 'failed', last_error = $3, result = $4, \
                  lease_until = NULL, updated_at = $5 \
                  WHERE action_id = $1 AND state = 'running' AND lease_owner = $2",
             )
-            .bind(id.as_str())
+            .bind(id)
             .bind(owner)
             .bind(reason)
             .bind(json)
             .bind(now.0)
-            .execute(pool)
+            .execute(&mut *conn)
             .await?
-            .rows_affected()
-        });
+            .rows_affected())
+        })?;
         Ok(n == 1)
     }
 

@@ -15,8 +15,33 @@ use sqlx::sqlite::{
 };
 use tokio::sync::Notify;
 
+use crate::apply::{ApplyRequest, Lease, apply_pg, apply_sqlite};
 use crate::error::{Error, ErrorKind};
 use crate::trace::TraceId;
+use crate::writer::Writer;
+
+/// How many writes may wait for the `SQLite` writer before new ones are refused as busy.
+const WRITE_QUEUE: usize = 8192;
+
+/// A [`Lease`] that owns its strings (it moves into the writer's job).
+#[derive(Debug, Clone)]
+pub(crate) struct LeaseOwned {
+    pub(crate) owner: String,
+    pub(crate) upstream_id: Option<String>,
+    pub(crate) state: &'static str,
+    pub(crate) reason: Option<String>,
+}
+
+impl LeaseOwned {
+    fn borrowed(&self) -> Lease<'_> {
+        Lease {
+            owner: &self.owner,
+            upstream_id: self.upstream_id.as_deref(),
+            state: self.state,
+            reason: self.reason.as_deref(),
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub(crate) enum Backend {
@@ -32,6 +57,8 @@ pub(crate) enum Backend {
 pub struct Store {
     pub(crate) backend: Backend,
     pub(crate) outbox_added: Arc<Notify>,
+    /// `SQLite`'s group-commit writer: every write of the hot paths (applies, claims, results).
+    writer: Option<Writer>,
 }
 
 /// What [`Store::apply`] did.
@@ -104,9 +131,14 @@ impl Store {
     }
 
     fn with_backend(backend: Backend) -> Self {
+        let writer = match &backend {
+            Backend::Sqlite(pool) => Some(Writer::start(pool.clone(), WRITE_QUEUE)),
+            Backend::Postgres(_) => None,
+        };
         Self {
             backend,
             outbox_added: Arc::new(Notify::new()),
+            writer,
         }
     }
 
@@ -261,7 +293,7 @@ impl Store {
     /// [`crate::Engine`] does); `Database`, `Decode`, `Invalid`.
     pub async fn apply<F>(&self, event: &Event, now: Timestamp, handle: F) -> Result<Applied, Error>
     where
-        F: FnOnce(Option<Conversation>) -> Step,
+        F: FnOnce(Option<Conversation>) -> Step + Send + 'static,
     {
         self.apply_as(event, None, now, None, handle).await
     }
@@ -280,31 +312,11 @@ impl Store {
         handle: F,
     ) -> Result<Applied, Error>
     where
-        F: FnOnce(Option<Conversation>) -> Step,
+        F: FnOnce(Option<Conversation>) -> Step + Send + 'static,
     {
         self.apply_as(event, trace, now, None, handle).await
     }
 
-    /// [`Store::apply_traced`] for the parked event `parked_id`: the row is claimed (deleted)
-    /// in the applying transaction, so it is applied exactly once whatever the number of
-    /// replaying instances. When the row is gone (another instance applied it, or it expired)
-    /// nothing happens (`duplicate`); when the SID is still unknown it stays parked (`parked`).
-    pub(crate) async fn apply_parked<F>(
-        &self,
-        parked_id: i64,
-        event: &Event,
-        trace: Option<&TraceId>,
-        now: Timestamp,
-        handle: F,
-    ) -> Result<Applied, Error>
-    where
-        F: FnOnce(Option<Conversation>) -> Step,
-    {
-        self.apply_as(event, trace, now, Some(parked_id), handle)
-            .await
-    }
-
-    #[allow(clippy::too_many_lines)] // one transaction, written once for both backends
     async fn apply_as<F>(
         &self,
         event: &Event,
@@ -314,187 +326,75 @@ impl Store {
         handle: F,
     ) -> Result<Applied, Error>
     where
-        F: FnOnce(Option<Conversation>) -> Step,
+        F: FnOnce(Option<Conversation>) -> Step + Send + 'static,
     {
-        let trace = trace.map(TraceId::as_str);
-        let dedupe = event.dedupe_key();
-        let result_of = result_action(event);
-        let key = event.key();
-        let nothing = |notes| Step {
-            state: None,
-            actions: Vec::new(),
-            wake_at: None,
-            notes,
+        let applied = self
+            .apply_leased(event, trace, now, replay, None, handle)
+            .await?;
+        // Without a lease there is nothing to lose.
+        applied.ok_or_else(|| invalid("an apply without a lease was refused"))
+    }
+
+    /// Applies `event` in one transaction (see [`Store::apply`]); with a [`Lease`] the result
+    /// is first recorded on its outbox row under the worker's lease, and `None` says the lease
+    /// was lost (nothing done). On `SQLite` the write goes through the group-commit writer.
+    pub(crate) async fn apply_leased<F>(
+        &self,
+        event: &Event,
+        trace: Option<&TraceId>,
+        now: Timestamp,
+        replay: Option<i64>,
+        lease: Option<LeaseOwned>,
+        handle: F,
+    ) -> Result<Option<Applied>, Error>
+    where
+        F: FnOnce(Option<Conversation>) -> Step + Send + 'static,
+    {
+        let applied = match &self.backend {
+            Backend::Sqlite(_) => {
+                let writer = self.writer()?;
+                let event = event.clone();
+                let trace = trace.map(|t| t.as_str().to_owned());
+                writer
+                    .write(move |conn| {
+                        Box::pin(async move {
+                            let req = ApplyRequest {
+                                event: &event,
+                                trace: trace.as_deref(),
+                                now,
+                                replay,
+                                lease: lease.as_ref().map(LeaseOwned::borrowed),
+                            };
+                            apply_sqlite(conn, &req, handle).await
+                        })
+                    })
+                    .await?
+            }
+            Backend::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                let req = ApplyRequest {
+                    event,
+                    trace: trace.map(TraceId::as_str),
+                    now,
+                    replay,
+                    lease: lease.as_ref().map(LeaseOwned::borrowed),
+                };
+                let applied = apply_pg(&mut tx, &req, handle).await?;
+                tx.commit().await?;
+                applied
+            }
         };
-        let applied = in_tx!(self, tx, lock => 'tx: {
-            // Load first (locked): every event takes the conversation's lock before the dedupe
-            // key's, so concurrent applies, parks and replays cannot deadlock.
-            let (sql, bind) = load_sql(&key)?;
-            let state = match (sql, bind) {
-                (Some(sql), Some(bind)) => {
-                    let sql = format!("{sql}{lock}");
-                    let q = sqlx::query(&sql);
-                    let q = match bind { Bind::Int(v) => q.bind(v), Bind::Text(v) => q.bind(v) };
-                    let mut row = q.fetch_optional(&mut *tx).await?;
-                    if let (None, EventKey::Twilio(sid)) = (&row, &key) {
-                        // Created upstream and recorded, but the result is not applied yet:
-                        // the webhook outran the worker. Find the conversation by the
-                        // recorded SID so nothing is lost.
-                        let of = if lock.is_empty() { "" } else { " OF c" };
-                        let sql = format!(
-                            "SELECT c.state FROM outbox o JOIN conversations c ON c.id = o.scope \
-                             WHERE o.kind = 'create_twilio_conversation' AND o.upstream_id = $1 \
-                             AND o.state IN ('delivered', 'done'){lock}{of}"
-                        );
-                        row = sqlx::query(&sql).bind(sid.as_str()).fetch_optional(&mut *tx).await?;
-                    }
-                    match row {
-                        Some(row) => Some(decode_conversation(&row.try_get::<String, _>("state")?)?),
-                        None => None,
-                    }
-                }
-                _ => None,
-            };
-            if let EventKey::Twilio(sid) = &key {
-                match replay {
-                    Some(_) if state.is_none() => {
-                        // Still unknown: the row stays parked.
-                        break 'tx Applied { step: nothing(Vec::new()), duplicate: false, parked: true };
-                    }
-                    Some(id) => {
-                        let claimed = sqlx::query("DELETE FROM parked_events WHERE id = $1")
-                            .bind(id)
-                            .execute(&mut *tx)
-                            .await?
-                            .rows_affected();
-                        if claimed == 0 {
-                            // Applied by another instance, or expired.
-                            break 'tx Applied {
-                                step: nothing(vec![flexcord_routing::Note::Duplicate]),
-                                duplicate: true,
-                                parked: false,
-                            };
-                        }
-                    }
-                    None => {
-                        let waiting = state.is_none()
-                            || sqlx::query("SELECT id FROM parked_events WHERE sid = $1 LIMIT 1")
-                                .bind(sid.as_str())
-                                .fetch_optional(&mut *tx)
-                                .await?
-                                .is_some();
-                        if waiting {
-                            if let Some(key) = &dedupe {
-                                let seen = sqlx::query(
-                                    "SELECT processed_at FROM processed_events WHERE event_key = $1",
-                                )
-                                .bind(key.as_str())
-                                .fetch_optional(&mut *tx)
-                                .await?
-                                .is_some();
-                                if seen {
-                                    break 'tx Applied {
-                                        step: nothing(vec![flexcord_routing::Note::Duplicate]),
-                                        duplicate: true,
-                                        parked: false,
-                                    };
-                                }
-                            }
-                            let inserted = sqlx::query(
-                                "INSERT INTO parked_events (sid, event, dedupe_key, parked_at, trace) \
-                                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (dedupe_key) DO NOTHING",
-                            )
-                            .bind(sid.as_str())
-                            .bind(serde_json::to_string(event)?)
-                            .bind(dedupe.as_deref())
-                            .bind(now.0)
-                            .bind(trace)
-                            .execute(&mut *tx)
-                            .await?
-                            .rows_affected();
-                            break 'tx Applied {
-                                step: nothing(Vec::new()),
-                                duplicate: inserted == 0,
-                                parked: true,
-                            };
-                        }
-                    }
-                }
-            }
-            let mut fresh = true;
-            if let Some(key) = &dedupe {
-                let inserted = sqlx::query(
-                    "INSERT INTO processed_events (event_key, processed_at) VALUES ($1, $2) \
-                     ON CONFLICT (event_key) DO NOTHING",
-                )
-                .bind(key.as_str())
-                .bind(now.0)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                fresh = inserted == 1;
-            }
-            let step = if fresh {
-                let step = handle(state);
-                if let Some(conv) = &step.state {
-                    let row = ConvRow::new(conv, step.wake_at)?;
-                    sqlx::query(
-                        "INSERT INTO conversations (id, user_id, dm_channel, twilio_sid, case_number, \
-                         phase, is_open, state, wake_at, version, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $10) \
-                         ON CONFLICT (id) DO UPDATE SET dm_channel = excluded.dm_channel, \
-                         twilio_sid = excluded.twilio_sid, case_number = excluded.case_number, \
-                         phase = excluded.phase, is_open = excluded.is_open, state = excluded.state, \
-                         wake_at = excluded.wake_at, version = conversations.version + 1, \
-                         updated_at = excluded.updated_at",
-                    )
-                    .bind(row.id)
-                    .bind(row.user_id)
-                    .bind(row.dm_channel)
-                    .bind(row.twilio_sid)
-                    .bind(row.case_number)
-                    .bind(row.phase)
-                    .bind(row.is_open)
-                    .bind(row.state)
-                    .bind(row.wake_at)
-                    .bind(now.0)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                for action in &step.actions {
-                    let json = serde_json::to_string(action)?;
-                    sqlx::query(INSERT_ACTION)
-                        .bind(action.id.as_str())
-                        .bind(action.id.scope())
-                        .bind(to_i64(action.id.seq())?)
-                        .bind(action.kind.name())
-                        .bind(json)
-                        .bind(now.0)
-                        .bind(trace)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                step
-            } else {
-                nothing(vec![flexcord_routing::Note::Duplicate])
-            };
-            if let Some(id) = &result_of {
-                sqlx::query(
-                    "UPDATE outbox SET state = CASE state WHEN 'delivered' THEN 'done' \
-                     WHEN 'failed' THEN 'dead' ELSE state END, updated_at = $2 \
-                     WHERE action_id = $1",
-                )
-                .bind(id.as_str())
-                .bind(now.0)
-                .execute(&mut *tx)
-                .await?;
-            }
-            Applied { step, duplicate: !fresh, parked: false }
-        });
-        if !applied.step.actions.is_empty() {
+        if applied.as_ref().is_some_and(|a| !a.step.actions.is_empty()) {
             self.outbox_added.notify_waiters();
         }
         Ok(applied)
+    }
+
+    /// The group-commit writer (`SQLite` only).
+    pub(crate) fn writer(&self) -> Result<&Writer, Error> {
+        self.writer
+            .as_ref()
+            .ok_or_else(|| invalid("no writer for this backend"))
     }
 
     /// Conversations whose timer is due at `now` (oldest first, at most `limit`).
@@ -605,7 +505,7 @@ impl Store {
 }
 
 /// Adds one action to the outbox (a repeated action id is a no-op).
-const INSERT_ACTION: &str = "INSERT INTO outbox (action_id, scope, seq, kind, action, state, \
+pub(crate) const INSERT_ACTION: &str = "INSERT INTO outbox (action_id, scope, seq, kind, action, state, \
     attempts, next_attempt_at, created_at, updated_at, trace) \
     VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6, $6, $7) \
     ON CONFLICT (action_id) DO NOTHING";
@@ -617,7 +517,7 @@ pub(crate) enum Bind<'a> {
     Text(&'a str),
 }
 
-fn load_sql(key: &EventKey) -> Result<(Option<&'static str>, Option<Bind<'_>>), Error> {
+pub(crate) fn load_sql(key: &EventKey) -> Result<(Option<&'static str>, Option<Bind<'_>>), Error> {
     Ok(match key {
         EventKey::User(user) => (
             Some("SELECT state FROM conversations WHERE user_id = $1 AND is_open"),
@@ -648,20 +548,20 @@ pub(crate) fn result_action(event: &Event) -> Option<ActionId> {
     }
 }
 
-struct ConvRow {
-    id: String,
-    user_id: i64,
-    dm_channel: Option<i64>,
-    twilio_sid: Option<String>,
-    case_number: Option<String>,
-    phase: &'static str,
-    is_open: bool,
-    state: String,
-    wake_at: Option<i64>,
+pub(crate) struct ConvRow {
+    pub(crate) id: String,
+    pub(crate) user_id: i64,
+    pub(crate) dm_channel: Option<i64>,
+    pub(crate) twilio_sid: Option<String>,
+    pub(crate) case_number: Option<String>,
+    pub(crate) phase: &'static str,
+    pub(crate) is_open: bool,
+    pub(crate) state: String,
+    pub(crate) wake_at: Option<i64>,
 }
 
 impl ConvRow {
-    fn new(conv: &Conversation, wake_at: Option<Timestamp>) -> Result<Self, Error> {
+    pub(crate) fn new(conv: &Conversation, wake_at: Option<Timestamp>) -> Result<Self, Error> {
         Ok(Self {
             id: conv.id.0.clone(),
             user_id: to_i64(conv.user.0)?,

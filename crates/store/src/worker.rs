@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use flexcord_routing::{Action, ActionId, Event, Timestamp};
 
+use futures::StreamExt as _;
+use futures::stream::FuturesUnordered;
 use tracing::Instrument as _;
 
 use crate::error::Error;
@@ -105,6 +107,25 @@ pub trait Deliver: Send + Sync {
     }
 }
 
+/// How a claimed action ended, to record and apply ([`EventSink::settle`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Settle<'a> {
+    /// Delivered: the upstream's id and the result event.
+    Delivered {
+        /// What the upstream created, if anything.
+        upstream_id: Option<&'a str>,
+        /// The result event ([`Action::completed`], or the deliverer's own).
+        event: &'a Event,
+    },
+    /// Given up (a permanent failure, or out of attempts): a dead letter.
+    Dead {
+        /// Why.
+        reason: &'a str,
+        /// The `DeliveryFailed` result.
+        event: &'a Event,
+    },
+}
+
 /// Where the worker sends result events (the driver applies them to the router).
 pub trait EventSink: Send + Sync {
     /// Takes one event.
@@ -112,6 +133,49 @@ pub trait EventSink: Send + Sync {
     /// # Errors
     /// When the event could not be taken; the worker feeds it again later (it stays recorded).
     fn send(&self, event: Event) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Records a claimed action's outcome on its outbox row under `owner`'s lease and applies
+    /// its result event. `Ok(false)`: the lease was lost (another worker took the action over;
+    /// nothing done). The default records through `store`, then [`EventSink::send`]s the
+    /// event (a crash in between leaves a recorded result that [`Worker::refeed`] applies);
+    /// the [`crate::Engine`] does both in one transaction.
+    ///
+    /// # Errors
+    /// The store's, or the sink's (the result stays recorded and is fed again).
+    fn settle(
+        &self,
+        store: &Store,
+        owner: &str,
+        outcome: Settle<'_>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<bool, Error>> + Send {
+        async move {
+            let (recorded, event) = match outcome {
+                Settle::Delivered { upstream_id, event } => {
+                    let id = crate::store::result_action(event)
+                        .ok_or_else(|| crate::store::invalid("a result event names no action"))?;
+                    (
+                        store
+                            .record_delivered(&id, owner, upstream_id, event, now)
+                            .await?,
+                        event,
+                    )
+                }
+                Settle::Dead { reason, event } => {
+                    let id = crate::store::result_action(event)
+                        .ok_or_else(|| crate::store::invalid("a result event names no action"))?;
+                    (
+                        store.record_dead(&id, owner, reason, event, now).await?,
+                        event,
+                    )
+                }
+            };
+            if recorded {
+                self.send(event.clone()).await?;
+            }
+            Ok(recorded)
+        }
+    }
 }
 
 impl EventSink for tokio::sync::mpsc::Sender<Event> {
@@ -161,6 +225,11 @@ pub struct WorkerConfig {
     pub max_backoff: Duration,
     /// How often to look for due actions when not woken by a commit.
     pub poll: Duration,
+    /// How many conversations' deliveries run at once (each conversation's in order).
+    pub concurrency: usize,
+    /// How many of one conversation's due actions one claim takes (delivered one after the
+    /// other; what a failure leaves is given back).
+    pub run: usize,
 }
 
 impl Default for WorkerConfig {
@@ -172,6 +241,8 @@ impl Default for WorkerConfig {
             base_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(300),
             poll: Duration::from_millis(500),
+            concurrency: 32,
+            run: 16,
         }
     }
 }
@@ -298,7 +369,8 @@ impl<D: Deliver> Worker<D> {
         TraceId::scope_opt(trace, self.finish(claimed, sink).instrument(span)).await
     }
 
-    /// Delivers a claimed action, records the outcome and feeds the result.
+    /// Delivers a claimed action, then records and applies its outcome
+    /// ([`EventSink::settle`]; a success whose result changes nothing is only recorded).
     async fn finish(&self, claimed: Claimed, sink: &impl EventSink) -> Result<Outcome, Error> {
         let action = claimed.action;
         let id = action.id.clone();
@@ -310,13 +382,20 @@ impl<D: Deliver> Worker<D> {
         let owner = self.config.owner.as_str();
         match result {
             Ok(receipt) => {
-                let event = receipt
-                    .event
-                    .unwrap_or_else(|| action.completed(receipt.upstream_id.clone()));
-                let recorded = self
-                    .store
-                    .record_delivered(&id, owner, receipt.upstream_id.as_deref(), &event, now)
-                    .await?;
+                let recorded = if receipt.event.is_none() && !action.kind.success_matters() {
+                    self.store
+                        .record_done(&id, owner, receipt.upstream_id.as_deref(), now)
+                        .await?
+                } else {
+                    let event = receipt
+                        .event
+                        .unwrap_or_else(|| action.completed(receipt.upstream_id.clone()));
+                    let outcome = Settle::Delivered {
+                        upstream_id: receipt.upstream_id.as_deref(),
+                        event: &event,
+                    };
+                    sink.settle(&self.store, owner, outcome, now).await?
+                };
                 if !recorded {
                     tracing::warn!("another worker took the action over; result discarded");
                     return Ok(Outcome::LeaseLost(id));
@@ -326,7 +405,6 @@ impl<D: Deliver> Worker<D> {
                     "action delivered"
                 );
                 self.at(Point::Recorded, &id);
-                sink.send(event).await?;
                 self.at(Point::Fed, &id);
                 Ok(Outcome::Delivered(id))
             }
@@ -357,19 +435,59 @@ impl<D: Deliver> Worker<D> {
                 };
                 tracing::error!(reason = %reason, "delivery dead-lettered");
                 let event = action.failed(failure.permanent, reason.clone());
-                let recorded = self
-                    .store
-                    .record_dead(&id, owner, &reason, &event, now)
-                    .await?;
-                if !recorded {
+                let outcome = Settle::Dead {
+                    reason: &reason,
+                    event: &event,
+                };
+                if !sink.settle(&self.store, owner, outcome, now).await? {
                     return Ok(Outcome::LeaseLost(id));
                 }
                 self.at(Point::Recorded, &id);
-                sink.send(event).await?;
                 self.at(Point::Fed, &id);
                 Ok(Outcome::Dead(id))
             }
         }
+    }
+
+    /// Delivers a run of one conversation's actions in order, each in its trace's span; stops
+    /// at the first that did not go through (a retry, a dead letter, a lost lease) and gives the
+    /// rest back. Returns how many were delivered.
+    async fn deliver_run(&self, run: Vec<Claimed>, sink: &impl EventSink) -> usize {
+        let mut delivered = 0;
+        let mut rest = run.into_iter();
+        while let Some(claimed) = rest.next() {
+            let trace = claimed.trace.clone();
+            let span = tracing::info_span!(
+                "outbox",
+                trace = trace.as_ref().map(TraceId::as_str),
+                action = claimed.action.id.as_str(),
+                kind = claimed.action.kind.name(),
+                attempt = claimed.attempt,
+            );
+            let outcome =
+                TraceId::scope_opt(trace, self.finish(claimed, sink).instrument(span)).await;
+            match outcome {
+                Ok(Outcome::Delivered(_)) => delivered += 1,
+                other => {
+                    if let Err(e) = &other {
+                        tracing::warn!(error = %e, "outbox worker error");
+                    }
+                    let unstarted: Vec<ActionId> = rest.map(|c| c.action.id).collect();
+                    if !unstarted.is_empty() {
+                        let now = (self.clock)();
+                        if let Err(e) = self
+                            .store
+                            .release(&unstarted, &self.config.owner, now)
+                            .await
+                        {
+                            tracing::warn!(error = %e, "could not give back a run; its lease expires");
+                        }
+                    }
+                    break;
+                }
+            }
+        }
+        delivered
     }
 
     /// Feeds results recorded but not applied for longer than `grace` (after a crash, or when
@@ -394,9 +512,10 @@ impl<D: Deliver> Worker<D> {
     }
 
     /// Runs until `shutdown` completes: first feeds results left over from a crash, then
-    /// delivers due actions, sleeping until a commit adds actions or `poll` passes. An action
-    /// being delivered when `shutdown` fires is finished first (bounded by the delivery's own
-    /// timeout).
+    /// delivers due actions: up to [`WorkerConfig::concurrency`] conversations at once, each
+    /// conversation's actions in order ([`Store::claim_runs`], up to [`WorkerConfig::run`] at a
+    /// time), waking when a commit adds actions, a delivery ends, or `poll` passes. Deliveries
+    /// under way when `shutdown` fires are finished first (bounded by their own timeouts).
     ///
     /// # Errors
     /// Never for store or sink errors (they are logged and retried after `poll`); the
@@ -410,47 +529,55 @@ impl<D: Deliver> Worker<D> {
         if let Err(e) = self.refeed(sink, Duration::ZERO).await {
             tracing::warn!(error = %e, "could not feed recorded results");
         }
+        let concurrency = self.config.concurrency.max(1);
+        let lease_ms = i64::try_from(self.config.lease.as_millis()).unwrap_or(i64::MAX);
+        let mut running = FuturesUnordered::new();
         let mut idle_rounds = 0u32;
+        let mut stopping = false;
         loop {
             let notified = self.store.outbox_added.notified();
-            match self.run_once(sink).await {
-                Ok(Outcome::Idle) => {
-                    idle_rounds += 1;
-                    if idle_rounds.is_multiple_of(60)
-                        && let Err(e) = self.refeed(sink, self.config.poll * 10).await
-                    {
-                        tracing::warn!(error = %e, "could not feed recorded results");
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            let free = concurrency.saturating_sub(running.len());
+            let mut claimed_any = false;
+            if free > 0 && !stopping {
+                let now = (self.clock)();
+                match self
+                    .store
+                    .claim_runs(&self.config.owner, now, lease_ms, free, self.config.run)
+                    .await
+                {
+                    Ok(runs) => {
+                        for run in runs {
+                            claimed_any = true;
+                            running.push(Box::pin(self.deliver_run(run, sink)));
+                        }
                     }
-                    tokio::select! {
-                        () = &mut shutdown => return Ok(()),
-                        () = notified => {}
-                        () = tokio::time::sleep(self.config.poll) => {}
-                    }
-                }
-                Ok(_) => {
-                    idle_rounds = 0;
-                    if futures_ready(&mut shutdown).await {
-                        return Ok(());
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "outbox worker error");
-                    tokio::select! {
-                        () = &mut shutdown => return Ok(()),
-                        () = tokio::time::sleep(self.config.poll) => {}
-                    }
+                    Err(e) => tracing::warn!(error = %e, "outbox worker error"),
                 }
             }
+            if stopping && running.is_empty() {
+                return Ok(());
+            }
+            if claimed_any {
+                idle_rounds = 0;
+                continue;
+            }
+            if running.is_empty() {
+                idle_rounds += 1;
+                if idle_rounds.is_multiple_of(60)
+                    && let Err(e) = self.refeed(sink, self.config.poll * 10).await
+                {
+                    tracing::warn!(error = %e, "could not feed recorded results");
+                }
+            }
+            tokio::select! {
+                () = &mut shutdown, if !stopping => stopping = true,
+                Some(_) = running.next(), if !running.is_empty() => {}
+                () = &mut notified, if !stopping && running.len() < concurrency => {}
+                () = tokio::time::sleep(self.config.poll), if !stopping => {}
+            }
         }
-    }
-}
-
-/// Whether `fut` is already complete (polled once, without waiting).
-async fn futures_ready(fut: &mut std::pin::Pin<&mut impl Future<Output = ()>>) -> bool {
-    tokio::select! {
-        biased;
-        () = fut.as_mut() => true,
-        () = std::future::ready(()) => false,
     }
 }
 

@@ -212,6 +212,7 @@ impl DiscordExecutor {
                 buttons,
                 suggestions,
                 files,
+                ..
             } => Box::pin(self.send_dm(action, channel.0, text, buttons, suggestions, files))
                 .await
                 .map(Receipt::id),

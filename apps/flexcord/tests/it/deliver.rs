@@ -80,6 +80,7 @@ async fn send_dm_is_idempotent_and_renders_buttons_and_suggestions() {
             buttons: vec![Button::TalkToAgent],
             suggestions: vec!["[Reset your password](https://help.example.com/reset)".into()],
             files: vec![],
+            forwarded: None,
         },
     );
     let first = deliver(&exec, &send).await;
@@ -131,6 +132,7 @@ async fn edit_and_delete_dm_apply_once_and_a_repeated_delete_is_done() {
                 buttons: vec![],
                 suggestions: vec![],
                 files: vec![],
+                forwarded: None,
             },
         );
         let Some(Event::Delivered {
@@ -216,6 +218,7 @@ async fn closed_dms_are_a_permanent_failure() {
             buttons: vec![],
             suggestions: vec![],
             files: vec![],
+            forwarded: None,
         },
     );
     match deliver(&exec, &send).await {
@@ -238,6 +241,7 @@ async fn closed_dms_are_a_permanent_failure() {
             buttons: vec![],
             suggestions: vec![],
             files: vec![],
+            forwarded: None,
         },
     );
     assert!(matches!(

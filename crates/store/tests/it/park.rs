@@ -375,10 +375,9 @@ async fn sweep_replays_what_a_dead_instance_left(store: Store, _other: Store) {
         ..RouterConfig::default()
     });
     let now = clock.now();
+    let owned = result.clone();
     store
-        .apply(&result, now, |state| {
-            router.handle(state, result.clone(), now)
-        })
+        .apply(&result, now, move |state| router.handle(state, owned, now))
         .await
         .expect("applies");
     assert_eq!(store.parked(&sid).await.expect("q").len(), 1);
@@ -413,10 +412,9 @@ async fn later_webhooks_queue_behind_parked_ones(store: Store, _other: Store) {
         ..RouterConfig::default()
     });
     let now = clock.now();
+    let owned = result.clone();
     store
-        .apply(&result, now, |state| {
-            router.handle(state, result.clone(), now)
-        })
+        .apply(&result, now, move |state| router.handle(state, owned, now))
         .await
         .expect("applies");
     // ...then the next message arrives: it queues behind the parked one and both are applied

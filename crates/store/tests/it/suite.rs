@@ -22,6 +22,7 @@ fn worker<D: Deliver>(store: &Store, up: D, clock: &Clock, owner: &str) -> Worke
             base_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(10),
             poll: Duration::from_millis(20),
+            ..WorkerConfig::default()
         })
         .clock(move || c.now())
 }
@@ -362,7 +363,10 @@ pub(crate) async fn concurrent_workers_never_share_an_action(store: Store) {
         fed += 1;
     }
     assert_eq!(total, 200);
-    assert_eq!(fed, 200);
+    // Closing a Twilio conversation changes nothing in the conversation when it succeeds: the
+    // rows are recorded done without feeding a result.
+    assert_eq!(fed, 0);
+    assert_eq!(count(&store, "done").await, 200);
     assert!(
         up.violations.lock().expect("lock").is_empty(),
         "{:?}",
@@ -371,7 +375,6 @@ pub(crate) async fn concurrent_workers_never_share_an_action(store: Store) {
     let runs = up.runs.lock().expect("lock").clone();
     assert_eq!(runs.len(), 200);
     assert!(runs.values().all(|n| *n == 1));
-    assert_eq!(count(&store, "delivered").await, 200);
 }
 
 pub(crate) async fn expired_lease_is_taken_over(store: Store) {
@@ -576,13 +579,13 @@ pub(crate) async fn undecodable_action_is_dead_lettered(store: Store) {
     } else if let Some(pool) = store.pg_pool() {
         sqlx::query(sql).execute(pool).await.expect("insert");
     }
-    let err = store
-        .claim("w1", Timestamp(T0), 1_000)
-        .await
-        .expect_err("does not decode");
+    // The claim dead-letters it and goes on (nothing else is due).
     assert!(
-        matches!(err.kind(), flexcord_store::ErrorKind::Decode(_)),
-        "{err}"
+        store
+            .claim("w1", Timestamp(T0), 1_000)
+            .await
+            .expect("claim")
+            .is_none()
     );
     assert!(
         store
