@@ -1,16 +1,21 @@
-//! Recognising that a user wants a person: explicit requests for a human or live agent and angry
-//! demands to escalate, in English and Vietnamese (with or without diacritics).
+//! Recognising that a user wants a person, in English and Vietnamese (with or without
+//! diacritics), in two steps:
 //!
-//! Patterns run on the message lower-cased, accent-folded and with punctuation removed, so
-//! "gặp nhân viên" and "gap nhan vien" are the same text. Single words do not decide: a request
-//! needs a verb of asking or talking next to a word for a person, or a short message that is
-//! only such a word ("agent please"). Questions about support (its hours, how to reach it) and
-//! people who are not staff (friends, other players) are not hand-offs.
+//! 1. **Rules** for explicit requests for a human or live agent ("human", "live agent", "người
+//!    thật", "connect me to an agent"), angry demands to escalate and refusals of the bot. They
+//!    run on the message lower-cased, accent-folded and with punctuation removed, so "gặp nhân
+//!    viên" and "gap nhan vien" are the same text. Single words do not decide: a request needs a
+//!    verb of asking or talking next to a word for a person, or a short message that is only
+//!    such a word ("agent please"). Questions about support (its hours, how to reach it) and
+//!    people who are not staff (friends, other players) are not hand-offs.
+//! 2. The **classifier** of [`crate::classifier`] for the requests in the user's own words
+//!    ("you keep sending me the same link", "có ai trực không vậy").
 
 use std::sync::LazyLock;
 
 use regex::Regex;
 
+use crate::classifier::{self, HandoffCrossValidation};
 use crate::text;
 
 /// Why a message asks for a hand-off.
@@ -23,6 +28,9 @@ pub enum HandoffReason {
     Escalation,
     /// The user refused to keep talking to a bot.
     RefusedBot,
+    /// The hand-off classifier recognised a request for a person in the user's own words
+    /// (frustration with the bot, "is anyone there?").
+    Inferred,
 }
 
 fn re(pattern: &str) -> Regex {
@@ -164,7 +172,9 @@ const THINGS: &[(&str, &str)] = &[
     ("user agent", "user thing"),
 ];
 
-fn normalise(message: &str) -> String {
+/// The message as the rules and the classifier read it: lower case, no diacritics, no
+/// punctuation, some compound words for things renamed.
+pub(crate) fn normalise(message: &str) -> String {
     let without_apostrophes = message.replace(['\'', '’', '`'], "");
     let mut line = format!(" {} ", text::folded_line(&without_apostrophes));
     for (from, to) in THINGS {
@@ -173,15 +183,36 @@ fn normalise(message: &str) -> String {
     line.trim().to_owned()
 }
 
-/// Whether a message asks to be handed off to a person, and why.
+/// Whether a message asks to be handed off to a person, and why: the rules first, then the
+/// classifier.
 ///
 /// ```
 /// use flexcord_kb::{HandoffReason, detect_handoff};
 /// assert_eq!(detect_handoff("please let me speak with a human"), Some(HandoffReason::AskedForHuman));
 /// assert_eq!(detect_handoff("cho em gặp nhân viên với"), Some(HandoffReason::AskedForHuman));
 /// assert_eq!(detect_handoff("what are your live agent hours?"), None);
+/// assert_eq!(detect_handoff("how do I contact my friend"), None);
 /// ```
 pub fn detect_handoff(message: &str) -> Option<HandoffReason> {
+    if let Some(reason) = rule(message) {
+        return Some(reason);
+    }
+    let line = normalise(message);
+    if line.is_empty() {
+        return None;
+    }
+    (classifier::CLASSIFIER.probability(&line) >= classifier::THRESHOLD)
+        .then_some(HandoffReason::Inferred)
+}
+
+/// Cross-validates the hand-off classifier on its shipped training lines (see
+/// `flexcord-kb handoff-cv`).
+pub fn handoff_cross_validation(folds: usize) -> HandoffCrossValidation {
+    classifier::cross_validate(folds)
+}
+
+/// The rules alone.
+pub(crate) fn rule(message: &str) -> Option<HandoffReason> {
     let line = normalise(message);
     if line.is_empty() {
         return None;
