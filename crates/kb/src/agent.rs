@@ -8,7 +8,7 @@ use async_trait::async_trait;
 
 use crate::article::Language;
 use crate::error::{Error, ErrorKind};
-use crate::handoff::{HandoffReason, detect_handoff};
+use crate::handoff::{self, HandoffReason};
 use crate::kb::KnowledgeBase;
 use crate::rasa::{self, RasaClient, RasaMessage};
 use crate::search::{Confidence, SearchOptions, Suggestion};
@@ -279,7 +279,6 @@ impl EmbeddedAgent {
     /// [`ErrorKind::Index`] when the search index fails.
     pub fn decide(&self, message: &str, language: Option<Language>) -> Result<Decision, Error> {
         let language = language.unwrap_or_else(|| text::detect_language(message));
-        let handoff = detect_handoff(message);
         let (mut suggestions, confidence) = if is_small_talk(message) {
             (Vec::new(), Confidence::Unknown)
         } else {
@@ -288,6 +287,7 @@ impl EmbeddedAgent {
                 .answer(message, &self.options.clone().with_language(Some(language)))?;
             (answer.suggestions, answer.confidence)
         };
+        let handoff = handoff::detect(message, confidence == Confidence::Sure);
         if handoff.is_some() {
             let query = match language {
                 Language::English => &self.support_query[0],

@@ -20,7 +20,7 @@ use crate::model;
 use crate::search::SearchOptions;
 
 /// Number of features.
-pub(crate) const N: usize = 13;
+pub(crate) const N: usize = 14;
 
 /// The features, in order.
 pub const FEATURES: [&str; N] = [
@@ -37,7 +37,13 @@ pub const FEATURES: [&str; N] = [
     "first",
     "typo_only",
     "vietnamese",
+    "compounds",
 ];
+
+/// What showing articles to a message that no article answers costs, relative to showing
+/// nothing to one that an article answers: a half, since the unsure band asks "Is it one of
+/// these?" and offers the live agent, while a silent agent leaves the user with nothing.
+pub const FALSE_SHOW_COST: f32 = 0.5;
 
 /// Candidates per message the model is fitted on (and that the agent may show).
 pub(crate) const TOP: usize = 3;
@@ -78,6 +84,7 @@ pub(crate) fn features(r: &Ranking, i: usize) -> [f32; N] {
         flag(i == 0),
         c.fuzzy,
         flag(r.language == Language::Vietnamese),
+        c.pairs,
     ]
 }
 
@@ -119,6 +126,8 @@ pub struct Fit {
     pub sure: f32,
     /// Held-out figures at those thresholds.
     pub held_out: FitFigures,
+    /// Held-out figures at other show thresholds (0.20, 0.25 ... 0.80).
+    pub curve: Vec<(f32, FitFigures)>,
 }
 
 struct Row {
@@ -165,8 +174,9 @@ fn rows(kb: &KnowledgeBase, queries: &[EvalQuery]) -> Result<Vec<Row>, Error> {
 /// on the held-out probabilities and fits the final model on every message.
 ///
 /// The show threshold maximises (share of answerable messages shown a right article in the
-/// first three) minus (share of unanswerable messages shown anything); the sure threshold is
-/// the least at which nine in ten held-out first articles are right.
+/// first three) minus [`FALSE_SHOW_COST`] times (share of unanswerable messages shown
+/// anything); the sure threshold is the least at which nine in ten held-out first articles are
+/// right.
 ///
 /// # Errors
 /// [`crate::ErrorKind::Index`] when a search fails.
@@ -197,6 +207,13 @@ pub fn fit(kb: &KnowledgeBase, queries: &[EvalQuery], folds: usize) -> Result<Fi
     let per_query = per_query(queries, &rows, &held_out);
     let show = choose_show(&per_query);
     let sure = choose_sure(&per_query, show);
+    let curve = (4..=16)
+        .map(|i| {
+            #[allow(clippy::cast_precision_loss)]
+            let t = i as f32 * 0.05;
+            (t, figures(&per_query, t, sure))
+        })
+        .collect();
     let mut figures = figures(&per_query, show, sure);
     figures.log_loss = log_loss;
     let all: Vec<(&[f32], bool)> = fitted.iter().map(|r| (&r.x[..], r.y)).collect();
@@ -207,6 +224,7 @@ pub fn fit(kb: &KnowledgeBase, queries: &[EvalQuery], folds: usize) -> Result<Fi
         show,
         sure,
         held_out: figures,
+        curve,
     })
 }
 
@@ -279,7 +297,7 @@ fn choose_show(outcomes: &[QueryOutcome]) -> f32 {
         let f = figures(outcomes, t, 1.0);
         let hit = f.shown_hit as f32 / f.positives.max(1) as f32;
         let false_shown = f.negatives_shown as f32 / f.negatives.max(1) as f32;
-        let j = hit - false_shown;
+        let j = hit - FALSE_SHOW_COST * false_shown;
         if j > best.0 + 1e-6 {
             best = (j, t);
         }
@@ -363,6 +381,14 @@ impl fmt::Display for Fit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{}", self.summary())?;
         writeln!(f, "show threshold {:.2}, sure threshold {:.2}", self.show, self.sure)?;
+        writeln!(f, "held out, by show threshold:")?;
+        for (t, c) in &self.curve {
+            writeln!(
+                f,
+                "  {t:.2}  shown a right article {:>3}/{:<3}  unanswerable shown {:>2}/{}",
+                c.shown_hit, c.positives, c.negatives_shown, c.negatives
+            )?;
+        }
         writeln!(f, "weights (on standardised features):")?;
         for (name, w) in FEATURES.iter().zip(&self.model.weights) {
             writeln!(f, "  {name:<16} {w:>7.3}")?;

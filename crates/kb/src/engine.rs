@@ -157,6 +157,8 @@ struct Concept {
     known: bool,
     /// The word is in a sentence that asks.
     asked: bool,
+    /// A pair of neighbouring Vietnamese syllables (a compound).
+    pair: bool,
 }
 
 /// How one hit covers the query (see [`Engine::coverage`]).
@@ -167,6 +169,7 @@ struct Cover {
     salient: f32,
     asked: f32,
     fuzzy: f32,
+    pairs: f32,
 }
 
 /// One ranked article and what the confidence model reads about it.
@@ -188,6 +191,9 @@ pub(crate) struct Candidate {
     pub(crate) asked: f32,
     /// Share of the covered weight that only typo corrections cover.
     pub(crate) fuzzy: f32,
+    /// Share of the weight of the message's Vietnamese compounds (pairs of syllables) found as
+    /// pairs (0 for English messages).
+    pub(crate) pairs: f32,
 }
 
 /// The ranked candidates of one message.
@@ -605,6 +611,7 @@ impl Engine {
                 generic,
                 known,
                 asked: sentence >= query::ASKING,
+                pair: false,
             });
         }
         Ok((concepts, concept_of_word))
@@ -650,6 +657,7 @@ impl Engine {
                 generic,
                 known: true,
                 asked: pair[0].weight >= query::ASKING && pair[1].weight >= query::ASKING,
+                pair: true,
             });
         }
     }
@@ -738,6 +746,7 @@ impl Engine {
                 salient: cover.salient,
                 asked: cover.asked,
                 fuzzy: cover.fuzzy,
+                pairs: cover.pairs,
             });
         }
         out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.ord.cmp(&b.ord)));
@@ -766,6 +775,8 @@ impl Engine {
         let mut fuzzy_weight = vec![0.0_f32; n];
         let mut asked_weight = vec![0.0_f32; n];
         let mut salient_hits = vec![0_usize; n];
+        let mut pair_weight = vec![0.0_f32; n];
+        let pair_total: f32 = concepts.iter().filter(|c| c.pair).map(|c| c.weight).sum();
         // the (at most) three heaviest specific concepts
         let mut order: Vec<usize> = (0..concepts.len())
             .filter(|&c| !concepts[c].generic)
@@ -822,6 +833,9 @@ impl Engine {
                 if concept.asked {
                     asked_weight[i] += got;
                 }
+                if concept.pair {
+                    pair_weight[i] += got;
+                }
                 if best[i] > 0.0 && order.contains(&c) {
                     salient_hits[i] += 1;
                 }
@@ -839,6 +853,7 @@ impl Engine {
             o.strong = share(strong_weight[i], total);
             o.fuzzy = share(fuzzy_weight[i], o.weight.max(f32::MIN_POSITIVE));
             o.asked = share(asked_weight[i], asked_total);
+            o.pairs = share(pair_weight[i], pair_total);
             o.salient = if order.is_empty() {
                 0.0
             } else {

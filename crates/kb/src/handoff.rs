@@ -46,6 +46,9 @@ const VI_HUMAN: &str = r"(?:nhan vien(?: ho tro| cskh| tu van| cham soc khach ha
 
 struct Patterns {
     ask: Vec<Regex>,
+    /// "cần ... nhân viên": folded, `can` is also English ("can I get support in Vietnamese"),
+    /// so this one only applies to Vietnamese messages.
+    ask_vi: Regex,
     escalate: Vec<Regex>,
     refuse_bot: Vec<Regex>,
     hours_question: Regex,
@@ -113,12 +116,13 @@ static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| {
             ),
             // Vietnamese: (cho / tôi muốn / cần / xin) gặp, nói chuyện với, kết nối với, chuyển sang ... a person
             re(&format!(
-                r"\b(?:gap|gap duoc|gap truc tiep|noi chuyen(?: truc tiep)?(?: voi)?|chat(?: truc tiep)?(?: voi)?|nhan tin(?: truc tiep)?(?: voi)?|trao doi(?: truc tiep)?(?: voi)?|ket noi(?: voi| toi| den)?|chuyen(?: minh| toi| em| cho minh| cho toi)?(?: sang| qua| cho| toi| den)|goi|keu|can|xin|muon)(?:\s+\w+){{0,2}}?\s+{VI_HUMAN}\b"
+                r"\b(?:gap|gap duoc|gap truc tiep|noi chuyen(?: truc tiep)?(?: voi)?|chat(?: truc tiep)?(?: voi)?|nhan tin(?: truc tiep)?(?: voi)?|trao doi(?: truc tiep)?(?: voi)?|ket noi(?: voi| toi| den)?|chuyen(?: minh| toi| em| cho minh| cho toi)?(?: sang| qua| cho| toi| den)|goi|keu|xin|muon)(?:\s+\w+){{0,2}}?\s+{VI_HUMAN}\b"
             )),
             re(&format!(
                 r"^(?:cho\s+)?(?:xin\s+)?(?:gap\s+)?{VI_HUMAN}(?:\s+(?:oi|di|voi|a|nha|nhe|giup|ho|dau|dau roi|pls|ah|em|minh|toi|tui))*$"
             )),
         ],
+        ask_vi: re(&format!(r"\bcan(?:\s+\w+){{0,2}}?\s+{VI_HUMAN}\b")),
         escalate: vec![
             re(
                 r"\bescalat(?:e|ing)\s+(?:this|it|that|my|me|the (?:issue|case|ticket|problem|matter|complaint))\b",
@@ -194,6 +198,12 @@ pub(crate) fn normalise(message: &str) -> String {
 /// assert_eq!(detect_handoff("how do I contact my friend"), None);
 /// ```
 pub fn detect_handoff(message: &str) -> Option<HandoffReason> {
+    detect(message, false)
+}
+
+/// [`detect_handoff`], with a stricter classifier threshold when the knowledge base has a
+/// sure answer to the message (`answered`).
+pub(crate) fn detect(message: &str, answered: bool) -> Option<HandoffReason> {
     if let Some(reason) = rule(message) {
         return Some(reason);
     }
@@ -201,8 +211,12 @@ pub fn detect_handoff(message: &str) -> Option<HandoffReason> {
     if line.is_empty() {
         return None;
     }
-    (classifier::CLASSIFIER.probability(&line) >= classifier::THRESHOLD)
-        .then_some(HandoffReason::Inferred)
+    let threshold = if answered {
+        classifier::THRESHOLD_WHEN_ANSWERED
+    } else {
+        classifier::THRESHOLD
+    };
+    (classifier::CLASSIFIER.probability(&line) >= threshold).then_some(HandoffReason::Inferred)
 }
 
 /// Cross-validates the hand-off classifier on its shipped training lines (see
@@ -224,7 +238,10 @@ pub(crate) fn rule(message: &str) -> Option<HandoffReason> {
     if p.refuse_bot.iter().any(|r| r.is_match(&line)) {
         return Some(HandoffReason::RefusedBot);
     }
-    if p.ask.iter().any(|r| r.is_match(&line)) {
+    let asks = p.ask.iter().any(|r| r.is_match(&line))
+        || (p.ask_vi.is_match(&line)
+            && text::detect_language(message) == crate::article::Language::Vietnamese);
+    if asks {
         if p.hours_question.is_match(&line) && !p.strong_desire.is_match(&line) {
             return None;
         }
