@@ -154,13 +154,13 @@ fn found_text(language: Language) -> String {
 }
 
 fn unsure_text(language: Language) -> String {
-    let en = "I'm not sure I understood. Is it one of these? If not, press the button below to \
-              talk to a person.";
+    let en = "I'm not sure I understood. Is it one of these? If not, press the button below (or \
+              type **agent**) to talk to a person.";
     match language {
         Language::English => en.to_owned(),
         Language::Vietnamese => format!(
             "Mình chưa chắc đã hiểu đúng. Có phải bạn hỏi về một trong các bài này không? Nếu \
-             không, bấm nút bên dưới để gặp nhân viên hỗ trợ.\n\n{en}"
+             không, bấm nút bên dưới (hay gõ **nhân viên**) để gặp nhân viên hỗ trợ.\n\n{en}"
         ),
     }
 }

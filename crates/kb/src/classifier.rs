@@ -104,7 +104,12 @@ fn features_with(line: &str, char_weight: f32) -> Vec<(u32, f32)> {
     }
     out.sort_unstable_by_key(|f| f.0);
     out.dedup_by_key(|f| f.0);
-    let norm = out.iter().map(|f| f.1 * f.1).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
+    let norm = out
+        .iter()
+        .map(|f| f.1 * f.1)
+        .sum::<f32>()
+        .sqrt()
+        .max(f32::MIN_POSITIVE);
     for f in &mut out {
         f.1 /= norm;
     }
@@ -127,18 +132,18 @@ impl Classifier {
     fn train_with(data: &[(Vec<(u32, f32)>, bool)], epochs: usize, base: f32, l2: f32) -> Self {
         let mut weights = vec![0.0_f32; BUCKETS];
         let mut bias = 0.0_f32;
-        let n = data.len();
-        // a fixed permutation: stride by a number coprime with n
-        let stride = (1..n.max(2))
+        let lines = data.len();
+        // a fixed permutation: stride by a number coprime with the number of lines
+        let stride = (1..lines.max(2))
             .rev()
-            .find(|s| gcd(*s, n) == 1 && *s < n * 2 / 3)
+            .find(|s| gcd(*s, lines) == 1 && *s < lines * 2 / 3)
             .unwrap_or(1);
         for epoch in 0..epochs {
             #[allow(clippy::cast_precision_loss)]
             let rate = base / (1.0 + epoch as f32 * 0.1);
-            let mut i = epoch % n.max(1);
-            for _ in 0..n {
-                let (x, y) = &data[i];
+            let mut next = epoch % lines.max(1);
+            for _ in 0..lines {
+                let (x, y) = &data[next];
                 let z = bias + x.iter().map(|(j, v)| weights[*j as usize] * v).sum::<f32>();
                 let err = sigmoid(z) - if *y { 1.0 } else { 0.0 };
                 for (j, v) in x {
@@ -146,7 +151,7 @@ impl Classifier {
                     *w -= rate * (err * v + l2 * *w);
                 }
                 bias -= rate * err;
-                i = (i + stride) % n;
+                next = (next + stride) % lines;
             }
         }
         Self { weights, bias }
@@ -203,7 +208,7 @@ impl HandoffFigures {
     }
 }
 
-/// The result of [`cross_validate`].
+/// The result of [`crate::handoff_cross_validation`].
 #[derive(Debug, Clone)]
 pub struct HandoffCrossValidation {
     /// Folds.
@@ -211,7 +216,7 @@ pub struct HandoffCrossValidation {
     /// (threshold, English, Vietnamese) for the classifier alone, held out.
     pub classifier: Vec<(f32, HandoffFigures, HandoffFigures)>,
     /// English and Vietnamese figures of the whole detection (rules, then the classifier at
-    /// [`THRESHOLD`]), held out.
+    /// its threshold), held out.
     pub detection: (HandoffFigures, HandoffFigures),
 }
 
@@ -271,9 +276,7 @@ pub(crate) fn cross_validate(folds: usize) -> HandoffCrossValidation {
             )
         })
         .collect();
-    let detect = |i: usize| {
-        crate::handoff::rule(&examples[i].text).is_some() || p[i] >= THRESHOLD
-    };
+    let detect = |i: usize| crate::handoff::rule(&examples[i].text).is_some() || p[i] >= THRESHOLD;
     HandoffCrossValidation {
         folds,
         classifier,
@@ -298,7 +301,11 @@ impl fmt::Display for HandoffCrossValidation {
                 m.recall()
             )
         };
-        writeln!(f, "hand-off classifier, {}-fold cross-validation", self.folds)?;
+        writeln!(
+            f,
+            "hand-off classifier, {}-fold cross-validation",
+            self.folds
+        )?;
         for (t, en, vi) in &self.classifier {
             row(f, &format!("classifier >= {t:.1}, en"), en)?;
             row(f, &format!("classifier >= {t:.1}, vi"), vi)?;
@@ -339,59 +346,5 @@ mod tests {
         let long = "word ".repeat(10_000);
         assert!(features(&long).len() < 2_000);
         assert_ne!(hash(1, "ab"), hash(2, "ab"));
-    }
-}
-#[cfg(test)]
-mod dump {
-    #[test]
-    #[ignore = "prints a grid"]
-    fn grid() {
-        let examples = super::examples();
-        let lines: Vec<String> = examples.iter().map(|e| crate::handoff::normalise(&e.text)).collect();
-        for cw in [0.25_f32, 0.5, 1.0] {
-            let data: Vec<(Vec<(u32, f32)>, bool)> = lines.iter().zip(&examples).map(|(l, e)| (super::features_with(l, cw), e.handoff)).collect();
-            for (epochs, rate, l2) in [(40, 0.4, 1e-4), (60, 2.0, 1e-4), (100, 4.0, 1e-5), (60, 2.0, 1e-3)] {
-                let mut p = vec![0.0; data.len()];
-                for fold in 0..5 {
-                    let train: Vec<_> = data.iter().enumerate().filter(|(i, _)| i % 5 != fold).map(|(_, d)| d.clone()).collect();
-                    let m = super::Classifier::train_with(&train, epochs, rate, l2);
-                    for (i, d) in data.iter().enumerate() {
-                        if i % 5 == fold {
-                            let z = m.bias + d.0.iter().map(|(j, v)| m.weights[*j as usize] * v).sum::<f32>();
-                            p[i] = crate::logistic::sigmoid(z);
-                        }
-                    }
-                }
-                let mut line = format!("cw {cw} epochs {epochs} rate {rate} l2 {l2}:");
-                for t in [0.5_f32, 0.6, 0.7, 0.8] {
-                    let tp = (0..p.len()).filter(|&i| p[i] >= t && data[i].1).count();
-                    let fp = (0..p.len()).filter(|&i| p[i] >= t && !data[i].1).count();
-                    let fneg = (0..p.len()).filter(|&i| p[i] < t && data[i].1).count();
-                    line += &format!("  t{t} tp {tp} fp {fp} fn {fneg}");
-                }
-                println!("{line}");
-            }
-        }
-    }
-
-    #[test]
-    #[ignore = "prints the held-out mistakes"]
-    fn print_mistakes() {
-        let examples = super::examples();
-        let lines: Vec<String> = examples.iter().map(|e| crate::handoff::normalise(&e.text)).collect();
-        let data: Vec<(Vec<(u32, f32)>, bool)> = lines.iter().zip(&examples).map(|(l, e)| (super::features(l), e.handoff)).collect();
-        for fold in 0..5 {
-            let train: Vec<_> = data.iter().enumerate().filter(|(i, _)| i % 5 != fold).map(|(_, d)| d.clone()).collect();
-            let m = super::Classifier::train(&train);
-            for (i, l) in lines.iter().enumerate() {
-                if i % 5 == fold {
-                    let p = m.probability(l);
-                    let rule = crate::handoff::rule(&examples[i].text).is_some();
-                    if (p >= 0.5 || rule) != examples[i].handoff {
-                        println!("{} {:.2} rule={} {}", u8::from(examples[i].handoff), p, rule, examples[i].text);
-                    }
-                }
-            }
-        }
     }
 }

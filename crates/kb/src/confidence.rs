@@ -272,11 +272,12 @@ fn figures(outcomes: &[QueryOutcome], show: f32, sure: f32) -> FitFigures {
             f.negatives += 1;
             f.negatives_shown += usize::from(is_shown);
         }
-        if let Some(first) = q.candidates.first() {
-            if first.0 >= sure && first.0 >= show {
-                f.sure += 1;
-                f.sure_right += usize::from(first.1);
-            }
+        if let Some(first) = q.candidates.first()
+            && first.0 >= sure
+            && first.0 >= show
+        {
+            f.sure += 1;
+            f.sure_right += usize::from(first.1);
         }
     }
     f
@@ -335,6 +336,7 @@ impl Fit {
              //!\n\
              //! Features: {features}.\n\
              //! {summary}\n\n\
+             #![allow(clippy::unreadable_literal)]\n\n\
              use crate::logistic::Logistic;\n\n\
              /// The fitted logistic regression.\n\
              pub(crate) static MODEL: Logistic = Logistic {{\n    \
@@ -347,7 +349,7 @@ impl Fit {
              pub(crate) const SHOW: f32 = {show:?};\n\n\
              /// Least probability of the first article for the sure band (held-out folds).\n\
              pub(crate) const SURE: f32 = {sure:?};\n",
-            features = FEATURES.join(", "),
+            features = FEATURES.map(|f| format!("`{f}`")).join(", "),
             summary = self.summary().replace('\n', "\n//! "),
             mean = list(&m.mean),
             scale = list(&m.scale),
@@ -380,7 +382,11 @@ impl Fit {
 impl fmt::Display for Fit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{}", self.summary())?;
-        writeln!(f, "show threshold {:.2}, sure threshold {:.2}", self.show, self.sure)?;
+        writeln!(
+            f,
+            "show threshold {:.2}, sure threshold {:.2}",
+            self.show, self.sure
+        )?;
         writeln!(f, "held out, by show threshold:")?;
         for (t, c) in &self.curve {
             writeln!(

@@ -10,10 +10,10 @@ use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{DocAddress, DocSet, Index, Searcher, TERMINATED, TantivyDocument, Term};
 
 use crate::article::{Article, Language};
+use crate::confidence;
 use crate::error::Error;
 use crate::lexicon::Lexicon;
 use crate::query::{self, QueryWord};
-use crate::confidence;
 use crate::search::{Answer, Confidence, DEFAULT_THRESHOLD, SearchOptions, Suggestion};
 use crate::text::{self, Word};
 
@@ -50,6 +50,9 @@ mod boost {
     pub(super) const PHRASE_SYNONYM: f32 = 1.0;
     /// Multiplier for an everyday word.
     pub(super) const GENERIC: f32 = 0.5;
+    /// Multiplier for the accent-folded form of a word typed with diacritics (its exact form
+    /// is searched too).
+    pub(super) const FOLDED_ONLY: f32 = 0.5;
 }
 
 /// How much of a query word an article covers when it has this form of it.
@@ -148,6 +151,7 @@ const UNSURE_SHARE: f32 = 0.5;
 
 /// A topical word of the query, weighted by its rarity in the knowledge base and by its
 /// sentence.
+#[allow(clippy::struct_excessive_bools)]
 struct Concept {
     weight: f32,
     alts: Vec<Alt>,
@@ -354,10 +358,10 @@ impl Engine {
         }
         if word.folded.ends_with("in") {
             let full = text::stems(&format!("{}g", word.folded));
-            if let [one] = full.as_slice() {
-                if self.df(&Term::from_field_text(self.fields.all, one))? > 0 {
-                    return Ok(vec![one.clone()]);
-                }
+            if let [one] = full.as_slice()
+                && self.df(&Term::from_field_text(self.fields.all, one))? > 0
+            {
+                return Ok(vec![one.clone()]);
             }
         }
         let distance = if len >= 8 { 2 } else { 1 };
@@ -456,21 +460,23 @@ impl Engine {
     pub(crate) fn answer(&self, message: &str, opts: &SearchOptions) -> Result<Answer, Error> {
         let ranking = self.rank(message, opts)?;
         let language = ranking.language;
-        let considered = ranking.candidates.len().min(opts.limit.max(confidence::TOP));
+        let considered = ranking
+            .candidates
+            .len()
+            .min(opts.limit.max(confidence::TOP));
         let p: Vec<f32> = (0..considered)
             .map(|i| confidence::probability(&ranking, i))
             .collect();
         let first = p.first().copied().unwrap_or(0.0);
         let best_of_top = p.iter().take(confidence::TOP).copied().fold(0.0, f32::max);
-        let band = match opts.threshold {
-            Some(show) if first >= opts.sure_threshold && first >= show => Confidence::Sure,
-            Some(show) if best_of_top >= show => Confidence::Unsure,
-            Some(_) => Confidence::Unknown,
-            None if first >= opts.sure_threshold && first >= DEFAULT_THRESHOLD => {
-                Confidence::Sure
-            }
-            None if best_of_top >= DEFAULT_THRESHOLD => Confidence::Unsure,
-            None => Confidence::Unknown,
+        // with the threshold off, the band is still told with the default threshold
+        let show = opts.threshold.unwrap_or(DEFAULT_THRESHOLD);
+        let band = if first >= opts.sure_threshold && first >= show {
+            Confidence::Sure
+        } else if best_of_top >= show {
+            Confidence::Unsure
+        } else {
+            Confidence::Unknown
         };
         let best_score = ranking.candidates.first().map_or(0.0, |c| c.score);
         let floor = |i: usize| ranking.candidates[i].score >= best_score * opts.relative_floor;
@@ -577,7 +583,13 @@ impl Engine {
             let sentence = weight_of_stem.get(w.stem.as_str()).copied().unwrap_or(1.0);
             let generic = text::is_generic(&w.folded) || text::is_generic(&w.stem);
             let g = if generic { boost::GENERIC } else { 1.0 } * sentence;
-            clauses.add_stem(f, &w.stem, g);
+            // typed with diacritics: the folded form may be another word ("trời" / "trôi")
+            let folded_only = if w.has_diacritics() {
+                boost::FOLDED_ONLY
+            } else {
+                1.0
+            };
+            clauses.add_stem(f, &w.stem, g * folded_only);
             let stem_term = Term::from_field_text(f.all, &w.stem);
             let df = self.df(&stem_term)?;
             let mut alts = Vec::new();
@@ -732,8 +744,7 @@ impl Engine {
             } else {
                 0.0
             };
-            let mut score =
-                *score * (opts.coverage_floor + (1.0 - opts.coverage_floor) * coverage);
+            let mut score = *score * (opts.coverage_floor + (1.0 - opts.coverage_floor) * coverage);
             if language == Language::English && article.lang != Language::English {
                 score *= opts.foreign_penalty;
             }
@@ -766,7 +777,11 @@ impl Engine {
     /// For each hit, how it covers the query's concepts: the weighted sum (zero when it covers
     /// no concept but everyday words, reduced when no topical word is in its title or tags) and
     /// the shares the confidence model reads.
-    fn coverage(&self, concepts: &[Concept], top: &[(f32, DocAddress)]) -> Result<Vec<Cover>, Error> {
+    fn coverage(
+        &self,
+        concepts: &[Concept],
+        top: &[(f32, DocAddress)],
+    ) -> Result<Vec<Cover>, Error> {
         let n = top.len();
         let mut out = vec![Cover::default(); n];
         let mut specific = vec![false; n];
@@ -800,6 +815,7 @@ impl Engine {
         for (c, concept) in concepts.iter().enumerate() {
             let mut best = vec![0.0_f32; n];
             let mut in_title = vec![false; n];
+            let mut title_credit = vec![0.0_f32; n];
             let mut by_fuzzy = vec![false; n];
             for alt in &concept.alts {
                 let anywhere = self.any_present(&alt.terms, &by_segment, n, &mut cache)?;
@@ -807,6 +823,7 @@ impl Engine {
                 for i in 0..n {
                     let value = if strong[i] {
                         in_title[i] = true;
+                        title_credit[i] = title_credit[i].max(alt.credit);
                         alt.credit
                     } else if anywhere[i] {
                         alt.credit * credit::BODY_ONLY
@@ -824,9 +841,7 @@ impl Engine {
                 out[i].weight += got;
                 specific[i] |= best[i] > 0.0 && !concept.generic;
                 anchored[i] |= in_title[i] && !concept.generic;
-                if in_title[i] {
-                    strong_weight[i] += concept.weight;
-                }
+                strong_weight[i] += concept.weight * title_credit[i];
                 if by_fuzzy[i] {
                     fuzzy_weight[i] += got;
                 }

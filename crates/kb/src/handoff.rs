@@ -153,7 +153,7 @@ static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| {
             re(r"\b(?:dung|khong can|deo can|chan)\s+(?:bot|robot|may tra loi|tra loi tu dong)\b"),
         ],
         hours_question: re(
-            r"\b(?:when|what time|which (?:hours|days)|opening hours|hours|what days|open on|available on|online on|gio lam viec|may gio|luc nao|khi nao|thoi gian lam viec|gio nao|ngay nao|co lam (?:viec )?(?:thu bay|chu nhat|cuoi tuan))\b",
+            r"\b(?:when|what time|which (?:hours|days)|opening hours|hours|what days|open on|available on|online on|gio lam viec|may gio|luc nao|khi nao|thoi gian lam viec|gio nao|ngay nao|co lam (?:viec )?(?:thu bay|chu nhat|cuoi tuan)|cuoi tuan|thu bay|chu nhat|ngay le|weekends?|saturdays?|sundays?|holidays?)\b",
         ),
         strong_desire: re(
             r"\b(?:now|right now|immediately|asap|i want|i need|connect me|transfer me|get me|ngay bay gio|ngay lap tuc|ngay di|lien|gap ngay|muon gap|can gap)\b",
@@ -216,6 +216,11 @@ pub(crate) fn detect(message: &str, answered: bool) -> Option<HandoffReason> {
     } else {
         classifier::THRESHOLD
     };
+    let p = &*PATTERNS;
+    if p.hours_question.is_match(&line) && !p.strong_desire.is_match(&line) {
+        // a question about support's hours or days, however it is worded
+        return None;
+    }
     (classifier::CLASSIFIER.probability(&line) >= threshold).then_some(HandoffReason::Inferred)
 }
 

@@ -55,7 +55,22 @@ struct Abbreviations {
     vi: HashMap<String, String>,
 }
 
-/// Chat abbreviations and synonym groups (see the [module documentation](self)).
+/// Chat abbreviations and synonym groups, from the built-in lexicon and a knowledge base
+/// folder's `synonyms.yaml` ([`LEXICON_FILE`]).
+///
+/// Entries are matched on folded text (lower case, no diacritics), so they may be written with
+/// or without diacritics. The file:
+///
+/// ```yaml
+/// defaults: true          # false: leave the built-in lexicon out
+/// abbreviations:          # a chat word -> what it stands for (replaced before searching)
+///   any: { acc: account }
+///   en: { rn: right now }
+///   vi: { ko: không }
+/// synonyms:               # phrases that mean the same; each also searches the others
+///   - [refund, money back, hoàn tiền]
+/// ```
+///
 ///
 /// ```
 /// use flexcord_kb::Lexicon;
@@ -276,13 +291,21 @@ mod tests {
         let lexicon = Lexicon::builtin();
         let folded = |w: &[Word]| w.iter().map(|w| w.folded.clone()).collect::<Vec<_>>();
         let dc_en = lexicon.abbreviation("dc", Language::English).expect("en");
-        let dc_vi = lexicon.abbreviation("dc", Language::Vietnamese).expect("vi");
+        let dc_vi = lexicon
+            .abbreviation("dc", Language::Vietnamese)
+            .expect("vi");
         assert_eq!(folded(dc_en), ["disconnect"]);
         assert_eq!(folded(dc_vi), ["duoc"]);
         assert_eq!(dc_vi[0].exact, "được");
-        let pw = lexicon.abbreviation("pw", Language::Vietnamese).expect("any");
+        let pw = lexicon
+            .abbreviation("pw", Language::Vietnamese)
+            .expect("any");
         assert_eq!(folded(pw), ["password"]);
-        assert!(lexicon.abbreviation("password", Language::English).is_none());
+        assert!(
+            lexicon
+                .abbreviation("password", Language::English)
+                .is_none()
+        );
     }
 
     #[test]

@@ -22,8 +22,8 @@ pub use agent::{
     LIVE_AGENT_PAYLOAD, RemoteAgent, Reply, ReplySource, VirtualAgent, build_agent,
 };
 pub use article::{Article, FileProblem, Language, LoadReport, load_dir, parse_article};
-pub use error::{Error, ErrorKind};
 pub use classifier::{HandoffCrossValidation, HandoffFigures};
+pub use error::{Error, ErrorKind};
 pub use handoff::{HandoffReason, detect_handoff, handoff_cross_validation};
 pub use kb::{KnowledgeBase, Watcher};
 pub use lexicon::{LEXICON_FILE, Lexicon};

@@ -1,8 +1,8 @@
 //! Reading a user's message before it is searched: sentences, the sentence that asks, chat
 //! spelling and abbreviations.
 //!
-//! A message is split into sentences. Sentences that are only greetings, thanks or apologies
-//! are dropped. When some sentences ask something (a question mark, a question word at the
+//! A message is split into sentences. Sentences that are only greetings, thanks, apologies or
+//! function words ("Where are they?") are dropped. When some sentences ask something (a question mark, a question word at the
 //! start, "help me", "làm sao"...) and others tell the story around it, the asking sentences
 //! weigh [`ASKING`] and the others [`STORY`]; otherwise every sentence weighs the same. Each
 //! word is then normalised: letters repeated three times or more become one ("pleaseee"), and
@@ -100,10 +100,8 @@ fn sentences(message: &str) -> Vec<(String, bool)> {
             let question = matches!(c, '?' | '？');
             if !current.trim().is_empty() {
                 out.push((std::mem::take(&mut current), question));
-            } else if question {
-                if let Some(last) = out.last_mut() {
-                    last.1 = true;
-                }
+            } else if question && let Some(last) = out.last_mut() {
+                last.1 = true;
             }
             current.clear();
         } else {
@@ -260,7 +258,7 @@ mod tests {
     fn greetings_and_thanks_are_dropped_and_the_question_weighs_most() {
         let lexicon = Lexicon::builtin();
         let parsed = parse(
-            "Hello team! I bought coins yesterday. Where are they? Thanks in advance",
+            "Hello team! I bought coins yesterday. Where do I find my coins? Thanks in advance",
             &lexicon,
             None,
         );
@@ -273,10 +271,22 @@ mod tests {
                 .map(|(_, weight)| *weight)
         };
         assert_eq!(weight("bought"), Some(STORY));
-        assert_eq!(weight("where"), Some(ASKING));
+        assert_eq!(weight("find"), Some(ASKING));
+        // a question without a topical word does not take the weight from the story
+        let vague = parse("I bought coins yesterday. Where are they?", &lexicon, None);
+        assert!(
+            vague
+                .words
+                .iter()
+                .all(|w| (w.weight - ASKING).abs() < f32::EPSILON)
+        );
         // one sentence: full weight
         let one = parse("my coins never arrived", &lexicon, None);
-        assert!(one.words.iter().all(|w| (w.weight - ASKING).abs() < f32::EPSILON));
+        assert!(
+            one.words
+                .iter()
+                .all(|w| (w.weight - ASKING).abs() < f32::EPSILON)
+        );
     }
 
     #[test]
@@ -305,7 +315,15 @@ mod tests {
     #[test]
     fn odd_input_is_safe() {
         let lexicon = Lexicon::builtin();
-        for message in ["", "   ", "?", "🙂 🙂", "\u{0}", &"word ".repeat(5000), &"ab.".repeat(3000)] {
+        for message in [
+            "",
+            "   ",
+            "?",
+            "🙂 🙂",
+            "\u{0}",
+            &"word ".repeat(5000),
+            &"ab.".repeat(3000),
+        ] {
             let parsed = parse(message, &lexicon, None);
             assert!(parsed.words.len() <= MAX_WORDS, "{}", parsed.words.len());
         }

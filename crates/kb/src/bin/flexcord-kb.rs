@@ -7,6 +7,8 @@
 //! flexcord-kb handoff-cv [--folds 5]
 //! ```
 
+use std::fmt::Write as _;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -81,6 +83,11 @@ fn open(source: &str) -> Result<KnowledgeBase, flexcord_kb::Error> {
     Ok(kb)
 }
 
+/// Writes to standard output; a closed pipe (`| head`) is not an error.
+fn out(text: &str) {
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
 fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
     match command {
         Command::Eval {
@@ -92,10 +99,13 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             let loaded = eval::load_queries(&queries)?;
             let report = eval::evaluate(&kb, &loaded)?;
             if json {
-                println!("{}", report.to_json());
+                out(&format!("{}\n", report.to_json()));
             } else {
-                println!("{} queries from {}\n", loaded.len(), queries.display());
-                print!("{report}");
+                out(&format!(
+                    "{} queries from {}\n\n{report}",
+                    loaded.len(),
+                    queries.display()
+                ));
             }
         }
         Command::Search { articles, words } => {
@@ -107,8 +117,8 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 &query,
                 &SearchOptions::default().with_limit(10).with_threshold(None),
             )?;
-            println!(
-                "language: {}  band: {:?}  hand-off: {:?}",
+            let mut text = format!(
+                "language: {}  band: {:?}  hand-off: {:?}\n",
                 decision.language, decision.confidence, decision.handoff
             );
             for s in &raw {
@@ -117,11 +127,13 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 } else {
                     " "
                 };
-                println!(
+                let _ = writeln!(
+                    text,
                     "{mark} {:>7.3} conf {:.2}  {}  ({})\n      {}",
                     s.score, s.confidence, s.id, s.title, s.snippet
                 );
             }
+            out(&text);
         }
         Command::Fit {
             articles,
@@ -132,15 +144,15 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             let kb = open(&articles)?;
             let loaded = eval::load_queries(&queries)?;
             let fit = confidence::fit(&kb, &loaded, folds)?;
-            print!("{fit}");
             if let Some(path) = write {
                 std::fs::write(&path, fit.rust_source())
                     .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
                 eprintln!("wrote {}", path.display());
             }
+            out(&fit.to_string());
         }
         Command::HandoffCv { folds } => {
-            print!("{}", flexcord_kb::handoff_cross_validation(folds));
+            out(&flexcord_kb::handoff_cross_validation(folds).to_string());
         }
     }
     Ok(())
