@@ -117,6 +117,22 @@ fn latency(kb: &KnowledgeBase, queries: &[String], rounds: usize) -> (Duration, 
             black_box(hits);
         }
     }
+    let mut slowest: Vec<(Duration, &String)> = times
+        .chunks(queries.len())
+        .fold(vec![Duration::ZERO; queries.len()], |mut acc, round| {
+            for (a, t) in acc.iter_mut().zip(round) {
+                *a = (*a).max(*t);
+            }
+            acc
+        })
+        .into_iter()
+        .zip(queries)
+        .collect();
+    slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
+    for (t, q) in slowest.iter().take(3) {
+        let words = q.split_whitespace().count();
+        println!("  slowest: {} ms, {words} words", ms(*t));
+    }
     times.sort();
     (
         percentile(&times, 0.5),
@@ -131,7 +147,10 @@ fn ms(d: Duration) -> String {
 
 fn queries(sample: &[Article]) -> Vec<String> {
     let mut queries = Vec::new();
-    for file in ["training/retrieval.jsonl", "tests/fixtures/extra_queries.jsonl"] {
+    for file in [
+        "training/retrieval.jsonl",
+        "tests/fixtures/extra_queries.jsonl",
+    ] {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
         queries.extend(
             eval::load_queries(&path)

@@ -589,7 +589,12 @@ impl Engine {
             } else {
                 1.0
             };
-            clauses.add_stem(f, &w.stem, g * folded_only);
+            // an everyday word of the story around the question only counts for coverage:
+            // in a large knowledge base its long posting lists would slow every search
+            let searched = !(generic && sentence < query::ASKING);
+            if searched {
+                clauses.add_stem(f, &w.stem, g * folded_only);
+            }
             let stem_term = Term::from_field_text(f.all, &w.stem);
             let df = self.df(&stem_term)?;
             let mut alts = Vec::new();
@@ -633,7 +638,8 @@ impl Engine {
     fn add_bigrams(&self, words: &[QueryWord], stop: &[bool], clauses: &mut Clauses) {
         let f = self.fields;
         for (i, pair) in words.windows(2).enumerate() {
-            if (stop[i] && stop[i + 1]) || pair[0].sentence != pair[1].sentence {
+            let story = pair[0].weight < query::ASKING;
+            if (stop[i] && stop[i + 1]) || pair[0].sentence != pair[1].sentence || story {
                 continue;
             }
             let bigram = format!("{}_{}", pair[0].word.stem, pair[1].word.stem);

@@ -21,7 +21,7 @@ pub(crate) const ASKING: f32 = 1.0;
 pub(crate) const STORY: f32 = 0.5;
 
 /// Most words of a message kept for searching (the asking sentences first).
-const MAX_WORDS: usize = 64;
+const MAX_WORDS: usize = 40;
 
 /// One word of the message, with the weight of its sentence.
 #[derive(Debug, Clone, PartialEq)]
