@@ -174,6 +174,11 @@ const THINGS: &[(&str, &str)] = &[
     ("travel agent", "travel thing"),
     ("secret agent", "secret thing"),
     ("user agent", "user thing"),
+    ("agent role", "role thing"),
+    ("staff role", "role thing"),
+    ("moderator role", "role thing"),
+    ("admin role", "role thing"),
+    ("staff tag", "tag thing"),
 ];
 
 /// The message as the rules and the classifier read it: lower case, no diacritics, no
@@ -321,6 +326,10 @@ mod tests {
         ("is there a person in the game who sells items", false),
         ("can I talk to someone in my guild from the map", false),
         ("how do I get a human-looking avatar", false),
+        (
+            "not a bot question: what does the support agent role do",
+            false,
+        ),
         ("can a critter help me in raids", false),
         ("how do I speak to someone in my raid group", false),
         ("I got help from a friend to evolve my critter", false),

@@ -42,6 +42,20 @@ fn our_own_queries_stay_good() {
 }
 
 #[test]
+fn long_messages_asking_for_a_person_are_handed_off() {
+    // Stories that end in a request for a person, and stories that only mention staff, written
+    // for this crate (not the public evaluation set).
+    let kb = KnowledgeBase::sample().expect("sample");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("training/handoff_dev.jsonl");
+    let queries = load_queries(&path).expect("queries");
+    let report = eval::evaluate(&kb, &queries).expect("eval");
+    let m = &report.thresholded.overall;
+    assert_eq!(m.handoff_fp, 0, "{report}");
+    assert!(m.handoff_tp >= 9 && m.handoff_fn <= 1, "{report}");
+    assert!(m.hit_at_3 >= 0.9, "{report}");
+}
+
+#[test]
 fn bad_query_files_name_the_line() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("q.jsonl");
