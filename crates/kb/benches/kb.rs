@@ -1,15 +1,19 @@
-//! Knowledge base benchmark: index build time, search latency (p50/p99) and memory, for the
-//! embedded sample and for a synthetic knowledge base (100,000 articles by default).
+//! Knowledge base benchmark (criterion): what the agent runs per message
+//! ([`KnowledgeBase::answer`]: ranking, confidence model, band, snippets), for the embedded
+//! sample and for a synthetic knowledge base (100,000 articles by default). Criterion reports
+//! the mean per message; before that the bench prints a table with the index build time, the
+//! memory and the p50/p99 latency over every query, since the targets are percentiles.
 //!
 //! ```text
 //! cargo bench -p flexcord-kb --bench kb            # KB_BENCH_N=20000 for a smaller run
 //! ```
-//! Queries: the crate's own test queries (`tests/fixtures/extra_queries.jsonl`) and every
-//! sample article title, each run many times.
+//! Queries: the crate's own labelled messages (`training/retrieval.jsonl`,
+//! `tests/fixtures/extra_queries.jsonl`) and every sample article title.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use criterion::{Criterion, criterion_group, criterion_main};
 use flexcord_kb::{Article, KnowledgeBase, Language, SearchOptions, eval};
 
 /// Resident set size of this process in KiB (Linux), 0 elsewhere.
@@ -103,15 +107,31 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 fn latency(kb: &KnowledgeBase, queries: &[String], rounds: usize) -> (Duration, Duration, usize) {
-    let options = SearchOptions::default().with_limit(5);
+    let options = SearchOptions::default().with_limit(3);
     let mut times = Vec::with_capacity(queries.len() * rounds);
     for _ in 0..rounds {
         for q in queries {
             let start = Instant::now();
-            let hits = kb.search_with(q, &options).expect("search");
+            let hits = kb.answer(q, &options).expect("search");
             times.push(start.elapsed());
             black_box(hits);
         }
+    }
+    let mut slowest: Vec<(Duration, &String)> = times
+        .chunks(queries.len())
+        .fold(vec![Duration::ZERO; queries.len()], |mut acc, round| {
+            for (a, t) in acc.iter_mut().zip(round) {
+                *a = (*a).max(*t);
+            }
+            acc
+        })
+        .into_iter()
+        .zip(queries)
+        .collect();
+    slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
+    for (t, q) in slowest.iter().take(3) {
+        let words = q.split_whitespace().count();
+        println!("  slowest: {} ms, {words} words", ms(*t));
     }
     times.sort();
     (
@@ -125,22 +145,31 @@ fn ms(d: Duration) -> String {
     format!("{:.3}", d.as_secs_f64() * 1000.0)
 }
 
-fn main() {
+fn queries(sample: &[Article]) -> Vec<String> {
+    let mut queries = Vec::new();
+    for file in [
+        "training/retrieval.jsonl",
+        "tests/fixtures/extra_queries.jsonl",
+    ] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+        queries.extend(
+            eval::load_queries(&path)
+                .expect("bench queries")
+                .into_iter()
+                .map(|q| q.q),
+        );
+    }
+    queries.extend(sample.iter().map(|a| a.title.clone()));
+    queries
+}
+
+fn bench(c: &mut Criterion) {
     let n: usize = std::env::var("KB_BENCH_N")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
     let (sample, _) = KnowledgeBase::sample_articles();
-    let fixture = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/extra_queries.jsonl"
-    );
-    let mut queries: Vec<String> = eval::load_queries(std::path::Path::new(fixture))
-        .expect("bench queries")
-        .into_iter()
-        .map(|q| q.q)
-        .collect();
-    queries.extend(sample.iter().map(|a| a.title.clone()));
+    let queries = queries(&sample);
 
     println!(
         "| knowledge base | articles | build ms | RSS delta MiB | searches | p50 ms | p99 ms |"
@@ -155,9 +184,9 @@ fn main() {
     }
     builds.sort();
     let before = rss_kib();
-    let kb = KnowledgeBase::from_articles(sample.clone()).expect("index");
+    let kb = KnowledgeBase::sample().expect("index");
     let delta = rss_kib().saturating_sub(before);
-    let (p50, p99, count) = latency(&kb, &queries, 50);
+    let (p50, p99, count) = latency(&kb, &queries, 20);
     #[allow(clippy::cast_precision_loss)]
     let mib = |kib: u64| format!("{:.1}", kib as f64 / 1024.0);
     println!(
@@ -168,6 +197,15 @@ fn main() {
         ms(p50),
         ms(p99)
     );
+    let options = SearchOptions::default().with_limit(3);
+    let mut group = c.benchmark_group("answer");
+    group.bench_function("sample, every bench query", |b| {
+        b.iter(|| {
+            for q in &queries {
+                black_box(kb.answer(q, &options).expect("search"));
+            }
+        });
+    });
     drop(kb);
 
     let articles = synthetic(n, &sample);
@@ -176,7 +214,7 @@ fn main() {
     let kb = KnowledgeBase::from_articles(articles).expect("index");
     let build = start.elapsed();
     let delta = rss_kib().saturating_sub(before);
-    let (p50, p99, count) = latency(&kb, &queries, 5);
+    let (p50, p99, count) = latency(&kb, &queries, 3);
     println!(
         "| synthetic | {n} | {} | {} | {count} | {} | {} |",
         ms(build),
@@ -184,4 +222,16 @@ fn main() {
         ms(p50),
         ms(p99)
     );
+    group.sample_size(10);
+    group.bench_function(format!("synthetic {n}, every bench query"), |b| {
+        b.iter(|| {
+            for q in &queries {
+                black_box(kb.answer(q, &options).expect("search"));
+            }
+        });
+    });
+    group.finish();
 }
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

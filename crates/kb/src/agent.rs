@@ -8,10 +8,10 @@ use async_trait::async_trait;
 
 use crate::article::Language;
 use crate::error::{Error, ErrorKind};
-use crate::handoff::{HandoffReason, detect_handoff};
+use crate::handoff::{self, HandoffReason};
 use crate::kb::KnowledgeBase;
 use crate::rasa::{self, RasaClient, RasaMessage};
-use crate::search::{SearchOptions, Suggestion};
+use crate::search::{Confidence, SearchOptions, Suggestion};
 use crate::text;
 
 /// A message from the user to the virtual agent.
@@ -38,6 +38,11 @@ impl AgentRequest {
         }
     }
 }
+
+/// The payload of the live-agent button that the embedded agent adds in the
+/// [`Confidence::Unsure`] and [`Confidence::Unknown`] bands. Sent back as a message, it is a
+/// hand-off request.
+pub const LIVE_AGENT_PAYLOAD: &str = "agent";
 
 /// A quick-reply button.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -90,6 +95,16 @@ pub struct Reply {
     pub suggestions: Vec<Suggestion>,
     /// `true` when the user should be handed off to a person.
     pub handoff: bool,
+    /// How sure the agent is of its articles, which decides how to show them:
+    ///
+    /// - [`Confidence::Sure`]: the articles are the answer ("Here are some articles...");
+    /// - [`Confidence::Unsure`]: "Is it one of these?" with up to three articles, and a
+    ///   live-agent button (payload [`LIVE_AGENT_PAYLOAD`]) in the last message;
+    /// - [`Confidence::Unknown`]: "I don't know", no article, and the live-agent button.
+    ///
+    /// On a hand-off, the band of the articles found for the message (the "contact support"
+    /// article comes first). A remote (Rasa) agent's own answer is [`Confidence::Sure`].
+    pub confidence: Confidence,
     /// Why, when the embedded detection decided it.
     pub handoff_reason: Option<HandoffReason>,
     /// The language the reply is written in.
@@ -138,15 +153,39 @@ fn found_text(language: Language) -> String {
     }
 }
 
-fn no_answer_text(language: Language) -> String {
-    let en = "Sorry, I couldn't find an article about that. Try other words, or type **agent** \
-              to talk to a person.";
+fn unsure_text(language: Language) -> String {
+    let en = "I'm not sure I understood. Is it one of these? If not, press the button below (or \
+              type **agent**) to talk to a person.";
     match language {
         Language::English => en.to_owned(),
         Language::Vietnamese => format!(
-            "Xin lỗi, mình chưa tìm thấy bài viết phù hợp. Bạn thử diễn đạt cách khác, hoặc gõ \
-             **nhân viên** để gặp nhân viên hỗ trợ.\n\n{en}"
+            "Mình chưa chắc đã hiểu đúng. Có phải bạn hỏi về một trong các bài này không? Nếu \
+             không, bấm nút bên dưới (hay gõ **nhân viên**) để gặp nhân viên hỗ trợ.\n\n{en}"
         ),
+    }
+}
+
+fn no_answer_text(language: Language) -> String {
+    let en = "Sorry, I don't know the answer to that. Try other words, or press the button \
+              below (or type **agent**) to talk to a person.";
+    match language {
+        Language::English => en.to_owned(),
+        Language::Vietnamese => format!(
+            "Xin lỗi, mình chưa biết câu trả lời cho câu hỏi này. Bạn thử diễn đạt cách khác, \
+             hoặc bấm nút bên dưới (hay gõ **nhân viên**) để gặp nhân viên hỗ trợ.\n\n{en}"
+        ),
+    }
+}
+
+/// The live-agent button, in the user's language.
+fn live_agent_button(language: Language) -> Button {
+    let title = match language {
+        Language::English => "Talk to a person",
+        Language::Vietnamese => "Gặp nhân viên (Talk to a person)",
+    };
+    Button {
+        title: title.to_owned(),
+        payload: LIVE_AGENT_PAYLOAD.to_owned(),
     }
 }
 
@@ -192,6 +231,8 @@ fn is_small_talk(message: &str) -> bool {
 pub struct Decision {
     /// Articles to suggest, best first.
     pub suggestions: Vec<Suggestion>,
+    /// How sure the articles are (see [`Reply::confidence`]).
+    pub confidence: Confidence,
     /// Why the user should be handed off, if they should.
     pub handoff: Option<HandoffReason>,
     /// The language of the message.
@@ -238,12 +279,15 @@ impl EmbeddedAgent {
     /// [`ErrorKind::Index`] when the search index fails.
     pub fn decide(&self, message: &str, language: Option<Language>) -> Result<Decision, Error> {
         let language = language.unwrap_or_else(|| text::detect_language(message));
-        let handoff = detect_handoff(message);
-        let mut suggestions = if is_small_talk(message) {
-            Vec::new()
+        let (mut suggestions, confidence) = if is_small_talk(message) {
+            (Vec::new(), Confidence::Unknown)
         } else {
-            self.kb.search_with(message, &self.options)?
+            let answer = self
+                .kb
+                .answer(message, &self.options.clone().with_language(Some(language)))?;
+            (answer.suggestions, answer.confidence)
         };
+        let handoff = handoff::detect(message, confidence == Confidence::Sure);
         if handoff.is_some() {
             let query = match language {
                 Language::English => &self.support_query[0],
@@ -265,6 +309,7 @@ impl EmbeddedAgent {
         }
         Ok(Decision {
             suggestions,
+            confidence,
             handoff,
             language,
         })
@@ -291,22 +336,29 @@ impl EmbeddedAgent {
             .map_err(|e| Error::with_source(ErrorKind::Index, e))??;
         let Decision {
             suggestions,
+            confidence,
             handoff,
             language,
         } = decision;
-        let text = if handoff.is_some() {
-            handoff_text(language)
-        } else if !suggestions.is_empty() {
-            found_text(language)
-        } else if is_small_talk(&request.text) {
-            greeting(language)
+        let mut message = if handoff.is_some() {
+            BotMessage::text(handoff_text(language))
+        } else if is_small_talk(&request.text) && suggestions.is_empty() {
+            BotMessage::text(greeting(language))
         } else {
-            no_answer_text(language)
+            match confidence {
+                Confidence::Sure => BotMessage::text(found_text(language)),
+                Confidence::Unsure => BotMessage::text(unsure_text(language)),
+                Confidence::Unknown => BotMessage::text(no_answer_text(language)),
+            }
         };
+        if handoff.is_none() && confidence != Confidence::Sure && !is_small_talk(&request.text) {
+            message.buttons.push(live_agent_button(language));
+        }
         Ok(Reply {
-            messages: vec![BotMessage::text(text)],
+            messages: vec![message],
             suggestions,
             handoff: handoff.is_some(),
+            confidence,
             handoff_reason: handoff,
             language,
             source,
@@ -369,6 +421,7 @@ impl VirtualAgent for RemoteAgent {
                     messages: messages.iter().filter_map(to_message).collect(),
                     suggestions: Vec::new(),
                     handoff,
+                    confidence: Confidence::Sure,
                     handoff_reason: None,
                     language: request
                         .language
@@ -509,6 +562,7 @@ mod tests {
         for t in [
             greeting(Language::Vietnamese),
             no_answer_text(Language::Vietnamese),
+            unsure_text(Language::Vietnamese),
         ] {
             assert!(t.contains("nhân viên") && t.contains("agent"), "{t}");
         }

@@ -10,13 +10,12 @@ use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{DocAddress, DocSet, Index, Searcher, TERMINATED, TantivyDocument, Term};
 
 use crate::article::{Article, Language};
+use crate::confidence;
 use crate::error::Error;
-use crate::search::{SearchOptions, Suggestion};
-use crate::synonyms;
+use crate::lexicon::Lexicon;
+use crate::query::{self, QueryWord};
+use crate::search::{Answer, Confidence, DEFAULT_THRESHOLD, SearchOptions, Suggestion};
 use crate::text::{self, Word};
-
-/// Most query words looked at (longer messages are cut).
-const MAX_QUERY_WORDS: usize = 48;
 
 #[derive(Clone, Copy)]
 struct Fields {
@@ -51,6 +50,9 @@ mod boost {
     pub(super) const PHRASE_SYNONYM: f32 = 1.0;
     /// Multiplier for an everyday word.
     pub(super) const GENERIC: f32 = 0.5;
+    /// Multiplier for the accent-folded form of a word typed with diacritics (its exact form
+    /// is searched too).
+    pub(super) const FOLDED_ONLY: f32 = 0.5;
 }
 
 /// How much of a query word an article covers when it has this form of it.
@@ -68,16 +70,19 @@ mod credit {
 }
 
 /// One alternative way an article can cover a query word: any of `terms`, worth `credit`.
+#[derive(Clone)]
 struct Alt {
     terms: Vec<Term>,
     /// The same word in the title or tags: full credit; elsewhere only [`credit::BODY_ONLY`].
     strong: Vec<Term>,
     credit: f32,
+    /// A typo correction.
+    fuzzy: bool,
 }
 
 impl Alt {
     /// A stemmed word: anywhere in the article, strong in its title or tags.
-    fn stem(f: Fields, stem: &str, credit: f32) -> Self {
+    fn stem(f: Fields, stem: &str, credit: f32, fuzzy: bool) -> Self {
         Self {
             terms: vec![Term::from_field_text(f.all, stem)],
             strong: vec![
@@ -85,6 +90,23 @@ impl Alt {
                 Term::from_field_text(f.tags, stem),
             ],
             credit,
+            fuzzy,
+        }
+    }
+
+    /// A pair of stemmed words: in any pair field, strong in the title's or tags'.
+    fn bigram(f: Fields, bigram: &str, credit: f32) -> Self {
+        Self {
+            terms: [f.title_bi, f.tags_bi, f.body_bi]
+                .into_iter()
+                .map(|field| Term::from_field_text(field, bigram))
+                .collect(),
+            strong: vec![
+                Term::from_field_text(f.title_bi, bigram),
+                Term::from_field_text(f.tags_bi, bigram),
+            ],
+            credit,
+            fuzzy: false,
         }
     }
 }
@@ -123,12 +145,72 @@ impl Clauses {
     }
 }
 
-/// A topical word of the query, weighted by its rarity in the knowledge base.
+/// In the unsure band, an article among the first three is shown when its confidence is at
+/// least this share of the show threshold.
+const UNSURE_SHARE: f32 = 0.5;
+
+/// A topical word of the query, weighted by its rarity in the knowledge base and by its
+/// sentence.
+#[allow(clippy::struct_excessive_bools)]
 struct Concept {
     weight: f32,
     alts: Vec<Alt>,
     /// An everyday word: on its own it never makes an article confident.
     generic: bool,
+    /// The knowledge base has the word, a correction of it or a synonym.
+    known: bool,
+    /// The word is in a sentence that asks.
+    asked: bool,
+    /// A pair of neighbouring Vietnamese syllables (a compound).
+    pair: bool,
+}
+
+/// How one hit covers the query (see [`Engine::coverage`]).
+#[derive(Debug, Clone, Copy, Default)]
+struct Cover {
+    weight: f32,
+    strong: f32,
+    salient: f32,
+    asked: f32,
+    fuzzy: f32,
+    pairs: f32,
+}
+
+/// One ranked article and what the confidence model reads about it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Candidate {
+    /// Index of the article.
+    pub(crate) ord: usize,
+    /// Final score (BM25 scaled by coverage and language).
+    pub(crate) score: f32,
+    /// Language of the article.
+    pub(crate) lang: Language,
+    /// Share of the query's concept weight covered (the old confidence).
+    pub(crate) coverage: f32,
+    /// Share of the query's concept weight found in the title or tags.
+    pub(crate) strong: f32,
+    /// Share of the (at most three) heaviest topical words found.
+    pub(crate) salient: f32,
+    /// Share of the asking sentences' weight covered.
+    pub(crate) asked: f32,
+    /// Share of the covered weight that only typo corrections cover.
+    pub(crate) fuzzy: f32,
+    /// Share of the weight of the message's Vietnamese compounds (pairs of syllables) found as
+    /// pairs (0 for English messages).
+    pub(crate) pairs: f32,
+}
+
+/// The ranked candidates of one message.
+pub(crate) struct Ranking {
+    /// Best first.
+    pub(crate) candidates: Vec<Candidate>,
+    /// Language of the message.
+    pub(crate) language: Language,
+    /// Number of distinct topical words.
+    pub(crate) concepts: usize,
+    /// Share of the topical words the knowledge base knows nothing about.
+    pub(crate) unknown: f32,
+    query: Option<BooleanQuery>,
 }
 
 /// An immutable, searchable snapshot of a set of articles.
@@ -136,6 +218,7 @@ pub(crate) struct Engine {
     searcher: Searcher,
     fields: Fields,
     articles: Vec<Article>,
+    lexicon: Lexicon,
     num_docs: u64,
     // Kept so that the searcher's index stays alive with its tokenizers.
     _index: Index,
@@ -188,7 +271,7 @@ fn bigrams_of<'a>(
 
 impl Engine {
     /// Indexes the articles.
-    pub(crate) fn build(articles: Vec<Article>) -> Result<Self, Error> {
+    pub(crate) fn build(articles: Vec<Article>, lexicon: Lexicon) -> Result<Self, Error> {
         let (schema, f) = schema();
         let index = Index::create_in_ram(schema);
         index
@@ -245,6 +328,7 @@ impl Engine {
             searcher,
             fields: f,
             articles,
+            lexicon,
             num_docs,
             _index: index,
         })
@@ -264,11 +348,21 @@ impl Engine {
         Ok(self.searcher.doc_freq(term)?)
     }
 
-    /// Terms of the knowledge base close to an unknown word (one edit, two for long words).
-    fn corrections(&self, stem: &str) -> Result<Vec<String>, Error> {
+    /// Terms of the knowledge base close to an unknown word: the word with a dropped final
+    /// `g` put back ("crashin"), else the terms one edit away (two for long words).
+    fn corrections(&self, word: &Word) -> Result<Vec<String>, Error> {
+        let stem = word.stem.as_str();
         let len = stem.chars().count();
         if len < 5 || !stem.chars().all(|c| c.is_ascii_alphabetic()) {
             return Ok(Vec::new());
+        }
+        if word.folded.ends_with("in") {
+            let full = text::stems(&format!("{}g", word.folded));
+            if let [one] = full.as_slice()
+                && self.df(&Term::from_field_text(self.fields.all, one))? > 0
+            {
+                return Ok(vec![one.clone()]);
+            }
         }
         let distance = if len >= 8 { 2 } else { 1 };
         let query =
@@ -307,24 +401,30 @@ impl Engine {
             .collect())
     }
 
-    /// Runs a query: ranked hits with their confidence, best first, filtered by `opts`.
-    pub(crate) fn search(
-        &self,
-        query: &str,
-        opts: &SearchOptions,
-    ) -> Result<Vec<Suggestion>, Error> {
-        let mut words: Vec<Word> = text::words(query);
-        words.truncate(MAX_QUERY_WORDS);
+    /// Ranks the articles for a message: candidates best first, with the signals the
+    /// confidence model reads. Nothing is filtered.
+    pub(crate) fn rank(&self, message: &str, opts: &SearchOptions) -> Result<Ranking, Error> {
+        let parsed = query::parse(message, &self.lexicon, opts.language);
+        let language = parsed.language;
+        let empty = Ranking {
+            candidates: Vec::new(),
+            language,
+            concepts: 0,
+            unknown: 0.0,
+            query: None,
+        };
+        let words = parsed.words;
         if words.is_empty() || self.num_docs == 0 {
-            return Ok(Vec::new());
+            return Ok(empty);
         }
-        let language = opts
-            .language
-            .unwrap_or_else(|| text::detect_language(query));
         let mut clauses = Clauses::default();
-        let stop: Vec<bool> = words.iter().map(|w| text::is_stop(&w.folded)).collect();
+        let stop: Vec<bool> = words
+            .iter()
+            .map(|w| text::is_stop(&w.word.folded))
+            .collect();
         let (mut concepts, concept_of_word) =
             self.word_concepts(&words, &stop, opts, &mut clauses)?;
+        let topical = concepts.len();
         self.add_bigrams(&words, &stop, &mut clauses);
         if opts.synonyms {
             self.add_synonyms(&words, &concept_of_word, &mut concepts, &mut clauses);
@@ -333,26 +433,110 @@ impl Engine {
             self.add_compound_concepts(&words, &stop, &concept_of_word, &mut concepts);
         }
         if clauses.clauses.is_empty() {
-            return Ok(Vec::new());
+            return Ok(empty);
         }
+        #[allow(clippy::cast_precision_loss)]
+        let unknown = if topical == 0 {
+            0.0
+        } else {
+            concepts[..topical].iter().filter(|c| !c.known).count() as f32 / topical as f32
+        };
         let query = BooleanQuery::new(clauses.clauses);
         let limit = opts.candidates.max(opts.limit);
         let top = self
             .searcher
             .search(&query, &TopDocs::with_limit(limit).order_by_score())?;
-        let hits = self.rank(&concepts, &top, language, opts)?;
-        let best = hits.first().map_or(0.0, |h| h.0);
-        let mut generator = SnippetGenerator::create(&self.searcher, &query, self.fields.body)?;
+        let candidates = self.candidates(&concepts, &top, language, opts)?;
+        Ok(Ranking {
+            candidates,
+            language,
+            concepts: topical,
+            unknown,
+            query: Some(query),
+        })
+    }
+
+    /// The answer to a message: its band and the articles to show (see [`Confidence`]).
+    pub(crate) fn answer(&self, message: &str, opts: &SearchOptions) -> Result<Answer, Error> {
+        let ranking = self.rank(message, opts)?;
+        let language = ranking.language;
+        let considered = ranking
+            .candidates
+            .len()
+            .min(opts.limit.max(confidence::TOP));
+        let p: Vec<f32> = (0..considered)
+            .map(|i| confidence::probability(&ranking, i))
+            .collect();
+        let first = p.first().copied().unwrap_or(0.0);
+        let best_of_top = p.iter().take(confidence::TOP).copied().fold(0.0, f32::max);
+        // with the threshold off, the band is still told with the default threshold
+        let show = opts.threshold.unwrap_or(DEFAULT_THRESHOLD);
+        let band = if first >= opts.sure_threshold && first >= show {
+            Confidence::Sure
+        } else if best_of_top >= show {
+            Confidence::Unsure
+        } else {
+            Confidence::Unknown
+        };
+        let best_score = ranking.candidates.first().map_or(0.0, |c| c.score);
+        let floor = |i: usize| ranking.candidates[i].score >= best_score * opts.relative_floor;
+        let picked: Vec<(usize, f32)> = match (opts.threshold, band) {
+            (None, _) => p.iter().copied().enumerate().take(opts.limit).collect(),
+            (Some(_), Confidence::Unknown) => Vec::new(),
+            (Some(show), Confidence::Sure) => p
+                .iter()
+                .copied()
+                .enumerate()
+                .filter(|&(i, pi)| i == 0 || (pi >= show && floor(i)))
+                .take(opts.limit)
+                .collect(),
+            (Some(show), Confidence::Unsure) => p
+                .iter()
+                .copied()
+                .enumerate()
+                .take(confidence::TOP)
+                .filter(|&(i, pi)| pi >= show * UNSURE_SHARE && floor(i))
+                .take(opts.limit.min(opts.unsure_limit))
+                .collect(),
+        };
+        let suggestions = self.suggestions(&ranking, &picked, opts)?;
+        Ok(Answer {
+            confidence: band,
+            suggestions,
+            language,
+        })
+    }
+
+    /// The ids of a ranking's candidates, best first.
+    pub(crate) fn ids(&self, ranking: &Ranking) -> Vec<String> {
+        ranking
+            .candidates
+            .iter()
+            .filter_map(|c| self.articles.get(c.ord).map(|a| a.id.clone()))
+            .collect()
+    }
+
+    /// The suggestions for some candidates of a ranking, with their confidences.
+    pub(crate) fn suggestions(
+        &self,
+        ranking: &Ranking,
+        picked: &[(usize, f32)],
+        opts: &SearchOptions,
+    ) -> Result<Vec<Suggestion>, Error> {
+        let Some(query) = &ranking.query else {
+            return Ok(Vec::new());
+        };
+        if picked.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut generator = SnippetGenerator::create(&self.searcher, query, self.fields.body)?;
         generator.set_max_num_chars(opts.snippet_chars);
-        let mut out = Vec::new();
-        for (score, confidence, ord) in hits {
-            let passes = opts
-                .threshold
-                .is_none_or(|t| confidence >= t && score >= best * opts.relative_floor);
-            if !passes {
+        let mut out = Vec::with_capacity(picked.len());
+        for &(i, confidence) in picked {
+            let Some(candidate) = ranking.candidates.get(i) else {
                 continue;
-            }
-            let article = &self.articles[ord];
+            };
+            let article = &self.articles[candidate.ord];
             out.push(Suggestion {
                 id: article.id.clone(),
                 title: article.title.clone(),
@@ -363,12 +547,9 @@ impl Engine {
                     &text::plain_text(&text::clean(&article.body)),
                     opts.snippet_chars,
                 ),
-                score,
+                score: candidate.score,
                 confidence,
             });
-            if out.len() == opts.limit {
-                break;
-            }
         }
         Ok(out)
     }
@@ -376,7 +557,7 @@ impl Engine {
     /// One concept per distinct topical word, with its clauses (exact form, stem, typo fixes).
     fn word_concepts(
         &self,
-        words: &[Word],
+        words: &[QueryWord],
         stop: &[bool],
         opts: &SearchOptions,
         clauses: &mut Clauses,
@@ -384,18 +565,36 @@ impl Engine {
         let f = self.fields;
         let mut concepts: Vec<Concept> = Vec::new();
         let mut concept_of_word: Vec<Option<usize>> = vec![None; words.len()];
-        let mut concept_by_stem: HashMap<String, usize> = HashMap::new();
-        for (i, w) in words.iter().enumerate() {
+        let mut concept_by_stem: HashMap<&str, usize> = HashMap::new();
+        let mut weight_of_stem: HashMap<&str, f32> = HashMap::new();
+        for (qw, _) in words.iter().zip(stop).filter(|(_, s)| !**s) {
+            let e = weight_of_stem.entry(qw.word.stem.as_str()).or_insert(0.0);
+            *e = e.max(qw.weight);
+        }
+        for (i, qw) in words.iter().enumerate() {
+            let w = &qw.word;
             if stop[i] {
                 continue;
             }
-            if let Some(&c) = concept_by_stem.get(&w.stem) {
+            if let Some(&c) = concept_by_stem.get(w.stem.as_str()) {
                 concept_of_word[i] = Some(c);
                 continue;
             }
+            let sentence = weight_of_stem.get(w.stem.as_str()).copied().unwrap_or(1.0);
             let generic = text::is_generic(&w.folded) || text::is_generic(&w.stem);
-            let g = if generic { boost::GENERIC } else { 1.0 };
-            clauses.add_stem(f, &w.stem, g);
+            let g = if generic { boost::GENERIC } else { 1.0 } * sentence;
+            // typed with diacritics: the folded form may be another word ("trời" / "trôi")
+            let folded_only = if w.has_diacritics() {
+                boost::FOLDED_ONLY
+            } else {
+                1.0
+            };
+            // an everyday word of the story around the question only counts for coverage:
+            // in a large knowledge base its long posting lists would slow every search
+            let searched = !(generic && sentence < query::ASKING);
+            if searched {
+                clauses.add_stem(f, &w.stem, g * folded_only);
+            }
             let stem_term = Term::from_field_text(f.all, &w.stem);
             let df = self.df(&stem_term)?;
             let mut alts = Vec::new();
@@ -406,38 +605,45 @@ impl Engine {
                     terms: vec![Term::from_field_text(f.all_exact, &w.exact)],
                     strong: vec![Term::from_field_text(f.title_exact, &w.exact)],
                     credit: credit::EXACT,
+                    fuzzy: false,
                 });
-                alts.push(Alt::stem(f, &w.stem, credit::FOLDED_ONLY));
+                alts.push(Alt::stem(f, &w.stem, credit::FOLDED_ONLY, false));
             } else {
-                alts.push(Alt::stem(f, &w.stem, credit::EXACT));
+                alts.push(Alt::stem(f, &w.stem, credit::EXACT, false));
             }
+            let mut known = df > 0;
             if df == 0 && opts.typo_tolerance {
-                for fix in self.corrections(&w.stem)? {
-                    clauses.add_stem(f, &fix, boost::FUZZY);
-                    alts.push(Alt::stem(f, &fix, credit::FUZZY));
+                for fix in self.corrections(w)? {
+                    clauses.add_stem(f, &fix, boost::FUZZY * sentence);
+                    alts.push(Alt::stem(f, &fix, credit::FUZZY, true));
+                    known = true;
                 }
             }
-            concept_by_stem.insert(w.stem.clone(), concepts.len());
+            concept_by_stem.insert(w.stem.as_str(), concepts.len());
             concept_of_word[i] = Some(concepts.len());
-            let weight = self.idf(df) * if generic { credit::GENERIC } else { 1.0 };
+            let base = self.idf(df) * if generic { credit::GENERIC } else { 1.0 };
             concepts.push(Concept {
-                weight,
+                weight: base * sentence,
                 alts,
                 generic,
+                known,
+                asked: sentence >= query::ASKING,
+                pair: false,
             });
         }
         Ok((concepts, concept_of_word))
     }
 
-    /// Clauses for adjacent word pairs (not both function words).
-    fn add_bigrams(&self, words: &[Word], stop: &[bool], clauses: &mut Clauses) {
+    /// Clauses for adjacent word pairs of one sentence (not both function words).
+    fn add_bigrams(&self, words: &[QueryWord], stop: &[bool], clauses: &mut Clauses) {
         let f = self.fields;
         for (i, pair) in words.windows(2).enumerate() {
-            if stop[i] && stop[i + 1] {
+            let story = pair[0].weight < query::ASKING;
+            if (stop[i] && stop[i + 1]) || pair[0].sentence != pair[1].sentence || story {
                 continue;
             }
-            let bigram = format!("{}_{}", pair[0].stem, pair[1].stem);
-            clauses.add_bigram(f, &bigram, 1.0);
+            let bigram = format!("{}_{}", pair[0].word.stem, pair[1].word.stem);
+            clauses.add_bigram(f, &bigram, pair[0].weight.min(pair[1].weight));
         }
     }
 
@@ -447,7 +653,7 @@ impl Engine {
     /// half the mean of its words.
     fn add_compound_concepts(
         &self,
-        words: &[Word],
+        words: &[QueryWord],
         stop: &[bool],
         concept_of_word: &[Option<usize>],
         concepts: &mut Vec<Concept>,
@@ -456,113 +662,112 @@ impl Engine {
         let weight_of =
             |i: usize, concepts: &[Concept]| concept_of_word[i].map_or(0.0, |c| concepts[c].weight);
         for (i, pair) in words.windows(2).enumerate() {
-            if stop[i] || stop[i + 1] {
+            if stop[i] || stop[i + 1] || pair[0].sentence != pair[1].sentence {
                 continue;
             }
             let weight = 0.25 * (weight_of(i, concepts) + weight_of(i + 1, concepts));
-            let bigram = format!("{}_{}", pair[0].stem, pair[1].stem);
+            let bigram = format!("{}_{}", pair[0].word.stem, pair[1].word.stem);
             let generic = concept_of_word[i].is_none_or(|c| concepts[c].generic)
                 && concept_of_word[i + 1].is_none_or(|c| concepts[c].generic);
             concepts.push(Concept {
                 weight,
-                alts: vec![Alt {
-                    terms: [f.title_bi, f.tags_bi, f.body_bi]
-                        .into_iter()
-                        .map(|field| Term::from_field_text(field, &bigram))
-                        .collect(),
-                    strong: vec![
-                        Term::from_field_text(f.title_bi, &bigram),
-                        Term::from_field_text(f.tags_bi, &bigram),
-                    ],
-                    credit: credit::EXACT,
-                }],
+                alts: vec![Alt::bigram(f, &bigram, credit::EXACT)],
                 generic,
+                known: true,
+                asked: pair[0].weight >= query::ASKING && pair[1].weight >= query::ASKING,
+                pair: true,
             });
         }
     }
 
-    /// Clauses for the synonym table's alternatives; each also covers the words it replaces.
+    /// Clauses for the lexicon's synonyms; each also covers the words it replaces.
     fn add_synonyms(
         &self,
-        words: &[Word],
+        words: &[QueryWord],
         concept_of_word: &[Option<usize>],
         concepts: &mut [Concept],
         clauses: &mut Clauses,
     ) {
         let f = self.fields;
-        let folded: Vec<String> = words.iter().map(|w| w.folded.clone()).collect();
-        for e in synonyms::expand(&folded) {
-            let b = if e.len > 1 {
-                boost::PHRASE_SYNONYM
-            } else {
-                boost::SYNONYM
-            };
+        let folded: Vec<String> = words.iter().map(|w| w.word.folded.clone()).collect();
+        for e in self.lexicon.expand(&folded) {
+            if words[e.start..e.start + e.len]
+                .windows(2)
+                .any(|p| p[0].sentence != p[1].sentence)
+            {
+                continue;
+            }
+            let weight = words[e.start..e.start + e.len]
+                .iter()
+                .map(|w| w.weight)
+                .fold(f32::INFINITY, f32::min);
+            let b = weight
+                * if e.len > 1 {
+                    boost::PHRASE_SYNONYM
+                } else {
+                    boost::SYNONYM
+                };
             for alt in &e.alternatives {
-                let stems = text::stems(alt);
+                let stems = text::stems(&alt.join(" "));
                 let alt = match stems.as_slice() {
                     [] => continue,
                     [one] => {
                         clauses.add_stem(f, one, b);
-                        Alt::stem(f, one, credit::SYNONYM)
+                        Alt::stem(f, one, credit::SYNONYM, false)
                     }
                     [first, second, ..] => {
                         let bigram = format!("{first}_{second}");
                         clauses.add_bigram(f, &bigram, b);
-                        Alt {
-                            terms: [f.title_bi, f.tags_bi, f.body_bi]
-                                .into_iter()
-                                .map(|field| Term::from_field_text(field, &bigram))
-                                .collect(),
-                            strong: vec![
-                                Term::from_field_text(f.title_bi, &bigram),
-                                Term::from_field_text(f.tags_bi, &bigram),
-                            ],
-                            credit: credit::SYNONYM,
-                        }
+                        Alt::bigram(f, &bigram, credit::SYNONYM)
                     }
                 };
                 for c in concept_of_word[e.start..e.start + e.len].iter().flatten() {
-                    concepts[*c].alts.push(Alt {
-                        terms: alt.terms.clone(),
-                        strong: alt.strong.clone(),
-                        credit: alt.credit,
-                    });
+                    concepts[*c].known = true;
+                    concepts[*c].alts.push(alt.clone());
                 }
             }
         }
     }
 
-    /// Final scores: BM25 scaled by confidence and language, best first, as
-    /// `(score, confidence, article index)`.
-    fn rank(
+    /// Final scores: BM25 scaled by coverage and language, best first, with their signals.
+    fn candidates(
         &self,
         concepts: &[Concept],
         top: &[(f32, DocAddress)],
         language: Language,
         opts: &SearchOptions,
-    ) -> Result<Vec<(f32, f32, usize)>, Error> {
+    ) -> Result<Vec<Candidate>, Error> {
         let total_weight: f32 = concepts.iter().map(|c| c.weight).sum();
-        let coverage = self.coverage(concepts, top)?;
-        let mut hits: Vec<(f32, f32, usize)> = Vec::with_capacity(top.len());
-        for ((score, address), cover) in top.iter().zip(coverage) {
+        let covers = self.coverage(concepts, top)?;
+        let mut out: Vec<Candidate> = Vec::with_capacity(top.len());
+        for ((score, address), cover) in top.iter().zip(covers) {
             let ord = self.ord(*address)?;
             let Some(article) = self.articles.get(ord) else {
                 continue;
             };
-            let confidence = if total_weight > 0.0 {
-                (cover / total_weight).min(1.0)
+            let coverage = if total_weight > 0.0 {
+                (cover.weight / total_weight).min(1.0)
             } else {
                 0.0
             };
-            let mut score =
-                *score * (opts.coverage_floor + (1.0 - opts.coverage_floor) * confidence);
+            let mut score = *score * (opts.coverage_floor + (1.0 - opts.coverage_floor) * coverage);
             if language == Language::English && article.lang != Language::English {
                 score *= opts.foreign_penalty;
             }
-            hits.push((score, confidence, ord));
+            out.push(Candidate {
+                ord,
+                score,
+                lang: article.lang,
+                coverage,
+                strong: cover.strong,
+                salient: cover.salient,
+                asked: cover.asked,
+                fuzzy: cover.fuzzy,
+                pairs: cover.pairs,
+            });
         }
-        hits.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.2.cmp(&b.2)));
-        Ok(hits)
+        out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.ord.cmp(&b.ord)));
+        Ok(out)
     }
 
     fn ord(&self, address: DocAddress) -> Result<usize, Error> {
@@ -575,12 +780,32 @@ impl Engine {
         Ok(usize::try_from(ord).unwrap_or(usize::MAX))
     }
 
-    /// For each hit, the weighted sum of the query's concepts it covers: zero when it covers
-    /// no concept but everyday words, reduced when no topical word is in its title or tags.
-    fn coverage(&self, concepts: &[Concept], top: &[(f32, DocAddress)]) -> Result<Vec<f32>, Error> {
-        let mut out = vec![0.0_f32; top.len()];
-        let mut specific = vec![false; top.len()];
-        let mut anchored = vec![false; top.len()];
+    /// For each hit, how it covers the query's concepts: the weighted sum (zero when it covers
+    /// no concept but everyday words, reduced when no topical word is in its title or tags) and
+    /// the shares the confidence model reads.
+    fn coverage(
+        &self,
+        concepts: &[Concept],
+        top: &[(f32, DocAddress)],
+    ) -> Result<Vec<Cover>, Error> {
+        let n = top.len();
+        let mut out = vec![Cover::default(); n];
+        let mut specific = vec![false; n];
+        let mut anchored = vec![false; n];
+        let mut strong_weight = vec![0.0_f32; n];
+        let mut fuzzy_weight = vec![0.0_f32; n];
+        let mut asked_weight = vec![0.0_f32; n];
+        let mut salient_hits = vec![0_usize; n];
+        let mut pair_weight = vec![0.0_f32; n];
+        let pair_total: f32 = concepts.iter().filter(|c| c.pair).map(|c| c.weight).sum();
+        // the (at most) three heaviest specific concepts
+        let mut order: Vec<usize> = (0..concepts.len())
+            .filter(|&c| !concepts[c].generic)
+            .collect();
+        order.sort_by(|a, b| concepts[*b].weight.total_cmp(&concepts[*a].weight));
+        order.truncate(3);
+        let total: f32 = concepts.iter().map(|c| c.weight).sum();
+        let asked_total: f32 = concepts.iter().filter(|c| c.asked).map(|c| c.weight).sum();
         // Which (term, segment, doc) pairs exist: read each posting list once per segment.
         let mut by_segment: HashMap<u32, Vec<(u32, usize)>> = HashMap::new();
         for (i, (_, a)) in top.iter().enumerate() {
@@ -593,36 +818,68 @@ impl Engine {
             docs.sort_unstable();
         }
         let mut cache: HashMap<Term, Vec<bool>> = HashMap::new();
-        for concept in concepts {
-            let mut best = vec![0.0_f32; top.len()];
-            let mut in_title = vec![false; top.len()];
+        for (c, concept) in concepts.iter().enumerate() {
+            let mut best = vec![0.0_f32; n];
+            let mut in_title = vec![false; n];
+            let mut title_credit = vec![0.0_f32; n];
+            let mut by_fuzzy = vec![false; n];
             for alt in &concept.alts {
-                let anywhere = self.any_present(&alt.terms, &by_segment, top.len(), &mut cache)?;
-                let strong = self.any_present(&alt.strong, &by_segment, top.len(), &mut cache)?;
-                for (i, b) in best.iter_mut().enumerate() {
+                let anywhere = self.any_present(&alt.terms, &by_segment, n, &mut cache)?;
+                let strong = self.any_present(&alt.strong, &by_segment, n, &mut cache)?;
+                for i in 0..n {
                     let value = if strong[i] {
                         in_title[i] = true;
+                        title_credit[i] = title_credit[i].max(alt.credit);
                         alt.credit
                     } else if anywhere[i] {
                         alt.credit * credit::BODY_ONLY
                     } else {
                         0.0
                     };
-                    *b = b.max(value);
+                    if value > best[i] {
+                        best[i] = value;
+                        by_fuzzy[i] = alt.fuzzy;
+                    }
                 }
             }
-            for i in 0..top.len() {
-                out[i] += concept.weight * best[i];
+            for i in 0..n {
+                let got = concept.weight * best[i];
+                out[i].weight += got;
                 specific[i] |= best[i] > 0.0 && !concept.generic;
                 anchored[i] |= in_title[i] && !concept.generic;
+                strong_weight[i] += concept.weight * title_credit[i];
+                if by_fuzzy[i] {
+                    fuzzy_weight[i] += got;
+                }
+                if concept.asked {
+                    asked_weight[i] += got;
+                }
+                if concept.pair {
+                    pair_weight[i] += got;
+                }
+                if best[i] > 0.0 && order.contains(&c) {
+                    salient_hits[i] += 1;
+                }
             }
         }
-        for ((o, specific), anchored) in out.iter_mut().zip(specific).zip(anchored) {
-            if !specific {
-                *o = 0.0;
-            } else if !anchored {
-                *o *= credit::UNANCHORED;
+        #[allow(clippy::cast_precision_loss)]
+        for i in 0..n {
+            let o = &mut out[i];
+            if !specific[i] {
+                o.weight = 0.0;
+            } else if !anchored[i] {
+                o.weight *= credit::UNANCHORED;
             }
+            let share = |x: f32, of: f32| if of > 0.0 { (x / of).min(1.0) } else { 0.0 };
+            o.strong = share(strong_weight[i], total);
+            o.fuzzy = share(fuzzy_weight[i], o.weight.max(f32::MIN_POSITIVE));
+            o.asked = share(asked_weight[i], asked_total);
+            o.pairs = share(pair_weight[i], pair_total);
+            o.salient = if order.is_empty() {
+                0.0
+            } else {
+                salient_hits[i] as f32 / order.len() as f32
+            };
         }
         Ok(out)
     }

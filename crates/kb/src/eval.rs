@@ -63,7 +63,7 @@ pub fn load_queries(path: &Path) -> Result<Vec<EvalQuery>, Error> {
 }
 
 /// Metrics over a set of queries.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct Metrics {
     /// Queries evaluated.
     pub queries: usize,
@@ -138,7 +138,9 @@ pub struct Run {
 }
 
 /// Runs every query once through the embedded agent ([`EmbeddedAgent::decide`]: the search
-/// plus hand-off detection) with the threshold `threshold` (`None`: raw top ten).
+/// plus hand-off detection) with the threshold `threshold` (`None`: raw top ten). What counts
+/// as shown is what the agent shows in the message's band: the articles of the sure and unsure
+/// bands (and the "contact support" article on a hand-off), nothing in the unknown band.
 ///
 /// # Errors
 /// [`ErrorKind::Index`] when a search fails.
@@ -228,6 +230,52 @@ pub fn evaluate(kb: &KnowledgeBase, queries: &[EvalQuery]) -> Result<Report, Err
         thresholded: run(kb, queries, Some(crate::search::DEFAULT_THRESHOLD))?,
         raw: run(kb, queries, None)?,
     })
+}
+
+impl Metrics {
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "n": self.queries,
+            "retrieval": self.retrieval,
+            "hit_at_1": self.hit_at_1,
+            "hit_at_3": self.hit_at_3,
+            "mrr": self.mrr,
+            "handoff_precision": self.handoff_precision(),
+            "handoff_recall": self.handoff_recall(),
+            "handoff_tp": self.handoff_tp,
+            "handoff_fp": self.handoff_fp,
+            "handoff_fn": self.handoff_fn,
+            "negatives": self.negatives,
+            "negatives_with_suggestion": self.negatives_suggested,
+        })
+    }
+}
+
+impl Run {
+    /// The run as one JSON object: the threshold, `all` and one entry per language.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut by_language = serde_json::Map::new();
+        by_language.insert("all".to_owned(), self.overall.to_json());
+        for (lang, m) in &self.by_language {
+            by_language.insert(lang.clone(), m.to_json());
+        }
+        serde_json::json!({
+            "threshold": self.threshold,
+            "metrics": by_language,
+        })
+    }
+}
+
+impl Report {
+    /// The report as one JSON object: `shipped_defaults` (what the user is shown with the
+    /// default thresholds) and `raw` (the first ten articles, no threshold), each with the
+    /// metrics overall (`all`) and per language.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "shipped_defaults": self.thresholded.to_json(),
+            "raw": self.raw.to_json(),
+        })
+    }
 }
 
 fn opt(v: Option<f64>) -> String {

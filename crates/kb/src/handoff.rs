@@ -1,16 +1,21 @@
-//! Recognising that a user wants a person: explicit requests for a human or live agent and angry
-//! demands to escalate, in English and Vietnamese (with or without diacritics).
+//! Recognising that a user wants a person, in English and Vietnamese (with or without
+//! diacritics), in two steps:
 //!
-//! Patterns run on the message lower-cased, accent-folded and with punctuation removed, so
-//! "gặp nhân viên" and "gap nhan vien" are the same text. Single words do not decide: a request
-//! needs a verb of asking or talking next to a word for a person, or a short message that is
-//! only such a word ("agent please"). Questions about support (its hours, how to reach it) and
-//! people who are not staff (friends, other players) are not hand-offs.
+//! 1. **Rules** for explicit requests for a human or live agent ("human", "live agent", "người
+//!    thật", "connect me to an agent"), angry demands to escalate and refusals of the bot. They
+//!    run on the message lower-cased, accent-folded and with punctuation removed, so "gặp nhân
+//!    viên" and "gap nhan vien" are the same text. Single words do not decide: a request needs a
+//!    verb of asking or talking next to a word for a person, or a short message that is only
+//!    such a word ("agent please"). Questions about support (its hours, how to reach it) and
+//!    people who are not staff (friends, other players) are not hand-offs.
+//! 2. The **classifier** of [`crate::classifier`] for the requests in the user's own words
+//!    ("you keep sending me the same link", "có ai trực không vậy").
 
 use std::sync::LazyLock;
 
 use regex::Regex;
 
+use crate::classifier::{self, HandoffCrossValidation};
 use crate::text;
 
 /// Why a message asks for a hand-off.
@@ -23,6 +28,9 @@ pub enum HandoffReason {
     Escalation,
     /// The user refused to keep talking to a bot.
     RefusedBot,
+    /// The hand-off classifier recognised a request for a person in the user's own words
+    /// (frustration with the bot, "is anyone there?").
+    Inferred,
 }
 
 fn re(pattern: &str) -> Regex {
@@ -38,6 +46,9 @@ const VI_HUMAN: &str = r"(?:nhan vien(?: ho tro| cskh| tu van| cham soc khach ha
 
 struct Patterns {
     ask: Vec<Regex>,
+    /// "cần ... nhân viên": folded, `can` is also English ("can I get support in Vietnamese"),
+    /// so this one only applies to Vietnamese messages.
+    ask_vi: Regex,
     escalate: Vec<Regex>,
     refuse_bot: Vec<Regex>,
     hours_question: Regex,
@@ -105,12 +116,13 @@ static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| {
             ),
             // Vietnamese: (cho / tôi muốn / cần / xin) gặp, nói chuyện với, kết nối với, chuyển sang ... a person
             re(&format!(
-                r"\b(?:gap|gap duoc|gap truc tiep|noi chuyen(?: truc tiep)?(?: voi)?|chat(?: truc tiep)?(?: voi)?|nhan tin(?: truc tiep)?(?: voi)?|trao doi(?: truc tiep)?(?: voi)?|ket noi(?: voi| toi| den)?|chuyen(?: minh| toi| em| cho minh| cho toi)?(?: sang| qua| cho| toi| den)|goi|keu|can|xin|muon)(?:\s+\w+){{0,2}}?\s+{VI_HUMAN}\b"
+                r"\b(?:gap|gap duoc|gap truc tiep|noi chuyen(?: truc tiep)?(?: voi)?|chat(?: truc tiep)?(?: voi)?|nhan tin(?: truc tiep)?(?: voi)?|trao doi(?: truc tiep)?(?: voi)?|ket noi(?: voi| toi| den)?|chuyen(?: minh| toi| em| cho minh| cho toi)?(?: sang| qua| cho| toi| den)|goi|keu|xin|muon)(?:\s+\w+){{0,2}}?\s+{VI_HUMAN}\b"
             )),
             re(&format!(
                 r"^(?:cho\s+)?(?:xin\s+)?(?:gap\s+)?{VI_HUMAN}(?:\s+(?:oi|di|voi|a|nha|nhe|giup|ho|dau|dau roi|pls|ah|em|minh|toi|tui))*$"
             )),
         ],
+        ask_vi: re(&format!(r"\bcan(?:\s+\w+){{0,2}}?\s+{VI_HUMAN}\b")),
         escalate: vec![
             re(
                 r"\bescalat(?:e|ing)\s+(?:this|it|that|my|me|the (?:issue|case|ticket|problem|matter|complaint))\b",
@@ -141,7 +153,7 @@ static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| {
             re(r"\b(?:dung|khong can|deo can|chan)\s+(?:bot|robot|may tra loi|tra loi tu dong)\b"),
         ],
         hours_question: re(
-            r"\b(?:when|what time|which (?:hours|days)|opening hours|hours|what days|open on|available on|online on|gio lam viec|may gio|luc nao|khi nao|thoi gian lam viec|gio nao|ngay nao|co lam (?:viec )?(?:thu bay|chu nhat|cuoi tuan))\b",
+            r"\b(?:when|what time|which (?:hours|days)|opening hours|hours|what days|open on|available on|online on|gio lam viec|may gio|luc nao|khi nao|thoi gian lam viec|gio nao|ngay nao|co lam (?:viec )?(?:thu bay|chu nhat|cuoi tuan)|cuoi tuan|thu bay|chu nhat|ngay le|weekends?|saturdays?|sundays?|holidays?)\b",
         ),
         strong_desire: re(
             r"\b(?:now|right now|immediately|asap|i want|i need|connect me|transfer me|get me|ngay bay gio|ngay lap tuc|ngay di|lien|gap ngay|muon gap|can gap)\b",
@@ -162,9 +174,16 @@ const THINGS: &[(&str, &str)] = &[
     ("travel agent", "travel thing"),
     ("secret agent", "secret thing"),
     ("user agent", "user thing"),
+    ("agent role", "role thing"),
+    ("staff role", "role thing"),
+    ("moderator role", "role thing"),
+    ("admin role", "role thing"),
+    ("staff tag", "tag thing"),
 ];
 
-fn normalise(message: &str) -> String {
+/// The message as the rules and the classifier read it: lower case, no diacritics, no
+/// punctuation, some compound words for things renamed.
+pub(crate) fn normalise(message: &str) -> String {
     let without_apostrophes = message.replace(['\'', '’', '`'], "");
     let mut line = format!(" {} ", text::folded_line(&without_apostrophes));
     for (from, to) in THINGS {
@@ -173,15 +192,51 @@ fn normalise(message: &str) -> String {
     line.trim().to_owned()
 }
 
-/// Whether a message asks to be handed off to a person, and why.
+/// Whether a message asks to be handed off to a person, and why: the rules first, then the
+/// classifier.
 ///
 /// ```
 /// use flexcord_kb::{HandoffReason, detect_handoff};
 /// assert_eq!(detect_handoff("please let me speak with a human"), Some(HandoffReason::AskedForHuman));
 /// assert_eq!(detect_handoff("cho em gặp nhân viên với"), Some(HandoffReason::AskedForHuman));
 /// assert_eq!(detect_handoff("what are your live agent hours?"), None);
+/// assert_eq!(detect_handoff("how do I contact my friend"), None);
 /// ```
 pub fn detect_handoff(message: &str) -> Option<HandoffReason> {
+    detect(message, false)
+}
+
+/// [`detect_handoff`], with a stricter classifier threshold when the knowledge base has a
+/// sure answer to the message (`answered`).
+pub(crate) fn detect(message: &str, answered: bool) -> Option<HandoffReason> {
+    if let Some(reason) = rule(message) {
+        return Some(reason);
+    }
+    let line = normalise(message);
+    if line.is_empty() {
+        return None;
+    }
+    let threshold = if answered {
+        classifier::THRESHOLD_WHEN_ANSWERED
+    } else {
+        classifier::THRESHOLD
+    };
+    let p = &*PATTERNS;
+    if p.hours_question.is_match(&line) && !p.strong_desire.is_match(&line) {
+        // a question about support's hours or days, however it is worded
+        return None;
+    }
+    (classifier::CLASSIFIER.probability(&line) >= threshold).then_some(HandoffReason::Inferred)
+}
+
+/// Cross-validates the hand-off classifier on its shipped training lines (see
+/// `flexcord-kb handoff-cv`).
+pub fn handoff_cross_validation(folds: usize) -> HandoffCrossValidation {
+    classifier::cross_validate(folds)
+}
+
+/// The rules alone.
+pub(crate) fn rule(message: &str) -> Option<HandoffReason> {
     let line = normalise(message);
     if line.is_empty() {
         return None;
@@ -193,7 +248,10 @@ pub fn detect_handoff(message: &str) -> Option<HandoffReason> {
     if p.refuse_bot.iter().any(|r| r.is_match(&line)) {
         return Some(HandoffReason::RefusedBot);
     }
-    if p.ask.iter().any(|r| r.is_match(&line)) {
+    let asks = p.ask.iter().any(|r| r.is_match(&line))
+        || (p.ask_vi.is_match(&line)
+            && text::detect_language(message) == crate::article::Language::Vietnamese);
+    if asks {
         if p.hours_question.is_match(&line) && !p.strong_desire.is_match(&line) {
             return None;
         }
@@ -268,6 +326,10 @@ mod tests {
         ("is there a person in the game who sells items", false),
         ("can I talk to someone in my guild from the map", false),
         ("how do I get a human-looking avatar", false),
+        (
+            "not a bot question: what does the support agent role do",
+            false,
+        ),
         ("can a critter help me in raids", false),
         ("how do I speak to someone in my raid group", false),
         ("I got help from a friend to evolve my critter", false),

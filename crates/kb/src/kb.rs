@@ -7,12 +7,14 @@ use std::time::{Duration, SystemTime};
 use arc_swap::ArcSwap;
 use include_dir::{Dir, include_dir};
 
-use crate::article::{self, Article, LoadReport};
-use crate::engine::Engine;
+use crate::article::{self, Article, FileProblem, LoadReport};
+use crate::engine::{Engine, Ranking};
 use crate::error::{Error, ErrorKind};
-use crate::search::{SearchOptions, Suggestion};
+use crate::lexicon::{LEXICON_FILE, Lexicon};
+use crate::search::{Answer, SearchOptions, Suggestion};
 
-/// The demo help center shipped inside the binary (45 articles, English and Vietnamese).
+/// The demo help center shipped inside the binary (45 articles, English and Vietnamese, and
+/// its `synonyms.yaml`).
 static SAMPLE: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/sample");
 
 #[derive(Debug, Clone)]
@@ -53,17 +55,19 @@ impl std::fmt::Debug for KnowledgeBase {
 }
 
 impl KnowledgeBase {
-    /// Loads every `*.md` article of a folder. Files with problems are skipped and listed in
-    /// the report (each is also logged as a warning); the others are loaded.
+    /// Loads every `*.md` article of a folder, and its lexicon (`synonyms.yaml`, added to the
+    /// built-in one; see [`Lexicon`]). Files with problems are skipped and listed in the report
+    /// (each is also logged as a warning); the others are loaded. A lexicon file that cannot be
+    /// read is reported too, and the built-in lexicon is used instead.
     ///
     /// # Errors
     /// [`ErrorKind::Read`] when the folder cannot be listed; [`ErrorKind::Index`] when the index
     /// cannot be built.
     pub fn open(dir: impl AsRef<Path>) -> Result<(Self, LoadReport), Error> {
         let dir = dir.as_ref().to_owned();
-        let (articles, report) = article::load_dir(&dir)?;
+        let (articles, lexicon, report) = load_folder(&dir)?;
         log_report(&dir, &report);
-        let kb = Self::build(articles, Source::Folder(dir))?;
+        let kb = Self::build(articles, lexicon, Source::Folder(dir))?;
         Ok((kb, report))
     }
 
@@ -73,7 +77,16 @@ impl KnowledgeBase {
     /// [`ErrorKind::Index`] when the index cannot be built.
     pub fn sample() -> Result<Self, Error> {
         let (articles, _) = Self::sample_articles();
-        Self::build(articles, Source::Fixed)
+        Self::build(articles, Self::sample_lexicon(), Source::Fixed)
+    }
+
+    /// The lexicon of the embedded demo knowledge base (its `synonyms.yaml`).
+    pub fn sample_lexicon() -> Lexicon {
+        SAMPLE
+            .get_file(LEXICON_FILE)
+            .and_then(|f| f.contents_utf8())
+            .and_then(|text| Lexicon::parse(text).ok())
+            .unwrap_or_else(Lexicon::builtin)
     }
 
     /// The articles of the embedded demo knowledge base, with the load report.
@@ -98,16 +111,25 @@ impl KnowledgeBase {
         (articles, report)
     }
 
-    /// A knowledge base of the given articles (no folder: [`reload`](Self::reload) keeps them).
+    /// A knowledge base of the given articles with the built-in lexicon (no folder:
+    /// [`reload`](Self::reload) keeps them).
     ///
     /// # Errors
     /// [`ErrorKind::Index`] when the index cannot be built.
     pub fn from_articles(articles: Vec<Article>) -> Result<Self, Error> {
-        Self::build(articles, Source::Fixed)
+        Self::build(articles, Lexicon::builtin(), Source::Fixed)
     }
 
-    fn build(articles: Vec<Article>, source: Source) -> Result<Self, Error> {
-        let engine = Engine::build(articles)?;
+    /// A knowledge base of the given articles and lexicon.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Index`] when the index cannot be built.
+    pub fn with_lexicon(articles: Vec<Article>, lexicon: Lexicon) -> Result<Self, Error> {
+        Self::build(articles, lexicon, Source::Fixed)
+    }
+
+    fn build(articles: Vec<Article>, lexicon: Lexicon, source: Source) -> Result<Self, Error> {
+        let engine = Engine::build(articles, lexicon)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 engine: ArcSwap::from_pointee(engine),
@@ -116,8 +138,8 @@ impl KnowledgeBase {
         })
     }
 
-    /// The best `limit` articles for a query whose confidence passes the default threshold,
-    /// best first. An off-topic query returns nothing.
+    /// The articles shown for a query with the default options (at most `limit`), best first:
+    /// nothing for an off-topic query (see [`answer`](Self::answer) for the confidence band).
     ///
     /// # Errors
     /// [`ErrorKind::Index`] when the index cannot be read.
@@ -134,7 +156,36 @@ impl KnowledgeBase {
         query: &str,
         options: &SearchOptions,
     ) -> Result<Vec<Suggestion>, Error> {
-        self.inner.engine.load().search(query, options)
+        Ok(self.answer(query, options)?.suggestions)
+    }
+
+    /// The answer to a message: how sure it is ([`crate::Confidence`]) and the articles to
+    /// show in that band.
+    ///
+    /// ```
+    /// use flexcord_kb::{Confidence, KnowledgeBase, SearchOptions};
+    /// let kb = KnowledgeBase::sample()?;
+    /// let answer = kb.answer("how do I reset my password", &SearchOptions::default())?;
+    /// assert_eq!(answer.confidence, Confidence::Sure);
+    /// assert_eq!(answer.suggestions[0].id, "reset-password");
+    /// let answer = kb.answer("recipe for banana bread", &SearchOptions::default())?;
+    /// assert_eq!(answer.confidence, Confidence::Unknown);
+    /// assert!(answer.suggestions.is_empty());
+    /// # Ok::<(), flexcord_kb::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ErrorKind::Index`] when the index cannot be read.
+    pub fn answer(&self, query: &str, options: &SearchOptions) -> Result<Answer, Error> {
+        self.inner.engine.load().answer(query, options)
+    }
+
+    pub(crate) fn rank(&self, query: &str, options: &SearchOptions) -> Result<Ranking, Error> {
+        self.inner.engine.load().rank(query, options)
+    }
+
+    pub(crate) fn ids_of(&self, ranking: &Ranking) -> Vec<String> {
+        self.inner.engine.load().ids(ranking)
     }
 
     /// Number of articles.
@@ -190,9 +241,9 @@ impl KnowledgeBase {
                 problems: Vec::new(),
             });
         };
-        let (articles, report) = article::load_dir(dir)?;
+        let (articles, lexicon, report) = load_folder(dir)?;
         log_report(dir, &report);
-        let engine = Engine::build(articles)?;
+        let engine = Engine::build(articles, lexicon)?;
         self.inner.engine.store(Arc::new(engine));
         tracing::info!(folder = %dir.display(), articles = report.loaded, "knowledge base reloaded");
         Ok(report)
@@ -256,8 +307,26 @@ impl Drop for Watcher {
 
 type Fingerprint = Vec<(PathBuf, u64, Option<SystemTime>)>;
 
+/// The articles and the lexicon of a folder.
+fn load_folder(dir: &Path) -> Result<(Vec<Article>, Lexicon, LoadReport), Error> {
+    let (articles, mut report) = article::load_dir(dir)?;
+    let lexicon = Lexicon::for_folder(dir).unwrap_or_else(|message| {
+        report.problems.push(FileProblem {
+            path: dir.join(LEXICON_FILE),
+            message,
+            skipped: true,
+        });
+        Lexicon::builtin()
+    });
+    Ok((articles, lexicon, report))
+}
+
 fn fingerprint(dir: &Path) -> Option<Fingerprint> {
-    let files = article::markdown_files(dir).ok()?;
+    let mut files = article::markdown_files(dir).ok()?;
+    let lexicon = dir.join(LEXICON_FILE);
+    if lexicon.is_file() {
+        files.push(lexicon);
+    }
     Some(
         files
             .into_iter()

@@ -2,24 +2,33 @@
 
 mod agent;
 mod article;
+mod classifier;
+pub mod confidence;
 mod engine;
 mod error;
 pub mod eval;
 mod handoff;
 mod kb;
+mod lexicon;
+mod logistic;
+mod model;
+mod query;
 mod rasa;
 mod search;
-mod synonyms;
 mod text;
 
 pub use agent::{
-    AgentConfig, AgentMode, AgentRequest, BotMessage, Button, Decision, EmbeddedAgent, RemoteAgent,
-    Reply, ReplySource, VirtualAgent, build_agent,
+    AgentConfig, AgentMode, AgentRequest, BotMessage, Button, Decision, EmbeddedAgent,
+    LIVE_AGENT_PAYLOAD, RemoteAgent, Reply, ReplySource, VirtualAgent, build_agent,
 };
 pub use article::{Article, FileProblem, Language, LoadReport, load_dir, parse_article};
+pub use classifier::{HandoffCrossValidation, HandoffFigures};
 pub use error::{Error, ErrorKind};
-pub use handoff::{HandoffReason, detect_handoff};
+pub use handoff::{HandoffReason, detect_handoff, handoff_cross_validation};
 pub use kb::{KnowledgeBase, Watcher};
+pub use lexicon::{LEXICON_FILE, Lexicon};
 pub use rasa::{DEFAULT_TIMEOUT as RASA_DEFAULT_TIMEOUT, RasaButton, RasaClient, RasaMessage};
-pub use search::{DEFAULT_THRESHOLD, SearchOptions, Suggestion};
+pub use search::{
+    Answer, Confidence, DEFAULT_SURE_THRESHOLD, DEFAULT_THRESHOLD, SearchOptions, Suggestion,
+};
 pub use text::detect_language;

@@ -13,11 +13,13 @@ fn public_queries_meet_the_targets() {
     let queries = load_queries(&dir.join("eval/queries.jsonl")).expect("queries");
     let report = eval::evaluate(&kb, &queries).expect("eval");
     println!("{report}");
+    // the targets for the public set, and today's figures (0.973 hit@3 and MRR)
     let m = &report.thresholded.overall;
-    assert!(m.hit_at_3 >= 0.90, "hit@3 {}", m.hit_at_3);
-    assert!(m.mrr >= 0.80, "MRR {}", m.mrr);
-    assert!(m.handoff_precision().unwrap_or(0.0) >= 0.95, "{m:?}");
-    assert!(m.handoff_recall().unwrap_or(0.0) >= 0.90, "{m:?}");
+    assert!(m.hit_at_3 >= 0.95, "hit@3 {}", m.hit_at_3);
+    assert!(m.mrr >= 0.95, "MRR {}", m.mrr);
+    assert_eq!(m.handoff_fp, 0, "{m:?}");
+    assert_eq!(m.handoff_fn, 0, "{m:?}");
+    assert!(m.handoff_tp > 0, "{m:?}");
     assert_eq!(m.negatives_suggested, 0, "{m:?}");
     assert!(m.negatives > 0);
     // the threshold removes suggestions but never reorders them
@@ -32,9 +34,25 @@ fn our_own_queries_stay_good() {
     let queries = load_queries(&path).expect("queries");
     let report = eval::evaluate(&kb, &queries).expect("eval");
     let m = &report.thresholded.overall;
-    assert!(m.hit_at_3 >= 0.85, "{report}");
+    assert!(m.hit_at_3 >= 0.95, "{report}");
     assert!(m.handoff_precision().unwrap_or(0.0) >= 0.95, "{report}");
-    assert!(m.negatives_suggested <= 1, "{report}");
+    // two Vietnamese small-talk lines typed without diacritics fold onto game words
+    // ("gia vang" / "văng", "trời" / "trôi"): a known limit, see decision 0013
+    assert!(m.negatives_suggested <= 2, "{report}");
+}
+
+#[test]
+fn long_messages_asking_for_a_person_are_handed_off() {
+    // Stories that end in a request for a person, and stories that only mention staff, written
+    // for this crate (not the public evaluation set).
+    let kb = KnowledgeBase::sample().expect("sample");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("training/handoff_dev.jsonl");
+    let queries = load_queries(&path).expect("queries");
+    let report = eval::evaluate(&kb, &queries).expect("eval");
+    let m = &report.thresholded.overall;
+    assert_eq!(m.handoff_fp, 0, "{report}");
+    assert!(m.handoff_tp >= 9 && m.handoff_fn <= 1, "{report}");
+    assert!(m.hit_at_3 >= 0.9, "{report}");
 }
 
 #[test]
@@ -129,7 +147,7 @@ fn the_eval_binary_prints_every_figure() {
     );
     let text = String::from_utf8_lossy(&out.stdout);
     for want in [
-        "threshold: confidence >= 0.3",
+        "threshold: confidence >= ",
         "threshold: off",
         "hit@1",
         "hit@3",
@@ -142,6 +160,35 @@ fn the_eval_binary_prints_every_figure() {
     ] {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");
     }
+    let json = std::process::Command::new(env!("CARGO_BIN_EXE_flexcord-kb"))
+        .arg("eval")
+        .arg(dir.join("articles"))
+        .arg(dir.join("eval/queries.jsonl"))
+        .arg("--json")
+        .output()
+        .expect("run flexcord-kb");
+    assert!(json.status.success());
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).expect("one JSON object");
+    for run in ["shipped_defaults", "raw"] {
+        for lang in ["all", "en", "vi"] {
+            let m = &value[run]["metrics"][lang];
+            for key in [
+                "n",
+                "hit_at_1",
+                "hit_at_3",
+                "mrr",
+                "handoff_precision",
+                "handoff_recall",
+                "negatives_with_suggestion",
+            ] {
+                assert!(
+                    m.get(key).is_some(),
+                    "{run}.{lang}.{key} missing in {value}"
+                );
+            }
+        }
+    }
+    assert_eq!(value["shipped_defaults"]["metrics"]["all"]["n"], 40);
     let usage = std::process::Command::new(env!("CARGO_BIN_EXE_flexcord-kb"))
         .output()
         .expect("run");

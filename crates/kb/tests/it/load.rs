@@ -107,20 +107,31 @@ fn reload_swaps_the_index_while_searches_run() {
         "Lava flows from the crater of a volcano.",
     );
     let (kb, _) = KnowledgeBase::open(dir.path()).expect("open");
+    // the raw ranking: the confidence model is fitted on a help center, not on one article
+    let raw = flexcord_kb::SearchOptions::default()
+        .with_threshold(None)
+        .with_limit(3);
     assert_eq!(
-        kb.search("volcano lava", 3).expect("search")[0].id,
+        kb.search_with("volcano lava", &raw).expect("search")[0].id,
         "volcano"
     );
-    assert!(kb.search("glacier ice", 3).expect("search").is_empty());
+    assert!(
+        kb.search_with("glacier ice", &raw)
+            .expect("search")
+            .is_empty()
+    );
 
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let searcher = {
         let kb = kb.clone();
         let stop = stop.clone();
+        let raw = raw.clone();
         std::thread::spawn(move || {
             let mut n = 0_u32;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let hits = kb.search("volcano lava", 3).expect("search during reload");
+                let hits = kb
+                    .search_with("volcano lava", &raw)
+                    .expect("search during reload");
                 assert_eq!(hits[0].id, "volcano");
                 n += 1;
             }
@@ -140,7 +151,7 @@ fn reload_swaps_the_index_while_searches_run() {
     assert_eq!(report.loaded, 2);
     assert_eq!(report.problems.len(), 1);
     assert_eq!(
-        kb.search("glacier ice", 3).expect("search")[0].id,
+        kb.search_with("glacier ice", &raw).expect("search")[0].id,
         "glacier"
     );
 }
@@ -178,8 +189,11 @@ async fn watch_reloads_after_a_change() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    let raw = flexcord_kb::SearchOptions::default()
+        .with_threshold(None)
+        .with_limit(1);
     assert_eq!(
-        kb.search("microscope slides", 1).expect("search")[0].id,
+        kb.search_with("microscope slides", &raw).expect("search")[0].id,
         "second"
     );
 }
@@ -193,5 +207,44 @@ fn watch_needs_a_folder_and_a_runtime() {
     assert!(
         kb.watch(std::time::Duration::from_secs(1)).is_err(),
         "no runtime here"
+    );
+}
+
+#[test]
+fn the_folder_lexicon_is_used_and_a_bad_one_reported() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("arena.md"),
+        "---\nid: arena\ntitle: Arena battles\nlang: en\nurl: https://h.example/arena\n---\n\nFight in the arena.\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("garden.md"),
+        "---\nid: garden\ntitle: Garden plants\nlang: en\nurl: https://h.example/garden\n---\n\nGrow plants.\n",
+    )
+    .expect("write");
+    let raw = flexcord_kb::SearchOptions::default().with_threshold(None);
+    let (kb, report) = KnowledgeBase::open(dir.path()).expect("open");
+    assert!(report.is_clean());
+    assert!(
+        kb.search_with("colosseum", &raw)
+            .expect("search")
+            .is_empty()
+    );
+    std::fs::write(
+        dir.path().join(flexcord_kb::LEXICON_FILE),
+        "synonyms:\n  - [arena, colosseum]\n",
+    )
+    .expect("write");
+    let report = kb.reload().expect("reload");
+    assert!(report.is_clean(), "{report:#?}");
+    let hits = kb.search_with("colosseum", &raw).expect("search");
+    assert_eq!(hits[0].id, "arena");
+    std::fs::write(dir.path().join(flexcord_kb::LEXICON_FILE), "synonyms: 3\n").expect("write");
+    let report = kb.reload().expect("reload");
+    assert_eq!(report.loaded, 2);
+    assert!(
+        report.problems[0].to_string().contains("synonyms.yaml"),
+        "{report:#?}"
     );
 }
