@@ -75,6 +75,7 @@ fn result(action: &Action, sid: &TwilioSid) -> Event {
                 messages: vec!["Let me get someone from the team for you.".into()],
                 suggestions: Vec::new(),
                 handoff: true,
+                ..BotReply::default()
             },
         },
         ActionKind::SendDm { .. } => action.completed(Some("123456789".into())),

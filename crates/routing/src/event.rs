@@ -124,6 +124,20 @@ impl Button {
     }
 }
 
+/// How sure the virtual agent is of its answer, which decides what the user is offered under
+/// it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Confidence {
+    /// The articles are the answer: "Talk to a live agent" and "This solved it".
+    #[default]
+    Sure,
+    /// "Is it one of these?": the articles, "Talk to a live agent" and "This solved it".
+    Unsure,
+    /// No article fits: only "Talk to a live agent".
+    Unknown,
+}
+
 /// What the virtual agent answered.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct BotReply {
@@ -133,6 +147,9 @@ pub struct BotReply {
     pub suggestions: Vec<String>,
     /// The bot wants a person to take over.
     pub handoff: bool,
+    /// How sure it is (answers stored before this field are sure).
+    #[serde(default)]
+    pub confidence: Confidence,
 }
 
 /// Everything the core reacts to.

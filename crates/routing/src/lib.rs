@@ -15,7 +15,7 @@ pub use action::{
 pub use conversation::{
     Conversation, Forwarded, Pending, Phase, QueuedDm, QueuedPost, Sending, WaitingEdit, identity,
 };
-pub use event::{Ack, BotReply, Button, Command, Event, EventKey, Interaction};
+pub use event::{Ack, BotReply, Button, Command, Confidence, Event, EventKey, Interaction};
 pub use hours::SupportHours;
 pub use ids::{
     ActionId, CaseNumber, ChannelId, ConversationId, InteractionId, MessageId, Timestamp,

@@ -9,7 +9,7 @@ use crate::action::{
 use crate::conversation::{
     Conversation, Forwarded, Pending, Phase, QueuedDm, QueuedPost, Sending, WaitingEdit,
 };
-use crate::event::{BotReply, Button, Command, Event, Interaction};
+use crate::event::{BotReply, Button, Command, Confidence, Event, Interaction};
 use crate::hours::SupportHours;
 use crate::ids::{
     ActionId, CaseNumber, ChannelId, ConversationId, MessageId, Timestamp, TwilioMessageSid, UserId,
@@ -1373,10 +1373,13 @@ impl Ctx<'_> {
             let last_piece = pieces.len().saturating_sub(1);
             for (i, piece) in pieces.into_iter().enumerate() {
                 let last = n + 1 == count && i == last_piece;
-                let buttons = if last && !reply.handoff {
-                    vec![Button::TalkToAgent, Button::Solved]
-                } else {
-                    Vec::new()
+                let buttons = match (last && !reply.handoff, reply.confidence) {
+                    (false, _) => Vec::new(),
+                    (true, Confidence::Sure | Confidence::Unsure) => {
+                        vec![Button::TalkToAgent, Button::Solved]
+                    }
+                    // Nothing fitted: nothing to call solved.
+                    (true, Confidence::Unknown) => vec![Button::TalkToAgent],
                 };
                 let suggestions = if last {
                     reply.suggestions.clone()

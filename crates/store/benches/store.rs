@@ -33,6 +33,7 @@ impl Deliver for Noop {
                     messages: vec!["Let me get someone from the team for you.".into()],
                     suggestions: Vec::new(),
                     handoff: true,
+                    ..BotReply::default()
                 },
             }),
             _ => Receipt::id("1234567890"),

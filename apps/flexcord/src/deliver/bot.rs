@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use flexcord_kb::{AgentRequest, Reply, VirtualAgent};
-use flexcord_routing::{Action, ActionKind, BotReply, Event};
+use flexcord_routing::{Action, ActionKind, BotReply, Confidence, Event};
 use flexcord_store::{Failure, Receipt};
 
 /// Asks the configured virtual agent.
@@ -12,8 +12,10 @@ pub struct BotExecutor {
     agent: Arc<dyn VirtualAgent>,
 }
 
-/// The core's view of an agent reply: the messages' texts, and the suggested articles as
-/// `[title](url)` lines, which the Discord side renders as linked embeds.
+/// The core's view of an agent reply: the messages' texts, the suggested articles as
+/// `[title](url)` lines, which the Discord side renders as linked embeds, and how sure the
+/// agent is (the core offers "This solved it" only when an article may fit; the agent's own
+/// live-agent button is the core's "Talk to a live agent").
 pub fn to_bot_reply(reply: &Reply) -> BotReply {
     BotReply {
         messages: reply
@@ -34,6 +36,11 @@ pub fn to_bot_reply(reply: &Reply) -> BotReply {
             })
             .collect(),
         handoff: reply.handoff,
+        confidence: match reply.confidence {
+            flexcord_kb::Confidence::Sure => Confidence::Sure,
+            flexcord_kb::Confidence::Unsure => Confidence::Unsure,
+            flexcord_kb::Confidence::Unknown => Confidence::Unknown,
+        },
     }
 }
 

@@ -777,3 +777,30 @@ async fn a_non_default_conversations_service_is_reached_through_its_own_paths() 
         .await;
     b.stop().await;
 }
+
+#[tokio::test]
+async fn a_message_no_article_fits_is_answered_with_the_live_agent_only() {
+    let b = Bridge::start().await;
+    let alice = b.discord.user_id("alice").unwrap();
+    b.discord.inject_dm(alice, "qwerty zxcvb plonk").unwrap();
+    let answer = b
+        .discord
+        .wait_for_value(
+            |s| {
+                s.dms_to(alice)
+                    .into_iter()
+                    .find(|m| !m.components.is_empty())
+                    .cloned()
+            },
+            WAIT,
+        )
+        .await
+        .expect("an answer");
+    // No article is suggested and nothing can be "solved": only the live agent is offered.
+    assert!(answer.embeds.is_empty(), "{:?}", answer.embeds);
+    let buttons = serde_json::to_string(&answer.components).unwrap();
+    assert!(buttons.contains("fc:agent:"), "{buttons}");
+    assert!(!buttons.contains("fc:solved:"), "{buttons}");
+    assert!(b.twilio.conversations().is_empty());
+    b.stop().await;
+}

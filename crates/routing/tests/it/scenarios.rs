@@ -613,3 +613,94 @@ fn bot_only_chat_closes_quietly_when_idle() {
     assert_eq!(step.state.map(|c| c.phase), Some(Phase::Closed));
     assert!(step.actions.is_empty(), "{:?}", step.actions);
 }
+
+#[test]
+fn what_the_user_is_offered_follows_the_bots_confidence() {
+    use flexcord_routing::{BotReply, Confidence};
+    for (confidence, expected) in [
+        (Confidence::Sure, vec![Button::TalkToAgent, Button::Solved]),
+        (
+            Confidence::Unsure,
+            vec![Button::TalkToAgent, Button::Solved],
+        ),
+        (Confidence::Unknown, vec![Button::TalkToAgent]),
+    ] {
+        let mut w = World::new(RouterConfig::default());
+        w.apply(dm(1, 101, "something"));
+        let ask = w.take("ask_bot").expect("ask");
+        let step = w.apply(Event::BotReply {
+            action_id: ask.id.clone(),
+            reply: BotReply {
+                messages: vec!["first".into(), "second".into()],
+                suggestions: Vec::new(),
+                handoff: false,
+                confidence,
+            },
+        });
+        let buttons: Vec<Vec<Button>> = step
+            .actions
+            .iter()
+            .filter_map(|a| match &a.kind {
+                ActionKind::SendDm { buttons, .. } => Some(buttons.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(buttons, vec![Vec::new(), expected], "{confidence:?}");
+    }
+}
+
+#[test]
+fn a_backlog_of_agent_messages_keeps_the_conversation_small() {
+    let mut w = World::new(RouterConfig {
+        bot_route: BotRoute::Studio,
+        ..RouterConfig::default()
+    });
+    w.apply(dm(1, 101, "hi"));
+    w.drain();
+    hand_off(&mut w, 1);
+    w.drain();
+    let sid = w.conv_of(1).and_then(|c| c.twilio.clone()).expect("sid");
+    let before = serde_json::to_string(w.conv_of(1).expect("open"))
+        .expect("json")
+        .len();
+    // Two thousand agent messages, none delivered yet.
+    for i in 0..2000 {
+        w.apply(w.agent_message(
+            &sid,
+            &format!("IM{i:032}"),
+            "agent:zoe",
+            &format!("line {i}"),
+        ));
+    }
+    let conv = w.conv_of(1).expect("open").clone();
+    assert!(
+        conv.pending.len() <= 2,
+        "{:?}",
+        conv.pending.keys().collect::<Vec<_>>()
+    );
+    assert!(conv.sending.len() <= 64);
+    assert!(
+        conv.transcript.is_empty(),
+        "the transcript is not kept after the hand-off"
+    );
+    let after = serde_json::to_string(&conv).expect("json").len();
+    assert!(after < before + 16 * 1024, "{before} -> {after} bytes");
+    // Delivering them all keeps it small and forgets nothing it needs for edits.
+    w.drain();
+    let conv = w.conv_of(1).expect("open");
+    assert!(conv.sending.is_empty());
+    assert!(conv.forwarded.len() <= 128);
+    // A failed DM without a pending entry still marks the user unreachable.
+    let step = w.apply(w.agent_message(&sid, "IM-last", "agent:zoe", "one more"));
+    let send = step
+        .actions
+        .iter()
+        .find(|a| a.kind.name() == "send_dm")
+        .cloned()
+        .expect("a DM");
+    w.outbox.clear();
+    let step = w.apply(send.failed(true, "Discord answered 403: 50007"));
+    assert!(step.actions.iter().any(|a| matches!(&a.kind,
+        ActionKind::PostToTwilio { body, .. } if body.contains("could not be reached"))));
+    assert!(w.conv_of(1).expect("open").dm_unreachable);
+}

@@ -104,6 +104,7 @@ impl World {
                     messages: vec![format!("bot answer {n}")],
                     suggestions: vec![],
                     handoff,
+                    ..BotReply::default()
                 },
             },
             ActionKind::SendDm { .. } => action.completed(Some((900_000 + n).to_string())),

@@ -242,6 +242,7 @@ impl Deliver for FakeUpstream {
                     messages: vec![format!("bot answer {n}")],
                     suggestions: Vec::new(),
                     handoff: self.handoff,
+                    ..BotReply::default()
                 },
             }),
             ActionKind::SendDm { .. } => Receipt::id((5_000_000 + n).to_string()),

@@ -234,6 +234,7 @@ impl Deliver for MockDeliver {
                     messages: vec!["Let me find someone for you.".into()],
                     suggestions: Vec::new(),
                     handoff: true,
+                    ..BotReply::default()
                 },
             }),
             _ => Receipt::id(n.to_string()),
