@@ -13,7 +13,8 @@ pub use action::{
     ResolvedBy, Speaker, TranscriptEntry,
 };
 pub use conversation::{
-    Conversation, Forwarded, Pending, Phase, QueuedDm, QueuedPost, WaitingEdit, identity,
+    Conversation, Forwarded, Pending, Phase, QueuedDm, QueuedPost, WaitingEdit,
+    agent_fallback_name, clean_agent_name, identity,
 };
 pub use event::{Ack, BotReply, Button, Command, Event, EventKey, Interaction};
 pub use hours::SupportHours;
