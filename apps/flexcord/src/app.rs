@@ -90,6 +90,7 @@ pub struct App {
     store: Store,
     engine: Arc<Engine>,
     cases: Arc<dyn CaseStore>,
+    accounts: Option<Arc<dyn flexcord_cases::Accounts>>,
     upstreams: Upstreams,
     interactions: Arc<InteractionHandler>,
     router: axum::Router,
@@ -159,7 +160,8 @@ impl App {
             })
         });
         let mut router = crate::server::router(Arc::new(state), config.server.max_body_bytes);
-        if let (CasesBackend::Embedded, Some(accounts)) = (&config.cases.backend, accounts) {
+        if let (CasesBackend::Embedded, Some(accounts)) = (&config.cases.backend, accounts.clone())
+        {
             if config.cases.token.is_none() {
                 tracing::warn!(
                     "cases.token is unset: the cases API takes only the integrations' own tokens (flexcord-cases tokens add)"
@@ -185,6 +187,7 @@ impl App {
             store,
             engine,
             cases,
+            accounts,
             upstreams,
             interactions,
             router,
@@ -210,6 +213,12 @@ impl App {
     /// The case store the app writes to.
     pub fn cases(&self) -> Arc<dyn CaseStore> {
         self.cases.clone()
+    }
+
+    /// The agent accounts, sessions and integration tokens of the embedded case store (`None`
+    /// with a remote one).
+    pub fn accounts(&self) -> Option<Arc<dyn flexcord_cases::Accounts>> {
+        self.accounts.clone()
     }
 
     /// The conversation store.
