@@ -19,20 +19,16 @@ use crate::config::{CasesBackend, CasesConfig};
 pub async fn open(
     config: &CasesConfig,
 ) -> Result<(Arc<dyn CaseStore>, Option<Arc<dyn Accounts>>), flexcord_cases::Error> {
-    match (config.backend, &config.url) {
-        (CasesBackend::Remote, Some(url)) => {
-            let token = config
-                .token
-                .as_ref()
-                .map(|t| t.expose().to_owned())
-                .unwrap_or_default();
-            Ok((Arc::new(CaseClient::new(url.as_str(), token)?), None))
-        }
-        _ => {
-            let (store, accounts) = flexcord_cases::open_with_accounts(&config.store_url).await?;
-            Ok((store, Some(accounts)))
-        }
+    if let (CasesBackend::Remote, Some(url)) = (config.backend, &config.url) {
+        let token = config
+            .token
+            .as_ref()
+            .map(|t| t.expose().to_owned())
+            .unwrap_or_default();
+        return Ok((Arc::new(CaseClient::new(url.as_str(), token)?), None));
     }
+    let (store, accounts) = flexcord_cases::open_with_accounts(&config.store_url).await?;
+    Ok((store, Some(accounts)))
 }
 
 /// The cases API and agent pages of the embedded store: the configured token as the

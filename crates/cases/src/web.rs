@@ -856,7 +856,11 @@ async fn case_live(
 /// A strong `ETag` of a rendered fragment.
 fn etag_of(fragment: &str) -> String {
     let digest = Sha256::digest(fragment.as_bytes());
-    let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+    let hex = digest.iter().take(12).fold(String::new(), |mut out, b| {
+        use std::fmt::Write as _;
+        let _ = write!(out, "{b:02x}");
+        out
+    });
     format!("\"{hex}\"")
 }
 

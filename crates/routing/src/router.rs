@@ -786,28 +786,7 @@ impl Ctx<'_> {
                 action_id,
                 identity,
                 name,
-            } => {
-                self.conv.pending.remove(&action_id);
-                if let Some(name) = name
-                    .as_deref()
-                    .and_then(crate::conversation::clean_agent_name)
-                {
-                    self.conv.agent_names.insert(identity, name);
-                    while self.conv.agent_names.len() > AGENT_NAMES_MAX {
-                        let Some(other) = self
-                            .conv
-                            .agent_names
-                            .keys()
-                            .find(|k| self.conv.agent.as_ref() != Some(*k))
-                            .cloned()
-                        else {
-                            break;
-                        };
-                        self.conv.agent_names.remove(&other);
-                    }
-                }
-                self.announce_join(true);
-            }
+            } => self.on_agent_named(&action_id, identity, name.as_deref()),
             Event::Delivered {
                 action_id,
                 upstream_id,
@@ -1135,6 +1114,28 @@ impl Ctx<'_> {
         // Told after the case number and, for a while, the agent's name.
         self.conv.joined_notice_pending = Some(who);
         self.announce_join(false);
+    }
+
+    /// Twilio's answer to `LookupAgentName`: the name is kept (cleaned, never an e-mail
+    /// address) and the joined notice, if waiting, goes out.
+    fn on_agent_named(&mut self, action_id: &ActionId, identity: String, name: Option<&str>) {
+        self.conv.pending.remove(action_id);
+        if let Some(name) = name.and_then(crate::conversation::clean_agent_name) {
+            self.conv.agent_names.insert(identity, name);
+            while self.conv.agent_names.len() > AGENT_NAMES_MAX {
+                let Some(other) = self
+                    .conv
+                    .agent_names
+                    .keys()
+                    .find(|k| self.conv.agent.as_ref() != Some(*k))
+                    .cloned()
+                else {
+                    break;
+                };
+                self.conv.agent_names.remove(&other);
+            }
+        }
+        self.announce_join(true);
     }
 
     /// Asks Twilio for the name customers see for `identity`, unless it is known or asked.

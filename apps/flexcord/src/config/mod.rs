@@ -242,7 +242,7 @@ pub struct CasesConfig {
     pub oidc: Option<OidcSettings>,
 }
 
-/// `cases.oidc_*`: the OpenID Connect provider agents may sign in with.
+/// `cases.oidc_*`: the single sign-on provider (OIDC) agents may sign in with.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct OidcSettings {

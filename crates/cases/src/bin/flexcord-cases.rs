@@ -62,7 +62,7 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum AgentsCommand {
     /// Adds an agent, or sets a known agent's name and password (ending their sessions). The
-    /// password comes from FLEXCORD_CASES_PASSWORD or the first line of standard input.
+    /// password comes from `FLEXCORD_CASES_PASSWORD` or the first line of standard input.
     Add {
         /// The login name.
         login: String,

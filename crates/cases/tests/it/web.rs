@@ -898,8 +898,7 @@ fn query_value(url: &str, key: &str) -> String {
     parsed
         .query_pairs()
         .find(|(k, _)| k == key)
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| panic!("{key} in {url}"))
+        .map_or_else(|| panic!("{key} in {url}"), |(_, v)| v.into_owned())
 }
 
 #[tokio::test]
