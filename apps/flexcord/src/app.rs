@@ -90,6 +90,7 @@ pub struct App {
     store: Store,
     engine: Arc<Engine>,
     cases: Arc<dyn CaseStore>,
+    accounts: Option<Arc<dyn flexcord_cases::Accounts>>,
     upstreams: Upstreams,
     interactions: Arc<InteractionHandler>,
     router: axum::Router,
@@ -103,7 +104,7 @@ impl App {
     /// # Errors
     /// [`StartError`] naming the part that could not start.
     pub async fn build(config: Config) -> Result<App, StartError> {
-        let cases = crate::cases::open(&config.cases)
+        let (cases, accounts) = crate::cases::open(&config.cases)
             .await
             .map_err(StartError::Cases)?;
         let store =
@@ -159,19 +160,21 @@ impl App {
             })
         });
         let mut router = crate::server::router(Arc::new(state), config.server.max_body_bytes);
-        match (&config.cases.backend, &config.cases.token) {
-            (CasesBackend::Embedded, Some(token)) => {
-                let service = flexcord_cases::CasesService::new(cases.clone(), token.expose())
-                    .max_body_bytes(config.server.max_body_bytes)
-                    .secure_cookies(config.server.public_url.scheme() == "https");
-                router = router.merge(service.router());
-            }
-            (CasesBackend::Embedded, None) => {
+        if let (CasesBackend::Embedded, Some(accounts)) = (&config.cases.backend, accounts.clone())
+        {
+            if config.cases.token.is_none() {
                 tracing::warn!(
-                    "cases.token is unset: the cases API and agent pages are not served"
+                    "cases.token is unset: the cases API takes only the integrations' own tokens (flexcord-cases tokens add)"
                 );
             }
-            (CasesBackend::Remote, _) => {}
+            let service = crate::cases::service(
+                &config.cases,
+                cases.clone(),
+                accounts,
+                &config.server.public_url,
+                config.server.max_body_bytes,
+            );
+            router = router.merge(service.router());
         }
         let listener = TcpListener::bind(config.server.listen)
             .await
@@ -184,6 +187,7 @@ impl App {
             store,
             engine,
             cases,
+            accounts,
             upstreams,
             interactions,
             router,
@@ -209,6 +213,12 @@ impl App {
     /// The case store the app writes to.
     pub fn cases(&self) -> Arc<dyn CaseStore> {
         self.cases.clone()
+    }
+
+    /// The agent accounts, sessions and integration tokens of the embedded case store (`None`
+    /// with a remote one).
+    pub fn accounts(&self) -> Option<Arc<dyn flexcord_cases::Accounts>> {
+        self.accounts.clone()
     }
 
     /// The conversation store.
@@ -243,7 +253,9 @@ impl App {
         tracing::info!(listen = %config.server.listen, public_url = %config.server.public_url, "HTTP server up");
         let server_stop = shutdown.clone();
         let server = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, router)
+            // The peer address limits failed sign-ins on the case pages.
+            let service = router.into_make_service_with_connect_info::<SocketAddr>();
+            if let Err(e) = axum::serve(listener, service)
                 .with_graceful_shutdown(server_stop.cancelled_owned())
                 .await
             {

@@ -4,29 +4,66 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use flexcord_cases::{
-    Case, CaseClient, CaseFilter, CaseNumber, CaseStatus, CaseStore, PageRequest, TimelineEntry,
-    TimelineEvent,
+    Accounts, Case, CaseClient, CaseFilter, CaseNumber, CaseStatus, CaseStore, PageRequest,
+    TimelineEntry, TimelineEvent,
 };
 
 use crate::config::{CasesBackend, CasesConfig};
 
-/// Opens the embedded store (`cases.store_url`) or a client of the remote one (`cases.url`).
+/// Opens the embedded store (`cases.store_url`) with its agent accounts, or a client of the
+/// remote one (`cases.url`, which keeps its own accounts).
 ///
 /// # Errors
 /// The cases crate's error when the database cannot be opened or migrated, or the remote URL is
 /// unusable.
-pub async fn open(config: &CasesConfig) -> Result<Arc<dyn CaseStore>, flexcord_cases::Error> {
-    match (config.backend, &config.url) {
-        (CasesBackend::Remote, Some(url)) => {
-            let token = config
-                .token
-                .as_ref()
-                .map(|t| t.expose().to_owned())
-                .unwrap_or_default();
-            Ok(Arc::new(CaseClient::new(url.as_str(), token)?))
-        }
-        _ => flexcord_cases::open(&config.store_url).await,
+pub async fn open(
+    config: &CasesConfig,
+) -> Result<(Arc<dyn CaseStore>, Option<Arc<dyn Accounts>>), flexcord_cases::Error> {
+    if let (CasesBackend::Remote, Some(url)) = (config.backend, &config.url) {
+        let token = config
+            .token
+            .as_ref()
+            .map(|t| t.expose().to_owned())
+            .unwrap_or_default();
+        return Ok((Arc::new(CaseClient::new(url.as_str(), token)?), None));
     }
+    let (store, accounts) = flexcord_cases::open_with_accounts(&config.store_url).await?;
+    Ok((store, Some(accounts)))
+}
+
+/// The cases API and agent pages of the embedded store: the configured token as the
+/// integration `default`, agent accounts and sessions in the case database, single sign-on
+/// when `cases.oidc_*` is set (its callback under `public_url`).
+pub fn service(
+    config: &CasesConfig,
+    store: Arc<dyn CaseStore>,
+    accounts: Arc<dyn Accounts>,
+    public_url: &url::Url,
+    max_body_bytes: usize,
+) -> flexcord_cases::CasesService {
+    let token = config
+        .token
+        .as_ref()
+        .map(|t| t.expose().to_owned())
+        .unwrap_or_default();
+    let mut service = flexcord_cases::CasesService::new(store, token)
+        .accounts(accounts)
+        .max_body_bytes(max_body_bytes)
+        .secure_cookies(public_url.scheme() == "https")
+        .session_ttl(config.session_ttl)
+        .client_ip_header(config.client_ip_header.clone());
+    if let Some(oidc) = &config.oidc {
+        service = service.oidc(flexcord_cases::OidcConfig {
+            issuer: oidc.issuer.as_str().trim_end_matches('/').to_owned(),
+            client_id: oidc.client_id.clone(),
+            client_secret: oidc.client_secret.expose().to_owned(),
+            redirect_url: format!(
+                "{}/cases/oidc/callback",
+                public_url.as_str().trim_end_matches('/')
+            ),
+        });
+    }
+    service
 }
 
 fn one_line(case: &Case) -> String {
@@ -93,9 +130,16 @@ fn timeline_line(entry: &TimelineEntry) -> String {
             Some(r) => format!("status {from} -> {to} ({r})"),
             None => format!("status {from} -> {to}"),
         },
-        TimelineEvent::Assigned { assignee } => {
-            format!("assigned to {}", assignee.as_deref().unwrap_or("nobody"))
-        }
+        TimelineEvent::Assigned {
+            assignee,
+            assignee_name,
+        } => format!(
+            "assigned to {}",
+            assignee_name
+                .as_deref()
+                .or(assignee.as_deref())
+                .unwrap_or("nobody")
+        ),
         TimelineEvent::PriorityChanged { from, to } => format!("priority {from} -> {to}"),
         TimelineEvent::Note { text } => format!("note: {text}"),
         TimelineEvent::Message { text } => format!("says: {text}"),
@@ -110,7 +154,7 @@ fn timeline_line(entry: &TimelineEntry) -> String {
     format!(
         "  {}  {:<24} {what}",
         clock(entry.at),
-        truncate(&entry.actor, 24)
+        truncate(entry.actor_name.as_deref().unwrap_or(&entry.actor), 24)
     )
 }
 
@@ -204,13 +248,11 @@ mod tests {
         let _ = store
             .append_messages(
                 case.number,
-                MessageBatch {
-                    messages: vec![NewMessage::new(
-                        "discord:500",
-                        "help me",
-                        time::OffsetDateTime::now_utc(),
-                    )],
-                },
+                MessageBatch::new(vec![NewMessage::new(
+                    "discord:500",
+                    "help me",
+                    time::OffsetDateTime::now_utc(),
+                )]),
             )
             .await
             .unwrap();

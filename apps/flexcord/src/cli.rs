@@ -193,7 +193,7 @@ async fn cases(cli: &Cli, command: &CasesCommand) -> ExitCode {
         }
     };
     let store = match crate::cases::open(&config.cases).await {
-        Ok(s) => s,
+        Ok((s, _)) => s,
         Err(e) => {
             eprintln!("error: cannot open the case store: {e}");
             return ExitCode::FAILURE;

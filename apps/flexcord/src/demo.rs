@@ -90,6 +90,8 @@ struct Demo {
     app: tokio::task::JoinHandle<Result<(), NotDrained>>,
     public: String,
     cases_token: String,
+    /// The password of the demo agent (`demo`) on the case pages.
+    agent_password: String,
     _temp: Option<tempfile::TempDir>,
 }
 
@@ -128,6 +130,14 @@ async fn start(db: Option<PathBuf>) -> Result<Demo, String> {
     let config = Config::load("", env).map_err(|e| e.to_string())?;
     let app = App::build(config).await.map_err(|e| e.to_string())?;
     let cases = app.cases();
+    // An agent account to look at the case pages with (a password of this run).
+    let agent_password = format!("demo-password-{port}");
+    if let Some(accounts) = app.accounts() {
+        accounts
+            .set_agent("demo", "Demo Agent", &agent_password)
+            .await
+            .map_err(|e| format!("cannot add the demo agent: {e}"))?;
+    }
     let shutdown = CancellationToken::new();
     let app = tokio::spawn(app.run(shutdown.clone()));
     discord
@@ -142,6 +152,7 @@ async fn start(db: Option<PathBuf>) -> Result<Demo, String> {
         app,
         public,
         cases_token,
+        agent_password,
         _temp: temp,
     })
 }
@@ -339,8 +350,8 @@ async fn interactive_session(demo: &Demo, style: &Style) -> Result<(), String> {
     );
     println!("(the agent accepts the next task by itself); Ctrl-D ends.");
     println!(
-        "Case pages: {}/cases (token: {})",
-        demo.public, demo.cases_token
+        "Case pages: {}/cases (login: demo, password: {}; API token: {})",
+        demo.public, demo.agent_password, demo.cases_token
     );
     let mut seen = 0usize;
     let mut conversation: Option<String> = None;

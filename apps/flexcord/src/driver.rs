@@ -131,6 +131,7 @@ pub fn router_config(
         bot_identity: config.bot.identity.clone(),
         agent_wait_notice_ms: millis(config.support.agent_wait_notice),
         idle_close_ms: millis(config.support.idle_close),
+        agent_name_wait_ms: flexcord_routing::RouterConfig::default().agent_name_wait_ms,
         hours: config.support.hours_at(now)?,
         texts,
         reports: flexcord_routing::ReportChannels {

@@ -9,7 +9,7 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post, put};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -282,8 +282,10 @@ async fn list_cases(
     ))]
 async fn create_case(
     State(shared): State<Arc<Shared>>,
-    ApiJson(new): ApiJson<NewCase>,
+    Extension(caller): Extension<Integration>,
+    ApiJson(mut new): ApiJson<NewCase>,
 ) -> ApiResult<(StatusCode, Json<Case>)> {
+    new.via = Some(caller.via());
     Ok((StatusCode::CREATED, Json(shared.store.create(new).await?)))
 }
 
@@ -318,8 +320,10 @@ async fn get_case(
 async fn change_status(
     State(shared): State<Arc<Shared>>,
     NumberPath(number): NumberPath,
-    ApiJson(change): ApiJson<StatusChange>,
+    Extension(caller): Extension<Integration>,
+    ApiJson(mut change): ApiJson<StatusChange>,
 ) -> ApiResult<Json<Case>> {
+    change.via = Some(caller.via());
     Ok(Json(shared.store.transition(number, change).await?))
 }
 
@@ -337,8 +341,10 @@ async fn change_status(
 async fn assign(
     State(shared): State<Arc<Shared>>,
     NumberPath(number): NumberPath,
-    ApiJson(assignment): ApiJson<Assignment>,
+    Extension(caller): Extension<Integration>,
+    ApiJson(mut assignment): ApiJson<Assignment>,
 ) -> ApiResult<Json<Case>> {
+    assignment.via = Some(caller.via());
     Ok(Json(shared.store.assign(number, assignment).await?))
 }
 
@@ -356,8 +362,10 @@ async fn assign(
 async fn set_priority(
     State(shared): State<Arc<Shared>>,
     NumberPath(number): NumberPath,
-    ApiJson(change): ApiJson<PriorityChange>,
+    Extension(caller): Extension<Integration>,
+    ApiJson(mut change): ApiJson<PriorityChange>,
 ) -> ApiResult<Json<Case>> {
+    change.via = Some(caller.via());
     Ok(Json(shared.store.set_priority(number, change).await?))
 }
 
@@ -375,8 +383,10 @@ async fn set_priority(
 async fn add_note(
     State(shared): State<Arc<Shared>>,
     NumberPath(number): NumberPath,
-    ApiJson(note): ApiJson<NewNote>,
+    Extension(caller): Extension<Integration>,
+    ApiJson(mut note): ApiJson<NewNote>,
 ) -> ApiResult<(StatusCode, Json<TimelineEntry>)> {
+    note.via = Some(caller.via());
     Ok((
         StatusCode::CREATED,
         Json(shared.store.add_note(number, note).await?),
@@ -397,8 +407,10 @@ async fn add_note(
 async fn append_messages(
     State(shared): State<Arc<Shared>>,
     NumberPath(number): NumberPath,
-    ApiJson(batch): ApiJson<MessageBatch>,
+    Extension(caller): Extension<Integration>,
+    ApiJson(mut batch): ApiJson<MessageBatch>,
 ) -> ApiResult<(StatusCode, Json<Vec<TimelineEntry>>)> {
+    batch.via = Some(caller.via());
     Ok((
         StatusCode::CREATED,
         Json(shared.store.append_messages(number, batch).await?),
@@ -438,8 +450,10 @@ async fn rate(
 async fn add_link(
     State(shared): State<Arc<Shared>>,
     NumberPath(number): NumberPath,
-    ApiJson(link): ApiJson<NewLink>,
+    Extension(caller): Extension<Integration>,
+    ApiJson(mut link): ApiJson<NewLink>,
 ) -> ApiResult<(StatusCode, Json<TimelineEntry>)> {
+    link.via = Some(caller.via());
     Ok((
         StatusCode::CREATED,
         Json(shared.store.add_link(number, link).await?),
@@ -545,9 +559,19 @@ async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> ApiEr
     )
 }
 
+/// The integration whose token a request carried (`api:<name>` on the timeline).
+#[derive(Debug, Clone)]
+pub(crate) struct Integration(pub(crate) String);
+
+impl Integration {
+    fn via(&self) -> String {
+        format!("api:{}", self.0)
+    }
+}
+
 async fn require_bearer(
     State(shared): State<Arc<Shared>>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let presented = request
@@ -555,15 +579,29 @@ async fn require_bearer(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match presented {
-        Some(token) if shared.token_matches(token) => next.run(request).await,
-        _ => ApiError::new(
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_owned();
+    match shared.integration(&presented).await {
+        Ok(Some(name)) => {
+            request.extensions_mut().insert(Integration(name));
+            next.run(request).await
+        }
+        Ok(None) => ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
-            "send `Authorization: Bearer <token>` with the case API token",
+            "send `Authorization: Bearer <token>` with your integration's case API token",
         )
         .into_response(),
+        Err(err) => {
+            tracing::error!(error = %err, "API token lookup failed");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the case store failed; try again later",
+            )
+            .into_response()
+        }
     }
 }
 

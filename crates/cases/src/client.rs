@@ -278,9 +278,7 @@ impl CaseStore for CaseClient {
         let mut added = Vec::new();
         let mut parts = std::collections::VecDeque::from([batch.messages.as_slice()]);
         while let Some(part) = parts.pop_front() {
-            let body = MessageBatch {
-                messages: part.to_vec(),
-            };
+            let body = MessageBatch::new(part.to_vec());
             match self
                 .send::<Vec<TimelineEntry>>(self.request(Method::POST, &path)?.json(&body))
                 .await

@@ -283,6 +283,10 @@ pub struct Case {
     pub source: CaseSource,
     /// The agent working on it (e.g. a Twilio worker identity).
     pub assignee: Option<String>,
+    /// The assignee's display name when it was assigned, if known (pages show it, with the
+    /// identity in a tooltip).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee_name: Option<String>,
     /// Free labels.
     pub tags: Vec<String>,
     /// The requester's rating, once given.
@@ -327,6 +331,9 @@ pub struct NewCase {
     #[serde(default)]
     #[schema(min_length = 1, max_length = 200)]
     pub idempotency_key: Option<String>,
+    /// Which credential opened it; set by the service, never read from a request body.
+    #[serde(skip)]
+    pub via: Option<String>,
 }
 
 impl NewCase {
@@ -341,6 +348,7 @@ impl NewCase {
             priority: None,
             tags: Vec::new(),
             idempotency_key: None,
+            via: None,
         }
     }
 
@@ -409,6 +417,14 @@ pub struct StatusChange {
     #[serde(default)]
     #[schema(max_length = 500)]
     pub reason: Option<String>,
+    /// The actor's display name, if known (the timeline shows it; the id stays in `actor`).
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 200)]
+    pub actor_name: Option<String>,
+    /// Which credential made the change (`api:<integration>`, `web`); set by the service from
+    /// the request's credential, never read from a request body.
+    #[serde(skip)]
+    pub via: Option<String>,
 }
 
 impl StatusChange {
@@ -418,7 +434,16 @@ impl StatusChange {
             status,
             actor: actor.into(),
             reason: None,
+            actor_name: None,
+            via: None,
         }
+    }
+
+    /// Adds the actor's display name.
+    #[must_use]
+    pub fn actor_name(mut self, name: impl Into<String>) -> Self {
+        self.actor_name = Some(name.into());
+        self
     }
 
     /// Adds a reason.
@@ -430,6 +455,7 @@ impl StatusChange {
 
     pub(crate) fn validate(&self) -> Result<(), Error> {
         text("actor", &self.actor, 1, 200)?;
+        name("actor_name", self.actor_name.as_deref())?;
         opt_text("reason", self.reason.as_deref(), 500)
     }
 }
@@ -443,13 +469,39 @@ pub struct Assignment {
     /// Who assigns.
     #[schema(min_length = 1, max_length = 200)]
     pub actor: String,
+    /// The assignee's display name, if known.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 200)]
+    pub assignee_name: Option<String>,
+    /// The actor's display name, if known.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 200)]
+    pub actor_name: Option<String>,
+    /// Which credential made the change; set by the service, never read from a request body.
+    #[serde(skip)]
+    pub via: Option<String>,
 }
 
 impl Assignment {
+    /// `actor` assigns the case to `assignee` (`None` unassigns).
+    pub fn new(assignee: Option<String>, actor: impl Into<String>) -> Self {
+        Self {
+            assignee,
+            actor: actor.into(),
+            assignee_name: None,
+            actor_name: None,
+            via: None,
+        }
+    }
+
     pub(crate) fn validate(&self) -> Result<(), Error> {
         text("actor", &self.actor, 1, 200)?;
+        name("actor_name", self.actor_name.as_deref())?;
+        name("assignee_name", self.assignee_name.as_deref())?;
         if let Some(assignee) = &self.assignee {
             text("assignee", assignee, 1, 200)?;
+        } else if self.assignee_name.is_some() {
+            return Err(Error::invalid("assignee_name needs an assignee"));
         }
         Ok(())
     }
@@ -463,11 +515,19 @@ pub struct PriorityChange {
     /// Who changes it.
     #[schema(min_length = 1, max_length = 200)]
     pub actor: String,
+    /// The actor's display name, if known.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 200)]
+    pub actor_name: Option<String>,
+    /// Which credential made the change; set by the service, never read from a request body.
+    #[serde(skip)]
+    pub via: Option<String>,
 }
 
 impl PriorityChange {
     pub(crate) fn validate(&self) -> Result<(), Error> {
-        text("actor", &self.actor, 1, 200)
+        text("actor", &self.actor, 1, 200)?;
+        name("actor_name", self.actor_name.as_deref())
     }
 }
 
@@ -480,11 +540,29 @@ pub struct NewNote {
     /// 1 to 10,000 characters.
     #[schema(min_length = 1, max_length = 10000)]
     pub text: String,
+    /// The author's display name, if known.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 200)]
+    pub author_name: Option<String>,
+    /// Which credential wrote it; set by the service, never read from a request body.
+    #[serde(skip)]
+    pub via: Option<String>,
 }
 
 impl NewNote {
+    /// A note by `author`.
+    pub fn new(author: impl Into<String>, text: impl Into<String>) -> Self {
+        Self {
+            author: author.into(),
+            text: text.into(),
+            author_name: None,
+            via: None,
+        }
+    }
+
     pub(crate) fn validate(&self) -> Result<(), Error> {
         text("author", &self.author, 1, 200)?;
+        name("author_name", self.author_name.as_deref())?;
         text("text", &self.text, 1, 10_000)
     }
 }
@@ -506,6 +584,10 @@ pub struct NewMessage {
     #[serde(default)]
     #[schema(min_length = 1, max_length = 200)]
     pub external_id: Option<String>,
+    /// The author's display name, if known (a Discord user's name, an agent's friendly name).
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 200)]
+    pub author_name: Option<String>,
 }
 
 impl NewMessage {
@@ -520,7 +602,15 @@ impl NewMessage {
             text: text.into(),
             sent_at,
             external_id: None,
+            author_name: None,
         }
+    }
+
+    /// Sets the author's display name.
+    #[must_use]
+    pub fn author_name(mut self, name: impl Into<String>) -> Self {
+        self.author_name = Some(name.into());
+        self
     }
 
     /// Sets the external id (see [`NewMessage::external_id`](#structfield.external_id)).
@@ -532,6 +622,7 @@ impl NewMessage {
 
     pub(crate) fn validate(&self) -> Result<(), Error> {
         text("author", &self.author, 1, 200)?;
+        name("author_name", self.author_name.as_deref())?;
         text("text", &self.text, 0, 10_000)?;
         if let Some(id) = &self.external_id {
             text("external_id", id, 1, 200)?;
@@ -546,6 +637,19 @@ pub struct MessageBatch {
     /// 1 to 500 messages.
     #[schema(min_items = 1, max_items = 500)]
     pub messages: Vec<NewMessage>,
+    /// Which credential sent them; set by the service, never read from a request body.
+    #[serde(skip)]
+    pub via: Option<String>,
+}
+
+impl MessageBatch {
+    /// A batch of `messages`.
+    pub fn new(messages: Vec<NewMessage>) -> Self {
+        Self {
+            messages,
+            via: None,
+        }
+    }
 }
 
 /// A link to something outside (a Twilio task, a GitHub issue, a Discord message).
@@ -561,12 +665,20 @@ pub struct NewLink {
     /// Who adds it.
     #[schema(min_length = 1, max_length = 200)]
     pub actor: String,
+    /// The actor's display name, if known.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 200)]
+    pub actor_name: Option<String>,
+    /// Which credential added it; set by the service, never read from a request body.
+    #[serde(skip)]
+    pub via: Option<String>,
 }
 
 impl NewLink {
     pub(crate) fn validate(&self) -> Result<(), Error> {
         text("url", &self.url, 1, 2_000)?;
         opt_text("title", self.title.as_deref(), 200)?;
+        name("actor_name", self.actor_name.as_deref())?;
         text("actor", &self.actor, 1, 200)
     }
 }
@@ -588,10 +700,35 @@ pub struct TimelineEntry {
     /// When it happened (for messages: when the message was sent).
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
-    /// Who did it.
+    /// Who did it: an id (`discord:<id>`, an agent identity, `agent:<login>`, `system`).
     pub actor: String,
+    /// The actor's display name when it happened, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_name: Option<String>,
+    /// The credential it came through: `api:<integration>` for the REST API, `web` for the
+    /// agent pages; absent for the bridge's own writes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
     /// What happened.
     pub event: TimelineEvent,
+}
+
+impl TimelineEntry {
+    /// The name to show for the actor: its display name, else the requester's name for the
+    /// requester's own `discord:<id>`, else the id itself.
+    pub fn display_actor<'a>(&'a self, case: &'a Case) -> &'a str {
+        if let Some(name) = self.actor_name.as_deref() {
+            return name;
+        }
+        if self
+            .actor
+            .strip_prefix("discord:")
+            .is_some_and(|id| id == case.requester.discord_id)
+        {
+            return &case.requester.name;
+        }
+        &self.actor
+    }
 }
 
 /// What happened to a case.
@@ -618,6 +755,9 @@ pub enum TimelineEvent {
     Assigned {
         /// The new assignee; `null` when unassigned.
         assignee: Option<String>,
+        /// The assignee's display name, if known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        assignee_name: Option<String>,
     },
     /// The priority changed.
     PriorityChanged {
@@ -779,6 +919,11 @@ fn text(field: &str, value: &str, min: usize, max: usize) -> Result<(), Error> {
         )));
     }
     Ok(())
+}
+
+/// An optional display name: 1 to 200 characters when present.
+fn name(field: &str, value: Option<&str>) -> Result<(), Error> {
+    value.map_or(Ok(()), |v| text(field, v, 1, 200))
 }
 
 fn opt_text(field: &str, value: Option<&str>, max: usize) -> Result<(), Error> {

@@ -1,32 +1,37 @@
-//! The agent web pages: server-rendered HTML (maud escapes every value), a token login kept in an
-//! `HttpOnly`, `SameSite=Strict` cookie, and a per-session CSRF token in every form.
+//! The agent web pages: server-rendered HTML (maud escapes every value), agents signed in with
+//! their own account (or through single sign-on), sessions kept on the server, and a
+//! per-session CSRF token in every form.
 //!
-//! The session cookie is `v2.<issued>.<nonce>.<name>.<mac>` where `issued` is the login time
-//! (Unix seconds) and `mac` is an HMAC-SHA256 (keyed from the API token) over the issue time, the
-//! nonce and the agent's name; the CSRF token is another HMAC of the nonce. A session ends
-//! [`SESSION_SECONDS`] after login on the server too, not only in the browser, so a copied cookie
-//! stops working. Nothing is kept on the server, so any instance can check any session, and
-//! changing the token ends every session.
+//! The session cookie is a random value; the server keeps its SHA-256 digest with the agent,
+//! the CSRF token and the end of the session ([`crate::Accounts`]), so signing out ends the
+//! session everywhere and a session ends on the server when it expires, whatever the browser
+//! keeps. Failed sign-ins are limited per account and per address ([`crate::LoginLimits`]).
+//!
+//! The case page refreshes its transcript and timeline by itself: a small script asks
+//! `…/{number}/live` every few seconds with `If-None-Match`, and replaces only that part of the
+//! page, so a note being written is never lost. Without scripts the page works as before.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::Router;
+use axum::extract::connect_info::ConnectInfo;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, FromRequest, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
+use crate::accounts::Session;
 use crate::api::ListParams;
 use crate::error::{Error, ErrorKind};
+use crate::limit::{Attempt, describe_wait};
 use crate::model::{
     Assignment, Case, CaseKind, CaseNumber, CaseStatus, NewNote, StatusChange, TimelineEntry,
     TimelineEvent,
@@ -34,108 +39,95 @@ use crate::model::{
 use crate::service::Shared;
 
 const COOKIE: &str = "flexcord_cases_session";
-/// How long a session lasts after login, in the browser and on the server.
-const SESSION_SECONDS: u32 = 12 * 60 * 60;
+const OIDC_COOKIE: &str = "flexcord_cases_oidc";
+/// How often the case page asks for changes, in milliseconds.
+const LIVE_EVERY_MS: u32 = 5_000;
 
-struct Session {
-    name: String,
-    csrf: String,
-}
-
-fn mac(key: &[u8; 32], parts: &[&[u8]]) -> Vec<u8> {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
-    for part in parts {
-        mac.update(&(part.len() as u64).to_be_bytes());
-        mac.update(part);
-    }
-    mac.finalize().into_bytes().to_vec()
-}
-
-fn csrf_for(key: &[u8; 32], nonce: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(mac(key, &[b"csrf", nonce]))
-}
-
-/// Seconds since the Unix epoch, now.
-fn unix_now() -> i64 {
-    OffsetDateTime::now_utc().unix_timestamp()
-}
-
-/// A session cookie value for `name`, issued at `issued` (Unix seconds).
-fn new_cookie_value(key: &[u8; 32], name: &str, issued: i64) -> Result<String, Error> {
-    let mut nonce = [0u8; 18];
-    getrandom::fill(&mut nonce)
-        .map_err(|e| Error::new(ErrorKind::Database).with_source(e.to_string()))?;
-    let tag = mac(
-        key,
-        &[b"session", &issued.to_be_bytes(), &nonce, name.as_bytes()],
-    );
-    Ok(format!(
-        "v2.{issued}.{}.{}.{}",
-        URL_SAFE_NO_PAD.encode(nonce),
-        URL_SAFE_NO_PAD.encode(name.as_bytes()),
-        URL_SAFE_NO_PAD.encode(tag)
-    ))
-}
-
-fn session(shared: &Shared, headers: &HeaderMap) -> Option<Session> {
-    let value = headers
+fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
-        .map(|(_, v)| v)?;
-    parse_session(&shared.web_key, value, unix_now())
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty())
 }
 
-/// Checks a session cookie value at time `now` (Unix seconds): its MAC, and that it was issued at
-/// most [`SESSION_SECONDS`] ago (and not in the future, beyond a minute of clock skew).
-fn parse_session(key: &[u8; 32], value: &str, now: i64) -> Option<Session> {
-    let mut parts = value.split('.');
-    let (Some("v2"), Some(issued), Some(nonce), Some(name), Some(tag), None) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return None;
-    };
-    let issued: i64 = issued.parse().ok()?;
-    let nonce = URL_SAFE_NO_PAD.decode(nonce).ok()?;
-    let name = URL_SAFE_NO_PAD.decode(name).ok()?;
-    let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
-    let expected = mac(key, &[b"session", &issued.to_be_bytes(), &nonce, &name]);
-    if !bool::from(expected.ct_eq(&tag)) {
-        return None;
+/// The signed-in agent's session, if the cookie names one that has not ended.
+async fn session(shared: &Shared, headers: &HeaderMap) -> Option<Session> {
+    let cookie = cookie_value(headers, COOKIE)?;
+    let accounts = shared.accounts.as_ref()?;
+    match accounts.session(cookie, shared.now()).await {
+        Ok(found) => found,
+        Err(err) => {
+            tracing::error!(error = %err, "session lookup failed");
+            None
+        }
     }
-    let age = now.checked_sub(issued)?;
-    if !(-60..=i64::from(SESSION_SECONDS)).contains(&age) {
-        return None;
-    }
-    Some(Session {
-        name: String::from_utf8(name).ok()?,
-        csrf: csrf_for(key, &nonce),
-    })
 }
 
-fn cookie_header(shared: &Shared, value: &str, max_age: u32) -> HeaderValue {
-    let path = if shared.web_prefix.is_empty() {
+fn cookie_path(shared: &Shared) -> &str {
+    if shared.web_prefix.is_empty() {
         "/"
     } else {
         shared.web_prefix.as_str()
-    };
+    }
+}
+
+fn cookie_header(
+    shared: &Shared,
+    name: &str,
+    value: &str,
+    max_age: u64,
+    same_site: &str,
+) -> HeaderValue {
     let secure = if shared.secure_cookies {
         "; Secure"
     } else {
         ""
     };
     let cookie = format!(
-        "{COOKIE}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
+        "{name}={value}; Path={}; Max-Age={max_age}; HttpOnly; SameSite={same_site}{secure}",
+        cookie_path(shared)
     );
     HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static("invalid=1"))
+}
+
+/// A form post from another site (its `Origin` names another host) is refused, sign-in
+/// included; forms of a session also carry its CSRF token.
+fn foreign_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest);
+    origin == "null" || !origin_host.eq_ignore_ascii_case(host)
+}
+
+/// The client's address: the last entry of the configured proxy header, else the peer.
+fn client_address(shared: &Shared, request: &Request) -> String {
+    if let Some(name) = &shared.client_ip_header
+        && let Some(value) = request
+            .headers()
+            .get(name.as_str())
+            .and_then(|v| v.to_str().ok())
+        && let Some(last) = value
+            .rsplit(',')
+            .next()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    {
+        return last.chars().take(64).collect();
+    }
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_owned(), |ConnectInfo(a)| a.ip().to_string())
 }
 
 fn page(shared: &Shared, title: &str, who: Option<&Session>, body: &Markup) -> Html<String> {
@@ -153,7 +145,7 @@ fn page(shared: &Shared, title: &str, who: Option<&Session>, body: &Markup) -> H
                 header {
                     a.brand href={ (prefix) "/" } { "flexcord cases" }
                     @if let Some(session) = who {
-                        span.who { "Signed in as " strong { (session.name) } }
+                        span.who { "Signed in as " strong title=(session.agent_id) { (session.agent_name) } }
                         form.inline method="post" action={ (prefix) "/logout" } {
                             input type="hidden" name="csrf" value=(session.csrf);
                             button type="submit" { "Sign out" }
@@ -167,9 +159,12 @@ fn page(shared: &Shared, title: &str, who: Option<&Session>, body: &Markup) -> H
     Html(markup.into_string())
 }
 
+/// One stylesheet: two columns on a desk, one under 700 px (the sidebar goes below the main
+/// column, tables become stacked cards, long words wrap).
 const CSS: &str = "
-body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;color:#1d2230;background:#f5f6fa}
-header{display:flex;gap:1rem;align-items:center;padding:.6rem 1.5rem;background:#2b2d42;color:#fff}
+*{box-sizing:border-box}
+body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;color:#1d2230;background:#f5f6fa;overflow-wrap:anywhere}
+header{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:center;padding:.6rem 1.5rem;background:#2b2d42;color:#fff}
 header a.brand{color:#fff;font-weight:600;text-decoration:none;margin-right:auto}
 header button{background:none;border:1px solid #aab;color:#fff;border-radius:4px;padding:.2rem .6rem;cursor:pointer}
 main{max-width:1100px;margin:1.5rem auto;padding:0 1.5rem}
@@ -179,11 +174,12 @@ th{background:#eceef5;font-weight:600}
 a{color:#3a47c4}
 form.filters,form.action{display:flex;flex-wrap:wrap;gap:.5rem;align-items:end;margin:.6rem 0}
 form.inline{display:inline}
-label{display:flex;flex-direction:column;font-size:.85rem;color:#555}
-input,select,textarea,button{font:inherit;padding:.3rem .45rem;border:1px solid #c5c8d6;border-radius:4px}
+label{display:flex;flex-direction:column;font-size:.85rem;color:#555;max-width:100%}
+input,select,textarea,button{font:inherit;padding:.3rem .45rem;border:1px solid #c5c8d6;border-radius:4px;max-width:100%}
 button{background:#3a47c4;color:#fff;border-color:#3a47c4;cursor:pointer}
-textarea{width:100%;box-sizing:border-box;min-height:4rem}
-.grid{display:grid;grid-template-columns:2fr 1fr;gap:1.5rem}
+button.secondary{background:#fff;color:#3a47c4}
+textarea{width:100%;min-height:4rem}
+.grid{display:grid;grid-template-columns:minmax(0,2fr) minmax(0,1fr);gap:1.5rem}
 .card{background:#fff;border:1px solid #e3e5ee;border-radius:6px;padding:1rem;margin-bottom:1rem}
 .card>:first-child{margin-top:0}
 .badge{display:inline-block;padding:.05rem .45rem;border-radius:10px;font-size:.8rem;background:#e3e5ee}
@@ -193,9 +189,56 @@ textarea{width:100%;box-sizing:border-box;min-height:4rem}
 .meta{color:#667;font-size:.82rem}
 .pre{white-space:pre-wrap}
 .error{background:#fde2e2;border:1px solid #e99;padding:.6rem;border-radius:4px}
-dl{display:grid;grid-template-columns:auto 1fr;gap:.2rem .8rem;margin:0}
+.or{text-align:center;color:#667;margin:1rem 0}
+dl{display:grid;grid-template-columns:auto minmax(0,1fr);gap:.2rem .8rem;margin:0}
 dt{color:#667}
+dd{margin:0}
+@media (max-width:700px){
+main{margin:1rem auto;padding:0 .75rem}
+header{padding:.6rem .75rem}
+.grid{grid-template-columns:minmax(0,1fr);gap:0}
+table.stack,table.stack tbody,table.stack tr,table.stack td{display:block;width:100%}
+table.stack thead{display:none}
+table.stack tr{border-bottom:2px solid #e3e5ee;padding:.3rem 0}
+table.stack td{border:0;padding:.15rem .6rem}
+table.stack td[data-label]::before{content:attr(data-label) ': ';color:#667;font-size:.82rem}
+form.filters label,form.filters input,form.filters select{width:100%}
+}
 ";
+
+/// Replaces the case page's live part when the server has something new.
+const LIVE_JS: &str = r#"(function () {
+  var live = document.getElementById("live");
+  if (!live || !window.fetch) { return; }
+  var src = live.getAttribute("data-src");
+  var etag = live.getAttribute("data-etag") || "";
+  var every = parseInt(live.getAttribute("data-every"), 10) || 5000;
+  function poll() {
+    if (document.hidden) { return setTimeout(poll, every); }
+    fetch(src, { headers: { "If-None-Match": etag }, credentials: "same-origin", cache: "no-store" })
+      .then(function (r) {
+        if (r.status === 200) {
+          etag = r.headers.get("ETag") || "";
+          return r.text().then(function (html) { live.innerHTML = html; live.setAttribute("data-etag", etag); setTimeout(poll, every); });
+        }
+        if (r.status === 304) { setTimeout(poll, every); }
+      })
+      .catch(function () { setTimeout(poll, every * 2); });
+  }
+  setTimeout(poll, every);
+})();
+"#;
+
+async fn live_js() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/javascript; charset=utf-8"),
+        )],
+        LIVE_JS,
+    )
+        .into_response()
+}
 
 fn fmt_time(t: OffsetDateTime) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
@@ -206,6 +249,11 @@ fn fmt_time(t: OffsetDateTime) -> String {
 
 fn status_badge(status: CaseStatus) -> Markup {
     html! { span class={ "badge s-" (status.as_str()) } { (status.as_str()) } }
+}
+
+/// A person's display name with their id in a tooltip.
+fn person(name: &str, id: &str) -> Markup {
+    html! { span.person title=(id) { (name) } }
 }
 
 fn error_page(
@@ -233,7 +281,7 @@ fn store_error(shared: &Shared, who: &Session, err: &Error, back: &str) -> Respo
             return error_page(
                 shared,
                 Some(who),
-                StatusCode::INTERNAL_SERVER_ERROR,
+                StatusCode::SERVICE_UNAVAILABLE,
                 "The case store failed; try again later.",
                 back,
             );
@@ -249,21 +297,31 @@ fn to_login(shared: &Shared) -> Response {
 #[derive(Deserialize)]
 struct LoginForm {
     #[serde(default)]
-    token: String,
+    login: String,
     #[serde(default)]
-    name: String,
+    password: String,
 }
 
 fn login_page(shared: &Shared, error: Option<&str>) -> Html<String> {
     let prefix = &shared.web_prefix;
+    let passwords = shared.accounts.is_some();
+    let sso = shared.oidc.is_some() && passwords;
     let body = html! {
         div.card style="max-width:26rem;margin:3rem auto" {
             h1 { "Sign in" }
-            @if let Some(error) = error { p.error { (error) } }
-            form.action method="post" action={ (prefix) "/login" } style="flex-direction:column;align-items:stretch" {
-                label { "Your name (shown on notes and changes)" input name="name" required maxlength="100" autocomplete="name"; }
-                label { "Case API token" input name="token" type="password" required autocomplete="current-password"; }
-                button type="submit" { "Sign in" }
+            @if let Some(error) = error { p.error role="alert" { (error) } }
+            @if sso {
+                p { a href={ (prefix) "/oidc/login" } { button.secondary type="button" { "Sign in with single sign-on" } } }
+                p.or { "or with your case account" }
+            }
+            @if passwords {
+                form.action method="post" action={ (prefix) "/login" } style="flex-direction:column;align-items:stretch" {
+                    label { "Login" input name="login" required maxlength="64" autocomplete="username" autocapitalize="none"; }
+                    label { "Password" input name="password" type="password" required autocomplete="current-password"; }
+                    button type="submit" { "Sign in" }
+                }
+            } @else {
+                p.error { "Sign-in is not set up: the case service has no agent accounts." }
             }
         }
     };
@@ -274,38 +332,245 @@ async fn login_form(State(shared): State<Arc<Shared>>) -> Html<String> {
     login_page(&shared, None)
 }
 
-async fn login(State(shared): State<Arc<Shared>>, Form(form): Form<LoginForm>) -> Response {
-    let name = form.name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.contains('\0') {
+/// Starts a session for an agent and sends them to the case list.
+async fn signed_in(
+    shared: &Shared,
+    agent_id: &str,
+    agent_name: &str,
+    meta_refresh: bool,
+) -> Response {
+    let Some(accounts) = &shared.accounts else {
         return (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            login_page(&shared, Some("Enter your name (at most 100 characters).")),
+            StatusCode::SERVICE_UNAVAILABLE,
+            login_page(shared, Some("Sign-in is not set up.")),
         )
             .into_response();
+    };
+    let now = shared.now();
+    if let Err(err) = accounts.purge_sessions(now).await {
+        tracing::warn!(error = %err, "could not purge ended sessions");
     }
-    if !shared.token_matches(form.token.trim()) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            login_page(&shared, Some("That token is not the case API token.")),
-        )
-            .into_response();
-    }
-    match new_cookie_value(&shared.web_key, name, unix_now()) {
-        Ok(value) => {
-            let mut response = Redirect::to(&format!("{}/", shared.web_prefix)).into_response();
-            response.headers_mut().insert(
+    let ttl = time::Duration::try_from(shared.session_ttl).unwrap_or(time::Duration::HOUR);
+    match accounts
+        .start_session(agent_id, agent_name, now + ttl)
+        .await
+    {
+        Ok((cookie, _)) => {
+            let home = format!("{}/", shared.web_prefix);
+            let mut response = if meta_refresh {
+                // After the provider's redirect a `SameSite=Strict` cookie is not sent on the
+                // same redirect chain: continue from a page of this site.
+                let body = html! {
+                    (DOCTYPE)
+                    html { head { meta http-equiv="refresh" content={ "0;url=" (home) }; title { "Signed in" } }
+                        body { p { "Signed in. " a href=(home) { "Continue" } } } }
+                };
+                Html(body.into_string()).into_response()
+            } else {
+                Redirect::to(&home).into_response()
+            };
+            let headers = response.headers_mut();
+            headers.append(
                 header::SET_COOKIE,
-                cookie_header(&shared, &value, SESSION_SECONDS),
+                cookie_header(
+                    shared,
+                    COOKIE,
+                    &cookie,
+                    shared.session_ttl.as_secs(),
+                    "Strict",
+                ),
             );
+            if meta_refresh {
+                headers.append(
+                    header::SET_COOKIE,
+                    cookie_header(shared, OIDC_COOKIE, "", 0, "Lax"),
+                );
+            }
             response
         }
         Err(err) => {
-            tracing::error!(error = %err, "no randomness for a session");
+            tracing::error!(error = %err, "could not start a session");
             (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                login_page(&shared, Some("Could not start a session.")),
+                StatusCode::SERVICE_UNAVAILABLE,
+                login_page(shared, Some("Could not start a session; try again.")),
             )
                 .into_response()
+        }
+    }
+}
+
+async fn login(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    if foreign_origin(request.headers()) {
+        return (
+            StatusCode::FORBIDDEN,
+            login_page(&shared, Some("This form did not come from this site.")),
+        )
+            .into_response();
+    }
+    let address = client_address(&shared, &request);
+    let Form(form) = match Form::<LoginForm>::from_request(request, &()).await {
+        Ok(form) => form,
+        Err(rejection) => {
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                login_page(&shared, Some(&rejection.body_text())),
+            )
+                .into_response();
+        }
+    };
+    let Some(accounts) = shared.accounts.clone() else {
+        return (
+            StatusCode::UNAUTHORIZED,
+            login_page(
+                &shared,
+                Some("Sign-in is not set up: the case service has no agent accounts."),
+            ),
+        )
+            .into_response();
+    };
+    let login = form.login.trim();
+    if login.is_empty()
+        || login.len() > 64
+        || form.password.is_empty()
+        || form.password.len() > 1024
+    {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            login_page(&shared, Some("Enter your login and password.")),
+        )
+            .into_response();
+    }
+    let attempt = Attempt {
+        account: login,
+        address: &address,
+    };
+    if let Some(wait) = shared.limiter.blocked(&attempt, Instant::now()) {
+        let message = format!(
+            "Too many failed sign-ins for this account or from this address. Try again in {}.",
+            describe_wait(wait)
+        );
+        let mut response = (
+            StatusCode::TOO_MANY_REQUESTS,
+            login_page(&shared, Some(&message)),
+        )
+            .into_response();
+        if let Ok(value) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return response;
+    }
+    match accounts.check_password(login, &form.password).await {
+        Ok(Some(agent)) => {
+            shared.limiter.succeeded(&attempt);
+            tracing::info!(agent = %agent.actor_id(), "agent signed in");
+            signed_in(&shared, &agent.actor_id(), &agent.display_name, false).await
+        }
+        Ok(None) => {
+            shared.limiter.failed(&attempt, Instant::now());
+            tracing::info!(login, address = %address, "failed sign-in");
+            (
+                StatusCode::UNAUTHORIZED,
+                login_page(&shared, Some("Wrong login or password.")),
+            )
+                .into_response()
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "sign-in failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                login_page(&shared, Some("The case store failed; try again later.")),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn oidc_login(State(shared): State<Arc<Shared>>) -> Response {
+    let (Some(oidc), Some(_)) = (&shared.oidc, &shared.accounts) else {
+        return (
+            StatusCode::NOT_FOUND,
+            login_page(&shared, Some("Single sign-on is not set up.")),
+        )
+            .into_response();
+    };
+    match oidc.start().await {
+        Ok(started) => {
+            let mut response = Redirect::to(&started.url).into_response();
+            response.headers_mut().insert(
+                header::SET_COOKIE,
+                cookie_header(&shared, OIDC_COOKIE, &started.cookie, 600, "Lax"),
+            );
+            response
+        }
+        Err(why) => {
+            tracing::error!(error = %why, "single sign-on could not start");
+            (
+                StatusCode::BAD_GATEWAY,
+                login_page(
+                    &shared,
+                    Some("The single sign-on provider cannot be reached; try again later."),
+                ),
+            )
+                .into_response()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CallbackParams {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+async fn oidc_callback(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    query: Result<Query<CallbackParams>, QueryRejection>,
+) -> Response {
+    let Some(oidc) = &shared.oidc else {
+        return (
+            StatusCode::NOT_FOUND,
+            login_page(&shared, Some("Single sign-on is not set up.")),
+        )
+            .into_response();
+    };
+    let refused = |status: StatusCode, message: &str| {
+        (status, login_page(&shared, Some(message))).into_response()
+    };
+    let Ok(Query(params)) = query else {
+        return refused(
+            StatusCode::BAD_REQUEST,
+            "The single sign-on answer was malformed.",
+        );
+    };
+    if let Some(error) = params.error {
+        tracing::info!(error = %error, "the provider refused the sign-in");
+        return refused(
+            StatusCode::UNAUTHORIZED,
+            "The single sign-on provider did not sign you in.",
+        );
+    }
+    let Some(cookie) = cookie_value(&headers, OIDC_COOKIE) else {
+        return refused(
+            StatusCode::BAD_REQUEST,
+            "The sign-in was not started here or has expired; start again.",
+        );
+    };
+    match oidc.finish(cookie, &params.state, &params.code).await {
+        Ok(agent) => {
+            tracing::info!(agent = %agent.id, "agent signed in through single sign-on");
+            signed_in(&shared, &agent.id, &agent.name, true).await
+        }
+        Err(why) => {
+            tracing::warn!(error = %why, "single sign-on failed");
+            refused(
+                StatusCode::UNAUTHORIZED,
+                &format!("Single sign-on failed: {why}."),
+            )
         }
     }
 }
@@ -335,16 +600,29 @@ async fn logout(
     headers: HeaderMap,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
-    let Some(who) = session(&shared, &headers) else {
+    let Some(who) = session(&shared, &headers).await else {
         return to_login(&shared);
     };
-    if !csrf_ok(&who, &form.csrf) {
+    if foreign_origin(&headers) || !csrf_ok(&who, &form.csrf) {
         return csrf_refused(&shared, &who);
     }
+    if let (Some(accounts), Some(cookie)) = (&shared.accounts, cookie_value(&headers, COOKIE))
+        && let Err(err) = accounts.end_session(cookie).await
+    {
+        tracing::error!(error = %err, "could not end a session");
+        return error_page(
+            &shared,
+            Some(&who),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Could not sign you out; try again.",
+            &format!("{}/", shared.web_prefix),
+        );
+    }
     let mut response = to_login(&shared);
-    response
-        .headers_mut()
-        .insert(header::SET_COOKIE, cookie_header(&shared, "", 0));
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        cookie_header(&shared, COOKIE, "", 0, "Strict"),
+    );
     response
 }
 
@@ -353,7 +631,7 @@ async fn list(
     headers: HeaderMap,
     query: Result<Query<ListParams>, QueryRejection>,
 ) -> Response {
-    let Some(who) = session(&shared, &headers) else {
+    let Some(who) = session(&shared, &headers).await else {
         return to_login(&shared);
     };
     let prefix = shared.web_prefix.clone();
@@ -428,19 +706,19 @@ async fn list(
         @if cases.cases.is_empty() {
             p { "No cases match." }
         } @else {
-            table {
+            table.stack {
                 thead { tr { th { "Case" } th { "Subject" } th { "Kind" } th { "Status" } th { "Priority" } th { "Requester" } th { "Assignee" } th { "Updated" } } }
                 tbody {
                     @for case in &cases.cases {
                         tr {
                             td { a href={ (prefix) "/" (case.number) } { (case.number) } }
-                            td { (case.subject) }
-                            td { (case.kind.as_str()) }
-                            td { (status_badge(case.status)) }
-                            td { (case.priority.as_str()) }
-                            td { (case.requester.name) br; span.meta { (case.requester.discord_id) } }
-                            td { (case.assignee.as_deref().unwrap_or("—")) }
-                            td.meta { (fmt_time(case.updated_at)) }
+                            td data-label="Subject" { (case.subject) }
+                            td data-label="Kind" { (case.kind.as_str()) }
+                            td data-label="Status" { (status_badge(case.status)) }
+                            td data-label="Priority" { (case.priority.as_str()) }
+                            td data-label="Requester" { (person(&case.requester.name, &format!("discord:{}", case.requester.discord_id))) }
+                            td data-label="Assignee" { (assignee(case)) }
+                            td.meta data-label="Updated" { (fmt_time(case.updated_at)) }
                         }
                     }
                 }
@@ -449,6 +727,15 @@ async fn list(
         @if let Some(next) = next { p { a href=(next) { "Older cases →" } } }
     };
     page(&shared, "Cases", Some(&who), &body).into_response()
+}
+
+/// The case's assignee: display name with the identity in a tooltip, or a dash.
+fn assignee(case: &Case) -> Markup {
+    match (&case.assignee, &case.assignee_name) {
+        (Some(id), Some(name)) => person(name, id),
+        (Some(id), None) => person(id, id),
+        (None, _) => html! { "—" },
+    }
 }
 
 fn entry_text(entry: &TimelineEntry) -> Markup {
@@ -462,8 +749,11 @@ fn entry_text(entry: &TimelineEntry) -> Markup {
         },
         TimelineEvent::Assigned {
             assignee: Some(who),
-        } => html! { "assigned it to " strong { (who) } },
-        TimelineEvent::Assigned { assignee: None } => html! { "unassigned it" },
+            assignee_name,
+        } => {
+            html! { "assigned it to " strong { (person(assignee_name.as_deref().unwrap_or(who), who)) } }
+        }
+        TimelineEvent::Assigned { assignee: None, .. } => html! { "unassigned it" },
         TimelineEvent::PriorityChanged { from, to } => {
             html! { "changed priority " (from.as_str()) " → " (to.as_str()) }
         }
@@ -489,7 +779,7 @@ async fn case_page(
     headers: HeaderMap,
     Path(raw): Path<String>,
 ) -> Response {
-    let Some(who) = session(&shared, &headers) else {
+    let Some(who) = session(&shared, &headers).await else {
         return to_login(&shared);
     };
     let prefix = shared.web_prefix.clone();
@@ -515,9 +805,103 @@ async fn case_page(
     page(&shared, &case.number.to_string(), Some(&who), &body).into_response()
 }
 
+/// The live part of the case page (transcript and timeline), for the page's script: 304 when
+/// it has not changed since the `ETag` the script holds, 401 without a session.
+async fn case_live(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+) -> Response {
+    if session(&shared, &headers).await.is_none() {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let Ok(number) = raw.parse::<CaseNumber>() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let (case, timeline) =
+        match tokio::try_join!(shared.store.get(number), shared.store.timeline(number)) {
+            Ok(found) => found,
+            Err(err) if matches!(err.kind(), ErrorKind::NotFound { .. }) => {
+                return StatusCode::NOT_FOUND.into_response();
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "case live update failed");
+                return StatusCode::SERVICE_UNAVAILABLE.into_response();
+            }
+        };
+    let fragment = live_part(&case, &timeline).into_string();
+    let etag = etag_of(&fragment);
+    let unchanged = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    let etag_header =
+        HeaderValue::from_str(&etag).unwrap_or_else(|_| HeaderValue::from_static("\"0\""));
+    if unchanged {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag_header)]).into_response();
+    }
+    (
+        [
+            (header::ETAG, etag_header),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            ),
+        ],
+        fragment,
+    )
+        .into_response()
+}
+
+/// A strong `ETag` of a rendered fragment.
+fn etag_of(fragment: &str) -> String {
+    let digest = Sha256::digest(fragment.as_bytes());
+    let hex = digest.iter().take(12).fold(String::new(), |mut out, b| {
+        use std::fmt::Write as _;
+        let _ = write!(out, "{b:02x}");
+        out
+    });
+    format!("\"{hex}\"")
+}
+
+/// Transcript and timeline: what changes while an agent looks at a case.
+fn live_part(case: &Case, timeline: &[TimelineEntry]) -> Markup {
+    let requester_actor = format!("discord:{}", case.requester.discord_id);
+    html! {
+        div.card {
+            h2 { "Transcript" }
+            @let messages: Vec<&TimelineEntry> = timeline.iter().filter(|e| matches!(e.event, TimelineEvent::Message { .. })).collect();
+            @if messages.is_empty() { p.meta { "No messages yet." } }
+            @for entry in messages {
+                @if let TimelineEvent::Message { text } = &entry.event {
+                    div class={ "msg" @if entry.actor == requester_actor { " user" } } {
+                        div.meta { strong { (person(entry.display_actor(case), &entry.actor)) } " · " (fmt_time(entry.at)) }
+                        (text)
+                    }
+                }
+            }
+        }
+        div.card {
+            h2 { "Timeline" }
+            table.stack.timeline {
+                tbody {
+                    @for entry in timeline {
+                        tr {
+                            td.meta style="white-space:nowrap" { (fmt_time(entry.at)) }
+                            td {
+                                strong { (person(entry.display_actor(case), &entry.actor)) } " " (entry_text(entry))
+                                @if let Some(via) = &entry.via { " " span.meta { "(" (via) ")" } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn case_body(prefix: &str, who: &Session, case: &Case, timeline: &[TimelineEntry]) -> Markup {
     let base = format!("{prefix}/{}", case.number);
-    let requester_actor = format!("discord:{}", case.requester.discord_id);
     let next_statuses: Vec<CaseStatus> = CaseStatus::ALL
         .iter()
         .copied()
@@ -532,31 +916,9 @@ fn case_body(prefix: &str, who: &Session, case: &Case, timeline: &[TimelineEntry
                     h2 { "Description" }
                     @if case.description.is_empty() { p.meta { "No description." } } @else { div.pre { (case.description) } }
                 }
-                div.card {
-                    h2 { "Transcript" }
-                    @let messages: Vec<&TimelineEntry> = timeline.iter().filter(|e| matches!(e.event, TimelineEvent::Message { .. })).collect();
-                    @if messages.is_empty() { p.meta { "No messages yet." } }
-                    @for entry in messages {
-                        @if let TimelineEvent::Message { text } = &entry.event {
-                            div class={ "msg" @if entry.actor == requester_actor { " user" } } {
-                                div.meta { strong { (entry.actor) } " · " (fmt_time(entry.at)) }
-                                (text)
-                            }
-                        }
-                    }
-                }
-                div.card {
-                    h2 { "Timeline" }
-                    table {
-                        tbody {
-                            @for entry in timeline {
-                                tr {
-                                    td.meta style="white-space:nowrap" { (fmt_time(entry.at)) }
-                                    td { strong { (entry.actor) } " " (entry_text(entry)) }
-                                }
-                            }
-                        }
-                    }
+                @let fragment = live_part(case, timeline);
+                div #live data-src={ (base) "/live" } data-etag=(etag_of(&fragment.0)) data-every=(LIVE_EVERY_MS) {
+                    (fragment)
                 }
             }
             div {
@@ -565,8 +927,8 @@ fn case_body(prefix: &str, who: &Session, case: &Case, timeline: &[TimelineEntry
                         dt { "Status" } dd { (status_badge(case.status)) }
                         dt { "Kind" } dd { (case.kind.as_str()) }
                         dt { "Priority" } dd { (case.priority.as_str()) }
-                        dt { "Requester" } dd { (case.requester.name) " " span.meta { "(" (case.requester.discord_id) ")" } }
-                        dt { "Assignee" } dd { (case.assignee.as_deref().unwrap_or("—")) }
+                        dt { "Requester" } dd { (person(&case.requester.name, &format!("discord:{}", case.requester.discord_id))) }
+                        dt { "Assignee" } dd { (assignee(case)) }
                         @if !case.tags.is_empty() { dt { "Tags" } dd { (case.tags.join(", ")) } }
                         @if let Some(sid) = &case.source.twilio_sid { dt { "Twilio" } dd { code { (sid) } } }
                         @if let Some(channel) = &case.source.channel_id { dt { "Channel" } dd { code { (channel) } } }
@@ -593,13 +955,20 @@ fn case_body(prefix: &str, who: &Session, case: &Case, timeline: &[TimelineEntry
                         }
                     }
                     h3 { "Assign" }
+                    @if case.assignee.as_deref() != Some(who.agent_id.as_str()) {
+                        form.action method="post" action={ (base) "/assign" } {
+                            input type="hidden" name="csrf" value=(who.csrf);
+                            input type="hidden" name="assignee" value=(who.agent_id);
+                            button type="submit" { "Assign to me" }
+                        }
+                    }
                     form.action method="post" action={ (base) "/assign" } {
                         input type="hidden" name="csrf" value=(who.csrf);
-                        label { "Assignee (empty to unassign)" input name="assignee" value=(case.assignee.as_deref().unwrap_or("")) maxlength="200"; }
+                        label { "Assignee id (empty to unassign)" input name="assignee" value=(case.assignee.as_deref().unwrap_or("")) maxlength="200"; }
                         button type="submit" { "Assign" }
                     }
                     h3 { "Add a note" }
-                    form method="post" action={ (base) "/note" } {
+                    form #note method="post" action={ (base) "/note" } {
                         input type="hidden" name="csrf" value=(who.csrf);
                         textarea name="text" required maxlength="10000" {}
                         button type="submit" { "Add note" }
@@ -607,6 +976,7 @@ fn case_body(prefix: &str, who: &Session, case: &Case, timeline: &[TimelineEntry
                 }
             }
         }
+        script src={ (prefix) "/assets/live.js" } defer {}
     }
 }
 
@@ -614,6 +984,7 @@ fn case_body(prefix: &str, who: &Session, case: &Case, timeline: &[TimelineEntry
 struct StatusForm {
     #[serde(default)]
     csrf: String,
+    #[serde(default)]
     status: String,
     #[serde(default)]
     reason: String,
@@ -635,7 +1006,8 @@ struct NoteForm {
     text: String,
 }
 
-/// Checks the session and CSRF token, runs `act`, then sends the agent back to the case page.
+/// Checks the session, the form's origin and CSRF token, runs `act` with the signed-in agent,
+/// then sends the agent back to the case page.
 async fn form_action<F, Fut>(
     shared: &Shared,
     headers: &HeaderMap,
@@ -644,13 +1016,13 @@ async fn form_action<F, Fut>(
     act: F,
 ) -> Response
 where
-    F: FnOnce(CaseNumber, String) -> Fut,
+    F: FnOnce(CaseNumber, Session) -> Fut,
     Fut: std::future::Future<Output = Result<(), Error>>,
 {
-    let Some(who) = session(shared, headers) else {
+    let Some(who) = session(shared, headers).await else {
         return to_login(shared);
     };
-    if !csrf_ok(&who, csrf) {
+    if foreign_origin(headers) || !csrf_ok(&who, csrf) {
         return csrf_refused(shared, &who);
     }
     let back = format!("{}/", shared.web_prefix);
@@ -667,7 +1039,7 @@ where
         }
     };
     let case_url = format!("{}/{number}", shared.web_prefix);
-    match act(number, who.name.clone()).await {
+    match act(number, who.clone()).await {
         Ok(()) => Redirect::to(&case_url).into_response(),
         Err(err) => store_error(shared, &who, &err, &case_url),
     }
@@ -685,20 +1057,12 @@ async fn post_status(
         &headers,
         &raw,
         &form.csrf,
-        |number, name| async move {
+        |number, who| async move {
             let status: CaseStatus = form.status.parse()?;
-            let reason = Some(form.reason.trim().to_owned()).filter(|r| !r.is_empty());
-            store
-                .transition(
-                    number,
-                    StatusChange {
-                        status,
-                        actor: name,
-                        reason,
-                    },
-                )
-                .await
-                .map(drop)
+            let mut change = StatusChange::new(status, who.agent_id).actor_name(who.agent_name);
+            change.reason = Some(form.reason.trim().to_owned()).filter(|r| !r.is_empty());
+            change.via = Some("web".to_owned());
+            store.transition(number, change).await.map(drop)
         },
     )
     .await
@@ -716,18 +1080,15 @@ async fn post_assign(
         &headers,
         &raw,
         &form.csrf,
-        |number, name| async move {
+        |number, who| async move {
             let assignee = Some(form.assignee.trim().to_owned()).filter(|a| !a.is_empty());
-            store
-                .assign(
-                    number,
-                    Assignment {
-                        assignee,
-                        actor: name,
-                    },
-                )
-                .await
-                .map(drop)
+            let mut assignment = Assignment::new(assignee.clone(), who.agent_id.clone());
+            // Assigning oneself names oneself; another id keeps the name it had.
+            assignment.assignee_name = (assignee.as_deref() == Some(who.agent_id.as_str()))
+                .then(|| who.agent_name.clone());
+            assignment.actor_name = Some(who.agent_name);
+            assignment.via = Some("web".to_owned());
+            store.assign(number, assignment).await.map(drop)
         },
     )
     .await
@@ -745,17 +1106,11 @@ async fn post_note(
         &headers,
         &raw,
         &form.csrf,
-        |number, name| async move {
-            store
-                .add_note(
-                    number,
-                    NewNote {
-                        author: name,
-                        text: form.text,
-                    },
-                )
-                .await
-                .map(drop)
+        |number, who| async move {
+            let mut note = NewNote::new(who.agent_id, form.text);
+            note.author_name = Some(who.agent_name);
+            note.via = Some("web".to_owned());
+            store.add_note(number, note).await.map(drop)
         },
     )
     .await
@@ -767,7 +1122,11 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route(&format!("{p}/"), get(list))
         .route(&format!("{p}/login"), get(login_form).post(login))
         .route(&format!("{p}/logout"), post(logout))
+        .route(&format!("{p}/oidc/login"), get(oidc_login))
+        .route(&format!("{p}/oidc/callback"), get(oidc_callback))
+        .route(&format!("{p}/assets/live.js"), get(live_js))
         .route(&format!("{p}/{{number}}"), get(case_page))
+        .route(&format!("{p}/{{number}}/live"), get(case_live))
         .route(&format!("{p}/{{number}}/status"), post(post_status))
         .route(&format!("{p}/{{number}}/assign"), post(post_assign))
         .route(&format!("{p}/{{number}}/note"), post(post_note));
@@ -781,13 +1140,14 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-/// No scripts, no framing (clickjacking), forms only to this site, nothing cached.
+/// Scripts only from this site (the live refresh), no framing (clickjacking), forms only to
+/// this site, nothing cached.
 async fn protective_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -805,38 +1165,25 @@ async fn protective_headers(mut response: Response) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::{SESSION_SECONDS, new_cookie_value, parse_session};
-
-    const KEY: [u8; 32] = [7; 32];
-    const T0: i64 = 1_790_000_000;
+    use super::{HeaderMap, foreign_origin};
+    use axum::http::HeaderValue;
 
     #[test]
-    fn sessions_expire_on_the_server() {
-        let value = new_cookie_value(&KEY, "Ann", T0).expect("cookie");
-        let fresh = parse_session(&KEY, &value, T0 + 5).expect("fresh session");
-        assert_eq!(fresh.name, "Ann");
-        let last = T0 + i64::from(SESSION_SECONDS);
+    fn forms_from_other_sites_are_recognised() {
+        let mut headers = HeaderMap::new();
+        headers.insert("host", HeaderValue::from_static("cases.example:8080"));
         assert!(
-            parse_session(&KEY, &value, last).is_some(),
-            "valid to the end"
+            !foreign_origin(&headers),
+            "no Origin: a same-site form or a tool"
         );
-        assert!(
-            parse_session(&KEY, &value, last + 1).is_none(),
-            "an expired cookie is no session"
+        headers.insert(
+            "origin",
+            HeaderValue::from_static("https://cases.example:8080"),
         );
-        assert!(
-            parse_session(&KEY, &value, T0 - 3_600).is_none(),
-            "a cookie from the future is no session"
-        );
-    }
-
-    #[test]
-    fn the_issue_time_cannot_be_changed() {
-        let value = new_cookie_value(&KEY, "Ann", T0).expect("cookie");
-        let later = T0 + i64::from(SESSION_SECONDS);
-        let forged = value.replacen(&format!("v2.{T0}."), &format!("v2.{later}."), 1);
-        assert_ne!(forged, value);
-        assert!(parse_session(&KEY, &forged, later + 10).is_none());
-        assert!(parse_session(&[8; 32], &value, T0).is_none(), "other key");
+        assert!(!foreign_origin(&headers));
+        headers.insert("origin", HeaderValue::from_static("https://evil.example"));
+        assert!(foreign_origin(&headers));
+        headers.insert("origin", HeaderValue::from_static("null"));
+        assert!(foreign_origin(&headers));
     }
 }

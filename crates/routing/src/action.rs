@@ -39,6 +39,10 @@ pub struct TranscriptEntry {
     pub text: String,
     /// When it was written.
     pub at: Timestamp,
+    /// The author's display name when it was written, if known: the user's Discord name, an
+    /// agent's Twilio friendly name (or the local part of their identity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// The `flexcord` object of the Twilio conversation attributes
@@ -140,6 +144,9 @@ pub enum CaseUpdate {
     Open {
         /// The agent identity.
         assignee: String,
+        /// The agent's display name (see [`ActionKind::LookupAgentName`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        assignee_name: Option<String>,
     },
     /// Status `resolved`.
     Resolved {
@@ -284,6 +291,14 @@ pub enum ActionKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         interaction: Option<FlexInteraction>,
     },
+    /// Look up the name customers see for an agent: the friendly name of the Twilio user with
+    /// this identity (the Conversations user, or chat mode's Chat user). Report the name as the
+    /// upstream id, or no id when the user has none (or does not exist). Read-only.
+    /// Result: [`Event::AgentNamed`].
+    LookupAgentName {
+        /// The agent's identity.
+        identity: String,
+    },
     /// Ask the virtual agent. Result: [`Event::BotReply`].
     AskBot {
         /// The user.
@@ -369,7 +384,8 @@ pub enum ActionKind {
 
 impl ActionKind {
     /// Whether the core does anything with this action's success: opening a DM, creating the
-    /// Twilio conversation, a case or a Flex interaction, the bot's answer, and a DM (its
+    /// Twilio conversation, a case or a Flex interaction, an agent's name, the bot's answer,
+    /// and a DM (its
     /// Discord id, for edits; the `/helpme` answer). The success of the others (case updates
     /// and annotations, edits, deletions, answers, Twilio posts and updates, reports) changes
     /// nothing, so a driver may mark them done without applying their result. A failure always
@@ -381,6 +397,7 @@ impl ActionKind {
                 | Self::SendDm { .. }
                 | Self::CreateTwilioConversation { .. }
                 | Self::CreateInteraction { .. }
+                | Self::LookupAgentName { .. }
                 | Self::AskBot { .. }
                 | Self::OpenCase { .. }
         )
@@ -399,6 +416,7 @@ impl ActionKind {
             Self::UpdateTwilioAttributes { .. } => "update_twilio_attributes",
             Self::CreateInteraction { .. } => "create_interaction",
             Self::CloseTwilio { .. } => "close_twilio",
+            Self::LookupAgentName { .. } => "lookup_agent_name",
             Self::AskBot { .. } => "ask_bot",
             Self::OpenCase { .. } => "open_case",
             Self::UpdateCase { .. } => "update_case",
@@ -413,7 +431,7 @@ impl ActionKind {
 impl Action {
     /// The event that reports this action's success with the upstream's id: `DmOpened` (id =
     /// channel id), `TwilioConversationCreated` (id = SID), `CaseOpened` (id = case number),
-    /// otherwise `Delivered`. `AskBot` is answered with [`Event::BotReply`] by its deliverer
+    /// `AgentNamed` (id = the friendly name, if any), otherwise `Delivered`. `AskBot` is answered with [`Event::BotReply`] by its deliverer
     /// instead. A malformed channel id becomes `DeliveryFailed`.
     pub fn completed(&self, upstream_id: Option<String>) -> Event {
         let action_id = self.id.clone();
@@ -436,6 +454,11 @@ impl Action {
                     sid: TwilioSid(sid),
                 }
             }
+            (ActionKind::LookupAgentName { identity }, name) => Event::AgentNamed {
+                action_id,
+                identity: identity.clone(),
+                name,
+            },
             (ActionKind::OpenCase { .. }, Some(number)) => Event::CaseOpened {
                 action_id,
                 number: CaseNumber(number),

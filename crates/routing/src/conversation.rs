@@ -71,6 +71,11 @@ pub enum Pending {
     OpenCase,
     /// `AskBot`.
     AskBot,
+    /// `LookupAgentName` for this identity.
+    AgentName {
+        /// The agent's identity.
+        identity: String,
+    },
 }
 
 /// A DM waiting for the DM channel to be known.
@@ -217,6 +222,14 @@ pub struct Conversation {
     /// to open DMs when Discord refuses them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub help: Option<Interaction>,
+    /// Agents' display names by identity, as Twilio gave them ([`crate::ActionKind::LookupAgentName`]);
+    /// at most 16 are kept.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub agent_names: BTreeMap<String, String>,
+    /// Until when the joined notice waits for the agent's name; after it the notice goes out
+    /// with the identity's local part.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_name_due: Option<Timestamp>,
 }
 
 impl Conversation {
@@ -256,6 +269,8 @@ impl Conversation {
             rated: false,
             flex: None,
             help: None,
+            agent_names: BTreeMap::new(),
+            agent_name_due: None,
         }
     }
 
@@ -269,10 +284,45 @@ impl Conversation {
         identity(self.user)
     }
 
+    /// The name customers see for an agent identity: the friendly name Twilio gave, else
+    /// [`agent_fallback_name`].
+    pub fn agent_name(&self, identity: &str) -> String {
+        self.agent_names
+            .get(identity)
+            .cloned()
+            .unwrap_or_else(|| agent_fallback_name(identity))
+    }
+
     /// The user's display name, or their identity when Discord sent none.
     pub fn display_name(&self) -> String {
         self.user_name.clone().unwrap_or_else(|| self.identity())
     }
+}
+
+/// The name shown for an agent whose Twilio user has no friendly name: the local part of the
+/// identity, never an e-mail address (`agent.jane@brand.example` → `agent.jane`; a scheme such
+/// as `client:` is dropped: `client:alice` → `alice`). "Support" when nothing is left.
+pub fn agent_fallback_name(identity: &str) -> String {
+    let local = identity.split('@').next().unwrap_or_default();
+    let local = local.rsplit(':').next().unwrap_or_default().trim();
+    if local.is_empty() {
+        "Support".to_owned()
+    } else {
+        local.chars().take(100).collect()
+    }
+}
+
+/// A friendly name as customers may see it: trimmed, without control characters, at most 100
+/// characters; an e-mail address becomes its local part. `None` when nothing is left.
+pub fn clean_agent_name(name: &str) -> Option<String> {
+    let name = name.trim();
+    let name = if name.contains('@') {
+        name.split('@').next().unwrap_or_default().trim()
+    } else {
+        name
+    };
+    let cleaned: String = name.chars().filter(|c| !c.is_control()).take(100).collect();
+    (!cleaned.trim().is_empty()).then(|| cleaned.trim().to_owned())
 }
 
 /// The Twilio identity of a Discord user: `discord:<user id>`.

@@ -274,6 +274,15 @@ pub enum Event {
         /// The case number.
         number: CaseNumber,
     },
+    /// [`crate::ActionKind::LookupAgentName`] succeeded.
+    AgentNamed {
+        /// The action.
+        action_id: ActionId,
+        /// The agent's identity.
+        identity: String,
+        /// The Twilio user's friendly name; `None` when it has none.
+        name: Option<String>,
+    },
     /// Any other action succeeded.
     Delivered {
         /// The action.
@@ -333,10 +342,25 @@ impl Event {
             | Self::DmOpened { action_id, .. }
             | Self::TwilioConversationCreated { action_id, .. }
             | Self::CaseOpened { action_id, .. }
+            | Self::AgentNamed { action_id, .. }
             | Self::Delivered { action_id, .. }
             | Self::DeliveryFailed { action_id, .. } => action_id
                 .conversation()
                 .map_or(EventKey::None, EventKey::Conversation),
+        }
+    }
+
+    /// The action this event reports the result of, if it is a result.
+    pub fn result_of(&self) -> Option<&ActionId> {
+        match self {
+            Self::BotReply { action_id, .. }
+            | Self::DmOpened { action_id, .. }
+            | Self::TwilioConversationCreated { action_id, .. }
+            | Self::CaseOpened { action_id, .. }
+            | Self::AgentNamed { action_id, .. }
+            | Self::Delivered { action_id, .. }
+            | Self::DeliveryFailed { action_id, .. } => Some(action_id),
+            _ => None,
         }
     }
 
@@ -357,6 +381,7 @@ impl Event {
             | Self::DmOpened { action_id, .. }
             | Self::TwilioConversationCreated { action_id, .. }
             | Self::CaseOpened { action_id, .. }
+            | Self::AgentNamed { action_id, .. }
             | Self::Delivered { action_id, .. }
             | Self::DeliveryFailed { action_id, .. } => format!("result:{action_id}"),
             Self::TwilioMessageUpdated { .. } | Self::Tick { .. } => return None,
@@ -391,6 +416,7 @@ impl Event {
             Self::DmOpened { .. } => "dm_opened",
             Self::TwilioConversationCreated { .. } => "twilio_conversation_created",
             Self::CaseOpened { .. } => "case_opened",
+            Self::AgentNamed { .. } => "agent_named",
             Self::Delivered { .. } => "delivered",
             Self::DeliveryFailed { .. } => "delivery_failed",
             Self::Tick { .. } => "tick",

@@ -13,7 +13,8 @@ pub use action::{
     ReportKind, ResolvedBy, Speaker, TranscriptEntry,
 };
 pub use conversation::{
-    Conversation, Forwarded, Pending, Phase, QueuedDm, QueuedPost, Sending, WaitingEdit, identity,
+    Conversation, Forwarded, Pending, Phase, QueuedDm, QueuedPost, Sending, WaitingEdit,
+    agent_fallback_name, clean_agent_name, identity,
 };
 pub use event::{Ack, BotReply, Button, Command, Confidence, Event, EventKey, Interaction};
 pub use hours::SupportHours;

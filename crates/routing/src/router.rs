@@ -146,6 +146,10 @@ pub struct RouterConfig {
     pub agent_wait_notice_ms: i64,
     /// Close after this many milliseconds without a message (default 24 h).
     pub idle_close_ms: i64,
+    /// How long the "agent joined" notice waits for the agent's name from Twilio before it
+    /// goes out with the identity's local part (default 10 s).
+    #[serde(default = "default_agent_name_wait_ms")]
+    pub agent_name_wait_ms: i64,
     /// When agents answer.
     pub hours: SupportHours,
     /// What the user is told.
@@ -155,6 +159,13 @@ pub struct RouterConfig {
     pub reports: ReportChannels,
 }
 
+fn default_agent_name_wait_ms() -> i64 {
+    10_000
+}
+
+/// Agents' names a conversation keeps at most.
+const AGENT_NAMES_MAX: usize = 16;
+
 impl Default for RouterConfig {
     fn default() -> Self {
         Self {
@@ -163,6 +174,7 @@ impl Default for RouterConfig {
             bot_identity: "flexcord-bot".to_owned(),
             agent_wait_notice_ms: 5 * 60_000,
             idle_close_ms: 24 * 3_600_000,
+            agent_name_wait_ms: default_agent_name_wait_ms(),
             hours: SupportHours::always(),
             texts: Texts::default(),
             reports: ReportChannels::default(),
@@ -494,7 +506,15 @@ fn wake_at(config: &RouterConfig, conv: &Conversation) -> Option<Timestamp> {
     let notice = conv
         .wait_notice_due
         .filter(|_| conv.phase == Phase::WaitingAgent);
-    Some(notice.map_or(idle, |n| n.min(idle)))
+    let name = conv
+        .agent_name_due
+        .filter(|_| conv.joined_notice_pending.is_some());
+    Some(
+        [notice, name]
+            .into_iter()
+            .flatten()
+            .fold(idle, Timestamp::min),
+    )
 }
 
 impl Ctx<'_> {
@@ -536,6 +556,15 @@ impl Ctx<'_> {
         }
     }
 
+    /// The display name of a transcript line's author, if known.
+    fn speaker_name(&self, speaker: &Speaker) -> Option<String> {
+        match speaker {
+            Speaker::User => self.conv.user_name.clone(),
+            Speaker::Bot => None,
+            Speaker::Agent(identity) => Some(self.conv.agent_name(identity)),
+        }
+    }
+
     /// Adds a line to the transcript, which serves the case's opening and the Twilio
     /// back-fill: once both are done it is no longer kept.
     fn record(&mut self, speaker: Speaker, text: String) {
@@ -543,10 +572,12 @@ impl Ctx<'_> {
             self.conv.transcript.clear();
             return;
         }
+        let name = self.speaker_name(&speaker);
         let entry = TranscriptEntry {
             speaker,
             text,
             at: self.now,
+            name,
         };
         push_bounded(&mut self.conv.transcript, entry, TRANSCRIPT_MAX);
     }
@@ -644,10 +675,12 @@ impl Ctx<'_> {
     }
 
     fn annotate(&mut self, speaker: Speaker, text: String) {
+        let name = self.speaker_name(&speaker);
         let entry = TranscriptEntry {
             speaker,
             text,
             at: self.now,
+            name,
         };
         if let Some(number) = self.conv.case.clone() {
             self.emit(ActionKind::AnnotateCase { number, entry });
@@ -785,6 +818,11 @@ impl Ctx<'_> {
                     self.notes.push(Note::Duplicate);
                 }
             }
+            Event::AgentNamed {
+                action_id,
+                identity,
+                name,
+            } => self.on_agent_named(&action_id, identity, name.as_deref()),
             Event::Delivered {
                 action_id,
                 upstream_id,
@@ -1073,9 +1111,7 @@ impl Ctx<'_> {
                 entry,
             });
         }
-        if let Some(agent) = self.conv.joined_notice_pending.take() {
-            self.agent_joined_outcome(agent);
-        }
+        self.announce_join(false);
         if let Some(sid) = self.conv.twilio.clone().filter(|_| self.conv.is_open()) {
             let attributes = self.attributes(self.conv.phase != Phase::Bot);
             self.emit(ActionKind::UpdateTwilioAttributes { sid, attributes });
@@ -1106,24 +1142,92 @@ impl Ctx<'_> {
         self.conv.phase = Phase::WithAgent;
         self.conv.agent = Some(who.clone());
         self.conv.wait_notice_due = None;
-        if self.conv.case.is_some() || self.conv.case_failed {
-            self.agent_joined_outcome(who);
-        } else {
-            // Told after the case number.
-            self.conv.joined_notice_pending = Some(who);
+        self.lookup_agent_name(&who);
+        // Told after the case number and, for a while, the agent's name.
+        self.conv.joined_notice_pending = Some(who);
+        self.announce_join(false);
+    }
+
+    /// Twilio's answer to `LookupAgentName`: the name is kept (cleaned, never an e-mail
+    /// address) and the joined notice, if waiting, goes out.
+    fn on_agent_named(&mut self, action_id: &ActionId, identity: String, name: Option<&str>) {
+        self.conv.pending.remove(action_id);
+        if let Some(name) = name.and_then(crate::conversation::clean_agent_name) {
+            self.conv.agent_names.insert(identity, name);
+            while self.conv.agent_names.len() > AGENT_NAMES_MAX {
+                let Some(other) = self
+                    .conv
+                    .agent_names
+                    .keys()
+                    .find(|k| self.conv.agent.as_ref() != Some(*k))
+                    .cloned()
+                else {
+                    break;
+                };
+                self.conv.agent_names.remove(&other);
+            }
         }
+        self.announce_join(true);
+    }
+
+    /// Asks Twilio for the name customers see for `identity`, unless it is known or asked.
+    fn lookup_agent_name(&mut self, identity: &str) {
+        let asked = self
+            .conv
+            .pending
+            .values()
+            .any(|p| matches!(p, Pending::AgentName { identity: i } if i == identity));
+        if self.conv.agent_names.contains_key(identity) || asked {
+            return;
+        }
+        self.conv.agent_name_due = Some(self.now.plus_millis(self.config.agent_name_wait_ms));
+        self.emit_pending(
+            ActionKind::LookupAgentName {
+                identity: identity.to_owned(),
+            },
+            Pending::AgentName {
+                identity: identity.to_owned(),
+            },
+        );
+    }
+
+    /// Tells the user an agent joined once the case number is out (or the case failed) and the
+    /// agent's name is known; `give_up_on_name` sends it with the fallback name instead of
+    /// waiting for a lookup still on its way.
+    fn announce_join(&mut self, give_up_on_name: bool) {
+        let Some(agent) = self.conv.joined_notice_pending.clone() else {
+            return;
+        };
+        if self.conv.case.is_none() && !self.conv.case_failed {
+            return;
+        }
+        let asking = self
+            .conv
+            .pending
+            .values()
+            .any(|p| matches!(p, Pending::AgentName { identity } if *identity == agent));
+        if asking && !give_up_on_name && !self.conv.agent_names.contains_key(&agent) {
+            return;
+        }
+        self.conv.joined_notice_pending = None;
+        self.conv.agent_name_due = None;
+        self.agent_joined_outcome(agent);
     }
 
     fn agent_joined_outcome(&mut self, agent: String) {
         if !self.conv.is_open() {
             return;
         }
-        let text = fill(&self.config.texts.agent_joined, None, Some(&agent), None);
+        let name = self.conv.agent_name(&agent);
+        let text = fill(&self.config.texts.agent_joined, None, Some(&name), None);
         self.tell(&text, &[]);
         if let Some(number) = self.conv.case.clone() {
             self.emit(ActionKind::UpdateCase {
                 number,
-                update: CaseUpdate::Open { assignee: agent },
+                update: CaseUpdate::Open {
+                    assignee: agent,
+                    assignee_name: Some(name),
+                },
                 requester: None,
             });
         }
@@ -1150,6 +1254,8 @@ impl Ctx<'_> {
             return;
         }
         self.conv.last_activity = self.now;
+        // The agent is talking: the joined notice goes first, with whatever name is known.
+        self.announce_join(true);
         let line = text::with_attachment_links(body, attachments);
         self.record(Speaker::Agent(author.clone()), line.clone());
         if self.conv.dm_unreachable {
@@ -1423,6 +1529,7 @@ impl Ctx<'_> {
         self.conv.closed_by = Some(by);
         self.conv.wait_notice_due = None;
         self.conv.joined_notice_pending = None;
+        self.conv.agent_name_due = None;
         let buttons: Vec<Button> = if rate {
             (1..=5).map(Button::Rate).collect()
         } else {
@@ -1526,10 +1633,9 @@ impl Ctx<'_> {
             Pending::OpenCase => {
                 self.conv.case_failed = true;
                 self.conv.case_backlog.clear();
-                if let Some(agent) = self.conv.joined_notice_pending.take() {
-                    self.agent_joined_outcome(agent);
-                }
+                self.announce_join(false);
             }
+            Pending::AgentName { .. } => self.announce_join(true),
             Pending::AskBot => {
                 if matches!(self.conv.phase, Phase::New | Phase::Bot) {
                     let text = self.config.texts.bot_unavailable.clone();
@@ -1549,6 +1655,10 @@ impl Ctx<'_> {
             self.conv.wait_notice_due = None;
             let text = self.config.texts.still_looking.clone();
             self.tell(&text, &[]);
+        }
+        if self.conv.agent_name_due.is_some_and(|due| due <= self.now) {
+            // The name did not come in time: the notice goes out with the local part.
+            self.announce_join(true);
         }
         let idle_due = wake_idle(self.config, &self.conv);
         if idle_due <= self.now {

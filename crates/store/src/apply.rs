@@ -65,6 +65,11 @@ macro_rules! apply_in {
                 wake_at: None,
                 notes,
             };
+            if lease.is_some() && result_of.is_none() {
+                return Err(crate::store::invalid(
+                    "a settled event must be an action's result",
+                ));
+            }
             if let (Some(lease), Some(id)) = (lease, &result_of) {
                 let recorded = sqlx::query(
                     "UPDATE outbox SET state = $3, upstream_id = $4, result = $5, last_error = $6, \

@@ -537,15 +537,7 @@ pub(crate) fn load_sql(key: &EventKey) -> Result<(Option<&'static str>, Option<B
 
 /// The action an event reports the result of.
 pub(crate) fn result_action(event: &Event) -> Option<ActionId> {
-    match event {
-        Event::BotReply { action_id, .. }
-        | Event::DmOpened { action_id, .. }
-        | Event::TwilioConversationCreated { action_id, .. }
-        | Event::CaseOpened { action_id, .. }
-        | Event::Delivered { action_id, .. }
-        | Event::DeliveryFailed { action_id, .. } => Some(action_id.clone()),
-        _ => None,
-    }
+    event.result_of().cloned()
 }
 
 pub(crate) struct ConvRow {

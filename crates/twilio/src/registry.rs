@@ -444,6 +444,22 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     // Conversations v1 in a named service (`Client::conversations_in`)
     op!(
+        "conversations.users.fetch",
+        Conversations,
+        "GET",
+        "/v1/Users/{Sid}",
+        [],
+        &[]
+    ),
+    op!(
+        "conversations.services.users.fetch",
+        Conversations,
+        "GET",
+        "/v1/Services/{ChatServiceSid}/Users/{Sid}",
+        [],
+        &[]
+    ),
+    op!(
         "conversations.services.create",
         Conversations,
         "POST",

@@ -230,8 +230,28 @@ pub struct CasesConfig {
     pub store_url: String,
     /// Remote cases server.
     pub url: Option<Url>,
-    /// Bearer token for the cases API.
+    /// Bearer token for the cases API: the integration `default` of the embedded API, the
+    /// bridge's token for a remote one.
     pub token: Option<Secret>,
+    /// How long an agent's session on the case pages lasts.
+    pub session_ttl: Duration,
+    /// Behind a reverse proxy: the header holding the client's address (failed sign-ins are
+    /// limited per address).
+    pub client_ip_header: Option<String>,
+    /// Single sign-on on the case pages, when configured.
+    pub oidc: Option<OidcSettings>,
+}
+
+/// `cases.oidc_*`: the single sign-on provider (OIDC) agents may sign in with.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct OidcSettings {
+    /// The issuer URL.
+    pub issuer: Url,
+    /// The client id registered at the provider.
+    pub client_id: String,
+    /// The client secret.
+    pub client_secret: Secret,
 }
 
 /// `[support]`: opening hours and timers.
@@ -323,6 +343,11 @@ impl Config {
                 format!("{:?}", self.cases.backend).to_lowercase(),
             ),
             ("cases.store_url", redact_url(&self.cases.store_url)),
+            ("cases.session_ttl", format!("{:?}", self.cases.session_ttl)),
+            (
+                "cases.oidc_issuer",
+                opt(self.cases.oidc.as_ref().map(|o| &o.issuer)),
+            ),
             ("support.timezone", self.support.timezone.clone()),
         ];
         let mut out = String::new();

@@ -157,6 +157,45 @@ impl Config {
         let cases_store_url = r.optional("cases", "store_url", db_url);
         let cases_url = r.optional("cases", "url", &http_urls);
         let cases_token = r.optional("cases", "token", secret);
+        let session_ttl = r.required("cases", "session_ttl", |s| match parse_duration(s)? {
+            d if d < std::time::Duration::from_secs(60) => {
+                Err(format!("{s:?} must be at least a minute"))
+            }
+            d => Ok(d),
+        });
+        let client_ip_header = r.optional("cases", "client_ip_header", |s| {
+            axum::http::HeaderName::from_bytes(s.trim().as_bytes())
+                .map(|_| s.trim().to_owned())
+                .map_err(|_| format!("{s:?} is not an HTTP header name"))
+        });
+        let oidc_issuer = r.optional("cases", "oidc_issuer", |s| {
+            let url = url::Url::parse(s).map_err(|e| format!("{s:?} is not a URL: {e}"))?;
+            let local = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+            if url.scheme() == "https" || (url.scheme() == "http" && local) {
+                Ok(url)
+            } else {
+                Err(format!("{s:?} must be an https:// URL"))
+            }
+        });
+        let oidc_client_id = r.optional("cases", "oidc_client_id", |s| Ok(s.trim().to_owned()));
+        let oidc_client_secret = r.optional("cases", "oidc_client_secret", secret);
+        let oidc_keys = ["oidc_issuer", "oidc_client_id", "oidc_client_secret"];
+        let oidc_given: Vec<&str> = oidc_keys
+            .iter()
+            .copied()
+            .filter(|k| r.text("cases", k).is_some())
+            .collect();
+        if !oidc_given.is_empty() {
+            for key in oidc_keys {
+                if !oidc_given.contains(&key) {
+                    r.problem(
+                        "cases",
+                        key,
+                        "missing (single sign-on needs cases.oidc_issuer, cases.oidc_client_id and cases.oidc_client_secret)",
+                    );
+                }
+            }
+        }
 
         // [support]
         let hours = r.optional("support", "hours", |s| {
@@ -260,6 +299,18 @@ impl Config {
                     store_url: cases_store_url.unwrap_or_else(|| store_url.clone()),
                     url: cases_url,
                     token: cases_token,
+                    session_ttl: session_ttl?,
+                    client_ip_header,
+                    oidc: match (oidc_issuer, oidc_client_id, oidc_client_secret) {
+                        (Some(issuer), Some(client_id), Some(client_secret)) => {
+                            Some(super::OidcSettings {
+                                issuer,
+                                client_id,
+                                client_secret,
+                            })
+                        }
+                        _ => None,
+                    },
                 },
                 store: StoreConfig { url: store_url },
                 outbox: OutboxConfig {

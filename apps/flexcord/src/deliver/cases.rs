@@ -192,22 +192,19 @@ impl CaseExecutor {
             .iter()
             .enumerate()
             .map(|(i, entry)| {
-                NewMessage::new(
+                let mut message = NewMessage::new(
                     self.author_of(&entry.speaker, user),
                     entry.text.clone(),
                     sent_at(entry.at),
                 )
-                .external_id(format!("{conversation}:transcript:{i}"))
+                .external_id(format!("{conversation}:transcript:{i}"));
+                message.author_name.clone_from(&entry.name);
+                message
             })
             .collect();
         for chunk in messages.chunks(500) {
             self.cases
-                .append_messages(
-                    case.number,
-                    MessageBatch {
-                        messages: chunk.to_vec(),
-                    },
-                )
+                .append_messages(case.number, MessageBatch::new(chunk.to_vec()))
                 .await
                 .map_err(|e| failure(&e))?;
         }
@@ -246,22 +243,20 @@ impl CaseExecutor {
             }
         }
         match update {
-            CaseUpdate::Open { assignee } => {
+            CaseUpdate::Open {
+                assignee,
+                assignee_name,
+            } => {
+                let mut assignment = Assignment::new(Some(assignee.clone()), assignee.clone());
+                assignment.assignee_name.clone_from(assignee_name);
+                assignment.actor_name.clone_from(assignee_name);
                 self.cases
-                    .assign(
-                        number,
-                        Assignment {
-                            assignee: Some(assignee.clone()),
-                            actor: assignee.clone(),
-                        },
-                    )
+                    .assign(number, assignment)
                     .await
                     .map_err(|e| failure(&e))?;
-                self.transition(
-                    number,
-                    StatusChange::new(CaseStatus::Open, assignee.clone()),
-                )
-                .await?;
+                let mut change = StatusChange::new(CaseStatus::Open, assignee.clone());
+                change.actor_name.clone_from(assignee_name);
+                self.transition(number, change).await?;
             }
             CaseUpdate::Resolved { by } => {
                 let (actor, reason) = match by {
@@ -308,15 +303,12 @@ impl CaseExecutor {
         // are delivered in order, so whatever the case recorded before now happened before
         // this message: never place the message before it on the timeline.
         let at = sent_at(entry.at).max(case.updated_at);
-        let message = NewMessage::new(self.author_of(&entry.speaker, user), entry.text.clone(), at)
-            .external_id(format!("action:{}", action.id.as_str()));
+        let mut message =
+            NewMessage::new(self.author_of(&entry.speaker, user), entry.text.clone(), at)
+                .external_id(format!("action:{}", action.id.as_str()));
+        message.author_name.clone_from(&entry.name);
         self.cases
-            .append_messages(
-                number,
-                MessageBatch {
-                    messages: vec![message],
-                },
-            )
+            .append_messages(number, MessageBatch::new(vec![message]))
             .await
             .map_err(|e| failure(&e))?;
         Ok(())

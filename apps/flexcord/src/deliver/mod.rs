@@ -6,7 +6,7 @@
 //! | `OpenDm`, `SendDm`, `EditDm`, `DeleteDm`, `Respond` | [`discord::DiscordExecutor`] |
 //! | `OpenCase`, `UpdateCase`, `AnnotateCase`, and the interaction answers `FileReport`, `CaseStatus`, `CloseCase` | [`cases::CaseExecutor`] |
 //! | `AskBot` | [`bot::BotExecutor`] |
-//! | `CreateTwilioConversation`, `PostToTwilio`, `UpdateTwilioAttributes`, `CreateInteraction`, `CloseTwilio` | [`twilio::TwilioExecutor`] (Conversations or chat mode) |
+//! | `CreateTwilioConversation`, `PostToTwilio`, `UpdateTwilioAttributes`, `CreateInteraction`, `CloseTwilio`, `LookupAgentName` | [`twilio::TwilioExecutor`] (Conversations or chat mode) |
 //!
 //! Every executor returns `Result<Receipt, Failure>`: the upstream's id for what it created (or
 //! the result event itself, for the bot), or why it failed, whether for good, and how long the
@@ -70,7 +70,8 @@ impl Upstream {
             | ActionKind::PostToTwilio { .. }
             | ActionKind::UpdateTwilioAttributes { .. }
             | ActionKind::CreateInteraction { .. }
-            | ActionKind::CloseTwilio { .. } => Self::Twilio,
+            | ActionKind::CloseTwilio { .. }
+            | ActionKind::LookupAgentName { .. } => Self::Twilio,
         }
     }
 

@@ -160,8 +160,16 @@ async fn chat_mode_studio_bot_handoff_agent_close() {
         1,
         "no bot after the hand-off"
     );
+    // Chat mode's agent has a Chat user without a friendly name: the identity's local part.
     let joined = b.dm_containing(alice, "joined").await;
-    assert!(joined.content.contains("agent:zoe"), "{}", joined.content);
+    assert_eq!(joined.content, "zoe has joined the conversation.");
+    assert!(
+        b.twilio
+            .api_calls()
+            .iter()
+            .any(|c| c.method == "GET" && c.path.ends_with("/Users/agent:zoe")),
+        "the name was asked of the Chat user"
+    );
 
     // The agent's reply reaches the DM; the user's answer reaches the channel.
     agent.send(&ch, "Hi, I am Zoe. Let me reset it.").unwrap();

@@ -323,7 +323,7 @@ fn demo_runs_from_the_binary_alone_and_leaves_a_resolved_rated_case() {
     };
     let order = [
         at("opened support"),
-        at("assigned to agent:sam"),
+        at("assigned to Sam"),
         at("status new -> open"),
         at("says: Hi Alice"),
         at("status open -> resolved"),
@@ -429,11 +429,11 @@ fn interactive_demo_plays_stdin_lines_and_serves_the_case_page() {
     };
 
     let pages = out.until("Case pages: ");
-    let (base, token) = pages
+    let (base, rest) = pages
         .trim_start_matches("Case pages: ")
-        .split_once(" (token: ")
-        .expect("the URL and the token");
-    let token = token.trim_end_matches(')').to_owned();
+        .split_once(" (login: demo, password: ")
+        .expect("the URL and the demo agent's password");
+    let password = rest.split(';').next().expect("password").to_owned();
     assert!(base.starts_with("http://127.0.0.1:"), "{base}");
     assert!(base.ends_with("/cases"), "{base}");
 
@@ -476,7 +476,7 @@ fn interactive_demo_plays_stdin_lines_and_serves_the_case_page() {
         assert_ne!(anonymous.status(), 200, "the page needs a login");
         let login = http
             .post(format!("{base}/login"))
-            .form(&[("token", token.as_str()), ("name", "tester")])
+            .form(&[("login", "demo"), ("password", password.as_str())])
             .send()
             .await
             .unwrap();

@@ -262,11 +262,13 @@ async fn case_actions_open_update_and_rate_a_case_once() {
             speaker: Speaker::User,
             text: "My order is late".into(),
             at: Timestamp(1_700_000_000_000),
+            name: Some("Alice".into()),
         },
         TranscriptEntry {
             speaker: Speaker::Bot,
             text: "Here are some articles".into(),
             at: Timestamp(1_700_000_001_000),
+            name: None,
         },
     ];
     let open = action(
@@ -293,6 +295,7 @@ async fn case_actions_open_update_and_rate_a_case_once() {
             number: number.clone(),
             update: CaseUpdate::Open {
                 assignee: "agent@example.com".into(),
+                assignee_name: Some("Dana".into()),
             },
             requester: None,
         },
@@ -302,6 +305,7 @@ async fn case_actions_open_update_and_rate_a_case_once() {
                 speaker: Speaker::Agent("agent@example.com".into()),
                 text: "On it".into(),
                 at: Timestamp(1_700_000_002_000),
+                name: Some("Dana".into()),
             },
         },
         ActionKind::UpdateCase {
@@ -330,7 +334,25 @@ async fn case_actions_open_update_and_rate_a_case_once() {
     assert_eq!(case.requester.name, "Alice");
     assert_eq!(case.requester.discord_id, "500");
     assert_eq!(case.assignee.as_deref(), Some("agent@example.com"));
+    assert_eq!(case.assignee_name.as_deref(), Some("Dana"));
     assert_eq!(case.rating.as_ref().map(|r| r.score), Some(5));
+    let names: Vec<(String, Option<String>)> = cases
+        .timeline(n)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| matches!(e.event, TimelineEvent::Message { .. }))
+        .map(|e| (e.actor, e.actor_name))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("discord:500".to_owned(), Some("Alice".to_owned())),
+            ("flexcord-bot".to_owned(), None),
+            ("agent@example.com".to_owned(), Some("Dana".to_owned())),
+        ],
+        "the timeline keeps the names the core gave"
+    );
     let lines: Vec<(String, String)> = cases
         .timeline(n)
         .await

@@ -198,7 +198,7 @@ async fn handoff_transfer_notice_case_number_then_agent_joined() {
     let dms = b.discord.dms_to(alice);
     let transfer = position(&dms, "transferring you");
     let number = position(&dms, "Your case number is CASE-000001.");
-    let joined = position(&dms, "agent:alice has joined the conversation.");
+    let joined = position(&dms, "Alice has joined the conversation.");
     assert!(
         transfer < number && number < joined,
         "{transfer} {number} {joined}"
@@ -427,7 +427,7 @@ async fn conversations_studio_full_handoff_journey() {
         1,
         "one task for the conversation"
     );
-    b.dm_containing(alice, "agent:zoe has joined the conversation.")
+    b.dm_containing(alice, "Zoe has joined the conversation.")
         .await;
     let dms = b.discord.dms_to(alice);
     let transfer = position(&dms, "transferring you");

@@ -1,6 +1,7 @@
 //! The app end to end: the bridge as `flexcord run` builds it (`flexcord::app::App`) against
 //! the Discord and Twilio emulators over real sockets, and the built binary's commands.
 
+mod agents;
 mod bridge;
 mod chat_mode;
 mod cli;

@@ -224,6 +224,10 @@ async fn one_trace_from_discord_through_twilio_and_back() {
     // An agent reply: one trace from the webhook to the Discord send.
     let agent = b.twilio.agent("agent:zoe");
     agent.accept_next(WAIT).await.expect("a task for the agent");
+    // The joined notice first (it waits for the agent's name from Twilio, and would go out
+    // under the reply's trace if the agent wrote before the name came back).
+    b.dm_containing(alice, "Zoe has joined the conversation.")
+        .await;
     let reply_sid = agent.send(&sid, "Hi, I am Zoe.").unwrap();
     let reply = b.dm_containing(alice, "Hi, I am Zoe.").await;
     let hook = logs

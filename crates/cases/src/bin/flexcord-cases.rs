@@ -1,43 +1,98 @@
-//! `flexcord-cases`: the case API and agent pages served alone.
+//! `flexcord-cases`: the case API and agent pages served alone, and the agents and integration
+//! tokens that may use them.
 //!
 //! ```text
 //! FLEXCORD_CASES_TOKEN=... flexcord-cases --listen 127.0.0.1:8088 --db sqlite://cases.db [--web-prefix /cases]
+//! FLEXCORD_CASES_PASSWORD=... flexcord-cases --db sqlite://cases.db agents add jane --name "Jane Doe"
+//! flexcord-cases --db sqlite://cases.db agents list | agents remove jane
+//! flexcord-cases --db sqlite://cases.db tokens add crm | tokens list | tokens remove crm
 //! ```
-//! `--db` takes a `sqlite:` or `postgres://` URL (default `sqlite://flexcord-cases.db`). The token
-//! comes from the environment only, so it never shows in process listings. Prints
-//! `listening on http://ADDR` once it accepts connections (`--listen 127.0.0.1:0` picks a free port)
-//! and stops cleanly on Ctrl-C or SIGTERM.
+//! `--db` takes a `sqlite:` or `postgres://` URL (default `sqlite://flexcord-cases.db`). Secrets
+//! never come from the command line, so they never show in process listings: the default API
+//! token from `FLEXCORD_CASES_TOKEN`, a new agent's password from `FLEXCORD_CASES_PASSWORD` or,
+//! when that is unset, the first line of standard input. `tokens add` prints the new token
+//! once; only its digest is kept. Serving prints `listening on http://ADDR` once it accepts
+//! connections (`--listen 127.0.0.1:0` picks a free port) and stops cleanly on Ctrl-C or
+//! SIGTERM.
 
+use std::io::BufRead as _;
+use std::net::SocketAddr;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: FLEXCORD_CASES_TOKEN=<token> flexcord-cases [--listen ADDR] [--db URL] [--web-prefix PATH]";
+use clap::{Parser, Subcommand};
 
-struct Args {
-    listen: String,
+#[derive(Debug, Parser)]
+#[command(
+    name = "flexcord-cases",
+    version,
+    about = "The flexcord case API and agent pages"
+)]
+struct Cli {
+    /// The case database: a `sqlite:` or `postgres://` URL.
+    #[arg(long, global = true, default_value = "sqlite://flexcord-cases.db")]
     db: String,
+    /// Where to listen (serving).
+    #[arg(long, default_value = "127.0.0.1:8088")]
+    listen: SocketAddr,
+    /// Where the agent pages live.
+    #[arg(long, default_value = "/cases")]
     web_prefix: String,
+    /// The public URL of this server (for the single sign-on callback), e.g.
+    /// `https://cases.example.com`.
+    #[arg(long)]
+    public_url: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        listen: "127.0.0.1:8088".into(),
-        db: "sqlite://flexcord-cases.db".into(),
-        web_prefix: "/cases".into(),
-    };
-    let mut iter = std::env::args().skip(1);
-    while let Some(flag) = iter.next() {
-        let slot = match flag.as_str() {
-            "--listen" => &mut args.listen,
-            "--db" => &mut args.db,
-            "--web-prefix" => &mut args.web_prefix,
-            "-h" | "--help" => return Err(USAGE.into()),
-            other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
-        };
-        *slot = iter
-            .next()
-            .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
-    }
-    Ok(args)
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Agents who sign in to the case pages with a password.
+    Agents {
+        #[command(subcommand)]
+        command: AgentsCommand,
+    },
+    /// Integrations allowed to use the REST API, one token each.
+    Tokens {
+        #[command(subcommand)]
+        command: TokensCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AgentsCommand {
+    /// Adds an agent, or sets a known agent's name and password (ending their sessions). The
+    /// password comes from `FLEXCORD_CASES_PASSWORD` or the first line of standard input.
+    Add {
+        /// The login name.
+        login: String,
+        /// The name shown on notes, assignments and status changes.
+        #[arg(long)]
+        name: String,
+    },
+    /// Removes an agent and ends their sessions.
+    Remove {
+        /// The login name.
+        login: String,
+    },
+    /// Lists the agents.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum TokensCommand {
+    /// Adds an integration and prints its new token (shown once).
+    Add {
+        /// The integration's name, as the audit trail shows it (`api:<name>`).
+        name: String,
+    },
+    /// Removes an integration's token.
+    Remove {
+        /// The integration's name.
+        name: String,
+    },
+    /// Lists the integrations.
+    List,
 }
 
 async fn shutdown_signal() {
@@ -63,57 +118,175 @@ async fn shutdown_signal() {
     }
 }
 
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("{message}");
+    ExitCode::FAILURE
+}
+
+fn describe(err: &flexcord_cases::Error) -> String {
+    match std::error::Error::source(err) {
+        Some(source) => format!("{err}: {source}"),
+        None => err.to_string(),
+    }
+}
+
+/// The new agent's password: the environment, else the first line of standard input.
+fn password() -> Option<String> {
+    if let Ok(password) = std::env::var("FLEXCORD_CASES_PASSWORD") {
+        return Some(password);
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).ok()?;
+    let line = line.trim_end_matches(['\n', '\r']).to_owned();
+    (!line.is_empty()).then_some(line)
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("{message}");
-            return ExitCode::from(2);
-        }
+    let cli = Cli::parse();
+    let (store, accounts) = match flexcord_cases::open_with_accounts(&cli.db).await {
+        Ok(opened) => opened,
+        Err(err) => return fail(format!("cannot open {}: {}", cli.db, describe(&err))),
     };
-    let token = match std::env::var("FLEXCORD_CASES_TOKEN") {
-        Ok(token) if token.trim().len() >= 16 => token.trim().to_owned(),
-        _ => {
-            eprintln!(
-                "set FLEXCORD_CASES_TOKEN to the API token (at least 16 characters)\n{USAGE}"
-            );
-            return ExitCode::from(2);
+    match cli.command {
+        Some(Command::Agents { command }) => agents(accounts.as_ref(), command).await,
+        Some(Command::Tokens { command }) => tokens(accounts.as_ref(), command).await,
+        None => serve(&cli, store, accounts).await,
+    }
+}
+
+async fn agents(accounts: &dyn flexcord_cases::Accounts, command: AgentsCommand) -> ExitCode {
+    match command {
+        AgentsCommand::Add { login, name } => {
+            let Some(password) = password() else {
+                eprintln!(
+                    "give the password in FLEXCORD_CASES_PASSWORD or on standard input (at least {} characters)",
+                    flexcord_cases::MIN_PASSWORD_CHARS
+                );
+                return ExitCode::from(2);
+            };
+            match accounts.set_agent(&login, &name, &password).await {
+                Ok(agent) => {
+                    println!("agent {} ({}) can sign in", agent.login, agent.display_name);
+                    ExitCode::SUCCESS
+                }
+                Err(err) => fail(describe(&err)),
+            }
         }
+        AgentsCommand::Remove { login } => match accounts.remove_agent(&login).await {
+            Ok(true) => {
+                println!("agent {login} removed");
+                ExitCode::SUCCESS
+            }
+            Ok(false) => fail(format!("no agent {login}")),
+            Err(err) => fail(describe(&err)),
+        },
+        AgentsCommand::List => match accounts.agents().await {
+            Ok(agents) if agents.is_empty() => {
+                println!("no agents");
+                ExitCode::SUCCESS
+            }
+            Ok(agents) => {
+                for agent in agents {
+                    println!("{}\t{}", agent.login, agent.display_name);
+                }
+                ExitCode::SUCCESS
+            }
+            Err(err) => fail(describe(&err)),
+        },
+    }
+}
+
+async fn tokens(accounts: &dyn flexcord_cases::Accounts, command: TokensCommand) -> ExitCode {
+    match command {
+        TokensCommand::Add { name } => match accounts.add_token(&name).await {
+            Ok(token) => {
+                eprintln!("the token of {name} (shown once; keep it secret):");
+                println!("{token}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => fail(describe(&err)),
+        },
+        TokensCommand::Remove { name } => match accounts.remove_token(&name).await {
+            Ok(true) => {
+                println!("token of {name} removed");
+                ExitCode::SUCCESS
+            }
+            Ok(false) => fail(format!("no integration {name}")),
+            Err(err) => fail(describe(&err)),
+        },
+        TokensCommand::List => match accounts.tokens().await {
+            Ok(tokens) if tokens.is_empty() => {
+                println!("no integrations");
+                ExitCode::SUCCESS
+            }
+            Ok(tokens) => {
+                for token in tokens {
+                    println!("{}", token.name);
+                }
+                ExitCode::SUCCESS
+            }
+            Err(err) => fail(describe(&err)),
+        },
+    }
+}
+
+async fn serve(
+    cli: &Cli,
+    store: std::sync::Arc<dyn flexcord_cases::CaseStore>,
+    accounts: std::sync::Arc<dyn flexcord_cases::Accounts>,
+) -> ExitCode {
+    let token = std::env::var("FLEXCORD_CASES_TOKEN").unwrap_or_default();
+    let has_tokens = accounts.tokens().await.is_ok_and(|t| !t.is_empty());
+    if token.trim().len() < 16 && !has_tokens {
+        eprintln!(
+            "set FLEXCORD_CASES_TOKEN to the API token (at least 16 characters), or add an integration with `flexcord-cases tokens add <name>`"
+        );
+        return ExitCode::from(2);
+    }
+    let token = if token.trim().len() >= 16 {
+        token.trim().to_owned()
+    } else {
+        String::new()
     };
-    let store = match flexcord_cases::open(&args.db).await {
-        Ok(store) => store,
-        Err(err) => {
-            let source = std::error::Error::source(&err)
-                .map(ToString::to_string)
-                .unwrap_or_default();
-            eprintln!("cannot open {}: {err} {source}", args.db);
-            return ExitCode::FAILURE;
+    let mut service = flexcord_cases::CasesService::new(store, token)
+        .accounts(accounts)
+        .web_prefix(&cli.web_prefix);
+    if let Some(public) = &cli.public_url {
+        service = service.secure_cookies(public.starts_with("https://"));
+        if let (Ok(issuer), Ok(client_id), Ok(client_secret)) = (
+            std::env::var("FLEXCORD_CASES_OIDC_ISSUER"),
+            std::env::var("FLEXCORD_CASES_OIDC_CLIENT_ID"),
+            std::env::var("FLEXCORD_CASES_OIDC_CLIENT_SECRET"),
+        ) {
+            service = service.oidc(flexcord_cases::OidcConfig {
+                issuer,
+                client_id,
+                client_secret,
+                redirect_url: format!(
+                    "{}{}/oidc/callback",
+                    public.trim_end_matches('/'),
+                    cli.web_prefix.trim_end_matches('/')
+                ),
+            });
         }
-    };
-    let app = flexcord_cases::CasesService::new(store, token)
-        .web_prefix(&args.web_prefix)
-        .router();
-    let listener = match tokio::net::TcpListener::bind(&args.listen).await {
+    }
+    let listener = match tokio::net::TcpListener::bind(cli.listen).await {
         Ok(listener) => listener,
-        Err(err) => {
-            eprintln!("cannot listen on {}: {err}", args.listen);
-            return ExitCode::FAILURE;
-        }
+        Err(err) => return fail(format!("cannot listen on {}: {err}", cli.listen)),
     };
     match listener.local_addr() {
         Ok(addr) => println!("listening on http://{addr}"),
-        Err(err) => {
-            eprintln!("no local address: {err}");
-            return ExitCode::FAILURE;
-        }
+        Err(err) => return fail(format!("no local address: {err}")),
     }
+    let app = service
+        .router()
+        .into_make_service_with_connect_info::<SocketAddr>();
     if let Err(err) = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
     {
-        eprintln!("server failed: {err}");
-        return ExitCode::FAILURE;
+        return fail(format!("server failed: {err}"));
     }
     ExitCode::SUCCESS
 }

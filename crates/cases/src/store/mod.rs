@@ -12,6 +12,7 @@ use crate::model::{
     NewNote, PageRequest, PriorityChange, Rating, SimilarCase, StatusChange, TimelineEntry,
 };
 
+mod accounts;
 pub(crate) mod postgres;
 mod sql;
 pub(crate) mod sqlite;
@@ -151,11 +152,7 @@ pub trait CaseStore: Send + Sync {
         due.sort_unstable();
         let mut closed = Vec::with_capacity(due.len());
         for number in due {
-            let change = StatusChange {
-                status: CaseStatus::Closed,
-                actor: actor.to_owned(),
-                reason: Some("quiet".to_owned()),
-            };
+            let change = StatusChange::new(CaseStatus::Closed, actor).reason("quiet");
             match self.transition(number, change).await {
                 Ok(_) => closed.push(number),
                 Err(err) if matches!(err.kind(), ErrorKind::IllegalTransition { .. }) => {}
@@ -163,6 +160,27 @@ pub trait CaseStore: Send + Sync {
             }
         }
         Ok(closed)
+    }
+}
+
+/// Opens the store a URL names, like [`open`], together with its [`crate::Accounts`] (agents,
+/// sessions, integration tokens) in the same database.
+///
+/// # Errors
+/// As [`open`].
+pub async fn open_with_accounts(
+    url: &str,
+) -> Result<(Arc<dyn CaseStore>, Arc<dyn crate::Accounts>), Error> {
+    if url.starts_with("sqlite:") {
+        let store = Arc::new(sqlite::SqliteCaseStore::connect(url).await?);
+        Ok((store.clone(), store))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = Arc::new(postgres::PgCaseStore::connect(url).await?);
+        Ok((store.clone(), store))
+    } else {
+        Err(Error::invalid(
+            "case store URL must start with sqlite:, postgres:// or postgresql://",
+        ))
     }
 }
 

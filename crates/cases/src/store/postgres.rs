@@ -4,6 +4,7 @@ use std::str::FromStr;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
+use super::accounts::sql_accounts;
 use super::sql::{Dialect, HasDb, case_columns, sql_case_store};
 use crate::error::Error;
 
@@ -88,3 +89,5 @@ sql_case_store!(
         or_query: web_or,
     }
 );
+
+sql_accounts!(PgCaseStore);

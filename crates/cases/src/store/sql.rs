@@ -27,7 +27,7 @@ macro_rules! case_columns {
     () => {
         "c.number, c.kind, c.status, c.priority, c.subject, c.description, c.requester_id, \
          c.requester_name, c.source, c.assignee, c.tags, c.rating_score, c.rating_comment, \
-         c.created_at, c.updated_at, c.resolved_at"
+         c.created_at, c.updated_at, c.resolved_at, c.assignee_name"
     };
 }
 pub(super) use case_columns;
@@ -52,6 +52,7 @@ pub(super) struct CaseRow {
     created_at: OffsetDateTime,
     updated_at: OffsetDateTime,
     resolved_at: Option<OffsetDateTime>,
+    assignee_name: Option<String>,
 }
 
 impl CaseRow {
@@ -86,6 +87,7 @@ impl CaseRow {
             source: serde_json::from_str::<CaseSource>(&self.source)
                 .map_err(|e| Error::decode("case source").with_source(e))?,
             assignee: self.assignee,
+            assignee_name: self.assignee_name,
             tags: serde_json::from_str(&self.tags)
                 .map_err(|e| Error::decode("case tags").with_source(e))?,
             rating,
@@ -108,6 +110,8 @@ pub(super) struct EventRow {
     id: i64,
     at: OffsetDateTime,
     actor: String,
+    actor_name: Option<String>,
+    via: Option<String>,
     data: String,
 }
 
@@ -117,6 +121,8 @@ impl EventRow {
             id: self.id,
             at: self.at,
             actor: self.actor,
+            actor_name: self.actor_name,
+            via: self.via,
             event: serde_json::from_str(&self.data)
                 .map_err(|e| Error::decode("timeline event").with_source(e))?,
         })
@@ -174,6 +180,14 @@ pub(super) fn words(text: &str) -> Vec<String> {
         }
     }
     words
+}
+
+/// Who wrote a timeline entry: the actor's id, display name and credential.
+#[derive(Clone, Copy)]
+pub(super) struct Who<'a> {
+    pub(super) actor: &'a str,
+    pub(super) name: Option<&'a str>,
+    pub(super) via: Option<&'a str>,
 }
 
 /// A bind value of a dynamically built query.
@@ -237,22 +251,31 @@ macro_rules! sql_case_store {
                 tx: &mut <$store as $crate::store::sql::HasDb>::Tx,
                 number: $crate::CaseNumber,
                 at: time::OffsetDateTime,
-                actor: &str,
+                who: $crate::store::sql::Who<'_>,
                 event: $crate::TimelineEvent,
             ) -> Result<$crate::TimelineEntry, $crate::Error> {
                 let data = $crate::store::sql::event_json(&event)?;
                 let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO case_events (case_number, at, actor, kind, data) \
-                     VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                    "INSERT INTO case_events (case_number, at, actor, kind, data, actor_name, via) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
                 )
                 .bind(i64::from(number.get()))
                 .bind(at)
-                .bind(actor)
+                .bind(who.actor)
                 .bind(event.name())
                 .bind(data)
+                .bind(who.name)
+                .bind(who.via)
                 .fetch_one(&mut **tx)
                 .await?;
-                Ok($crate::TimelineEntry { id, at, actor: actor.to_owned(), event })
+                Ok($crate::TimelineEntry {
+                    id,
+                    at,
+                    actor: who.actor.to_owned(),
+                    actor_name: who.name.map(str::to_owned),
+                    via: who.via.map(str::to_owned),
+                    event,
+                })
             }
 
             async fn touch(
@@ -319,7 +342,8 @@ macro_rules! sql_case_store {
                 inserted?;
                 let actor = format!("discord:{}", new.requester.discord_id);
                 let event = $crate::TimelineEvent::Created { kind: new.kind, subject: new.subject.clone() };
-                Self::insert_event(&mut tx, number, now, &actor, event).await?;
+                let who = $crate::store::sql::Who { actor: &actor, name: Some(&new.requester.name), via: new.via.as_deref() };
+                Self::insert_event(&mut tx, number, now, who, event).await?;
                 tx.commit().await?;
                 Ok($crate::Case {
                     number,
@@ -331,6 +355,7 @@ macro_rules! sql_case_store {
                     requester: new.requester,
                     source: new.source,
                     assignee: None,
+                    assignee_name: None,
                     tags: new.tags,
                     rating: None,
                     created_at: now,
@@ -435,8 +460,13 @@ macro_rules! sql_case_store {
                     .bind(resolved_at)
                     .execute(&mut *tx)
                     .await?;
-                let event = $crate::TimelineEvent::StatusChanged { from, to, reason: change.reason };
-                Self::insert_event(&mut tx, number, now, &change.actor, event).await?;
+                let event = $crate::TimelineEvent::StatusChanged { from, to, reason: change.reason.clone() };
+                let who = $crate::store::sql::Who {
+                    actor: &change.actor,
+                    name: change.actor_name.as_deref(),
+                    via: change.via.as_deref(),
+                };
+                Self::insert_event(&mut tx, number, now, who, event).await?;
                 tx.commit().await?;
                 case.status = to;
                 case.updated_at = now;
@@ -452,20 +482,32 @@ macro_rules! sql_case_store {
                 assignment.validate()?;
                 let mut tx = self.pool.begin().await?;
                 let mut case = Self::locked(&mut tx, number).await?;
-                if case.assignee == assignment.assignee {
+                if case.assignee == assignment.assignee
+                    && (assignment.assignee_name.is_none() || case.assignee_name == assignment.assignee_name)
+                {
                     return Ok(case);
                 }
                 let now = $crate::store::sql::now();
-                sqlx::query("UPDATE cases SET assignee = $2, updated_at = $3 WHERE number = $1")
+                sqlx::query("UPDATE cases SET assignee = $2, assignee_name = $3, updated_at = $4 WHERE number = $1")
                     .bind(i64::from(number.get()))
                     .bind(assignment.assignee.as_deref())
+                    .bind(assignment.assignee_name.as_deref())
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
-                let event = $crate::TimelineEvent::Assigned { assignee: assignment.assignee.clone() };
-                Self::insert_event(&mut tx, number, now, &assignment.actor, event).await?;
+                let event = $crate::TimelineEvent::Assigned {
+                    assignee: assignment.assignee.clone(),
+                    assignee_name: assignment.assignee_name.clone(),
+                };
+                let who = $crate::store::sql::Who {
+                    actor: &assignment.actor,
+                    name: assignment.actor_name.as_deref(),
+                    via: assignment.via.as_deref(),
+                };
+                Self::insert_event(&mut tx, number, now, who, event).await?;
                 tx.commit().await?;
                 case.assignee = assignment.assignee;
+                case.assignee_name = assignment.assignee_name;
                 case.updated_at = now;
                 Ok(case)
             }
@@ -489,7 +531,12 @@ macro_rules! sql_case_store {
                     .execute(&mut *tx)
                     .await?;
                 let event = $crate::TimelineEvent::PriorityChanged { from: case.priority, to: change.priority };
-                Self::insert_event(&mut tx, number, now, &change.actor, event).await?;
+                let who = $crate::store::sql::Who {
+                    actor: &change.actor,
+                    name: change.actor_name.as_deref(),
+                    via: change.via.as_deref(),
+                };
+                Self::insert_event(&mut tx, number, now, who, event).await?;
                 tx.commit().await?;
                 case.priority = change.priority;
                 case.updated_at = now;
@@ -506,8 +553,13 @@ macro_rules! sql_case_store {
                 Self::locked(&mut tx, number).await?;
                 let now = $crate::store::sql::now();
                 Self::touch(&mut tx, number, now).await?;
-                let event = $crate::TimelineEvent::Note { text: note.text };
-                let entry = Self::insert_event(&mut tx, number, now, &note.author, event).await?;
+                let who = $crate::store::sql::Who {
+                    actor: &note.author,
+                    name: note.author_name.as_deref(),
+                    via: note.via.as_deref(),
+                };
+                let event = $crate::TimelineEvent::Note { text: note.text.clone() };
+                let entry = Self::insert_event(&mut tx, number, now, who, event).await?;
                 tx.commit().await?;
                 Ok(entry)
             }
@@ -526,8 +578,8 @@ macro_rules! sql_case_store {
                     let at = $crate::store::sql::stored_time(message.sent_at);
                     let event = $crate::TimelineEvent::Message { text: message.text };
                     let id: Option<i64> = sqlx::query_scalar(
-                        "INSERT INTO case_events (case_number, at, actor, kind, data, external_id) \
-                         VALUES ($1, $2, $3, $4, $5, $6) \
+                        "INSERT INTO case_events (case_number, at, actor, kind, data, external_id, actor_name, via) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
                          ON CONFLICT (case_number, external_id) DO NOTHING RETURNING id",
                     )
                     .bind(i64::from(number.get()))
@@ -536,10 +588,19 @@ macro_rules! sql_case_store {
                     .bind(event.name())
                     .bind($crate::store::sql::event_json(&event)?)
                     .bind(message.external_id.as_deref())
+                    .bind(message.author_name.as_deref())
+                    .bind(batch.via.as_deref())
                     .fetch_optional(&mut *tx)
                     .await?;
                     if let Some(id) = id {
-                        entries.push($crate::TimelineEntry { id, at, actor: message.author, event });
+                        entries.push($crate::TimelineEntry {
+                            id,
+                            at,
+                            actor: message.author,
+                            actor_name: message.author_name,
+                            via: batch.via.clone(),
+                            event,
+                        });
                     }
                 }
                 tx.commit().await?;
@@ -566,7 +627,8 @@ macro_rules! sql_case_store {
                 .await?;
                 let actor = format!("discord:{}", case.requester.discord_id);
                 let event = $crate::TimelineEvent::Rated { score: rating.score, comment: rating.comment.clone() };
-                Self::insert_event(&mut tx, number, now, &actor, event).await?;
+                let who = $crate::store::sql::Who { actor: &actor, name: Some(&case.requester.name), via: None };
+                Self::insert_event(&mut tx, number, now, who, event).await?;
                 tx.commit().await?;
                 case.rating = Some(rating);
                 case.updated_at = now;
@@ -583,8 +645,13 @@ macro_rules! sql_case_store {
                 Self::locked(&mut tx, number).await?;
                 let now = $crate::store::sql::now();
                 Self::touch(&mut tx, number, now).await?;
-                let event = $crate::TimelineEvent::Linked { url: link.url, title: link.title };
-                let entry = Self::insert_event(&mut tx, number, now, &link.actor, event).await?;
+                let who = $crate::store::sql::Who {
+                    actor: &link.actor,
+                    name: link.actor_name.as_deref(),
+                    via: link.via.as_deref(),
+                };
+                let event = $crate::TimelineEvent::Linked { url: link.url.clone(), title: link.title.clone() };
+                let entry = Self::insert_event(&mut tx, number, now, who, event).await?;
                 tx.commit().await?;
                 Ok(entry)
             }
@@ -617,7 +684,7 @@ macro_rules! sql_case_store {
             ) -> Result<Vec<$crate::TimelineEntry>, $crate::Error> {
                 Self::fetch_case(&self.pool, number).await?;
                 let rows: Vec<$crate::store::sql::EventRow> = sqlx::query_as(
-                    "SELECT id, at, actor, data FROM case_events WHERE case_number = $1 ORDER BY id",
+                    "SELECT id, at, actor, actor_name, via, data FROM case_events WHERE case_number = $1 ORDER BY id",
                 )
                 .bind(i64::from(number.get()))
                 .fetch_all(&self.pool)

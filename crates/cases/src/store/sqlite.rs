@@ -7,6 +7,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+use super::accounts::sql_accounts;
 use super::sql::{Dialect, HasDb, case_columns, sql_case_store};
 use crate::error::Error;
 
@@ -106,3 +107,5 @@ sql_case_store!(
         or_query: fts_or,
     }
 );
+
+sql_accounts!(SqliteCaseStore);

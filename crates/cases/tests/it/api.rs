@@ -361,10 +361,7 @@ async fn client_splits_a_batch_too_large_for_the_service() {
     // About 40 KiB of JSON against an 8 KiB limit: without external ids it is refused whole.
     let plain: Vec<_> = (0..120).map(message).collect();
     let err = client
-        .append_messages(
-            case.number,
-            flexcord_cases::MessageBatch { messages: plain },
-        )
+        .append_messages(case.number, flexcord_cases::MessageBatch::new(plain))
         .await
         .expect_err("too large");
     assert!(
@@ -383,7 +380,7 @@ async fn client_splits_a_batch_too_large_for_the_service() {
     let keyed: Vec<_> = (0..120)
         .map(|i| message(i).external_id(format!("t:{i}")))
         .collect();
-    let batch = flexcord_cases::MessageBatch { messages: keyed };
+    let batch = flexcord_cases::MessageBatch::new(keyed);
     let added = client
         .append_messages(case.number, batch.clone())
         .await
@@ -412,7 +409,7 @@ async fn client_splits_a_batch_too_large_for_the_service() {
         .map(|i| message(i).external_id(format!("m:{i}")))
         .collect();
     let err = client
-        .append_messages(case.number, flexcord_cases::MessageBatch { messages: many })
+        .append_messages(case.number, flexcord_cases::MessageBatch::new(many))
         .await
         .expect_err("too many");
     assert!(matches!(err.kind(), ErrorKind::Invalid { .. }), "{err:?}");

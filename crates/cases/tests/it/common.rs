@@ -104,9 +104,15 @@ impl PgSchema {
 
 /// Serves the API and web pages for `store` on 127.0.0.1:0; returns the base URL.
 pub(crate) async fn serve(store: Arc<dyn CaseStore>) -> String {
-    let app = flexcord_cases::CasesService::new(store, TOKEN)
-        .web_prefix("/cases")
-        .router();
+    serve_service(flexcord_cases::CasesService::new(store, TOKEN).web_prefix("/cases")).await
+}
+
+/// Serves a configured service on 127.0.0.1:0 (with the peer address known, as the app and the
+/// standalone server do); returns the base URL.
+pub(crate) async fn serve_service(service: flexcord_cases::CasesService) -> String {
+    let app = service
+        .router()
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

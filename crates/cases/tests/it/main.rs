@@ -7,6 +7,7 @@
 mod api;
 mod bin;
 mod common;
+mod phone;
 mod postgres;
 mod suite;
 mod web;

@@ -68,6 +68,8 @@ async fn unknown_case_is_not_found(store: &dyn CaseStore) {
             NewNote {
                 author: "agent".into(),
                 text: "hi".into(),
+                author_name: None,
+                via: None,
             },
         )
         .await
@@ -115,6 +117,7 @@ async fn bad_input_is_refused_and_loses_nothing(store: &dyn CaseStore) {
         .append_messages(
             case.number,
             MessageBatch {
+                via: None,
                 messages: Vec::new(),
             },
         )
@@ -268,6 +271,9 @@ async fn assign_prioritise_note_link_rate(store: &dyn CaseStore) {
             Assignment {
                 assignee: Some("agent:bob".into()),
                 actor: "agent:bob".into(),
+                assignee_name: None,
+                actor_name: None,
+                via: None,
             },
         )
         .await
@@ -279,6 +285,9 @@ async fn assign_prioritise_note_link_rate(store: &dyn CaseStore) {
             Assignment {
                 assignee: Some("agent:bob".into()),
                 actor: "agent:bob".into(),
+                assignee_name: None,
+                actor_name: None,
+                via: None,
             },
         )
         .await
@@ -290,6 +299,8 @@ async fn assign_prioritise_note_link_rate(store: &dyn CaseStore) {
             PriorityChange {
                 priority: Priority::Urgent,
                 actor: "agent:bob".into(),
+                actor_name: None,
+                via: None,
             },
         )
         .await
@@ -301,6 +312,8 @@ async fn assign_prioritise_note_link_rate(store: &dyn CaseStore) {
             NewNote {
                 author: "agent:bob".into(),
                 text: "Called the bank".into(),
+                author_name: None,
+                via: None,
             },
         )
         .await
@@ -318,6 +331,8 @@ async fn assign_prioritise_note_link_rate(store: &dyn CaseStore) {
                 url: "https://example.com/t/1".into(),
                 title: Some("ticket".into()),
                 actor: "agent:bob".into(),
+                actor_name: None,
+                via: None,
             },
         )
         .await
@@ -346,6 +361,9 @@ async fn assign_prioritise_note_link_rate(store: &dyn CaseStore) {
             Assignment {
                 assignee: None,
                 actor: "agent:bob".into(),
+                assignee_name: None,
+                actor_name: None,
+                via: None,
             },
         )
         .await
@@ -384,18 +402,21 @@ async fn transcript_is_kept_in_time_order(store: &dyn CaseStore) {
     let n = case.number;
     // Back-filled bot-phase messages from before the case existed, then a live one.
     let batch = MessageBatch {
+        via: None,
         messages: vec![
             NewMessage {
                 external_id: None,
                 author: "discord:1001".into(),
                 text: "Where is my order?".into(),
                 sent_at: datetime!(2024-01-02 10:00:00 UTC),
+                author_name: None,
             },
             NewMessage {
                 external_id: None,
                 author: "flexcord-bot".into(),
                 text: "Let me get an agent.".into(),
                 sent_at: datetime!(2024-01-02 10:00:01.25 UTC),
+                author_name: None,
             },
         ],
     };
@@ -406,11 +427,13 @@ async fn transcript_is_kept_in_time_order(store: &dyn CaseStore) {
         .append_messages(
             n,
             MessageBatch {
+                via: None,
                 messages: vec![NewMessage {
                     external_id: None,
                     author: "agent:carol".into(),
                     text: "Hi, I'm Carol 👋 <b>not bold</b>".into(),
                     sent_at: time::OffsetDateTime::now_utc(),
+                    author_name: None,
                 }],
             },
         )
@@ -438,11 +461,13 @@ async fn transcript_is_kept_in_time_order(store: &dyn CaseStore) {
         .append_messages(
             num(999),
             MessageBatch {
+                via: None,
                 messages: vec![NewMessage {
                     external_id: None,
                     author: "a".into(),
                     text: "b".into(),
                     sent_at: time::OffsetDateTime::now_utc(),
+                    author_name: None,
                 }],
             },
         )
@@ -729,6 +754,7 @@ async fn retries_are_idempotent(store: &dyn CaseStore) {
 
     let t0 = datetime!(2024-05-01 12:00:00 UTC);
     let batch = MessageBatch {
+        via: None,
         messages: vec![
             NewMessage::new("discord:1001", "first", t0).external_id("m1"),
             NewMessage::new("discord:1001", "second", t0).external_id("m2"),
@@ -759,6 +785,7 @@ async fn retries_are_idempotent(store: &dyn CaseStore) {
     );
     // The same external id on another case is another message.
     let batch = MessageBatch {
+        via: None,
         messages: vec![NewMessage::new("discord:1001", "first", t0).external_id("m1")],
     };
     assert_eq!(

@@ -142,13 +142,103 @@ fn user_is_told_transfer_then_case_number_then_agent_joined() {
     let open_case = w.take("open_case").expect("case");
     let opened = w.success(&open_case, false);
     let step = w.apply(opened);
+    assert!(
+        !dm_texts(&step.actions)
+            .iter()
+            .any(|t| t.contains("has joined")),
+        "joined waits for the agent's name too"
+    );
+    // Twilio names the agent: customers read that name, never the identity.
+    let lookup = w.take("lookup_agent_name").expect("the name is looked up");
+    assert!(
+        matches!(&lookup.kind, ActionKind::LookupAgentName { identity } if identity == "alice@example.com")
+    );
+    let step = w.apply(lookup.completed(Some("Alice Liddell".into())));
     let all: Vec<String> = dm_texts(&w.log);
     let pos = |needle: &str| all.iter().position(|t| t.contains(needle)).expect(needle);
     assert!(pos("transferring") < pos("case number"));
-    assert!(pos("case number") < pos("alice@example.com has joined"));
+    assert!(pos("case number") < pos("Alice Liddell has joined the conversation."));
+    assert!(!all.iter().any(|t| t.contains('@')), "{all:?}");
     assert!(step.actions.iter().any(|a| matches!(&a.kind,
-        ActionKind::UpdateCase { update: flexcord_routing::CaseUpdate::Open { assignee }, .. }
-            if assignee == "alice@example.com")));
+        ActionKind::UpdateCase { update: flexcord_routing::CaseUpdate::Open { assignee, assignee_name }, .. }
+            if assignee == "alice@example.com" && assignee_name.as_deref() == Some("Alice Liddell"))));
+    // The name is kept for the conversation: the agent's lines carry it to the case.
+    let sid = w.conv_of(1).and_then(|c| c.twilio.clone()).expect("sid");
+    let message = w.agent_message(&sid, "IM1", "alice@example.com", "Hello!");
+    let step = w.apply(message);
+    assert!(step.actions.iter().any(|a| matches!(&a.kind,
+        ActionKind::AnnotateCase { entry, .. } if entry.name.as_deref() == Some("Alice Liddell"))));
+    assert!(
+        !step
+            .actions
+            .iter()
+            .any(|a| a.kind.name() == "lookup_agent_name")
+    );
+}
+
+/// Joins whose name lookup has no name, fails, or does not come back in time, and an agent who
+/// writes before it comes: the notice uses the identity's local part, never an e-mail address.
+#[test]
+fn an_agent_without_a_twilio_name_is_named_by_the_local_part_of_their_identity() {
+    for outcome in [
+        "no name",
+        "failed",
+        "late",
+        "message first",
+        "e-mail as name",
+    ] {
+        let (mut w, sid) = studio_world();
+        w.drain();
+        // A case exists: hand off and open it.
+        let step = w.apply(Event::ParticipantJoined {
+            sid: sid.clone(),
+            identity: "agent.jane@brand.example".into(),
+        });
+        w.drain_except("lookup_agent_name");
+        let joined = |w: &World| {
+            dm_texts(&w.log)
+                .into_iter()
+                .filter(|t| t.contains("has joined"))
+                .collect::<Vec<_>>()
+        };
+        assert!(joined(&w).is_empty(), "{outcome}: waits for the name");
+        assert!(step.wake_at.is_some());
+        let lookup = w.take("lookup_agent_name").expect("lookup");
+        match outcome {
+            "no name" => {
+                w.apply(lookup.completed(None));
+            }
+            "failed" => {
+                w.apply(lookup.failed(true, "Twilio answered 404"));
+            }
+            "late" => {
+                w.now += 10_001;
+                let conversation = w.conv_of(1).expect("conv").id.clone();
+                w.apply(Event::Tick { conversation });
+                // The name arriving afterwards is kept but says nothing more.
+                w.apply(lookup.completed(Some("Jane Doe".into())));
+            }
+            "message first" => {
+                let message = w.agent_message(&sid, "IM9", "agent.jane@brand.example", "Hi there");
+                let step = w.apply(message);
+                let texts = dm_texts(&step.actions);
+                assert_eq!(
+                    texts[0], "agent.jane has joined the conversation.",
+                    "{texts:?}"
+                );
+                assert_eq!(texts[1], "Hi there");
+            }
+            _ => {
+                w.apply(lookup.completed(Some("jane.doe@brand.example".into())));
+            }
+        }
+        let expected = if outcome == "e-mail as name" {
+            "jane.doe has joined the conversation."
+        } else {
+            "agent.jane has joined the conversation."
+        };
+        assert_eq!(joined(&w), [expected], "{outcome}");
+    }
 }
 
 #[test]

@@ -125,6 +125,15 @@ impl World {
         }
     }
 
+    /// Like [`World::drain`], but leaves actions named `keep` in the outbox.
+    pub(crate) fn drain_except(&mut self, keep: &str) {
+        while let Some(i) = self.outbox.iter().position(|a| a.kind.name() != keep) {
+            let action = self.outbox.remove(i);
+            let event = self.success(&action, false);
+            self.apply(event);
+        }
+    }
+
     /// Takes the first outbox action of this kind.
     pub(crate) fn take(&mut self, name: &str) -> Option<Action> {
         let i = self.outbox.iter().position(|a| a.kind.name() == name)?;

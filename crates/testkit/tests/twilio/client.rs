@@ -1014,6 +1014,20 @@ mod with_client {
             .delete(&sw.sid)
             .await
             .expect("scoped webhook delete");
+        // Users: the participants' users, by identity, in the default service and the scoped one.
+        let p = twilio
+            .conversations()
+            .users()
+            .fetch(flexcord_twilio::sid::SidOrName::Name("p".into()))
+            .await
+            .expect("user fetch");
+        assert_eq!(p.identity.as_deref(), Some("p"));
+        let d9 = scoped
+            .users()
+            .fetch(flexcord_twilio::sid::SidOrName::Name("discord:9".into()))
+            .await
+            .expect("scoped user fetch");
+        assert_eq!(d9.identity.as_deref(), Some("discord:9"));
         let hidden = twilio.conversations().fetch(sc.sid).await;
         assert!(
             hidden.is_err(),

@@ -170,6 +170,15 @@ impl<'a> Conversations<'a> {
         DeleteConversation::from_draft(Draft::new(self.client, Request::delete(P, path)))
     }
 
+    /// `/v1/Users`: the Conversations users of the service (an agent's friendly name is the
+    /// name customers should read for them).
+    pub fn users(self) -> Users<'a> {
+        Users {
+            client: self.client,
+            service: self.service,
+        }
+    }
+
     /// `/v1/Conversations/{ConversationSid}/Participants`.
     pub fn participants(self, conversation: &ConversationSid) -> Participants<'a> {
         Participants {
@@ -331,6 +340,42 @@ impl ListConversations<'_> {
 
 impl DeleteConversation<'_> {
     webhook_header_setter!();
+}
+
+/// Handler for `/v1/Users`, or `/v1/Services/{ChatServiceSid}/Users`.
+#[derive(Debug, Clone, Copy)]
+pub struct Users<'a> {
+    client: &'a Client,
+    service: Option<ServiceSid>,
+}
+
+impl<'a> Users<'a> {
+    /// `GET …/Users/{Sid}` by SID or identity.
+    ///
+    /// ```no_run
+    /// # async fn run(twilio: flexcord_twilio::Client) -> Result<(), flexcord_twilio::Error> {
+    /// use flexcord_twilio::sid::SidOrName;
+    /// let user = twilio
+    ///     .conversations()
+    ///     .users()
+    ///     .fetch(SidOrName::Name("agent.jane@brand.example".into()))
+    ///     .await?;
+    /// let name = user.friendly_name; // e.g. Some("Jane Doe")
+    /// # let _ = name; Ok(()) }
+    /// ```
+    pub fn fetch(self, user: impl Into<SidOrName<sid::User>>) -> FetchUser<'a> {
+        let path = format!(
+            "{}/Users/{}",
+            root(self.service.as_ref()),
+            segment(user.into().as_str())
+        );
+        FetchUser::from_draft(Draft::new(self.client, Request::get(P, path)))
+    }
+}
+
+builder! {
+    /// `GET /v1/Users/{Sid}`: one Conversations user.
+    FetchUser -> User
 }
 
 /// Handler for `/v1/Conversations/{ConversationSid}/Participants`.

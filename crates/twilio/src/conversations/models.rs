@@ -6,7 +6,7 @@ use crate::enums::string_enum;
 use crate::model::{Timestamp, WebhookConfiguration, date, parse_attributes};
 use crate::sid::{
     AccountSid, ContentSid, ConversationSid, MediaSid, MessageSid, MessagingServiceSid,
-    ParticipantSid, RoleSid, ServiceSid, WebhookSid,
+    ParticipantSid, RoleSid, ServiceSid, UserSid, WebhookSid,
 };
 
 string_enum! {
@@ -93,6 +93,45 @@ pub struct ConversationTimers {
     /// When it closes.
     #[serde(default, with = "date::opt")]
     pub date_closed: Timestamp,
+}
+
+/// A Conversations user: the identity a chat participant (a customer, a Flex agent) speaks
+/// as, with the name to show for it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[non_exhaustive]
+pub struct User {
+    /// `US…`.
+    pub sid: UserSid,
+    /// The account.
+    #[serde(default)]
+    pub account_sid: Option<AccountSid>,
+    /// The Conversations service.
+    #[serde(default)]
+    pub chat_service_sid: Option<ServiceSid>,
+    /// Identity, e.g. `agent.jane@brand.example`.
+    #[serde(default)]
+    pub identity: Option<String>,
+    /// The name to show for the user (Flex sets it from the worker's full name).
+    #[serde(default)]
+    pub friendly_name: Option<String>,
+    /// Attributes as a JSON text.
+    #[serde(default)]
+    pub attributes: Option<String>,
+    /// Role.
+    #[serde(default)]
+    pub role_sid: Option<RoleSid>,
+    /// Online (with Reachability enabled).
+    #[serde(default)]
+    pub is_online: Option<bool>,
+    /// Created at.
+    #[serde(default, with = "date::opt")]
+    pub date_created: Timestamp,
+    /// Updated at.
+    #[serde(default, with = "date::opt")]
+    pub date_updated: Timestamp,
+    /// The resource URL.
+    #[serde(default)]
+    pub url: Option<String>,
 }
 
 /// A participant of a conversation.

@@ -703,3 +703,77 @@ async fn service_scoped_operations_use_the_service_paths() {
         .await
         .expect("fetched");
 }
+
+#[tokio::test]
+async fn users_are_fetched_by_identity_in_the_default_service_or_a_named_one() {
+    let user = json!({
+        "sid": "US0123456789abcdef0123456789abcdef",
+        "account_sid": crate::common::ACCOUNT_SID,
+        "chat_service_sid": "IS0123456789abcdef0123456789abcdef",
+        "role_sid": "RL0123456789abcdef0123456789abcdef",
+        "identity": "agent.jane@brand.example",
+        "friendly_name": "Jane Doe",
+        "attributes": "{}",
+        "is_online": true,
+        "is_notifiable": null,
+        "date_created": "2026-01-02T03:04:05Z",
+        "date_updated": "2026-01-02T03:04:05Z",
+        "url": "https://conversations.twilio.com/v1/Users/US0123456789abcdef0123456789abcdef",
+        "links": {}
+    });
+    // The identity is one path segment: `@` stays, `/` would be escaped.
+    let server = service_mock(
+        "GET",
+        "/v1/Users/agent.jane@brand.example",
+        200,
+        Some(user.clone()),
+    )
+    .await;
+    let fetched = client_for(&server)
+        .conversations()
+        .users()
+        .fetch(SidOrName::Name("agent.jane@brand.example".into()))
+        .await
+        .expect("fetched");
+    assert_eq!(fetched.friendly_name.as_deref(), Some("Jane Doe"));
+    assert_eq!(
+        fetched.identity.as_deref(),
+        Some("agent.jane@brand.example")
+    );
+    check_op("conversations.users.fetch", &server).await;
+
+    let service: flexcord_twilio::sid::ServiceSid =
+        "IS0123456789abcdef0123456789abcdef".parse().expect("sid");
+    let server = service_mock(
+        "GET",
+        &format!("/v1/Services/{service}/Users/agent:alice"),
+        200,
+        Some(user),
+    )
+    .await;
+    client_for(&server)
+        .conversations_in(&service)
+        .users()
+        .fetch(SidOrName::Name("agent:alice".into()))
+        .await
+        .expect("fetched");
+    check_op("conversations.services.users.fetch", &server).await;
+
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/Users/nobody"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({
+            "code": 20404, "message": "The requested resource /Users/nobody was not found",
+            "more_info": "https://www.twilio.com/docs/errors/20404", "status": 404
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let missing = client_for(&server)
+        .conversations()
+        .users()
+        .fetch(SidOrName::Name("nobody".into()))
+        .await
+        .expect_err("404");
+    assert_eq!(missing.status(), Some(404));
+}

@@ -132,7 +132,13 @@ const TABLE: &[(Product, &str, &str)] = &[
         "DELETE",
         "/v1/Conversations/{ConversationSid}/Webhooks/{Sid}",
     ),
+    (Product::Conversations, "GET", "/v1/Users/{Sid}"),
     // Conversations v1 in a named service
+    (
+        Product::Conversations,
+        "GET",
+        "/v1/Services/{ChatServiceSid}/Users/{Sid}",
+    ),
     (
         Product::Conversations,
         "POST",
@@ -397,6 +403,7 @@ fn decode_with_model(id: &str, body: &Value) -> Result<usize, String> {
             one::<conversations::Conversation>(body)
         }
         "conversations.list" => list::<conversations::Conversation>(body),
+        "conversations.users.fetch" => one::<conversations::User>(body),
         "conversations.participants.create" => one::<conversations::Participant>(body),
         "conversations.participants.list" => list::<conversations::Participant>(body),
         "conversations.messages.create" | "conversations.messages.fetch" => {

@@ -249,6 +249,21 @@ impl Mode for ChatTarget {
 
     /// Sets Flex's `status` to `INACTIVE`: Flex ends the chat's task (chat channels have no
     /// Flex interaction).
+    async fn agent_name(
+        &self,
+        cx: &Context<'_>,
+        identity: &str,
+    ) -> Result<Option<String>, Failure> {
+        let fetched = cx
+            .client
+            .chat(&self.service)
+            .users()
+            .fetch(flexcord_twilio::sid::SidOrName::Name(identity.to_owned()))
+            .await
+            .map(|user| user.friendly_name);
+        super::friendly_name(fetched)
+    }
+
     async fn close(
         &self,
         cx: &Context<'_>,

@@ -276,6 +276,21 @@ impl Mode for ConversationsTarget {
     /// Ends the Twilio side. With the bridge's Flex interaction, its channel is closed with its
     /// tasks completed, which is how Flex ends a chat (the agent's task ends and Flex closes the
     /// conversation); otherwise, or when the interaction is gone, the conversation is closed.
+    async fn agent_name(
+        &self,
+        cx: &Context<'_>,
+        identity: &str,
+    ) -> Result<Option<String>, Failure> {
+        let fetched = cx
+            .client
+            .conversations_for(self.service.as_ref())
+            .users()
+            .fetch(SidOrName::Name(identity.to_owned()))
+            .await
+            .map(|user| user.friendly_name);
+        super::friendly_name(fetched)
+    }
+
     async fn close(
         &self,
         cx: &Context<'_>,

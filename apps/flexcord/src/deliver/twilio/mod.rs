@@ -147,6 +147,10 @@ pub(crate) trait Mode {
     ) -> Result<(), Failure>;
     /// Hands the conversation to Flex; returns `KD…/UO…`.
     async fn hand_off(&self, cx: &Context<'_>, hand_off: &HandOff<'_>) -> Result<String, Failure>;
+    /// The friendly name of the Twilio user with this identity (`None`: no such user, or no
+    /// name).
+    async fn agent_name(&self, cx: &Context<'_>, identity: &str)
+    -> Result<Option<String>, Failure>;
     /// Ends the Twilio side.
     async fn close(
         &self,
@@ -235,6 +239,10 @@ async fn run_in(
             mode.close(cx, sid, interaction.as_ref()).await?;
             Ok(Receipt::done())
         }
+        ActionKind::LookupAgentName { identity } => Ok(mode
+            .agent_name(cx, identity)
+            .await?
+            .map_or_else(Receipt::done, Receipt::id)),
         other => Err(Failure::permanent(format!(
             "{} is not a Twilio action",
             other.name()
@@ -379,6 +387,18 @@ pub(crate) async fn upload_media(
             tracing::warn!(file = name, error = %e, "Twilio refused a user's file; passing on its link");
             Ok(None)
         }
+    }
+}
+
+/// A user's friendly name from a fetch: an unknown user (404) has none; other failures are
+/// judged like any Twilio failure (a lookup is read-only, so safe to repeat).
+pub(crate) fn friendly_name(
+    fetched: Result<Option<String>, Error>,
+) -> Result<Option<String>, Failure> {
+    match fetched {
+        Ok(name) => Ok(name.filter(|n| !n.trim().is_empty())),
+        Err(e) if e.status() == Some(404) => Ok(None),
+        Err(e) => Err(failure(&e)),
     }
 }
 
