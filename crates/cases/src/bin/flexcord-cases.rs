@@ -1,43 +1,83 @@
 //! `flexcord-cases`: the case API and agent pages served alone.
 //!
 //! ```text
-//! FLEXCORD_CASES_TOKEN=... flexcord-cases --listen 127.0.0.1:8088 --db sqlite://cases.db [--web-prefix /cases]
+//! FLEXCORD_CASES_TOKEN=... flexcord-cases [serve] --listen 127.0.0.1:8088 --db sqlite://cases.db [--web-prefix /cases]
 //! ```
 //! `--db` takes a `sqlite:` or `postgres://` URL (default `sqlite://flexcord-cases.db`). The token
-//! comes from the environment only, so it never shows in process listings. Prints
+//! comes from the environment only (`FLEXCORD_CASES_TOKEN`, or `FLEXCORD_CASES_TOKEN_FILE`), so it
+//! never shows in process listings. `--help` lists the options. Prints
 //! `listening on http://ADDR` once it accepts connections (`--listen 127.0.0.1:0` picks a free port)
 //! and stops cleanly on Ctrl-C or SIGTERM.
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: FLEXCORD_CASES_TOKEN=<token> flexcord-cases [--listen ADDR] [--db URL] [--web-prefix PATH]";
+use clap::{Args, Parser, Subcommand};
 
-struct Args {
+/// The case API and agent pages served alone. The API token comes from the environment only
+/// (`FLEXCORD_CASES_TOKEN`, or `FLEXCORD_CASES_TOKEN_FILE` naming a file that holds it), so it
+/// never shows in process listings.
+#[derive(Debug, Parser)]
+#[command(
+    name = "flexcord-cases",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    /// Without a command: `serve` with these options.
+    #[command(flatten)]
+    serve: ServeArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the REST API (`/api/v1`) and the agent pages (the default).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+struct ServeArgs {
+    /// Address to listen on (`127.0.0.1:0` picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8088", value_name = "ADDR")]
     listen: String,
+    /// Database: a `sqlite:` or `postgres://` URL.
+    #[arg(long, default_value = "sqlite://flexcord-cases.db", value_name = "URL")]
     db: String,
+    /// Where the agent pages are served.
+    #[arg(long, default_value = "/cases", value_name = "PATH")]
     web_prefix: String,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        listen: "127.0.0.1:8088".into(),
-        db: "sqlite://flexcord-cases.db".into(),
-        web_prefix: "/cases".into(),
+/// The API token from `FLEXCORD_CASES_TOKEN` or the file `FLEXCORD_CASES_TOKEN_FILE` names.
+fn token() -> Result<String, String> {
+    let direct = std::env::var("FLEXCORD_CASES_TOKEN")
+        .ok()
+        .filter(|t| !t.trim().is_empty());
+    let file = std::env::var("FLEXCORD_CASES_TOKEN_FILE")
+        .ok()
+        .filter(|t| !t.trim().is_empty());
+    let token = match (direct, file) {
+        (Some(_), Some(_)) => {
+            return Err(
+                "FLEXCORD_CASES_TOKEN and FLEXCORD_CASES_TOKEN_FILE are both set; set one of them"
+                    .into(),
+            );
+        }
+        (Some(token), None) => token,
+        (None, Some(path)) => std::fs::read_to_string(&path)
+            .map_err(|e| format!("FLEXCORD_CASES_TOKEN_FILE: cannot read {path}: {e}"))?,
+        (None, None) => String::new(),
     };
-    let mut iter = std::env::args().skip(1);
-    while let Some(flag) = iter.next() {
-        let slot = match flag.as_str() {
-            "--listen" => &mut args.listen,
-            "--db" => &mut args.db,
-            "--web-prefix" => &mut args.web_prefix,
-            "-h" | "--help" => return Err(USAGE.into()),
-            other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
-        };
-        *slot = iter
-            .next()
-            .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+    let token = token.trim();
+    if token.len() < 16 {
+        return Err(
+            "set FLEXCORD_CASES_TOKEN (or FLEXCORD_CASES_TOKEN_FILE) to the API token (at least 16 characters)"
+                .into(),
+        );
     }
-    Ok(args)
+    Ok(token.to_owned())
 }
 
 async fn shutdown_signal() {
@@ -65,19 +105,15 @@ async fn shutdown_signal() {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("{message}");
-            return ExitCode::from(2);
-        }
+    let cli = Cli::parse();
+    let args = match cli.command {
+        Some(Command::Serve(args)) => args,
+        None => cli.serve,
     };
-    let token = match std::env::var("FLEXCORD_CASES_TOKEN") {
-        Ok(token) if token.trim().len() >= 16 => token.trim().to_owned(),
-        _ => {
-            eprintln!(
-                "set FLEXCORD_CASES_TOKEN to the API token (at least 16 characters)\n{USAGE}"
-            );
+    let token = match token() {
+        Ok(token) => token,
+        Err(message) => {
+            eprintln!("error: {message}");
             return ExitCode::from(2);
         }
     };
