@@ -11,6 +11,7 @@ mod faults;
 mod journey;
 mod layout;
 mod media;
+mod observability;
 mod process;
 mod scale;
 mod studio_flows;
