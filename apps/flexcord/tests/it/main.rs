@@ -7,6 +7,7 @@ mod cli;
 mod commands;
 mod crash;
 mod deliver;
+mod deploy;
 mod faults;
 mod journey;
 mod layout;
