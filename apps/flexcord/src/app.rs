@@ -161,31 +161,7 @@ impl App {
                 Box::pin(async move { driver::publish_outbox_metrics(&store).await })
             })
         });
-        let state = Arc::new(state);
-        let (mut router, admin_router) = match config.server.admin_listen {
-            Some(_) => (
-                crate::server::public_router(state.clone(), config.server.max_body_bytes),
-                Some(crate::server::ops_router(state)),
-            ),
-            None => (
-                crate::server::router(state, config.server.max_body_bytes),
-                None,
-            ),
-        };
-        match (&config.cases.backend, &config.cases.token) {
-            (CasesBackend::Embedded, Some(token)) => {
-                let service = flexcord_cases::CasesService::new(cases.clone(), token.expose())
-                    .max_body_bytes(config.server.max_body_bytes)
-                    .secure_cookies(config.server.public_url.scheme() == "https");
-                router = router.merge(service.router());
-            }
-            (CasesBackend::Embedded, None) => {
-                tracing::warn!(
-                    "cases.token is unset: the cases API and agent pages are not served"
-                );
-            }
-            (CasesBackend::Remote, _) => {}
-        }
+        let (router, admin_router) = routes(Arc::new(state), &config, &cases);
         let listener = TcpListener::bind(config.server.listen)
             .await
             .map_err(|source| StartError::Listen {
@@ -203,7 +179,6 @@ impl App {
         };
         Ok(App {
             config,
-            admin,
             store,
             engine,
             cases,
@@ -211,6 +186,7 @@ impl App {
             interactions,
             router,
             listener,
+            admin,
             readiness,
         })
     }
@@ -358,6 +334,37 @@ impl App {
             Err(NotDrained(late))
         }
     }
+}
+
+/// The public routes (webhooks, probes, the cases API and agent pages when embedded with a
+/// token) and, with `server.admin_listen`, the admin routes; without it the public routes
+/// carry `/metrics` too.
+fn routes(
+    state: Arc<ServerState>,
+    config: &Config,
+    cases: &Arc<dyn CaseStore>,
+) -> (axum::Router, Option<axum::Router>) {
+    let max_body = config.server.max_body_bytes;
+    let (mut router, admin) = match config.server.admin_listen {
+        Some(_) => (
+            crate::server::public_router(state.clone(), max_body),
+            Some(crate::server::ops_router(state)),
+        ),
+        None => (crate::server::router(state, max_body), None),
+    };
+    match (&config.cases.backend, &config.cases.token) {
+        (CasesBackend::Embedded, Some(token)) => {
+            let service = flexcord_cases::CasesService::new(cases.clone(), token.expose())
+                .max_body_bytes(max_body)
+                .secure_cookies(config.server.public_url.scheme() == "https");
+            router = router.merge(service.router());
+        }
+        (CasesBackend::Embedded, None) => {
+            tracing::warn!("cases.token is unset: the cases API and agent pages are not served");
+        }
+        (CasesBackend::Remote, _) => {}
+    }
+    (router, admin)
 }
 
 /// The outbox worker's settings from `[outbox]` (its owner name stays unique per process).

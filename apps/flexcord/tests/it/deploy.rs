@@ -91,14 +91,11 @@ fn the_image_is_built_as_ci_builds_it_and_probes_its_admin_listener() {
         .find_map(|l| l.strip_prefix("USER "))
         .expect("the runtime stage names its user");
     assert!(
-        !user.starts_with("root") && !user.starts_with("0"),
+        !user.starts_with("root") && !user.starts_with('0'),
         "runs as {user}"
     );
     let admin = setting(runtime, "FLEXCORD_SERVER__ADMIN_LISTEN");
-    let healthcheck = runtime
-        .split("HEALTHCHECK")
-        .nth(1)
-        .expect("a HEALTHCHECK");
+    let healthcheck = runtime.split("HEALTHCHECK").nth(1).expect("a HEALTHCHECK");
     assert!(
         healthcheck.contains(&format!(
             "\"healthcheck\", \"--url\", \"http://127.0.0.1:{}/healthz\"",
