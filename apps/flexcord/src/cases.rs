@@ -78,8 +78,9 @@ pub async fn list(
         .await
         .map_err(|e| e.to_string())?;
     if json {
-        let value = serde_json::to_value(&page.cases).map_err(|e| e.to_string())?;
-        return Ok(crate::outbox::json_line(&value));
+        let mut out = serde_json::to_string(&page.cases).map_err(|e| e.to_string())?;
+        out.push('\n');
+        return Ok(out);
     }
     if page.cases.is_empty() {
         return Ok("no cases\n".to_owned());

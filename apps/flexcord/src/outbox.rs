@@ -51,7 +51,7 @@ pub fn render_dead_json(letters: &[DeadLetter]) -> String {
 }
 
 /// A JSON value on one line, ending with a line break.
-pub(crate) fn json_line(value: &serde_json::Value) -> String {
+fn json_line(value: &serde_json::Value) -> String {
     let mut out = value.to_string();
     out.push('\n');
     out

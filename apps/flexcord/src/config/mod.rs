@@ -359,4 +359,6 @@ pub fn redact_url(url: &str) -> String {
 }
 
 #[cfg(test)]
+mod env_tests;
+#[cfg(test)]
 mod tests;
