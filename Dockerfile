@@ -9,11 +9,14 @@ FROM rust:${RUST_VERSION}-slim-bookworm AS build
 WORKDIR /src
 COPY . .
 # Release build without the `demo` feature (no emulators in the image). The caches keep crates
-# and compiled dependencies between builds.
+# and compiled dependencies between builds. The release profile keeps line tables for
+# backtraces; compressing them makes the binary about 80 MB instead of 210 MB, and backtraces
+# still name files and lines.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked -p flexcord --no-default-features \
     && install -D -m 0755 target/release/flexcord /out/usr/local/bin/flexcord \
+    && objcopy --compress-debug-sections=zlib /out/usr/local/bin/flexcord \
     && install -d -m 0750 /out/var/lib/flexcord
 
 # glibc, CA certificates and a non-root user (65532), nothing else: no shell, no package manager.
