@@ -6,7 +6,8 @@
 //! the Twilio client, the knowledge base and the virtual agent, the Discord REST client, the
 //! outbox's upstreams, the interaction handler, and the HTTP server (Twilio webhooks, health,
 //! metrics, and the cases API and agent pages when cases are embedded), bound before
-//! [`App::build`] returns so its address is known.
+//! [`App::build`] returns so its address is known. With `server.admin_listen` set, a second
+//! listener serves `/metrics`, `/healthz` and `/readyz`, and the public one no `/metrics`.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -95,6 +96,8 @@ pub struct App {
     interactions: Arc<InteractionHandler>,
     router: axum::Router,
     listener: TcpListener,
+    /// The admin listener and its routes, when `server.admin_listen` is set.
+    admin: Option<(TcpListener, axum::Router)>,
     readiness: Readiness,
 }
 
@@ -159,29 +162,22 @@ impl App {
                 Box::pin(async move { driver::publish_outbox_metrics(&store).await })
             })
         });
-        let mut router = crate::server::router(Arc::new(state), config.server.max_body_bytes);
-        if let (CasesBackend::Embedded, Some(accounts)) = (&config.cases.backend, accounts.clone())
-        {
-            if config.cases.token.is_none() {
-                tracing::warn!(
-                    "cases.token is unset: the cases API takes only the integrations' own tokens (flexcord-cases tokens add)"
-                );
-            }
-            let service = crate::cases::service(
-                &config.cases,
-                cases.clone(),
-                accounts,
-                &config.server.public_url,
-                config.server.max_body_bytes,
-            );
-            router = router.merge(service.router());
-        }
+        let (router, admin_router) = routes(Arc::new(state), &config, &cases, accounts.clone());
         let listener = TcpListener::bind(config.server.listen)
             .await
             .map_err(|source| StartError::Listen {
                 addr: config.server.listen,
                 source,
             })?;
+        let admin = match (config.server.admin_listen, admin_router) {
+            (Some(addr), Some(router)) => {
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartError::Listen { addr, source })?;
+                Some((listener, router))
+            }
+            _ => None,
+        };
         Ok(App {
             config,
             store,
@@ -192,6 +188,7 @@ impl App {
             interactions,
             router,
             listener,
+            admin,
             readiness,
         })
     }
@@ -208,6 +205,18 @@ impl App {
     /// The socket's error.
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// Where the admin listener (`/metrics`, `/healthz`, `/readyz`) listens, when
+    /// `server.admin_listen` is set.
+    ///
+    /// # Errors
+    /// The socket's error.
+    pub fn admin_addr(&self) -> std::io::Result<Option<SocketAddr>> {
+        self.admin
+            .as_ref()
+            .map(|(listener, _)| listener.local_addr())
+            .transpose()
     }
 
     /// The case store the app writes to.
@@ -246,11 +255,24 @@ impl App {
             interactions,
             router,
             listener,
+            admin,
             readiness,
             ..
         } = self;
         let grace = config.server.shutdown_grace;
         tracing::info!(listen = %config.server.listen, public_url = %config.server.public_url, "HTTP server up");
+        let admin_server = admin.map(|(listener, router)| {
+            tracing::info!(admin_listen = ?listener.local_addr().ok(), "admin listener up (/metrics, /healthz, /readyz)");
+            let stop = shutdown.clone();
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, router)
+                    .with_graceful_shutdown(stop.cancelled_owned())
+                    .await
+                {
+                    tracing::error!(error = %e, "the admin listener stopped");
+                }
+            })
+        });
         let server_stop = shutdown.clone();
         let server = tokio::spawn(async move {
             // The peer address limits failed sign-ins on the case pages.
@@ -300,7 +322,10 @@ impl App {
             ("outbox", outbox),
             ("timers", timers),
             ("metrics", metrics),
-        ] {
+        ]
+        .into_iter()
+        .chain(admin_server.map(|task| ("admin server", task)))
+        {
             if tokio::time::timeout_at(deadline, task).await.is_ok() {
                 tracing::info!(what = name, "drained");
             } else {
@@ -319,6 +344,41 @@ impl App {
             Err(NotDrained(late))
         }
     }
+}
+
+/// The public routes (webhooks, probes, the cases API and agent pages when embedded with a
+/// token) and, with `server.admin_listen`, the admin routes; without it the public routes
+/// carry `/metrics` too.
+fn routes(
+    state: Arc<ServerState>,
+    config: &Config,
+    cases: &Arc<dyn CaseStore>,
+    accounts: Option<Arc<dyn flexcord_cases::Accounts>>,
+) -> (axum::Router, Option<axum::Router>) {
+    let max_body = config.server.max_body_bytes;
+    let (mut router, admin) = match config.server.admin_listen {
+        Some(_) => (
+            crate::server::public_router(state.clone(), max_body),
+            Some(crate::server::ops_router(state)),
+        ),
+        None => (crate::server::router(state, max_body), None),
+    };
+    if let (CasesBackend::Embedded, Some(accounts)) = (&config.cases.backend, accounts) {
+        if config.cases.token.is_none() {
+            tracing::warn!(
+                "cases.token is unset: the cases API takes only the integrations' own tokens (flexcord-cases tokens add)"
+            );
+        }
+        let service = crate::cases::service(
+            &config.cases,
+            cases.clone(),
+            accounts,
+            &config.server.public_url,
+            max_body,
+        );
+        router = router.merge(service.router());
+    }
+    (router, admin)
 }
 
 /// The outbox worker's settings from `[outbox]` (its owner name stays unique per process).

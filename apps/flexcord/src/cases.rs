@@ -90,6 +90,7 @@ fn truncate(s: &str, max: usize) -> String {
 }
 
 /// `flexcord cases list`: newest first, optionally of one status.
+/// With `json`, the cases as one JSON array, each as the REST API shows it.
 ///
 /// # Errors
 /// An unknown status, or the store's error.
@@ -97,6 +98,7 @@ pub async fn list(
     store: &dyn CaseStore,
     status: Option<&str>,
     limit: usize,
+    json: bool,
 ) -> Result<String, String> {
     let statuses = match status {
         Some(s) => vec![s.parse::<CaseStatus>().map_err(|e| e.to_string())?],
@@ -112,6 +114,11 @@ pub async fn list(
         .list(&filter, &PageRequest::first(limit))
         .await
         .map_err(|e| e.to_string())?;
+    if json {
+        let mut out = serde_json::to_string(&page.cases).map_err(|e| e.to_string())?;
+        out.push('\n');
+        return Ok(out);
+    }
     if page.cases.is_empty() {
         return Ok("no cases\n".to_owned());
     }
@@ -233,7 +240,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("cases.db").display());
         let store = flexcord_cases::open(&url).await.unwrap();
-        assert_eq!(list(store.as_ref(), None, 20).await.unwrap(), "no cases\n");
+        assert_eq!(
+            list(store.as_ref(), None, 20, false).await.unwrap(),
+            "no cases\n"
+        );
         let requester = Requester {
             discord_id: "500".into(),
             name: "alice".into(),
@@ -266,14 +276,31 @@ mod tests {
             )
             .await
             .unwrap();
-        let listed = list(store.as_ref(), Some("new"), 20).await.unwrap();
+        let listed = list(store.as_ref(), Some("new"), 20, false).await.unwrap();
         assert!(listed.starts_with("CASE-000001  new"), "{listed}");
         assert!(listed.contains("Cannot log in"), "{listed}");
         assert_eq!(
-            list(store.as_ref(), Some("resolved"), 20).await.unwrap(),
+            list(store.as_ref(), Some("resolved"), 20, false)
+                .await
+                .unwrap(),
             "no cases\n"
         );
-        assert!(list(store.as_ref(), Some("bogus"), 20).await.is_err());
+        assert!(
+            list(store.as_ref(), Some("bogus"), 20, false)
+                .await
+                .is_err()
+        );
+        let json = list(store.as_ref(), None, 20, true).await.unwrap();
+        let cases: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+        assert_eq!(cases.as_array().map(Vec::len), Some(1), "{json}");
+        assert_eq!(cases[0]["number"], "CASE-000001", "{json}");
+        assert_eq!(cases[0]["subject"], "Cannot log in", "{json}");
+        assert_eq!(
+            list(store.as_ref(), Some("resolved"), 20, true)
+                .await
+                .unwrap(),
+            "[]\n"
+        );
         let shown = show(store.as_ref(), "CASE-000001").await.unwrap();
         for needle in [
             "Cannot log in",

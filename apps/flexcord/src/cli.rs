@@ -73,6 +73,20 @@ pub enum Command {
         #[command(subcommand)]
         command: OutboxCommand,
     },
+    /// Probe a running instance: exit 0 when `URL` answers 2xx, 1 otherwise (the container
+    /// image's `HEALTHCHECK`, which has no curl).
+    Healthcheck {
+        /// What to ask; the admin listener's `/healthz` when `server.admin_listen` is set.
+        #[arg(
+            long,
+            default_value = "http://127.0.0.1:8080/healthz",
+            value_name = "URL"
+        )]
+        url: url::Url,
+        /// How long to wait for the answer (`500ms`, `5s`, ...).
+        #[arg(long, default_value = "5s", value_parser = crate::config::parse_duration, value_name = "DURATION")]
+        timeout: std::time::Duration,
+    },
 }
 
 /// `flexcord outbox ...`.
@@ -83,9 +97,16 @@ pub enum OutboxCommand {
         /// How many.
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        /// One JSON array instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Count the outbox rows per state.
-    Stats,
+    Stats {
+        /// One JSON object (state to count) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `flexcord kb ...`.
@@ -113,6 +134,9 @@ pub enum CasesCommand {
         /// How many.
         #[arg(long, default_value_t = 20)]
         limit: usize,
+        /// One JSON array of cases (as the REST API shows them) instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Show one case with its timeline.
     Show {
@@ -138,6 +162,7 @@ pub async fn execute(cli: Cli) -> ExitCode {
         Command::Kb {
             command: KbCommand::Search { ref query, limit },
         } => kb_search(&cli, &query.join(" "), limit),
+        Command::Healthcheck { ref url, timeout } => healthcheck(url, timeout).await,
         #[cfg(not(feature = "demo"))]
         Command::Demo { .. } => {
             eprintln!("error: this build has no demo (build with the `demo` feature)");
@@ -200,9 +225,11 @@ async fn cases(cli: &Cli, command: &CasesCommand) -> ExitCode {
         }
     };
     let result = match command {
-        CasesCommand::List { status, limit } => {
-            crate::cases::list(store.as_ref(), status.as_deref(), *limit).await
-        }
+        CasesCommand::List {
+            status,
+            limit,
+            json,
+        } => crate::cases::list(store.as_ref(), status.as_deref(), *limit, *json).await,
         CasesCommand::Show { number } => crate::cases::show(store.as_ref(), number).await,
     };
     print_report(result)
@@ -275,8 +302,8 @@ async fn outbox(cli: &Cli, command: &OutboxCommand) -> ExitCode {
         }
     };
     let result = match command {
-        OutboxCommand::Dead { limit } => crate::outbox::dead(&store, *limit).await,
-        OutboxCommand::Stats => crate::outbox::stats(&store).await,
+        OutboxCommand::Dead { limit, json } => crate::outbox::dead(&store, *limit, *json).await,
+        OutboxCommand::Stats { json } => crate::outbox::stats(&store, *json).await,
     };
     store.close().await;
     print_report(result)
@@ -354,6 +381,29 @@ async fn run(cli: &Cli) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::warn!(error = %e, "stopped before every part drained");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `flexcord healthcheck`: 0 when `url` answers 2xx within `timeout`, 1 otherwise (with why
+/// on stderr).
+async fn healthcheck(url: &url::Url, timeout: std::time::Duration) -> ExitCode {
+    let client = match reqwest::Client::builder().timeout(timeout).build() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: cannot build an HTTP client: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match client.get(url.as_str()).send().await {
+        Ok(res) if res.status().is_success() => ExitCode::SUCCESS,
+        Ok(res) => {
+            eprintln!("unhealthy: {url} answered {}", res.status());
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("unhealthy: {url}: {e}");
             ExitCode::FAILURE
         }
     }
@@ -454,21 +504,59 @@ mod tests {
         let list = parse(&["cases", "list", "--status", "open"]).unwrap();
         assert!(matches!(
             list.command,
-            Command::Cases { command: CasesCommand::List { status: Some(ref s), limit: 20 } } if s == "open"
+            Command::Cases { command: CasesCommand::List { status: Some(ref s), limit: 20, json: false } } if s == "open"
         ));
-        let dead = parse(&["outbox", "dead", "--limit", "5"]).unwrap();
+        assert!(matches!(
+            parse(&["cases", "list", "--json"]).unwrap().command,
+            Command::Cases {
+                command: CasesCommand::List { json: true, .. }
+            }
+        ));
+        let dead = parse(&["outbox", "dead", "--limit", "5", "--json"]).unwrap();
         assert!(matches!(
             dead.command,
             Command::Outbox {
-                command: OutboxCommand::Dead { limit: 5 }
+                command: OutboxCommand::Dead {
+                    limit: 5,
+                    json: true
+                }
             }
         ));
         assert!(matches!(
             parse(&["outbox", "stats"]).unwrap().command,
             Command::Outbox {
-                command: OutboxCommand::Stats
+                command: OutboxCommand::Stats { json: false }
             }
         ));
+        assert!(matches!(
+            parse(&["outbox", "stats", "--json"]).unwrap().command,
+            Command::Outbox {
+                command: OutboxCommand::Stats { json: true }
+            }
+        ));
+        match parse(&["healthcheck"]).unwrap().command {
+            Command::Healthcheck { url, timeout } => {
+                assert_eq!(url.as_str(), "http://127.0.0.1:8080/healthz");
+                assert_eq!(timeout, std::time::Duration::from_secs(5));
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&[
+            "healthcheck",
+            "--url",
+            "http://127.0.0.1:9090/healthz",
+            "--timeout",
+            "1s 500ms",
+        ])
+        .unwrap()
+        .command
+        {
+            Command::Healthcheck { url, timeout } => {
+                assert_eq!(url.port(), Some(9090));
+                assert_eq!(timeout, std::time::Duration::from_millis(1_500));
+            }
+            other => panic!("{other:?}"),
+        }
         let reg = parse(&["register-commands", "--print", "--log-format", "json"]).unwrap();
         assert_eq!(reg.log_format, LogFormat::Json);
     }
@@ -480,5 +568,7 @@ mod tests {
         assert!(parse(&["cases", "show"]).is_err());
         assert!(parse(&["outbox"]).is_err());
         assert!(parse(&["frobnicate"]).is_err());
+        assert!(parse(&["healthcheck", "--timeout", "soon"]).is_err());
+        assert!(parse(&["healthcheck", "--url", "not a url"]).is_err());
     }
 }

@@ -6,13 +6,55 @@ use flexcord_store::{DeadLetter, Store};
 
 /// `flexcord outbox dead`: the dead letters (deliveries given up), newest first, each with its
 /// action, why it failed, how often it was tried and the trace to look for in the logs.
+/// With `json`, one JSON array ([`render_dead_json`]).
 ///
 /// # Errors
 /// The store's error, as text.
-pub async fn dead(store: &Store, limit: usize) -> Result<String, String> {
+pub async fn dead(store: &Store, limit: usize, json: bool) -> Result<String, String> {
     let limit = i64::try_from(limit.clamp(1, 10_000)).unwrap_or(10_000);
     let letters = store.dead_letters(limit).await.map_err(|e| e.to_string())?;
-    Ok(render_dead(&letters))
+    Ok(if json {
+        render_dead_json(&letters)
+    } else {
+        render_dead(&letters)
+    })
+}
+
+/// The dead letters as a JSON array, newest first, one object each: `at` (RFC 3339, UTC),
+/// `at_ms` (Unix milliseconds), `kind`, `action_id`, `attempts`, `reason`, `trace` (or null)
+/// and `action` (the stored action's kind and fields, or null when it does not decode).
+pub fn render_dead_json(letters: &[DeadLetter]) -> String {
+    let items: Vec<serde_json::Value> = letters
+        .iter()
+        .map(|letter| {
+            let at = time::OffsetDateTime::from_unix_timestamp_nanos(
+                i128::from(letter.at.millis()) * 1_000_000,
+            )
+            .ok()
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            });
+            serde_json::json!({
+                "at": at,
+                "at_ms": letter.at.millis(),
+                "kind": letter.kind,
+                "action_id": letter.action_id.as_str(),
+                "attempts": letter.attempts,
+                "reason": letter.reason,
+                "trace": letter.trace.as_ref().map(|t| t.as_str().to_owned()),
+                "action": letter.action.as_ref().and_then(|a| serde_json::to_value(&a.kind).ok()),
+            })
+        })
+        .collect();
+    json_line(&serde_json::Value::Array(items))
+}
+
+/// A JSON value on one line, ending with a line break.
+fn json_line(value: &serde_json::Value) -> String {
+    let mut out = value.to_string();
+    out.push('\n');
+    out
 }
 
 /// The listing of [`dead`].
@@ -56,12 +98,19 @@ pub fn render_dead(letters: &[DeadLetter]) -> String {
     out
 }
 
-/// `flexcord outbox stats`: rows per state.
+/// `flexcord outbox stats`: rows per state; with `json`, one object of state to count.
 ///
 /// # Errors
 /// The store's error, as text.
-pub async fn stats(store: &Store) -> Result<String, String> {
+pub async fn stats(store: &Store, json: bool) -> Result<String, String> {
     let counts = store.outbox_counts().await.map_err(|e| e.to_string())?;
+    if json {
+        let object: serde_json::Map<String, serde_json::Value> = counts
+            .iter()
+            .map(|(state, n)| ((*state).to_owned(), serde_json::Value::from(*n)))
+            .collect();
+        return Ok(json_line(&serde_json::Value::Object(object)));
+    }
     let mut out = String::new();
     for (state, n) in &counts {
         let _ = writeln!(out, "{state:<9} {n}");
@@ -111,5 +160,27 @@ mod tests {
         );
         assert!(text.contains("2026-"), "{text}");
         assert!(text.contains("  trace: dm-42\n"), "{text}");
+
+        assert_eq!(render_dead_json(&[]), "[]\n");
+        let json = render_dead_json(&letters);
+        assert!(json.ends_with('\n') && json.lines().count() == 1, "{json}");
+        let value: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+        let first = &value[0];
+        assert_eq!(first["kind"], "close_twilio");
+        assert_eq!(first["action_id"], "7-100/3");
+        assert_eq!(first["attempts"], 1);
+        assert_eq!(first["reason"], "Twilio answered 404:\n not found");
+        assert_eq!(first["trace"], "dm-42");
+        assert_eq!(first["at_ms"], 1_795_600_000_000_i64);
+        assert!(
+            first["at"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("2026-") && t.ends_with('Z')),
+            "{json}"
+        );
+        assert!(
+            json.contains("CH00000000000000000000000000000001"),
+            "{json}"
+        );
     }
 }

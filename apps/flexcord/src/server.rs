@@ -10,6 +10,10 @@
 //! | `GET /readyz` | the process is ready to take traffic (503 until then and while draining) |
 //! | `GET /metrics` | Prometheus text exposition |
 //!
+//! With `server.admin_listen` set, `/metrics` moves to that listener ([`ops_router`], which also
+//! answers `/healthz` and `/readyz`), and the public listener serves [`public_router`]: the
+//! webhooks, `/healthz` and `/readyz`.
+//!
 //! Webhooks must carry a valid `X-Twilio-Signature` computed on `server.public_url` plus the
 //! request's path and query (403 otherwise). `/twilio/bot` is also accepted with the header
 //! `X-Flexcord-Secret` (or the form parameter `FlexcordSecret`) equal to `bot.webhook_secret`. Bodies above `server.max_body_bytes` get
@@ -23,6 +27,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use async_trait::async_trait;
 use axum::Router;
@@ -129,9 +134,10 @@ pub trait WebhookSink: Send + Sync + 'static {
 pub struct Readiness(Arc<AtomicBool>);
 
 impl Readiness {
-    /// Marks the process ready or not.
+    /// Marks the process ready or not (also the gauge `flexcord_ready`).
     pub fn set(&self, ready: bool) {
         self.0.store(ready, Ordering::SeqCst);
+        telemetry::set_ready(ready);
     }
     /// Whether the process is ready.
     pub fn is_ready(&self) -> bool {
@@ -189,9 +195,26 @@ impl ServerState {
     }
 }
 
-/// The server's routes with the body limit applied. Merge other routers (the cases API) into
-/// it before serving.
+/// Every route on one listener: [`webhook_router`] and [`ops_router`] merged (what the app
+/// serves when `server.admin_listen` is unset). Merge other routers (the cases API) into it
+/// before serving.
 pub fn router(state: Arc<ServerState>, max_body_bytes: usize) -> Router {
+    webhook_router(state.clone(), max_body_bytes).merge(ops_router(state))
+}
+
+/// The public routes: the Twilio webhooks (body limit applied), `/healthz` and `/readyz` (for a
+/// load balancer in front of the public port), without `/metrics`.
+pub fn public_router(state: Arc<ServerState>, max_body_bytes: usize) -> Router {
+    webhook_router(state.clone(), max_body_bytes).merge(
+        Router::new()
+            .route("/healthz", get(healthz))
+            .route("/readyz", get(readyz))
+            .with_state(state),
+    )
+}
+
+/// The Twilio webhooks alone, with the body limit applied.
+pub fn webhook_router(state: Arc<ServerState>, max_body_bytes: usize) -> Router {
     // Install the recorder before the first request so no count is lost.
     let _ = telemetry::metrics();
     Router::new()
@@ -199,12 +222,24 @@ pub fn router(state: Arc<ServerState>, max_body_bytes: usize) -> Router {
         .route("/forward-to-discord", post(outbound))
         .route("/twilio/bot", post(bot))
         .route("/chatbot-to-discord", post(bot))
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
         .with_state(state)
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(RequestBodyLimitLayer::new(max_body_bytes))
+}
+
+/// The operator's routes: `/healthz`, `/readyz` and `/metrics`; served on
+/// `server.admin_listen` when it is set, away from the webhooks.
+pub fn ops_router(state: Arc<ServerState>) -> Router {
+    let _ = telemetry::metrics();
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
 }
 
 async fn readyz(State(state): State<Arc<ServerState>>) -> Response {
@@ -321,20 +356,38 @@ fn webhook_trace(
     (trace, continued, span)
 }
 
+/// Records how long a webhook took to answer in `flexcord_webhook_duration_seconds{route}`.
+fn timed(route: &'static str, started: Instant) {
+    metrics::histogram!(telemetry::WEBHOOK_DURATION, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+}
+
 async fn outbound(
     State(state): State<Arc<ServerState>>,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let started = Instant::now();
+    let response = outbound_checked(&state, &uri, &headers, &body).await;
+    timed("outbound", started);
+    response
+}
+
+async fn outbound_checked(
+    state: &ServerState,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
     const ROUTE: &str = "outbound";
-    let params = match decode_form(&body) {
+    let params = match decode_form(body) {
         Ok(p) => p,
         Err(why) => return reject(ROUTE, StatusCode::BAD_REQUEST, "invalid", why),
     };
-    let verified = signature_ok(&state, &uri, &headers, &params);
-    let (trace, continued, span) = webhook_trace(ROUTE, &headers, &params, verified);
-    let handled = outbound_traced(&state, &params, verified, continued);
+    let verified = signature_ok(state, uri, headers, &params);
+    let (trace, continued, span) = webhook_trace(ROUTE, headers, &params, verified);
+    let handled = outbound_traced(state, &params, verified, continued);
     trace.scope(handled.instrument(span)).await
 }
 
@@ -375,8 +428,15 @@ async fn bot(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let started = Instant::now();
+    let response = bot_checked(&state, &uri, &headers, &body).await;
+    timed("bot", started);
+    response
+}
+
+async fn bot_checked(state: &ServerState, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Response {
     const ROUTE: &str = "bot";
-    let params = match decode_form(&body) {
+    let params = match decode_form(body) {
         Ok(p) => p,
         Err(why) => return reject(ROUTE, StatusCode::BAD_REQUEST, "invalid", why),
     };
@@ -394,9 +454,9 @@ async fn bot(
         (Some(secret), Some(given)) => bool::from(secret.expose().as_bytes().ct_eq(given)),
         _ => false,
     };
-    let verified = by_secret || signature_ok(&state, &uri, &headers, &params);
-    let (trace, continued, span) = webhook_trace(ROUTE, &headers, &params, verified);
-    let handled = bot_traced(&state, &params, verified, continued);
+    let verified = by_secret || signature_ok(state, uri, headers, &params);
+    let (trace, continued, span) = webhook_trace(ROUTE, headers, &params, verified);
+    let handled = bot_traced(state, &params, verified, continued);
     trace.scope(handled.instrument(span)).await
 }
 
@@ -714,6 +774,67 @@ mod tests {
         assert!(
             text.contains(r#"flexcord_webhooks_total{route="outbound",outcome="forbidden"}"#),
             "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn with_an_admin_listener_metrics_leave_the_public_routes() {
+        let sink = Arc::new(Recorder::default());
+        let ready = Readiness::default();
+        let state = Arc::new(ServerState::new(
+            &Secret::new(TOKEN),
+            &Url::parse(PUBLIC).unwrap(),
+            None,
+            Some(sink.clone()),
+            ready.clone(),
+        ));
+        let public = public_router(state.clone(), 65_536);
+        let admin = ops_router(state);
+        let get = |p: &str| Request::get(p).body(Body::empty()).unwrap();
+        ready.set(true);
+        for path in ["/healthz", "/readyz"] {
+            assert_eq!(
+                send(&public, get(path)).await,
+                StatusCode::OK,
+                "public {path}"
+            );
+            assert_eq!(
+                send(&admin, get(path)).await,
+                StatusCode::OK,
+                "admin {path}"
+            );
+        }
+        assert_eq!(send(&public, get("/metrics")).await, StatusCode::NOT_FOUND);
+        // Webhooks are public only.
+        let fields = message_added(CONV);
+        let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        assert_eq!(
+            send(&admin, signed("/twilio/outbound", &pairs)).await,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            send(&public, signed("/twilio/outbound", &pairs)).await,
+            StatusCode::OK
+        );
+        assert_eq!(sink.outbound.lock().unwrap().len(), 1);
+        let res = admin.clone().oneshot(get("/metrics")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        // The webhook's answer time is a histogram, and readiness a gauge.
+        assert!(
+            text.contains(
+                "flexcord_webhook_duration_seconds_bucket{route=\"outbound\",le=\"0.005\"}"
+            ),
+            "{text}"
+        );
+        assert!(text.lines().any(|l| l == "flexcord_ready 1"), "{text}");
+        ready.set(false);
+        assert_eq!(
+            send(&admin, get("/readyz")).await,
+            StatusCode::SERVICE_UNAVAILABLE
         );
     }
 

@@ -63,7 +63,46 @@ pub(crate) struct Oidc {
     metadata: Mutex<Option<(Instant, CoreProviderMetadata)>>,
 }
 
+/// One request of the OpenID Connect flow over the crate's own reqwest client (openidconnect's
+/// `reqwest` feature would pull a second reqwest version into the build).
+async fn call(
+    http: reqwest::Client,
+    request: openidconnect::HttpRequest,
+) -> Result<openidconnect::HttpResponse, reqwest::Error> {
+    let (parts, body) = request.into_parts();
+    let response = http
+        .request(parts.method, parts.uri.to_string())
+        .headers(parts.headers)
+        .body(body)
+        .send()
+        .await?;
+    let mut answer = openidconnect::http::Response::builder().status(response.status());
+    if let Some(headers) = answer.headers_mut() {
+        *headers = response.headers().clone();
+    }
+    let body = response.bytes().await?.to_vec();
+    Ok(answer
+        .body(body)
+        .unwrap_or_else(|_| openidconnect::http::Response::new(Vec::new())))
+}
+
 impl Oidc {
+    /// The HTTP client openidconnect calls: owns a handle to the pool, so the futures it returns
+    /// borrow nothing.
+    fn client(
+        &self,
+    ) -> impl Fn(
+        openidconnect::HttpRequest,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<openidconnect::HttpResponse, reqwest::Error>>
+                + Send,
+        >,
+    > + use<> {
+        let http = self.http.clone();
+        move |request| Box::pin(call(http.clone(), request))
+    }
+
     pub(crate) fn new(config: OidcConfig) -> Self {
         let http = reqwest::Client::builder()
             // The token endpoint must answer itself: following redirects could leak the code.
@@ -90,7 +129,7 @@ impl Oidc {
         }
         let issuer = IssuerUrl::new(self.config.issuer.clone())
             .map_err(|e| format!("the issuer URL is not usable: {e}"))?;
-        let metadata = CoreProviderMetadata::discover_async(issuer, &self.http)
+        let metadata = CoreProviderMetadata::discover_async(issuer, &self.client())
             .await
             .map_err(|e| format!("discovery failed: {e}"))?;
         *self
@@ -167,7 +206,7 @@ impl Oidc {
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .map_err(|e| format!("the provider has no token endpoint: {e}"))?
             .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_owned()))
-            .request_async(&self.http)
+            .request_async(&self.client())
             .await
             .map_err(|e| format!("the provider refused the code: {e}"))?;
         let id_token = token.id_token().ok_or("the provider sent no ID token")?;

@@ -14,18 +14,19 @@ use crate::request::{Product, Request, Target};
 use crate::retry::{self, Decision, RetryPolicy, Sleep};
 use crate::sid::{AccountSid, ApiKeySid};
 
-/// A secret string that never shows in `Debug` or `Display`.
+/// A secret string that never shows in `Debug` or `Display`, zeroed in memory when dropped
+/// (a [`secrecy::SecretString`]).
 #[derive(Clone)]
-pub struct Secret(String);
+pub struct Secret(secrecy::SecretString);
 
 impl Secret {
     /// Wraps a secret.
     pub fn new(secret: impl Into<String>) -> Self {
-        Self(secret.into())
+        Self(secrecy::SecretString::from(secret.into()))
     }
     /// The secret itself. Avoid logging it.
     pub fn expose(&self) -> &str {
-        &self.0
+        secrecy::ExposeSecret::expose_secret(&self.0)
     }
 }
 

@@ -38,6 +38,7 @@ pub const KEYS: &[(&str, &str, Option<&str>)] = &[
     ("twilio", "studio_url", Some("https://studio.twilio.com")),
     ("twilio", "media_url", Some("https://mcs.us1.twilio.com")),
     ("server", "listen", Some("0.0.0.0:8080")),
+    ("server", "admin_listen", None),
     ("server", "public_url", None),
     ("server", "max_body_bytes", Some("65536")),
     ("server", "shutdown_grace", Some("10s")),
@@ -65,6 +66,14 @@ pub const KEYS: &[(&str, &str, Option<&str>)] = &[
     ("support", "timezone", Some("UTC")),
     ("support", "agent_wait_notice", Some("5m")),
     ("support", "idle_close", Some("24h")),
+];
+
+/// The conventional variables read when a key is set nowhere else, as
+/// `(variable, section, key)`: what Discord and Twilio tooling already exports.
+pub const FALLBACKS: &[(&str, &str, &str)] = &[
+    ("DISCORD_TOKEN", "discord", "token"),
+    ("TWILIO_ACCOUNT_SID", "twilio", "account_sid"),
+    ("TWILIO_AUTH_TOKEN", "twilio", "auth_token"),
 ];
 
 /// Whether `section.key` is a configuration key.

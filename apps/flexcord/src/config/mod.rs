@@ -25,9 +25,9 @@ use flexcord_twilio::sid::{
 use url::Url;
 
 pub use hours::{OFFSET_DAYS_AHEAD, OFFSET_DAYS_BEHIND};
-pub use keys::{ENV_PREFIX, KEYS};
+pub use keys::{ENV_PREFIX, FALLBACKS, KEYS};
 use reader::Raw;
-pub use reader::{ConfigError, parse_duration};
+pub use reader::{ConfigError, format_duration, parse_duration};
 pub use shards::ShardSpec;
 pub use validate::{RouteRequirement, route_requirements};
 
@@ -165,6 +165,9 @@ pub enum CasesBackend {
 pub struct ServerConfig {
     /// Address to listen on.
     pub listen: SocketAddr,
+    /// Address of the separate admin listener (`/metrics`, `/healthz`, `/readyz`); `None`
+    /// serves them on `listen`.
+    pub admin_listen: Option<SocketAddr>,
     /// The external URL Twilio calls (signatures are computed on it).
     pub public_url: Url,
     /// Largest request body accepted (413 above).
@@ -318,22 +321,30 @@ impl Config {
             ("twilio.account_sid", t.account_sid.to_string()),
             ("twilio.auth_token", t.auth_token.to_string()),
             ("server.listen", self.server.listen.to_string()),
+            (
+                "server.admin_listen",
+                opt(self.server.admin_listen.as_ref()),
+            ),
             ("server.public_url", self.server.public_url.to_string()),
             (
                 "server.max_body_bytes",
                 self.server.max_body_bytes.to_string(),
             ),
+            (
+                "server.shutdown_grace",
+                format_duration(self.server.shutdown_grace),
+            ),
             ("store.url", redact_url(&self.store.url)),
             ("outbox.max_attempts", self.outbox.max_attempts.to_string()),
             (
                 "outbox.base_backoff",
-                format!("{:?}", self.outbox.base_backoff),
+                format_duration(self.outbox.base_backoff),
             ),
             (
                 "outbox.max_backoff",
-                format!("{:?}", self.outbox.max_backoff),
+                format_duration(self.outbox.max_backoff),
             ),
-            ("outbox.lease", format!("{:?}", self.outbox.lease)),
+            ("outbox.lease", format_duration(self.outbox.lease)),
             ("bot.route", format!("{:?}", self.bot.route).to_lowercase()),
             ("bot.mode", format!("{:?}", self.bot.mode).to_lowercase()),
             ("bot.identity", self.bot.identity.clone()),
@@ -372,5 +383,7 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+#[cfg(test)]
+mod env_tests;
 #[cfg(test)]
 mod tests;

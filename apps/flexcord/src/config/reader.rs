@@ -8,33 +8,33 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::keys::{ENV_PREFIX, default_of, is_known};
+use super::keys::{ENV_PREFIX, FALLBACKS, default_of, is_known};
 use crate::secret::Secret;
 
-/// Parses `"250ms"`, `"90s"`, `"5m"`, `"24h"`, `"2d"` or a plain number of seconds.
+/// Parses a duration: a plain number of seconds (`"90"`), or humantime's notation: a number and
+/// a unit (`"250ms"`, `"30s"`, `"5m"`, `"24h"`, `"2d"`, `"1w"`), several summed (`"1h 30m"`),
+/// long unit names (`"5min"`, `"2 hours"`).
 ///
 /// # Errors
-/// When the text is not a number followed by an optional unit.
+/// When the text is not such a duration.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (digits, unit) = s.split_at(split);
-    let n: u64 = digits.parse().map_err(|_| {
-        format!("{s:?} is not a duration like \"250ms\", \"30s\", \"5m\", \"24h\" or \"2d\"")
-    })?;
-    let secs = match unit.trim() {
-        "ms" => return Ok(Duration::from_millis(n)),
-        "" | "s" => n,
-        "m" => n.saturating_mul(60),
-        "h" => n.saturating_mul(3600),
-        "d" => n.saturating_mul(86_400),
-        other => {
-            return Err(format!(
-                "unknown duration unit {other:?} in {s:?} (use ms, s, m, h or d)"
-            ));
-        }
-    };
-    Ok(Duration::from_secs(secs))
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        return s
+            .parse::<u64>()
+            .map(Duration::from_secs)
+            .map_err(|_| format!("{s:?} is too many seconds"));
+    }
+    humantime::parse_duration(s).map_err(|e| {
+        format!(
+            "{s:?} is not a duration like \"250ms\", \"30s\", \"5m\", \"1h 30m\" or \"2d\" ({e})"
+        )
+    })
+}
+
+/// A duration the way [`parse_duration`] reads it back (`"1h 30m"`, `"250ms"`).
+pub fn format_duration(d: Duration) -> String {
+    humantime::format_duration(d).to_string()
 }
 
 /// Every problem found in a configuration, in key order.
@@ -104,8 +104,15 @@ impl Raw {
         raw
     }
 
+    /// Applies the environment: `FLEXCORD_<SECTION>__<KEY>` wins over the file, and so does
+    /// `FLEXCORD_<SECTION>__<KEY>_FILE`, the path of a file holding the value (Docker and
+    /// Kubernetes secrets; one trailing line break is dropped). Setting both is a problem. Then
+    /// the conventional variables of [`FALLBACKS`] (`DISCORD_TOKEN`, ...) fill the keys still
+    /// unset.
     pub(super) fn apply_env(&mut self, vars: impl IntoIterator<Item = (String, String)>) {
-        for (name, value) in vars {
+        let vars: Vec<(String, String)> = vars.into_iter().collect();
+        let mut from_files: BTreeMap<(String, String), String> = BTreeMap::new();
+        for (name, value) in &vars {
             let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
                 continue;
             };
@@ -113,13 +120,59 @@ impl Raw {
                 continue; // FLEXCORD_CONFIG, FLEXCORD_LOG, FLEXCORD_CI ...
             };
             let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
-            if !is_known(&section, &key) {
+            if is_known(&section, &key) {
+                self.values.insert((section, key), value.clone());
+                continue;
+            }
+            if let Some(key) = key.strip_suffix("_file")
+                && is_known(&section, key)
+            {
+                if value.trim().is_empty() {
+                    continue;
+                }
+                match read_secret_file(value) {
+                    Ok(text) => {
+                        from_files.insert((section, key.to_owned()), text);
+                    }
+                    Err(e) => self
+                        .problems
+                        .push(format!("{name}: cannot read {value}: {e}")),
+                }
+                continue;
+            }
+            self.problems.push(format!(
+                "{name}: no configuration key {section}.{key} (see docs/configuration.md)"
+            ));
+        }
+        for ((section, key), text) in from_files {
+            let direct = format!(
+                "{ENV_PREFIX}{}__{}",
+                section.to_ascii_uppercase(),
+                key.to_ascii_uppercase()
+            );
+            if vars
+                .iter()
+                .any(|(name, value)| *name == direct && !value.trim().is_empty())
+            {
                 self.problems.push(format!(
-                    "{name}: no configuration key {section}.{key} (see docs/configuration.md)"
+                    "{direct} and {direct}_FILE are both set; set one of them"
                 ));
                 continue;
             }
-            self.values.insert((section, key), value);
+            self.values.insert((section, key), text);
+        }
+        for (name, section, key) in FALLBACKS {
+            let unset = self
+                .values
+                .get(&((*section).to_owned(), (*key).to_owned()))
+                .is_none_or(|v| v.trim().is_empty());
+            if !unset {
+                continue;
+            }
+            if let Some((_, value)) = vars.iter().find(|(n, v)| n == name && !v.trim().is_empty()) {
+                self.values
+                    .insert(((*section).to_owned(), (*key).to_owned()), value.clone());
+            }
         }
     }
 
@@ -133,6 +186,13 @@ impl Raw {
             ));
         }
     }
+}
+
+/// The contents of a `*_FILE` variable's file, without the line break that ends it.
+fn read_secret_file(path: &str) -> std::io::Result<String> {
+    let text = std::fs::read_to_string(path)?;
+    let text = text.strip_suffix('\n').unwrap_or(&text);
+    Ok(text.strip_suffix('\r').unwrap_or(text).to_owned())
 }
 
 /// Reads typed values out of [`Raw`], collecting problems instead of stopping.
@@ -152,8 +212,13 @@ impl Reader {
     }
 
     pub(super) fn problem(&mut self, section: &str, key: &str, message: impl fmt::Display) {
+        let fallback = FALLBACKS
+            .iter()
+            .find(|(_, s, k)| *s == section && *k == key)
+            .map(|(name, _, _)| format!(" or {name}"))
+            .unwrap_or_default();
         self.raw.problems.push(format!(
-            "{section}.{key} (env {ENV_PREFIX}{}__{}): {message}",
+            "{section}.{key} (env {ENV_PREFIX}{}__{}{fallback}): {message}",
             section.to_ascii_uppercase(),
             key.to_ascii_uppercase()
         ));

@@ -85,6 +85,20 @@ impl Config {
             s.parse::<SocketAddr>()
                 .map_err(|_| format!("{s:?} is not an address like 0.0.0.0:8080"))
         });
+        let admin_listen = r.optional("server", "admin_listen", |s| {
+            s.parse::<SocketAddr>()
+                .map_err(|_| format!("{s:?} is not an address like 127.0.0.1:9090"))
+        });
+        if let (Some(listen), Some(admin)) = (listen, admin_listen)
+            && admin == listen
+            && admin.port() != 0
+        {
+            r.problem(
+                "server",
+                "admin_listen",
+                "must differ from server.listen (leave it unset to serve both on one listener)",
+            );
+        }
         let public_url = r.required("server", "public_url", &http_urls);
         let max_body_bytes = r.required("server", "max_body_bytes", |s| match s.parse::<usize>() {
             Ok(n) if n >= 1024 => Ok(n),
@@ -282,6 +296,7 @@ impl Config {
                 },
                 server: ServerConfig {
                     listen: listen?,
+                    admin_listen,
                     public_url: public_url?,
                     max_body_bytes: max_body_bytes?,
                     shutdown_grace: shutdown_grace?,

@@ -67,6 +67,7 @@ impl BotExecutor {
             .reply(&AgentRequest::new(format!("discord:{user}"), text.clone()))
             .await
             .map_err(|e| Failure::transient(format!("the virtual agent failed: {e}")))?;
+        crate::telemetry::count_bot_reply(reply.handoff, reply.suggestions.len());
         Ok(Receipt::with_event(Event::BotReply {
             action_id: action.id.clone(),
             reply: to_bot_reply(&reply),

@@ -103,7 +103,11 @@ impl CaseExecutor {
                     conversation,
                 )
                 .await
-                .map(Receipt::id),
+                .map(|number| {
+                    // The hand-off's case: one per conversation handed off, in every mode.
+                    crate::telemetry::count_handoff();
+                    Receipt::id(number)
+                }),
             ActionKind::UpdateCase {
                 number,
                 update,

@@ -67,6 +67,8 @@ pub(crate) struct Bridge {
     shutdown: CancellationToken,
     app: tokio::task::JoinHandle<Result<(), NotDrained>>,
     pub(crate) public: String,
+    /// `http://<admin listener>` when `FLEXCORD_SERVER__ADMIN_LISTEN` was set.
+    pub(crate) admin: Option<String>,
     pub(crate) dir: tempfile::TempDir,
     /// The store's URL (`sqlite://…`), for tests that read the outbox.
     pub(crate) db: String,
@@ -100,6 +102,10 @@ impl Bridge {
             .collect();
         let config = Config::load("", env).expect("config");
         let app = App::build(config).await.expect("the app starts");
+        let admin = app
+            .admin_addr()
+            .expect("the admin listener's address")
+            .map(|a| format!("http://{a}"));
         let cases = app.cases();
         let shutdown = CancellationToken::new();
         let app = tokio::spawn(app.run(shutdown.clone()));
@@ -115,6 +121,7 @@ impl Bridge {
             shutdown,
             app,
             public,
+            admin,
             dir,
             db,
         }

@@ -245,6 +245,158 @@ fn register_commands_print_shows_every_command() {
 }
 
 #[test]
+fn help_of_the_binary_and_every_command_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = flexcord(dir.path(), &[], &["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&out.stdout);
+    let commands = [
+        "run",
+        "demo",
+        "check-config",
+        "register-commands",
+        "kb",
+        "cases",
+        "outbox",
+        "healthcheck",
+    ];
+    for command in commands {
+        assert!(help.contains(command), "{command} in {help}");
+        let out = flexcord(dir.path(), &[], &[command, "--help"]);
+        assert_eq!(out.status.code(), Some(0), "{command} --help");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage: flexcord"),
+            "{command} --help"
+        );
+    }
+    for (command, option) in [
+        (&["cases", "list", "--help"][..], "--json"),
+        (&["outbox", "dead", "--help"], "--json"),
+        (&["outbox", "stats", "--help"], "--json"),
+        (&["healthcheck", "--help"], "--timeout"),
+    ] {
+        let out = flexcord(dir.path(), &[], command);
+        assert_eq!(out.status.code(), Some(0), "{command:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains(option),
+            "{option} in {command:?}"
+        );
+    }
+}
+
+#[test]
+fn check_config_takes_secrets_from_files_and_conventional_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("auth_token");
+    std::fs::write(&token_file, "twilio-token-from-file\n").unwrap();
+    let token_file = token_file.display().to_string();
+    let env: Vec<(&str, &str)> = VALID
+        .iter()
+        .copied()
+        .filter(|(k, _)| {
+            !matches!(
+                *k,
+                "FLEXCORD_DISCORD__TOKEN"
+                    | "FLEXCORD_TWILIO__AUTH_TOKEN"
+                    | "FLEXCORD_TWILIO__ACCOUNT_SID"
+            )
+        })
+        .chain([
+            ("DISCORD_TOKEN", "discord-token-fallback"),
+            ("TWILIO_ACCOUNT_SID", "AC0123456789abcdef0123456789abcdef"),
+            ("FLEXCORD_TWILIO__AUTH_TOKEN_FILE", token_file.as_str()),
+        ])
+        .collect();
+    let out = flexcord(dir.path(), &env, &["check-config"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("discord.token = <redacted>"), "{stdout}");
+    assert!(
+        stdout.contains("twilio.auth_token = <redacted>"),
+        "{stdout}"
+    );
+    for secret in ["discord-token-fallback", "twilio-token-from-file"] {
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "{secret} printed"
+        );
+    }
+    // A file that cannot be read is a configuration problem: exit 78.
+    let missing = dir.path().join("missing").display().to_string();
+    let env: Vec<(&str, &str)> = env
+        .into_iter()
+        .map(|(k, v)| {
+            if k == "FLEXCORD_TWILIO__AUTH_TOKEN_FILE" {
+                (k, missing.as_str())
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    let out = flexcord(dir.path(), &env, &["check-config"]);
+    assert_eq!(out.status.code(), Some(78));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!(
+            "FLEXCORD_TWILIO__AUTH_TOKEN_FILE: cannot read {missing}"
+        )),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn json_listings_on_an_empty_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("f.db").display());
+    let mut env = VALID.to_vec();
+    env.push(("FLEXCORD_STORE__URL", &db));
+    for (args, want) in [
+        (&["cases", "list", "--json"][..], serde_json::json!([])),
+        (&["outbox", "dead", "--json"], serde_json::json!([])),
+    ] {
+        let out = flexcord(dir.path(), &env, args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let value: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("one JSON document");
+        assert_eq!(value, want, "{args:?}");
+    }
+    let out = flexcord(dir.path(), &env, &["outbox", "stats", "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let stats: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(stats.is_object(), "{stats}");
+    assert!(
+        stats
+            .as_object()
+            .is_some_and(|o| o.values().all(serde_json::Value::is_i64)),
+        "{stats}"
+    );
+}
+
+#[test]
+fn healthcheck_fails_when_nothing_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = crate::bridge::free_port();
+    let url = format!("http://127.0.0.1:{port}/healthz");
+    let out = flexcord(
+        dir.path(),
+        &[],
+        &["healthcheck", "--url", &url, "--timeout", "2s"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unhealthy"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn cases_list_and_show_on_an_empty_store() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("f.db").display());

@@ -2,14 +2,15 @@
 //! tokens that may use them.
 //!
 //! ```text
-//! FLEXCORD_CASES_TOKEN=... flexcord-cases --listen 127.0.0.1:8088 --db sqlite://cases.db [--web-prefix /cases]
+//! FLEXCORD_CASES_TOKEN=... flexcord-cases [serve] --listen 127.0.0.1:8088 --db sqlite://cases.db [--web-prefix /cases]
 //! FLEXCORD_CASES_PASSWORD=... flexcord-cases --db sqlite://cases.db agents add jane --name "Jane Doe"
 //! flexcord-cases --db sqlite://cases.db agents list | agents remove jane
 //! flexcord-cases --db sqlite://cases.db tokens add crm | tokens list | tokens remove crm
 //! ```
 //! `--db` takes a `sqlite:` or `postgres://` URL (default `sqlite://flexcord-cases.db`). Secrets
 //! never come from the command line, so they never show in process listings: the default API
-//! token from `FLEXCORD_CASES_TOKEN`, a new agent's password from `FLEXCORD_CASES_PASSWORD` or,
+//! token from `FLEXCORD_CASES_TOKEN` (or the file `FLEXCORD_CASES_TOKEN_FILE` names, such as a
+//! Docker or Kubernetes secret), a new agent's password from `FLEXCORD_CASES_PASSWORD` or,
 //! when that is unset, the first line of standard input. `tokens add` prints the new token
 //! once; only its digest is kept. Serving prints `listening on http://ADDR` once it accepts
 //! connections (`--listen 127.0.0.1:0` picks a free port) and stops cleanly on Ctrl-C or
@@ -19,7 +20,7 @@ use std::io::BufRead as _;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -31,22 +32,31 @@ struct Cli {
     /// The case database: a `sqlite:` or `postgres://` URL.
     #[arg(long, global = true, default_value = "sqlite://flexcord-cases.db")]
     db: String,
-    /// Where to listen (serving).
-    #[arg(long, default_value = "127.0.0.1:8088")]
-    listen: SocketAddr,
-    /// Where the agent pages live.
-    #[arg(long, default_value = "/cases")]
-    web_prefix: String,
-    /// The public URL of this server (for the single sign-on callback), e.g.
-    /// `https://cases.example.com`.
-    #[arg(long)]
-    public_url: Option<String>,
+    /// Without a command: `serve` with these options.
+    #[command(flatten)]
+    serve: ServeArgs,
     #[command(subcommand)]
     command: Option<Command>,
 }
 
+#[derive(Debug, Clone, Args)]
+struct ServeArgs {
+    /// Where to listen (`127.0.0.1:0` picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8088", value_name = "ADDR")]
+    listen: SocketAddr,
+    /// Where the agent pages live.
+    #[arg(long, default_value = "/cases", value_name = "PATH")]
+    web_prefix: String,
+    /// The public URL of this server (for the single sign-on callback), e.g.
+    /// `https://cases.example.com`.
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Serves the REST API (`/api/v1`) and the agent pages (the default).
+    Serve(ServeArgs),
     /// Agents who sign in to the case pages with a password.
     Agents {
         #[command(subcommand)]
@@ -151,7 +161,8 @@ async fn main() -> ExitCode {
     match cli.command {
         Some(Command::Agents { command }) => agents(accounts.as_ref(), command).await,
         Some(Command::Tokens { command }) => tokens(accounts.as_ref(), command).await,
-        None => serve(&cli, store, accounts).await,
+        Some(Command::Serve(args)) => serve(&args, store, accounts).await,
+        None => serve(&cli.serve, store, accounts).await,
     }
 }
 
@@ -231,21 +242,53 @@ async fn tokens(accounts: &dyn flexcord_cases::Accounts, command: TokensCommand)
     }
 }
 
+/// The API token from `FLEXCORD_CASES_TOKEN` or the file `FLEXCORD_CASES_TOKEN_FILE` names;
+/// empty when neither is set.
+fn token() -> Result<String, String> {
+    let set = |name| {
+        std::env::var(name)
+            .ok()
+            .filter(|v: &String| !v.trim().is_empty())
+    };
+    let token = match (
+        set("FLEXCORD_CASES_TOKEN"),
+        set("FLEXCORD_CASES_TOKEN_FILE"),
+    ) {
+        (Some(_), Some(_)) => {
+            return Err(
+                "FLEXCORD_CASES_TOKEN and FLEXCORD_CASES_TOKEN_FILE are both set; set one of them"
+                    .into(),
+            );
+        }
+        (Some(token), None) => token,
+        (None, Some(path)) => std::fs::read_to_string(&path)
+            .map_err(|e| format!("FLEXCORD_CASES_TOKEN_FILE: cannot read {path}: {e}"))?,
+        (None, None) => String::new(),
+    };
+    Ok(token.trim().to_owned())
+}
+
 async fn serve(
-    cli: &Cli,
+    cli: &ServeArgs,
     store: std::sync::Arc<dyn flexcord_cases::CaseStore>,
     accounts: std::sync::Arc<dyn flexcord_cases::Accounts>,
 ) -> ExitCode {
-    let token = std::env::var("FLEXCORD_CASES_TOKEN").unwrap_or_default();
+    let token = match token() {
+        Ok(token) => token,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
     let has_tokens = accounts.tokens().await.is_ok_and(|t| !t.is_empty());
-    if token.trim().len() < 16 && !has_tokens {
+    if token.len() < 16 && !has_tokens {
         eprintln!(
-            "set FLEXCORD_CASES_TOKEN to the API token (at least 16 characters), or add an integration with `flexcord-cases tokens add <name>`"
+            "set FLEXCORD_CASES_TOKEN (or FLEXCORD_CASES_TOKEN_FILE) to the API token (at least 16 characters), or add an integration with `flexcord-cases tokens add <name>`"
         );
         return ExitCode::from(2);
     }
-    let token = if token.trim().len() >= 16 {
-        token.trim().to_owned()
+    let token = if token.len() >= 16 {
+        token
     } else {
         String::new()
     };

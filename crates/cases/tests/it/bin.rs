@@ -17,6 +17,69 @@ fn refuses_to_start_without_a_token() {
     let output = Command::new(BIN).arg("--bogus").output().expect("runs");
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("unexpected argument '--bogus'"));
+    // The token and its file at once: refused without showing the token.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("token");
+    std::fs::write(&file, "a-token-in-a-file-0123456789\n").expect("written");
+    let output = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--db", "sqlite::memory:"])
+        .env("FLEXCORD_CASES_TOKEN", "an-inline-token-0123456789")
+        .env("FLEXCORD_CASES_TOKEN_FILE", &file)
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("both set"), "{stderr}");
+    assert!(!stderr.contains("an-inline-token"), "{stderr}");
+}
+
+#[test]
+fn help_lists_the_options_and_exits_0() {
+    for args in [&["--help"][..], &["serve", "--help"], &["help"]] {
+        let output = Command::new(BIN).args(args).output().expect("runs");
+        assert_eq!(output.status.code(), Some(0), "{args:?}");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        for option in ["--listen", "--db", "--web-prefix"] {
+            assert!(stdout.contains(option), "{option} in {args:?}: {stdout}");
+        }
+    }
+    let output = Command::new(BIN).arg("--version").output().expect("runs");
+    assert_eq!(output.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("flexcord-cases "));
+}
+
+#[tokio::test]
+async fn serve_reads_the_token_from_a_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("token");
+    std::fs::write(&file, format!("{}\n", crate::common::TOKEN)).expect("written");
+    let db = format!("sqlite://{}", dir.path().join("file.db").display());
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--db", &db])
+        .env_remove("FLEXCORD_CASES_TOKEN")
+        .env("FLEXCORD_CASES_TOKEN_FILE", &file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("first line");
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("address line")
+        .to_owned();
+    let client = flexcord_cases::CaseClient::new(&base, crate::common::TOKEN).expect("client");
+    let result = flexcord_cases::CaseStore::create(
+        &client,
+        crate::common::new_case(flexcord_cases::CaseKind::Bug, "token from a file"),
+    )
+    .await;
+    child.kill().expect("kill");
+    child.wait().expect("reaped");
+    assert_eq!(result.expect("created").number.get(), 1);
 }
 
 fn run(db: &str, args: &[&str], password: Option<&str>) -> (bool, String, String) {

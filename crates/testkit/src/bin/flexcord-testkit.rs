@@ -6,6 +6,7 @@
 //!                  [--discord-token T] [--twilio-account-sid AC...] [--twilio-auth-token T]
 //!                  [--bot-secret S] [--heartbeat-ms 41250] [--auto-agent agent:alice]
 //! ```
+//! `--help` lists the options with their defaults.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
@@ -15,101 +16,52 @@ use flexcord_testkit::Emulators;
 use flexcord_testkit::discord::DiscordConfig;
 use flexcord_testkit::twilio::{AutoAgent, TwilioConfig};
 
-const USAGE: &str = "\
-flexcord-testkit: local Discord and Twilio emulators for running flexcord by hand
+use clap::Parser;
 
-USAGE:
-    flexcord-testkit [OPTIONS]
-
-OPTIONS:
-    --discord-port <PORT>         Discord gateway + REST + control API port [default: 9001]
-    --twilio-port <PORT>          Twilio REST + control API port [default: 9002]
-    --host <IP>                   Address to bind (keep it loopback) [default: 127.0.0.1]
-    --app-url <URL>               The app's public base URL; Twilio webhooks and the Studio-like
-                                  router call it [default: http://127.0.0.1:8080]
-    --discord-token <TOKEN>       Bot token the Discord emulator accepts [default: a Discord-shaped
-                                  token for the default bot, DEFAULT_TOKEN in flexcord-testkit]
-    --twilio-account-sid <SID>    Account SID [default: AC00000000000000000000000000000000]
-    --twilio-auth-token <TOKEN>   Auth token (signs webhooks) [default: 00000000000000000000000000000000]
-    --bot-secret <SECRET>         Sent as X-Flexcord-Secret on bot requests
-    --auto-agent <IDENTITY>       Run a Flex agent that accepts, greets, answers and ends tasks
-                                  by itself (e.g. agent:alice) [default: none]
-    --heartbeat-ms <MS>           Gateway heartbeat interval [default: 41250]
-    -h, --help                    Print this help
-";
-
+/// Local Discord and Twilio emulators for running flexcord by hand.
+#[derive(Debug, Parser)]
+#[command(name = "flexcord-testkit", version, about)]
 struct Args {
-    host: IpAddr,
+    /// Discord gateway + REST + control API port.
+    #[arg(long, default_value_t = 9001, value_name = "PORT")]
     discord_port: u16,
+    /// Twilio REST + control API port.
+    #[arg(long, default_value_t = 9002, value_name = "PORT")]
     twilio_port: u16,
+    /// Address to bind (keep it loopback: the control APIs have no authentication).
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST), value_name = "IP")]
+    host: IpAddr,
+    /// The app's public base URL; Twilio webhooks and the Studio-like router call it.
+    #[arg(long, default_value = "http://127.0.0.1:8080", value_name = "URL")]
     app_url: String,
-    discord_token: String,
+    /// Bot token the Discord emulator accepts [default: a Discord-shaped token for the default
+    /// bot, `DEFAULT_TOKEN` in flexcord-testkit].
+    #[arg(long, value_name = "TOKEN")]
+    discord_token: Option<String>,
+    /// Account SID.
+    #[arg(
+        long = "twilio-account-sid",
+        default_value = "AC00000000000000000000000000000000",
+        value_name = "SID"
+    )]
     account_sid: String,
+    /// Auth token (signs webhooks).
+    #[arg(
+        long = "twilio-auth-token",
+        default_value = "00000000000000000000000000000000",
+        value_name = "TOKEN"
+    )]
     auth_token: String,
+    /// Sent as `X-Flexcord-Secret` on bot requests.
+    #[arg(long, value_name = "SECRET")]
     bot_secret: Option<String>,
+    /// Run a Flex agent that accepts, greets, answers and ends tasks by itself (e.g.
+    /// `agent:alice`).
+    #[arg(long, value_name = "IDENTITY")]
     auto_agent: Option<String>,
+    /// Gateway heartbeat interval in milliseconds.
+    #[arg(long, default_value_t = 41_250, value_parser = clap::value_parser!(u64).range(1..), value_name = "MS")]
     heartbeat_ms: u64,
-}
-
-fn parse_args() -> Result<Option<Args>, String> {
-    let mut args = Args {
-        host: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        discord_port: 9001,
-        twilio_port: 9002,
-        app_url: "http://127.0.0.1:8080".to_owned(),
-        discord_token: flexcord_testkit::discord::DEFAULT_TOKEN.to_owned(),
-        account_sid: "AC00000000000000000000000000000000".to_owned(),
-        auth_token: "00000000000000000000000000000000".to_owned(),
-        bot_secret: None,
-        auto_agent: None,
-        heartbeat_ms: 41_250,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        if flag == "-h" || flag == "--help" {
-            return Ok(None);
-        }
-        let (name, inline) = match flag.split_once('=') {
-            Some((n, v)) => (n.to_owned(), Some(v.to_owned())),
-            None => (flag.clone(), None),
-        };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| it.next())
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
-        let port = |v: String| {
-            v.parse::<u16>()
-                .map_err(|_| format!("{name}: `{v}` is not a port number"))
-        };
-        match name.as_str() {
-            "--discord-port" => args.discord_port = port(value()?)?,
-            "--twilio-port" => args.twilio_port = port(value()?)?,
-            "--host" => {
-                let v = value()?;
-                args.host = v
-                    .parse()
-                    .map_err(|_| format!("--host: `{v}` is not an IP address"))?;
-            }
-            "--app-url" => value()?.trim_end_matches('/').clone_into(&mut args.app_url),
-            "--discord-token" => args.discord_token = value()?,
-            "--twilio-account-sid" => args.account_sid = value()?,
-            "--twilio-auth-token" => args.auth_token = value()?,
-            "--bot-secret" => args.bot_secret = Some(value()?),
-            "--auto-agent" => args.auto_agent = Some(value()?),
-            "--heartbeat-ms" => {
-                let v = value()?;
-                args.heartbeat_ms = v
-                    .parse()
-                    .ok()
-                    .filter(|ms| *ms > 0)
-                    .ok_or_else(|| format!("--heartbeat-ms: `{v}` is not a positive number"))?;
-            }
-            other => return Err(format!("unknown option `{other}`")),
-        }
-    }
-    Ok(Some(args))
 }
 
 async fn shutdown_signal() {
@@ -142,17 +94,8 @@ async fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let args = match parse_args() {
-        Ok(Some(a)) => a,
-        Ok(None) => {
-            print!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("error: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let mut args = Args::parse();
+    args.app_url = args.app_url.trim_end_matches('/').to_owned();
     if !args.host.is_loopback() {
         eprintln!(
             "warning: binding {}: the control APIs have no authentication",
@@ -162,7 +105,11 @@ async fn main() -> ExitCode {
 
     let discord_config = DiscordConfig::default()
         .bind(SocketAddr::new(args.host, args.discord_port))
-        .token(args.discord_token.clone())
+        .token(
+            args.discord_token
+                .clone()
+                .unwrap_or_else(|| flexcord_testkit::discord::DEFAULT_TOKEN.to_owned()),
+        )
         .heartbeat_interval(Duration::from_millis(args.heartbeat_ms));
     let mut twilio_config = TwilioConfig::stable(args.account_sid.clone(), args.auth_token.clone())
         .webhook_base_url(args.app_url.clone());

@@ -78,3 +78,36 @@ async fn binary_starts_both_emulators_and_prints_the_configuration() {
     assert_eq!(res.status(), 200);
     child.kill().await.expect("stopped");
 }
+
+#[test]
+fn help_lists_every_option_and_exits_0() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_flexcord-testkit"))
+        .arg("--help")
+        .output()
+        .expect("binary runs");
+    assert_eq!(output.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&output.stdout);
+    for option in [
+        "--discord-port",
+        "--twilio-port",
+        "--host",
+        "--app-url",
+        "--discord-token",
+        "--twilio-account-sid",
+        "--twilio-auth-token",
+        "--bot-secret",
+        "--auto-agent",
+        "--heartbeat-ms",
+        "[default: 9001]",
+        "[default: 41250]",
+    ] {
+        assert!(help.contains(option), "{option} in {help}");
+    }
+    // A bad value is a usage error (2) naming the option.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_flexcord-testkit"))
+        .args(["--heartbeat-ms", "0"])
+        .output()
+        .expect("binary runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--heartbeat-ms"));
+}

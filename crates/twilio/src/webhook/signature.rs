@@ -5,7 +5,7 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -39,7 +39,7 @@ fn mac(key: &[u8], url: &str, params: &[(String, String)]) -> [u8; 20] {
     sorted.dedup();
     // HMAC accepts keys of any length: this constructor never fails.
     let mut hmac =
-        <Hmac<Sha1> as Mac>::new_from_slice(key).expect("HMAC accepts keys of any length");
+        <Hmac<Sha1> as KeyInit>::new_from_slice(key).expect("HMAC accepts keys of any length");
     hmac.update(url.as_bytes());
     for (k, v) in sorted {
         hmac.update(k.as_bytes());
