@@ -116,7 +116,7 @@ pub(crate) struct Rig {
     pub(crate) users: Vec<u64>,
     /// Each user's Twilio conversation, once set up.
     pub(crate) conversations: BTreeMap<u64, String>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Rig {
@@ -142,7 +142,9 @@ impl Rig {
         discord = if scenario.discord_limits {
             discord.buckets(5, Duration::from_secs(5)).global_limit(50)
         } else {
-            discord.buckets(u32::MAX, Duration::from_secs(1))
+            // Wide open, within the range of Discord's rate-limit headers (clients read them as
+            // 16-bit numbers).
+            discord.buckets(60_000, Duration::from_secs(1))
         };
         let ids: Vec<u64> = (0..users as u64).map(|i| FIRST_USER + i).collect();
         for (i, id) in ids.iter().enumerate() {
@@ -170,6 +172,17 @@ impl Rig {
                     ("FLEXCORD_STORE__URL", db.url.clone()),
                     ("FLEXCORD_SERVER__SHUTDOWN_GRACE", "2s".to_owned()),
                     ("FLEXCORD_DISCORD__SHARDS", shards),
+                    // The headroom scenarios measure the bridge, not Discord's global limit
+                    // (which the REST client keeps on its own, 50/s unless raised).
+                    (
+                        "FLEXCORD_DISCORD__GLOBAL_RATE_LIMIT",
+                        if scenario.discord_limits {
+                            "50"
+                        } else {
+                            "65535"
+                        }
+                        .to_owned(),
+                    ),
                 ]
                 .map(|(k, v)| (k.to_owned(), v)),
             );
@@ -182,7 +195,7 @@ impl Rig {
             public,
             users: ids,
             conversations: BTreeMap::new(),
-            _dir: dir,
+            dir,
         };
         for app in &rig.apps {
             wait_ready(&app.base).await?;
@@ -200,6 +213,13 @@ impl Rig {
     /// answer, "Talk to a live agent", an agent accepting the task, the join notice. Returns
     /// how long it took.
     pub(crate) async fn hand_off_all(&mut self) -> Result<Duration, String> {
+        match self.try_hand_off_all().await {
+            Ok(took) => Ok(took),
+            Err(e) => Err(format!("{e}{}", self.log_tails())),
+        }
+    }
+
+    async fn try_hand_off_all(&mut self) -> Result<Duration, String> {
         let started = std::time::Instant::now();
         let discord = &self.emulators.discord;
         for user in &self.users {
@@ -300,8 +320,35 @@ impl Rig {
         }
     }
 
+    /// The last lines each app wrote to its log (for a failed scenario's error).
+    pub(crate) fn log_tails(&self) -> String {
+        let mut out = String::new();
+        for i in 0..self.apps.len() {
+            let path = self.dir.path().join(format!("app-{i}.log"));
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            // FLEXCORD_BENCH_KEEP=<folder> keeps the whole logs of a failed scenario.
+            if let Ok(keep) = std::env::var("FLEXCORD_BENCH_KEEP") {
+                let _ = std::fs::copy(&path, Path::new(&keep).join(format!("app-{i}.log")));
+            }
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(15)..];
+            out.push_str(&format!(
+                "\n--- app {i} log (last {} lines) ---\n",
+                tail.len()
+            ));
+            for line in tail {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out
+    }
+
     /// Stops the app and drops a Postgres database.
     pub(crate) async fn finish(self) {
+        if std::env::var_os("FLEXCORD_BENCH_KEEP").is_some() {
+            let _ = self.log_tails();
+        }
         let Self { apps, db, .. } = self;
         drop(apps);
         db.drop_now().await;
@@ -421,7 +468,10 @@ fn spawn(
         .current_dir(dir)
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))
-        .env("RUST_LOG", "warn")
+        .env(
+            "RUST_LOG",
+            std::env::var("FLEXCORD_BENCH_LOG").unwrap_or_else(|_| "warn".to_owned()),
+        )
         .stdout(log)
         .stderr(err);
     if let Ok(path) = std::env::var("PATH") {

@@ -144,7 +144,11 @@ impl App {
                 .with_files(downloader.clone(), Some(twilio_media(&twilio, &config))),
             cases: CaseExecutor::new(cases.clone(), config.bot.identity.clone()),
             bot: BotExecutor::new(agent),
-            twilio: Some(twilio_executor(twilio, &config)?.with_downloader(downloader)),
+            twilio: Some(
+                twilio_executor(twilio, &config)?
+                    .with_downloader(downloader)
+                    .with_in_flight(config.outbox.twilio_in_flight),
+            ),
         };
         let interactions = Arc::new(InteractionHandler::new(http, app_id, engine.clone()));
         let readiness = Readiness::default();
@@ -388,6 +392,7 @@ fn worker_config(config: &Config) -> flexcord_store::WorkerConfig {
         max_attempts: config.outbox.max_attempts,
         base_backoff: config.outbox.base_backoff,
         max_backoff: config.outbox.max_backoff,
+        concurrency: config.outbox.concurrency,
         ..flexcord_store::WorkerConfig::default()
     }
 }

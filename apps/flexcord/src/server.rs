@@ -33,7 +33,7 @@ use async_trait::async_trait;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use flexcord_twilio::webhook::{Event, Validator};
@@ -308,7 +308,12 @@ fn sink_result(route: &'static str, result: Result<Handled, SinkError>) -> Respo
             StatusCode::OK.into_response()
         }
         Err(SinkError::Unavailable(why)) => {
-            reject(route, StatusCode::SERVICE_UNAVAILABLE, "error", why)
+            let mut response = reject(route, StatusCode::SERVICE_UNAVAILABLE, "unavailable", why);
+            // Asked at once rather than after a long wait: the sender may try again shortly.
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
         }
         Err(SinkError::Internal(why)) => {
             tracing::error!(route, error = %why, "webhook failed");
@@ -743,9 +748,15 @@ mod tests {
             ("Author", "a"),
             ("Body", "busy"),
         ];
+        let res = app
+            .clone()
+            .oneshot(signed("/twilio/bot", &busy))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(
-            send(&app, signed("/twilio/bot", &busy)).await,
-            StatusCode::SERVICE_UNAVAILABLE
+            res.headers().get(header::RETRY_AFTER).map(|v| v.as_bytes()),
+            Some(&b"1"[..])
         );
     }
 

@@ -55,6 +55,18 @@ const HEADS: &str = "SELECT o.scope, o.seq FROM outbox o \
        OR (o.state = 'running' AND o.lease_until < $1) \
     ORDER BY o.next_attempt_at, o.created_at LIMIT $2";
 
+/// [`HEADS`] for `SQLite`, whose planner (without statistics) would read every unfinished row
+/// through `outbox_due`, group them in a temporary b-tree and build an automatic index for the
+/// join on every claim: here the heads come from one pass over `outbox_open`, already in
+/// `(scope, seq)` order, and each is looked up by its key.
+const HEADS_SQLITE: &str = "SELECT o.scope, o.seq \
+    FROM (SELECT scope, MIN(seq) AS seq FROM outbox INDEXED BY outbox_open \
+          WHERE state IN ('pending', 'running') GROUP BY scope) h \
+    CROSS JOIN outbox o ON o.scope = h.scope AND o.seq = h.seq \
+    WHERE (o.state = 'pending' AND o.next_attempt_at <= $1) \
+       OR (o.state = 'running' AND o.lease_until < $1) \
+    ORDER BY o.next_attempt_at, o.created_at LIMIT $2";
+
 /// A conversation's unfinished rows from `seq` on, in order.
 const RUN: &str = "SELECT action_id, seq, state, next_attempt_at, lease_until, attempts, action, trace \
     FROM outbox WHERE scope = $1 AND seq >= $2 AND state IN ('pending', 'running') \
@@ -116,16 +128,16 @@ impl Store {
         if max_runs == 0 {
             return Ok(Vec::new());
         }
-        let lock = match &self.backend {
-            Backend::Sqlite(_) => "",
-            Backend::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+        let (lock, heads_sql) = match &self.backend {
+            Backend::Sqlite(_) => ("", HEADS_SQLITE),
+            Backend::Postgres(_) => (" FOR UPDATE SKIP LOCKED", HEADS),
         };
         let owner = owner.to_owned();
         let max_runs = i64::try_from(max_runs).unwrap_or(i64::MAX);
         let run_len = i64::try_from(run_len.max(1)).unwrap_or(i64::MAX);
         let lease_until = now.0.saturating_add(lease_ms);
         write_op!(self, |conn| {
-            let heads: Vec<(String, i64)> = sqlx::query(HEADS)
+            let heads: Vec<(String, i64)> = sqlx::query(heads_sql)
                 .bind(now.0)
                 .bind(max_runs)
                 .fetch_all(&mut *conn)

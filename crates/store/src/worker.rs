@@ -7,7 +7,7 @@ use std::time::Duration;
 use flexcord_routing::{Action, ActionId, Event, Timestamp};
 
 use futures::StreamExt as _;
-use futures::stream::FuturesUnordered;
+use futures::stream::{FuturesOrdered, FuturesUnordered};
 use tracing::Instrument as _;
 
 use crate::error::Error;
@@ -293,6 +293,13 @@ pub enum Outcome {
     LeaseLost(ActionId),
 }
 
+/// An upstream call's outcome, before it is recorded.
+struct Called {
+    action: Action,
+    attempt: u32,
+    result: Result<Receipt, Failure>,
+}
+
 /// Runs outbox actions through `D`. Several workers (tasks, processes, hosts on one Postgres)
 /// may run at once.
 pub struct Worker<D> {
@@ -372,12 +379,32 @@ impl<D: Deliver> Worker<D> {
     /// Delivers a claimed action, then records and applies its outcome
     /// ([`EventSink::settle`]; a success whose result changes nothing is only recorded).
     async fn finish(&self, claimed: Claimed, sink: &impl EventSink) -> Result<Outcome, Error> {
+        let called = self.call(claimed).await;
+        self.record(called, sink).await
+    }
+
+    /// The upstream call of a claimed action.
+    async fn call(&self, claimed: Claimed) -> Called {
         let action = claimed.action;
-        let id = action.id.clone();
-        self.at(Point::Claimed, &id);
+        self.at(Point::Claimed, &action.id);
         tracing::debug!("delivering");
         let result = self.deliver.deliver_attempt(&action, claimed.attempt).await;
-        self.at(Point::Called, &id);
+        self.at(Point::Called, &action.id);
+        Called {
+            action,
+            attempt: claimed.attempt,
+            result,
+        }
+    }
+
+    /// Records and applies the outcome of a call.
+    async fn record(&self, called: Called, sink: &impl EventSink) -> Result<Outcome, Error> {
+        let Called {
+            action,
+            attempt,
+            result,
+        } = called;
+        let id = action.id.clone();
         let now = (self.clock)();
         let owner = self.config.owner.as_str();
         match result {
@@ -408,8 +435,8 @@ impl<D: Deliver> Worker<D> {
                 self.at(Point::Fed, &id);
                 Ok(Outcome::Delivered(id))
             }
-            Err(failure) if !failure.permanent && claimed.attempt < self.config.max_attempts => {
-                let delay = backoff(&self.config, &id, claimed.attempt, failure.retry_after);
+            Err(failure) if !failure.permanent && attempt < self.config.max_attempts => {
+                let delay = backoff(&self.config, &id, attempt, failure.retry_after);
                 let retry_at =
                     now.plus_millis(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
                 tracing::warn!(reason = %failure.reason, retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
@@ -428,10 +455,7 @@ impl<D: Deliver> Worker<D> {
                 let reason = if failure.permanent {
                     failure.reason
                 } else {
-                    format!(
-                        "gave up after {} attempts: {}",
-                        claimed.attempt, failure.reason
-                    )
+                    format!("gave up after {attempt} attempts: {}", failure.reason)
                 };
                 tracing::error!(reason = %reason, "delivery dead-lettered");
                 let event = action.failed(failure.permanent, reason.clone());
@@ -452,10 +476,32 @@ impl<D: Deliver> Worker<D> {
     /// Delivers a run of one conversation's actions in order, each in its trace's span; stops
     /// at the first that did not go through (a retry, a dead letter, a lost lease) and gives the
     /// rest back. Returns how many were delivered.
+    ///
+    /// The upstream calls are strictly sequential, and the next call starts only once the
+    /// previous one succeeded; recording a success (a write that waits for its commit) overlaps
+    /// the next call. Nothing a later action of the run needs comes from an earlier one's
+    /// recorded result: an action carries what its delivery needs, and actions that depend on a
+    /// result are only produced once that result is applied, in a later run. After a crash an
+    /// unrecorded success is delivered again, which the upstreams' idempotency keys absorb, as
+    /// for any crash between a call and its record.
     async fn deliver_run(&self, run: Vec<Claimed>, sink: &impl EventSink) -> usize {
         let mut delivered = 0;
+        let mut stop = false;
+        let mut recording = FuturesOrdered::new();
         let mut rest = run.into_iter();
-        while let Some(claimed) = rest.next() {
+        // Counts a finished record; `false` when the run must stop.
+        let mut settled = |outcome: Result<Outcome, Error>| match outcome {
+            Ok(Outcome::Delivered(_)) => {
+                delivered += 1;
+                true
+            }
+            Ok(_) => false,
+            Err(e) => {
+                tracing::warn!(error = %e, "outbox worker error");
+                false
+            }
+        };
+        while !stop && let Some(claimed) = rest.next() {
             let trace = claimed.trace.clone();
             let span = tracing::info_span!(
                 "outbox",
@@ -464,27 +510,43 @@ impl<D: Deliver> Worker<D> {
                 kind = claimed.action.kind.name(),
                 attempt = claimed.attempt,
             );
-            let outcome =
-                TraceId::scope_opt(trace, self.finish(claimed, sink).instrument(span)).await;
-            match outcome {
-                Ok(Outcome::Delivered(_)) => delivered += 1,
-                other => {
-                    if let Err(e) = &other {
-                        tracing::warn!(error = %e, "outbox worker error");
+            let call =
+                TraceId::scope_opt(trace.clone(), self.call(claimed).instrument(span.clone()));
+            let mut call = std::pin::pin!(call);
+            let called = loop {
+                tokio::select! {
+                    biased;
+                    called = &mut call => break called,
+                    Some(outcome) = recording.next(), if !recording.is_empty() => {
+                        stop |= !settled(outcome);
                     }
-                    let unstarted: Vec<ActionId> = rest.map(|c| c.action.id).collect();
-                    if !unstarted.is_empty() {
-                        let now = (self.clock)();
-                        if let Err(e) = self
-                            .store
-                            .release(&unstarted, &self.config.owner, now)
-                            .await
-                        {
-                            tracing::warn!(error = %e, "could not give back a run; its lease expires");
-                        }
-                    }
-                    break;
                 }
+            };
+            let ok = called.result.is_ok();
+            let record = TraceId::scope_opt(trace, self.record(called, sink).instrument(span));
+            if ok {
+                recording.push_back(record);
+            } else {
+                // A failure ends the run: its record follows the successes before it.
+                while let Some(outcome) = recording.next().await {
+                    settled(outcome);
+                }
+                settled(record.await);
+                stop = true;
+            }
+        }
+        while let Some(outcome) = recording.next().await {
+            settled(outcome);
+        }
+        let unstarted: Vec<ActionId> = rest.map(|c| c.action.id).collect();
+        if !unstarted.is_empty() {
+            let now = (self.clock)();
+            if let Err(e) = self
+                .store
+                .release(&unstarted, &self.config.owner, now)
+                .await
+            {
+                tracing::warn!(error = %e, "could not give back a run; its lease expires");
             }
         }
         delivered
@@ -542,11 +604,21 @@ impl<D: Deliver> Worker<D> {
             let mut claimed_any = false;
             if free > 0 && !stopping {
                 let now = (self.clock)();
-                match self
-                    .store
-                    .claim_runs(&self.config.owner, now, lease_ms, free, self.config.run)
-                    .await
-                {
+                let claim =
+                    self.store
+                        .claim_runs(&self.config.owner, now, lease_ms, free, self.config.run);
+                let mut claim = std::pin::pin!(claim);
+                // The deliveries under way keep running while the claim waits for the
+                // database: one may hold a lock the claim needs (a transaction of another
+                // store on the same SQLite file), and would hold it until polled again.
+                let claimed = loop {
+                    tokio::select! {
+                        biased;
+                        result = &mut claim => break result,
+                        Some(_) = running.next(), if !running.is_empty() => {}
+                    }
+                };
+                match claimed {
                     Ok(runs) => {
                         for run in runs {
                             claimed_any = true;

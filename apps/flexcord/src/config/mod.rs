@@ -80,6 +80,10 @@ pub struct DiscordConfig {
     /// The largest file passed on as an upload, either way (Discord's upload limit, 10 MiB by
     /// default); larger files are passed on as links.
     pub max_upload_bytes: u64,
+    /// Requests per second the bot token may make across all of Discord's routes (Discord's
+    /// global limit: 50, unless Discord raised it for this bot). The REST client keeps to it
+    /// and to every route's bucket on its own.
+    pub global_rate_limit: u16,
 }
 
 impl DiscordConfig {
@@ -197,6 +201,11 @@ pub struct OutboxConfig {
     /// How long a worker holds a claimed delivery; after it, another worker (or this process
     /// after a restart) takes the delivery over.
     pub lease: Duration,
+    /// How many conversations' deliveries run at once (each conversation's in order).
+    pub concurrency: usize,
+    /// How many Twilio requests may be in flight at once (Twilio limits concurrent requests
+    /// per account and answers 429 beyond them).
+    pub twilio_in_flight: usize,
 }
 
 /// `[bot]`: the virtual agent.
@@ -317,6 +326,7 @@ impl Config {
             ("discord.gateway_url", d.gateway_url.to_string()),
             ("discord.shards", d.shards.to_string()),
             ("discord.max_upload_bytes", d.max_upload_bytes.to_string()),
+            ("discord.global_rate_limit", d.global_rate_limit.to_string()),
             ("twilio.mode", format!("{:?}", t.mode).to_lowercase()),
             ("twilio.account_sid", t.account_sid.to_string()),
             ("twilio.auth_token", t.auth_token.to_string()),
@@ -345,6 +355,11 @@ impl Config {
                 format_duration(self.outbox.max_backoff),
             ),
             ("outbox.lease", format_duration(self.outbox.lease)),
+            ("outbox.concurrency", self.outbox.concurrency.to_string()),
+            (
+                "outbox.twilio_in_flight",
+                self.outbox.twilio_in_flight.to_string(),
+            ),
             ("bot.route", format!("{:?}", self.bot.route).to_lowercase()),
             ("bot.mode", format!("{:?}", self.bot.mode).to_lowercase()),
             ("bot.identity", self.bot.identity.clone()),

@@ -336,6 +336,9 @@ fn outbox_defaults_and_overrides() {
     assert_eq!(c.outbox.base_backoff, Duration::from_secs(1));
     assert_eq!(c.outbox.max_backoff, Duration::from_secs(300));
     assert_eq!(c.outbox.lease, Duration::from_secs(60));
+    assert_eq!(c.outbox.concurrency, 32);
+    assert_eq!(c.outbox.twilio_in_flight, 16);
+    assert_eq!(c.discord.global_rate_limit, 50);
     let c = Config::load(
         GOOD,
         env(&[
@@ -343,9 +346,15 @@ fn outbox_defaults_and_overrides() {
             ("FLEXCORD_OUTBOX__BASE_BACKOFF", "50ms"),
             ("FLEXCORD_OUTBOX__MAX_BACKOFF", "200ms"),
             ("FLEXCORD_OUTBOX__LEASE", "2s"),
+            ("FLEXCORD_OUTBOX__CONCURRENCY", "4"),
+            ("FLEXCORD_OUTBOX__TWILIO_IN_FLIGHT", "2"),
+            ("FLEXCORD_DISCORD__GLOBAL_RATE_LIMIT", "500"),
         ]),
     )
     .expect("valid");
+    assert_eq!(c.outbox.concurrency, 4);
+    assert_eq!(c.outbox.twilio_in_flight, 2);
+    assert_eq!(c.discord.global_rate_limit, 500);
     assert_eq!(c.outbox.max_attempts, 3);
     assert_eq!(c.outbox.base_backoff, Duration::from_millis(50));
     assert_eq!(c.outbox.max_backoff, Duration::from_millis(200));
@@ -362,6 +371,9 @@ fn outbox_defaults_and_overrides() {
             ("FLEXCORD_OUTBOX__BASE_BACKOFF", "2s"),
             ("FLEXCORD_OUTBOX__MAX_BACKOFF", "1s"),
             ("FLEXCORD_OUTBOX__LEASE", "0ms"),
+            ("FLEXCORD_OUTBOX__CONCURRENCY", "0"),
+            ("FLEXCORD_OUTBOX__TWILIO_IN_FLIGHT", "many"),
+            ("FLEXCORD_DISCORD__GLOBAL_RATE_LIMIT", "0"),
         ]),
     )
     .unwrap_err()
@@ -370,6 +382,9 @@ fn outbox_defaults_and_overrides() {
         "outbox.max_attempts (env FLEXCORD_OUTBOX__MAX_ATTEMPTS)",
         "outbox.max_backoff (env FLEXCORD_OUTBOX__MAX_BACKOFF): must not be shorter",
         "outbox.lease (env FLEXCORD_OUTBOX__LEASE)",
+        "outbox.concurrency (env FLEXCORD_OUTBOX__CONCURRENCY): \"0\" must be a whole number from 1 to 1024",
+        "outbox.twilio_in_flight (env FLEXCORD_OUTBOX__TWILIO_IN_FLIGHT)",
+        "discord.global_rate_limit (env FLEXCORD_DISCORD__GLOBAL_RATE_LIMIT)",
     ] {
         assert!(err.contains(key), "{key} in {err}");
     }

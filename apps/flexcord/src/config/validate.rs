@@ -39,6 +39,14 @@ impl Config {
                 .map_err(|_| format!("{s:?} must be a number of bytes"))
         });
 
+        let global_rate_limit =
+            r.required("discord", "global_rate_limit", |s| match s.parse::<u16>() {
+                Ok(n) if n > 0 => Ok(n),
+                _ => Err(format!(
+                    "{s:?} must be a whole number of requests per second from 1 to 65535"
+                )),
+            });
+
         // [twilio]
         let mode = r.required(
             "twilio",
@@ -121,6 +129,14 @@ impl Config {
         let base_backoff = r.required("outbox", "base_backoff", positive);
         let max_backoff = r.required("outbox", "max_backoff", positive);
         let lease = r.required("outbox", "lease", positive);
+        let between = |low: usize, high: usize| {
+            move |s: &str| match s.parse::<usize>() {
+                Ok(n) if (low..=high).contains(&n) => Ok(n),
+                _ => Err(format!("{s:?} must be a whole number from {low} to {high}")),
+            }
+        };
+        let concurrency = r.required("outbox", "concurrency", between(1, 1024));
+        let twilio_in_flight = r.required("outbox", "twilio_in_flight", between(1, 1024));
         if let (Some(base), Some(max)) = (base_backoff, max_backoff)
             && max < base
         {
@@ -276,6 +292,7 @@ impl Config {
                     bug_channel_id,
                     feature_channel_id,
                     max_upload_bytes: max_upload_bytes?,
+                    global_rate_limit: global_rate_limit?,
                 },
                 twilio: TwilioConfig {
                     mode: mode?,
@@ -333,6 +350,8 @@ impl Config {
                     base_backoff: base_backoff?,
                     max_backoff: max_backoff?,
                     lease: lease?,
+                    concurrency: concurrency?,
+                    twilio_in_flight: twilio_in_flight?,
                 },
                 support: SupportConfig {
                     hours,

@@ -11,6 +11,7 @@ use twilight_gateway::{
     CloseFrame, ConfigBuilder, Event, EventTypeFlags, Intents, Shard, ShardId, StreamExt as _,
 };
 use twilight_http::Client;
+use twilight_http_ratelimiting::RateLimiter;
 
 use flexcord_store::Engine;
 
@@ -25,7 +26,9 @@ pub const INTENTS: Intents = Intents::GUILDS
 
 /// The REST client for the configured API URL (the real Discord, or an emulator).
 pub fn http_client(config: &DiscordConfig) -> Client {
-    let mut builder = Client::builder().token(config.token.expose().to_owned());
+    let mut builder = Client::builder()
+        .token(config.token.expose().to_owned())
+        .ratelimiter(Some(RateLimiter::new(config.global_rate_limit)));
     if let Some((host, use_http)) = config.http_proxy() {
         builder = builder.proxy(host, use_http);
     }

@@ -5,6 +5,7 @@
 mod common;
 mod crash;
 mod park;
+mod stall;
 mod suite;
 
 common::both_backends!(

@@ -28,7 +28,12 @@ pub struct TwilioExecutor {
     outbound_url: String,
     downloader: Downloader,
     target: Target,
+    /// Bounds the deliveries in flight at once (Twilio caps concurrent requests per account).
+    in_flight: std::sync::Arc<tokio::sync::Semaphore>,
 }
+
+/// Twilio deliveries in flight at once unless [`TwilioExecutor::with_in_flight`] says otherwise.
+pub const DEFAULT_IN_FLIGHT: usize = 16;
 
 /// The configured mode and its settings.
 enum Target {
@@ -61,7 +66,16 @@ impl TwilioExecutor {
             ),
             downloader: Downloader::default(),
             target,
+            in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(DEFAULT_IN_FLIGHT)),
         }
+    }
+
+    /// At most `limit` deliveries (each one request or a few in sequence) in flight at once;
+    /// the others wait their turn.
+    #[must_use]
+    pub fn with_in_flight(mut self, limit: usize) -> Self {
+        self.in_flight = std::sync::Arc::new(tokio::sync::Semaphore::new(limit.max(1)));
+        self
     }
 
     /// Users' files are downloaded with `downloader` (its size cap applies).
@@ -78,6 +92,8 @@ impl TwilioExecutor {
     /// # Errors
     /// The [`Failure`] the outbox records: retried, or a dead letter.
     pub async fn run(&self, action: &Action, attempt: u32) -> Result<Receipt, Failure> {
+        // The semaphore is never closed, so acquiring only waits.
+        let _permit = self.in_flight.acquire().await.ok();
         let cx = Context {
             client: &self.client,
             outbound_url: &self.outbound_url,
