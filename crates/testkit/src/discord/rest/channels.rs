@@ -98,6 +98,9 @@ impl DiscordState {
         if !GUILD_TYPES.contains(&kind) {
             return Reply::choices("type", &GUILD_TYPES);
         }
+        if !self.channel_type_allowed(kind) {
+            return Self::channel_type_refused();
+        }
         let mut overwrites = Vec::new();
         if let Some(list) = b["permission_overwrites"].as_array() {
             for (i, o) in list.iter().enumerate() {
@@ -132,6 +135,26 @@ impl DiscordState {
             return Reply::unknown_channel();
         };
         let is_thread = matches!(c.kind, 10..=12);
+        // Only text and announcement channels convert, into each other.
+        let kind = match b["type"].as_u64() {
+            None => None,
+            Some(k) if k == u64::from(c.kind) => None,
+            Some(k @ (0 | 5)) if matches!(c.kind, 0 | 5) => {
+                if !self.channel_type_allowed(k) {
+                    return Self::channel_type_refused();
+                }
+                Some(u8::try_from(k).unwrap_or(0))
+            }
+            Some(_) => return Reply::choices("type", &[0, 5]),
+        };
+        let parent = match &b["parent_id"] {
+            Value::Null if b.get("parent_id").is_some() => Some(None),
+            Value::Null => None,
+            v => match as_id(v) {
+                Some(p) if self.live_channel(p).is_some_and(|p| p.kind == 4) => Some(Some(p)),
+                _ => return Reply::invalid_form("parent_id", "CHANNEL_PARENT_INVALID", "Invalid category"),
+            },
+        };
         let mut overwrites = None;
         if let Some(list) = b["permission_overwrites"].as_array() {
             let mut parsed = Vec::new();
@@ -170,6 +193,12 @@ impl DiscordState {
         }
         if let Some(o) = overwrites {
             c.overwrites = o;
+        }
+        if let Some(k) = kind {
+            c.kind = k;
+        }
+        if let Some(p) = parent {
+            c.parent_id = p;
         }
         self.dispatch_channel(
             if is_thread {
