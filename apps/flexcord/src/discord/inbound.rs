@@ -84,6 +84,15 @@ pub enum Form {
     Feature,
 }
 
+/// The roles of the member who used the interaction (none outside a guild).
+fn member_roles(interaction: &Interaction) -> Vec<u64> {
+    interaction
+        .member
+        .as_ref()
+        .map(|m| m.roles.iter().map(|r| r.get()).collect())
+        .unwrap_or_default()
+}
+
 fn case_number(text: &str) -> Result<CaseNumber, InteractionError> {
     text.trim()
         .parse::<flexcord_cases::CaseNumber>()
@@ -139,6 +148,17 @@ pub fn from_interaction(interaction: &Interaction) -> Result<routing::Event, Int
                 SlashCommand::Case(CaseCommand::Close(c)) => Command::CaseClose {
                     number: case_number(&c.number)?,
                 },
+                SlashCommand::Announce => Command::Announce {
+                    form: None,
+                    roles: member_roles(interaction),
+                },
+                SlashCommand::Setup => Command::Setup {
+                    administrator: interaction.member.as_ref().is_some_and(|m| {
+                        m.permissions.is_some_and(|p| {
+                            p.contains(twilight_model::guild::Permissions::ADMINISTRATOR)
+                        })
+                    }),
+                },
                 SlashCommand::Bug => return Err(InteractionError::OpensModal(Form::Bug)),
                 SlashCommand::NewFeature => {
                     return Err(InteractionError::OpensModal(Form::Feature));
@@ -156,6 +176,16 @@ pub fn from_interaction(interaction: &Interaction) -> Result<routing::Event, Int
                 ModalSubmit::Feature(f) => Command::NewFeature {
                     title: f.title,
                     description: f.description,
+                },
+                ModalSubmit::Announce(a) => Command::Announce {
+                    form: Some(routing::community::Announcement {
+                        title: a.title,
+                        url: a.link,
+                        text: a.body,
+                        image: a.image,
+                        source: user_name.clone(),
+                    }),
+                    roles: member_roles(interaction),
                 },
             }
         }
