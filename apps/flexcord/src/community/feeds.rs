@@ -370,7 +370,7 @@ mod tests {
         </channel></rss>"#;
 
     /// 2026-12-07 05:00 UTC.
-    const NOW: Timestamp = Timestamp(1_796_965_200_000);
+    const NOW: Timestamp = Timestamp(1_796_619_600_000);
 
     #[test]
     fn the_first_poll_posts_only_fresh_entries_oldest_first() {

@@ -125,14 +125,12 @@ pub(super) fn read(r: &mut Reader) -> Option<CommunityConfig> {
     let mut name = |key: &str, parse: fn(&str) -> Result<String, String>| {
         r.required("community", key, parse)
     };
-    let names = GuildNames {
-        category: name("category_name", display_name)?,
-        announcements: name("announcements_name", channel_name)?,
-        customer_service: name("customer_service_name", channel_name)?,
-        bug_report: name("bug_report_name", channel_name)?,
-        feature_request: name("feature_request_name", channel_name)?,
-        staff_role: name("staff_role_name", display_name)?,
-    };
+    let category = name("category_name", display_name);
+    let announcements = name("announcements_name", channel_name);
+    let customer_service = name("customer_service_name", channel_name);
+    let bug_report = name("bug_report_name", channel_name);
+    let feature_request = name("feature_request_name", channel_name);
+    let staff_role = name("staff_role_name", display_name);
     let at_least = |min: Duration| {
         move |s: &str| match parse_duration(s)? {
             d if d < min => Err(format!("{s:?} must be at least {}", super::format_duration(min))),
@@ -144,8 +142,8 @@ pub(super) fn read(r: &mut Reader) -> Option<CommunityConfig> {
     let feed_max_backoff =
         r.required("community", "feed_max_backoff", at_least(Duration::from_secs(1)));
     let feed_timeout = r.required("community", "feed_timeout", at_least(Duration::from_secs(1)));
-    let feeds = read_feeds(r);
-    if !feeds.is_empty() && announcements_channel_id.is_none() {
+    let (feeds, any_feed) = read_feeds(r);
+    if any_feed && r.text("community", "announcements_channel_id").is_none() {
         r.problem(
             "community",
             "announcements_channel_id",
@@ -156,7 +154,14 @@ pub(super) fn read(r: &mut Reader) -> Option<CommunityConfig> {
         announcements_channel_id,
         customer_service_channel_id,
         staff_role_id,
-        names,
+        names: GuildNames {
+            category: category?,
+            announcements: announcements?,
+            customer_service: customer_service?,
+            bug_report: bug_report?,
+            feature_request: feature_request?,
+            staff_role: staff_role?,
+        },
         feed_interval: feed_interval?,
         feed_max_age: feed_max_age?,
         feed_max_backoff: feed_max_backoff?,
@@ -165,7 +170,8 @@ pub(super) fn read(r: &mut Reader) -> Option<CommunityConfig> {
     })
 }
 
-fn read_feeds(r: &mut Reader) -> Vec<FeedSettings> {
+/// The feeds, and whether any is configured (even one with problems).
+fn read_feeds(r: &mut Reader) -> (Vec<FeedSettings>, bool) {
     let names: std::collections::BTreeSet<String> = r
         .raw
         .values
@@ -173,6 +179,7 @@ fn read_feeds(r: &mut Reader) -> Vec<FeedSettings> {
         .filter(|(s, _)| s == "feeds")
         .filter_map(|(_, k)| k.split_once('.').map(|(n, _)| n.to_owned()))
         .collect();
+    let any = !names.is_empty();
     let mut feeds = Vec::new();
     for name in names {
         let url = r.required("feeds", &format!("{name}.url"), url_with(&["https", "http"]));
@@ -183,5 +190,5 @@ fn read_feeds(r: &mut Reader) -> Vec<FeedSettings> {
             feeds.push(FeedSettings { name, url, filter });
         }
     }
-    feeds
+    (feeds, any)
 }

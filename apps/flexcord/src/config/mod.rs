@@ -401,6 +401,8 @@ pub fn redact_url(url: &str) -> String {
 }
 
 #[cfg(test)]
+mod community_tests;
+#[cfg(test)]
 mod env_tests;
 #[cfg(test)]
 mod tests;

@@ -257,7 +257,8 @@ impl Reader {
         self.raw.problems.push(format!(
             "{section}.{key} (env {ENV_PREFIX}{}__{}{fallback}): {message}",
             section.to_ascii_uppercase(),
-            key.to_ascii_uppercase()
+            // `feeds.<name>.<key>` is FLEXCORD_FEEDS__<NAME>__<KEY>.
+            key.to_ascii_uppercase().replace('.', "__")
         ));
     }
 
