@@ -426,9 +426,13 @@ impl DiscordExecutor {
     /// The [`Failure`] of Discord's answers.
     pub async fn setup_guild(&self, guild: u64, interaction: &Interaction) -> Result<(), Failure> {
         let c = &self.community;
-        let text = match crate::community::setup::run(&self.http, guild, &c.names, c.staff_role, false)
-            .await
-        {
+        let result =
+            crate::community::setup::run(&self.http, guild, &c.names, c.staff_role, false).await;
+        // The setup may have converted a channel to an announcement channel.
+        if let Ok(mut known) = self.announcement_channels.lock() {
+            known.clear();
+        }
+        let text = match result {
             Ok((_, Some(outcome))) => {
                 let done = if outcome.changes.is_empty() {
                     "The server already fits: nothing changed.".to_owned()
