@@ -313,10 +313,7 @@ impl App {
             std::time::Duration::from_secs(1),
             shutdown.clone(),
         ));
-        let feeds = feed_poller(&config, &engine).map(|poller| {
-            tracing::info!(feeds = config.community.feeds.len(), "feed relay up");
-            tokio::spawn(poller.run(shutdown.clone()))
-        });
+        let feeds = feed_poller(&config, &engine).map(|p| tokio::spawn(p.run(shutdown.clone())));
         let discord = config.discord.clone();
         let shard_stop = shutdown.clone();
         let shards = tokio::spawn(async move {
@@ -400,7 +397,10 @@ fn feed_poller(config: &Config, engine: &Arc<Engine>) -> Option<crate::community
         return None;
     }
     match crate::community::feeds::Poller::new(engine.clone(), &config.community) {
-        Ok(poller) => Some(poller),
+        Ok(poller) => {
+            tracing::info!(feeds = config.community.feeds.len(), "feed relay up");
+            Some(poller)
+        }
         Err(e) => {
             tracing::error!(error = %e, "the feed relay cannot start");
             None

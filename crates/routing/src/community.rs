@@ -39,8 +39,7 @@ pub struct CommunityConfig {
 }
 
 /// What a member without the staff role reads after `/announce`.
-pub const NOT_STAFF: &str =
-    "Only the staff can post announcements. Ask a member of the staff if something should be announced.";
+pub const NOT_STAFF: &str = "Only the staff can post announcements. Ask a member of the staff if something should be announced.";
 /// What anyone reads after `/announce` when no staff role is configured.
 pub const NO_STAFF_ROLE: &str = "Announcements are not set up on this server yet: no staff role is configured (an administrator can run /setup).";
 /// What the staff read after `/announce` when no #announcements channel is configured.
@@ -191,7 +190,11 @@ mod tests {
     #[test]
     fn staff_post_and_others_are_refused() {
         let r = router(configured());
-        let staff = r.handle(None, announce(vec![3, STAFF], Some(post("News"))), Timestamp(0));
+        let staff = r.handle(
+            None,
+            announce(vec![3, STAFF], Some(post("News"))),
+            Timestamp(0),
+        );
         assert!(matches!(
             only(&staff),
             ActionKind::PostAnnouncement { channel, post, interaction: Some(_) }
@@ -231,7 +234,10 @@ mod tests {
         assert!(matches!(only(&dm), ActionKind::Respond { text, .. } if text == NOT_IN_GUILD));
         interaction.guild = Some(42);
         let setup = r.handle(None, event(&interaction, true), Timestamp(0));
-        assert!(matches!(only(&setup), ActionKind::SetupGuild { guild: 42, .. }));
+        assert!(matches!(
+            only(&setup),
+            ActionKind::SetupGuild { guild: 42, .. }
+        ));
     }
 
     #[test]

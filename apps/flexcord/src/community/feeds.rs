@@ -72,6 +72,7 @@ pub fn backoff(interval: Duration, failures: u32, max: Duration) -> Duration {
 /// nothing (such an entry cannot be told apart from the next one and is skipped). Unlike
 /// feed-rs's own default it does not hash the title with the link, so an edited title keeps
 /// the key.
+#[allow(clippy::ref_option)] // the signature of feed-rs's id generators
 fn entry_key(
     links: &[feed_rs::model::Link],
     title: &Option<feed_rs::model::Text>,
@@ -93,7 +94,7 @@ fn image_of(entry: &feed_rs::model::Entry) -> Option<String> {
     for media in &entry.media {
         for content in &media.content {
             if let (Some(url), Some(t)) = (&content.url, &content.content_type)
-                && is_image(&t.to_string())
+                && is_image(t.as_ref())
             {
                 return Some(url.to_string());
             }
@@ -220,7 +221,11 @@ impl Poller {
     pub fn new(engine: Arc<Engine>, config: &CommunityConfig) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(config.feed_timeout)
-            .user_agent(concat!("flexcord/", env!("CARGO_PKG_VERSION"), " (feed relay)"))
+            .user_agent(concat!(
+                "flexcord/",
+                env!("CARGO_PKG_VERSION"),
+                " (feed relay)"
+            ))
             .build()?;
         Ok(Self {
             engine,
@@ -254,7 +259,11 @@ impl Poller {
             let wait = match self.poll(feed).await {
                 Ok(polled) => {
                     failures = 0;
-                    let outcome = if polled.not_modified { "not_modified" } else { "ok" };
+                    let outcome = if polled.not_modified {
+                        "not_modified"
+                    } else {
+                        "ok"
+                    };
                     metrics::counter!(crate::telemetry::FEED_POLLS, "feed" => feed.name.clone(), "outcome" => outcome)
                         .increment(1);
                     if polled.posted > 0 || polled.remembered > 0 {
@@ -374,7 +383,14 @@ mod tests {
 
     #[test]
     fn the_first_poll_posts_only_fresh_entries_oldest_first() {
-        let events = entries(&feed(None), RSS.as_bytes(), NOW, true, Duration::from_secs(2 * 86_400)).unwrap();
+        let events = entries(
+            &feed(None),
+            RSS.as_bytes(),
+            NOW,
+            true,
+            Duration::from_secs(2 * 86_400),
+        )
+        .unwrap();
         let summary: Vec<(String, Option<String>)> = events
             .iter()
             .map(|e| match e {
@@ -398,13 +414,31 @@ mod tests {
         assert_eq!(p.image.as_deref(), Some("https://example.com/2.png"));
         assert_eq!(p.source.as_deref(), Some("Our blog"));
         // Later polls post whatever is new, old or not.
-        let later = entries(&feed(None), RSS.as_bytes(), NOW, false, Duration::from_secs(60)).unwrap();
-        assert!(later.iter().all(|e| matches!(e, Event::FeedEntry { post: Some(_), .. })));
+        let later = entries(
+            &feed(None),
+            RSS.as_bytes(),
+            NOW,
+            false,
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        assert!(
+            later
+                .iter()
+                .all(|e| matches!(e, Event::FeedEntry { post: Some(_), .. }))
+        );
     }
 
     #[test]
     fn the_filter_leaves_entries_out_but_remembers_them() {
-        let events = entries(&feed(Some("newer")), RSS.as_bytes(), NOW, false, Duration::ZERO).unwrap();
+        let events = entries(
+            &feed(Some("newer")),
+            RSS.as_bytes(),
+            NOW,
+            false,
+            Duration::ZERO,
+        )
+        .unwrap();
         let posted: Vec<bool> = events
             .iter()
             .map(|e| matches!(e, Event::FeedEntry { post: Some(_), .. }))
@@ -415,7 +449,13 @@ mod tests {
     #[test]
     fn what_is_no_feed_is_an_error() {
         assert!(matches!(
-            entries(&feed(None), b"<html>nope</html>", NOW, false, Duration::ZERO),
+            entries(
+                &feed(None),
+                b"<html>nope</html>",
+                NOW,
+                false,
+                Duration::ZERO
+            ),
             Err(FeedError::Parse(_))
         ));
     }

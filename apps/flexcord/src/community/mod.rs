@@ -24,9 +24,7 @@ fn cut(text: &str, max: usize) -> String {
 
 /// Whether `url` can be an embed's link or image (Discord takes http and https only).
 fn web_url(url: Option<&str>) -> Option<&str> {
-    url.filter(|u| {
-        url::Url::parse(u).is_ok_and(|p| matches!(p.scheme(), "http" | "https"))
-    })
+    url.filter(|u| url::Url::parse(u).is_ok_and(|p| matches!(p.scheme(), "http" | "https")))
 }
 
 /// The embed of an announcement: its title (linked), text, image and author line.
@@ -64,9 +62,17 @@ pub fn plain_text(html: &str) -> String {
             rest = "";
             break;
         };
-        let tag = rest[start + 1..start + end].trim_start_matches('/').to_ascii_lowercase();
-        let name: String = tag.chars().take_while(char::is_ascii_alphanumeric).collect();
-        if matches!(name.as_str(), "br" | "p" | "div" | "li" | "h1" | "h2" | "h3" | "h4" | "tr") {
+        let tag = rest[start + 1..start + end]
+            .trim_start_matches('/')
+            .to_ascii_lowercase();
+        let name: String = tag
+            .chars()
+            .take_while(char::is_ascii_alphanumeric)
+            .collect();
+        if matches!(
+            name.as_str(),
+            "br" | "p" | "div" | "li" | "h1" | "h2" | "h3" | "h4" | "tr"
+        ) {
             text.push('\n');
         }
         rest = &rest[start + end + 1..];
@@ -111,15 +117,12 @@ fn decode_entities(text: &str) -> String {
                 .or_else(|| e.strip_prefix('#').and_then(|d| d.parse().ok()))
                 .and_then(char::from_u32),
         });
-        match (entity, decoded) {
-            (Some(e), Some(c)) => {
-                out.push(c);
-                rest = &after[e.len() + 1..];
-            }
-            _ => {
-                out.push('&');
-                rest = after;
-            }
+        if let (Some(e), Some(c)) = (entity, decoded) {
+            out.push(c);
+            rest = &after[e.len() + 1..];
+        } else {
+            out.push('&');
+            rest = after;
         }
     }
     out.push_str(rest);

@@ -14,9 +14,7 @@
 use std::fmt::{self, Write as _};
 
 use twilight_http::Client;
-use twilight_model::channel::permission_overwrite::{
-    PermissionOverwrite, PermissionOverwriteType,
-};
+use twilight_model::channel::permission_overwrite::{PermissionOverwrite, PermissionOverwriteType};
 use twilight_model::channel::{Channel, ChannelType};
 use twilight_model::guild::{GuildFeature, Permissions};
 use twilight_model::id::Id;
@@ -408,10 +406,14 @@ pub async fn snapshot(http: &Client, guild: u64) -> Result<Snapshot, SetupError>
     let guild_id: Id<GuildMarker> = Id::new_checked(guild).ok_or(SetupError::NoGuild)?;
     let me = model!("GET /users/@me", http.current_user())?;
     let g = model!("GET /guilds/{guild}", http.guild(guild_id))?;
-    let member = model!("GET /guilds/{guild}/members/{bot}",
+    let member = model!(
+        "GET /guilds/{guild}/members/{bot}",
         http.guild_member(guild_id, me.id),
     )?;
-    let channels = model!("GET /guilds/{guild}/channels", http.guild_channels(guild_id))?;
+    let channels = model!(
+        "GET /guilds/{guild}/channels",
+        http.guild_channels(guild_id)
+    )?;
     let everyone = g
         .roles
         .iter()
@@ -443,14 +445,96 @@ pub async fn snapshot(http: &Client, guild: u64) -> Result<Snapshot, SetupError>
     })
 }
 
-fn target_matches(o: &PermissionOverwrite, target: Target, guild: u64, staff: Ref, bot: u64) -> bool {
+fn target_matches(
+    o: &PermissionOverwrite,
+    target: Target,
+    guild: u64,
+    staff: Ref,
+    bot: u64,
+) -> bool {
     match target {
         Target::Everyone => o.kind == PermissionOverwriteType::Role && o.id.get() == guild,
-        Target::Staff => {
-            o.kind == PermissionOverwriteType::Role && staff == Ref::Id(o.id.get())
-        }
+        Target::Staff => o.kind == PermissionOverwriteType::Role && staff == Ref::Id(o.id.get()),
         Target::Bot => o.kind == PermissionOverwriteType::Member && o.id.get() == bot,
     }
+}
+
+/// The changes one channel of the layout needs; returns the channel (existing, or created by
+/// the plan).
+fn plan_channel(
+    snapshot: &Snapshot,
+    slot: Slot,
+    name: &str,
+    (category, staff): (Ref, Ref),
+    changes: &mut Vec<Change>,
+) -> Ref {
+    let in_category =
+        |c: &Channel| matches!(category, Ref::Id(id) if c.parent_id.map(Id::get) == Some(id));
+    let wants_announcement = slot == Slot::Announcements && snapshot.announcements_allowed;
+    let mut candidates: Vec<&Channel> = snapshot
+        .channels
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.kind,
+                ChannelType::GuildText | ChannelType::GuildAnnouncement
+            ) && c.name.as_deref() == Some(name)
+        })
+        .collect();
+    // Prefer the one already in the category.
+    candidates.sort_by_key(|c| !in_category(c));
+    let Some(existing) = candidates.first() else {
+        changes.push(Change::CreateChannel {
+            slot,
+            name: name.to_owned(),
+            kind: if wants_announcement {
+                ChannelType::GuildAnnouncement
+            } else {
+                ChannelType::GuildText
+            },
+            overwrites: wanted(slot),
+        });
+        return Ref::New;
+    };
+    let id = existing.id.get();
+    let convert = (wants_announcement && existing.kind == ChannelType::GuildText)
+        .then_some(ChannelType::GuildAnnouncement);
+    let move_into_category = !in_category(existing);
+    if convert.is_some() || move_into_category {
+        changes.push(Change::UpdateChannel {
+            slot,
+            id,
+            name: name.to_owned(),
+            kind: convert,
+            move_into_category,
+        });
+    }
+    let present = existing.permission_overwrites.clone().unwrap_or_default();
+    for want in wanted(slot) {
+        let had = present
+            .iter()
+            .find(|o| target_matches(o, want.target, snapshot.guild, staff, snapshot.bot));
+        let (allow, deny) = had.map_or((Permissions::empty(), Permissions::empty()), |o| {
+            (o.allow, o.deny)
+        });
+        let fits = had.is_some()
+            && allow.contains(want.allow)
+            && deny.contains(want.deny)
+            && !allow.intersects(want.deny);
+        if !fits {
+            changes.push(Change::PutOverwrite {
+                slot,
+                id,
+                name: name.to_owned(),
+                overwrite: Overwrite {
+                    target: want.target,
+                    allow: (allow | want.allow) - want.deny,
+                    deny: (deny | want.deny) - want.allow,
+                },
+            });
+        }
+    }
+    Ref::Id(id)
 }
 
 /// The changes that make the guild of `snapshot` fit the layout named by `names`, with the
@@ -468,98 +552,40 @@ pub fn plan(
     let staff = match staff_role {
         Some(role) if snapshot.roles.iter().any(|(id, _)| *id == role) => Ref::Id(role),
         Some(role) => return Err(SetupError::UnknownStaffRole { guild, role }),
-        None => match snapshot.roles.iter().find(|(_, n)| *n == names.staff_role) {
-            Some((id, _)) => Ref::Id(*id),
-            None => {
+        None => {
+            if let Some((id, _)) = snapshot.roles.iter().find(|(_, n)| *n == names.staff_role) {
+                Ref::Id(*id)
+            } else {
                 changes.push(Change::CreateRole {
                     name: names.staff_role.clone(),
                 });
                 Ref::New
             }
-        },
+        }
     };
-    let category = match snapshot.channels.iter().find(|c| {
+    let category = snapshot.channels.iter().find(|c| {
         c.kind == ChannelType::GuildCategory
             && c.name
                 .as_deref()
                 .is_some_and(|n| n.eq_ignore_ascii_case(&names.category))
-    }) {
-        Some(c) => Ref::Id(c.id.get()),
-        None => {
-            changes.push(Change::CreateCategory {
-                name: names.category.clone(),
-            });
-            Ref::New
-        }
+    });
+    let category = if let Some(c) = category {
+        Ref::Id(c.id.get())
+    } else {
+        changes.push(Change::CreateCategory {
+            name: names.category.clone(),
+        });
+        Ref::New
     };
-    let in_category = |c: &Channel| matches!(category, Ref::Id(id) if c.parent_id.map(Id::get) == Some(id));
     let mut channels = [Ref::New; 4];
     for (i, slot) in Slot::ALL.into_iter().enumerate() {
-        let name = slot.name(names);
-        let wants_announcement =
-            slot == Slot::Announcements && snapshot.announcements_allowed;
-        let mut candidates: Vec<&Channel> = snapshot
-            .channels
-            .iter()
-            .filter(|c| {
-                matches!(c.kind, ChannelType::GuildText | ChannelType::GuildAnnouncement)
-                    && c.name.as_deref() == Some(name)
-            })
-            .collect();
-        // Prefer the one already in the category.
-        candidates.sort_by_key(|c| !in_category(c));
-        let Some(existing) = candidates.first() else {
-            changes.push(Change::CreateChannel {
-                slot,
-                name: name.to_owned(),
-                kind: if wants_announcement {
-                    ChannelType::GuildAnnouncement
-                } else {
-                    ChannelType::GuildText
-                },
-                overwrites: wanted(slot),
-            });
-            continue;
-        };
-        let id = existing.id.get();
-        channels[i] = Ref::Id(id);
-        let convert = (wants_announcement && existing.kind == ChannelType::GuildText)
-            .then_some(ChannelType::GuildAnnouncement);
-        let move_into_category = !in_category(existing);
-        if convert.is_some() || move_into_category {
-            changes.push(Change::UpdateChannel {
-                slot,
-                id,
-                name: name.to_owned(),
-                kind: convert,
-                move_into_category,
-            });
-        }
-        let present = existing.permission_overwrites.clone().unwrap_or_default();
-        for want in wanted(slot) {
-            let had = present
-                .iter()
-                .find(|o| target_matches(o, want.target, guild, staff, snapshot.bot));
-            let (allow, deny) = had.map_or((Permissions::empty(), Permissions::empty()), |o| {
-                (o.allow, o.deny)
-            });
-            let fits = allow.contains(want.allow)
-                && deny.contains(want.deny)
-                && !allow.intersects(want.deny)
-                && had.is_some();
-            if !fits {
-                changes.push(Change::PutOverwrite {
-                    slot,
-                    id,
-                    name: name.to_owned(),
-                    overwrite: Overwrite {
-                        target: want.target,
-                        allow: (allow | want.allow) - want.deny,
-                        deny: (deny | want.deny) - want.allow,
-                    },
-                });
-            }
-        }
+        channels[i] = plan_channel(
+            snapshot,
+            slot,
+            slot.name(names),
+            (category, staff),
+            &mut changes,
+        );
     }
     let missing = if changes.is_empty() {
         Vec::new()
@@ -611,12 +637,7 @@ impl Plan {
     }
 }
 
-fn http_overwrite(
-    o: Overwrite,
-    guild: u64,
-    staff: u64,
-    bot: u64,
-) -> Option<PermissionOverwrite> {
+fn http_overwrite(o: Overwrite, guild: u64, staff: u64, bot: u64) -> Option<PermissionOverwrite> {
     let (id, kind) = match o.target {
         Target::Everyone => (guild, PermissionOverwriteType::Role),
         Target::Staff => (staff, PermissionOverwriteType::Role),
@@ -628,6 +649,32 @@ fn http_overwrite(
         allow: o.allow,
         deny: o.deny,
     })
+}
+
+/// Sets one overwrite on a channel (`PUT /channels/{channel}/permissions/{id}`).
+async fn put_overwrite(
+    http: &Client,
+    channel: u64,
+    o: PermissionOverwrite,
+) -> Result<(), SetupError> {
+    use twilight_model::http::permission_overwrite as put;
+    let Some(channel) = Id::<ChannelMarker>::new_checked(channel) else {
+        return Ok(());
+    };
+    let overwrite = put::PermissionOverwrite {
+        id: o.id,
+        kind: if o.kind == PermissionOverwriteType::Member {
+            put::PermissionOverwriteType::Member
+        } else {
+            put::PermissionOverwriteType::Role
+        },
+        allow: Some(o.allow),
+        deny: Some(o.deny),
+    };
+    http.update_channel_permission(channel, &overwrite)
+        .await
+        .map_err(discord("PUT /channels/{channel}/permissions/{overwrite}"))?;
+    Ok(())
 }
 
 /// Makes the changes of `plan` with `http`, in order.
@@ -660,7 +707,8 @@ pub async fn apply(http: &Client, plan: Plan) -> Result<Outcome, SetupError> {
     for change in &plan.changes {
         match change {
             Change::CreateRole { name } => {
-                let role = model!("POST /guilds/{guild}/roles",
+                let role = model!(
+                    "POST /guilds/{guild}/roles",
                     http.create_role(guild_id)
                         .name(name)
                         .permissions(Permissions::empty())
@@ -669,7 +717,8 @@ pub async fn apply(http: &Client, plan: Plan) -> Result<Outcome, SetupError> {
                 staff = role.id.get();
             }
             Change::CreateCategory { name } => {
-                let created = model!("POST /guilds/{guild}/channels (category)",
+                let created = model!(
+                    "POST /guilds/{guild}/channels (category)",
                     http.create_guild_channel(guild_id, name)
                         .kind(ChannelType::GuildCategory),
                 )?;
@@ -716,26 +765,10 @@ pub async fn apply(http: &Client, plan: Plan) -> Result<Outcome, SetupError> {
                 model!("PATCH /channels/{channel}", request)?;
             }
             Change::PutOverwrite { id, overwrite, .. } => {
-                let (Some(channel), Some(o)) = (
-                    Id::<ChannelMarker>::new_checked(*id),
-                    http_overwrite(*overwrite, plan.guild, staff, plan.bot),
-                ) else {
+                let Some(o) = http_overwrite(*overwrite, plan.guild, staff, plan.bot) else {
                     continue;
                 };
-                let put = twilight_model::http::permission_overwrite::PermissionOverwrite {
-                    id: o.id,
-                    kind: match o.kind {
-                        PermissionOverwriteType::Member => {
-                            twilight_model::http::permission_overwrite::PermissionOverwriteType::Member
-                        }
-                        _ => twilight_model::http::permission_overwrite::PermissionOverwriteType::Role,
-                    },
-                    allow: Some(o.allow),
-                    deny: Some(o.deny),
-                };
-                http.update_channel_permission(channel, &put)
-                    .await
-                    .map_err(discord("PUT /channels/{channel}/permissions/{overwrite}"))?;
+                put_overwrite(http, *id, o).await?;
             }
         }
     }

@@ -98,7 +98,8 @@ pub struct FeedSettings {
 /// A Discord channel name as Discord stores it: lower case, no spaces, 1 to 100 characters.
 fn channel_name(s: &str) -> Result<String, String> {
     let ok = (1..=100).contains(&s.chars().count())
-        && s.chars().all(|c| !c.is_whitespace() && !c.is_uppercase() && c != '#');
+        && s.chars()
+            .all(|c| !c.is_whitespace() && !c.is_uppercase() && c != '#');
     if ok {
         Ok(s.to_owned())
     } else {
@@ -122,9 +123,8 @@ pub(super) fn read(r: &mut Reader) -> Option<CommunityConfig> {
     let customer_service_channel_id =
         r.optional("community", "customer_service_channel_id", snowflake);
     let staff_role_id = r.optional("community", "staff_role_id", snowflake);
-    let mut name = |key: &str, parse: fn(&str) -> Result<String, String>| {
-        r.required("community", key, parse)
-    };
+    let mut name =
+        |key: &str, parse: fn(&str) -> Result<String, String>| r.required("community", key, parse);
     let category = name("category_name", display_name);
     let announcements = name("announcements_name", channel_name);
     let customer_service = name("customer_service_name", channel_name);
@@ -133,15 +133,29 @@ pub(super) fn read(r: &mut Reader) -> Option<CommunityConfig> {
     let staff_role = name("staff_role_name", display_name);
     let at_least = |min: Duration| {
         move |s: &str| match parse_duration(s)? {
-            d if d < min => Err(format!("{s:?} must be at least {}", super::format_duration(min))),
+            d if d < min => Err(format!(
+                "{s:?} must be at least {}",
+                super::format_duration(min)
+            )),
             d => Ok(d),
         }
     };
-    let feed_interval = r.required("community", "feed_interval", at_least(Duration::from_secs(1)));
+    let feed_interval = r.required(
+        "community",
+        "feed_interval",
+        at_least(Duration::from_secs(1)),
+    );
     let feed_max_age = r.required("community", "feed_max_age", parse_duration);
-    let feed_max_backoff =
-        r.required("community", "feed_max_backoff", at_least(Duration::from_secs(1)));
-    let feed_timeout = r.required("community", "feed_timeout", at_least(Duration::from_secs(1)));
+    let feed_max_backoff = r.required(
+        "community",
+        "feed_max_backoff",
+        at_least(Duration::from_secs(1)),
+    );
+    let feed_timeout = r.required(
+        "community",
+        "feed_timeout",
+        at_least(Duration::from_secs(1)),
+    );
     let (feeds, any_feed) = read_feeds(r);
     if any_feed && r.text("community", "announcements_channel_id").is_none() {
         r.problem(
@@ -182,7 +196,11 @@ fn read_feeds(r: &mut Reader) -> (Vec<FeedSettings>, bool) {
     let any = !names.is_empty();
     let mut feeds = Vec::new();
     for name in names {
-        let url = r.required("feeds", &format!("{name}.url"), url_with(&["https", "http"]));
+        let url = r.required(
+            "feeds",
+            &format!("{name}.url"),
+            url_with(&["https", "http"]),
+        );
         let filter = r.optional("feeds", &format!("{name}.filter"), |s| {
             Regex::new(&format!("(?i){s}")).map_err(|e| format!("{s:?} is not a pattern: {e}"))
         });

@@ -54,7 +54,10 @@ fn feeds_come_from_tables_and_the_environment() {
     let c = Config::load(
         &text,
         env(&[
-            ("FLEXCORD_FEEDS__STATUS__URL", "https://status.example.com/history.atom"),
+            (
+                "FLEXCORD_FEEDS__STATUS__URL",
+                "https://status.example.com/history.atom",
+            ),
             ("FLEXCORD_COMMUNITY__FEED_INTERVAL", "90s"),
         ]),
     )

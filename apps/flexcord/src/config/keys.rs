@@ -71,7 +71,11 @@ pub const KEYS: &[(&str, &str, Option<&str>)] = &[
     ("community", "staff_role_id", None),
     ("community", "category_name", Some("Community")),
     ("community", "announcements_name", Some("announcements")),
-    ("community", "customer_service_name", Some("customer-service")),
+    (
+        "community",
+        "customer_service_name",
+        Some("customer-service"),
+    ),
     ("community", "bug_report_name", Some("bug-report")),
     ("community", "feature_request_name", Some("feature-request")),
     ("community", "staff_role_name", Some("Staff")),

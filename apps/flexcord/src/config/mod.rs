@@ -376,7 +376,15 @@ impl Config {
                 "community.feed_interval",
                 format_duration(self.community.feed_interval),
             ),
-            ("feeds", self.community.feeds.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")),
+            (
+                "feeds",
+                self.community
+                    .feeds
+                    .iter()
+                    .map(|f| f.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
         ];
         let mut out = String::new();
         for (k, v) in lines {

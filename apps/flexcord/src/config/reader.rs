@@ -193,7 +193,8 @@ impl Raw {
         };
         for (name, feed) in feeds {
             let toml::Value::Table(keys) = feed else {
-                self.problems.push(format!("feeds.{name}: must be a [feeds.{name}] table"));
+                self.problems
+                    .push(format!("feeds.{name}: must be a [feeds.{name}] table"));
                 continue;
             };
             if !super::community::is_feed_name(&name) {

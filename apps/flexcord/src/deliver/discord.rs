@@ -353,8 +353,7 @@ impl DiscordExecutor {
             .model()
             .await
             .map_err(|e| Failure::transient(e.to_string()))?;
-        let announcement =
-            fetched.kind == twilight_model::channel::ChannelType::GuildAnnouncement;
+        let announcement = fetched.kind == twilight_model::channel::ChannelType::GuildAnnouncement;
         if let Ok(mut m) = self.announcement_channels.lock() {
             m.insert(channel.get(), announcement);
         }
@@ -400,7 +399,9 @@ impl DiscordExecutor {
         let published = if self.is_announcement_channel(channel).await? {
             match self.http.crosspost_message(channel, message.id).await {
                 Ok(_) => true,
-                Err(e) if matches!(e.kind(), ErrorType::Response { error: ApiError::General(g), .. } if g.code == ALREADY_CROSSPOSTED) => true,
+                Err(e) if matches!(e.kind(), ErrorType::Response { error: ApiError::General(g), .. } if g.code == ALREADY_CROSSPOSTED) => {
+                    true
+                }
                 Err(e) => return Err(failure(&e)),
             }
         } else {

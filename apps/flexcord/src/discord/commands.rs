@@ -172,7 +172,10 @@ mod tests {
         let setup = serde_json::to_value(&cmds[5]).unwrap();
         assert_eq!(setup["default_member_permissions"], "8", "administrators");
         let announce = serde_json::to_value(&cmds[4]).unwrap();
-        assert!(announce["default_member_permissions"].is_null(), "checked on roles");
+        assert!(
+            announce["default_member_permissions"].is_null(),
+            "checked on roles"
+        );
         let case = serde_json::to_value(&cmds[3]).unwrap();
         let subs: Vec<_> = case["options"]
             .as_array()

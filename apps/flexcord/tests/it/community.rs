@@ -112,7 +112,7 @@ fn overwrite(channel: &Value, id: u64) -> Option<(u64, u64, u64)> {
     channel["permission_overwrites"]
         .as_array()?
         .iter()
-        .find(|o| o["id"] == id.to_string())
+        .find(|o| o["id"].as_str().and_then(|s| s.parse::<u64>().ok()) == Some(id))
         .map(|o| {
             let bits = |k: &str| o[k].as_str().and_then(|s| s.parse().ok()).unwrap_or(0);
             (o["type"].as_u64().unwrap_or(9), bits("allow"), bits("deny"))
@@ -123,6 +123,7 @@ const SEND_MESSAGES: u64 = 1 << 11;
 const VIEW_CHANNEL: u64 = 1 << 10;
 
 #[tokio::test]
+#[allow(clippy::too_many_lines)] // one scenario, read top to bottom
 async fn setup_guild_plans_then_lays_out_a_guild_once() {
     let emulators = start_emulators(guild(false, true)).await;
     let dir = tempfile::tempdir().unwrap();
@@ -133,7 +134,9 @@ async fn setup_guild_plans_then_lays_out_a_guild_once() {
     let names = GuildNames::default();
 
     // The dry run plans and changes nothing.
-    let (plan, outcome) = setup::run(&http, guild_id, &names, None, true).await.unwrap();
+    let (plan, outcome) = setup::run(&http, guild_id, &names, None, true)
+        .await
+        .unwrap();
     assert!(outcome.is_none());
     assert!(writes(&emulators).is_empty(), "{:?}", writes(&emulators));
     assert!(plan.missing.is_empty());
@@ -141,12 +144,20 @@ async fn setup_guild_plans_then_lays_out_a_guild_once() {
     let text = plan.describe();
     assert!(text.contains("create the staff role \"Staff\""), "{text}");
     assert!(text.contains("create the category \"Community\""), "{text}");
-    assert!(text.contains("create the text channel #customer-service"), "{text}");
-    assert!(text.contains("#announcements: move it into the category"), "{text}");
+    assert!(
+        text.contains("create the text channel #customer-service"),
+        "{text}"
+    );
+    assert!(
+        text.contains("#announcements: move it into the category"),
+        "{text}"
+    );
     assert!(text.contains("no COMMUNITY feature"), "{text}");
 
     // Applied: the role, the category, the new channel, the existing ones moved and completed.
-    let (_, outcome) = setup::run(&http, guild_id, &names, None, false).await.unwrap();
+    let (_, outcome) = setup::run(&http, guild_id, &names, None, false)
+        .await
+        .unwrap();
     let outcome = outcome.expect("applied");
     assert!(!outcome.changes.is_empty());
     let roles = http
@@ -162,9 +173,15 @@ async fn setup_guild_plans_then_lays_out_a_guild_once() {
         .expect("the staff role was created");
     assert_eq!(staff.id.get(), outcome.staff_role);
     let category = channel(&emulators, outcome.category);
-    assert_eq!((category["type"].as_u64(), category["name"].as_str()), (Some(4), Some("Community")));
+    assert_eq!(
+        (category["type"].as_u64(), category["name"].as_str()),
+        (Some(4), Some("Community"))
+    );
     let [announcements, customer_service, bug, feature] = outcome.channels;
-    assert_eq!(Some(announcements), emulators.discord.channel_id("announcements"));
+    assert_eq!(
+        Some(announcements),
+        emulators.discord.channel_id("announcements")
+    );
     assert_eq!(Some(bug), emulators.discord.channel_id("bug-report"));
     for (id, name) in [
         (announcements, "announcements"),
@@ -175,10 +192,18 @@ async fn setup_guild_plans_then_lays_out_a_guild_once() {
         let c = channel(&emulators, id);
         assert_eq!(c["name"], name);
         assert_eq!(c["type"], 0, "{name} is a text channel");
-        assert_eq!(c["parent_id"], outcome.category.to_string(), "{name} in the category");
-        let (kind, allow, _) = overwrite(&c, emulators.discord.bot_id()).expect("the bot's overwrite");
+        assert_eq!(
+            c["parent_id"],
+            outcome.category.to_string(),
+            "{name} in the category"
+        );
+        let (kind, allow, _) =
+            overwrite(&c, emulators.discord.bot_id()).expect("the bot's overwrite");
         assert_eq!(kind, 1, "a member overwrite");
-        assert_eq!(allow & (SEND_MESSAGES | VIEW_CHANNEL), SEND_MESSAGES | VIEW_CHANNEL);
+        assert_eq!(
+            allow & (SEND_MESSAGES | VIEW_CHANNEL),
+            SEND_MESSAGES | VIEW_CHANNEL
+        );
     }
     // #announcements: everyone reads, only the staff role and the bot post.
     let a = channel(&emulators, announcements);
@@ -190,22 +215,40 @@ async fn setup_guild_plans_then_lays_out_a_guild_once() {
     assert_ne!(allow & SEND_MESSAGES, 0);
     assert_eq!(deny, 0);
     let snippet = outcome.config_snippet();
-    assert!(snippet.contains(&format!("announcements_channel_id = \"{announcements}\"")), "{snippet}");
-    assert!(snippet.contains(&format!("staff_role_id = \"{}\"", outcome.staff_role)), "{snippet}");
-    assert!(snippet.contains(&format!("bug_channel_id = \"{bug}\"")), "{snippet}");
+    assert!(
+        snippet.contains(&format!("announcements_channel_id = \"{announcements}\"")),
+        "{snippet}"
+    );
+    assert!(
+        snippet.contains(&format!("staff_role_id = \"{}\"", outcome.staff_role)),
+        "{snippet}"
+    );
+    assert!(
+        snippet.contains(&format!("bug_channel_id = \"{bug}\"")),
+        "{snippet}"
+    );
     // The snippet is configuration: it loads.
     let loaded = Config::load(
         &snippet,
         app_env(&emulators, "127.0.0.1:0", &db)
             .into_iter()
-            .filter(|(k, _)| !k.contains("BUG_CHANNEL") && !k.contains("FEATURE_CHANNEL") && !k.contains("GUILD_ID")),
+            .filter(|(k, _)| {
+                !k.contains("BUG_CHANNEL")
+                    && !k.contains("FEATURE_CHANNEL")
+                    && !k.contains("GUILD_ID")
+            }),
     )
     .expect("the printed ids load");
-    assert_eq!(loaded.community.announcements_channel_id, Some(announcements));
+    assert_eq!(
+        loaded.community.announcements_channel_id,
+        Some(announcements)
+    );
 
     // A second run plans nothing and makes no REST write.
     emulators.discord.clear_rest_calls();
-    let (plan, again) = setup::run(&http, guild_id, &names, None, false).await.unwrap();
+    let (plan, again) = setup::run(&http, guild_id, &names, None, false)
+        .await
+        .unwrap();
     assert!(plan.changes.is_empty(), "{:?}", plan.changes);
     assert!(writes(&emulators).is_empty(), "{:?}", writes(&emulators));
     let again = again.unwrap();
@@ -228,7 +271,10 @@ async fn a_community_guild_gets_an_announcement_channel_and_the_configured_staff
         .unwrap();
     assert!(plan.announcement_channel);
     assert!(
-        !plan.changes.iter().any(|c| matches!(c, Change::CreateRole { .. })),
+        !plan
+            .changes
+            .iter()
+            .any(|c| matches!(c, Change::CreateRole { .. })),
         "the configured role is used"
     );
     let outcome = outcome.unwrap();
@@ -238,12 +284,19 @@ async fn a_community_guild_gets_an_announcement_channel_and_the_configured_staff
     let (_, allow, _) = overwrite(&a, STAFF_ROLE).expect("the staff's overwrite");
     assert_ne!(allow & SEND_MESSAGES, 0);
     emulators.discord.clear_rest_calls();
-    let (plan, _) = setup::run(&http, guild_id, &names, Some(STAFF_ROLE), false).await.unwrap();
+    let (plan, _) = setup::run(&http, guild_id, &names, Some(STAFF_ROLE), false)
+        .await
+        .unwrap();
     assert!(plan.changes.is_empty(), "{:?}", plan.changes);
     assert!(writes(&emulators).is_empty());
     // A role that is not the guild's is named.
-    let err = setup::run(&http, guild_id, &names, Some(42), true).await.unwrap_err();
-    assert!(matches!(err, SetupError::UnknownStaffRole { role: 42, .. }), "{err}");
+    let err = setup::run(&http, guild_id, &names, Some(42), true)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, SetupError::UnknownStaffRole { role: 42, .. }),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -257,13 +310,24 @@ async fn a_missing_bot_permission_is_named_and_nothing_is_changed() {
     let (plan, _) = setup::run(&http, guild_id, &GuildNames::default(), None, true)
         .await
         .unwrap();
-    assert!(plan.describe().contains("The bot lacks: Manage Channels, Manage Roles"), "{}", plan.describe());
+    assert!(
+        plan.describe()
+            .contains("The bot lacks: Manage Channels, Manage Roles"),
+        "{}",
+        plan.describe()
+    );
     let err = setup::run(&http, guild_id, &GuildNames::default(), None, false)
         .await
         .unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("Manage Channels") && text.contains("Manage Roles"), "{text}");
-    assert!(!text.contains("Send Messages"), "the @everyone role has it: {text}");
+    assert!(
+        text.contains("Manage Channels") && text.contains("Manage Roles"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Send Messages"),
+        "the @everyone role has it: {text}"
+    );
     assert!(writes(&emulators).is_empty(), "{:?}", writes(&emulators));
 }
 
@@ -328,12 +392,18 @@ async fn announce_is_for_the_staff_and_setup_for_administrators() {
         &db,
         &[
             ("FLEXCORD_COMMUNITY__STAFF_ROLE_ID", STAFF_ROLE.to_string()),
-            ("FLEXCORD_COMMUNITY__ANNOUNCEMENTS_CHANNEL_ID", announcements.to_string()),
+            (
+                "FLEXCORD_COMMUNITY__ANNOUNCEMENTS_CHANNEL_ID",
+                announcements.to_string(),
+            ),
         ],
     ))
     .await;
     let discord = &emulators.discord;
-    discord.wait_for(|s| s.shard_connected(0), WAIT).await.expect("shard 0");
+    discord
+        .wait_for(|s| s.shard_connected(0), WAIT)
+        .await
+        .expect("shard 0");
     let in_general = |name: &str| {
         let mut c = SlashCommand::new(name);
         c.channel = Some(general);
@@ -342,22 +412,42 @@ async fn announce_is_for_the_staff_and_setup_for_administrators() {
 
     // /setup: bob is refused, carol (an administrator) sets the guild up.
     let refused = discord.inject_slash(BOB, &in_general("setup")).unwrap();
-    assert!(answer(&emulators, refused.id).await.contains("Only administrators"));
+    assert!(
+        answer(&emulators, refused.id)
+            .await
+            .contains("Only administrators")
+    );
     let setup = discord.inject_slash(CAROL, &in_general("setup")).unwrap();
     let text = answer(&emulators, setup.id).await;
-    assert!(text.contains("Put these ids in the configuration"), "{text}");
-    assert!(text.contains(&format!("staff_role_id = \"{STAFF_ROLE}\"")), "{text}");
+    assert!(
+        text.contains("Put these ids in the configuration"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("staff_role_id = \"{STAFF_ROLE}\"")),
+        "{text}"
+    );
     assert!(discord.channel_id("customer-service").is_some());
     assert_eq!(channel(&emulators, announcements)["type"], 5);
     // Bob is not staff: an ephemeral refusal, no form.
     let refused = discord.inject_slash(BOB, &in_general("announce")).unwrap();
     assert_eq!(first_response(&emulators, refused.id).await, 5, "deferred");
-    assert!(answer(&emulators, refused.id).await.contains("Only the staff"));
+    assert!(
+        answer(&emulators, refused.id)
+            .await
+            .contains("Only the staff")
+    );
     let record = discord.interaction(refused.id).unwrap();
-    assert_eq!(record.responses[0].data.as_ref().unwrap()["flags"], 64, "ephemeral");
+    assert_eq!(
+        record.responses[0].data.as_ref().unwrap()["flags"],
+        64,
+        "ephemeral"
+    );
 
     // Alice is: the form, then the post in #announcements, published, and her answer.
-    let cmd = discord.inject_slash(ALICE, &in_general("announce")).unwrap();
+    let cmd = discord
+        .inject_slash(ALICE, &in_general("announce"))
+        .unwrap();
     assert_eq!(first_response(&emulators, cmd.id).await, 9, "the form");
     let submit = ModalSubmit::new("fc:announce")
         .field("title", "Version 2.0 is out")
@@ -367,7 +457,14 @@ async fn announce_is_for_the_staff_and_setup_for_administrators() {
     let submitted = discord.inject_modal_submit(ALICE, &submit).unwrap();
     assert!(answer(&emulators, submitted.id).await.contains("published"));
     let posted: StoredMessage = discord
-        .wait_for_value(|s| s.bot_messages_in(announcements).first().map(|m| (*m).clone()), WAIT)
+        .wait_for_value(
+            |s| {
+                s.bot_messages_in(announcements)
+                    .first()
+                    .map(|m| (*m).clone())
+            },
+            WAIT,
+        )
         .await
         .expect("the announcement is posted");
     assert_eq!(posted.embeds[0]["title"], "Version 2.0 is out");
@@ -375,7 +472,11 @@ async fn announce_is_for_the_staff_and_setup_for_administrators() {
     assert_eq!(posted.embeds[0]["author"]["name"], "Alice");
     assert_eq!(posted.flags & 1, 1, "published (crossposted)");
     let body = posted.request_body.clone().unwrap();
-    assert_eq!(body["allowed_mentions"]["parse"], serde_json::json!([]), "pings nobody");
+    assert_eq!(
+        body["allowed_mentions"]["parse"],
+        serde_json::json!([]),
+        "pings nobody"
+    );
     assert!(body["nonce"].is_string());
 
     app.stop().await;
@@ -419,12 +520,22 @@ async fn serve_feed(
         None => (404, StatusCode::NOT_FOUND.into_response()),
         Some((content_type, body)) => {
             let etag = format!("\"{:x}\"", fnv(&body));
-            if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(&etag) {
+            if headers
+                .get(header::IF_NONE_MATCH)
+                .and_then(|v| v.to_str().ok())
+                == Some(&etag)
+            {
                 (304, StatusCode::NOT_MODIFIED.into_response())
             } else {
                 (
                     200,
-                    ([(header::CONTENT_TYPE, content_type), (header::ETAG, etag.as_str())], body)
+                    (
+                        [
+                            (header::CONTENT_TYPE, content_type),
+                            (header::ETAG, etag.as_str()),
+                        ],
+                        body,
+                    )
                         .into_response(),
                 )
             }
@@ -457,7 +568,7 @@ fn ago(hours: i64) -> OffsetDateTime {
 
 /// An RSS 2.0 feed of `(guid, title, hours ago)` items, newest first as feeds are.
 fn rss(items: &[(&str, &str, i64)]) -> String {
-    let items: String = items
+    let items = items
         .iter()
         .map(|(guid, title, hours)| {
             format!(
@@ -467,7 +578,8 @@ fn rss(items: &[(&str, &str, i64)]) -> String {
                 ago(*hours).format(&Rfc2822).unwrap()
             )
         })
-        .collect();
+        .collect::<Vec<String>>()
+        .concat();
     format!(
         "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Example blog</title>\
          <link>https://example.com/blog</link><description>News</description>{items}</channel></rss>"
@@ -476,7 +588,7 @@ fn rss(items: &[(&str, &str, i64)]) -> String {
 
 /// An Atom feed (a status page's), one entry without a summary.
 fn atom(entries: &[(&str, &str, i64)]) -> String {
-    let entries: String = entries
+    let entries = entries
         .iter()
         .map(|(id, title, hours)| {
             format!(
@@ -486,7 +598,8 @@ fn atom(entries: &[(&str, &str, i64)]) -> String {
                 ago(*hours).format(&Rfc3339).unwrap()
             )
         })
-        .collect();
+        .collect::<Vec<String>>()
+        .concat();
     format!(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?><feed xmlns=\"http://www.w3.org/2005/Atom\">\
          <title>Example status</title><id>urn:status</id><updated>{}</updated>{entries}</feed>",
@@ -534,7 +647,10 @@ fn posted(emulators: &Emulators, channel: u64) -> Vec<StoredMessage> {
 
 fn feed_env(base: &str, announcements: u64) -> Vec<(&'static str, String)> {
     vec![
-        ("FLEXCORD_COMMUNITY__ANNOUNCEMENTS_CHANNEL_ID", announcements.to_string()),
+        (
+            "FLEXCORD_COMMUNITY__ANNOUNCEMENTS_CHANNEL_ID",
+            announcements.to_string(),
+        ),
         ("FLEXCORD_COMMUNITY__FEED_INTERVAL", "1s".into()),
         ("FLEXCORD_COMMUNITY__FEED_MAX_BACKOFF", "4s".into()),
         ("FLEXCORD_COMMUNITY__FEED_MAX_AGE", "1d".into()),
@@ -560,6 +676,7 @@ async fn wait_titles(emulators: &Emulators, channel: u64, want: &[&str]) {
 }
 
 #[tokio::test]
+#[allow(clippy::too_many_lines)] // one scenario, read top to bottom
 async fn feeds_post_new_entries_once_across_polls_edits_and_restarts() {
     let emulators = start_emulators(guild(true, true).channel(ChannelSpec::new(
         1_200_000_000_000_000_050,
@@ -572,12 +689,19 @@ async fn feeds_post_new_entries_once_across_polls_edits_and_restarts() {
     feeds.set(
         "blog",
         "application/rss+xml",
-        rss(&[("p3", "Fresh post", 2), ("p2", "Old post", 72), ("p1", "Older post", 200)]),
+        rss(&[
+            ("p3", "Fresh post", 2),
+            ("p2", "Old post", 72),
+            ("p1", "Older post", 200),
+        ]),
     );
     feeds.set(
         "status",
         "application/atom+xml",
-        atom(&[("i2", "Outage resolved", 1), ("i1", "Scheduled maintenance", 3)]),
+        atom(&[
+            ("i2", "Outage resolved", 1),
+            ("i1", "Scheduled maintenance", 3),
+        ]),
     );
     feeds.set(
         "videos",
@@ -592,16 +716,30 @@ async fn feeds_post_new_entries_once_across_polls_edits_and_restarts() {
 
     // The first poll posts only the recent entries, not the history; the status filter
     // leaves the maintenance out; the broken feeds hold nothing up.
-    wait_titles(&emulators, news, &["Fresh post", "Outage resolved", "New video"]).await;
+    wait_titles(
+        &emulators,
+        news,
+        &["Fresh post", "Outage resolved", "New video"],
+    )
+    .await;
     let first = posted(&emulators, news);
-    assert!(first.iter().all(|m| m.flags & 1 == 1), "every post published");
+    assert!(
+        first.iter().all(|m| m.flags & 1 == 1),
+        "every post published"
+    );
     let video = first
         .iter()
         .find(|m| m.embeds[0]["title"] == "New video")
         .unwrap();
-    assert_eq!(video.embeds[0]["image"]["url"], "https://videos.example.com/v2.jpg");
+    assert_eq!(
+        video.embeds[0]["image"]["url"],
+        "https://videos.example.com/v2.jpg"
+    );
     assert_eq!(video.embeds[0]["author"]["name"], "Example videos");
-    let blog = first.iter().find(|m| m.embeds[0]["title"] == "Fresh post").unwrap();
+    let blog = first
+        .iter()
+        .find(|m| m.embeds[0]["title"] == "Fresh post")
+        .unwrap();
     assert_eq!(blog.embeds[0]["description"], "About Fresh post");
     assert_eq!(blog.embeds[0]["url"], "https://example.com/blog/p3");
 
@@ -622,9 +760,18 @@ async fn feeds_post_new_entries_once_across_polls_edits_and_restarts() {
             ("p2", "Old post", 72),
         ]),
     );
-    wait_titles(&emulators, news, &["Fresh post", "Newest post", "Outage resolved", "New video"]).await;
+    wait_titles(
+        &emulators,
+        news,
+        &["Fresh post", "Newest post", "Outage resolved", "New video"],
+    )
+    .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(posted(&emulators, news).len(), 4, "nothing twice, no edit reposted");
+    assert_eq!(
+        posted(&emulators, news).len(),
+        4,
+        "nothing twice, no edit reposted"
+    );
     // The broken feeds were tried, backing off, and never stopped the others.
     let broken = feeds.count("broken", 500);
     assert!(broken >= 1, "the broken feed was polled");
@@ -643,7 +790,11 @@ async fn feeds_post_new_entries_once_across_polls_edits_and_restarts() {
     })
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(posted(&emulators, news).len(), 4, "no repost after a restart");
+    assert_eq!(
+        posted(&emulators, news).len(),
+        4,
+        "no repost after a restart"
+    );
     app.stop().await;
     emulators.shutdown();
 }
@@ -656,10 +807,16 @@ async fn two_instances_post_each_entry_once(db: &str) {
     let items: Vec<(String, String, i64)> = (0..8)
         .map(|n| (format!("e{n}"), format!("Entry {n}"), 1))
         .collect();
-    let refs: Vec<(&str, &str, i64)> = items.iter().map(|(a, b, c)| (a.as_str(), b.as_str(), *c)).collect();
+    let refs: Vec<(&str, &str, i64)> = items
+        .iter()
+        .map(|(a, b, c)| (a.as_str(), b.as_str(), *c))
+        .collect();
     feeds.set("blog", "application/rss+xml", rss(&refs));
     let env = vec![
-        ("FLEXCORD_COMMUNITY__ANNOUNCEMENTS_CHANNEL_ID", announcements.to_string()),
+        (
+            "FLEXCORD_COMMUNITY__ANNOUNCEMENTS_CHANNEL_ID",
+            announcements.to_string(),
+        ),
         ("FLEXCORD_COMMUNITY__FEED_INTERVAL", "1s".into()),
         ("FLEXCORD_FEEDS__BLOG__URL", format!("{base}/blog")),
     ];
@@ -684,7 +841,11 @@ async fn two_instances_post_each_entry_once(db: &str) {
     })
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(posted(&emulators, announcements).len(), 9, "each entry once");
+    assert_eq!(
+        posted(&emulators, announcements).len(),
+        9,
+        "each entry once"
+    );
     a.stop().await;
     b.stop().await;
     emulators.shutdown();

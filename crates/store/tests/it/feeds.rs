@@ -52,7 +52,11 @@ async fn two_instances_queue_each_entry_once(a: Store, b: Store) {
     let mut tasks = Vec::new();
     for round in 0..4 {
         for n in 0..5 {
-            let e = if round % 2 == 0 { ea.clone() } else { eb.clone() };
+            let e = if round % 2 == 0 {
+                ea.clone()
+            } else {
+                eb.clone()
+            };
             tasks.push(tokio::spawn(async move { e.handle(entry(n, true)).await }));
         }
     }
@@ -73,7 +77,11 @@ async fn two_instances_queue_each_entry_once(a: Store, b: Store) {
     assert!(again.duplicate && again.step.actions.is_empty());
     // Pruning processed events keeps the feed entries' keys.
     a.prune_processed(Timestamp(T0 + 1)).await.expect("prunes");
-    assert!(a.is_processed("feed:blog:https://example.com/posts/3").await.unwrap());
+    assert!(
+        a.is_processed("feed:blog:https://example.com/posts/3")
+            .await
+            .unwrap()
+    );
     assert!(ea.handle(entry(3, true)).await.unwrap().duplicate);
 }
 
@@ -84,7 +92,9 @@ async fn feed_state_round_trips_and_stays_primed(a: Store, b: Store) {
         last_modified: Some("Mon, 07 Dec 2026 05:00:00 GMT".into()),
         primed_at: Some(Timestamp(T0)),
     };
-    a.save_feed_state("blog", &primed, Timestamp(T0)).await.unwrap();
+    a.save_feed_state("blog", &primed, Timestamp(T0))
+        .await
+        .unwrap();
     assert_eq!(b.feed_state("blog").await.unwrap(), primed);
     // An instance that still thought the feed new does not unprime it.
     let late = FeedState {
@@ -92,7 +102,9 @@ async fn feed_state_round_trips_and_stays_primed(a: Store, b: Store) {
         last_modified: None,
         primed_at: None,
     };
-    b.save_feed_state("blog", &late, Timestamp(T0 + 5)).await.unwrap();
+    b.save_feed_state("blog", &late, Timestamp(T0 + 5))
+        .await
+        .unwrap();
     let now = a.feed_state("blog").await.unwrap();
     assert_eq!(now.etag.as_deref(), Some("\"v2\""));
     assert_eq!(now.last_modified, None);

@@ -82,7 +82,11 @@ impl DiscordState {
         const MEMBER: u64 = 2_248_473_465_835_073;
         const ADMINISTRATOR: u64 = 1 << 3;
         const ALL: u64 = (1 << 51) - 1;
-        let roles = self.users.get(&user_id).map(|u| u.roles.clone()).unwrap_or_default();
+        let roles = self
+            .users
+            .get(&user_id)
+            .map(|u| u.roles.clone())
+            .unwrap_or_default();
         let bits = self
             .config
             .roles

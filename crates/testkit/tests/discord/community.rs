@@ -123,11 +123,14 @@ async fn community_guilds_publish_each_message_once() {
         .await
         .unwrap();
     assert!(
-        published
-            .flags
-            .is_some_and(|f| f.contains(twilight_model::channel::message::MessageFlags::CROSSPOSTED))
+        published.flags.is_some_and(
+            |f| f.contains(twilight_model::channel::message::MessageFlags::CROSSPOSTED)
+        )
     );
-    assert_eq!(emu.state(|s| s.message(msg.id.get()).map(|m| m.flags)), Some(1));
+    assert_eq!(
+        emu.state(|s| s.message(msg.id.get()).map(|m| m.flags)),
+        Some(1)
+    );
     let again = client
         .crosspost_message(text, msg.id)
         .await

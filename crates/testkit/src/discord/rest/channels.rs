@@ -152,7 +152,13 @@ impl DiscordState {
             Value::Null => None,
             v => match as_id(v) {
                 Some(p) if self.live_channel(p).is_some_and(|p| p.kind == 4) => Some(Some(p)),
-                _ => return Reply::invalid_form("parent_id", "CHANNEL_PARENT_INVALID", "Invalid category"),
+                _ => {
+                    return Reply::invalid_form(
+                        "parent_id",
+                        "CHANNEL_PARENT_INVALID",
+                        "Invalid category",
+                    );
+                }
             },
         };
         let mut overwrites = None;
