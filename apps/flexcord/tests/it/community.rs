@@ -890,3 +890,69 @@ async fn two_instances_on_postgres_post_each_feed_entry_once() {
         .expect("drop database");
     pool.close().await;
 }
+
+/// `flexcord setup-guild` as an operator runs it: the plan with `--dry-run`, then the layout
+/// and its ids in configuration form, then nothing to do.
+#[tokio::test]
+async fn the_setup_guild_command_prints_the_plan_then_the_ids() {
+    let emulators = start_emulators(guild(true, true)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("f.db").display());
+    let env = app_env(&emulators, "127.0.0.1:0", &db);
+    let run = |args: &'static [&'static str]| {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_flexcord"));
+        cmd.current_dir(dir.path()).args(args).env_clear();
+        if let Ok(path) = std::env::var("PATH") {
+            cmd.env("PATH", path);
+        }
+        cmd.envs(env.clone());
+        async move {
+            let out = cmd.output().await.expect("the binary runs");
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        }
+    };
+    let (code, stdout, stderr) = run(&["setup-guild", "--dry-run"]).await;
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("create the text channel #customer-service"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "#announcements: convert it to an announcement channel and move it into the category"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("(dry run: nothing was changed)"),
+        "{stdout}"
+    );
+    assert!(writes(&emulators).is_empty(), "{:?}", writes(&emulators));
+
+    let (code, stdout, stderr) = run(&["setup-guild"]).await;
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    let announcements = emulators.discord.channel_id("announcements").unwrap();
+    let customer_service = emulators.discord.channel_id("customer-service").unwrap();
+    assert!(stdout.contains("Done."), "{stdout}");
+    assert!(
+        stdout.contains(&format!("announcements_channel_id = \"{announcements}\"")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "customer_service_channel_id = \"{customer_service}\""
+        )),
+        "{stdout}"
+    );
+
+    emulators.discord.clear_rest_calls();
+    let (code, stdout, _) = run(&["setup-guild"]).await;
+    assert_eq!(code, Some(0));
+    assert!(stdout.contains("already fits"), "{stdout}");
+    assert!(writes(&emulators).is_empty(), "{:?}", writes(&emulators));
+    emulators.shutdown();
+}
