@@ -137,3 +137,77 @@ async fn community_guilds_publish_each_message_once() {
         .expect_err("published once");
     assert_eq!(code(&again), Some((400, 40033)));
 }
+
+#[tokio::test]
+async fn forums_have_tags_and_posts_carry_them() {
+    use twilight_model::channel::forum::ForumTag;
+    let emu = emulator_with(DiscordConfig::default().feature("COMMUNITY")).await;
+    let client = http(&emu);
+    let guild = Id::new(emu.guild_id());
+    let tag = |name: &str| ForumTag {
+        emoji_id: None,
+        emoji_name: None,
+        id: Id::new(1),
+        moderated: false,
+        name: name.to_owned(),
+    };
+    let forum = client
+        .create_guild_channel(guild, "bugs")
+        .kind(ChannelType::GuildForum)
+        .available_tags(&[tag("open"), tag("fixed")])
+        .await
+        .expect("forum created")
+        .model()
+        .await
+        .unwrap();
+    let tags = forum.available_tags.clone().unwrap_or_default();
+    assert_eq!(
+        tags.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+        ["open", "fixed"]
+    );
+    assert_ne!(tags[0].id, tags[1].id, "each tag its own id");
+    let open = tags[0].id;
+    let post = client
+        .create_forum_thread(forum.id, "Login fails")
+        .applied_tags(&[open])
+        .message()
+        .content("Steps: …")
+        .await
+        .expect("post created")
+        .model()
+        .await
+        .unwrap();
+    assert_eq!(post.channel.applied_tags, Some(vec![open]));
+    let Err(refused) = client
+        .create_forum_thread(forum.id, "Other")
+        .applied_tags(&[Id::new(99)])
+        .message()
+        .content("x")
+        .await
+    else {
+        panic!("an unknown tag is refused");
+    };
+    assert_eq!(code(&refused), Some((400, 50035)));
+    // Renaming the forum's tags keeps the ids of the tags it keeps.
+    let mut kept = tags[1].clone();
+    kept.name = "resolved".into();
+    let updated = client
+        .update_channel(forum.id)
+        .available_tags(&[kept.clone(), tag("duplicate")])
+        .await
+        .expect("tags updated")
+        .model()
+        .await
+        .unwrap();
+    let now = updated.available_tags.unwrap_or_default();
+    assert_eq!(now[0].id, kept.id);
+    assert_eq!(now[0].name, "resolved");
+    // A forum needs COMMUNITY.
+    let plain = emulator().await;
+    let refused = http(&plain)
+        .create_guild_channel(Id::new(plain.guild_id()), "bugs")
+        .kind(ChannelType::GuildForum)
+        .await
+        .expect_err("no forum without COMMUNITY");
+    assert_eq!(code(&refused), Some((400, 50035)));
+}

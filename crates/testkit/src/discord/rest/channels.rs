@@ -114,9 +114,18 @@ impl DiscordState {
                 }
             }
         }
+        let tags = match &b["available_tags"] {
+            Value::Null => Vec::new(),
+            _ if kind != 15 => Vec::new(),
+            t => match self.parse_forum_tags(t, &[]) {
+                Ok(tags) => tags,
+                Err(e) => return e,
+            },
+        };
         let id = self.next_id();
         let position = i64::try_from(self.channels.len()).unwrap_or(0);
         let mut rec = ChannelRec::new(id, u8::try_from(kind).unwrap_or(0), Some(guild), now_iso());
+        rec.tags = tags;
         rec.name = Some(name.to_owned());
         rec.topic = b["topic"].as_str().map(str::to_owned);
         rec.parent_id = as_id(&b["parent_id"]);
@@ -159,6 +168,23 @@ impl DiscordState {
                         "Invalid category",
                     );
                 }
+            },
+        };
+        let (forum, known) = (c.kind == 15, c.tags.clone());
+        let parent_of_thread = c.parent_id.filter(|_| is_thread);
+        let tags = match &b["available_tags"] {
+            Value::Null => None,
+            t if forum => match self.parse_forum_tags(t, &known) {
+                Ok(tags) => Some(tags),
+                Err(e) => return e,
+            },
+            _ => None,
+        };
+        let applied = match (&b["applied_tags"], parent_of_thread) {
+            (Value::Null, _) | (_, None) => None,
+            (t, Some(parent)) => match self.parse_applied_tags(parent, t) {
+                Ok(tags) => Some(tags),
+                Err(e) => return e,
             },
         };
         let mut overwrites = None;
@@ -205,6 +231,12 @@ impl DiscordState {
         }
         if let Some(p) = parent {
             c.parent_id = p;
+        }
+        if let Some(t) = tags {
+            c.tags = t;
+        }
+        if let Some(t) = applied {
+            c.applied_tags = t;
         }
         self.dispatch_channel(
             if is_thread {
@@ -282,6 +314,14 @@ impl DiscordState {
         if !matches!(kind, 10..=12) {
             return Reply::choices("type", &[10, 11, 12]);
         }
+        let applied = match &b["applied_tags"] {
+            Value::Null => Vec::new(),
+            t if parent_kind == 15 => match self.parse_applied_tags(parent, t) {
+                Ok(tags) => tags,
+                Err(e) => return e,
+            },
+            _ => Vec::new(),
+        };
         let id = from_message.unwrap_or_else(|| self.next_id());
         let bot = self.config.bot.id;
         let mut rec = ChannelRec::new(id, u8::try_from(kind).unwrap_or(12), Some(guild), now_iso());
@@ -289,6 +329,7 @@ impl DiscordState {
         rec.parent_id = Some(parent);
         rec.owner_id = Some(bot);
         rec.thread_members = vec![bot];
+        rec.applied_tags = applied;
         rec.auto_archive_duration = b["auto_archive_duration"].as_u64().unwrap_or(4320);
         if kind == 12 {
             rec.invitable = Some(b["invitable"].as_bool().unwrap_or(true));
@@ -305,10 +346,17 @@ impl DiscordState {
             }
         }
         self.dispatch_channel("THREAD_CREATE", id);
-        match self.channels.get(&id) {
-            Some(c) => Reply::created(self.channel_value(c)),
-            None => Reply::unknown_channel(),
+        let Some(c) = self.channels.get(&id) else {
+            return Reply::unknown_channel();
+        };
+        let mut value = self.channel_value(c);
+        if parent_kind == 15 && from_message.is_none() {
+            // A forum post's answer carries its first message, as Discord's does.
+            if let Some(m) = self.message(id) {
+                value["message"] = self.message_value(m);
+            }
         }
+        Reply::created(value)
     }
 
     pub(super) fn thread_member(&mut self, thread: u64, user: Option<u64>, add: bool) -> Reply {

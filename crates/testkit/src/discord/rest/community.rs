@@ -10,7 +10,92 @@ use super::Reply;
 /// `CROSSPOSTED`: the message was published to the channels following its channel.
 const CROSSPOSTED: u64 = 1;
 
+/// The most tags a forum may have, and a post may carry.
+const FORUM_TAGS_MAX: usize = 20;
+const APPLIED_TAGS_MAX: usize = 5;
+
 impl DiscordState {
+    /// A forum's `available_tags`: each needs a name of 1 to 20 characters; a tag with a known
+    /// `id` keeps it, a new one gets an id.
+    pub(super) fn parse_forum_tags(
+        &mut self,
+        tags: &Value,
+        known: &[Value],
+    ) -> Result<Vec<Value>, Reply> {
+        let Some(list) = tags.as_array() else {
+            return Err(Reply::not_a_list("available_tags"));
+        };
+        if list.len() > FORUM_TAGS_MAX {
+            return Err(Reply::invalid_form(
+                "available_tags",
+                "BASE_TYPE_MAX_LENGTH",
+                &format!("Must be {FORUM_TAGS_MAX} or fewer in length."),
+            ));
+        }
+        let mut out = Vec::new();
+        for (i, t) in list.iter().enumerate() {
+            let Some(name) = t["name"].as_str() else {
+                return Err(Reply::required(&format!("available_tags.{i}.name")));
+            };
+            if !(1..=20).contains(&name.chars().count()) {
+                return Err(Reply::bad_length(
+                    &format!("available_tags.{i}.name"),
+                    1,
+                    20,
+                ));
+            }
+            let id = super::as_id(&t["id"])
+                .filter(|id| known.iter().any(|k| super::as_id(&k["id"]) == Some(*id)))
+                .unwrap_or_else(|| self.next_id());
+            out.push(json!({
+                "id": id.to_string(),
+                "name": name,
+                "moderated": t["moderated"].as_bool().unwrap_or(false),
+                "emoji_id": null,
+                "emoji_name": t["emoji_name"].as_str(),
+            }));
+        }
+        Ok(out)
+    }
+
+    /// A forum post's `applied_tags`: at most five of the forum's tags.
+    pub(super) fn parse_applied_tags(&self, forum: u64, tags: &Value) -> Result<Vec<u64>, Reply> {
+        let Some(list) = tags.as_array() else {
+            return Err(Reply::not_a_list("applied_tags"));
+        };
+        if list.len() > APPLIED_TAGS_MAX {
+            return Err(Reply::invalid_form(
+                "applied_tags",
+                "BASE_TYPE_MAX_LENGTH",
+                &format!("Must be {APPLIED_TAGS_MAX} or fewer in length."),
+            ));
+        }
+        let available = self
+            .channels
+            .get(&forum)
+            .map(|c| c.tags.clone())
+            .unwrap_or_default();
+        let mut out = Vec::new();
+        for (i, t) in list.iter().enumerate() {
+            let id = super::as_id(t).filter(|id| {
+                available
+                    .iter()
+                    .any(|a| super::as_id(&a["id"]) == Some(*id))
+            });
+            match id {
+                Some(id) => out.push(id),
+                None => {
+                    return Err(Reply::invalid_form(
+                        &format!("applied_tags.{i}"),
+                        "FORUM_TAG_UNKNOWN",
+                        "Unknown forum tag",
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Whether the guild may have channels of `kind`: announcement channels (5) need
     /// `COMMUNITY` or `NEWS`, forum channels (15) `COMMUNITY`.
     pub(super) fn channel_type_allowed(&self, kind: u64) -> bool {
