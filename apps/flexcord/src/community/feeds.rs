@@ -256,7 +256,13 @@ impl Poller {
         };
         let mut failures = 0u32;
         loop {
-            let wait = match self.poll(feed).await {
+            // A poll in progress is dropped at shutdown: each entry is applied in a transaction
+            // of its own, so what was applied stays and the rest comes with the next poll.
+            let polled = tokio::select! {
+                () = shutdown.cancelled() => return,
+                polled = self.poll(feed) => polled,
+            };
+            let wait = match polled {
                 Ok(polled) => {
                     failures = 0;
                     let outcome = if polled.not_modified {

@@ -760,18 +760,38 @@ async fn feeds_post_new_entries_once_across_polls_edits_and_restarts() {
             ("p2", "Old post", 72),
         ]),
     );
+    // An item without title, date or image (missing fields): posted under the feed's name.
+    let mut videos: Value = serde_json::from_str(&json_feed(&[
+        ("v2", "New video", 5),
+        ("v1", "Old video", 500),
+    ]))
+    .unwrap();
+    videos["items"].as_array_mut().unwrap().insert(
+        0,
+        serde_json::json!({"id": "v3", "url": "https://videos.example.com/v3", "content_text": "A short clip"}),
+    );
+    feeds.set("videos", "application/feed+json", videos.to_string());
     wait_titles(
         &emulators,
         news,
-        &["Fresh post", "Newest post", "Outage resolved", "New video"],
+        &[
+            "Fresh post",
+            "Newest post",
+            "Outage resolved",
+            "New video",
+            "videos",
+        ],
     )
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(
-        posted(&emulators, news).len(),
-        4,
-        "nothing twice, no edit reposted"
-    );
+    let now = posted(&emulators, news);
+    assert_eq!(now.len(), 5, "nothing twice, no edit reposted");
+    let clip = now
+        .iter()
+        .find(|m| m.embeds[0]["title"] == "videos")
+        .unwrap();
+    assert_eq!(clip.embeds[0]["description"], "A short clip");
+    assert!(clip.embeds[0].get("image").is_none());
     // The broken feeds were tried, backing off, and never stopped the others.
     let broken = feeds.count("broken", 500);
     assert!(broken >= 1, "the broken feed was polled");
@@ -792,7 +812,7 @@ async fn feeds_post_new_entries_once_across_polls_edits_and_restarts() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(
         posted(&emulators, news).len(),
-        4,
+        5,
         "no repost after a restart"
     );
     app.stop().await;
