@@ -249,13 +249,14 @@ impl fmt::Display for Change {
             }
             Change::PutOverwrite {
                 name, overwrite, ..
-            } => write!(
-                f,
-                "#{name}: set the permissions of {} (allow {}, deny {})",
-                overwrite.target,
-                overwrite.allow.bits(),
-                overwrite.deny.bits()
-            ),
+            } => {
+                write!(f, "#{name}: let {} ", overwrite.target)?;
+                f.write_str(&permission_names(overwrite.allow))?;
+                if !overwrite.deny.is_empty() {
+                    write!(f, "; deny {}", permission_names(overwrite.deny))?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -358,6 +359,44 @@ const NAMED: [(Permissions, &str); 6] = [
     (Permissions::EMBED_LINKS, "Embed Links"),
     (Permissions::READ_MESSAGE_HISTORY, "Read Message History"),
 ];
+
+/// The names of `permissions` as Discord's settings show them (those the layout sets; any other
+/// bits as a number).
+fn permission_names(permissions: Permissions) -> String {
+    const SHOWN: [(Permissions, &str); 9] = [
+        (Permissions::VIEW_CHANNEL, "View Channel"),
+        (Permissions::SEND_MESSAGES, "Send Messages"),
+        (
+            Permissions::SEND_MESSAGES_IN_THREADS,
+            "Send Messages in Threads",
+        ),
+        (Permissions::CREATE_PUBLIC_THREADS, "Create Public Threads"),
+        (
+            Permissions::CREATE_PRIVATE_THREADS,
+            "Create Private Threads",
+        ),
+        (Permissions::EMBED_LINKS, "Embed Links"),
+        (Permissions::ATTACH_FILES, "Attach Files"),
+        (Permissions::READ_MESSAGE_HISTORY, "Read Message History"),
+        (Permissions::MANAGE_MESSAGES, "Manage Messages"),
+    ];
+    let mut rest = permissions;
+    let mut names: Vec<String> = Vec::new();
+    for (p, name) in SHOWN {
+        if permissions.contains(p) {
+            names.push(name.to_owned());
+            rest -= p;
+        }
+    }
+    if !rest.is_empty() {
+        names.push(format!("permission bits {}", rest.bits()));
+    }
+    if names.is_empty() {
+        "nothing".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
 
 /// What the guild looks like, as far as the layout cares.
 #[derive(Debug, Clone)]
@@ -801,4 +840,163 @@ pub async fn run(
     }
     let outcome = apply(http, plan.clone()).await?;
     Ok((plan, Some(outcome)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GUILD: u64 = 100;
+    const BOT: u64 = 7;
+    const STAFF: u64 = 300;
+
+    fn channel(id: u64, kind: u8, name: &str, parent: Option<u64>, overwrites: &str) -> Channel {
+        serde_json::from_str(&format!(
+            r#"{{"id":"{id}","type":{kind},"guild_id":"{GUILD}","name":"{name}","position":0,
+                "parent_id":{},"permission_overwrites":{overwrites}}}"#,
+            parent.map_or("null".to_owned(), |p| format!("\"{p}\""))
+        ))
+        .expect("a channel")
+    }
+
+    fn snapshot(channels: Vec<Channel>, community: bool) -> Snapshot {
+        Snapshot {
+            guild: GUILD,
+            bot: BOT,
+            bot_permissions: Permissions::all(),
+            announcements_allowed: community,
+            roles: vec![(GUILD, "@everyone".into()), (STAFF, "Staff".into())],
+            channels,
+        }
+    }
+
+    fn bits(p: Permissions) -> String {
+        p.bits().to_string()
+    }
+
+    /// The layout as `apply` leaves it, with `extra` allowed to @everyone in #announcements.
+    fn laid_out(extra: Permissions, kind: u8) -> Vec<Channel> {
+        let mut channels = vec![channel(10, 4, "Community", None, "[]")];
+        for (i, slot) in Slot::ALL.into_iter().enumerate() {
+            let overwrites: Vec<String> = wanted(slot)
+                .into_iter()
+                .map(|o| {
+                    let (id, t, allow) = match o.target {
+                        Target::Everyone => (GUILD, 0, o.allow | extra),
+                        Target::Staff => (STAFF, 0, o.allow),
+                        Target::Bot => (BOT, 1, o.allow),
+                    };
+                    format!(
+                        r#"{{"id":"{id}","type":{t},"allow":"{}","deny":"{}"}}"#,
+                        bits(allow),
+                        bits(o.deny)
+                    )
+                })
+                .collect();
+            let id = 20 + i as u64;
+            let kind = if slot == Slot::Announcements { kind } else { 0 };
+            let name = slot.name(&GuildNames::default()).to_owned();
+            channels.push(channel(
+                id,
+                kind,
+                &name,
+                Some(10),
+                &format!("[{}]", overwrites.join(",")),
+            ));
+        }
+        channels
+    }
+
+    #[test]
+    fn a_fitting_guild_needs_nothing_and_extra_bits_are_kept() {
+        let names = GuildNames::default();
+        let extra = Permissions::ADD_REACTIONS;
+        let planned = plan(&snapshot(laid_out(extra, 0), false), &names, None).unwrap();
+        assert!(planned.changes.is_empty(), "{:?}", planned.changes);
+        assert_eq!(planned.staff_role, Ref::Id(STAFF), "found by name");
+        assert!(planned.missing.is_empty());
+        // With COMMUNITY, the text #announcements is converted, and only that.
+        let converted = plan_of(laid_out(extra, 0), true);
+        assert_eq!(converted.changes.len(), 1, "{:?}", converted.changes);
+        assert!(matches!(
+            converted.changes[0],
+            Change::UpdateChannel {
+                id: 20,
+                kind: Some(ChannelType::GuildAnnouncement),
+                move_into_category: false,
+                ..
+            }
+        ));
+        assert!(plan_of(laid_out(extra, 5), true).changes.is_empty());
+    }
+
+    fn plan_of(channels: Vec<Channel>, community: bool) -> Plan {
+        plan(&snapshot(channels, community), &GuildNames::default(), None).unwrap()
+    }
+
+    #[test]
+    fn a_conflicting_overwrite_is_corrected_and_completed() {
+        let mut channels = laid_out(Permissions::empty(), 0);
+        // Someone let @everyone post in #announcements, and gave it reactions.
+        let allow =
+            Permissions::VIEW_CHANNEL | Permissions::SEND_MESSAGES | Permissions::ADD_REACTIONS;
+        channels[1] = channel(
+            20,
+            0,
+            "announcements",
+            Some(10),
+            &format!(
+                r#"[{{"id":"{GUILD}","type":0,"allow":"{}","deny":"0"}}]"#,
+                bits(allow)
+            ),
+        );
+        let plan = plan_of(channels, false);
+        let puts: Vec<&Overwrite> = plan
+            .changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::PutOverwrite { overwrite, .. } => Some(overwrite),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            puts.len(),
+            3,
+            "@everyone corrected, staff and bot added: {puts:?}"
+        );
+        let everyone = puts.iter().find(|o| o.target == Target::Everyone).unwrap();
+        assert!(!everyone.allow.contains(Permissions::SEND_MESSAGES));
+        assert!(everyone.deny.contains(Permissions::SEND_MESSAGES));
+        assert!(everyone.allow.contains(Permissions::ADD_REACTIONS), "kept");
+        let text = plan.describe();
+        assert!(
+            text.contains("#announcements: let @everyone View Channel"),
+            "{text}"
+        );
+        assert!(text.contains("deny Send Messages"), "{text}");
+    }
+
+    #[test]
+    fn an_empty_guild_gets_everything_and_a_bot_without_rights_is_named() {
+        let mut s = snapshot(Vec::new(), false);
+        s.roles.retain(|(id, _)| *id == GUILD);
+        s.bot_permissions = Permissions::VIEW_CHANNEL | Permissions::SEND_MESSAGES;
+        let planned = plan(&s, &GuildNames::default(), None).unwrap();
+        assert!(matches!(planned.changes[0], Change::CreateRole { .. }));
+        assert!(matches!(planned.changes[1], Change::CreateCategory { .. }));
+        assert_eq!(planned.changes.len(), 6, "{:?}", planned.changes);
+        assert_eq!(
+            planned.missing,
+            [
+                "Manage Channels",
+                "Manage Roles",
+                "Embed Links",
+                "Read Message History"
+            ]
+        );
+        assert!(matches!(
+            plan(&s, &GuildNames::default(), Some(999)),
+            Err(SetupError::UnknownStaffRole { role: 999, .. })
+        ));
+    }
 }
