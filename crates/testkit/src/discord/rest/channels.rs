@@ -144,48 +144,9 @@ impl DiscordState {
             return Reply::unknown_channel();
         };
         let is_thread = matches!(c.kind, 10..=12);
-        // Only text and announcement channels convert, into each other.
-        let kind = match b["type"].as_u64() {
-            None => None,
-            Some(k) if k == u64::from(c.kind) => None,
-            Some(k @ (0 | 5)) if matches!(c.kind, 0 | 5) => {
-                if !self.channel_type_allowed(k) {
-                    return Self::channel_type_refused();
-                }
-                Some(u8::try_from(k).unwrap_or(0))
-            }
-            Some(_) => return Reply::choices("type", &[0, 5]),
-        };
-        let parent = match &b["parent_id"] {
-            Value::Null if b.get("parent_id").is_some() => Some(None),
-            Value::Null => None,
-            v => match as_id(v) {
-                Some(p) if self.live_channel(p).is_some_and(|p| p.kind == 4) => Some(Some(p)),
-                _ => {
-                    return Reply::invalid_form(
-                        "parent_id",
-                        "CHANNEL_PARENT_INVALID",
-                        "Invalid category",
-                    );
-                }
-            },
-        };
-        let (forum, known) = (c.kind == 15, c.tags.clone());
-        let parent_of_thread = c.parent_id.filter(|_| is_thread);
-        let tags = match &b["available_tags"] {
-            Value::Null => None,
-            t if forum => match self.parse_forum_tags(t, &known) {
-                Ok(tags) => Some(tags),
-                Err(e) => return e,
-            },
-            _ => None,
-        };
-        let applied = match (&b["applied_tags"], parent_of_thread) {
-            (Value::Null, _) | (_, None) => None,
-            (t, Some(parent)) => match self.parse_applied_tags(parent, t) {
-                Ok(tags) => Some(tags),
-                Err(e) => return e,
-            },
+        let community = match self.community_changes(id, b) {
+            Ok(changes) => changes,
+            Err(e) => return e,
         };
         let mut overwrites = None;
         if let Some(list) = b["permission_overwrites"].as_array() {
@@ -226,18 +187,7 @@ impl DiscordState {
         if let Some(o) = overwrites {
             c.overwrites = o;
         }
-        if let Some(k) = kind {
-            c.kind = k;
-        }
-        if let Some(p) = parent {
-            c.parent_id = p;
-        }
-        if let Some(t) = tags {
-            c.tags = t;
-        }
-        if let Some(t) = applied {
-            c.applied_tags = t;
-        }
+        community.apply_to(c);
         self.dispatch_channel(
             if is_thread {
                 "THREAD_UPDATE"

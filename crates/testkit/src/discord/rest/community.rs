@@ -4,8 +4,36 @@
 use serde_json::{Value, json};
 
 use super::super::config::RoleSpec;
-use super::super::state::DiscordState;
-use super::Reply;
+use super::super::state::{ChannelRec, DiscordState};
+use super::{Reply, as_id};
+
+/// What a `PATCH channels/{id}` changes on the community side: the type (text and announcement
+/// channels convert into each other), the category, a forum's tags, a forum post's tags.
+#[derive(Default)]
+pub(super) struct CommunityChanges {
+    kind: Option<u8>,
+    #[allow(clippy::option_option)] // outer: changed; inner: None = out of any category
+    parent: Option<Option<u64>>,
+    tags: Option<Vec<Value>>,
+    applied: Option<Vec<u64>>,
+}
+
+impl CommunityChanges {
+    pub(super) fn apply_to(self, c: &mut ChannelRec) {
+        if let Some(k) = self.kind {
+            c.kind = k;
+        }
+        if let Some(p) = self.parent {
+            c.parent_id = p;
+        }
+        if let Some(t) = self.tags {
+            c.tags = t;
+        }
+        if let Some(t) = self.applied {
+            c.applied_tags = t;
+        }
+    }
+}
 
 /// `CROSSPOSTED`: the message was published to the channels following its channel.
 const CROSSPOSTED: u64 = 1;
@@ -15,6 +43,59 @@ const FORUM_TAGS_MAX: usize = 20;
 const APPLIED_TAGS_MAX: usize = 5;
 
 impl DiscordState {
+    /// Reads the community side of a `PATCH channels/{id}` body (see [`CommunityChanges`]).
+    pub(super) fn community_changes(
+        &mut self,
+        id: u64,
+        b: &Value,
+    ) -> Result<CommunityChanges, Reply> {
+        let Some(c) = self.channels.get(&id) else {
+            return Err(Reply::unknown_channel());
+        };
+        let (current, forum, known) = (c.kind, c.kind == 15, c.tags.clone());
+        let parent_of_thread = c.parent_id.filter(|_| matches!(c.kind, 10..=12));
+        let kind = match b["type"].as_u64() {
+            None => None,
+            Some(k) if k == u64::from(current) => None,
+            Some(k @ (0 | 5)) if matches!(current, 0 | 5) => {
+                if !self.channel_type_allowed(k) {
+                    return Err(Self::channel_type_refused());
+                }
+                Some(u8::try_from(k).unwrap_or(0))
+            }
+            Some(_) => return Err(Reply::choices("type", &[0, 5])),
+        };
+        let parent = match &b["parent_id"] {
+            Value::Null if b.get("parent_id").is_some() => Some(None),
+            Value::Null => None,
+            v => match as_id(v) {
+                Some(p) if self.live_channel(p).is_some_and(|p| p.kind == 4) => Some(Some(p)),
+                _ => {
+                    return Err(Reply::invalid_form(
+                        "parent_id",
+                        "CHANNEL_PARENT_INVALID",
+                        "Invalid category",
+                    ));
+                }
+            },
+        };
+        let tags = match &b["available_tags"] {
+            Value::Null => None,
+            t if forum => Some(self.parse_forum_tags(t, &known)?),
+            _ => None,
+        };
+        let applied = match (&b["applied_tags"], parent_of_thread) {
+            (Value::Null, _) | (_, None) => None,
+            (t, Some(parent)) => Some(self.parse_applied_tags(parent, t)?),
+        };
+        Ok(CommunityChanges {
+            kind,
+            parent,
+            tags,
+            applied,
+        })
+    }
+
     /// A forum's `available_tags`: each needs a name of 1 to 20 characters; a tag with a known
     /// `id` keeps it, a new one gets an id.
     pub(super) fn parse_forum_tags(
@@ -44,8 +125,8 @@ impl DiscordState {
                     20,
                 ));
             }
-            let id = super::as_id(&t["id"])
-                .filter(|id| known.iter().any(|k| super::as_id(&k["id"]) == Some(*id)))
+            let id = as_id(&t["id"])
+                .filter(|id| known.iter().any(|k| as_id(&k["id"]) == Some(*id)))
                 .unwrap_or_else(|| self.next_id());
             out.push(json!({
                 "id": id.to_string(),
@@ -77,11 +158,7 @@ impl DiscordState {
             .unwrap_or_default();
         let mut out = Vec::new();
         for (i, t) in list.iter().enumerate() {
-            let id = super::as_id(t).filter(|id| {
-                available
-                    .iter()
-                    .any(|a| super::as_id(&a["id"]) == Some(*id))
-            });
+            let id = as_id(t).filter(|id| available.iter().any(|a| as_id(&a["id"]) == Some(*id)));
             match id {
                 Some(id) => out.push(id),
                 None => {
