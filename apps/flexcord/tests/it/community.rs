@@ -518,26 +518,36 @@ async fn serve_feed(
     let (status, response) = match doc {
         _ if path == "broken" => (500, StatusCode::INTERNAL_SERVER_ERROR.into_response()),
         None => (404, StatusCode::NOT_FOUND.into_response()),
-        Some((content_type, body)) => {
-            let etag = format!("\"{:x}\"", fnv(&body));
-            if headers
-                .get(header::IF_NONE_MATCH)
-                .and_then(|v| v.to_str().ok())
-                == Some(&etag)
-            {
+        // The status page validates with Last-Modified, the others with an ETag.
+        Some((content_type, body)) if path == "status" => {
+            let modified = format!("Mon, 07 Dec 2026 {:02}:00:00 GMT", fnv(&body) % 24);
+            let since = headers
+                .get(header::IF_MODIFIED_SINCE)
+                .and_then(|v| v.to_str().ok());
+            if since == Some(modified.as_str()) {
                 (304, StatusCode::NOT_MODIFIED.into_response())
             } else {
-                (
-                    200,
-                    (
-                        [
-                            (header::CONTENT_TYPE, content_type),
-                            (header::ETAG, etag.as_str()),
-                        ],
-                        body,
-                    )
-                        .into_response(),
-                )
+                let headers = [
+                    (header::CONTENT_TYPE, content_type),
+                    (header::LAST_MODIFIED, modified.as_str()),
+                ];
+                (200, (headers, body).into_response())
+            }
+        }
+        Some((content_type, body)) => {
+            let etag = format!("\"{:x}\"", fnv(&body));
+            let matched = headers
+                .get(header::IF_NONE_MATCH)
+                .and_then(|v| v.to_str().ok())
+                == Some(etag.as_str());
+            if matched {
+                (304, StatusCode::NOT_MODIFIED.into_response())
+            } else {
+                let headers = [
+                    (header::CONTENT_TYPE, content_type),
+                    (header::ETAG, etag.as_str()),
+                ];
+                (200, (headers, body).into_response())
             }
         }
     };
@@ -743,9 +753,13 @@ async fn feeds_post_new_entries_once_across_polls_edits_and_restarts() {
     assert_eq!(blog.embeds[0]["description"], "About Fresh post");
     assert_eq!(blog.embeds[0]["url"], "https://example.com/blog/p3");
 
-    // Later polls are conditional: unchanged feeds answer 304.
+    // Later polls are conditional (If-None-Match, If-Modified-Since): unchanged feeds answer
+    // 304.
     eventually("conditional requests answered 304", WAIT, || async {
-        (feeds.count("blog", 304) >= 1 && feeds.count("videos", 304) >= 1).then_some(())
+        (feeds.count("blog", 304) >= 1
+            && feeds.count("videos", 304) >= 1
+            && feeds.count("status", 304) >= 1)
+            .then_some(())
     })
     .await;
 
@@ -795,6 +809,11 @@ async fn feeds_post_new_entries_once_across_polls_edits_and_restarts() {
     // The broken feeds were tried, backing off, and never stopped the others.
     let broken = feeds.count("broken", 500);
     assert!(broken >= 1, "the broken feed was polled");
+    let healthy = feeds.count("blog", 200) + feeds.count("blog", 304);
+    assert!(
+        broken < healthy,
+        "the broken feed backs off: {broken} polls against {healthy}"
+    );
     assert!(feeds.count("garbled", 200) >= 1);
     app.stop().await;
 
