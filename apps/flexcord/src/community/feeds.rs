@@ -88,6 +88,19 @@ fn entry_key(
         .map_or_else(String::new, |t| format!("title:{t}"))
 }
 
+/// The page of an entry: its first link to a page (`alternate`, or no relation, and not an
+/// image), else its first link.
+fn page_of(entry: &feed_rs::model::Entry) -> Option<String> {
+    let page = entry.links.iter().find(|l| {
+        l.rel.as_deref().is_none_or(|r| r == "alternate")
+            && !l
+                .media_type
+                .as_deref()
+                .is_some_and(|t| t.trim().to_ascii_lowercase().starts_with("image/"))
+    });
+    page.or(entry.links.first()).map(|l| l.href.clone())
+}
+
 /// The image of an entry: a media item or thumbnail, or a link, of an image type.
 fn image_of(entry: &feed_rs::model::Entry) -> Option<String> {
     let is_image = |t: &str| t.trim().to_ascii_lowercase().starts_with("image/");
@@ -165,7 +178,7 @@ pub fn entries(
             } else {
                 title
             },
-            url: entry.links.first().map(|l| l.href.clone()),
+            url: page_of(&entry),
             text: cut_summary(&summary),
             image: image_of(&entry),
             source: Some(
@@ -450,6 +463,33 @@ mod tests {
             .map(|e| matches!(e, Event::FeedEntry { post: Some(_), .. }))
             .collect();
         assert_eq!(posted, [false, true]);
+    }
+
+    #[test]
+    fn an_atom_entry_links_to_its_page_not_its_edit_link() {
+        let atom = r#"<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Status</title>
+            <id>urn:s</id><updated>2026-12-07T04:00:00Z</updated>
+            <entry><id>urn:s:1</id><title>Outage</title><updated>2026-12-07T04:00:00Z</updated>
+              <link rel="edit" href="https://status.example.com/api/1"/>
+              <link rel="alternate" href="https://status.example.com/incidents/1"/></entry></feed>"#;
+        let events = entries(&feed(None), atom.as_bytes(), NOW, false, Duration::ZERO).unwrap();
+        let [
+            Event::FeedEntry {
+                entry,
+                post: Some(p),
+                ..
+            },
+        ] = events.as_slice()
+        else {
+            panic!("{events:?}")
+        };
+        assert_eq!(entry, "urn:s:1");
+        assert_eq!(
+            p.url.as_deref(),
+            Some("https://status.example.com/incidents/1")
+        );
+        assert_eq!(p.text, "", "no summary");
+        assert_eq!(p.source.as_deref(), Some("Status"));
     }
 
     #[test]
