@@ -2,6 +2,7 @@
 //! conversations set up through the real flow.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -332,10 +333,7 @@ impl Rig {
             }
             let lines: Vec<&str> = text.lines().collect();
             let tail = &lines[lines.len().saturating_sub(15)..];
-            out.push_str(&format!(
-                "\n--- app {i} log (last {} lines) ---\n",
-                tail.len()
-            ));
+            let _ = writeln!(out, "\n--- app {i} log (last {} lines) ---", tail.len());
             for line in tail {
                 out.push_str(line);
                 out.push('\n');

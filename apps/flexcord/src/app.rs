@@ -141,7 +141,11 @@ impl App {
         let downloader = Downloader::new(config.discord.max_upload_bytes);
         let upstreams = Upstreams {
             discord: DiscordExecutor::new(http.clone(), app_id)
-                .with_files(downloader.clone(), Some(twilio_media(&twilio, &config))),
+                .with_files(downloader.clone(), Some(twilio_media(&twilio, &config)))
+                .with_community(crate::deliver::discord::CommunitySetup {
+                    names: config.community.names.clone(),
+                    staff_role: config.community.staff_role_id,
+                }),
             cases: CaseExecutor::new(cases.clone(), config.bot.identity.clone()),
             bot: BotExecutor::new(agent),
             twilio: Some(
@@ -150,7 +154,10 @@ impl App {
                     .with_in_flight(config.outbox.twilio_in_flight),
             ),
         };
-        let interactions = Arc::new(InteractionHandler::new(http, app_id, engine.clone()));
+        let interactions = Arc::new(
+            InteractionHandler::new(http, app_id, engine.clone())
+                .with_staff_role(config.community.staff_role_id),
+        );
         let readiness = Readiness::default();
         let state = ServerState::new(
             &config.twilio.auth_token,
@@ -310,6 +317,7 @@ impl App {
             std::time::Duration::from_secs(1),
             shutdown.clone(),
         ));
+        let feeds = feed_poller(&config, &engine).map(|p| tokio::spawn(p.run(shutdown.clone())));
         let discord = config.discord.clone();
         let shard_stop = shutdown.clone();
         let shards = tokio::spawn(async move {
@@ -329,6 +337,7 @@ impl App {
         ]
         .into_iter()
         .chain(admin_server.map(|task| ("admin server", task)))
+        .chain(feeds.map(|task| ("feeds", task)))
         {
             if tokio::time::timeout_at(deadline, task).await.is_ok() {
                 tracing::info!(what = name, "drained");
@@ -383,6 +392,24 @@ fn routes(
         router = router.merge(service.router());
     }
     (router, admin)
+}
+
+/// The poller of the configured feeds, if any (a client that cannot be built is logged and the
+/// relay left off).
+fn feed_poller(config: &Config, engine: &Arc<Engine>) -> Option<crate::community::feeds::Poller> {
+    if config.community.feeds.is_empty() {
+        return None;
+    }
+    match crate::community::feeds::Poller::new(engine.clone(), &config.community) {
+        Ok(poller) => {
+            tracing::info!(feeds = config.community.feeds.len(), "feed relay up");
+            Some(poller)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "the feed relay cannot start");
+            None
+        }
+    }
 }
 
 /// The outbox worker's settings from `[outbox]` (its owner name stays unique per process).

@@ -54,6 +54,16 @@ pub enum Command {
         #[arg(long)]
         print: bool,
     },
+    /// Create or update the guild's support and community channels and the staff role
+    /// (idempotent), then print their ids in configuration form.
+    SetupGuild {
+        /// The guild (default: `discord.guild_id`).
+        #[arg(long, value_name = "ID")]
+        guild: Option<u64>,
+        /// Print the changes without making them.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Query the knowledge base.
     Kb {
         /// What to do with the knowledge base.
@@ -151,6 +161,7 @@ pub async fn execute(cli: Cli) -> ExitCode {
         Command::CheckConfig => check_config(&cli),
         Command::RegisterCommands { print: true } => print_commands(),
         Command::RegisterCommands { print: false } => register_commands(&cli).await,
+        Command::SetupGuild { guild, dry_run } => setup_guild(&cli, guild, dry_run).await,
         Command::Run => run(&cli).await,
         #[cfg(feature = "demo")]
         Command::Demo {
@@ -348,6 +359,45 @@ async fn register_commands(cli: &Cli) -> ExitCode {
         }
         Err(e) => {
             eprintln!("error: Discord refused the commands: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `flexcord setup-guild`: plans the guild's layout, prints the plan, and unless `--dry-run`
+/// applies it and prints the ids in configuration form. A missing bot permission is named
+/// (exit 1); a configuration without a guild exits [`EXIT_CONFIG`].
+async fn setup_guild(cli: &Cli, guild: Option<u64>, dry_run: bool) -> ExitCode {
+    let config = match config_or_exit(cli) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let Some(guild) = guild.or(config.discord.guild_id) else {
+        eprintln!("error: name the guild with --guild or discord.guild_id");
+        return ExitCode::from(EXIT_CONFIG);
+    };
+    let http = http_client(&config.discord);
+    let c = &config.community;
+    match crate::community::setup::run(&http, guild, &c.names, c.staff_role_id, dry_run).await {
+        Ok((plan, outcome)) => {
+            print!("{}", plan.describe());
+            if let Some(outcome) = outcome {
+                if !outcome.changes.is_empty() {
+                    println!("Done.");
+                }
+                println!("\n# the guild's ids, for the configuration file");
+                print!("{}", outcome.config_snippet());
+            } else {
+                println!("(dry run: nothing was changed)");
+            }
+            if plan.missing.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
             ExitCode::FAILURE
         }
     }

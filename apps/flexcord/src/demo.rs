@@ -1,8 +1,9 @@
 //! `flexcord demo`: the whole product on embedded defaults, with no tokens and no network.
 //!
 //! Starts the Discord and Twilio emulators in-process, the bridge on `SQLite` (a temporary file
-//! unless `--db` is given), the built-in knowledge base and embedded cases, then plays a customer
-//! journey through the real wire protocols and prints both sides and the final case.
+//! unless `--db` is given), the built-in knowledge base and embedded cases, and a blog feed
+//! served on loopback, then plays a customer journey through the real wire protocols, prints
+//! both sides and the final case, and shows the blog's new post relayed into #announcements.
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -95,8 +96,41 @@ struct Demo {
     _temp: Option<tempfile::TempDir>,
 }
 
+/// The demo's blog feed: one post published now, served at `http://127.0.0.1:<port>/blog.xml`
+/// until the process ends. Returns the feed's URL.
+async fn serve_blog() -> Result<String, String> {
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc2822)
+        .map_err(|e| e.to_string())?;
+    let feed = format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Example blog</title>\
+         <link>https://example.com/blog</link><description>News</description>\
+         <item><title>Dark mode is here</title><link>https://example.com/blog/dark-mode</link>\
+         <guid>dark-mode</guid><pubDate>{now}</pubDate>\
+         <description>&lt;p&gt;Turn it on in &lt;b&gt;Settings&lt;/b&gt;.&lt;/p&gt;</description>\
+         </item></channel></rss>"
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| format!("cannot serve the demo feed: {e}"))?;
+    let url = format!(
+        "http://{}/blog.xml",
+        listener.local_addr().map_err(|e| e.to_string())?
+    );
+    let router = axum::Router::new().route(
+        "/blog.xml",
+        axum::routing::get(move || {
+            let feed = feed.clone();
+            async move { ([("content-type", "application/rss+xml")], feed) }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Ok(url)
+}
+
 async fn start(db: Option<PathBuf>) -> Result<Demo, String> {
     crate::install_crypto_provider();
+    let blog = serve_blog().await?;
     let port = free_port().map_err(|e| format!("no free port: {e}"))?;
     let public = format!("http://127.0.0.1:{port}");
     let Emulators { discord, twilio } = Emulators::start(
@@ -112,6 +146,9 @@ async fn start(db: Option<PathBuf>) -> Result<Demo, String> {
         (dir.path().join("flexcord-demo.db"), Some(dir))
     };
     let cases_token = format!("demo-{port}");
+    let announcements = discord
+        .channel_id("announcements")
+        .ok_or("the emulator has no #announcements")?;
     let emulators = Emulators { discord, twilio };
     let env: Vec<(String, String)> = emulators
         .app_env()
@@ -122,6 +159,11 @@ async fn start(db: Option<PathBuf>) -> Result<Demo, String> {
                 ("FLEXCORD_SERVER__SHUTDOWN_GRACE", "1s".to_owned()),
                 ("FLEXCORD_STORE__URL", format!("sqlite://{}", db.display())),
                 ("FLEXCORD_CASES__TOKEN", cases_token.clone()),
+                (
+                    "FLEXCORD_COMMUNITY__ANNOUNCEMENTS_CHANNEL_ID",
+                    announcements.to_string(),
+                ),
+                ("FLEXCORD_FEEDS__BLOG__URL", blog),
             ]
             .map(|(k, v)| (k.to_owned(), v)),
         )
@@ -325,6 +367,35 @@ async fn journey(demo: &Demo, style: &Style) -> Result<(), String> {
         .any(|e| matches!(e.event, TimelineEvent::Message { .. }));
     if !has_messages {
         return Err("the case has no transcript".into());
+    }
+    println!();
+    relayed_announcement(demo, style).await
+}
+
+/// Shows the blog's post the bridge relayed into #announcements.
+async fn relayed_announcement(demo: &Demo, style: &Style) -> Result<(), String> {
+    let channel = demo
+        .discord
+        .channel_id("announcements")
+        .ok_or("no #announcements")?;
+    let post = demo
+        .discord
+        .wait_for_value(
+            |s| s.bot_messages_in(channel).first().map(|m| (*m).clone()),
+            WAIT,
+        )
+        .await
+        .map_err(|_| "the blog's post did not reach #announcements".to_owned())?;
+    println!(
+        "{}",
+        style.paint(
+            "1",
+            "#announcements: the blog's new post, relayed from its feed:"
+        )
+    );
+    style.bot(&post);
+    if let Some(text) = post.embeds.first().and_then(|e| e["description"].as_str()) {
+        println!("             {text}");
     }
     Ok(())
 }

@@ -144,6 +144,13 @@ pub fn router_config(
                 .feature_channel_id
                 .map(flexcord_routing::ChannelId),
         },
+        community: flexcord_routing::community::CommunityConfig {
+            announcements: config
+                .community
+                .announcements_channel_id
+                .map(flexcord_routing::ChannelId),
+            staff_role: config.community.staff_role_id,
+        },
     })
 }
 

@@ -13,6 +13,7 @@
 pub mod app;
 pub mod cases;
 pub mod cli;
+pub mod community;
 pub mod config;
 pub mod deliver;
 #[cfg(feature = "demo")]

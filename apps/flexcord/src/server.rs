@@ -755,7 +755,9 @@ mod tests {
             .unwrap();
         assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(
-            res.headers().get(header::RETRY_AFTER).map(|v| v.as_bytes()),
+            res.headers()
+                .get(header::RETRY_AFTER)
+                .map(axum::http::HeaderValue::as_bytes),
             Some(&b"1"[..])
         );
     }

@@ -16,6 +16,10 @@ pub enum LogFormat {
     Json,
 }
 
+/// Polls of the feeds relayed into #announcements, labels `feed` and `outcome` (`ok`,
+/// `not_modified`, `failed`).
+pub const FEED_POLLS: &str = "flexcord_feed_polls_total";
+
 /// Messages moved between Discord and Twilio, label `direction` (`to_twilio`, `to_discord`).
 pub const MESSAGES_ROUTED: &str = "flexcord_messages_routed_total";
 /// Webhook requests by `route` and `outcome` (`accepted`, `parked`, `ignored`, `forbidden`,
@@ -165,6 +169,7 @@ pub fn metrics() -> &'static PrometheusHandle {
 
 fn describe() {
     metrics::describe_counter!(MESSAGES_ROUTED, "Messages routed, by direction");
+    metrics::describe_counter!(FEED_POLLS, "Feed polls, by feed and outcome");
     metrics::describe_counter!(WEBHOOKS, "Twilio webhook requests, by route and outcome");
     metrics::describe_histogram!(
         WEBHOOK_DURATION,

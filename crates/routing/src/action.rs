@@ -370,6 +370,28 @@ pub enum ActionKind {
         /// Where to answer.
         interaction: Interaction,
     },
+    /// Post `post` in `channel` as one embed (nonce derived from the action id, no mentions),
+    /// then publish it to the channels following it when `channel` is an announcement channel
+    /// (a message already published counts as published), then, for a staff member's
+    /// `/announce`, answer `interaction`. Each step is safe to repeat. Result:
+    /// [`Event::Delivered`] with the message id.
+    PostAnnouncement {
+        /// #announcements.
+        channel: ChannelId,
+        /// What to post.
+        post: crate::community::Announcement,
+        /// The `/announce` form submission to answer, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        interaction: Option<Interaction>,
+    },
+    /// `/setup`: lay `guild` out as `flexcord setup-guild` does (idempotent: what exists and
+    /// fits is left alone) and answer `interaction` with what was done and the resulting ids.
+    SetupGuild {
+        /// The guild.
+        guild: u64,
+        /// Where to answer.
+        interaction: Interaction,
+    },
     /// `/case close <number>` for a case that is not the user's live conversation: resolve it
     /// if it is theirs and still open, and answer the interaction with the outcome.
     CloseCase {
@@ -424,6 +446,8 @@ impl ActionKind {
             Self::FileReport { .. } => "file_report",
             Self::CaseStatus { .. } => "case_status",
             Self::CloseCase { .. } => "close_case",
+            Self::PostAnnouncement { .. } => "post_announcement",
+            Self::SetupGuild { .. } => "setup_guild",
         }
     }
 }

@@ -87,6 +87,21 @@ pub enum Command {
         /// The case to resolve.
         number: CaseNumber,
     },
+    /// `/announce` (staff only): without `form` the command itself (the staff get the form
+    /// instead, so the core answers it only to refuse), with it the submitted form.
+    Announce {
+        /// The submitted form, if this is the submission.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        form: Option<crate::community::Announcement>,
+        /// The roles the member has in the guild (the staff check reads them).
+        #[serde(default)]
+        roles: Vec<u64>,
+    },
+    /// `/setup` (administrators only): lay the guild out as `flexcord setup-guild` does.
+    Setup {
+        /// Whether the member has the Administrator permission in the guild.
+        administrator: bool,
+    },
 }
 
 /// A button under one of the core's messages; its custom id carries the conversation id.
@@ -310,6 +325,20 @@ pub enum Event {
         /// The conversation that asked.
         conversation: ConversationId,
     },
+    /// An entry of a relayed feed, seen by a poll. Applied once per `(feed, entry)` (the
+    /// store records its dedupe key), so an entry is posted at most once, whatever the
+    /// restarts, edits and instances.
+    FeedEntry {
+        /// The feed's configured name.
+        feed: String,
+        /// The entry's stable key within the feed (its id, else its link, else its title).
+        entry: String,
+        /// What to post; `None` remembers the entry without posting it (the history found at
+        /// a feed's first poll, entries older than the configured age, entries the feed's
+        /// filter leaves out).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        post: Option<crate::community::Announcement>,
+    },
 }
 
 /// Which conversation an event belongs to: what the driver loads before calling the router.
@@ -347,6 +376,7 @@ impl Event {
             | Self::DeliveryFailed { action_id, .. } => action_id
                 .conversation()
                 .map_or(EventKey::None, EventKey::Conversation),
+            Self::FeedEntry { .. } => EventKey::None,
         }
     }
 
@@ -384,6 +414,7 @@ impl Event {
             | Self::AgentNamed { action_id, .. }
             | Self::Delivered { action_id, .. }
             | Self::DeliveryFailed { action_id, .. } => format!("result:{action_id}"),
+            Self::FeedEntry { feed, entry, .. } => crate::community::feed_key(feed, entry),
             Self::TwilioMessageUpdated { .. } | Self::Tick { .. } => return None,
         })
     }
@@ -420,6 +451,7 @@ impl Event {
             Self::Delivered { .. } => "delivered",
             Self::DeliveryFailed { .. } => "delivery_failed",
             Self::Tick { .. } => "tick",
+            Self::FeedEntry { .. } => "feed_entry",
         }
     }
 }

@@ -153,10 +153,12 @@ impl ActionId {
             .unwrap_or(0)
     }
 
-    /// The conversation this action belongs to (`None` for an interaction scope `i...`).
+    /// The conversation this action belongs to (`None` for an interaction scope `i...` and a
+    /// feed entry's scope `feed-...`).
     pub fn conversation(&self) -> Option<ConversationId> {
         let scope = self.scope();
-        (!scope.starts_with('i')).then(|| ConversationId(scope.to_owned()))
+        (!scope.starts_with('i') && !scope.starts_with("feed-"))
+            .then(|| ConversationId(scope.to_owned()))
     }
 
     /// A Discord message nonce (at most 25 characters) derived from this id: a 64-bit FNV-1a

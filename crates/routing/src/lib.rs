@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod action;
+pub mod community;
 mod conversation;
 mod event;
 pub mod hours;

@@ -157,6 +157,9 @@ pub struct RouterConfig {
     /// Where reports are announced.
     #[serde(default)]
     pub reports: ReportChannels,
+    /// #announcements and the staff role (feed entries, `/announce`, `/setup`).
+    #[serde(default)]
+    pub community: crate::community::CommunityConfig,
 }
 
 fn default_agent_name_wait_ms() -> i64 {
@@ -178,6 +181,7 @@ impl Default for RouterConfig {
             hours: SupportHours::always(),
             texts: Texts::default(),
             reports: ReportChannels::default(),
+            community: crate::community::CommunityConfig::default(),
         }
     }
 }
@@ -247,6 +251,16 @@ impl Router {
     /// Applies `event` to `state` (what the store found for [`Event::key`]; `None` when
     /// nothing). Deterministic: the same inputs give the same step.
     pub fn handle(&self, state: Option<Conversation>, event: Event, now: Timestamp) -> Step {
+        if let Event::FeedEntry { feed, entry, post } = event {
+            let (actions, notes) =
+                crate::community::feed_entry(&self.config.community, &feed, &entry, post);
+            return Step {
+                state: None,
+                actions,
+                wake_at: None,
+                notes,
+            };
+        }
         // Commands that never touch a conversation.
         if let Event::Command {
             user,
@@ -257,7 +271,11 @@ impl Router {
         {
             let name = event.user_name();
             match command {
-                Command::Bug { .. } | Command::NewFeature { .. } | Command::CaseStatus { .. } => {
+                Command::Bug { .. }
+                | Command::NewFeature { .. }
+                | Command::CaseStatus { .. }
+                | Command::Announce { .. }
+                | Command::Setup { .. } => {
                     return self.stateless(state, (*user, name), interaction, command);
                 }
                 Command::CaseClose { number } => {
@@ -454,6 +472,13 @@ impl Router {
                 number: number.clone(),
                 interaction: interaction.clone(),
             }),
+            Command::Announce { .. } | Command::Setup { .. } => {
+                if let Some(kind) =
+                    crate::community::command(&self.config.community, interaction, command)
+                {
+                    push(kind);
+                }
+            }
             Command::HelpMe => {}
         }
         let wake_at = state.as_ref().and_then(|c| wake_at(&self.config, c));
@@ -796,6 +821,8 @@ impl Ctx<'_> {
                 }
             }
             Event::BotAsked { author, body, .. } => self.on_bot_asked(&author, body),
+            // Handled without a conversation by `Router::handle`.
+            Event::FeedEntry { .. } => {}
             Event::BotReply { action_id, reply } => {
                 self.conv.pending.remove(&action_id);
                 self.on_bot_reply(&reply);
@@ -939,7 +966,11 @@ impl Ctx<'_> {
                 self.close(ResolvedBy::Requester, &closed, true);
             }
             // Handled without the conversation by `Router::stateless`.
-            Command::Bug { .. } | Command::NewFeature { .. } | Command::CaseStatus { .. } => {}
+            Command::Bug { .. }
+            | Command::NewFeature { .. }
+            | Command::CaseStatus { .. }
+            | Command::Announce { .. }
+            | Command::Setup { .. } => {}
         }
     }
 

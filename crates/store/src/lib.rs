@@ -5,6 +5,7 @@ mod macros;
 mod apply;
 mod engine;
 mod error;
+mod feeds;
 mod outbox;
 mod park;
 mod store;
@@ -14,6 +15,7 @@ mod writer;
 
 pub use engine::{DEFAULT_PARK_TTL, Engine, Swept};
 pub use error::{Error, ErrorKind};
+pub use feeds::FeedState;
 pub use outbox::{Claimed, DeadLetter, STATES};
 pub use park::Parked;
 pub use store::{Applied, Store};

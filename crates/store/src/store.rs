@@ -435,13 +435,16 @@ impl Store {
     }
 
     /// Forgets processed-event keys older than `before` (Twilio retries webhooks for hours, not
-    /// days). Returns how many were removed.
+    /// days). Returns how many were removed. The keys of feed entries (`feed:…`) are kept:
+    /// they are what stops a relayed entry from being posted again.
     ///
     /// # Errors
     /// `Database`.
     pub async fn prune_processed(&self, before: Timestamp) -> Result<u64, Error> {
         Ok(on_pool!(self, pool => {
-            sqlx::query("DELETE FROM processed_events WHERE processed_at < $1")
+            sqlx::query(
+                "DELETE FROM processed_events WHERE processed_at < $1 AND event_key NOT LIKE 'feed:%'",
+            )
                 .bind(before.0)
                 .execute(pool)
                 .await?

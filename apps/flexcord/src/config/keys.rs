@@ -69,6 +69,23 @@ pub const KEYS: &[(&str, &str, Option<&str>)] = &[
     ("support", "timezone", Some("UTC")),
     ("support", "agent_wait_notice", Some("5m")),
     ("support", "idle_close", Some("24h")),
+    ("community", "announcements_channel_id", None),
+    ("community", "customer_service_channel_id", None),
+    ("community", "staff_role_id", None),
+    ("community", "category_name", Some("Community")),
+    ("community", "announcements_name", Some("announcements")),
+    (
+        "community",
+        "customer_service_name",
+        Some("customer-service"),
+    ),
+    ("community", "bug_report_name", Some("bug-report")),
+    ("community", "feature_request_name", Some("feature-request")),
+    ("community", "staff_role_name", Some("Staff")),
+    ("community", "feed_interval", Some("5m")),
+    ("community", "feed_max_age", Some("2d")),
+    ("community", "feed_max_backoff", Some("1h")),
+    ("community", "feed_timeout", Some("20s")),
 ];
 
 /// The conventional variables read when a key is set nowhere else, as
@@ -79,9 +96,11 @@ pub const FALLBACKS: &[(&str, &str, &str)] = &[
     ("TWILIO_AUTH_TOKEN", "twilio", "auth_token"),
 ];
 
-/// Whether `section.key` is a configuration key.
+/// Whether `section.key` is a configuration key (the keys of a feed are `feeds.<name>.<key>`,
+/// see [`super::community::FEED_KEYS`]).
 pub(super) fn is_known(section: &str, key: &str) -> bool {
     KEYS.iter().any(|(s, k, _)| *s == section && *k == key)
+        || (section == "feeds" && super::community::is_feed_key(key))
 }
 
 /// The default of `section.key`, if it has one.

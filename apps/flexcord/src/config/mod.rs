@@ -8,6 +8,7 @@
 //! Secrets (`discord.token`, `twilio.auth_token`, `twilio.api_key_secret`,
 //! `bot.webhook_secret`, `cases.token`) are held in [`Secret`] and never appear in `Debug`.
 
+mod community;
 mod hours;
 mod keys;
 mod reader;
@@ -24,6 +25,7 @@ use flexcord_twilio::sid::{
 };
 use url::Url;
 
+pub use community::{CommunityConfig, FEED_KEYS, FeedSettings, GuildNames, is_feed_name};
 pub use hours::{OFFSET_DAYS_AHEAD, OFFSET_DAYS_BEHIND};
 pub use keys::{ENV_PREFIX, FALLBACKS, KEYS};
 use reader::Raw;
@@ -55,6 +57,8 @@ pub struct Config {
     pub cases: CasesConfig,
     /// `[support]`.
     pub support: SupportConfig,
+    /// `[community]` and `[feeds.<name>]`.
+    pub community: CommunityConfig,
 }
 
 /// `[discord]`: the bot application.
@@ -375,6 +379,27 @@ impl Config {
                 opt(self.cases.oidc.as_ref().map(|o| &o.issuer)),
             ),
             ("support.timezone", self.support.timezone.clone()),
+            (
+                "community.announcements_channel_id",
+                opt(self.community.announcements_channel_id.as_ref()),
+            ),
+            (
+                "community.staff_role_id",
+                opt(self.community.staff_role_id.as_ref()),
+            ),
+            (
+                "community.feed_interval",
+                format_duration(self.community.feed_interval),
+            ),
+            (
+                "feeds",
+                self.community
+                    .feeds
+                    .iter()
+                    .map(|f| f.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
         ];
         let mut out = String::new();
         for (k, v) in lines {
@@ -398,6 +423,8 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+#[cfg(test)]
+mod community_tests;
 #[cfg(test)]
 mod env_tests;
 #[cfg(test)]

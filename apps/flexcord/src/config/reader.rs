@@ -81,6 +81,10 @@ impl Raw {
             }
         };
         for (section, value) in table {
+            if section == "feeds" {
+                raw.feeds_from_toml(value);
+                continue;
+            }
             let toml::Value::Table(keys) = value else {
                 raw.problems
                     .push(format!("`{section}` must be a [section] table"));
@@ -119,7 +123,11 @@ impl Raw {
             let Some((section, key)) = rest.split_once("__") else {
                 continue; // FLEXCORD_CONFIG, FLEXCORD_LOG, FLEXCORD_CI ...
             };
-            let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
+            let (section, mut key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
+            if section == "feeds" {
+                // FLEXCORD_FEEDS__<NAME>__<KEY>: `feeds.<name>.<key>`.
+                key = key.replacen("__", ".", 1);
+            }
             if is_known(&section, &key) {
                 self.values.insert((section, key), value.clone());
                 continue;
@@ -176,6 +184,36 @@ impl Raw {
         }
     }
 
+    /// `[feeds.<name>]` tables: their keys become `feeds.<name>.<key>`.
+    fn feeds_from_toml(&mut self, value: toml::Value) {
+        let toml::Value::Table(feeds) = value else {
+            self.problems
+                .push("`feeds` must be a table of [feeds.<name>] tables".into());
+            return;
+        };
+        for (name, feed) in feeds {
+            let toml::Value::Table(keys) = feed else {
+                self.problems
+                    .push(format!("feeds.{name}: must be a [feeds.{name}] table"));
+                continue;
+            };
+            if !super::community::is_feed_name(&name) {
+                self.problems.push(format!(
+                    "feeds.{name}: a feed name is 1 to 32 of a-z, 0-9, _ and -"
+                ));
+                continue;
+            }
+            for (key, value) in keys {
+                match value {
+                    toml::Value::String(s) => self.insert("feeds", &format!("{name}.{key}"), s),
+                    _ => self
+                        .problems
+                        .push(format!("feeds.{name}.{key}: must be a string")),
+                }
+            }
+        }
+    }
+
     fn insert(&mut self, section: &str, key: &str, value: String) {
         if is_known(section, key) {
             self.values
@@ -220,7 +258,8 @@ impl Reader {
         self.raw.problems.push(format!(
             "{section}.{key} (env {ENV_PREFIX}{}__{}{fallback}): {message}",
             section.to_ascii_uppercase(),
-            key.to_ascii_uppercase()
+            // `feeds.<name>.<key>` is FLEXCORD_FEEDS__<NAME>__<KEY>.
+            key.to_ascii_uppercase().replace('.', "__")
         ));
     }
 

@@ -237,6 +237,9 @@ impl Config {
         let agent_wait_notice = r.required("support", "agent_wait_notice", parse_duration);
         let idle_close = r.required("support", "idle_close", parse_duration);
 
+        // [community], [feeds.<name>]
+        let community = super::community::read(&mut r);
+
         // Rules across keys.
         if mode == Some(TwilioMode::Chat) {
             if explicit_route && route == Some(BotRoute::Direct) {
@@ -359,6 +362,7 @@ impl Config {
                     agent_wait_notice: agent_wait_notice?,
                     idle_close: idle_close?,
                 },
+                community: community?,
             })
         };
         match (problems.is_empty(), build()) {

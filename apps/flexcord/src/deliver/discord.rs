@@ -41,7 +41,22 @@ pub struct DiscordExecutor {
     application_id: Id<ApplicationMarker>,
     downloader: Downloader,
     twilio_media: Option<TwilioMedia>,
+    community: CommunitySetup,
+    /// Whether each channel posted to is an announcement channel (asked once per channel).
+    announcement_channels: std::sync::Mutex<std::collections::HashMap<u64, bool>>,
 }
+
+/// What `/setup` lays out: the names and the configured staff role.
+#[derive(Debug, Clone, Default)]
+pub struct CommunitySetup {
+    /// The names of the category, channels and staff role.
+    pub names: crate::config::GuildNames,
+    /// `community.staff_role_id`, if set.
+    pub staff_role: Option<u64>,
+}
+
+/// Discord's "This message has already been crossposted".
+const ALREADY_CROSSPOSTED: u64 = 40033;
 
 /// Where the files agents send are fetched: the Twilio client and the media service to use
 /// when the webhook did not name one.
@@ -186,7 +201,16 @@ impl DiscordExecutor {
             application_id,
             downloader: Downloader::default(),
             twilio_media: None,
+            community: CommunitySetup::default(),
+            announcement_channels: std::sync::Mutex::default(),
         }
+    }
+
+    /// What `/setup` lays out (the configured names and staff role).
+    #[must_use]
+    pub fn with_community(mut self, community: CommunitySetup) -> Self {
+        self.community = community;
+        self
     }
 
     /// Files in DMs: downloaded with `downloader` (its size cap is the upload limit), Twilio
@@ -230,6 +254,18 @@ impl DiscordExecutor {
                 .map(|()| Receipt::done()),
             ActionKind::Respond { interaction, text } => self
                 .respond(interaction, text)
+                .await
+                .map(|()| Receipt::done()),
+            ActionKind::PostAnnouncement {
+                channel,
+                post,
+                interaction,
+            } => self
+                .post_announcement(action, channel.0, post, interaction.as_ref())
+                .await
+                .map(Receipt::id),
+            ActionKind::SetupGuild { guild, interaction } => self
+                .setup_guild(*guild, interaction)
                 .await
                 .map(|()| Receipt::done()),
             other => Err(Failure::permanent(format!(
@@ -296,6 +332,126 @@ impl DiscordExecutor {
         self.create_message(action, channel_id(channel)?, text, &Extras::default())
             .await
             .map_err(|r| r.failure)
+    }
+
+    /// Whether `channel` is an announcement channel (whose messages can be published), asked
+    /// of Discord once per channel.
+    async fn is_announcement_channel(&self, channel: Id<ChannelMarker>) -> Result<bool, Failure> {
+        let known = self
+            .announcement_channels
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&channel.get()).copied());
+        if let Some(known) = known {
+            return Ok(known);
+        }
+        let fetched = self
+            .http
+            .channel(channel)
+            .await
+            .map_err(|e| failure(&e))?
+            .model()
+            .await
+            .map_err(|e| Failure::transient(e.to_string()))?;
+        let announcement = fetched.kind == twilight_model::channel::ChannelType::GuildAnnouncement;
+        if let Ok(mut m) = self.announcement_channels.lock() {
+            m.insert(channel.get(), announcement);
+        }
+        Ok(announcement)
+    }
+
+    /// Posts an announcement (a feed entry, or a staff member's `/announce`) as one embed with
+    /// the action's nonce and no mentions, publishes it when the channel is an announcement
+    /// channel (already published counts), then answers the `/announce` form if any. Returns
+    /// the message id. Each step is safe to repeat.
+    ///
+    /// # Errors
+    /// The [`Failure`] of Discord's answer.
+    pub async fn post_announcement(
+        &self,
+        action: &Action,
+        channel: u64,
+        post: &flexcord_routing::community::Announcement,
+        interaction: Option<&Interaction>,
+    ) -> Result<String, Failure> {
+        let channel = channel_id(channel)?;
+        let body = json!({
+            "content": "",
+            "nonce": action.id.nonce(),
+            "enforce_nonce": true,
+            "embeds": [crate::community::embed(post)],
+            "allowed_mentions": { "parse": [] },
+        });
+        let request = Request::builder(&Route::CreateMessage {
+            channel_id: channel.get(),
+        })
+        .json(&body)
+        .build()
+        .map_err(|e| failure(&e))?;
+        let message: Message = self
+            .http
+            .request::<Message>(request)
+            .await
+            .map_err(|e| failure(&e))?
+            .model()
+            .await
+            .map_err(|e| Failure::transient(e.to_string()))?;
+        let published = if self.is_announcement_channel(channel).await? {
+            match self.http.crosspost_message(channel, message.id).await {
+                Ok(_) => true,
+                Err(e) if matches!(e.kind(), ErrorType::Response { error: ApiError::General(g), .. } if g.code == ALREADY_CROSSPOSTED) => {
+                    true
+                }
+                Err(e) => return Err(failure(&e)),
+            }
+        } else {
+            false
+        };
+        if let Some(interaction) = interaction {
+            let text = if published {
+                format!("Posted in <#{channel}> and published to the servers following it.")
+            } else {
+                format!("Posted in <#{channel}>.")
+            };
+            self.respond(interaction, &text).await?;
+        }
+        Ok(message.id.to_string())
+    }
+
+    /// `/setup`: lays the guild out (see [`crate::community::setup`]) and answers with what
+    /// was done and the ids in configuration form. A missing permission or a wrong staff role
+    /// is answered (nothing to retry); Discord's transient failures are retried (the setup is
+    /// idempotent).
+    ///
+    /// # Errors
+    /// The [`Failure`] of Discord's answers.
+    pub async fn setup_guild(&self, guild: u64, interaction: &Interaction) -> Result<(), Failure> {
+        let c = &self.community;
+        let result =
+            crate::community::setup::run(&self.http, guild, &c.names, c.staff_role, false).await;
+        // The setup may have converted a channel to an announcement channel.
+        if let Ok(mut known) = self.announcement_channels.lock() {
+            known.clear();
+        }
+        let text = match result {
+            Ok((_, Some(outcome))) => {
+                let done = if outcome.changes.is_empty() {
+                    "The server already fits: nothing changed.".to_owned()
+                } else {
+                    let lines: Vec<String> =
+                        outcome.changes.iter().map(|c| format!("- {c}")).collect();
+                    format!("Done:\n{}", lines.join("\n"))
+                };
+                format!(
+                    "{done}\nPut these ids in the configuration:\n```toml\n{}```",
+                    outcome.config_snippet()
+                )
+            }
+            Ok((plan, None)) => plan.describe(),
+            Err(e) if e.is_transient() => return Err(Failure::transient(e.to_string())),
+            Err(e) => format!("The server could not be set up: {e}."),
+        };
+        self.respond(interaction, &text).await
     }
 
     /// The bytes of a file for a DM, or the line naming it when it cannot be uploaded. `Err`

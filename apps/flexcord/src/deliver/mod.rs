@@ -3,7 +3,7 @@
 //!
 //! | actions | executor |
 //! |---|---|
-//! | `OpenDm`, `SendDm`, `EditDm`, `DeleteDm`, `Respond` | [`discord::DiscordExecutor`] |
+//! | `OpenDm`, `SendDm`, `EditDm`, `DeleteDm`, `Respond`, `PostAnnouncement`, `SetupGuild` | [`discord::DiscordExecutor`] |
 //! | `OpenCase`, `UpdateCase`, `AnnotateCase`, and the interaction answers `FileReport`, `CaseStatus`, `CloseCase` | [`cases::CaseExecutor`] |
 //! | `AskBot` | [`bot::BotExecutor`] |
 //! | `CreateTwilioConversation`, `PostToTwilio`, `UpdateTwilioAttributes`, `CreateInteraction`, `CloseTwilio`, `LookupAgentName` | [`twilio::TwilioExecutor`] (Conversations or chat mode) |
@@ -58,7 +58,9 @@ impl Upstream {
             | ActionKind::SendDm { .. }
             | ActionKind::EditDm { .. }
             | ActionKind::DeleteDm { .. }
-            | ActionKind::Respond { .. } => Self::Discord,
+            | ActionKind::Respond { .. }
+            | ActionKind::PostAnnouncement { .. }
+            | ActionKind::SetupGuild { .. } => Self::Discord,
             ActionKind::OpenCase { .. }
             | ActionKind::UpdateCase { .. }
             | ActionKind::AnnotateCase { .. }

@@ -1,5 +1,5 @@
 //! The slash commands: `/helpme`, `/bug`, `/new_feature`, `/case status [number]`,
-//! `/case close <number>`.
+//! `/case close <number>`, `/announce` (staff) and `/setup` (administrators).
 
 use twilight_interactions::command::{CommandInputData, CommandModel, CreateCommand};
 use twilight_model::application::command::Command;
@@ -26,6 +26,29 @@ pub struct Bug;
 #[derive(Debug, Clone, PartialEq, Eq, CommandModel, CreateCommand)]
 #[command(name = "new_feature", desc = "Suggest a new feature")]
 pub struct NewFeature;
+
+/// `/announce`: the staff get the announcement form; everyone else a refusal. Visible to all:
+/// the staff check is made on the member's roles, not left to default permissions.
+#[derive(Debug, Clone, PartialEq, Eq, CommandModel, CreateCommand)]
+#[command(
+    name = "announce",
+    desc = "Post an announcement in #announcements (staff only)"
+)]
+pub struct Announce;
+
+/// `/setup`: lay the server out (what `flexcord setup-guild` does). Shown to administrators
+/// only by default, and checked on the member's permissions.
+#[derive(Debug, Clone, PartialEq, Eq, CommandModel, CreateCommand)]
+#[command(
+    name = "setup",
+    desc = "Create or update the support and community channels (administrators)",
+    default_permissions = "administrators"
+)]
+pub struct Setup;
+
+fn administrators() -> twilight_model::guild::Permissions {
+    twilight_model::guild::Permissions::ADMINISTRATOR
+}
 
 /// `/case status|close`.
 #[derive(Debug, Clone, PartialEq, Eq, CommandModel, CreateCommand)]
@@ -67,6 +90,8 @@ pub fn all() -> Vec<Command> {
         Bug::create_command().into(),
         NewFeature::create_command().into(),
         CaseCommand::create_command().into(),
+        Announce::create_command().into(),
+        Setup::create_command().into(),
     ]
 }
 
@@ -81,6 +106,10 @@ pub enum SlashCommand {
     NewFeature,
     /// `/case status|close`.
     Case(CaseCommand),
+    /// `/announce`.
+    Announce,
+    /// `/setup`.
+    Setup,
 }
 
 /// Why a command could not be parsed.
@@ -115,6 +144,8 @@ pub fn parse(data: CommandData) -> Result<SlashCommand, CommandError> {
             .map_err(invalid),
         "bug" => Ok(SlashCommand::Bug),
         "new_feature" => Ok(SlashCommand::NewFeature),
+        "announce" => Ok(SlashCommand::Announce),
+        "setup" => Ok(SlashCommand::Setup),
         "case" => CaseCommand::from_interaction(CommandInputData::from(data))
             .map(SlashCommand::Case)
             .map_err(invalid),
@@ -134,7 +165,17 @@ mod tests {
     fn definitions_serialize_as_discord_expects() {
         let cmds = all();
         let names: Vec<_> = cmds.iter().map(|c| c.name.as_str()).collect();
-        assert_eq!(names, ["helpme", "bug", "new_feature", "case"]);
+        assert_eq!(
+            names,
+            ["helpme", "bug", "new_feature", "case", "announce", "setup"]
+        );
+        let setup = serde_json::to_value(&cmds[5]).unwrap();
+        assert_eq!(setup["default_member_permissions"], "8", "administrators");
+        let announce = serde_json::to_value(&cmds[4]).unwrap();
+        assert!(
+            announce["default_member_permissions"].is_null(),
+            "checked on roles"
+        );
         let case = serde_json::to_value(&cmds[3]).unwrap();
         let subs: Vec<_> = case["options"]
             .as_array()

@@ -84,6 +84,15 @@ pub enum Form {
     Feature,
 }
 
+/// The roles of the member who used the interaction (none outside a guild).
+fn member_roles(interaction: &Interaction) -> Vec<u64> {
+    interaction
+        .member
+        .as_ref()
+        .map(|m| m.roles.iter().map(|r| r.get()).collect())
+        .unwrap_or_default()
+}
+
 fn case_number(text: &str) -> Result<CaseNumber, InteractionError> {
     text.trim()
         .parse::<flexcord_cases::CaseNumber>()
@@ -139,6 +148,17 @@ pub fn from_interaction(interaction: &Interaction) -> Result<routing::Event, Int
                 SlashCommand::Case(CaseCommand::Close(c)) => Command::CaseClose {
                     number: case_number(&c.number)?,
                 },
+                SlashCommand::Announce => Command::Announce {
+                    form: None,
+                    roles: member_roles(interaction),
+                },
+                SlashCommand::Setup => Command::Setup {
+                    administrator: interaction.member.as_ref().is_some_and(|m| {
+                        m.permissions.is_some_and(|p| {
+                            p.contains(twilight_model::guild::Permissions::ADMINISTRATOR)
+                        })
+                    }),
+                },
                 SlashCommand::Bug => return Err(InteractionError::OpensModal(Form::Bug)),
                 SlashCommand::NewFeature => {
                     return Err(InteractionError::OpensModal(Form::Feature));
@@ -156,6 +176,16 @@ pub fn from_interaction(interaction: &Interaction) -> Result<routing::Event, Int
                 ModalSubmit::Feature(f) => Command::NewFeature {
                     title: f.title,
                     description: f.description,
+                },
+                ModalSubmit::Announce(a) => Command::Announce {
+                    form: Some(routing::community::Announcement {
+                        title: a.title,
+                        url: a.link,
+                        text: a.body,
+                        image: a.image,
+                        source: user_name.clone(),
+                    }),
+                    roles: member_roles(interaction),
                 },
             }
         }
@@ -323,6 +353,94 @@ mod tests {
         assert!(matches!(
             from_interaction(&unnamed),
             Ok(routing::Event::Button { user_name: Some(ref n), .. }) if n == "Alice"
+        ));
+    }
+
+    /// A guild interaction of `alice` with these roles and permissions.
+    fn in_guild(data: &str, kind: u8, roles: &str, permissions: &str) -> Interaction {
+        let json = format!(
+            r#"{{"id":"602","application_id":"100","type":{kind},"token":"tok","attachment_size_limit":8388608,
+            "authorizing_integration_owners":{{}},"channel":{{"id":"401","type":0}},"guild_id":"200",
+            "member":{{"user":{{"id":"500","username":"alice","global_name":"Alice","discriminator":"0"}},
+                "roles":{roles},"joined_at":"2024-01-01T00:00:00.000000+00:00","deaf":false,
+                "mute":false,"flags":0,"permissions":"{permissions}"}},
+            "data":{data}}}"#
+        );
+        serde_json::from_str(&json).expect("interaction fixture")
+    }
+
+    #[test]
+    fn announce_and_setup_carry_the_members_roles_and_rights() {
+        let announce = in_guild(
+            r#"{"id":"700","name":"announce","type":1}"#,
+            2,
+            r#"["77","78"]"#,
+            "0",
+        );
+        assert!(matches!(
+            from_interaction(&announce),
+            Ok(routing::Event::Command { command: Command::Announce { form: None, ref roles }, .. })
+                if *roles == [77, 78]
+        ));
+        let admin = in_guild(r#"{"id":"700","name":"setup","type":1}"#, 2, "[]", "8");
+        assert!(matches!(
+            from_interaction(&admin),
+            Ok(routing::Event::Command {
+                command: Command::Setup {
+                    administrator: true
+                },
+                ..
+            })
+        ));
+        let member = in_guild(r#"{"id":"700","name":"setup","type":1}"#, 2, "[]", "2048");
+        assert!(matches!(
+            from_interaction(&member),
+            Ok(routing::Event::Command {
+                command: Command::Setup {
+                    administrator: false
+                },
+                ..
+            })
+        ));
+        let form = in_guild(
+            r#"{"custom_id":"fc:announce","components":[
+                {"type":1,"id":1,"components":[{"type":4,"id":2,"custom_id":"title","value":"Big news"}]},
+                {"type":1,"id":3,"components":[{"type":4,"id":4,"custom_id":"body","value":"It is out."}]},
+                {"type":1,"id":5,"components":[{"type":4,"id":6,"custom_id":"link","value":"https://example.com/n"}]},
+                {"type":1,"id":7,"components":[{"type":4,"id":8,"custom_id":"image","value":""}]}]}"#,
+            5,
+            r#"["77"]"#,
+            "0",
+        );
+        let Ok(routing::Event::Command {
+            command:
+                Command::Announce {
+                    form: Some(post),
+                    roles,
+                },
+            ..
+        }) = from_interaction(&form)
+        else {
+            panic!("the form is the announcement");
+        };
+        assert_eq!(roles, [77]);
+        assert_eq!(post.title, "Big news");
+        assert_eq!(post.text, "It is out.");
+        assert_eq!(post.url.as_deref(), Some("https://example.com/n"));
+        assert_eq!(post.image, None);
+        assert_eq!(post.source.as_deref(), Some("Alice"));
+        let bad_link = in_guild(
+            r#"{"custom_id":"fc:announce","components":[
+                {"type":1,"id":9,"components":[{"type":4,"id":10,"custom_id":"title","value":"Big news"}]},
+                {"type":1,"id":11,"components":[{"type":4,"id":12,"custom_id":"body","value":"It is out."}]},
+                {"type":1,"id":13,"components":[{"type":4,"id":14,"custom_id":"link","value":"javascript:alert(1)"}]}]}"#,
+            5,
+            "[]",
+            "0",
+        );
+        assert!(matches!(
+            from_interaction(&bad_link),
+            Err(InteractionError::Invalid(_))
         ));
     }
 

@@ -5,7 +5,9 @@
 //! handed to the engine as a routing event, where the core decides everything else:
 //!
 //! - `/bug` and `/new_feature` are acknowledged with their form (a modal is the only answer
-//!   they can have); the submitted form is the command.
+//!   they can have); the submitted form is the command. So is `/announce` for a member of
+//!   the staff role; anyone else's `/announce` goes to the core, which refuses it (and checks
+//!   the role again on the submitted form).
 //! - Other commands and form submissions are acknowledged with a deferred ephemeral answer,
 //!   which the core's `Respond` (or the composite answer of a report or `/case`) replaces.
 //! - Button clicks are acknowledged silently; the core answers with an ephemeral follow-up when
@@ -40,6 +42,7 @@ pub struct InteractionHandler {
     http: Arc<Client>,
     application_id: Id<ApplicationMarker>,
     engine: Arc<Engine>,
+    staff_role: Option<u64>,
 }
 
 fn message(kind: InteractionResponseType, content: Option<String>) -> InteractionResponse {
@@ -64,7 +67,15 @@ impl InteractionHandler {
             http,
             application_id,
             engine,
+            staff_role: None,
         }
+    }
+
+    /// The staff role (`community.staff_role_id`): its members get the `/announce` form.
+    #[must_use]
+    pub fn with_staff_role(mut self, staff_role: Option<u64>) -> Self {
+        self.staff_role = staff_role;
+        self
     }
 
     async fn respond(&self, interaction: &Interaction, response: &InteractionResponse) -> bool {
@@ -106,6 +117,15 @@ impl InteractionHandler {
                 return;
             }
         };
+        if let flexcord_routing::Event::Command {
+            command: flexcord_routing::Command::Announce { form: None, roles },
+            ..
+        } = &event
+            && self.staff_role.is_some_and(|staff| roles.contains(&staff))
+        {
+            self.respond(&interaction, &modal::announce_modal()).await;
+            return;
+        }
         let ack = match &event {
             flexcord_routing::Event::Button { .. } => InteractionResponse {
                 kind: InteractionResponseType::DeferredUpdateMessage,

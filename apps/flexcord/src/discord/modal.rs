@@ -13,6 +13,8 @@ use twilight_model::http::interaction::{
 pub const BUG_FORM: &str = "fc:bug";
 /// `custom_id` of the feature request modal.
 pub const FEATURE_FORM: &str = "fc:feature";
+/// `custom_id` of the `/announce` modal.
+pub const ANNOUNCE_FORM: &str = "fc:announce";
 
 /// A filled-in `/bug` form.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +38,19 @@ pub struct FeatureRequest {
     pub description: String,
 }
 
+/// A filled-in `/announce` form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnnouncementForm {
+    /// The title.
+    pub title: String,
+    /// The text.
+    pub body: String,
+    /// Where the title links to, if anywhere (an http or https URL).
+    pub link: Option<String>,
+    /// An image shown under the text (an http or https URL).
+    pub image: Option<String>,
+}
+
 /// A parsed modal submission.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ModalSubmit {
@@ -43,6 +58,8 @@ pub enum ModalSubmit {
     Bug(BugReport),
     /// The feature form.
     Feature(FeatureRequest),
+    /// The announcement form.
+    Announce(AnnouncementForm),
 }
 
 /// Why a modal submission was refused.
@@ -54,6 +71,9 @@ pub enum ModalError {
     /// A required field is absent or blank.
     #[error("the field {0:?} is required")]
     Missing(&'static str),
+    /// A field that must be a web address is not one.
+    #[error("the field {0:?} must be an http:// or https:// address")]
+    NotALink(&'static str),
     /// A field is longer than the form allows.
     #[error("the field {field:?} is longer than {max} characters")]
     TooLong {
@@ -130,6 +150,42 @@ const FEATURE_FIELDS: [Field; 2] = [
     },
 ];
 
+const ANNOUNCE_FIELDS: [Field; 4] = [
+    Field {
+        id: "title",
+        label: "Title",
+        style: TextInputStyle::Short,
+        min: 3,
+        max: 256,
+        placeholder: "Version 2.0 is out",
+    },
+    Field {
+        id: "body",
+        label: "Announcement",
+        style: TextInputStyle::Paragraph,
+        min: 1,
+        max: 4000,
+        placeholder: "What is new, and what members should do",
+    },
+    Field {
+        id: "link",
+        label: "Link (optional)",
+        style: TextInputStyle::Short,
+        min: 0,
+        max: 512,
+        placeholder: "https://example.com/blog/v2",
+    },
+    Field {
+        id: "image",
+        label: "Image URL (optional)",
+        style: TextInputStyle::Short,
+        min: 0,
+        max: 512,
+        placeholder: "https://example.com/v2.png",
+    },
+];
+
+/// A field with `min: 0` is optional.
 fn modal(custom_id: &str, title: &str, fields: &[Field]) -> InteractionResponse {
     let components = fields
         .iter()
@@ -140,9 +196,9 @@ fn modal(custom_id: &str, title: &str, fields: &[Field]) -> InteractionResponse 
                 id: None,
                 label: None,
                 max_length: Some(f.max),
-                min_length: Some(f.min),
+                min_length: (f.min > 0).then_some(f.min),
                 placeholder: Some(f.placeholder.to_owned()),
-                required: Some(true),
+                required: Some(f.min > 0),
                 style: f.style,
                 value: None,
             };
@@ -173,6 +229,34 @@ pub fn bug_modal() -> InteractionResponse {
 /// The answer to `/new_feature`: a modal with title and description.
 pub fn feature_modal() -> InteractionResponse {
     modal(FEATURE_FORM, "Suggest a feature", &FEATURE_FIELDS)
+}
+
+/// The answer to `/announce` for the staff: a modal with title, text, and optional link and
+/// image.
+pub fn announce_modal() -> InteractionResponse {
+    modal(ANNOUNCE_FORM, "Post an announcement", &ANNOUNCE_FIELDS)
+}
+
+/// An optional field that must be a web address when given.
+fn link(values: &[(&str, &str)], field: &Field) -> Result<Option<String>, ModalError> {
+    let value = values
+        .iter()
+        .find(|(id, _)| *id == field.id)
+        .map(|(_, v)| v.trim())
+        .filter(|v| !v.is_empty());
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    if value.chars().count() > usize::from(field.max) {
+        return Err(ModalError::TooLong {
+            field: field.id,
+            max: usize::from(field.max),
+        });
+    }
+    match url::Url::parse(value) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(Some(value.to_owned())),
+        _ => Err(ModalError::NotALink(field.id)),
+    }
 }
 
 fn collect<'a>(components: &'a [ModalInteractionComponent], out: &mut Vec<(&'a str, &'a str)>) {
@@ -225,6 +309,15 @@ pub fn parse(data: &ModalInteractionData) -> Result<ModalSubmit, ModalError> {
             Ok(ModalSubmit::Feature(FeatureRequest {
                 title: take(&values, title)?,
                 description: take(&values, description)?,
+            }))
+        }
+        ANNOUNCE_FORM => {
+            let [title, body, link_field, image] = &ANNOUNCE_FIELDS;
+            Ok(ModalSubmit::Announce(AnnouncementForm {
+                title: take(&values, title)?,
+                body: take(&values, body)?,
+                link: link(&values, link_field)?,
+                image: link(&values, image)?,
             }))
         }
         other => Err(ModalError::UnknownForm(other.to_owned())),

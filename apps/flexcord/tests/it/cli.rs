@@ -241,7 +241,10 @@ fn register_commands_print_shows_every_command() {
         .iter()
         .map(|c| c["name"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(names, ["helpme", "bug", "new_feature", "case"]);
+    assert_eq!(
+        names,
+        ["helpme", "bug", "new_feature", "case", "announce", "setup"]
+    );
 }
 
 #[test]
@@ -255,6 +258,7 @@ fn help_of_the_binary_and_every_command_exits_0() {
         "demo",
         "check-config",
         "register-commands",
+        "setup-guild",
         "kb",
         "cases",
         "outbox",
@@ -458,6 +462,9 @@ fn demo_runs_from_the_binary_alone_and_leaves_a_resolved_rated_case() {
         "CASE-000001",
         "joined",
         "status: resolved",
+        "#announcements: the blog's new post, relayed from its feed:",
+        "Dark mode is here https://example.com/blog/dark-mode",
+        "Turn it on in Settings.",
     ] {
         assert!(stdout.contains(needle), "{needle} missing from:\n{stdout}");
     }

@@ -6,6 +6,7 @@ mod bridge;
 mod chat_mode;
 mod cli;
 mod commands;
+mod community;
 mod crash;
 mod deliver;
 mod deploy;

@@ -4,6 +4,7 @@
 
 mod common;
 mod crash;
+mod feeds;
 mod park;
 mod stall;
 mod suite;

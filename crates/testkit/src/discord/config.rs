@@ -172,6 +172,10 @@ pub struct DiscordConfig {
     /// The largest file a bot may upload, in bytes (Discord: 10 MiB without boosts). A larger
     /// file is refused with 413 / 40005 `Request entity too large`.
     pub upload_limit: u64,
+    /// The guild's features (`COMMUNITY`, `NEWS`, ...). Announcement channels (type 5) and
+    /// forum channels (type 15) need `COMMUNITY` (or `NEWS` for announcement channels):
+    /// without it, creating one or converting a channel to one is refused as Discord does.
+    pub features: Vec<String>,
 }
 
 impl Default for DiscordConfig {
@@ -218,6 +222,7 @@ impl Default for DiscordConfig {
             latency: Duration::ZERO,
             echo_bot_messages: true,
             upload_limit: 10 * 1024 * 1024,
+            features: Vec::new(),
         }
     }
 }
@@ -284,6 +289,20 @@ impl DiscordConfig {
     #[must_use]
     pub fn upload_limit(mut self, bytes: u64) -> Self {
         self.upload_limit = bytes;
+        self
+    }
+
+    /// Adds a guild feature (e.g. `COMMUNITY`).
+    #[must_use]
+    pub fn feature(mut self, feature: impl Into<String>) -> Self {
+        self.features.push(feature.into());
+        self
+    }
+
+    /// Adds a guild role.
+    #[must_use]
+    pub fn role(mut self, role: RoleSpec) -> Self {
+        self.roles.push(role);
         self
     }
 

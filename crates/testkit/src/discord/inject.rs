@@ -568,11 +568,11 @@ impl DiscordState {
         match guild {
             Some(g) => {
                 let mut member = self.full_member_value(user);
-                member["permissions"] = json!("2248473465835073");
+                member["permissions"] = json!(self.member_permissions(user).to_string());
                 d["member"] = member;
                 d["guild_id"] = json!(g.to_string());
                 d["guild_locale"] = json!("en-US");
-                d["guild"] = json!({"id": g.to_string(), "locale": "en-US", "features": []});
+                d["guild"] = json!({"id": g.to_string(), "locale": "en-US", "features": self.config.features});
             }
             None => d["user"] = self.user_value(user),
         }

@@ -76,6 +76,26 @@ impl DiscordState {
         })
     }
 
+    /// A member's permissions in the guild, as interactions carry them: a plain member's
+    /// (`2248473465835073`) plus those of their roles; every permission with `ADMINISTRATOR`.
+    pub(crate) fn member_permissions(&self, user_id: u64) -> u64 {
+        const MEMBER: u64 = 2_248_473_465_835_073;
+        const ADMINISTRATOR: u64 = 1 << 3;
+        const ALL: u64 = (1 << 51) - 1;
+        let roles = self
+            .users
+            .get(&user_id)
+            .map(|u| u.roles.clone())
+            .unwrap_or_default();
+        let bits = self
+            .config
+            .roles
+            .iter()
+            .filter(|r| roles.contains(&r.id))
+            .fold(MEMBER, |bits, r| bits | r.permissions);
+        if bits & ADMINISTRATOR == 0 { bits } else { ALL }
+    }
+
     /// Member object with `user` (as in `GUILD_CREATE` and interactions).
     pub(crate) fn full_member_value(&self, user_id: u64) -> Value {
         let mut m = self.member_value(user_id);
@@ -114,7 +134,7 @@ impl DiscordState {
         })
     }
 
-    fn role_value(id: u64, name: &str, position: u64, permissions: u64) -> Value {
+    pub(crate) fn role_value(id: u64, name: &str, position: u64, permissions: u64) -> Value {
         json!({
             "id": id.to_string(),
             "name": name,
@@ -195,7 +215,7 @@ impl DiscordState {
             "explicit_content_filter": 2,
             "roles": roles,
             "emojis": [],
-            "features": [],
+            "features": c.features,
             "mfa_level": 0,
             "application_id": null,
             "system_channel_id": null,
@@ -263,9 +283,29 @@ impl DiscordState {
                     "total_message_sent": count,
                     "member_count": c.thread_members.len(),
                     "thread_metadata": meta,
+                    "applied_tags": c.applied_tags.iter().map(u64::to_string).collect::<Vec<_>>(),
                     "flags": 0,
                 })
             }
+            15 => json!({
+                "id": c.id.to_string(),
+                "type": 15,
+                "guild_id": c.guild_id.map(|g| g.to_string()),
+                "name": c.name,
+                "position": c.position,
+                "permission_overwrites": c.overwrites,
+                "topic": c.topic,
+                "nsfw": false,
+                "last_message_id": last,
+                "rate_limit_per_user": 0,
+                "parent_id": c.parent_id.map(|p| p.to_string()),
+                "flags": 0,
+                "available_tags": c.tags,
+                "default_reaction_emoji": null,
+                "default_thread_rate_limit_per_user": 0,
+                "default_sort_order": null,
+                "default_forum_layout": 0,
+            }),
             _ => json!({
                 "id": c.id.to_string(),
                 "type": c.kind,

@@ -339,6 +339,10 @@ pub(crate) struct ChannelRec {
     pub(crate) created: String,
     pub(crate) last_message_id: Option<u64>,
     pub(crate) deleted: bool,
+    /// A forum's tags (`available_tags`, as Discord shows them).
+    pub(crate) tags: Vec<Value>,
+    /// A forum post's tags (`applied_tags`).
+    pub(crate) applied_tags: Vec<u64>,
 }
 
 /// A fault injected for REST calls.
@@ -840,6 +844,8 @@ impl ChannelRec {
             created,
             last_message_id: None,
             deleted: false,
+            tags: Vec::new(),
+            applied_tags: Vec::new(),
         }
     }
 }

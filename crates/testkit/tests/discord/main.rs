@@ -2,6 +2,7 @@
 //! it gives is checked against Discord's `OpenAPI` spec when the test's emulator is dropped.
 
 mod binary;
+mod community;
 mod compression;
 mod control;
 mod gateway;

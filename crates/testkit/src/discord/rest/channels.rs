@@ -98,6 +98,9 @@ impl DiscordState {
         if !GUILD_TYPES.contains(&kind) {
             return Reply::choices("type", &GUILD_TYPES);
         }
+        if !self.channel_type_allowed(kind) {
+            return Self::channel_type_refused();
+        }
         let mut overwrites = Vec::new();
         if let Some(list) = b["permission_overwrites"].as_array() {
             for (i, o) in list.iter().enumerate() {
@@ -111,9 +114,18 @@ impl DiscordState {
                 }
             }
         }
+        let tags = match &b["available_tags"] {
+            Value::Null => Vec::new(),
+            _ if kind != 15 => Vec::new(),
+            t => match self.parse_forum_tags(t, &[]) {
+                Ok(tags) => tags,
+                Err(e) => return e,
+            },
+        };
         let id = self.next_id();
         let position = i64::try_from(self.channels.len()).unwrap_or(0);
         let mut rec = ChannelRec::new(id, u8::try_from(kind).unwrap_or(0), Some(guild), now_iso());
+        rec.tags = tags;
         rec.name = Some(name.to_owned());
         rec.topic = b["topic"].as_str().map(str::to_owned);
         rec.parent_id = as_id(&b["parent_id"]);
@@ -132,6 +144,10 @@ impl DiscordState {
             return Reply::unknown_channel();
         };
         let is_thread = matches!(c.kind, 10..=12);
+        let community = match self.community_changes(id, b) {
+            Ok(changes) => changes,
+            Err(e) => return e,
+        };
         let mut overwrites = None;
         if let Some(list) = b["permission_overwrites"].as_array() {
             let mut parsed = Vec::new();
@@ -171,6 +187,7 @@ impl DiscordState {
         if let Some(o) = overwrites {
             c.overwrites = o;
         }
+        community.apply_to(c);
         self.dispatch_channel(
             if is_thread {
                 "THREAD_UPDATE"
@@ -247,6 +264,14 @@ impl DiscordState {
         if !matches!(kind, 10..=12) {
             return Reply::choices("type", &[10, 11, 12]);
         }
+        let applied = match &b["applied_tags"] {
+            Value::Null => Vec::new(),
+            t if parent_kind == 15 => match self.parse_applied_tags(parent, t) {
+                Ok(tags) => tags,
+                Err(e) => return e,
+            },
+            _ => Vec::new(),
+        };
         let id = from_message.unwrap_or_else(|| self.next_id());
         let bot = self.config.bot.id;
         let mut rec = ChannelRec::new(id, u8::try_from(kind).unwrap_or(12), Some(guild), now_iso());
@@ -254,6 +279,7 @@ impl DiscordState {
         rec.parent_id = Some(parent);
         rec.owner_id = Some(bot);
         rec.thread_members = vec![bot];
+        rec.applied_tags = applied;
         rec.auto_archive_duration = b["auto_archive_duration"].as_u64().unwrap_or(4320);
         if kind == 12 {
             rec.invitable = Some(b["invitable"].as_bool().unwrap_or(true));
@@ -270,10 +296,17 @@ impl DiscordState {
             }
         }
         self.dispatch_channel("THREAD_CREATE", id);
-        match self.channels.get(&id) {
-            Some(c) => Reply::created(self.channel_value(c)),
-            None => Reply::unknown_channel(),
+        let Some(c) = self.channels.get(&id) else {
+            return Reply::unknown_channel();
+        };
+        let mut value = self.channel_value(c);
+        if parent_kind == 15 && from_message.is_none() {
+            // A forum post's answer carries its first message, as Discord's does.
+            if let Some(m) = self.message(id) {
+                value["message"] = self.message_value(m);
+            }
         }
+        Reply::created(value)
     }
 
     pub(super) fn thread_member(&mut self, thread: u64, user: Option<u64>, add: bool) -> Reply {

@@ -19,6 +19,7 @@ use super::state::{
 
 mod channels;
 mod commands;
+mod community;
 mod interactions;
 mod messages;
 
@@ -183,6 +184,9 @@ enum Route {
     GuildChannels(u64),
     CreateGuildChannel(u64),
     GuildMember(u64, u64),
+    GuildRoles(u64),
+    CreateRole(u64),
+    Crosspost(u64, u64),
     InteractionCallback(u64, String),
     ExecuteWebhook(u64, String),
     GetWebhookMessage(u64, String, MsgRef),
@@ -349,6 +353,21 @@ fn classify(method: &Method, segs: &[&str]) -> Option<(Route, String, String)> {
             "guilds/{guild_id}/members/{user_id}",
             (*g).to_owned(),
         ),
+        ("GET", ["guilds", g, "roles"]) => (
+            R::GuildRoles(id(g)?),
+            "guilds/{guild_id}/roles",
+            (*g).to_owned(),
+        ),
+        ("POST", ["guilds", g, "roles"]) => (
+            R::CreateRole(id(g)?),
+            "guilds/{guild_id}/roles",
+            (*g).to_owned(),
+        ),
+        ("POST", ["channels", c, "messages", mid, "crosspost"]) => (
+            R::Crosspost(id(c)?, id(mid)?),
+            "channels/{channel_id}/messages/{message_id}/crosspost",
+            (*c).to_owned(),
+        ),
         ("POST", ["interactions", i, t, "callback"]) => (
             R::InteractionCallback(id(i)?, (*t).to_owned()),
             "interactions/{interaction_id}/{token}/callback",
@@ -457,6 +476,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "guilds/{guild_id}/channels"),
     ("POST", "guilds/{guild_id}/channels"),
     ("GET", "guilds/{guild_id}/members/{user_id}"),
+    ("GET", "guilds/{guild_id}/roles"),
+    ("POST", "guilds/{guild_id}/roles"),
+    (
+        "POST",
+        "channels/{channel_id}/messages/{message_id}/crosspost",
+    ),
     ("POST", "interactions/{interaction_id}/{token}/callback"),
     ("POST", "webhooks/{webhook_id}/{token}"),
     ("GET", "webhooks/{webhook_id}/{token}/messages/{message_id}"),
@@ -1294,6 +1319,9 @@ impl DiscordState {
                     Reply::error(404, 10007, "Unknown Member")
                 }
             }
+            Route::GuildRoles(g) => self.guild_roles(g),
+            Route::CreateRole(g) => self.create_role(g, &b),
+            Route::Crosspost(c, m) => self.crosspost(c, m),
             Route::InteractionCallback(i, t) => self.interaction_callback(i, &t, &b, query),
             Route::ExecuteWebhook(a, t) => self.followup(a, &t, &b, &body.files),
             Route::GetWebhookMessage(a, t, r) => match self.webhook_message(a, &t, r) {
