@@ -20,7 +20,7 @@ use crate::model;
 use crate::search::SearchOptions;
 
 /// Number of features.
-pub(crate) const N: usize = 14;
+pub(crate) const N: usize = 15;
 
 /// The features, in order.
 pub const FEATURES: [&str; N] = [
@@ -38,6 +38,7 @@ pub const FEATURES: [&str; N] = [
     "typo_only",
     "vietnamese",
     "compounds",
+    "unknown_salient",
 ];
 
 /// What showing articles to a message that no article answers costs, relative to showing
@@ -85,6 +86,7 @@ pub(crate) fn features(r: &Ranking, i: usize) -> [f32; N] {
         c.fuzzy,
         flag(r.language == Language::Vietnamese),
         c.pairs,
+        r.unknown_salient,
     ]
 }
 

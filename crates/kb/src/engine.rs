@@ -210,6 +210,10 @@ pub(crate) struct Ranking {
     pub(crate) concepts: usize,
     /// Share of the topical words the knowledge base knows nothing about.
     pub(crate) unknown: f32,
+    /// 1 when one of the (at most three) heaviest topical words is unknown to the knowledge
+    /// base (no term, correction or synonym): typically the name of another product ("my
+    /// <other game> account got banned").
+    pub(crate) unknown_salient: f32,
     query: Option<BooleanQuery>,
 }
 
@@ -411,6 +415,7 @@ impl Engine {
             language,
             concepts: 0,
             unknown: 0.0,
+            unknown_salient: 0.0,
             query: None,
         };
         let words = parsed.words;
@@ -441,6 +446,16 @@ impl Engine {
         } else {
             concepts[..topical].iter().filter(|c| !c.known).count() as f32 / topical as f32
         };
+        let unknown_salient = {
+            let mut heaviest: Vec<&Concept> =
+                concepts[..topical].iter().filter(|c| !c.generic).collect();
+            heaviest.sort_by(|a, b| b.weight.total_cmp(&a.weight));
+            if heaviest.iter().take(3).any(|c| !c.known) {
+                1.0
+            } else {
+                0.0
+            }
+        };
         let query = BooleanQuery::new(clauses.clauses);
         let limit = opts.candidates.max(opts.limit);
         let top = self
@@ -452,6 +467,7 @@ impl Engine {
             language,
             concepts: topical,
             unknown,
+            unknown_salient,
             query: Some(query),
         })
     }
@@ -483,11 +499,17 @@ impl Engine {
         let picked: Vec<(usize, f32)> = match (opts.threshold, band) {
             (None, _) => p.iter().copied().enumerate().take(opts.limit).collect(),
             (Some(_), Confidence::Unknown) => Vec::new(),
+            // the answer, then the other plausible articles of the first three (as in the
+            // unsure band: a close second is often the one), then any other confident one
             (Some(show), Confidence::Sure) => p
                 .iter()
                 .copied()
                 .enumerate()
-                .filter(|&(i, pi)| i == 0 || (pi >= show && floor(i)))
+                .filter(|&(i, pi)| {
+                    i == 0
+                        || (floor(i)
+                            && (pi >= show || (i < confidence::TOP && pi >= show * UNSURE_SHARE)))
+                })
                 .take(opts.limit)
                 .collect(),
             (Some(show), Confidence::Unsure) => p
