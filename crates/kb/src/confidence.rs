@@ -90,6 +90,22 @@ pub(crate) fn features(r: &Ranking, i: usize) -> [f32; N] {
     ]
 }
 
+/// The features of the first three ranked articles of a message (article id, features in the
+/// order of [`FEATURES`]), as the shipped model reads them: for looking into a fit.
+///
+/// # Errors
+/// [`crate::ErrorKind::Index`] when the search fails.
+pub fn explain(kb: &KnowledgeBase, message: &str) -> Result<Vec<(String, Vec<f32>)>, Error> {
+    let ranking = kb.rank(message, &SearchOptions::default().with_threshold(None))?;
+    let ids = kb.ids_of(&ranking);
+    Ok(ids
+        .into_iter()
+        .take(TOP)
+        .enumerate()
+        .map(|(i, id)| (id, features(&ranking, i).to_vec()))
+        .collect())
+}
+
 /// The shipped model's probability for candidate `i` of a ranking.
 pub(crate) fn probability(r: &Ranking, i: usize) -> f32 {
     model::MODEL.probability(&features(r, i))

@@ -149,7 +149,7 @@ static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| {
                 r"\b(?:i will|i ll|ill|we will|we ll|going to|gonna|about to|will be|(?:i am|im|i m|were|we are) (?:filing|opening|doing|leaving|posting|calling|contacting|reporting|taking|starting|writing))\s+(?:\w+\s+){0,4}?(?:chargebacks?|charge back|lawsuit|sue|suing|1 star|one star|bad reviews?|negative reviews?|consumer protection|ftc|better business bureau|bbb|lawyer|attorney|the police)\b",
             ),
             re(
-                r"\b(?:unless|if nobody|if no one|if noone|until)\s+(?:someone|somebody|a person|a human|an agent|a real person|staff|support|you guys|your team)(?:\s+(?:real|actual|from support|from your team))?\s+(?:\w+\s+){0,2}?(?:replies|reply|responds|respond|answers|answer|calls|call|fixes|fix|contacts|contact|gets back|helps|help|looks)\b",
+                r"\b(?:unless|if nobody|if no one|if noone)\s+(?:someone|somebody|a person|a human|an agent|a real person|staff|support|you guys|your team)(?:\s+(?:real|actual|from support|from your team))?\s+(?:\w+\s+){0,2}?(?:replies|reply|responds|respond|answers|answer|calls|call|fixes|fix|contacts|contact|gets back|helps|help|looks)\b",
             ),
             re(
                 r"\b(?:se|sap|dang)\s+(?:kien|di kien|khoi kien|bao cong an|to cao|boc phot|danh gia 1 sao|danh gia mot sao)\b",
