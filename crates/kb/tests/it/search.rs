@@ -174,3 +174,50 @@ fn chat_abbreviations_and_spelling() {
         "app-crashes-on-launch"
     );
 }
+
+fn small_kb(articles: &[(&str, &str, &str)]) -> KnowledgeBase {
+    let articles = articles
+        .iter()
+        .map(|(id, title, body)| {
+            let text = format!(
+                "---\nid: {id}\ntitle: {title}\ntags: [help]\nlang: en\nurl: https://example.com/{id}\n---\n{body}\n"
+            );
+            flexcord_kb::parse_article(&text, id).expect("article").0
+        })
+        .collect();
+    KnowledgeBase::from_articles(articles).expect("index")
+}
+
+#[test]
+fn cut_words_are_completed_and_plural_abbreviations_expanded() {
+    let kb = small_kb(&[
+        (
+            "errors",
+            "Error messages",
+            "What each error message means and what to do about it.",
+        ),
+        (
+            "accounts",
+            "Several accounts on one phone",
+            "Switch between accounts in the settings.",
+        ),
+        ("events", "Weekly events", "Events start every Monday."),
+    ]);
+    let raw = SearchOptions::default().with_threshold(None);
+    let ids = |q: &str, options: &SearchOptions| -> Vec<String> {
+        kb.search_with(q, options)
+            .expect("search")
+            .into_iter()
+            .map(|s| s.id)
+            .collect()
+    };
+    // "err" is no indexed word: only its completion "error" finds the article
+    assert_eq!(ids("err", &raw).first().map(String::as_str), Some("errors"));
+    let mut exact = raw.clone();
+    exact.typo_tolerance = false;
+    assert!(ids("err", &exact).is_empty());
+    // a cut that begins no indexed word finds nothing
+    assert_eq!(ids("zzz", &raw), Vec::<String>::new());
+    // "accs": the plural of the abbreviation "acc"
+    assert_eq!(ids("two accs", &raw).first().map(String::as_str), Some("accounts"));
+}
