@@ -145,8 +145,8 @@ impl Clauses {
     }
 }
 
-/// In the unsure band, an article among the first three is shown when its confidence is at
-/// least this share of the show threshold.
+/// In the sure and unsure bands, an article among the first three (after the first) is shown
+/// when its confidence is at least this share of the show threshold.
 const UNSURE_SHARE: f32 = 0.5;
 
 /// A topical word of the query, weighted by its rarity in the knowledge base and by its

@@ -219,5 +219,8 @@ fn cut_words_are_completed_and_plural_abbreviations_expanded() {
     // a cut that begins no indexed word finds nothing
     assert_eq!(ids("zzz", &raw), Vec::<String>::new());
     // "accs": the plural of the abbreviation "acc"
-    assert_eq!(ids("two accs", &raw).first().map(String::as_str), Some("accounts"));
+    assert_eq!(
+        ids("two accs", &raw).first().map(String::as_str),
+        Some("accounts")
+    );
 }
