@@ -99,6 +99,9 @@ pub struct App {
     /// The admin listener and its routes, when `server.admin_listen` is set.
     admin: Option<(TcpListener, axum::Router)>,
     readiness: Readiness,
+    /// The knowledge base the embedded agent answers from (reloaded on SIGHUP and when its
+    /// folder changes).
+    kb: flexcord_kb::KnowledgeBase,
 }
 
 impl App {
@@ -133,8 +136,9 @@ impl App {
             config.bot.rasa_url.as_ref().map(url::Url::as_str),
         )
         .map_err(|e| StartError::Config(format!("bot: {e}")))?;
-        let agent = flexcord_kb::build_agent(&flexcord_kb::AgentConfig::new(agent_mode), kb)
-            .map_err(StartError::Kb)?;
+        let agent =
+            flexcord_kb::build_agent(&flexcord_kb::AgentConfig::new(agent_mode), kb.clone())
+                .map_err(StartError::Kb)?;
         let app_id = Id::new_checked(config.discord.application_id)
             .ok_or_else(|| StartError::Config("discord.application_id must not be 0".into()))?;
         let http = Arc::new(http_client(&config.discord));
@@ -190,6 +194,7 @@ impl App {
             listener,
             admin,
             readiness,
+            kb,
         })
     }
 
@@ -257,6 +262,7 @@ impl App {
             listener,
             admin,
             readiness,
+            kb,
             ..
         } = self;
         let grace = config.server.shutdown_grace;
@@ -306,6 +312,7 @@ impl App {
             std::time::Duration::from_secs(1),
             shutdown.clone(),
         ));
+        let kb_reloads = crate::kb_reload::spawn(kb, &config.kb, &shutdown);
         let discord = config.discord.clone();
         let shard_stop = shutdown.clone();
         let shards = tokio::spawn(async move {
@@ -322,6 +329,7 @@ impl App {
             ("outbox", outbox),
             ("timers", timers),
             ("metrics", metrics),
+            ("knowledge base reloads", kb_reloads),
         ]
         .into_iter()
         .chain(admin_server.map(|task| ("admin server", task)))

@@ -342,6 +342,10 @@ impl Engine {
         &self.articles
     }
 
+    pub(crate) fn lexicon(&self) -> &Lexicon {
+        &self.lexicon
+    }
+
     fn idf(&self, df: u64) -> f32 {
         #[allow(clippy::cast_precision_loss)]
         let (n, df) = (self.num_docs as f32, df as f32);
