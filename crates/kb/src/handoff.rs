@@ -95,6 +95,10 @@ static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| {
             re(
                 r"\bget\s+(?:a|an)\s+(?:real\s+|live\s+|actual\s+)?(?:human|person|agent)(?:$|\s+(?:on|here|in here|to|please|pls|plz|now|asap|already))",
             ),
+            // "I need someone to lock my account now": an urgent action only staff can take
+            re(
+                r"\b(?:need|needs|want)\s+(?:someone|somebody|a person|one of you|one of your people|anyone)(?:\s+(?:from|on|at)\s+(?:your|the)\s+(?:team|staff|support|end|side))?\s+to\s+(?:lock|freeze|block|secure|suspend|stop|check|fix|look at|look into|call|contact|reset|restore|recover|refund|reverse|cancel|delete|unlock|unban|handle|sort out|shut down|take down|kick)\b(?:\s+\w+){0,6}?\s+(?:now|right now|immediately|asap|urgently|right away|at once|today)\b",
+            ),
             // "need an agent asap", "need a human now": no subject, but urgent
             re(
                 r"\b(?:need|needs|want|get)\s+(?:a|an|some|your)\s+(?:real\s+|live\s+|actual\s+)?(?:human|person|agent|representative|staff member|admin|mod|gm)\s+(?:asap|now|right now|immediately|urgently|urgent|fast|quick|quickly|here now|on this)\b",
@@ -351,6 +355,14 @@ mod tests {
         ("can a critter help me in raids", false),
         ("how do I speak to someone in my raid group", false),
         ("I got help from a friend to evolve my critter", false),
+        (
+            "someone changed my email, i need somebody to freeze my account right now",
+            true,
+        ),
+        ("need one of you to reverse this charge today", true),
+        ("i need someone to raid with right now", false),
+        ("i need someone to trade with today", false),
+        ("how do i lock my account if my phone is stolen", false),
     ];
 
     const VI: &[(&str, bool)] = &[
