@@ -20,7 +20,7 @@ use crate::model;
 use crate::search::SearchOptions;
 
 /// Number of features.
-pub(crate) const N: usize = 15;
+pub(crate) const N: usize = 16;
 
 /// The features, in order.
 pub const FEATURES: [&str; N] = [
@@ -39,6 +39,7 @@ pub const FEATURES: [&str; N] = [
     "vietnamese",
     "compounds",
     "unknown_salient",
+    "offtopic",
 ];
 
 /// What showing articles to a message that no article answers costs, relative to showing
@@ -87,6 +88,7 @@ pub(crate) fn features(r: &Ranking, i: usize) -> [f32; N] {
         flag(r.language == Language::Vietnamese),
         c.pairs,
         r.unknown_salient,
+        r.offtopic,
     ]
 }
 

@@ -145,6 +145,18 @@ impl Clauses {
     }
 }
 
+/// Words of everyday talk that no help center is about (`training/offtopic.txt`, folded and
+/// stemmed, function words left out).
+static OFFTOPIC: std::sync::LazyLock<HashSet<String>> = std::sync::LazyLock::new(|| {
+    include_str!("../training/offtopic.txt")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .flat_map(text::words)
+        .filter(|w| !text::is_stop(&w.folded))
+        .map(|w| w.stem)
+        .collect()
+});
+
 /// In the sure and unsure bands, an article among the first three (after the first) is shown
 /// when its confidence is at least this share of the show threshold.
 const UNSURE_SHARE: f32 = 0.5;
@@ -163,6 +175,8 @@ struct Concept {
     asked: bool,
     /// A pair of neighbouring Vietnamese syllables (a compound).
     pair: bool,
+    /// A word of everyday talk that no help center is about ([`OFFTOPIC`]).
+    offtopic: bool,
 }
 
 /// How one hit covers the query (see [`Engine::coverage`]).
@@ -214,6 +228,9 @@ pub(crate) struct Ranking {
     /// base (no term, correction or synonym): typically the name of another product ("my
     /// <other game> account got banned").
     pub(crate) unknown_salient: f32,
+    /// Share of the topical words' weight in words of everyday talk ([`OFFTOPIC`]) that the
+    /// knowledge base does not know ("weather", "recipe", another app's name).
+    pub(crate) offtopic: f32,
     query: Option<BooleanQuery>,
 }
 
@@ -459,6 +476,7 @@ impl Engine {
             concepts: 0,
             unknown: 0.0,
             unknown_salient: 0.0,
+            offtopic: 0.0,
             query: None,
         };
         let words = parsed.words;
@@ -499,6 +517,15 @@ impl Engine {
                 0.0
             }
         };
+        let offtopic = {
+            let all: f32 = concepts[..topical].iter().map(|c| c.weight).sum();
+            let off: f32 = concepts[..topical]
+                .iter()
+                .filter(|c| c.offtopic && !c.known)
+                .map(|c| c.weight)
+                .sum();
+            if all > 0.0 { off / all } else { 0.0 }
+        };
         let query = BooleanQuery::new(clauses.clauses);
         let limit = opts.candidates.max(opts.limit);
         let top = self
@@ -511,6 +538,7 @@ impl Engine {
             concepts: topical,
             unknown,
             unknown_salient,
+            offtopic,
             query: Some(query),
         })
     }
@@ -694,6 +722,7 @@ impl Engine {
                 known,
                 asked: sentence >= query::ASKING,
                 pair: false,
+                offtopic: OFFTOPIC.contains(w.stem.as_str()),
             });
         }
         Ok((concepts, concept_of_word))
@@ -741,6 +770,7 @@ impl Engine {
                 known: true,
                 asked: pair[0].weight >= query::ASKING && pair[1].weight >= query::ASKING,
                 pair: true,
+                offtopic: false,
             });
         }
     }
@@ -1035,6 +1065,21 @@ mod tests {
         assert_eq!(text::edit_distance("teh", "the"), 1);
         assert_eq!(text::edit_distance("abc", "abc"), 0);
         assert_eq!(text::edit_distance("", "ab"), 2);
+    }
+
+    #[test]
+    fn everyday_words_the_knowledge_base_does_not_know_are_off_topic() {
+        let kb = crate::KnowledgeBase::sample().expect("sample");
+        let options = SearchOptions::default().with_threshold(None);
+        let off = kb
+            .rank("will it snow, should i bring an umbrella", &options)
+            .expect("rank");
+        assert!(off.offtopic > 0.5, "{}", off.offtopic);
+        let on = kb
+            .rank("the reset email for my password never came", &options)
+            .expect("rank");
+        assert!(on.offtopic < f32::EPSILON, "{}", on.offtopic);
+        assert!(!OFFTOPIC.contains("the") && OFFTOPIC.contains("umbrella"));
     }
 
     #[test]
