@@ -373,15 +373,17 @@ impl Engine {
         Ok(self.searcher.doc_freq(term)?)
     }
 
-    /// Terms of the knowledge base close to an unknown word: the word with a dropped final
-    /// `g` put back ("crashin"), else the terms one edit away (two for long words).
-    fn corrections(&self, word: &Word) -> Result<Vec<String>, Error> {
+    /// Terms of the knowledge base close to an unknown word of five letters or more: the word
+    /// with a dropped final `g` put back ("crashin"), else the terms one edit away (two for
+    /// long words). In an English message, a word of three or four letters is completed
+    /// instead ([`Self::completions`]); Vietnamese syllables are whole words, never cut.
+    fn corrections(&self, word: &Word, language: Language) -> Result<Vec<String>, Error> {
         let stem = word.stem.as_str();
         let len = stem.chars().count();
         if !stem.chars().all(|c| c.is_ascii_alphabetic()) {
             return Ok(Vec::new());
         }
-        if (3..5).contains(&len) {
+        if (3..5).contains(&len) && language == Language::English {
             return self.completions(stem);
         }
         if len < 5 {
@@ -489,7 +491,7 @@ impl Engine {
             .map(|w| text::is_stop(&w.word.folded))
             .collect();
         let (mut concepts, concept_of_word) =
-            self.word_concepts(&words, &stop, opts, &mut clauses)?;
+            self.word_concepts(&words, &stop, language, opts, &mut clauses)?;
         let topical = concepts.len();
         self.add_bigrams(&words, &stop, &mut clauses);
         if opts.synonyms {
@@ -652,6 +654,7 @@ impl Engine {
         &self,
         words: &[QueryWord],
         stop: &[bool],
+        language: Language,
         opts: &SearchOptions,
         clauses: &mut Clauses,
     ) -> Result<(Vec<Concept>, Vec<Option<usize>>), Error> {
@@ -706,7 +709,7 @@ impl Engine {
             }
             let mut known = df > 0;
             if df == 0 && opts.typo_tolerance {
-                for fix in self.corrections(w)? {
+                for fix in self.corrections(w, language)? {
                     clauses.add_stem(f, &fix, boost::FUZZY * sentence);
                     alts.push(Alt::stem(f, &fix, credit::FUZZY, true));
                     known = true;

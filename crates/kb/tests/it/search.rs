@@ -216,6 +216,9 @@ fn cut_words_are_completed_and_plural_abbreviations_expanded() {
     let mut exact = raw.clone();
     exact.typo_tolerance = false;
     assert!(ids("err", &exact).is_empty());
+    // Vietnamese syllables are whole words: never completed
+    let vietnamese = raw.clone().with_language(Some(Language::Vietnamese));
+    assert!(ids("err", &vietnamese).is_empty());
     // a cut that begins no indexed word finds nothing
     assert_eq!(ids("zzz", &raw), Vec::<String>::new());
     // "accs": the plural of the abbreviation "acc"
