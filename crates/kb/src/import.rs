@@ -134,8 +134,16 @@ fn markdown(article: &ZendeskArticle, id: &str, title: &str, language: Language)
     )
 }
 
-/// Converts a Zendesk Help Center articles export (JSON text) into Markdown articles in `dir`
-/// (created if missing); see the [module documentation](self).
+/// Converts a Zendesk Help Center articles export (JSON text: the list-articles API's
+/// `{"articles": [...]}`, an array of such pages, or an array of articles) into Markdown
+/// articles in `dir` (created if missing).
+///
+/// Bodies go from HTML to Markdown (headings, lists, tables, images, links), `label_names`
+/// become tags, `html_url` the address, and the locale `lang` (`en-*`, `vi-*`; other locales
+/// are skipped and reported). Drafts are skipped, and a file imported earlier for an article
+/// now in draft is removed. Each article is written to `zendesk-<id>.md` (`zendesk-<id>-vi.md`
+/// for a Vietnamese translation), so importing again updates the same files and never
+/// duplicates them; a file whose text would not change is not written.
 ///
 /// ```
 /// let dir = tempfile::tempdir()?;
