@@ -126,6 +126,31 @@ fn no_evaluation_query_text_in_the_crate() {
             }
         }
     }
+    // nor may a written message of four words or more be part of an evaluation query (a
+    // shortened copy)
+    let data = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let evaluation: Vec<String> = queries.iter().map(|q| squash(&q.q)).collect();
+    for file in [
+        "training/retrieval.jsonl",
+        "training/handoff_dev.jsonl",
+        "tests/fixtures/extra_queries.jsonl",
+    ] {
+        for q in load_queries(&data.join(file)).expect("our queries") {
+            let line = squash(&q.q);
+            if line.split(' ').count() >= 4 && evaluation.iter().any(|e| e.contains(&line)) {
+                found.push(format!("{file}: {:?} is part of an evaluation query", q.q));
+            }
+        }
+    }
+    for file in ["training/handoff.tsv", "training/offtopic.txt"] {
+        let text = std::fs::read_to_string(data.join(file)).expect("training file");
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let line = squash(line.rsplit('\t').next().unwrap_or_default());
+            if line.split(' ').count() >= 4 && evaluation.iter().any(|e| e.contains(&line)) {
+                found.push(format!("{file}: {line:?} is part of an evaluation query"));
+            }
+        }
+    }
     assert!(
         found.is_empty(),
         "evaluation queries copied into the crate:\n{}",
