@@ -434,7 +434,7 @@ impl Engine {
             .collect())
     }
 
-    /// Chat shortens words by cutting them ("err", "info", "diff"): the most frequent term of
+    /// Chat shortens words by cutting them ("prob", "diff", "config"): the most frequent term of
     /// the knowledge base that a short unknown word begins, at least two letters longer and at
     /// most three times as long.
     fn completions(&self, stem: &str) -> Result<Vec<String>, Error> {

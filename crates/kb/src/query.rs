@@ -217,7 +217,7 @@ fn normalise(words: Vec<Word>, lexicon: &Lexicon, language: Language) -> Vec<Wor
             Some(squeezed) => text::words(&squeezed).into_iter().next().unwrap_or(word),
             None => word,
         };
-        // the plural of an abbreviation ("accs", "pwds")
+        // the plural of an abbreviation ("pwds", "msgs")
         let plural = word
             .folded
             .strip_suffix('s')
@@ -306,9 +306,9 @@ mod tests {
         let words: Vec<String> = vi.words.iter().map(|w| w.word.exact.clone()).collect();
         assert_eq!(words, ["không", "vao", "được", "game"]);
         // plurals of abbreviations of three letters or more; "us" is not "u" + s
-        let plural = parse("two accs and my msgs", &lexicon, Some(Language::English));
+        let plural = parse("two pwds and my accts", &lexicon, Some(Language::English));
         let words: Vec<String> = folded(&plural).into_iter().map(|w| w.0).collect();
-        assert_eq!(words, ["two", "account", "and", "my", "messages"]);
+        assert_eq!(words, ["two", "password", "and", "my", "account"]);
         let us = parse("help us", &lexicon, Some(Language::English));
         assert_eq!(us.words[1].word.folded, "us");
         assert_eq!(squeeze("sooo").as_deref(), Some("so"));
