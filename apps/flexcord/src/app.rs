@@ -99,6 +99,9 @@ pub struct App {
     /// The admin listener and its routes, when `server.admin_listen` is set.
     admin: Option<(TcpListener, axum::Router)>,
     readiness: Readiness,
+    /// The knowledge base the embedded agent answers from (reloaded on SIGHUP and when its
+    /// folder changes).
+    kb: flexcord_kb::KnowledgeBase,
 }
 
 impl App {
@@ -133,8 +136,9 @@ impl App {
             config.bot.rasa_url.as_ref().map(url::Url::as_str),
         )
         .map_err(|e| StartError::Config(format!("bot: {e}")))?;
-        let agent = flexcord_kb::build_agent(&flexcord_kb::AgentConfig::new(agent_mode), kb)
-            .map_err(StartError::Kb)?;
+        let agent =
+            flexcord_kb::build_agent(&flexcord_kb::AgentConfig::new(agent_mode), kb.clone())
+                .map_err(StartError::Kb)?;
         let app_id = Id::new_checked(config.discord.application_id)
             .ok_or_else(|| StartError::Config("discord.application_id must not be 0".into()))?;
         let http = Arc::new(http_client(&config.discord));
@@ -201,6 +205,7 @@ impl App {
             listener,
             admin,
             readiness,
+            kb,
         })
     }
 
@@ -268,6 +273,7 @@ impl App {
             listener,
             admin,
             readiness,
+            kb,
             ..
         } = self;
         let grace = config.server.shutdown_grace;
@@ -318,6 +324,7 @@ impl App {
             shutdown.clone(),
         ));
         let feeds = feed_poller(&config, &engine).map(|p| tokio::spawn(p.run(shutdown.clone())));
+        let kb_reloads = crate::kb_reload::spawn(kb, &config.kb, &shutdown);
         let discord = config.discord.clone();
         let shard_stop = shutdown.clone();
         let shards = tokio::spawn(async move {
@@ -326,30 +333,19 @@ impl App {
         readiness.set(true);
         shutdown.cancelled().await;
         readiness.set(false);
-        let deadline = tokio::time::Instant::now() + grace;
-        let mut late = Vec::new();
-        for (name, task) in [
+        let tasks: Vec<(&'static str, tokio::task::JoinHandle<()>)> = [
             ("http server", server),
             ("discord shards", shards),
             ("outbox", outbox),
             ("timers", timers),
             ("metrics", metrics),
+            ("knowledge base reloads", kb_reloads),
         ]
         .into_iter()
         .chain(admin_server.map(|task| ("admin server", task)))
         .chain(feeds.map(|task| ("feeds", task)))
-        {
-            if tokio::time::timeout_at(deadline, task).await.is_ok() {
-                tracing::info!(what = name, "drained");
-            } else {
-                tracing::warn!(
-                    what = name,
-                    ?grace,
-                    "did not drain in time; stopping anyway"
-                );
-                late.push(name);
-            }
-        }
+        .collect();
+        let late = drain(tasks, grace).await;
         store.close().await;
         if late.is_empty() {
             Ok(())
@@ -357,6 +353,29 @@ impl App {
             Err(NotDrained(late))
         }
     }
+}
+
+/// Waits for each task until one deadline, `grace` from now; returns the names of those still
+/// busy at the deadline (they are dropped, which stops them).
+async fn drain(
+    tasks: Vec<(&'static str, tokio::task::JoinHandle<()>)>,
+    grace: std::time::Duration,
+) -> Vec<&'static str> {
+    let deadline = tokio::time::Instant::now() + grace;
+    let mut late = Vec::new();
+    for (name, task) in tasks {
+        if tokio::time::timeout_at(deadline, task).await.is_ok() {
+            tracing::info!(what = name, "drained");
+        } else {
+            tracing::warn!(
+                what = name,
+                ?grace,
+                "did not drain in time; stopping anyway"
+            );
+            late.push(name);
+        }
+    }
+    late
 }
 
 /// The public routes (webhooks, probes, the cases API and agent pages when embedded with a

@@ -131,6 +131,26 @@ pub enum KbCommand {
         #[arg(long, default_value_t = 5)]
         limit: usize,
     },
+    /// Convert an existing help center into a folder of Markdown articles (`kb.path`).
+    Import {
+        /// Where the articles come from.
+        #[command(subcommand)]
+        source: ImportSource,
+    },
+}
+
+/// `flexcord kb import ...`.
+#[derive(Debug, Subcommand)]
+pub enum ImportSource {
+    /// A Zendesk Help Center articles export (the list-articles JSON): drafts skipped, locales
+    /// mapped to `en`/`vi`, bodies from HTML to Markdown. Importing again updates the same
+    /// files (`zendesk-<id>.md`, `zendesk-<id>-vi.md`) and never duplicates them.
+    Zendesk {
+        /// The export (JSON).
+        export: PathBuf,
+        /// The articles folder to write (created if missing).
+        articles: PathBuf,
+    },
 }
 
 /// `flexcord cases ...`.
@@ -173,6 +193,16 @@ pub async fn execute(cli: Cli) -> ExitCode {
         Command::Kb {
             command: KbCommand::Search { ref query, limit },
         } => kb_search(&cli, &query.join(" "), limit),
+        Command::Kb {
+            command:
+                KbCommand::Import {
+                    source:
+                        ImportSource::Zendesk {
+                            ref export,
+                            ref articles,
+                        },
+                },
+        } => kb_import_zendesk(export, articles),
         Command::Healthcheck { ref url, timeout } => healthcheck(url, timeout).await,
         #[cfg(not(feature = "demo"))]
         Command::Demo { .. } => {
@@ -459,6 +489,30 @@ async fn healthcheck(url: &url::Url, timeout: std::time::Duration) -> ExitCode {
     }
 }
 
+fn kb_import_zendesk(export: &std::path::Path, articles: &std::path::Path) -> ExitCode {
+    let text = match std::fs::read_to_string(export) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", export.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    match flexcord_kb::import_zendesk(&text, articles) {
+        Ok(report) => {
+            println!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let cause = std::error::Error::source(&e).map(ToString::to_string);
+            eprintln!(
+                "error: {e}{}",
+                cause.map(|c| format!(": {c}")).unwrap_or_default()
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn kb_search(cli: &Cli, query: &str, limit: usize) -> ExitCode {
     // Only `kb.path` matters here: read it without demanding the rest of the configuration.
     let path = std::env::var("FLEXCORD_KB__PATH")
@@ -518,6 +572,24 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_kb_import() {
+        let import = parse(&["kb", "import", "zendesk", "export.json", "kb"]).unwrap();
+        match import.command {
+            Command::Kb {
+                command:
+                    KbCommand::Import {
+                        source: ImportSource::Zendesk { export, articles },
+                    },
+            } => {
+                assert_eq!(export, std::path::Path::new("export.json"));
+                assert_eq!(articles, std::path::Path::new("kb"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(&["kb", "import", "zendesk", "export.json"]).is_err());
     }
 
     #[test]

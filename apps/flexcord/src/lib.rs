@@ -20,6 +20,7 @@ pub mod deliver;
 pub mod demo;
 pub mod discord;
 pub mod driver;
+pub mod kb_reload;
 pub mod media;
 pub mod outbox;
 pub mod secret;

@@ -20,7 +20,7 @@ use crate::model;
 use crate::search::SearchOptions;
 
 /// Number of features.
-pub(crate) const N: usize = 14;
+pub(crate) const N: usize = 16;
 
 /// The features, in order.
 pub const FEATURES: [&str; N] = [
@@ -38,6 +38,8 @@ pub const FEATURES: [&str; N] = [
     "typo_only",
     "vietnamese",
     "compounds",
+    "unknown_salient",
+    "offtopic",
 ];
 
 /// What showing articles to a message that no article answers costs, relative to showing
@@ -85,7 +87,25 @@ pub(crate) fn features(r: &Ranking, i: usize) -> [f32; N] {
         c.fuzzy,
         flag(r.language == Language::Vietnamese),
         c.pairs,
+        r.unknown_salient,
+        r.offtopic,
     ]
+}
+
+/// The features of the first three ranked articles of a message (article id, features in the
+/// order of [`FEATURES`]), as the shipped model reads them: for looking into a fit.
+///
+/// # Errors
+/// [`crate::ErrorKind::Index`] when the search fails.
+pub fn explain(kb: &KnowledgeBase, message: &str) -> Result<Vec<(String, Vec<f32>)>, Error> {
+    let ranking = kb.rank(message, &SearchOptions::default().with_threshold(None))?;
+    let ids = kb.ids_of(&ranking);
+    Ok(ids
+        .into_iter()
+        .take(TOP)
+        .enumerate()
+        .map(|(i, id)| (id, features(&ranking, i).to_vec()))
+        .collect())
 }
 
 /// The shipped model's probability for candidate `i` of a ranking.

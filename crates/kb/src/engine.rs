@@ -145,8 +145,20 @@ impl Clauses {
     }
 }
 
-/// In the unsure band, an article among the first three is shown when its confidence is at
-/// least this share of the show threshold.
+/// Words of everyday talk that no help center is about (`training/offtopic.txt`, folded and
+/// stemmed, function words left out).
+static OFFTOPIC: std::sync::LazyLock<HashSet<String>> = std::sync::LazyLock::new(|| {
+    include_str!("../training/offtopic.txt")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .flat_map(text::words)
+        .filter(|w| !text::is_stop(&w.folded))
+        .map(|w| w.stem)
+        .collect()
+});
+
+/// In the sure and unsure bands, an article among the first three (after the first) is shown
+/// when its confidence is at least this share of the show threshold.
 const UNSURE_SHARE: f32 = 0.5;
 
 /// A topical word of the query, weighted by its rarity in the knowledge base and by its
@@ -163,6 +175,8 @@ struct Concept {
     asked: bool,
     /// A pair of neighbouring Vietnamese syllables (a compound).
     pair: bool,
+    /// A word of everyday talk that no help center is about ([`OFFTOPIC`]).
+    offtopic: bool,
 }
 
 /// How one hit covers the query (see [`Engine::coverage`]).
@@ -210,6 +224,13 @@ pub(crate) struct Ranking {
     pub(crate) concepts: usize,
     /// Share of the topical words the knowledge base knows nothing about.
     pub(crate) unknown: f32,
+    /// 1 when one of the (at most three) heaviest topical words is unknown to the knowledge
+    /// base (no term, correction or synonym): typically the name of another product ("my
+    /// <other game> account got banned").
+    pub(crate) unknown_salient: f32,
+    /// Share of the topical words' weight in words of everyday talk ([`OFFTOPIC`]) that the
+    /// knowledge base does not know ("weather", "recipe", another app's name).
+    pub(crate) offtopic: f32,
     query: Option<BooleanQuery>,
 }
 
@@ -338,6 +359,10 @@ impl Engine {
         &self.articles
     }
 
+    pub(crate) fn lexicon(&self) -> &Lexicon {
+        &self.lexicon
+    }
+
     fn idf(&self, df: u64) -> f32 {
         #[allow(clippy::cast_precision_loss)]
         let (n, df) = (self.num_docs as f32, df as f32);
@@ -348,12 +373,20 @@ impl Engine {
         Ok(self.searcher.doc_freq(term)?)
     }
 
-    /// Terms of the knowledge base close to an unknown word: the word with a dropped final
-    /// `g` put back ("crashin"), else the terms one edit away (two for long words).
-    fn corrections(&self, word: &Word) -> Result<Vec<String>, Error> {
+    /// Terms of the knowledge base close to an unknown word of five letters or more: the word
+    /// with a dropped final `g` put back ("crashin"), else the terms one edit away (two for
+    /// long words). In an English message, a word of three or four letters is completed
+    /// instead ([`Self::completions`]); Vietnamese syllables are whole words, never cut.
+    fn corrections(&self, word: &Word, language: Language) -> Result<Vec<String>, Error> {
         let stem = word.stem.as_str();
         let len = stem.chars().count();
-        if len < 5 || !stem.chars().all(|c| c.is_ascii_alphabetic()) {
+        if !stem.chars().all(|c| c.is_ascii_alphabetic()) {
+            return Ok(Vec::new());
+        }
+        if (3..5).contains(&len) && language == Language::English {
+            return self.completions(stem);
+        }
+        if len < 5 {
             return Ok(Vec::new());
         }
         if word.folded.ends_with("in") {
@@ -401,6 +434,39 @@ impl Engine {
             .collect())
     }
 
+    /// Chat shortens words by cutting them ("prob", "diff", "config"): the most frequent term of
+    /// the knowledge base that a short unknown word begins, at least two letters longer and at
+    /// most three times as long.
+    fn completions(&self, stem: &str) -> Result<Vec<String>, Error> {
+        let len = stem.len();
+        let mut found: HashMap<String, u32> = HashMap::new();
+        for segment in self.searcher.segment_readers() {
+            let inverted = segment.inverted_index(self.fields.all)?;
+            let mut stream = inverted
+                .terms()
+                .range()
+                .ge(stem.as_bytes())
+                .into_stream()
+                .map_err(|e| Error::with_source(crate::error::ErrorKind::Index, e))?;
+            while stream.advance() {
+                let key = stream.key();
+                if !key.starts_with(stem.as_bytes()) {
+                    break;
+                }
+                if key.len() < len + 2 || key.len() > len * 3 {
+                    continue;
+                }
+                if let Ok(term) = std::str::from_utf8(key) {
+                    *found.entry(term.to_owned()).or_insert(0) += stream.value().doc_freq;
+                }
+            }
+        }
+        let best = found
+            .into_iter()
+            .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)));
+        Ok(best.map(|b| vec![b.0]).unwrap_or_default())
+    }
+
     /// Ranks the articles for a message: candidates best first, with the signals the
     /// confidence model reads. Nothing is filtered.
     pub(crate) fn rank(&self, message: &str, opts: &SearchOptions) -> Result<Ranking, Error> {
@@ -411,6 +477,8 @@ impl Engine {
             language,
             concepts: 0,
             unknown: 0.0,
+            unknown_salient: 0.0,
+            offtopic: 0.0,
             query: None,
         };
         let words = parsed.words;
@@ -423,7 +491,7 @@ impl Engine {
             .map(|w| text::is_stop(&w.word.folded))
             .collect();
         let (mut concepts, concept_of_word) =
-            self.word_concepts(&words, &stop, opts, &mut clauses)?;
+            self.word_concepts(&words, &stop, language, opts, &mut clauses)?;
         let topical = concepts.len();
         self.add_bigrams(&words, &stop, &mut clauses);
         if opts.synonyms {
@@ -441,6 +509,25 @@ impl Engine {
         } else {
             concepts[..topical].iter().filter(|c| !c.known).count() as f32 / topical as f32
         };
+        let unknown_salient = {
+            let mut heaviest: Vec<&Concept> =
+                concepts[..topical].iter().filter(|c| !c.generic).collect();
+            heaviest.sort_by(|a, b| b.weight.total_cmp(&a.weight));
+            if heaviest.iter().take(3).any(|c| !c.known) {
+                1.0
+            } else {
+                0.0
+            }
+        };
+        let offtopic = {
+            let all: f32 = concepts[..topical].iter().map(|c| c.weight).sum();
+            let off: f32 = concepts[..topical]
+                .iter()
+                .filter(|c| c.offtopic && !c.known)
+                .map(|c| c.weight)
+                .sum();
+            if all > 0.0 { off / all } else { 0.0 }
+        };
         let query = BooleanQuery::new(clauses.clauses);
         let limit = opts.candidates.max(opts.limit);
         let top = self
@@ -452,6 +539,8 @@ impl Engine {
             language,
             concepts: topical,
             unknown,
+            unknown_salient,
+            offtopic,
             query: Some(query),
         })
     }
@@ -483,11 +572,17 @@ impl Engine {
         let picked: Vec<(usize, f32)> = match (opts.threshold, band) {
             (None, _) => p.iter().copied().enumerate().take(opts.limit).collect(),
             (Some(_), Confidence::Unknown) => Vec::new(),
+            // the answer, then the other plausible articles of the first three (as in the
+            // unsure band: a close second is often the one), then any other confident one
             (Some(show), Confidence::Sure) => p
                 .iter()
                 .copied()
                 .enumerate()
-                .filter(|&(i, pi)| i == 0 || (pi >= show && floor(i)))
+                .filter(|&(i, pi)| {
+                    i == 0
+                        || (floor(i)
+                            && (pi >= show || (i < confidence::TOP && pi >= show * UNSURE_SHARE)))
+                })
                 .take(opts.limit)
                 .collect(),
             (Some(show), Confidence::Unsure) => p
@@ -559,6 +654,7 @@ impl Engine {
         &self,
         words: &[QueryWord],
         stop: &[bool],
+        language: Language,
         opts: &SearchOptions,
         clauses: &mut Clauses,
     ) -> Result<(Vec<Concept>, Vec<Option<usize>>), Error> {
@@ -613,7 +709,7 @@ impl Engine {
             }
             let mut known = df > 0;
             if df == 0 && opts.typo_tolerance {
-                for fix in self.corrections(w)? {
+                for fix in self.corrections(w, language)? {
                     clauses.add_stem(f, &fix, boost::FUZZY * sentence);
                     alts.push(Alt::stem(f, &fix, credit::FUZZY, true));
                     known = true;
@@ -629,6 +725,7 @@ impl Engine {
                 known,
                 asked: sentence >= query::ASKING,
                 pair: false,
+                offtopic: OFFTOPIC.contains(w.stem.as_str()),
             });
         }
         Ok((concepts, concept_of_word))
@@ -676,6 +773,7 @@ impl Engine {
                 known: true,
                 asked: pair[0].weight >= query::ASKING && pair[1].weight >= query::ASKING,
                 pair: true,
+                offtopic: false,
             });
         }
     }
@@ -970,6 +1068,21 @@ mod tests {
         assert_eq!(text::edit_distance("teh", "the"), 1);
         assert_eq!(text::edit_distance("abc", "abc"), 0);
         assert_eq!(text::edit_distance("", "ab"), 2);
+    }
+
+    #[test]
+    fn everyday_words_the_knowledge_base_does_not_know_are_off_topic() {
+        let kb = crate::KnowledgeBase::sample().expect("sample");
+        let options = SearchOptions::default().with_threshold(None);
+        let off = kb
+            .rank("will it snow, should i bring an umbrella", &options)
+            .expect("rank");
+        assert!(off.offtopic > 0.5, "{}", off.offtopic);
+        let on = kb
+            .rank("the reset email for my password never came", &options)
+            .expect("rank");
+        assert!(on.offtopic < f32::EPSILON, "{}", on.offtopic);
+        assert!(!OFFTOPIC.contains("the") && OFFTOPIC.contains("umbrella"));
     }
 
     #[test]

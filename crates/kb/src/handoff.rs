@@ -95,6 +95,14 @@ static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| {
             re(
                 r"\bget\s+(?:a|an)\s+(?:real\s+|live\s+|actual\s+)?(?:human|person|agent)(?:$|\s+(?:on|here|in here|to|please|pls|plz|now|asap|already))",
             ),
+            // "I need someone to lock my account now": an urgent action only staff can take
+            re(
+                r"\b(?:need|needs|want)\s+(?:someone|somebody|a person|one of you|one of your people|anyone)(?:\s+(?:from|on|at)\s+(?:your|the)\s+(?:team|staff|support|end|side))?\s+to\s+(?:lock|freeze|block|secure|suspend|stop|check|fix|look at|look into|call|contact|reset|restore|recover|refund|reverse|cancel|delete|unlock|unban|handle|sort out|shut down|take down|kick)\b(?:\s+\w+){0,6}?\s+(?:now|right now|immediately|asap|urgently|right away|at once|today)\b",
+            ),
+            // "need an agent asap", "need a human now": no subject, but urgent
+            re(
+                r"\b(?:need|needs|want|get)\s+(?:a|an|some|your)\s+(?:real\s+|live\s+|actual\s+)?(?:human|person|agent|representative|staff member|admin|mod|gm)\s+(?:asap|now|right now|immediately|urgently|urgent|fast|quick|quickly|here now|on this)\b",
+            ),
             re(
                 r"\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:the\s+|your\s+)?(?:support|support team|helpdesk|help desk)\b",
             ),
@@ -135,6 +143,20 @@ static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| {
             ),
             re(
                 r"\b(?:speak|talk)\s+to\s+(?:your|a|the)\s+(?:boss|superior|manager|supervisor|higher up|higher ups)\b",
+            ),
+            // threats: a lawyer, a chargeback, public reviews, a regulator (the user wants a
+            // person to act, whatever the words)
+            re(
+                r"\b(?:my|our)\s+(?:lawyer|attorney|solicitor)s?\b|\b(?:legal action|small claims court|take you to court|see you in court|class action)\b",
+            ),
+            re(
+                r"\b(?:i will|i ll|ill|we will|we ll|going to|gonna|about to|will be|(?:i am|im|i m|were|we are) (?:filing|opening|doing|leaving|posting|calling|contacting|reporting|taking|starting|writing))\s+(?:\w+\s+){0,4}?(?:chargebacks?|charge back|lawsuit|sue|suing|1 star|one star|bad reviews?|negative reviews?|consumer protection|ftc|better business bureau|bbb|lawyer|attorney|the police)\b",
+            ),
+            re(
+                r"\b(?:unless|if nobody|if no one|if noone)\s+(?:someone|somebody|a person|a human|an agent|a real person|staff|support|you guys|your team)(?:\s+(?:real|actual|from support|from your team))?\s+(?:\w+\s+){0,2}?(?:replies|reply|responds|respond|answers|answer|calls|call|fixes|fix|contacts|contact|gets back|helps|help|looks)\b",
+            ),
+            re(
+                r"\b(?:se|sap|dang)\s+(?:kien|di kien|khoi kien|bao cong an|to cao|boc phot|danh gia 1 sao|danh gia mot sao)\b",
             ),
             re(r"\b(?:toi|minh|em|tui|tao)\s+(?:muon|can|se|phai)\s+khieu nai\b"),
             re(r"\b(?:bao|dua|chuyen)\s+(?:len|cho)\s+(?:cap tren|quan ly|sep)\b"),
@@ -333,6 +355,14 @@ mod tests {
         ("can a critter help me in raids", false),
         ("how do I speak to someone in my raid group", false),
         ("I got help from a friend to evolve my critter", false),
+        (
+            "someone changed my email, i need somebody to freeze my account right now",
+            true,
+        ),
+        ("need one of you to reverse this charge today", true),
+        ("i need someone to raid with right now", false),
+        ("i need someone to trade with today", false),
+        ("how do i lock my account if my phone is stolen", false),
     ];
 
     const VI: &[(&str, bool)] = &[

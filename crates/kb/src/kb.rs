@@ -228,25 +228,74 @@ impl KnowledgeBase {
         }
     }
 
-    /// Reads the folder again and swaps the new index in; searches in flight are not stopped.
-    /// A knowledge base without a folder keeps its articles (and reports them).
+    /// Reads the folder again and swaps the new index in; searches in flight are not stopped
+    /// (they finish on the old snapshot; a search sees the old or the new articles, never a
+    /// mix). As at start-up, a broken article is skipped and reported; but when the folder
+    /// yields no article at all, the previous articles keep serving ([`Reload::swapped`] is
+    /// `false`). A knowledge base without a folder keeps its articles.
+    ///
+    /// Logs what changed and counts the reload in the metric `flexcord_kb_reloads_total`
+    /// (label `outcome`: `swapped`, `kept` or `failed`); the gauge `flexcord_kb_articles` is
+    /// the number of articles served.
     ///
     /// # Errors
     /// [`ErrorKind::Read`] when the folder cannot be listed (the old index stays in place);
     /// [`ErrorKind::Index`] when the index cannot be built.
-    pub fn reload(&self) -> Result<LoadReport, Error> {
+    pub fn reload(&self) -> Result<Reload, Error> {
         let Source::Folder(dir) = &self.inner.source else {
-            return Ok(LoadReport {
-                loaded: self.len(),
-                problems: Vec::new(),
+            return Ok(Reload {
+                report: LoadReport {
+                    loaded: self.len(),
+                    problems: Vec::new(),
+                },
+                ..Reload::default()
             });
         };
+        let outcome = self.reload_folder(dir);
+        let label = match &outcome {
+            Ok(r) if r.swapped => "swapped",
+            Ok(_) => "kept",
+            Err(_) => "failed",
+        };
+        metrics::counter!("flexcord_kb_reloads_total", "outcome" => label).increment(1);
+        #[allow(clippy::cast_precision_loss)]
+        metrics::gauge!("flexcord_kb_articles").set(self.len() as f64);
+        if let Err(e) = &outcome {
+            tracing::warn!(folder = %dir.display(), error = %e, "knowledge base reload failed; the previous articles stay");
+        }
+        outcome
+    }
+
+    fn reload_folder(&self, dir: &Path) -> Result<Reload, Error> {
         let (articles, lexicon, report) = load_folder(dir)?;
         log_report(dir, &report);
+        let old = self.inner.engine.load_full();
+        let mut reload = Reload::between(old.articles(), &articles);
+        reload.lexicon_changed = old.lexicon() != &lexicon;
+        if articles.is_empty() {
+            tracing::warn!(
+                folder = %dir.display(),
+                serving = old.articles().len(),
+                "knowledge base reload found no article; the previous articles stay"
+            );
+            reload.report = report;
+            return Ok(reload);
+        }
         let engine = Engine::build(articles, lexicon)?;
         self.inner.engine.store(Arc::new(engine));
-        tracing::info!(folder = %dir.display(), articles = report.loaded, "knowledge base reloaded");
-        Ok(report)
+        reload.swapped = true;
+        reload.report = report;
+        tracing::info!(
+            folder = %dir.display(),
+            articles = reload.report.loaded,
+            added = reload.added.len(),
+            removed = reload.removed.len(),
+            changed = reload.changed.len(),
+            lexicon_changed = reload.lexicon_changed,
+            skipped = reload.report.problems.iter().filter(|p| p.skipped).count(),
+            "knowledge base reloaded: {reload}"
+        );
+        Ok(reload)
     }
 
     /// Polls the folder every `interval` and reloads once a change has settled (no further
@@ -281,15 +330,103 @@ impl KnowledgeBase {
                 if pending {
                     pending = false;
                     let kb = kb.clone();
-                    match tokio::task::spawn_blocking(move || kb.reload()).await {
-                        Ok(Ok(_)) => {}
-                        Ok(Err(e)) => tracing::warn!(error = %e, "knowledge base reload failed; the previous articles stay"),
-                        Err(e) => tracing::warn!(error = %e, "knowledge base reload task failed"),
+                    // the reload logs what changed, or why it kept the old articles
+                    if let Err(e) = tokio::task::spawn_blocking(move || kb.reload()).await {
+                        tracing::warn!(error = %e, "knowledge base reload task failed");
                     }
                 }
             }
         });
         Ok(Watcher { task })
+    }
+}
+
+/// What a [`KnowledgeBase::reload`] did: what the load found and what changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Reload {
+    /// What the load found (articles loaded, files skipped and why).
+    pub report: LoadReport,
+    /// `true` when the new articles were swapped in; `false` when the folder yielded no
+    /// article (the previous ones keep serving) or the knowledge base has no folder.
+    pub swapped: bool,
+    /// Ids of the articles that are new, sorted.
+    pub added: Vec<String>,
+    /// Ids of the articles that are gone, sorted.
+    pub removed: Vec<String>,
+    /// Ids of the articles whose title, tags, language, address or text changed, sorted.
+    pub changed: Vec<String>,
+    /// The folder's `synonyms.yaml` changed (or appeared, or went away).
+    pub lexicon_changed: bool,
+}
+
+impl Reload {
+    fn between(old: &[Article], new: &[Article]) -> Self {
+        let old: std::collections::HashMap<&str, &Article> =
+            old.iter().map(|a| (a.id.as_str(), a)).collect();
+        let new_ids: std::collections::HashSet<&str> = new.iter().map(|a| a.id.as_str()).collect();
+        let mut reload = Self::default();
+        for article in new {
+            match old.get(article.id.as_str()) {
+                None => reload.added.push(article.id.clone()),
+                Some(before) if *before != article => reload.changed.push(article.id.clone()),
+                Some(_) => {}
+            }
+        }
+        reload.removed = old
+            .keys()
+            .filter(|id| !new_ids.contains(*id))
+            .map(|id| (*id).to_owned())
+            .collect();
+        reload.added.sort();
+        reload.removed.sort();
+        reload.changed.sort();
+        reload
+    }
+
+    /// `true` when no article and no synonym changed.
+    pub fn is_unchanged(&self) -> bool {
+        self.added.is_empty()
+            && self.removed.is_empty()
+            && self.changed.is_empty()
+            && !self.lexicon_changed
+    }
+}
+
+impl std::fmt::Display for Reload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let list = |ids: &[String]| {
+            let text = ids.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+            if ids.len() > 5 {
+                format!("{text} and {} more", ids.len() - 5)
+            } else {
+                text
+            }
+        };
+        if !self.swapped {
+            return write!(
+                f,
+                "kept the previous articles ({} found)",
+                self.report.loaded
+            );
+        }
+        write!(f, "{} articles", self.report.loaded)?;
+        for (what, ids) in [
+            ("added", &self.added),
+            ("removed", &self.removed),
+            ("changed", &self.changed),
+        ] {
+            if !ids.is_empty() {
+                write!(f, "; {what} {}", list(ids))?;
+            }
+        }
+        if self.lexicon_changed {
+            write!(f, "; synonyms changed")?;
+        }
+        if self.is_unchanged() {
+            write!(f, "; nothing changed")?;
+        }
+        Ok(())
     }
 }
 

@@ -8,6 +8,7 @@ mod engine;
 mod error;
 pub mod eval;
 mod handoff;
+mod import;
 mod kb;
 mod lexicon;
 mod logistic;
@@ -25,7 +26,8 @@ pub use article::{Article, FileProblem, Language, LoadReport, load_dir, parse_ar
 pub use classifier::{HandoffCrossValidation, HandoffFigures};
 pub use error::{Error, ErrorKind};
 pub use handoff::{HandoffReason, detect_handoff, handoff_cross_validation};
-pub use kb::{KnowledgeBase, Watcher};
+pub use import::{ImportReport, import_zendesk};
+pub use kb::{KnowledgeBase, Reload, Watcher};
 pub use lexicon::{LEXICON_FILE, Lexicon};
 pub use rasa::{DEFAULT_TIMEOUT as RASA_DEFAULT_TIMEOUT, RasaButton, RasaClient, RasaMessage};
 pub use search::{

@@ -217,7 +217,13 @@ fn normalise(words: Vec<Word>, lexicon: &Lexicon, language: Language) -> Vec<Wor
             Some(squeezed) => text::words(&squeezed).into_iter().next().unwrap_or(word),
             None => word,
         };
-        match lexicon.abbreviation(&word.folded, language) {
+        // the plural of an abbreviation ("pwds", "msgs")
+        let plural = word
+            .folded
+            .strip_suffix('s')
+            .filter(|singular| singular.len() >= 3)
+            .and_then(|singular| lexicon.abbreviation(singular, language));
+        match lexicon.abbreviation(&word.folded, language).or(plural) {
             Some(long) => out.extend(long.iter().cloned()),
             None => out.push(word),
         }
@@ -299,6 +305,12 @@ mod tests {
         assert_eq!(vi.language, Language::Vietnamese);
         let words: Vec<String> = vi.words.iter().map(|w| w.word.exact.clone()).collect();
         assert_eq!(words, ["không", "vao", "được", "game"]);
+        // plurals of abbreviations of three letters or more; "us" is not "u" + s
+        let plural = parse("two pwds and my accts", &lexicon, Some(Language::English));
+        let words: Vec<String> = folded(&plural).into_iter().map(|w| w.0).collect();
+        assert_eq!(words, ["two", "password", "and", "my", "account"]);
+        let us = parse("help us", &lexicon, Some(Language::English));
+        assert_eq!(us.words[1].word.folded, "us");
         assert_eq!(squeeze("sooo").as_deref(), Some("so"));
         assert_eq!(squeeze("too"), None);
         assert_eq!(squeeze("1000"), None);

@@ -56,6 +56,7 @@ pub const KEYS: &[(&str, &str, Option<&str>)] = &[
     ("bot", "identity", Some("flexcord-bot")),
     ("bot", "webhook_secret", None),
     ("kb", "path", None),
+    ("kb", "watch_interval", Some("2s")),
     ("cases", "backend", Some("embedded")),
     ("cases", "store_url", None),
     ("cases", "url", None),

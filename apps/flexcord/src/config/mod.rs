@@ -234,6 +234,9 @@ pub struct BotConfig {
 pub struct KbConfig {
     /// Folder of articles; `None` uses the sample built into the binary.
     pub path: Option<std::path::PathBuf>,
+    /// How often the folder is checked for changes (a change is loaded once it has settled
+    /// for one interval); `None` (`"0s"`) turns the watch off. SIGHUP reloads either way.
+    pub watch_interval: Option<std::time::Duration>,
 }
 
 /// `[cases]`: case management.

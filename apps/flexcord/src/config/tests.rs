@@ -33,6 +33,8 @@ fn minimal_file_gets_every_default() {
     assert_eq!(c.bot.route, BotRoute::Direct);
     assert_eq!(c.bot.mode, BotMode::Embedded);
     assert_eq!(c.bot.identity, "flexcord-bot");
+    assert_eq!(c.kb.path, None);
+    assert_eq!(c.kb.watch_interval, Some(Duration::from_secs(2)));
     assert_eq!(c.store.url, "sqlite://flexcord.db");
     assert_eq!(c.cases.store_url, "sqlite://flexcord.db");
     assert_eq!(c.cases.backend, CasesBackend::Embedded);
@@ -403,6 +405,14 @@ fn durations_hours_and_shards() {
     assert!(parse_duration("").is_err());
     assert!(parse_duration("-5s").is_err());
     assert!(parse_duration("99999999999999999999").is_err());
+    // kb.watch_interval: "0s" turns the watch off, a bad value is named
+    let off = Config::load(GOOD, env(&[("FLEXCORD_KB__WATCH_INTERVAL", "0s")])).expect("valid");
+    assert_eq!(off.kb.watch_interval, None);
+    let slow = Config::load(GOOD, env(&[("FLEXCORD_KB__WATCH_INTERVAL", "1m")])).expect("valid");
+    assert_eq!(slow.kb.watch_interval, Some(Duration::from_secs(60)));
+    let bad =
+        Config::load(GOOD, env(&[("FLEXCORD_KB__WATCH_INTERVAL", "often")])).expect_err("invalid");
+    assert!(bad.to_string().contains("kb.watch_interval"), "{bad}");
     assert_eq!("3 of 16".parse::<ShardSpec>().unwrap().ids(), 3..4);
     assert!(!"3 of 16".parse::<ShardSpec>().unwrap().receives_dms());
     assert!("0..17 of 16".parse::<ShardSpec>().is_err());

@@ -174,6 +174,10 @@ impl Config {
 
         // [kb]
         let kb_path = r.optional("kb", "path", |s| Ok(std::path::PathBuf::from(s)));
+        let kb_watch = r.required("kb", "watch_interval", |s| {
+            let d = parse_duration(s)?;
+            Ok((!d.is_zero()).then_some(d))
+        });
 
         // [cases]
         let backend = r.required(
@@ -328,7 +332,10 @@ impl Config {
                     identity: identity?,
                     webhook_secret,
                 },
-                kb: KbConfig { path: kb_path },
+                kb: KbConfig {
+                    path: kb_path,
+                    watch_interval: kb_watch?,
+                },
                 cases: CasesConfig {
                     backend: backend?,
                     store_url: cases_store_url.unwrap_or_else(|| store_url.clone()),

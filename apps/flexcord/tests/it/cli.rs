@@ -444,6 +444,55 @@ fn kb_search_uses_the_built_in_sample() {
 }
 
 #[test]
+fn kb_import_zendesk_writes_articles_that_kb_search_finds() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../crates/kb/tests/fixtures/zendesk_export.json");
+    let articles = dir.path().join("kb");
+    let args = [
+        "kb",
+        "import",
+        "zendesk",
+        export.to_str().unwrap(),
+        articles.to_str().unwrap(),
+    ];
+    let out = flexcord(dir.path(), &[], &args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("3 created, 0 updated, 0 unchanged, 0 removed, 2 skipped"),
+        "{text}"
+    );
+    let again = flexcord(dir.path(), &[], &args);
+    assert!(
+        String::from_utf8_lossy(&again.stdout).starts_with("0 created, 0 updated, 3 unchanged"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+    let found = flexcord(
+        dir.path(),
+        &[("FLEXCORD_KB__PATH", articles.to_str().unwrap())],
+        &[
+            "kb", "search", "unlock", "a", "bike", "with", "the", "qr", "code",
+        ],
+    );
+    let found = String::from_utf8_lossy(&found.stdout);
+    assert!(found.contains("Unlock a bike with the app"), "{found}");
+    let bad = flexcord(
+        dir.path(),
+        &[],
+        &["kb", "import", "zendesk", "missing.json", "kb"],
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("missing.json"));
+}
+
+#[test]
 fn demo_runs_from_the_binary_alone_and_leaves_a_resolved_rated_case() {
     // An empty directory: no configuration, no source tree, no network.
     let dir = tempfile::tempdir().unwrap();

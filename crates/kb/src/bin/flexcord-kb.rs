@@ -43,6 +43,9 @@ enum Command {
         /// Folder of Markdown articles, or `--sample`.
         #[arg(allow_hyphen_values = true)]
         articles: String,
+        /// Also print the confidence model's features of the first three articles.
+        #[arg(long)]
+        features: bool,
         /// The message.
         #[arg(required = true, num_args = 1..)]
         words: Vec<String>,
@@ -108,7 +111,11 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 ));
             }
         }
-        Command::Search { articles, words } => {
+        Command::Search {
+            articles,
+            features,
+            words,
+        } => {
             let kb = open(&articles)?;
             let query = words.join(" ");
             let agent = EmbeddedAgent::new(kb.clone());
@@ -132,6 +139,14 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                     "{mark} {:>7.3} conf {:.2}  {}  ({})\n      {}",
                     s.score, s.confidence, s.id, s.title, s.snippet
                 );
+            }
+            if features {
+                for (id, x) in confidence::explain(&kb, &query)? {
+                    let _ = writeln!(text, "{id}");
+                    for (name, v) in confidence::FEATURES.iter().zip(x) {
+                        let _ = writeln!(text, "  {name:<16} {v:>7.3}");
+                    }
+                }
             }
             out(&text);
         }

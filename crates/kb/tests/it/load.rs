@@ -144,12 +144,14 @@ fn reload_swaps_the_index_while_searches_run() {
         "Ice of a glacier melts in summer.",
     );
     std::fs::write(dir.path().join("broken.md"), "no front matter").expect("write");
-    let report = kb.reload().expect("reload");
+    let reload = kb.reload().expect("reload");
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let rounds = searcher.join().expect("searcher thread");
     assert!(rounds > 0);
-    assert_eq!(report.loaded, 2);
-    assert_eq!(report.problems.len(), 1);
+    assert!(reload.swapped);
+    assert_eq!(reload.added, ["glacier"]);
+    assert_eq!(reload.report.loaded, 2);
+    assert_eq!(reload.report.problems.len(), 1);
     assert_eq!(
         kb.search_with("glacier ice", &raw).expect("search")[0].id,
         "glacier"
@@ -236,15 +238,78 @@ fn the_folder_lexicon_is_used_and_a_bad_one_reported() {
         "synonyms:\n  - [arena, colosseum]\n",
     )
     .expect("write");
-    let report = kb.reload().expect("reload");
+    let report = kb.reload().expect("reload").report;
     assert!(report.is_clean(), "{report:#?}");
     let hits = kb.search_with("colosseum", &raw).expect("search");
     assert_eq!(hits[0].id, "arena");
     std::fs::write(dir.path().join(flexcord_kb::LEXICON_FILE), "synonyms: 3\n").expect("write");
-    let report = kb.reload().expect("reload");
+    let report = kb.reload().expect("reload").report;
     assert_eq!(report.loaded, 2);
     assert!(
         report.problems[0].to_string().contains("synonyms.yaml"),
         "{report:#?}"
     );
+}
+
+#[test]
+fn reload_says_what_changed_and_keeps_serving_when_the_folder_is_emptied() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |id: &str, title: &str| {
+        let text = format!(
+            "---\nid: {id}\ntitle: {title}\ntags: []\nlang: en\nurl: https://h.example/{id}\n---\n\n{title} in detail.\n"
+        );
+        std::fs::write(dir.path().join(format!("{id}.md")), text).expect("write");
+    };
+    write("kites", "Flying kites");
+    write("boats", "Paper boats");
+    write("clocks", "Clock repair");
+    let (kb, _) = KnowledgeBase::open(dir.path()).expect("open");
+
+    let same = kb.reload().expect("reload");
+    assert!(same.swapped && same.is_unchanged(), "{same:?}");
+    assert!(same.to_string().contains("nothing changed"), "{same}");
+
+    write("boats", "Paper boats and rafts");
+    std::fs::remove_file(dir.path().join("clocks.md")).expect("remove");
+    write("drums", "Drum lessons");
+    std::fs::write(
+        dir.path().join(flexcord_kb::LEXICON_FILE),
+        "synonyms:\n  - [raft, boat]\n",
+    )
+    .expect("write");
+    let reload = kb.reload().expect("reload");
+    assert!(reload.swapped);
+    assert_eq!(reload.added, ["drums"]);
+    assert_eq!(reload.removed, ["clocks"]);
+    assert_eq!(reload.changed, ["boats"]);
+    assert!(reload.lexicon_changed);
+    assert_eq!(
+        reload.to_string(),
+        "3 articles; added drums; removed clocks; changed boats; synonyms changed"
+    );
+    assert_eq!(kb.ids().len(), 3);
+
+    // a folder that yields no article (all broken or gone) keeps the old articles serving
+    for id in ["kites", "boats", "drums"] {
+        std::fs::remove_file(dir.path().join(format!("{id}.md"))).expect("remove");
+    }
+    std::fs::write(dir.path().join("broken.md"), "no front matter").expect("write");
+    let kept = kb.reload().expect("reload");
+    assert!(!kept.swapped);
+    assert_eq!(kept.report.loaded, 0);
+    assert_eq!(kept.report.problems.len(), 1);
+    assert_eq!(kept.removed, ["boats", "drums", "kites"]);
+    assert_eq!(kb.ids().len(), 3);
+    let raw = flexcord_kb::SearchOptions::default().with_threshold(None);
+    assert_eq!(
+        kb.search_with("drum lessons", &raw).expect("search")[0].id,
+        "drums"
+    );
+
+    // a folder that cannot be read is an error, and the old articles stay too
+    let gone = dir.path().to_owned();
+    drop(dir);
+    assert!(!gone.exists());
+    assert!(kb.reload().is_err());
+    assert_eq!(kb.ids().len(), 3);
 }

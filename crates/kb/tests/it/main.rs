@@ -2,6 +2,7 @@
 
 mod agent;
 mod eval;
+mod import;
 mod load;
 mod rasa;
 mod search;

@@ -174,3 +174,59 @@ fn chat_abbreviations_and_spelling() {
         "app-crashes-on-launch"
     );
 }
+
+fn small_kb(articles: &[(&str, &str, &str)]) -> KnowledgeBase {
+    let articles = articles
+        .iter()
+        .map(|(id, title, body)| {
+            let text = format!(
+                "---\nid: {id}\ntitle: {title}\ntags: [help]\nlang: en\nurl: https://example.com/{id}\n---\n{body}\n"
+            );
+            flexcord_kb::parse_article(&text, id).expect("article").0
+        })
+        .collect();
+    KnowledgeBase::from_articles(articles).expect("index")
+}
+
+#[test]
+fn cut_words_are_completed_and_plural_abbreviations_expanded() {
+    let kb = small_kb(&[
+        (
+            "problems",
+            "Payment problems",
+            "What to do when a payment problem appears.",
+        ),
+        (
+            "passwords",
+            "Passwords of several players on one phone",
+            "Each player keeps a password in the settings.",
+        ),
+        ("events", "Weekly events", "Events start every Monday."),
+    ]);
+    let raw = SearchOptions::default().with_threshold(None);
+    let ids = |q: &str, options: &SearchOptions| -> Vec<String> {
+        kb.search_with(q, options)
+            .expect("search")
+            .into_iter()
+            .map(|s| s.id)
+            .collect()
+    };
+    // "prob" is no indexed word: only its completion "problem" finds the article
+    assert_eq!(
+        ids("prob", &raw).first().map(String::as_str),
+        Some("problems")
+    );
+    let mut exact = raw.clone();
+    exact.typo_tolerance = false;
+    assert!(ids("prob", &exact).is_empty());
+    // Vietnamese syllables are whole words: never completed
+    let vietnamese = raw.clone().with_language(Some(Language::Vietnamese));
+    assert!(ids("prob", &vietnamese).is_empty());
+    // a cut that begins no indexed word finds nothing
+    assert_eq!(ids("zzz", &raw), Vec::<String>::new());
+    // "pwds": the plural of the abbreviation "pwd"
+    assert_eq!(
+        ids("two pwds", &raw).first().map(String::as_str),
+        Some("passwords")
+    );
+}

@@ -1,0 +1,147 @@
+//! Hot reload of the knowledge base: on SIGHUP (what systemd's `ExecReload=kill -HUP $MAINPID`
+//! and `docker kill -s HUP` send) and, with `kb.watch_interval`, when its folder changes.
+//!
+//! Each reload reads the folder again and swaps the new index in atomically
+//! ([`flexcord_kb::KnowledgeBase::reload`]): a search sees the old or the new articles, never a
+//! mix; a broken article is skipped and logged with its file and reason; a folder that yields no
+//! article keeps the old ones serving. The reload logs what changed and counts itself in
+//! `flexcord_kb_reloads_total{outcome}`.
+
+use std::time::Duration;
+
+use flexcord_kb::KnowledgeBase;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Starts [`run`] with `kb.watch_interval` on the runtime.
+pub fn spawn(
+    kb: KnowledgeBase,
+    config: &crate::config::KbConfig,
+    shutdown: &CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(run(kb, config.watch_interval, shutdown.clone()))
+}
+
+/// Reloads `kb` on each SIGHUP and, every `watch` (when set), after its folder changed, until
+/// `shutdown`. A knowledge base without a folder (the sample built into the binary) has
+/// nothing to reload: this returns when `shutdown` is cancelled.
+pub async fn run(kb: KnowledgeBase, watch: Option<Duration>, shutdown: CancellationToken) {
+    if kb.folder().is_none() {
+        shutdown.cancelled().await;
+        return;
+    }
+    // kept until shutdown: dropping it stops the watch
+    let _watcher = watch.and_then(|interval| match kb.watch(interval) {
+        Ok(watcher) => {
+            tracing::info!(?interval, "watching the knowledge base folder");
+            Some(watcher)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot watch the knowledge base folder");
+            None
+        }
+    });
+    let (sender, requests) = mpsc::channel(1);
+    forward_hangups(sender);
+    reload_on(kb, requests, shutdown).await;
+}
+
+/// Forwards each SIGHUP to `sender` (several arriving during one reload count as one more).
+#[cfg(unix)]
+fn forward_hangups(sender: mpsc::Sender<()>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::hangup()) {
+        Ok(mut hangups) => {
+            tokio::spawn(async move {
+                while hangups.recv().await.is_some() {
+                    tracing::info!("SIGHUP received, reloading the knowledge base");
+                    if let Err(mpsc::error::TrySendError::Closed(())) = sender.try_send(()) {
+                        break;
+                    }
+                }
+            });
+        }
+        Err(e) => tracing::error!(error = %e, "cannot listen for SIGHUP"),
+    }
+}
+
+#[cfg(not(unix))]
+fn forward_hangups(sender: mpsc::Sender<()>) {
+    drop(sender);
+}
+
+/// Reloads `kb` once per request received, until `shutdown` is cancelled (requests already
+/// received are served first). The reload runs on a blocking thread: building an index is CPU
+/// work.
+pub(crate) async fn reload_on(
+    kb: KnowledgeBase,
+    mut requests: mpsc::Receiver<()>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            biased;
+            request = requests.recv() => {
+                if request.is_none() {
+                    shutdown.cancelled().await;
+                    return;
+                }
+                let kb = kb.clone();
+                // the reload logs what changed, or why the previous articles stay
+                if let Err(e) = tokio::task::spawn_blocking(move || kb.reload()).await {
+                    tracing::error!(error = %e, "knowledge base reload task failed");
+                }
+            }
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &std::path::Path, id: &str, title: &str) {
+        let text = format!(
+            "---\nid: {id}\ntitle: {title}\ntags: []\nlang: en\nurl: https://h.example/{id}\n---\n\n{title} in detail.\n"
+        );
+        std::fs::write(dir.join(format!("{id}.md")), text).expect("write");
+    }
+
+    #[tokio::test]
+    async fn each_request_reloads_and_an_emptied_folder_keeps_the_articles() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(dir.path(), "kites", "Flying kites");
+        let (kb, _) = KnowledgeBase::open(dir.path()).expect("open");
+        let (sender, requests) = mpsc::channel(4);
+        let shutdown = CancellationToken::new();
+
+        write(dir.path(), "boats", "Paper boats");
+        sender.send(()).await.expect("send");
+        shutdown.cancel();
+        // the request received before the shutdown is served
+        reload_on(kb.clone(), requests, shutdown).await;
+        assert_eq!(kb.ids(), ["boats", "kites"]);
+
+        // an emptied folder: the reload keeps the articles
+        std::fs::remove_file(dir.path().join("kites.md")).expect("remove");
+        std::fs::remove_file(dir.path().join("boats.md")).expect("remove");
+        let (sender, requests) = mpsc::channel(4);
+        let shutdown = CancellationToken::new();
+        sender.send(()).await.expect("send");
+        drop(sender);
+        shutdown.cancel();
+        reload_on(kb.clone(), requests, shutdown).await;
+        assert_eq!(kb.ids(), ["boats", "kites"]);
+    }
+
+    #[tokio::test]
+    async fn without_a_folder_nothing_is_watched_and_shutdown_returns() {
+        let kb = KnowledgeBase::sample().expect("sample");
+        let before = kb.len();
+        let shutdown = CancellationToken::new();
+        shutdown.cancel();
+        run(kb.clone(), Some(Duration::from_millis(10)), shutdown).await;
+        assert_eq!(kb.len(), before);
+    }
+}
