@@ -169,8 +169,9 @@ impl Store {
                     })
                     .collect::<Result<_, _>>()?;
                 // The head first (another worker may have taken it since the heads were read),
-                // then the rows that follow it and are due.
+                // then the rows that follow it without a gap and are due.
                 let mut run = Vec::new();
+                let mut last = head;
                 for (i, row) in rows.into_iter().enumerate() {
                     let claimable = if i == 0 {
                         row.seq == head
@@ -178,7 +179,11 @@ impl Store {
                                 || (row.state == "running"
                                     && row.lease_until.is_some_and(|l| l < now.0)))
                     } else {
-                        row.state == "pending" && row.next_attempt_at <= now.0
+                        // Without a gap: a missing sequence number is a row another worker
+                        // holds (Postgres skips locked rows), and the run stops before it.
+                        row.seq == last + 1
+                            && row.state == "pending"
+                            && row.next_attempt_at <= now.0
                     };
                     if !claimable {
                         break;
@@ -201,16 +206,7 @@ impl Store {
                             break;
                         }
                     };
-                    sqlx::query(
-                        "UPDATE outbox SET state = 'running', attempts = attempts + 1, \
-                         lease_until = $2, lease_owner = $3, updated_at = $4 WHERE action_id = $1",
-                    )
-                    .bind(row.action_id.as_str())
-                    .bind(lease_until)
-                    .bind(owner.as_str())
-                    .bind(now.0)
-                    .execute(&mut *conn)
-                    .await?;
+                    last = row.seq;
                     run.push(Claimed {
                         action,
                         attempt: u32::try_from(row.attempts + 1).unwrap_or(u32::MAX),
@@ -218,6 +214,22 @@ impl Store {
                     });
                 }
                 if !run.is_empty() {
+                    // The claimed rows are exactly the unfinished ones from the head to the
+                    // last taken (the run stops at the first it cannot take): one statement.
+                    sqlx::query(
+                        "UPDATE outbox SET state = 'running', attempts = attempts + 1, \
+                         lease_until = $4, lease_owner = $5, updated_at = $6 \
+                         WHERE scope = $1 AND seq >= $2 AND seq <= $3 \
+                         AND state IN ('pending', 'running')",
+                    )
+                    .bind(scope.as_str())
+                    .bind(head)
+                    .bind(last)
+                    .bind(lease_until)
+                    .bind(owner.as_str())
+                    .bind(now.0)
+                    .execute(&mut *conn)
+                    .await?;
                     runs.push(run);
                 }
             }

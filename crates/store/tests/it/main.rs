@@ -27,4 +27,5 @@ common::both_backends!(
     webhook_before_the_creation_result_is_not_lost,
     traces_follow_actions_and_their_results,
     refed_results_and_ticks_keep_a_trace,
+    a_run_stops_at_a_gap_in_its_sequence,
 );

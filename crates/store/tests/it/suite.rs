@@ -839,3 +839,62 @@ pub(crate) async fn refed_results_and_ticks_keep_a_trace(store: Store) {
         "{seen:?}"
     );
 }
+
+pub(crate) async fn a_run_stops_at_a_gap_in_its_sequence(store: Store) {
+    // A conversation's unfinished rows are numbered without gaps; a missing number is a row
+    // another worker holds (Postgres skips locked rows), so a run never jumps over it.
+    let action = |seq: u64| {
+        let a = flexcord_routing::Action {
+            id: flexcord_routing::ActionId::new("g7", seq),
+            kind: flexcord_routing::ActionKind::SendDm {
+                channel: flexcord_routing::ChannelId(7),
+                text: format!("part {seq}"),
+                buttons: Vec::new(),
+                suggestions: Vec::new(),
+                files: Vec::new(),
+                forwarded: None,
+            },
+        };
+        serde_json::to_string(&a).expect("json")
+    };
+    for seq in [0_i64, 1, 3] {
+        let sql = "INSERT INTO outbox (action_id, scope, seq, kind, action, state, attempts, \
+                   next_attempt_at, created_at, updated_at) \
+                   VALUES ($1, 'g7', $2, 'send_dm', $3, 'pending', 0, 0, 0, 0)";
+        let id = format!("g7/{seq}");
+        let json = action(u64::try_from(seq).expect("small"));
+        if let Some(pool) = store.sqlite_pool() {
+            sqlx::query(sql)
+                .bind(&id)
+                .bind(seq)
+                .bind(&json)
+                .execute(pool)
+                .await
+                .expect("insert");
+        } else if let Some(pool) = store.pg_pool() {
+            sqlx::query(sql)
+                .bind(&id)
+                .bind(seq)
+                .bind(&json)
+                .execute(pool)
+                .await
+                .expect("insert");
+        }
+    }
+    let runs = store
+        .claim_runs("w1", Timestamp(T0), 30_000, 4, 8)
+        .await
+        .expect("claim");
+    let ids: Vec<Vec<String>> = runs
+        .iter()
+        .map(|run| {
+            run.iter()
+                .map(|c| c.action.id.as_str().to_owned())
+                .collect()
+        })
+        .collect();
+    assert_eq!(ids, vec![vec!["g7/0".to_owned(), "g7/1".to_owned()]]);
+    // Only the claimed rows are running; the one after the gap is still pending.
+    assert_eq!(count(&store, "running").await, 2);
+    assert_eq!(count(&store, "pending").await, 1);
+}
