@@ -16,7 +16,7 @@ mod writer;
 pub use engine::{DEFAULT_PARK_TTL, Engine, Swept};
 pub use error::{Error, ErrorKind};
 pub use feeds::FeedState;
-pub use outbox::{Claimed, DeadLetter, STATES};
+pub use outbox::{Claimed, DeadLetter, STALE_MS, STATES};
 pub use park::Parked;
 pub use store::{Applied, Store};
 pub use trace::TraceId;

@@ -46,13 +46,17 @@ pub struct DeadLetter {
 }
 
 /// Each conversation's lowest unfinished row that can be delivered now: pending and due, or
-/// running past its lease (its worker died). Reads the index of unfinished rows only.
+/// running for a worker that died: one whose heartbeat is older than `$3`, or, for a worker
+/// that never heartbeats (one driven by [`Store::claim`] alone), past its lease. Reads the index
+/// of unfinished rows only.
 const HEADS: &str = "SELECT o.scope, o.seq FROM outbox o \
     JOIN (SELECT scope, MIN(seq) AS seq FROM outbox \
           WHERE state IN ('pending', 'running') GROUP BY scope) h \
       ON o.scope = h.scope AND o.seq = h.seq \
+    LEFT JOIN workers w ON w.owner = o.lease_owner \
     WHERE (o.state = 'pending' AND o.next_attempt_at <= $1) \
-       OR (o.state = 'running' AND o.lease_until < $1) \
+       OR (o.state = 'running' AND CASE WHEN w.heartbeat_at IS NULL THEN o.lease_until < $1 \
+                                        ELSE w.heartbeat_at < $3 END) \
     ORDER BY o.next_attempt_at, o.created_at LIMIT $2";
 
 /// [`HEADS`] for `SQLite`, whose planner (without statistics) would read every unfinished row
@@ -63,14 +67,22 @@ const HEADS_SQLITE: &str = "SELECT o.scope, o.seq \
     FROM (SELECT scope, MIN(seq) AS seq FROM outbox INDEXED BY outbox_open \
           WHERE state IN ('pending', 'running') GROUP BY scope) h \
     CROSS JOIN outbox o ON o.scope = h.scope AND o.seq = h.seq \
+    LEFT JOIN workers w ON w.owner = o.lease_owner \
     WHERE (o.state = 'pending' AND o.next_attempt_at <= $1) \
-       OR (o.state = 'running' AND o.lease_until < $1) \
+       OR (o.state = 'running' AND CASE WHEN w.heartbeat_at IS NULL THEN o.lease_until < $1 \
+                                        ELSE w.heartbeat_at < $3 END) \
     ORDER BY o.next_attempt_at, o.created_at LIMIT $2";
 
 /// A conversation's unfinished rows from `seq` on, in order.
-const RUN: &str = "SELECT action_id, seq, state, next_attempt_at, lease_until, attempts, action, trace \
+const RUN: &str = "SELECT action_id, seq, state, next_attempt_at, lease_until, attempts, action, trace, \
+    (SELECT w.heartbeat_at FROM workers w WHERE w.owner = outbox.lease_owner) AS heartbeat_at \
     FROM outbox WHERE scope = $1 AND seq >= $2 AND state IN ('pending', 'running') \
     ORDER BY seq LIMIT $3";
+
+/// How old a worker's last heartbeat may be before its running rows are taken over, for
+/// [`Store::claim_runs`] (five of [`WorkerConfig::heartbeat`](crate::WorkerConfig::heartbeat)'s
+/// default).
+pub const STALE_MS: i64 = 10_000;
 
 /// A row of a run being claimed.
 struct RunRow {
@@ -82,6 +94,8 @@ struct RunRow {
     attempts: i64,
     action: String,
     trace: Option<String>,
+    /// The holding worker's last heartbeat, if it heartbeats.
+    heartbeat_at: Option<i64>,
 }
 
 impl Store {
@@ -125,6 +139,26 @@ impl Store {
         max_runs: usize,
         run_len: usize,
     ) -> Result<Vec<Vec<Claimed>>, Error> {
+        self.claim_runs_alive(owner, now, lease_ms, STALE_MS, max_runs, run_len)
+            .await
+    }
+
+    /// [`Store::claim_runs`] taking over the rows of a worker whose last heartbeat
+    /// ([`Store::heartbeat`]) is more than `stale_ms` old, whatever their lease; rows of a worker
+    /// that still heartbeats are left to it even past their lease.
+    ///
+    /// # Errors
+    /// `Database`.
+    pub async fn claim_runs_alive(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease_ms: i64,
+        stale_ms: i64,
+        max_runs: usize,
+        run_len: usize,
+    ) -> Result<Vec<Vec<Claimed>>, Error> {
+        let stale_before = now.0.saturating_sub(stale_ms);
         if max_runs == 0 {
             return Ok(Vec::new());
         }
@@ -140,6 +174,7 @@ impl Store {
             let heads: Vec<(String, i64)> = sqlx::query(heads_sql)
                 .bind(now.0)
                 .bind(max_runs)
+                .bind(stale_before)
                 .fetch_all(&mut *conn)
                 .await?
                 .iter()
@@ -165,6 +200,7 @@ impl Store {
                             attempts: r.try_get(5)?,
                             action: r.try_get(6)?,
                             trace: r.try_get(7)?,
+                            heartbeat_at: r.try_get(8)?,
                         })
                     })
                     .collect::<Result<_, _>>()?;
@@ -177,7 +213,10 @@ impl Store {
                         row.seq == head
                             && ((row.state == "pending" && row.next_attempt_at <= now.0)
                                 || (row.state == "running"
-                                    && row.lease_until.is_some_and(|l| l < now.0)))
+                                    && match row.heartbeat_at {
+                                        None => row.lease_until.is_some_and(|l| l < now.0),
+                                        Some(beat) => beat < stale_before,
+                                    }))
                     } else {
                         // Without a gap: a missing sequence number is a row another worker
                         // holds (Postgres skips locked rows), and the run stops before it.
@@ -234,6 +273,46 @@ impl Store {
                 }
             }
             Ok(runs)
+        })
+    }
+
+    /// Records that worker `owner` is alive at `now` (and forgets workers silent for a day).
+    /// [`Worker::run`](crate::Worker::run) calls it every
+    /// [`WorkerConfig::heartbeat`](crate::WorkerConfig::heartbeat).
+    ///
+    /// # Errors
+    /// `Database`.
+    pub async fn heartbeat(&self, owner: &str, now: Timestamp) -> Result<(), Error> {
+        let owner = owner.to_owned();
+        write_op!(self, |conn| {
+            sqlx::query(
+                "INSERT INTO workers (owner, heartbeat_at) VALUES ($1, $2) \
+                 ON CONFLICT (owner) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
+            )
+            .bind(owner.as_str())
+            .bind(now.0)
+            .execute(&mut *conn)
+            .await?;
+            sqlx::query("DELETE FROM workers WHERE heartbeat_at < $1")
+                .bind(now.0.saturating_sub(86_400_000))
+                .execute(&mut *conn)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// Forgets worker `owner` (it stopped cleanly: nothing of it is running).
+    ///
+    /// # Errors
+    /// `Database`.
+    pub async fn retire(&self, owner: &str) -> Result<(), Error> {
+        let owner = owner.to_owned();
+        write_op!(self, |conn| {
+            sqlx::query("DELETE FROM workers WHERE owner = $1")
+                .bind(owner.as_str())
+                .execute(&mut *conn)
+                .await?;
+            Ok(())
         })
     }
 

@@ -230,6 +230,12 @@ pub struct WorkerConfig {
     /// How many of one conversation's due actions one claim takes (delivered one after the
     /// other; what a failure leaves is given back).
     pub run: usize,
+    /// How often [`Worker::run`] records that it is alive ([`Store::heartbeat`]).
+    pub heartbeat: Duration,
+    /// How long a worker may be silent before its running actions are taken over, whatever
+    /// their lease (a crashed instance's deliveries resume within seconds); while it heartbeats
+    /// its actions stay its own, even past their lease.
+    pub stale_after: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -243,6 +249,8 @@ impl Default for WorkerConfig {
             poll: Duration::from_millis(500),
             concurrency: 32,
             run: 16,
+            heartbeat: Duration::from_secs(2),
+            stale_after: Duration::from_millis(u64::try_from(crate::STALE_MS).unwrap_or(10_000)),
         }
     }
 }
@@ -341,6 +349,14 @@ impl<D: Deliver> Worker<D> {
     pub fn probe(mut self, probe: impl Fn(Point, &ActionId) + Send + Sync + 'static) -> Self {
         self.probe = Some(Arc::new(probe));
         self
+    }
+
+    /// Records that this worker is alive; a failure is logged (the next beat tries again).
+    async fn beat(&self) {
+        let now = (self.clock)();
+        if let Err(e) = self.store.heartbeat(&self.config.owner, now).await {
+            tracing::warn!(error = %e, "could not record this worker's heartbeat");
+        }
     }
 
     fn at(&self, point: Point, id: &ActionId) {
@@ -588,11 +604,17 @@ impl<D: Deliver> Worker<D> {
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), Error> {
         let mut shutdown = std::pin::pin!(shutdown);
+        self.beat().await;
         if let Err(e) = self.refeed(sink, Duration::ZERO).await {
             tracing::warn!(error = %e, "could not feed recorded results");
         }
         let concurrency = self.config.concurrency.max(1);
         let lease_ms = i64::try_from(self.config.lease.as_millis()).unwrap_or(i64::MAX);
+        let stale_ms = i64::try_from(self.config.stale_after.as_millis()).unwrap_or(i64::MAX);
+        let mut heartbeat =
+            tokio::time::interval(self.config.heartbeat.max(Duration::from_millis(10)));
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        heartbeat.reset();
         let mut running = FuturesUnordered::new();
         let mut idle_rounds = 0u32;
         let mut stopping = false;
@@ -604,21 +626,15 @@ impl<D: Deliver> Worker<D> {
             let mut claimed_any = false;
             if free > 0 && !stopping {
                 let now = (self.clock)();
-                let claim =
-                    self.store
-                        .claim_runs(&self.config.owner, now, lease_ms, free, self.config.run);
-                let mut claim = std::pin::pin!(claim);
-                // The deliveries under way keep running while the claim waits for the
-                // database: one may hold a lock the claim needs (a transaction of another
-                // store on the same SQLite file), and would hold it until polled again.
-                let claimed = loop {
-                    tokio::select! {
-                        biased;
-                        result = &mut claim => break result,
-                        Some(_) = running.next(), if !running.is_empty() => {}
-                    }
-                };
-                match claimed {
+                let claim = self.store.claim_runs_alive(
+                    &self.config.owner,
+                    now,
+                    lease_ms,
+                    stale_ms,
+                    free,
+                    self.config.run,
+                );
+                match polling(&mut running, claim).await {
                     Ok(runs) => {
                         for run in runs {
                             claimed_any = true;
@@ -629,6 +645,9 @@ impl<D: Deliver> Worker<D> {
                 }
             }
             if stopping && running.is_empty() {
+                if let Err(e) = self.store.retire(&self.config.owner).await {
+                    tracing::warn!(error = %e, "could not retire this worker's heartbeat");
+                }
                 return Ok(());
             }
             if claimed_any {
@@ -647,8 +666,26 @@ impl<D: Deliver> Worker<D> {
                 () = &mut shutdown, if !stopping => stopping = true,
                 Some(_) = running.next(), if !running.is_empty() => {}
                 () = &mut notified, if !stopping && running.len() < concurrency => {}
+                _ = heartbeat.tick() => polling(&mut running, self.beat()).await,
                 () = tokio::time::sleep(self.config.poll), if !stopping => {}
             }
+        }
+    }
+}
+
+/// Awaits `work` while the deliveries under way keep running: one may hold a lock `work` needs
+/// (a transaction of another store on the same `SQLite` file) and would hold it until polled
+/// again.
+async fn polling<T, F: Future>(
+    running: &mut FuturesUnordered<F>,
+    work: impl Future<Output = T>,
+) -> T {
+    let mut work = std::pin::pin!(work);
+    loop {
+        tokio::select! {
+            biased;
+            out = &mut work => break out,
+            Some(_) = running.next(), if !running.is_empty() => {}
         }
     }
 }

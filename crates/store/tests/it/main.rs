@@ -28,4 +28,6 @@ common::both_backends!(
     traces_follow_actions_and_their_results,
     refed_results_and_ticks_keep_a_trace,
     a_run_stops_at_a_gap_in_its_sequence,
+    a_silent_worker_is_taken_over_within_seconds,
+    a_heartbeating_worker_keeps_its_action_past_the_lease,
 );

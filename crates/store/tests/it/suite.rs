@@ -898,3 +898,64 @@ pub(crate) async fn a_run_stops_at_a_gap_in_its_sequence(store: Store) {
     assert_eq!(count(&store, "running").await, 2);
     assert_eq!(count(&store, "pending").await, 1);
 }
+
+pub(crate) async fn a_silent_worker_is_taken_over_within_seconds(store: Store) {
+    let clock = Clock::new();
+    let engine = engine(&store, &clock);
+    engine.handle(dm(1, 101, "hi")).await.expect("applies");
+    let claim = |owner: &'static str, at: i64| {
+        let store = store.clone();
+        async move {
+            store
+                .claim_runs_alive(owner, Timestamp(at), 60_000, 10_000, 4, 4)
+                .await
+                .expect("claim")
+        }
+    };
+    store.heartbeat("w1", Timestamp(T0)).await.expect("beat");
+    let mine = claim("w1", T0).await;
+    assert_eq!(mine.len(), 1);
+    let id = mine[0][0].action.id.clone();
+    // Alive (a beat 5 s ago): the action stays w1's.
+    assert!(claim("w2", T0 + 5_000).await.is_empty());
+    // Silent for more than 10 s, long before the 60 s lease ends: w2 takes it over.
+    let theirs = claim("w2", T0 + 10_001).await;
+    assert_eq!(theirs.len(), 1);
+    assert_eq!(theirs[0][0].action.id, id);
+    assert_eq!(theirs[0][0].attempt, 2);
+    // And w1, back, cannot record a result for it.
+    assert!(
+        !store
+            .record_done(&id, "w1", None, Timestamp(T0 + 11_000))
+            .await
+            .expect("record")
+    );
+}
+
+pub(crate) async fn a_heartbeating_worker_keeps_its_action_past_the_lease(store: Store) {
+    let clock = Clock::new();
+    let engine = engine(&store, &clock);
+    engine.handle(dm(1, 101, "hi")).await.expect("applies");
+    store.heartbeat("w1", Timestamp(T0)).await.expect("beat");
+    let taken = store
+        .claim_runs_alive("w1", Timestamp(T0), 1_000, 10_000, 4, 4)
+        .await
+        .expect("claim");
+    assert_eq!(taken.len(), 1);
+    // The 1 s lease is long over, but w1 still beats: a slow delivery is not run twice.
+    for at in [T0 + 5_000, T0 + 14_000, T0 + 23_000] {
+        store.heartbeat("w1", Timestamp(at)).await.expect("beat");
+        let other = store
+            .claim_runs_alive("w2", Timestamp(at + 1_000), 1_000, 10_000, 4, 4)
+            .await
+            .expect("claim");
+        assert!(other.is_empty(), "taken over at {at} while w1 beats");
+    }
+    // A worker that stopped cleanly is forgotten; without a heartbeat the lease rules again.
+    store.retire("w1").await.expect("retire");
+    let other = store
+        .claim_runs_alive("w2", Timestamp(T0 + 25_000), 1_000, 10_000, 4, 4)
+        .await
+        .expect("claim");
+    assert_eq!(other.len(), 1);
+}
