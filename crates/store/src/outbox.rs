@@ -98,6 +98,40 @@ struct RunRow {
     heartbeat_at: Option<i64>,
 }
 
+impl RunRow {
+    /// Decodes a row of the `RUN` query on either backend.
+    fn decode<R>(r: &R) -> Result<Self, sqlx::Error>
+    where
+        R: Row,
+        usize: sqlx::ColumnIndex<R>,
+        String: for<'q> sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+        i64: for<'q> sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+    {
+        Ok(Self {
+            action_id: r.try_get(0)?,
+            seq: r.try_get(1)?,
+            state: r.try_get(2)?,
+            next_attempt_at: r.try_get(3)?,
+            lease_until: r.try_get(4)?,
+            attempts: r.try_get(5)?,
+            action: r.try_get(6)?,
+            trace: r.try_get(7)?,
+            heartbeat_at: r.try_get(8)?,
+        })
+    }
+
+    /// Whether a run may start at this row: it is due, or its worker is gone (silent for longer
+    /// than the staleness window, or, for a worker that never heartbeat, past its lease).
+    fn takeable_head(&self, now: i64, stale_before: i64) -> bool {
+        (self.state == "pending" && self.next_attempt_at <= now)
+            || (self.state == "running"
+                && match self.heartbeat_at {
+                    None => self.lease_until.is_some_and(|l| l < now),
+                    Some(beat) => beat < stale_before,
+                })
+    }
+}
+
 impl Store {
     /// Claims the next due action (or one whose lease expired: its worker died) for `owner`
     /// until `now + lease_ms`. Actions of one scope run in sequence order: an action waits
@@ -190,19 +224,7 @@ impl Store {
                     .fetch_all(&mut *conn)
                     .await?
                     .iter()
-                    .map(|r| {
-                        Ok::<_, sqlx::Error>(RunRow {
-                            action_id: r.try_get(0)?,
-                            seq: r.try_get(1)?,
-                            state: r.try_get(2)?,
-                            next_attempt_at: r.try_get(3)?,
-                            lease_until: r.try_get(4)?,
-                            attempts: r.try_get(5)?,
-                            action: r.try_get(6)?,
-                            trace: r.try_get(7)?,
-                            heartbeat_at: r.try_get(8)?,
-                        })
-                    })
+                    .map(RunRow::decode)
                     .collect::<Result<_, _>>()?;
                 // The head first (another worker may have taken it since the heads were read),
                 // then the rows that follow it without a gap and are due.
@@ -210,13 +232,7 @@ impl Store {
                 let mut last = head;
                 for (i, row) in rows.into_iter().enumerate() {
                     let claimable = if i == 0 {
-                        row.seq == head
-                            && ((row.state == "pending" && row.next_attempt_at <= now.0)
-                                || (row.state == "running"
-                                    && match row.heartbeat_at {
-                                        None => row.lease_until.is_some_and(|l| l < now.0),
-                                        Some(beat) => beat < stale_before,
-                                    }))
+                        row.seq == head && row.takeable_head(now.0, stale_before)
                     } else {
                         // Without a gap: a missing sequence number is a row another worker
                         // holds (Postgres skips locked rows), and the run stops before it.
