@@ -240,6 +240,7 @@ mod tests {
             author: "agent:zoe".into(),
             body: "anyone there?".into(),
             attachments: Vec::new(),
+            index: None,
         };
         assert_eq!(
             apply(&engine, event.clone()).await.unwrap(),

@@ -34,6 +34,7 @@ pub fn from_webhook(event: &Webhook) -> Option<routing::Event> {
                         media_service: m.context.chat_service_sid.map(|s| s.to_string()),
                     })
                     .collect(),
+                index: m.index,
             })
         }
         Webhook::Conversations(ConversationsEvent::MessageUpdated(m)) => {
@@ -61,6 +62,7 @@ pub fn from_webhook(event: &Webhook) -> Option<routing::Event> {
             author: m.from.clone()?,
             body: m.body.clone().unwrap_or_default(),
             attachments: Vec::new(),
+            index: m.index,
         }),
         Webhook::Chat(ChatEvent::MessageUpdated(m)) => Some(routing::Event::TwilioMessageUpdated {
             sid: TwilioSid::from(m.channel_sid.as_str()),
@@ -81,6 +83,7 @@ pub fn from_webhook(event: &Webhook) -> Option<routing::Event> {
                 media_sid: m.media_sid.map(|s| s.to_string()),
                 media_service: m.context.service_sid.map(|s| s.to_string()),
             }],
+            index: m.index,
         }),
         Webhook::Chat(ChatEvent::MemberAdded(m)) => Some(routing::Event::ParticipantJoined {
             sid: TwilioSid::from(m.channel_sid.as_str()),
@@ -137,6 +140,7 @@ mod tests {
                 author: "agent@example.com".into(),
                 body: "Hello".into(),
                 attachments: Vec::new(),
+                index: None,
             })
         );
         let joined = Webhook::from_form(&form(&[

@@ -299,6 +299,15 @@ pub enum ActionKind {
         /// The agent's identity.
         identity: String,
     },
+    /// List the messages of the Twilio conversation (or channel) after position `after` (all
+    /// of them when `None`), oldest first, marking the bridge's own. Read-only. Result:
+    /// [`Event::TwilioCaughtUp`], which the deliverer reports itself.
+    CatchUpTwilio {
+        /// The conversation or channel.
+        sid: TwilioSid,
+        /// The last position the core accounted for.
+        after: Option<u64>,
+    },
     /// Ask the virtual agent. Result: [`Event::BotReply`].
     AskBot {
         /// The user.
@@ -420,6 +429,7 @@ impl ActionKind {
                 | Self::CreateTwilioConversation { .. }
                 | Self::CreateInteraction { .. }
                 | Self::LookupAgentName { .. }
+                | Self::CatchUpTwilio { .. }
                 | Self::AskBot { .. }
                 | Self::OpenCase { .. }
         )
@@ -439,6 +449,7 @@ impl ActionKind {
             Self::CreateInteraction { .. } => "create_interaction",
             Self::CloseTwilio { .. } => "close_twilio",
             Self::LookupAgentName { .. } => "lookup_agent_name",
+            Self::CatchUpTwilio { .. } => "catch_up_twilio",
             Self::AskBot { .. } => "ask_bot",
             Self::OpenCase { .. } => "open_case",
             Self::UpdateCase { .. } => "update_case",

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::action::{FlexInteraction, ResolvedBy, TranscriptEntry};
-use crate::event::{Button, Interaction};
+use crate::event::{Button, Interaction, SweptMessage};
 use crate::ids::{
     ActionId, CaseNumber, ChannelId, ConversationId, MessageId, Timestamp, TwilioMessageSid,
     TwilioSid, UserId,
@@ -76,6 +76,8 @@ pub enum Pending {
         /// The agent's identity.
         identity: String,
     },
+    /// `CatchUpTwilio`.
+    CatchUp,
 }
 
 /// A DM waiting for the DM channel to be known.
@@ -230,6 +232,25 @@ pub struct Conversation {
     /// with the identity's local part.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_name_due: Option<Timestamp>,
+    /// The last position on the Twilio side the core accounted for (routed, or known to be the
+    /// bridge's own message): the next message expected is the one after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub twilio_index: Option<u64>,
+    /// Twilio messages that came after a gap, held until the missing ones are fetched
+    /// ([`crate::ActionKind::CatchUpTwilio`]) or [`Conversation::held_until`] passes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub twilio_held: Vec<SweptMessage>,
+    /// Positions a gap left unfilled when held messages were released without them (the
+    /// catch-up failed or was late): such a message is still routed when it turns up.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub twilio_missing: Vec<u64>,
+    /// Until when held messages wait for the gap before them to be filled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_until: Option<Timestamp>,
+    /// The latest user DM routed (Discord ids grow with time): the Discord sweep reads the DM
+    /// history after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_dm: Option<MessageId>,
 }
 
 impl Conversation {
@@ -271,6 +292,11 @@ impl Conversation {
             help: None,
             agent_names: BTreeMap::new(),
             agent_name_due: None,
+            twilio_index: None,
+            twilio_held: Vec::new(),
+            twilio_missing: Vec::new(),
+            held_until: None,
+            last_dm: None,
         }
     }
 

@@ -53,6 +53,25 @@ impl Interaction {
     }
 }
 
+/// A message found on the Twilio side by [`crate::ActionKind::CatchUpTwilio`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SweptMessage {
+    /// Its SID.
+    pub message: TwilioMessageSid,
+    /// Its position in the conversation.
+    pub index: u64,
+    /// Its author identity.
+    pub author: String,
+    /// Its text.
+    pub body: String,
+    /// Media, as links.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+    /// The bridge posted it (its attributes carry `flexcord.action`): a back-fill line, a
+    /// notice or a user's message, never routed to Discord.
+    pub ours: bool,
+}
+
 /// A slash command or modal submission.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
@@ -226,6 +245,11 @@ pub enum Event {
         body: String,
         /// Media, as links.
         attachments: Vec<Attachment>,
+        /// Its position in the conversation (Twilio's `Index`), when the webhook said: a gap
+        /// before it makes the core fetch what is missing ([`crate::ActionKind::CatchUpTwilio`])
+        /// and route it first.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        index: Option<u64>,
     },
     /// A Twilio message was edited.
     TwilioMessageUpdated {
@@ -320,6 +344,19 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         of: Option<FailedAction>,
     },
+    /// [`crate::ActionKind::CatchUpTwilio`] listed the Twilio side's messages after the index
+    /// it was given.
+    TwilioCaughtUp {
+        /// The action.
+        action_id: ActionId,
+        /// The messages, oldest first.
+        messages: Vec<SweptMessage>,
+    },
+    /// Time to look for Twilio messages no webhook brought (the periodic sweep).
+    CatchUp {
+        /// The conversation to sweep.
+        conversation: ConversationId,
+    },
     /// A timer the core asked for is due.
     Tick {
         /// The conversation that asked.
@@ -359,9 +396,9 @@ impl Event {
     pub fn key(&self) -> EventKey {
         match self {
             Self::DirectMessage { user, .. } | Self::Command { user, .. } => EventKey::User(*user),
-            Self::Button { conversation, .. } | Self::Tick { conversation } => {
-                EventKey::Conversation(conversation.clone())
-            }
+            Self::Button { conversation, .. }
+            | Self::Tick { conversation }
+            | Self::CatchUp { conversation } => EventKey::Conversation(conversation.clone()),
             Self::TwilioMessage { sid, .. }
             | Self::TwilioMessageUpdated { sid, .. }
             | Self::ParticipantJoined { sid, .. }
@@ -372,6 +409,7 @@ impl Event {
             | Self::TwilioConversationCreated { action_id, .. }
             | Self::CaseOpened { action_id, .. }
             | Self::AgentNamed { action_id, .. }
+            | Self::TwilioCaughtUp { action_id, .. }
             | Self::Delivered { action_id, .. }
             | Self::DeliveryFailed { action_id, .. } => action_id
                 .conversation()
@@ -388,6 +426,7 @@ impl Event {
             | Self::TwilioConversationCreated { action_id, .. }
             | Self::CaseOpened { action_id, .. }
             | Self::AgentNamed { action_id, .. }
+            | Self::TwilioCaughtUp { action_id, .. }
             | Self::Delivered { action_id, .. }
             | Self::DeliveryFailed { action_id, .. } => Some(action_id),
             _ => None,
@@ -412,10 +451,13 @@ impl Event {
             | Self::TwilioConversationCreated { action_id, .. }
             | Self::CaseOpened { action_id, .. }
             | Self::AgentNamed { action_id, .. }
+            | Self::TwilioCaughtUp { action_id, .. }
             | Self::Delivered { action_id, .. }
             | Self::DeliveryFailed { action_id, .. } => format!("result:{action_id}"),
             Self::FeedEntry { feed, entry, .. } => crate::community::feed_key(feed, entry),
-            Self::TwilioMessageUpdated { .. } | Self::Tick { .. } => return None,
+            Self::TwilioMessageUpdated { .. } | Self::Tick { .. } | Self::CatchUp { .. } => {
+                return None;
+            }
         })
     }
 
@@ -450,6 +492,8 @@ impl Event {
             Self::AgentNamed { .. } => "agent_named",
             Self::Delivered { .. } => "delivered",
             Self::DeliveryFailed { .. } => "delivery_failed",
+            Self::TwilioCaughtUp { .. } => "twilio_caught_up",
+            Self::CatchUp { .. } => "catch_up",
             Self::Tick { .. } => "tick",
             Self::FeedEntry { .. } => "feed_entry",
         }

@@ -17,11 +17,15 @@ pub use conversation::{
     Conversation, Forwarded, Pending, Phase, QueuedDm, QueuedPost, Sending, WaitingEdit,
     agent_fallback_name, clean_agent_name, identity,
 };
-pub use event::{Ack, BotReply, Button, Command, Confidence, Event, EventKey, Interaction};
+pub use event::{
+    Ack, BotReply, Button, Command, Confidence, Event, EventKey, Interaction, SweptMessage,
+};
 pub use hours::SupportHours;
 pub use ids::{
     ActionId, CaseNumber, ChannelId, ConversationId, InteractionId, MessageId, Timestamp,
     TwilioMessageSid, TwilioSid, UserId,
 };
-pub use router::{BotRoute, Note, ReportChannels, Router, RouterConfig, Step, Texts, TwilioMode};
+pub use router::{
+    BotRoute, GAP_HOLD_MS, Note, ReportChannels, Router, RouterConfig, Step, Texts, TwilioMode,
+};
 pub use text::Attachment;

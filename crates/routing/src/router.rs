@@ -2,6 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
+mod catchup;
+
+pub use catchup::GAP_HOLD_MS;
+
 use crate::action::{
     Action, ActionKind, CaseUpdate, ConversationAttributes, FailedAction, FlexInteraction, Forward,
     ReportKind, ResolvedBy, Speaker, TranscriptEntry,
@@ -9,7 +13,7 @@ use crate::action::{
 use crate::conversation::{
     Conversation, Forwarded, Pending, Phase, QueuedDm, QueuedPost, Sending, WaitingEdit,
 };
-use crate::event::{BotReply, Button, Command, Confidence, Event, Interaction};
+use crate::event::{BotReply, Button, Command, Confidence, Event, Interaction, SweptMessage};
 use crate::hours::SupportHours;
 use crate::ids::{
     ActionId, CaseNumber, ChannelId, ConversationId, MessageId, Timestamp, TwilioMessageSid, UserId,
@@ -196,6 +200,13 @@ pub enum Note {
     Dropped {
         /// Why (one of a few fixed texts, usable as a metric label).
         reason: String,
+    },
+    /// Messages no webhook or gateway event brought were found and routed.
+    Recovered {
+        /// Where they came from (`twilio`), usable as a metric label.
+        source: String,
+        /// How many.
+        count: u32,
     },
     /// An action failed for good and the core chose an outcome.
     Failed {
@@ -534,8 +545,9 @@ fn wake_at(config: &RouterConfig, conv: &Conversation) -> Option<Timestamp> {
     let name = conv
         .agent_name_due
         .filter(|_| conv.joined_notice_pending.is_some());
+    let held = conv.held_until.filter(|_| !conv.twilio_held.is_empty());
     Some(
-        [notice, name]
+        [notice, name, held]
             .into_iter()
             .flatten()
             .fold(idle, Timestamp::min),
@@ -805,8 +817,24 @@ impl Ctx<'_> {
                 author,
                 body,
                 attachments,
+                index,
                 ..
-            } => self.on_twilio_message(&message, author, &body, &attachments),
+            } => match index {
+                Some(index) => self.on_indexed_message(SweptMessage {
+                    message,
+                    index,
+                    author,
+                    body,
+                    attachments,
+                    ours: false,
+                }),
+                None => self.on_twilio_message(&message, author, &body, &attachments),
+            },
+            Event::TwilioCaughtUp {
+                action_id,
+                messages,
+            } => self.on_caught_up(&action_id, messages),
+            Event::CatchUp { .. } => self.on_catch_up(),
             Event::TwilioMessageUpdated {
                 message,
                 author,
@@ -889,6 +917,7 @@ impl Ctx<'_> {
     fn on_dm(&mut self, channel: ChannelId, message: MessageId, text: &str, att: &[Attachment]) {
         self.conv.dm_unreachable = false;
         self.conv.last_activity = self.now;
+        self.conv.last_dm = self.conv.last_dm.max(Some(message));
         if self.conv.dm_channel != Some(channel) {
             self.set_dm_channel(channel);
         }
@@ -1667,6 +1696,7 @@ impl Ctx<'_> {
                 self.announce_join(false);
             }
             Pending::AgentName { .. } => self.announce_join(true),
+            Pending::CatchUp => self.on_catch_up_failed(),
             Pending::AskBot => {
                 if matches!(self.conv.phase, Phase::New | Phase::Bot) {
                     let text = self.config.texts.bot_unavailable.clone();
@@ -1680,6 +1710,7 @@ impl Ctx<'_> {
         if !self.conv.is_open() {
             return;
         }
+        self.release_overdue();
         if self.conv.phase == Phase::WaitingAgent
             && self.conv.wait_notice_due.is_some_and(|due| due <= self.now)
         {

@@ -8,6 +8,7 @@
     clippy::unused_self
 )]
 
+mod catchup;
 mod edits;
 mod names;
 mod props;

@@ -504,6 +504,7 @@ fn an_agents_file_becomes_a_dm_upload_after_the_text() {
         author: "agent:zoe".into(),
         body: "your label".into(),
         attachments: vec![label.clone()],
+        index: None,
     });
     let dms: Vec<_> = step
         .actions

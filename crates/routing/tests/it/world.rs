@@ -112,6 +112,10 @@ impl World {
             ActionKind::CreateInteraction { .. } => {
                 action.completed(Some(format!("KD{n:032x}/UO{n:032x}")))
             }
+            ActionKind::CatchUpTwilio { .. } => Event::TwilioCaughtUp {
+                action_id: action.id.clone(),
+                messages: Vec::new(),
+            },
             _ => action.completed(None),
         }
     }
@@ -158,6 +162,7 @@ impl World {
             author: author.to_owned(),
             body: body.to_owned(),
             attachments: Vec::new(),
+            index: None,
         }
     }
 }

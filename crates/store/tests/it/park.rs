@@ -73,6 +73,7 @@ fn agent_message(sid: &TwilioSid, message: &str, body: &str) -> Event {
         author: "agent:zoe".into(),
         body: body.into(),
         attachments: Vec::new(),
+        index: None,
     }
 }
 

@@ -127,6 +127,7 @@ pub(crate) async fn same_twilio_event_twice_is_applied_once(store: Store) {
         author: "agent@example.com".into(),
         body: "hello from the agent".into(),
         attachments: Vec::new(),
+        index: None,
     };
     let before = count(&store, "pending").await;
     let first = engine.handle(event.clone()).await.expect("applies");
@@ -633,6 +634,7 @@ pub(crate) async fn webhook_before_the_creation_result_is_not_lost(store: Store)
             author: "system".into(),
             body: "Welcome! How can we help?".into(),
             attachments: Vec::new(),
+            index: None,
         })
         .await
         .expect("applies");
@@ -734,6 +736,7 @@ pub(crate) async fn traces_follow_actions_and_their_results(store: Store) {
         author: "agent@example.com".into(),
         body: "hello from the agent".into(),
         attachments: Vec::new(),
+        index: None,
     };
     TraceId::parse("tw-IM0001")
         .expect("trace")
