@@ -122,10 +122,10 @@ impl App {
                 })?;
         let router_config = driver::router_config(&config, flexcord_store::now())
             .map_err(|e| StartError::Config(format!("support.timezone: {e}")))?;
-        let engine = Arc::new(Engine::new(
-            store.clone(),
-            flexcord_routing::Router::new(router_config),
-        ));
+        let engine = Arc::new(
+            Engine::new(store.clone(), flexcord_routing::Router::new(router_config))
+                .observe(crate::sweep::count_recovered),
+        );
         let twilio = twilio_client(&config.twilio).map_err(StartError::Twilio)?;
         let kb = open_kb(config.kb.path.as_deref()).map_err(StartError::Kb)?;
         let agent_mode = flexcord_kb::AgentMode::from_config(
@@ -325,10 +325,27 @@ impl App {
         ));
         let feeds = feed_poller(&config, &engine).map(|p| tokio::spawn(p.run(shutdown.clone())));
         let kb_reloads = crate::kb_reload::spawn(kb, &config.kb, &shutdown);
+        let sweeps = config.twilio.sweep_interval.map(|every| {
+            tokio::spawn(crate::sweep::run_twilio_sweeps(
+                engine.clone(),
+                every,
+                config.twilio.sweep_rate,
+                shutdown.clone(),
+            ))
+        });
         let discord = config.discord.clone();
         let shard_stop = shutdown.clone();
+        let sweep_rate = config.twilio.sweep_rate;
         let shards = tokio::spawn(async move {
-            run_shards(&discord, interactions, engine, shard_stop, grace).await;
+            run_shards(
+                &discord,
+                interactions,
+                engine,
+                shard_stop,
+                grace,
+                sweep_rate,
+            )
+            .await;
         });
         readiness.set(true);
         shutdown.cancelled().await;
@@ -344,6 +361,7 @@ impl App {
         .into_iter()
         .chain(admin_server.map(|task| ("admin server", task)))
         .chain(feeds.map(|task| ("feeds", task)))
+        .chain(sweeps.map(|task| ("catch-up sweeps", task)))
         .collect();
         let late = drain(tasks, grace).await;
         store.close().await;

@@ -26,6 +26,7 @@ pub mod outbox;
 pub mod secret;
 pub mod server;
 pub mod shutdown;
+pub mod sweep;
 pub mod telemetry;
 pub mod trace;
 pub mod webhook;

@@ -54,6 +54,11 @@ pub const BOT_REPLIES: &str = "flexcord_bot_replies_total";
 /// 1 while the process takes traffic (what `/readyz` answers 200 for), 0 before and while
 /// draining.
 pub const READY: &str = "flexcord_ready";
+/// Counter: messages the catch-up sweeps found that no webhook or gateway event had brought,
+/// by `source` (`twilio`, `discord`).
+pub const SWEEP_RECOVERED: &str = "flexcord_sweep_recovered_total";
+/// Counter: conversations the catch-up sweeps looked at, by `source`.
+pub const SWEEP_CHECKED: &str = "flexcord_sweep_checked_total";
 /// Always 1, label `version`: which release each instance runs (a rolling upgrade shows both).
 pub const BUILD_INFO: &str = "flexcord_build_info";
 
@@ -77,6 +82,10 @@ const ZERO_COUNTERS: &[(&str, &[(&str, &str)])] = &[
     (MESSAGES_ROUTED, &[("direction", "to_twilio")]),
     (MESSAGES_ROUTED, &[("direction", "to_discord")]),
     (HANDOFFS, &[]),
+    (SWEEP_RECOVERED, &[("source", "twilio")]),
+    (SWEEP_RECOVERED, &[("source", "discord")]),
+    (SWEEP_CHECKED, &[("source", "twilio")]),
+    (SWEEP_CHECKED, &[("source", "discord")]),
     (BOT_REPLIES, &[("outcome", "answered")]),
     (BOT_REPLIES, &[("outcome", "escalated")]),
     (BOT_REPLIES, &[("outcome", "unanswered")]),
@@ -193,6 +202,14 @@ fn describe() {
     metrics::describe_counter!(HANDOFFS, "Conversations handed off to a person");
     metrics::describe_counter!(BOT_REPLIES, "Virtual agent replies, by outcome");
     metrics::describe_gauge!(READY, "1 while the process takes traffic");
+    metrics::describe_counter!(
+        SWEEP_RECOVERED,
+        "Messages found by the catch-up sweeps that no webhook or gateway event brought, by source"
+    );
+    metrics::describe_counter!(
+        SWEEP_CHECKED,
+        "Conversations looked at by the catch-up sweeps, by source"
+    );
     metrics::describe_gauge!(BUILD_INFO, "Always 1; the label says the version");
 }
 

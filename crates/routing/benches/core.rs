@@ -38,6 +38,7 @@ fn conversation(router: &Router, user: u64) -> usize {
             author: "agent@example.com".into(),
             body: "Thanks for waiting, I am checking this with the carrier right now.".into(),
             attachments: Vec::new(),
+            index: Some(i),
         });
         if i < 3 {
             script.push(Event::DirectMessage {

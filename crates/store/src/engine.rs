@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use flexcord_routing::{Event, EventKey, Router, Timestamp, TwilioSid};
+use flexcord_routing::{Event, EventKey, Note, Router, Timestamp, TwilioSid};
 
 use crate::error::Error;
 use crate::park::Parked;
@@ -34,7 +34,11 @@ pub struct Engine {
     router: Arc<Router>,
     clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
     park_ttl: Duration,
+    observer: Option<Observer>,
 }
+
+/// What [`Engine::observe`] calls with each note.
+type Observer = Arc<dyn Fn(&Event, &Note) + Send + Sync>;
 
 /// What [`Engine::sweep_parked`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -64,7 +68,15 @@ impl Engine {
             router: Arc::new(router),
             clock: Arc::new(crate::now),
             park_ttl: DEFAULT_PARK_TTL,
+            observer: None,
         }
+    }
+
+    /// Calls `observer` with every note of every step applied (after its commit), for metrics.
+    #[must_use]
+    pub fn observe(mut self, observer: impl Fn(&Event, &Note) + Send + Sync + 'static) -> Self {
+        self.observer = Some(Arc::new(observer));
+        self
     }
 
     /// How long a parked event waits for its conversation's SID before
@@ -244,6 +256,9 @@ impl Engine {
                         }
                         for note in &applied.step.notes {
                             tracing::info!(event = event.name(), ?note, "routing note");
+                            if let Some(observer) = &self.observer {
+                                observer(event, note);
+                            }
                         }
                     }
                     return other;

@@ -251,6 +251,33 @@ impl Store {
         .await
     }
 
+    /// Open conversations in id order, `limit` at a time from after `after` (the last id of the
+    /// previous page): what the catch-up sweeps walk through.
+    ///
+    /// # Errors
+    /// `Database` or `Decode`.
+    pub async fn open_conversations(
+        &self,
+        after: Option<&ConversationId>,
+        limit: usize,
+    ) -> Result<Vec<Conversation>, Error> {
+        let after = after.map_or("", ConversationId::as_str).to_owned();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows: Vec<String> = on_pool!(self, pool => {
+            sqlx::query(
+                "SELECT state FROM conversations WHERE is_open AND id > $1 ORDER BY id LIMIT $2",
+            )
+            .bind(after.as_str())
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<String, _>("state"))
+            .collect::<Result<_, _>>()?
+        });
+        rows.iter().map(|json| decode_conversation(json)).collect()
+    }
+
     /// What [`Event::key`] points at (without locking).
     ///
     /// # Errors

@@ -38,6 +38,8 @@ pub const KEYS: &[(&str, &str, Option<&str>)] = &[
     ),
     ("twilio", "studio_url", Some("https://studio.twilio.com")),
     ("twilio", "media_url", Some("https://mcs.us1.twilio.com")),
+    ("twilio", "sweep_interval", Some("5m")),
+    ("twilio", "sweep_rate", Some("5")),
     ("server", "listen", Some("0.0.0.0:8080")),
     ("server", "admin_listen", None),
     ("server", "public_url", None),

@@ -147,6 +147,12 @@ pub struct TwilioConfig {
     pub studio_url: Url,
     /// Media Content Service base URL.
     pub media_url: Url,
+    /// How often every open conversation is checked for Twilio messages no webhook brought
+    /// (also once at start); `None` (`0s`) turns the periodic sweep off.
+    pub sweep_interval: Option<Duration>,
+    /// How many conversations the catch-up sweeps (Twilio's and Discord's) look at per second,
+    /// to stay inside the upstreams' rate limits.
+    pub sweep_rate: u32,
 }
 
 /// Which virtual agent answers.
@@ -337,6 +343,12 @@ impl Config {
             ("twilio.mode", format!("{:?}", t.mode).to_lowercase()),
             ("twilio.account_sid", t.account_sid.to_string()),
             ("twilio.auth_token", t.auth_token.to_string()),
+            (
+                "twilio.sweep_interval",
+                t.sweep_interval
+                    .map_or_else(|| "0s".to_owned(), format_duration),
+            ),
+            ("twilio.sweep_rate", t.sweep_rate.to_string()),
             ("server.listen", self.server.listen.to_string()),
             (
                 "server.admin_listen",

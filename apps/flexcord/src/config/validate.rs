@@ -137,6 +137,13 @@ impl Config {
         };
         let concurrency = r.required("outbox", "concurrency", between(1, 1024));
         let twilio_in_flight = r.required("outbox", "twilio_in_flight", between(1, 1024));
+        let sweep_interval = r.required("twilio", "sweep_interval", |s| {
+            parse_duration(s).map(|d| (!d.is_zero()).then_some(d))
+        });
+        let sweep_rate = r.required("twilio", "sweep_rate", |s| match s.parse::<u32>() {
+            Ok(n) if (1..=100).contains(&n) => Ok(n),
+            _ => Err(format!("{s:?} must be a whole number from 1 to 100")),
+        });
         if let (Some(base), Some(max)) = (base_backoff, max_backoff)
             && max < base
         {
@@ -317,6 +324,8 @@ impl Config {
                     conversations_url: conversations_url?,
                     studio_url: studio_url?,
                     media_url: media_url?,
+                    sweep_interval: sweep_interval?,
+                    sweep_rate: sweep_rate?,
                 },
                 server: ServerConfig {
                     listen: listen?,

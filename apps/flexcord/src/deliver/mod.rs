@@ -73,7 +73,8 @@ impl Upstream {
             | ActionKind::UpdateTwilioAttributes { .. }
             | ActionKind::CreateInteraction { .. }
             | ActionKind::CloseTwilio { .. }
-            | ActionKind::LookupAgentName { .. } => Self::Twilio,
+            | ActionKind::LookupAgentName { .. }
+            | ActionKind::CatchUpTwilio { .. } => Self::Twilio,
         }
     }
 

@@ -88,13 +88,16 @@ async fn dm_lane(engine: Arc<Engine>, mut events: tokio::sync::mpsc::UnboundedRe
 /// Runs this process's shards until `shutdown` is cancelled or every shard is fatally closed.
 /// Interactions are handed to `handler`, each in its own task so the 3-second acknowledgement
 /// never waits behind another. On shutdown each shard is closed and polled until it reports
-/// closed, within `grace`.
+/// closed, within `grace`. Each new session of the shard that receives DMs starts a catch-up
+/// sweep of the open conversations' DM history ([`crate::sweep::discord_sweep`], paced at
+/// `sweep_rate` conversations per second).
 pub async fn run_shards(
     config: &DiscordConfig,
     handler: Arc<InteractionHandler>,
     engine: Arc<Engine>,
     shutdown: CancellationToken,
     grace: Duration,
+    sweep_rate: u32,
 ) {
     let gateway_config = ConfigBuilder::new(config.token.expose().to_owned(), INTENTS)
         .proxy_url(config.gateway_base())
@@ -110,7 +113,7 @@ pub async fn run_shards(
             handler.clone(),
             engine.clone(),
             shutdown.clone(),
-            grace,
+            (grace, sweep_rate),
         ));
     }
     if config.shards.receives_dms() {
@@ -124,9 +127,11 @@ async fn shard_loop(
     handler: Arc<InteractionHandler>,
     engine: Arc<Engine>,
     shutdown: CancellationToken,
-    grace: Duration,
+    (grace, sweep_rate): (Duration, u32),
 ) {
     let mut bot_user = None;
+    // The catch-up sweep of the current session, if one runs.
+    let mut sweep: Option<(CancellationToken, tokio::task::JoinHandle<u64>)> = None;
     let mut lanes = JoinSet::new();
     let mut dm_lanes = Vec::new();
     for _ in 0..DM_LANES {
@@ -150,6 +155,20 @@ async fn shard_loop(
             Ok(Event::Ready(ready)) => {
                 tracing::info!(shard = %shard.id(), user = %ready.user.name, "gateway ready");
                 bot_user = Some(ready.user.id);
+                if shard.id().number() == 0 {
+                    // A new session: DMs sent while there was none never arrive as events.
+                    if let Some((stop, _)) = sweep.take() {
+                        stop.cancel();
+                    }
+                    let stop = shutdown.child_token();
+                    let (engine, http, bot) = (engine.clone(), handler.http(), ready.user.id);
+                    let task_stop = stop.clone();
+                    let task = tokio::spawn(async move {
+                        crate::sweep::discord_sweep(&engine, &http, bot, sweep_rate, &task_stop)
+                            .await
+                    });
+                    sweep = Some((stop, task));
+                }
             }
             Ok(Event::MessageCreate(message)) => {
                 if let Some(bot) = bot_user
@@ -193,6 +212,9 @@ async fn shard_loop(
             Err(e) => tracing::warn!(shard = %shard.id(), error = %e, "gateway event error"),
         }
         while tasks.try_join_next().is_some() {}
+    }
+    if let Some((stop, _)) = sweep.take() {
+        stop.cancel();
     }
     shard.close(CloseFrame::NORMAL);
     let closing = async {

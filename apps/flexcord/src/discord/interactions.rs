@@ -57,6 +57,11 @@ fn message(kind: InteractionResponseType, content: Option<String>) -> Interactio
 }
 
 impl InteractionHandler {
+    /// The Discord REST client.
+    pub fn http(&self) -> Arc<Client> {
+        self.http.clone()
+    }
+
     /// A handler answering as `application_id` and recording through `engine`.
     pub fn new(
         http: Arc<Client>,

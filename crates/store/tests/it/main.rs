@@ -30,4 +30,5 @@ common::both_backends!(
     a_run_stops_at_a_gap_in_its_sequence,
     a_silent_worker_is_taken_over_within_seconds,
     a_heartbeating_worker_keeps_its_action_past_the_lease,
+    open_conversations_page_in_id_order,
 );

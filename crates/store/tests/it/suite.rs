@@ -962,3 +962,44 @@ pub(crate) async fn a_heartbeating_worker_keeps_its_action_past_the_lease(store:
         .expect("claim");
     assert_eq!(other.len(), 1);
 }
+
+pub(crate) async fn open_conversations_page_in_id_order(store: Store) {
+    let clock = Clock::new();
+    let engine = engine(&store, &clock);
+    for user in 1..=5 {
+        engine
+            .handle(dm(user, 100 + user, "hello"))
+            .await
+            .expect("applies");
+    }
+    // Close user 3's conversation directly: it is no longer swept.
+    let mut closed = store
+        .open_conversation(UserId(3))
+        .await
+        .expect("q")
+        .expect("open");
+    closed.phase = Phase::Closed;
+    store
+        .apply(&dm(3, 999, "x"), Timestamp(T0), |_| {
+            flexcord_routing::Step {
+                state: Some(closed),
+                actions: Vec::new(),
+                wake_at: None,
+                notes: Vec::new(),
+            }
+        })
+        .await
+        .expect("closes");
+    let first = store.open_conversations(None, 2).await.expect("page");
+    assert_eq!(first.len(), 2);
+    let rest = store
+        .open_conversations(first.last().map(|c| &c.id), 10)
+        .await
+        .expect("page");
+    let users: Vec<u64> = first.iter().chain(&rest).map(|c| c.user.0).collect();
+    let mut sorted = users.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, vec![1, 2, 4, 5]);
+    let ids: Vec<_> = first.iter().chain(&rest).map(|c| c.id.clone()).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+}

@@ -14,7 +14,9 @@
 //! when that cannot be done (too large, gone, refused) the message carries its fallback body,
 //! the file's name and link.
 
-use flexcord_routing::{Action, ConversationAttributes, FlexInteraction, TwilioSid};
+use flexcord_routing::{
+    Action, Attachment, ConversationAttributes, FlexInteraction, SweptMessage, TwilioSid,
+};
 use flexcord_store::Failure;
 use flexcord_twilio::Order;
 use flexcord_twilio::conversations::{ConversationState, WebhookTarget};
@@ -23,11 +25,13 @@ use flexcord_twilio::sid::{
     ConversationSid, FlowSid, InteractionChannelSid, InteractionSid, ServiceSid, SidOrName,
     WorkflowSid, WorkspaceSid,
 };
+use futures::StreamExt;
 use serde_json::json;
 
 use super::{
-    Context, HandOff, Mode, NewConversation, Post, RETRY_LOOKBACK, already_exists, attributes_json,
-    date_created, failure, failure_unchecked, message_attributes, posted_by, upload_media,
+    CATCH_UP_MAX, Context, HandOff, Mode, NewConversation, Post, RETRY_LOOKBACK, already_exists,
+    attributes_json, date_created, failure, failure_unchecked, message_attributes, posted_by,
+    swept_message, upload_media,
 };
 
 /// The conversation webhook's events (DESIGN §3).
@@ -217,6 +221,54 @@ impl Mode for ConversationsTarget {
         }
         let message = request.await.map_err(|e| failure(&e))?;
         Ok(message.sid.to_string())
+    }
+
+    async fn messages_after(
+        &self,
+        cx: &Context<'_>,
+        conversation: &TwilioSid,
+        after: Option<u64>,
+    ) -> Result<Vec<SweptMessage>, Failure> {
+        let mut pages = std::pin::pin!(
+            cx.client
+                .conversations_for(self.service.as_ref())
+                .messages(&sid(conversation)?)
+                .list()
+                .order(&Order::Desc)
+                .page_size(RETRY_LOOKBACK)
+                .paginate()
+        );
+        let media_service = self.service.map(|s| s.to_string());
+        let mut found = Vec::new();
+        while let Some(message) = pages.next().await {
+            let m = message.map_err(|e| failure(&e))?;
+            if after.is_some_and(|a| m.index.is_some_and(|i| i <= a)) || found.len() >= CATCH_UP_MAX
+            {
+                break;
+            }
+            let attachments = m
+                .media
+                .iter()
+                .flatten()
+                .map(|x| Attachment {
+                    filename: x.filename.clone().unwrap_or_default(),
+                    url: String::new(),
+                    content_type: x.content_type.clone(),
+                    size: x.size,
+                    media_sid: x.sid.map(|s| s.to_string()),
+                    media_service: media_service.clone(),
+                })
+                .collect();
+            found.extend(swept_message(
+                m.sid.as_str(),
+                m.index,
+                m.author.as_deref(),
+                m.body.as_deref(),
+                m.attributes.as_deref(),
+                attachments,
+            ));
+        }
+        Ok(found)
     }
 
     async fn set_attributes(

@@ -9,8 +9,8 @@ pub mod chat;
 pub mod conversations;
 
 use flexcord_routing::{
-    Action, ActionKind, Attachment, CaseNumber, ConversationAttributes, FlexInteraction, MessageId,
-    Timestamp, TwilioSid,
+    Action, ActionKind, Attachment, CaseNumber, ConversationAttributes, Event, FlexInteraction,
+    MessageId, SweptMessage, Timestamp, TwilioMessageSid, TwilioSid,
 };
 use flexcord_store::{Failure, Receipt};
 use flexcord_twilio::sid::{MediaSid, ServiceSid};
@@ -154,6 +154,14 @@ pub(crate) trait Mode {
         action: &Action,
         post: &Post<'_>,
     ) -> Result<String, Failure>;
+    /// The messages after position `after` (all of them when `None`), newest first, at most
+    /// [`CATCH_UP_MAX`].
+    async fn messages_after(
+        &self,
+        cx: &Context<'_>,
+        sid: &TwilioSid,
+        after: Option<u64>,
+    ) -> Result<Vec<SweptMessage>, Failure>;
     /// Sets the `flexcord` attributes.
     async fn set_attributes(
         &self,
@@ -232,6 +240,14 @@ async fn run_in(
             let posted = Box::pin(mode.post(cx, action, &post)).await?;
             count_message();
             Ok(Receipt::id(posted))
+        }
+        ActionKind::CatchUpTwilio { sid, after } => {
+            let mut messages = mode.messages_after(cx, sid, *after).await?;
+            messages.reverse();
+            Ok(Receipt::with_event(Event::TwilioCaughtUp {
+                action_id: action.id.clone(),
+                messages,
+            }))
         }
         ActionKind::UpdateTwilioAttributes { sid, attributes } => {
             mode.set_attributes(cx, sid, attributes).await?;
@@ -335,6 +351,32 @@ pub(crate) fn message_attributes(
         "trace": crate::trace::for_delivery(action),
         "action": action.id.as_str(),
     }})
+}
+
+/// At most this many messages are listed by one catch-up (newest first): a conversation
+/// further behind than that has its oldest missing messages skipped.
+pub(crate) const CATCH_UP_MAX: usize = 500;
+
+/// A listed message as the routing core sees it; `None` without a position or author.
+pub(crate) fn swept_message(
+    sid: &str,
+    index: Option<u64>,
+    author: Option<&str>,
+    body: Option<&str>,
+    attributes: Option<&str>,
+    attachments: Vec<Attachment>,
+) -> Option<SweptMessage> {
+    let ours = attributes
+        .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
+        .is_some_and(|a| a["flexcord"]["action"].is_string());
+    Some(SweptMessage {
+        message: TwilioMessageSid::from(sid),
+        index: index?,
+        author: author?.to_owned(),
+        body: body.unwrap_or_default().to_owned(),
+        attachments,
+        ours,
+    })
 }
 
 /// How many of the latest messages a retried post looks through for the one an earlier
