@@ -88,6 +88,9 @@ pub struct DiscordConfig {
     /// global limit: 50, unless Discord raised it for this bot). The REST client keeps to it
     /// and to every route's bucket on its own.
     pub global_rate_limit: u16,
+    /// How long a shard of this process may be without a gateway session (reconnecting, or
+    /// connecting for the first time) before `/readyz` fails.
+    pub ready_grace: Duration,
 }
 
 impl DiscordConfig {
@@ -190,7 +193,17 @@ pub struct ServerConfig {
 pub struct StoreConfig {
     /// `sqlite://…` or `postgres://…`.
     pub url: String,
+    /// How long processed-event keys (what makes a repeated webhook or message a no-op) and
+    /// finished outbox rows are kept; older ones are pruned. At least [`MIN_RETENTION`], and
+    /// longer than any catch-up sweep looks back.
+    pub retention: Duration,
+    /// How often the app prunes (`retention`) and closes quiet cases (`cases.close_after`).
+    pub housekeeping_interval: Duration,
 }
+
+/// The shortest `store.retention`: Twilio retries a webhook for up to a day, and a processed
+/// key pruned before the last retry would let that retry through twice.
+pub const MIN_RETENTION: Duration = Duration::from_secs(24 * 3600);
 
 /// `[outbox]`: how the outbox worker retries deliveries.
 #[derive(Debug, Clone)]
@@ -254,6 +267,9 @@ pub struct CasesConfig {
     pub token: Option<Secret>,
     /// How long an agent's session on the case pages lasts.
     pub session_ttl: Duration,
+    /// A resolved case nobody reopened for this long is closed (embedded cases only; decision
+    /// 0003).
+    pub close_after: Duration,
     /// Behind a reverse proxy: the header holding the client's address (failed sign-ins are
     /// limited per address).
     pub client_ip_header: Option<String>,
@@ -334,6 +350,7 @@ impl Config {
             ("discord.shards", d.shards.to_string()),
             ("discord.max_upload_bytes", d.max_upload_bytes.to_string()),
             ("discord.global_rate_limit", d.global_rate_limit.to_string()),
+            ("discord.ready_grace", format_duration(d.ready_grace)),
             ("twilio.mode", format!("{:?}", t.mode).to_lowercase()),
             ("twilio.account_sid", t.account_sid.to_string()),
             ("twilio.auth_token", t.auth_token.to_string()),
@@ -352,6 +369,11 @@ impl Config {
                 format_duration(self.server.shutdown_grace),
             ),
             ("store.url", redact_url(&self.store.url)),
+            ("store.retention", format_duration(self.store.retention)),
+            (
+                "store.housekeeping_interval",
+                format_duration(self.store.housekeeping_interval),
+            ),
             ("outbox.max_attempts", self.outbox.max_attempts.to_string()),
             (
                 "outbox.base_backoff",
@@ -377,6 +399,7 @@ impl Config {
             ),
             ("cases.store_url", redact_url(&self.cases.store_url)),
             ("cases.session_ttl", format!("{:?}", self.cases.session_ttl)),
+            ("cases.close_after", format_duration(self.cases.close_after)),
             (
                 "cases.oidc_issuer",
                 opt(self.cases.oidc.as_ref().map(|o| &o.issuer)),
