@@ -142,7 +142,12 @@ pub(crate) async fn dead_letters_are_requeued_only_while_their_conversation_can_
         900,
         ActionKind::UpdateTwilioAttributes {
             sid: sid.clone(),
-            attributes: ConversationAttributes::default(),
+            attributes: ConversationAttributes {
+                discord_user: UserId(1),
+                dm_channel: conv.dm_channel,
+                handoff: true,
+                case: Some(case.clone()),
+            },
         },
     );
     store
