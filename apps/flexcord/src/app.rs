@@ -178,13 +178,7 @@ impl App {
             Some(Arc::new(driver::EngineSink::new(engine.clone()))),
             readiness.clone(),
         )
-        .with_metrics_refresh({
-            let store = store.clone();
-            Arc::new(move || {
-                let store = store.clone();
-                Box::pin(async move { driver::publish_outbox_metrics(&store).await })
-            })
-        });
+        .with_metrics_refresh(metrics_refresh(&store));
         let (router, admin_router) = routes(Arc::new(state), &config, &cases, accounts.clone());
         let listener = TcpListener::bind(config.server.listen)
             .await
@@ -543,6 +537,15 @@ fn feed_poller(config: &Config, engine: &Arc<Engine>) -> Option<crate::community
             None
         }
     }
+}
+
+/// Publishes the store's gauges and counters before each `/metrics` answer.
+fn metrics_refresh(store: &Store) -> crate::server::MetricsRefresh {
+    let store = store.clone();
+    Arc::new(move || {
+        let store = store.clone();
+        Box::pin(async move { driver::publish_outbox_metrics(&store).await })
+    })
 }
 
 /// The outbox worker's settings from `[outbox]` (its owner name stays unique per process).

@@ -108,12 +108,73 @@ fn retry_scope(id: &ActionId, now: Timestamp) -> String {
     format!("ops-retry-{}-{}", now.millis(), id.nonce())
 }
 
+/// The conversation of a row being retried.
+enum Owner {
+    /// The action belongs to no conversation (an interaction's, a feed's).
+    None,
+    /// Its conversation is not stored.
+    Missing,
+    /// Its conversation's stored state.
+    State(String),
+}
+
 /// A row being retried.
 struct DeadRow {
     state: String,
     kind: String,
     reason: Option<String>,
     action: Option<Action>,
+}
+
+impl DeadRow {
+    /// Whether the row may be re-queued, given its conversation: the conversation's case if
+    /// so, why not otherwise.
+    fn judge(&self, owner: &Owner) -> Result<Result<Option<CaseNumber>, RetryRefused>, Error> {
+        if self.state != "dead" {
+            return Ok(Err(RetryRefused::NotDead {
+                state: self.state.clone(),
+            }));
+        }
+        let state = match owner {
+            Owner::None => return Ok(Ok(None)),
+            Owner::Missing => return Ok(Err(RetryRefused::ConversationUnknown)),
+            Owner::State(state) => state,
+        };
+        let conv = decode_conversation(state.as_str())?;
+        if !conv.is_open() {
+            let closed_by = conv.closed_by.and_then(|by| {
+                serde_json::to_value(by)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+            });
+            return Ok(Err(RetryRefused::ConversationClosed { closed_by }));
+        }
+        if conv.dm_unreachable && self.action.as_ref().is_some_and(|a| is_dm(&a.kind)) {
+            return Ok(Err(RetryRefused::UserUnreachable));
+        }
+        Ok(Ok(conv.case))
+    }
+
+    /// The case timeline entry about re-queuing this row (action `id`), as an action of its own.
+    fn case_note(&self, id: &ActionId, number: &CaseNumber, now: Timestamp) -> Action {
+        Action {
+            id: ActionId::new(&retry_scope(id, now), 0),
+            kind: ActionKind::AnnotateCase {
+                number: number.clone(),
+                entry: TranscriptEntry {
+                    speaker: Speaker::Bot,
+                    text: format!(
+                        "An operator re-queued a delivery that had failed ({}, {}): {}",
+                        self.kind,
+                        id.as_str(),
+                        self.reason.as_deref().unwrap_or("no reason recorded"),
+                    ),
+                    at: now,
+                    name: None,
+                },
+            },
+        }
+    }
 }
 
 impl Store {
@@ -233,38 +294,22 @@ impl Store {
                 reason: row.try_get(2)?,
                 action: serde_json::from_str(&row.try_get::<String, _>(3)?).ok(),
             };
-            if row.state != "dead" {
-                return Ok(Retried::Refused(RetryRefused::NotDead { state: row.state }));
-            }
-            let mut case = None;
-            if let Some(conversation) = id.conversation() {
-                let state: Option<String> = sqlx::query(&format!(
+            let owner = match id.conversation() {
+                Some(conversation) => sqlx::query(&format!(
                     "SELECT state FROM conversations WHERE id = $1{lock}"
                 ))
                 .bind(conversation.as_str())
                 .fetch_optional(&mut *conn)
                 .await?
                 .map(|r| r.try_get(0))
-                .transpose()?;
-                let Some(state) = state else {
-                    return Ok(Retried::Refused(RetryRefused::ConversationUnknown));
-                };
-                let conv = decode_conversation(&state)?;
-                if !conv.is_open() {
-                    let closed_by = conv.closed_by.and_then(|by| {
-                        serde_json::to_value(by)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_owned))
-                    });
-                    return Ok(Retried::Refused(RetryRefused::ConversationClosed {
-                        closed_by,
-                    }));
-                }
-                if conv.dm_unreachable && row.action.as_ref().is_some_and(|a| is_dm(&a.kind)) {
-                    return Ok(Retried::Refused(RetryRefused::UserUnreachable));
-                }
-                case = conv.case;
-            }
+                .transpose()?
+                .map_or(Owner::Missing, Owner::State),
+                None => Owner::None,
+            };
+            let case = match row.judge(&owner)? {
+                Ok(case) => case,
+                Err(refused) => return Ok(Retried::Refused(refused)),
+            };
             sqlx::query(
                 "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = $2, \
                  lease_until = NULL, lease_owner = NULL, result = NULL, updated_at = $2 \
@@ -290,23 +335,7 @@ impl Store {
             .execute(&mut *conn)
             .await?;
             if let Some(number) = &case {
-                let note = Action {
-                    id: ActionId::new(&retry_scope(&id, now), 0),
-                    kind: ActionKind::AnnotateCase {
-                        number: number.clone(),
-                        entry: TranscriptEntry {
-                            speaker: Speaker::Bot,
-                            text: format!(
-                                "An operator re-queued a delivery that had failed ({}, {}): {}",
-                                row.kind,
-                                id.as_str(),
-                                row.reason.as_deref().unwrap_or("no reason recorded"),
-                            ),
-                            at: now,
-                            name: None,
-                        },
-                    },
-                };
+                let note = row.case_note(&id, number, now);
                 sqlx::query(INSERT_ACTION)
                     .bind(note.id.as_str())
                     .bind(note.id.scope())

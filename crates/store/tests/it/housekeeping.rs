@@ -151,7 +151,7 @@ pub(crate) async fn dead_letters_are_requeued_only_while_their_conversation_can_
         },
     );
     store
-        .enqueue(&[update.clone()], clock.now())
+        .enqueue(std::slice::from_ref(&update), clock.now())
         .await
         .expect("enqueue");
     up.set(Mode::Permanent);
@@ -270,7 +270,7 @@ pub(crate) async fn dead_letters_are_requeued_only_while_their_conversation_can_
         },
     );
     store
-        .enqueue(&[message.clone()], clock.now())
+        .enqueue(std::slice::from_ref(&message), clock.now())
         .await
         .expect("enqueue");
     up.set(Mode::Permanent);
