@@ -88,14 +88,14 @@ impl Drop for StopOnDrop {
 }
 
 /// What one Discord shard of this process is doing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Link {
     /// No session yet (since the start, or since the session was lost).
     Down { since: Instant, code: Option<u16> },
     /// A session is up.
     Up,
-    /// Discord closed the shard for good (the process exits).
-    Failed { code: Option<u16> },
+    /// Discord closed the shard for good (the process exits), and why.
+    Failed { why: String },
 }
 
 /// One shard's state, updated by its event loop.
@@ -123,7 +123,7 @@ impl ShardHealth {
 
     fn set(&self, update: impl FnOnce(Link) -> Link) {
         if let Ok(mut link) = self.link.lock() {
-            *link = update(*link);
+            *link = update(link.clone());
         }
     }
 
@@ -148,13 +148,18 @@ impl ShardHealth {
         });
     }
 
-    /// Discord closed the shard for good.
-    pub fn failed(&self, code: Option<u16>) {
-        self.set(|_| Link::Failed { code });
+    /// Discord closed the shard for good, for the reason `why` (its close code, explained).
+    pub fn failed(&self, why: String) {
+        self.set(|_| Link::Failed { why });
     }
 
     fn judge(&self, grace: Duration) -> (bool, String) {
-        let link = self.link.lock().map_or(Link::Failed { code: None }, |l| *l);
+        let link = self.link.lock().map_or_else(
+            |_| Link::Failed {
+                why: "its state is unreadable".to_owned(),
+            },
+            |l| l.clone(),
+        );
         let id = self.id;
         match link {
             Link::Up => (true, format!("shard {id} connected")),
@@ -181,15 +186,9 @@ impl ShardHealth {
                     )
                 }
             }
-            Link::Failed { code } => (
+            Link::Failed { why } => (
                 false,
-                format!(
-                    "shard {id} closed for good by Discord{}",
-                    code.map_or_else(String::new, |c| format!(
-                        " ({})",
-                        crate::discord::gateway::describe_close(c)
-                    ))
-                ),
+                format!("shard {id} closed for good by Discord ({why})"),
             ),
         }
     }
@@ -324,7 +323,7 @@ mod tests {
         shard.disconnected(Some(4000));
         let (ok, detail) = shard.judge(Duration::from_secs(30));
         assert!(ok && detail.contains("last closed with 4000"), "{detail}");
-        shard.failed(Some(4004));
+        shard.failed("4004 Authentication Failed: discord.token is not a valid bot token".into());
         let (ok, detail) = shard.judge(Duration::from_secs(30));
         assert!(!ok);
         assert_eq!(

@@ -238,7 +238,7 @@ async fn shard_loop(
         };
         let Some(item) = item else {
             // twilight stops a shard only after a close code it cannot reconnect after.
-            state.failed(last_code);
+            state.failed(last_code.map_or_else(|| "no close code".to_owned(), describe_close));
             let failed = ShardFailed {
                 shard: shard.id().number(),
                 code: last_code,

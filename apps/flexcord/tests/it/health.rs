@@ -78,7 +78,7 @@ async fn a_shard_closed_for_good_stops_the_process_with_exit_code_78() {
         "{log}"
     );
 
-    // A process started with a token Discord refuses never becomes ready and exits the same way.
+    // A process started with a token Discord refuses exits the same way.
     let port = free_port();
     let mut env = app_env(&emulators, &format!("127.0.0.1:{port}"), &db);
     env.retain(|(k, _)| k != "FLEXCORD_DISCORD__TOKEN");
