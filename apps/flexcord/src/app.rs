@@ -25,9 +25,10 @@ use crate::deliver::bot::BotExecutor;
 use crate::deliver::cases::CaseExecutor;
 use crate::deliver::discord::{DiscordExecutor, TwilioMedia};
 use crate::deliver::twilio::{ChatTarget, ConversationsTarget, TwilioExecutor};
-use crate::discord::gateway::{http_client, run_shards};
+use crate::discord::gateway::{ShardFailed, http_client, run_shards};
 use crate::discord::interactions::InteractionHandler;
 use crate::driver;
+use crate::health::Health;
 use crate::media::Downloader;
 use crate::server::{Readiness, ServerState};
 
@@ -102,6 +103,8 @@ pub struct App {
     /// The knowledge base the embedded agent answers from (reloaded on SIGHUP and when its
     /// folder changes).
     kb: flexcord_kb::KnowledgeBase,
+    /// What `/readyz` checks, kept up to date by the parts.
+    health: Arc<Health>,
 }
 
 impl App {
@@ -162,7 +165,12 @@ impl App {
             InteractionHandler::new(http, app_id, engine.clone())
                 .with_staff_role(config.community.staff_role_id),
         );
-        let readiness = Readiness::default();
+        let health = Arc::new(Health::new(
+            config.discord.shards.ids(),
+            config.discord.ready_grace,
+            store.clone(),
+        ));
+        let readiness = Readiness::default().with_checks(health.clone());
         let state = ServerState::new(
             &config.twilio.auth_token,
             &config.server.public_url,
@@ -170,13 +178,7 @@ impl App {
             Some(Arc::new(driver::EngineSink::new(engine.clone()))),
             readiness.clone(),
         )
-        .with_metrics_refresh({
-            let store = store.clone();
-            Arc::new(move || {
-                let store = store.clone();
-                Box::pin(async move { driver::publish_outbox_metrics(&store).await })
-            })
-        });
+        .with_metrics_refresh(metrics_refresh(&store));
         let (router, admin_router) = routes(Arc::new(state), &config, &cases, accounts.clone());
         let listener = TcpListener::bind(config.server.listen)
             .await
@@ -206,6 +208,7 @@ impl App {
             admin,
             readiness,
             kb,
+            health,
         })
     }
 
@@ -256,17 +259,21 @@ impl App {
         &self.config
     }
 
-    /// Runs the HTTP server, the outbox worker, the timers and this process's Discord shards
-    /// until `shutdown` is cancelled; then readiness drops and every part drains within one
-    /// deadline, `server.shutdown_grace` from the cancellation.
+    /// Runs the HTTP server, the outbox worker, the timers, housekeeping and this process's
+    /// Discord shards until `shutdown` is cancelled, or until Discord closes a shard for good;
+    /// then readiness drops and every part drains within one deadline, `server.shutdown_grace`
+    /// from then.
     ///
     /// # Errors
-    /// [`NotDrained`] naming the parts still busy at the deadline (they are stopped anyway).
-    pub async fn run(self, shutdown: CancellationToken) -> Result<(), NotDrained> {
+    /// [`RunError::Shard`] when Discord closed a shard for good (the configuration must change:
+    /// [`RunError::exit_code`] is [`EXIT_CONFIG`]); [`RunError::NotDrained`] naming the parts
+    /// still busy at the deadline (they are stopped anyway).
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), RunError> {
         let App {
             config,
             store,
             engine,
+            cases,
             upstreams,
             interactions,
             router,
@@ -274,13 +281,163 @@ impl App {
             admin,
             readiness,
             kb,
+            health,
             ..
         } = self;
+        // A shard closed for good stops every part as a shutdown does; the caller's token is
+        // left as it is.
+        let shutdown = shutdown.child_token();
         let grace = config.server.shutdown_grace;
-        tracing::info!(listen = %config.server.listen, public_url = %config.server.public_url, "HTTP server up");
-        let admin_server = admin.map(|(listener, router)| {
-            tracing::info!(admin_listen = ?listener.local_addr().ok(), "admin listener up (/metrics, /healthz, /readyz)");
-            let stop = shutdown.clone();
+        let mut tasks = spawn_servers(&config, router, listener, admin, &shutdown);
+        tasks.push((
+            "outbox",
+            spawn_outbox(&config, &store, upstreams, &engine, &health, &shutdown),
+        ));
+        tasks.push((
+            "timers",
+            tokio::spawn(driver::run_timers(
+                engine.clone(),
+                std::time::Duration::from_secs(1),
+                health.timers.clone(),
+                shutdown.clone(),
+            )),
+        ));
+        tasks.extend(spawn_background(
+            &config, &store, &cases, &engine, kb, &shutdown,
+        ));
+        let (fatal_tx, fatal_rx) = tokio::sync::oneshot::channel();
+        let discord = config.discord.clone();
+        let shard_stop = shutdown.clone();
+        let shard_health = health.clone();
+        let sweep_rate = config.twilio.sweep_rate;
+        tasks.push((
+            "discord shards",
+            tokio::spawn(async move {
+                let ran = run_shards(
+                    &discord,
+                    interactions,
+                    engine,
+                    &shard_health,
+                    shard_stop,
+                    grace,
+                    sweep_rate,
+                );
+                if let Err(failed) = ran.await {
+                    let _ = fatal_tx.send(failed);
+                }
+            }),
+        ));
+        readiness.set(true);
+        let fatal = tokio::select! {
+            () = shutdown.cancelled() => None,
+            Ok(failed) = fatal_rx => Some(failed),
+        };
+        if let Some(failed) = &fatal {
+            tracing::error!(error = %failed, exit_code = EXIT_CONFIG, "a Discord shard cannot run with this configuration; stopping");
+            shutdown.cancel();
+        }
+        readiness.set(false);
+        let late = drain(tasks, grace).await;
+        store.close().await;
+        match fatal {
+            Some(failed) => Err(RunError::Shard(failed)),
+            None if late.is_empty() => Ok(()),
+            None => Err(RunError::NotDrained(NotDrained(late))),
+        }
+    }
+}
+
+/// The parts that run beside the servers, the worker and the shards: the outbox gauges,
+/// housekeeping, knowledge-base reloads, the feeds and the Twilio catch-up sweeps.
+fn spawn_background(
+    config: &Config,
+    store: &Store,
+    cases: &Arc<dyn CaseStore>,
+    engine: &Arc<Engine>,
+    kb: flexcord_kb::KnowledgeBase,
+    shutdown: &CancellationToken,
+) -> Vec<(&'static str, tokio::task::JoinHandle<()>)> {
+    let mut tasks = Vec::new();
+    tasks.push((
+        "metrics",
+        tokio::spawn(driver::run_outbox_metrics(
+            store.clone(),
+            std::time::Duration::from_secs(10),
+            shutdown.clone(),
+        )),
+    ));
+    tasks.push((
+        "housekeeping",
+        tokio::spawn(housekeeping(config, store, cases).run(shutdown.clone())),
+    ));
+    tasks.push((
+        "knowledge base reloads",
+        crate::kb_reload::spawn(kb, &config.kb, shutdown),
+    ));
+    if let Some(poller) = feed_poller(config, engine) {
+        tasks.push(("feeds", tokio::spawn(poller.run(shutdown.clone()))));
+    }
+    if let Some(every) = config.twilio.sweep_interval {
+        tasks.push((
+            "catch-up sweeps",
+            tokio::spawn(crate::sweep::run_twilio_sweeps(
+                engine.clone(),
+                every,
+                config.twilio.sweep_rate,
+                shutdown.clone(),
+            )),
+        ));
+    }
+    tasks
+}
+
+/// Why [`App::run`] ended other than by a clean shutdown.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Discord closed a shard for good.
+    #[error(transparent)]
+    Shard(#[from] ShardFailed),
+    /// Parts did not stop within `server.shutdown_grace`.
+    #[error(transparent)]
+    NotDrained(#[from] NotDrained),
+}
+
+impl RunError {
+    /// The process exit code: [`EXIT_CONFIG`] for a shard closed for good, 1 otherwise.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Self::Shard(_) => ExitCode::from(EXIT_CONFIG),
+            Self::NotDrained(_) => ExitCode::FAILURE,
+        }
+    }
+}
+
+/// The HTTP server and, with `server.admin_listen`, the admin listener, until `shutdown`.
+fn spawn_servers(
+    config: &Config,
+    router: axum::Router,
+    listener: TcpListener,
+    admin: Option<(TcpListener, axum::Router)>,
+    shutdown: &CancellationToken,
+) -> Vec<(&'static str, tokio::task::JoinHandle<()>)> {
+    tracing::info!(listen = %config.server.listen, public_url = %config.server.public_url, "HTTP server up");
+    let server_stop = shutdown.clone();
+    let server = tokio::spawn(async move {
+        // The peer address limits failed sign-ins on the case pages.
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        if let Err(e) = axum::serve(listener, service)
+            .with_graceful_shutdown(server_stop.cancelled_owned())
+            .await
+        {
+            tracing::error!(error = %e, "the HTTP server stopped");
+        }
+    });
+    let mut tasks = vec![("http server", server)];
+    if let Some((listener, router)) = admin {
+        tracing::info!(admin_listen = ?listener.local_addr().ok(), "admin listener up (/metrics, /healthz, /readyz)");
+        let stop = shutdown.clone();
+        tasks.push((
+            "admin server",
             tokio::spawn(async move {
                 if let Err(e) = axum::serve(listener, router)
                     .with_graceful_shutdown(stop.cancelled_owned())
@@ -288,88 +445,51 @@ impl App {
                 {
                     tracing::error!(error = %e, "the admin listener stopped");
                 }
-            })
-        });
-        let server_stop = shutdown.clone();
-        let server = tokio::spawn(async move {
-            // The peer address limits failed sign-ins on the case pages.
-            let service = router.into_make_service_with_connect_info::<SocketAddr>();
-            if let Err(e) = axum::serve(listener, service)
-                .with_graceful_shutdown(server_stop.cancelled_owned())
-                .await
-            {
-                tracing::error!(error = %e, "the HTTP server stopped");
-            }
-        });
-        let worker =
-            flexcord_store::Worker::new(store.clone(), upstreams).config(worker_config(&config));
-        let worker_engine = engine.clone();
-        let worker_stop = shutdown.clone();
-        let outbox = tokio::spawn(async move {
-            // Boxed: the worker's future holds the deliveries' futures and is large.
-            if let Err(e) =
-                Box::pin(worker.run(worker_engine.as_ref(), worker_stop.cancelled_owned())).await
-            {
-                tracing::error!(error = %e, "the outbox worker stopped");
-            }
-        });
-        let metrics = tokio::spawn(driver::run_outbox_metrics(
-            store.clone(),
-            std::time::Duration::from_secs(10),
-            shutdown.clone(),
+            }),
         ));
-        let timers = tokio::spawn(driver::run_timers(
-            engine.clone(),
-            std::time::Duration::from_secs(1),
-            shutdown.clone(),
-        ));
-        let feeds = feed_poller(&config, &engine).map(|p| tokio::spawn(p.run(shutdown.clone())));
-        let kb_reloads = crate::kb_reload::spawn(kb, &config.kb, &shutdown);
-        let sweeps = config.twilio.sweep_interval.map(|every| {
-            tokio::spawn(crate::sweep::run_twilio_sweeps(
-                engine.clone(),
-                every,
-                config.twilio.sweep_rate,
-                shutdown.clone(),
-            ))
-        });
-        let discord = config.discord.clone();
-        let shard_stop = shutdown.clone();
-        let sweep_rate = config.twilio.sweep_rate;
-        let shards = tokio::spawn(async move {
-            run_shards(
-                &discord,
-                interactions,
-                engine,
-                shard_stop,
-                grace,
-                sweep_rate,
-            )
-            .await;
-        });
-        readiness.set(true);
-        shutdown.cancelled().await;
-        readiness.set(false);
-        let tasks: Vec<(&'static str, tokio::task::JoinHandle<()>)> = [
-            ("http server", server),
-            ("discord shards", shards),
-            ("outbox", outbox),
-            ("timers", timers),
-            ("metrics", metrics),
-            ("knowledge base reloads", kb_reloads),
-        ]
-        .into_iter()
-        .chain(admin_server.map(|task| ("admin server", task)))
-        .chain(feeds.map(|task| ("feeds", task)))
-        .chain(sweeps.map(|task| ("catch-up sweeps", task)))
-        .collect();
-        let late = drain(tasks, grace).await;
-        store.close().await;
-        if late.is_empty() {
-            Ok(())
-        } else {
-            Err(NotDrained(late))
+    }
+    tasks
+}
+
+/// The outbox worker until `shutdown`, its heartbeats beating `health.outbox` (a worker that
+/// ends, or panics, stops the pulse).
+fn spawn_outbox(
+    config: &Config,
+    store: &Store,
+    upstreams: Upstreams,
+    engine: &Arc<Engine>,
+    health: &Health,
+    shutdown: &CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    let pulse = health.outbox.clone();
+    let stopped = pulse.stop_on_drop();
+    let worker = flexcord_store::Worker::new(store.clone(), upstreams)
+        .config(worker_config(config))
+        .on_heartbeat(move |_| pulse.beat());
+    let engine = engine.clone();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        let _stopped = stopped;
+        // Boxed: the worker's future holds the deliveries' futures and is large.
+        if let Err(e) = Box::pin(worker.run(engine.as_ref(), stop.cancelled_owned())).await {
+            tracing::error!(error = %e, "the outbox worker stopped");
         }
+    })
+}
+
+/// Housekeeping as configured: pruning after `store.retention`, and closing quiet cases after
+/// `cases.close_after` when the case store is embedded.
+fn housekeeping(
+    config: &Config,
+    store: &Store,
+    cases: &Arc<dyn CaseStore>,
+) -> crate::housekeeping::Housekeeping {
+    crate::housekeeping::Housekeeping {
+        store: store.clone(),
+        cases: matches!(config.cases.backend, CasesBackend::Embedded).then(|| cases.clone()),
+        retention: config.store.retention,
+        close_after: config.cases.close_after,
+        every: config.store.housekeeping_interval,
     }
 }
 
@@ -447,6 +567,15 @@ fn feed_poller(config: &Config, engine: &Arc<Engine>) -> Option<crate::community
             None
         }
     }
+}
+
+/// Publishes the store's gauges and counters before each `/metrics` answer.
+fn metrics_refresh(store: &Store) -> crate::server::MetricsRefresh {
+    let store = store.clone();
+    Arc::new(move || {
+        let store = store.clone();
+        Box::pin(async move { driver::publish_outbox_metrics(&store).await })
+    })
 }
 
 /// The outbox worker's settings from `[outbox]` (its owner name stays unique per process).

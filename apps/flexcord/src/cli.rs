@@ -111,6 +111,18 @@ pub enum OutboxCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Re-queue dead letters, once their cause is fixed, whose conversation is still open (the
+    /// running app delivers them before the conversation's later actions; the case gets a
+    /// timeline entry); for the others, say why not. Exit 1 when a dead letter named by id is
+    /// not re-queued.
+    Retry {
+        /// The action id of a dead letter, as `flexcord outbox dead` lists it (e.g. `7-100/3`).
+        #[arg(required_unless_present = "all_dead", conflicts_with = "all_dead")]
+        id: Option<String>,
+        /// Every dead letter.
+        #[arg(long)]
+        all_dead: bool,
+    },
     /// Count the outbox rows per state.
     Stats {
         /// One JSON object (state to count) instead of text.
@@ -345,6 +357,24 @@ async fn outbox(cli: &Cli, command: &OutboxCommand) -> ExitCode {
     let result = match command {
         OutboxCommand::Dead { limit, json } => crate::outbox::dead(&store, *limit, *json).await,
         OutboxCommand::Stats { json } => crate::outbox::stats(&store, *json).await,
+        OutboxCommand::Retry { id, all_dead } => {
+            let retried = crate::outbox::retry(&store, id.as_deref().filter(|_| !*all_dead)).await;
+            store.close().await;
+            return match retried {
+                Ok(report) => {
+                    print!("{}", report.text);
+                    if report.refused_named {
+                        ExitCode::FAILURE
+                    } else {
+                        ExitCode::SUCCESS
+                    }
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
     };
     store.close().await;
     print_report(result)
@@ -435,7 +465,8 @@ async fn setup_guild(cli: &Cli, guild: Option<u64>, dry_run: bool) -> ExitCode {
 
 /// `flexcord run`: builds the app from the configuration and runs it until Ctrl-C or SIGTERM.
 /// Start-up failures are logged (JSON with `--log-format json`); a configuration that cannot
-/// run exits with [`EXIT_CONFIG`].
+/// run exits with [`EXIT_CONFIG`], and so does a Discord shard closed for good (a bad token,
+/// refused intents).
 async fn run(cli: &Cli) -> ExitCode {
     let config = match load_config(cli) {
         Ok(c) => c,
@@ -459,9 +490,13 @@ async fn run(cli: &Cli) -> ExitCode {
     };
     match app.run(crate::shutdown::on_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e @ crate::app::RunError::Shard(_)) => {
+            tracing::error!(error = %e, "flexcord stopped: the configuration must change");
+            e.exit_code()
+        }
         Err(e) => {
             tracing::warn!(error = %e, "stopped before every part drained");
-            ExitCode::FAILURE
+            e.exit_code()
         }
     }
 }

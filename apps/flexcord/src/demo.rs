@@ -16,7 +16,7 @@ use flexcord_testkit::discord::{DiscordConfig, DiscordEmulator, StoredMessage};
 use flexcord_testkit::twilio::{TaskEnd, TwilioConfig, TwilioEmulator};
 use tokio_util::sync::CancellationToken;
 
-use crate::app::{App, NotDrained};
+use crate::app::{App, RunError};
 use crate::config::Config;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -88,7 +88,7 @@ struct Demo {
     twilio: TwilioEmulator,
     cases: std::sync::Arc<dyn CaseStore>,
     shutdown: CancellationToken,
-    app: tokio::task::JoinHandle<Result<(), NotDrained>>,
+    app: tokio::task::JoinHandle<Result<(), RunError>>,
     public: String,
     cases_token: String,
     /// The password of the demo agent (`demo`) on the case pages.

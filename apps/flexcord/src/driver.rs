@@ -68,17 +68,21 @@ impl WebhookSink for EngineSink {
 }
 
 /// Sends the due timer ticks until `shutdown`: wakes at the store's next wake-up (at most every
-/// `poll`). Each round also sweeps the parked events ([`sweep_parked`]).
+/// `poll`). Each round also sweeps the parked events ([`sweep_parked`]), and beats `pulse`
+/// (readiness: the timer loop is alive).
 pub async fn run_timers(
     engine: Arc<Engine>,
     poll: std::time::Duration,
+    pulse: crate::health::Pulse,
     shutdown: tokio_util::sync::CancellationToken,
 ) {
+    let _stopped = pulse.stop_on_drop();
     loop {
         if let Err(e) = engine.tick_due().await {
             tracing::warn!(error = %e, "timer ticks failed");
         }
         sweep_parked(&engine).await;
+        pulse.beat();
         let wait = match engine.store().next_wake().await {
             Ok(Some(at)) => {
                 let now = flexcord_store::now();
@@ -157,7 +161,8 @@ pub fn router_config(
 /// Publishes the outbox's rows per state as the gauge `flexcord_outbox_rows{state}`, its
 /// waiting rows (`pending` + `running`) as `flexcord_outbox_depth`, its dead letters
 /// (`failed` + `dead`) as `flexcord_outbox_dead_letters` and the parked events as
-/// `flexcord_parked_events`, once. `/metrics` calls it at each scrape.
+/// `flexcord_parked_events`, and the dead letters operators re-queued as
+/// `flexcord_outbox_dead_letters_retried_total`, once. `/metrics` calls it at each scrape.
 pub async fn publish_outbox_metrics(store: &flexcord_store::Store) {
     match store.outbox_counts().await {
         Ok(counts) => {
@@ -184,6 +189,10 @@ pub async fn publish_outbox_metrics(store: &flexcord_store::Store) {
         #[allow(clippy::cast_precision_loss)] // row counts stay far below 2^52
         Ok(n) => metrics::gauge!(crate::telemetry::PARKED).set(n as f64),
         Err(e) => tracing::warn!(error = %e, "cannot count the parked events"),
+    }
+    match store.retried_count().await {
+        Ok(n) => metrics::counter!(crate::telemetry::OUTBOX_RETRIED).absolute(n),
+        Err(e) => tracing::warn!(error = %e, "cannot count the retried dead letters"),
     }
 }
 
@@ -224,6 +233,10 @@ mod tests {
         );
         assert!(text.contains("flexcord_outbox_dead_letters 0"), "{text}");
         assert!(text.contains("flexcord_parked_events 0"), "{text}");
+        assert!(
+            text.contains("flexcord_outbox_dead_letters_retried_total 0"),
+            "{text}"
+        );
     }
 
     #[tokio::test]

@@ -20,6 +20,8 @@ pub mod deliver;
 pub mod demo;
 pub mod discord;
 pub mod driver;
+pub mod health;
+pub mod housekeeping;
 pub mod kb_reload;
 pub mod media;
 pub mod outbox;

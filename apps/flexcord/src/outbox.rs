@@ -1,8 +1,10 @@
-//! `flexcord outbox ...`: what the outbox holds, for operators (dead letters, rows per state).
+//! `flexcord outbox ...`: what the outbox holds, for operators (dead letters, rows per state),
+//! and re-queuing dead letters.
 
 use std::fmt::Write as _;
 
-use flexcord_store::{DeadLetter, Store};
+use flexcord_routing::ActionId;
+use flexcord_store::{DeadLetter, Retried, Store};
 
 /// `flexcord outbox dead`: the dead letters (deliveries given up), newest first, each with its
 /// action, why it failed, how often it was tried and the trace to look for in the logs.
@@ -116,6 +118,61 @@ pub async fn stats(store: &Store, json: bool) -> Result<String, String> {
         let _ = writeln!(out, "{state:<9} {n}");
     }
     Ok(out)
+}
+
+/// What [`retry`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryReport {
+    /// One line per dead letter, then a summary.
+    pub text: String,
+    /// A dead letter named by id was not re-queued.
+    pub refused_named: bool,
+}
+
+/// `flexcord outbox retry ID|--all-dead`: re-queues dead letter `id`, or every dead letter
+/// when `None`, through [`Store::retry_dead`]; says which went back to the outbox and why the
+/// others did not.
+///
+/// # Errors
+/// The store's error, as text (dead letters re-queued before it stay re-queued).
+pub async fn retry(store: &Store, id: Option<&str>) -> Result<RetryReport, String> {
+    let ids = match id {
+        Some(id) => vec![ActionId(id.trim().to_owned())],
+        None => store.dead_letter_ids().await.map_err(|e| e.to_string())?,
+    };
+    let mut out = String::new();
+    let (mut requeued, mut refused) = (0, 0);
+    for id in &ids {
+        match store
+            .retry_dead(id, flexcord_store::now())
+            .await
+            .map_err(|e| format!("{id}: {e}"))?
+        {
+            Retried::Requeued { kind, case } => {
+                requeued += 1;
+                let _ = write!(out, "re-queued {id} ({kind})");
+                match case {
+                    Some(case) => {
+                        let _ = writeln!(out, "; {case} gets a timeline entry");
+                    }
+                    None => out.push('\n'),
+                }
+            }
+            Retried::Refused(why) => {
+                refused += 1;
+                let _ = writeln!(out, "not re-queued {id}: {why}");
+            }
+        }
+    }
+    if ids.is_empty() {
+        out.push_str("no dead letters\n");
+    } else {
+        let _ = writeln!(out, "{requeued} re-queued, {refused} not");
+    }
+    Ok(RetryReport {
+        text: out,
+        refused_named: id.is_some() && refused > 0,
+    })
 }
 
 fn one_line(text: &str) -> String {

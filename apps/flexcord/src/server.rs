@@ -7,7 +7,7 @@
 //! | `POST /twilio/outbound`, `POST /forward-to-discord` | every Conversations / Chat webhook |
 //! | `POST /twilio/bot`, `POST /chatbot-to-discord` | a Studio HTTP widget asking the bot |
 //! | `GET /healthz` | the process is up |
-//! | `GET /readyz` | the process is ready to take traffic (503 until then and while draining) |
+//! | `GET /readyz` | the process is ready to take traffic: 200, or 503 until then, while draining and while a part is down; JSON naming each check ([`crate::health`]) |
 //! | `GET /metrics` | Prometheus text exposition |
 //!
 //! With `server.admin_listen` set, `/metrics` moves to that listener ([`ops_router`], which also
@@ -128,20 +128,128 @@ pub trait WebhookSink: Send + Sync + 'static {
     async fn bot(&self, request: BotRequest) -> Result<Handled, SinkError>;
 }
 
-/// Whether the process takes traffic; flipped by the app when its parts are up, and back when
-/// draining.
-#[derive(Debug, Clone, Default)]
-pub struct Readiness(Arc<AtomicBool>);
+/// One readiness check's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// Whether this part lets the process take traffic.
+    pub ok: bool,
+    /// What was found, for the operator (`shard 0 connected`, `the outbox worker stopped`).
+    pub detail: String,
+}
+
+impl Check {
+    /// A passing check.
+    pub fn pass(detail: String) -> Self {
+        Self { ok: true, detail }
+    }
+
+    /// A failing check.
+    pub fn fail(detail: String) -> Self {
+        Self { ok: false, detail }
+    }
+}
+
+/// The checks `/readyz` runs besides the app's own running flag (see [`crate::health`]).
+#[async_trait]
+pub trait ReadyChecks: Send + Sync + 'static {
+    /// Each check by name, in a stable order.
+    async fn checks(&self) -> Vec<(&'static str, Check)>;
+}
+
+/// Whether the process takes traffic: the app's running flag (flipped when its parts are up,
+/// and back when draining) and, when given, the [`ReadyChecks`] of its parts.
+#[derive(Clone, Default)]
+pub struct Readiness {
+    running: Arc<AtomicBool>,
+    checks: Option<Arc<dyn ReadyChecks>>,
+}
+
+impl std::fmt::Debug for Readiness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Readiness")
+            .field("running", &self.is_running())
+            .field("checks", &self.checks.is_some())
+            .finish()
+    }
+}
+
+/// What [`Readiness::report`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// Every check passed.
+    pub ready: bool,
+    /// Each check by name (`running` first).
+    pub checks: Vec<(&'static str, Check)>,
+}
+
+impl Report {
+    /// The JSON `/readyz` answers: `{"ready": …, "failing": [names], "checks": {name: {"ok":
+    /// …, "detail": …}}}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let checks: serde_json::Map<String, serde_json::Value> = self
+            .checks
+            .iter()
+            .map(|(name, check)| {
+                (
+                    (*name).to_owned(),
+                    serde_json::json!({"ok": check.ok, "detail": check.detail}),
+                )
+            })
+            .collect();
+        let failing: Vec<&str> = self
+            .checks
+            .iter()
+            .filter(|(_, c)| !c.ok)
+            .map(|(name, _)| *name)
+            .collect();
+        serde_json::json!({"ready": self.ready, "failing": failing, "checks": checks})
+    }
+}
 
 impl Readiness {
-    /// Marks the process ready or not (also the gauge `flexcord_ready`).
+    /// Readiness that also runs `checks`.
+    #[must_use]
+    pub fn with_checks(mut self, checks: Arc<dyn ReadyChecks>) -> Self {
+        self.checks = Some(checks);
+        self
+    }
+
+    /// Marks the app running or not (starting, draining); also the gauge `flexcord_ready`.
     pub fn set(&self, ready: bool) {
-        self.0.store(ready, Ordering::SeqCst);
+        self.running.store(ready, Ordering::SeqCst);
         telemetry::set_ready(ready);
     }
-    /// Whether the process is ready.
-    pub fn is_ready(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+
+    /// Whether the app is marked running (its parts are not checked).
+    pub fn is_running(&self) -> bool {
+        self.running.load(Ordering::SeqCst)
+    }
+
+    /// Whether the process is ready: running, and every check passes.
+    pub async fn is_ready(&self) -> bool {
+        self.report().await.ready
+    }
+
+    /// Runs every check; sets `flexcord_ready` and `flexcord_ready_check{check}`.
+    pub async fn report(&self) -> Report {
+        let running = self.is_running();
+        let mut checks = vec![(
+            "running",
+            if running {
+                Check::pass("running".to_owned())
+            } else {
+                Check::fail("starting or draining".to_owned())
+            },
+        )];
+        if let Some(more) = &self.checks {
+            checks.extend(more.checks().await);
+        }
+        let ready = checks.iter().all(|(_, c)| c.ok);
+        for (name, check) in &checks {
+            telemetry::set_ready_check(name, check.ok);
+        }
+        telemetry::set_ready(ready);
+        Report { ready, checks }
     }
 }
 
@@ -242,12 +350,16 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
+/// 200 when ready, 503 otherwise; the body names each check and what it found
+/// ([`Report::to_json`]).
 async fn readyz(State(state): State<Arc<ServerState>>) -> Response {
-    if state.readiness.is_ready() {
-        (StatusCode::OK, "ready\n").into_response()
+    let report = state.readiness.report().await;
+    let status = if report.ready {
+        StatusCode::OK
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n").into_response()
-    }
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(report.to_json())).into_response()
 }
 
 async fn metrics(State(state): State<Arc<ServerState>>) -> Response {
@@ -258,6 +370,8 @@ async fn metrics(State(state): State<Arc<ServerState>>) -> Response {
     {
         tracing::warn!("metrics refresh timed out; serving the last values");
     }
+    // The readiness gauges are current at each scrape too.
+    let _ = state.readiness.report().await;
     let body = telemetry::metrics().render();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }

@@ -59,6 +59,17 @@ pub const READY: &str = "flexcord_ready";
 pub const SWEEP_RECOVERED: &str = "flexcord_sweep_recovered_total";
 /// Counter: conversations the catch-up sweeps looked at, by `source`.
 pub const SWEEP_CHECKED: &str = "flexcord_sweep_checked_total";
+/// Each readiness check (label `check`: `running`, `shards`, `outbox`, `timers`, `store`): 1
+/// while it passes, 0 while it fails; set whenever readiness is evaluated.
+pub const READY_CHECK: &str = "flexcord_ready_check";
+/// Processed-event keys and finished outbox rows pruned after `store.retention`, label
+/// `table` (`processed_events`, `outbox`).
+pub const PRUNED: &str = "flexcord_pruned_rows_total";
+/// Resolved cases closed after `cases.close_after` without being reopened.
+pub const CASES_CLOSED_QUIET: &str = "flexcord_cases_closed_quiet_total";
+/// Dead letters re-queued by an operator (`flexcord outbox retry`), as the store counts them:
+/// every instance reports the same value, so take the maximum, not the sum.
+pub const OUTBOX_RETRIED: &str = "flexcord_outbox_dead_letters_retried_total";
 /// Always 1, label `version`: which release each instance runs (a rolling upgrade shows both).
 pub const BUILD_INFO: &str = "flexcord_build_info";
 
@@ -94,6 +105,9 @@ const ZERO_COUNTERS: &[(&str, &[(&str, &str)])] = &[
     (PARKED_EXPIRED, &[("event", "participant_joined")]),
     (PARKED_EXPIRED, &[("event", "twilio_closed")]),
     (PARKED_EXPIRED, &[("event", "bot_asked")]),
+    (PRUNED, &[("table", "processed_events")]),
+    (PRUNED, &[("table", "outbox")]),
+    (CASES_CLOSED_QUIET, &[]),
 ];
 
 /// Starts logging to stderr. The filter comes from `RUST_LOG` (default `info`).
@@ -190,6 +204,19 @@ fn describe() {
     metrics::describe_counter!(OUTBOX_RETRIES, "Deliveries scheduled for another attempt");
     metrics::describe_gauge!(OUTBOX_DEAD_LETTERS, "Deliveries given up (dead letters)");
     metrics::describe_gauge!(PARKED, "Twilio events waiting for their conversation's SID");
+    metrics::describe_gauge!(
+        READY_CHECK,
+        "Readiness checks: 1 while passing, 0 while failing, by check"
+    );
+    metrics::describe_counter!(PRUNED, "Rows pruned after store.retention, by table");
+    metrics::describe_counter!(
+        CASES_CLOSED_QUIET,
+        "Resolved cases closed after cases.close_after"
+    );
+    metrics::describe_counter!(
+        OUTBOX_RETRIED,
+        "Dead letters re-queued by an operator (the store's count; take the max across instances)"
+    );
     metrics::describe_counter!(
         PARKED_EXPIRED,
         "Parked Twilio events dropped: their SID was not recorded in time"
@@ -216,6 +243,11 @@ fn describe() {
 /// Records whether the process takes traffic ([`READY`]).
 pub fn set_ready(ready: bool) {
     metrics::gauge!(READY).set(if ready { 1.0 } else { 0.0 });
+}
+
+/// Sets one readiness check's gauge ([`READY_CHECK`]).
+pub fn set_ready_check(check: &'static str, ok: bool) {
+    metrics::gauge!(READY_CHECK, "check" => check).set(if ok { 1.0 } else { 0.0 });
 }
 
 /// Records a hand-off ([`HANDOFFS`]).

@@ -25,4 +25,4 @@ pub use oidc::OidcConfig;
 pub use service::{CasesService, Clock, DEFAULT_INTEGRATION, DEFAULT_SESSION_TTL};
 pub use store::postgres::PgCaseStore;
 pub use store::sqlite::SqliteCaseStore;
-pub use store::{CaseStore, open, open_with_accounts};
+pub use store::{CLOSE_QUIET_BATCH, CaseStore, open, open_with_accounts};

@@ -153,11 +153,11 @@ impl ActionId {
             .unwrap_or(0)
     }
 
-    /// The conversation this action belongs to (`None` for an interaction scope `i...` and a
-    /// feed entry's scope `feed-...`).
+    /// The conversation this action belongs to (`None` for an interaction scope `i...`, a
+    /// feed entry's scope `feed-...` and an operator's scope `ops-...`).
     pub fn conversation(&self) -> Option<ConversationId> {
         let scope = self.scope();
-        (!scope.starts_with('i') && !scope.starts_with("feed-"))
+        (!scope.starts_with('i') && !scope.starts_with("feed-") && !scope.starts_with("ops-"))
             .then(|| ConversationId(scope.to_owned()))
     }
 
@@ -197,6 +197,7 @@ mod tests {
         assert_eq!(id.seq(), 7);
         assert_eq!(id.conversation(), Some(ConversationId::from("42-1001")));
         assert_eq!(ActionId::new("i99", 0).conversation(), None);
+        assert_eq!(ActionId::new("ops-retry-1-2", 0).conversation(), None);
     }
 
     #[test]

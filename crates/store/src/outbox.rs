@@ -622,19 +622,23 @@ impl Store {
             .collect()
     }
 
-    /// Deletes finished rows (`done`) last touched before `before`; dead letters stay until
-    /// looked at. Returns how many were removed.
+    /// Deletes finished rows (`done`) last touched before `before`, [`crate::PRUNE_BATCH`] per
+    /// statement until none are left; dead letters stay until retried or looked at. Returns how
+    /// many were removed.
     ///
     /// # Errors
     /// `Database`.
     pub async fn prune_outbox(&self, before: Timestamp) -> Result<u64, Error> {
-        Ok(on_pool!(self, pool => {
-            sqlx::query("DELETE FROM outbox WHERE state = 'done' AND updated_at < $1")
-                .bind(before.0)
-                .execute(pool)
-                .await?
-                .rows_affected()
-        }))
+        let full = crate::PRUNE_BATCH as u64;
+        let mut total = 0;
+        loop {
+            let n = self.prune_outbox_batch(before, crate::PRUNE_BATCH).await?;
+            total += n;
+            if n < full {
+                return Ok(total);
+            }
+            tokio::task::yield_now().await;
+        }
     }
 
     /// An action's state and recorded upstream id.

@@ -467,21 +467,25 @@ impl Store {
     }
 
     /// Forgets processed-event keys older than `before` (Twilio retries webhooks for hours, not
-    /// days). Returns how many were removed. The keys of feed entries (`feed:…`) are kept:
-    /// they are what stops a relayed entry from being posted again.
+    /// days), [`crate::PRUNE_BATCH`] per statement until none are left. Returns how many were
+    /// removed. The keys of feed entries (`feed:…`) are kept: they are what stops a relayed
+    /// entry from being posted again.
     ///
     /// # Errors
     /// `Database`.
     pub async fn prune_processed(&self, before: Timestamp) -> Result<u64, Error> {
-        Ok(on_pool!(self, pool => {
-            sqlx::query(
-                "DELETE FROM processed_events WHERE processed_at < $1 AND event_key NOT LIKE 'feed:%'",
-            )
-                .bind(before.0)
-                .execute(pool)
-                .await?
-                .rows_affected()
-        }))
+        let full = crate::PRUNE_BATCH as u64;
+        let mut total = 0;
+        loop {
+            let n = self
+                .prune_processed_batch(before, crate::PRUNE_BATCH)
+                .await?;
+            total += n;
+            if n < full {
+                return Ok(total);
+            }
+            tokio::task::yield_now().await;
+        }
     }
 
     /// The size in bytes of a conversation's stored state (JSON), for capacity planning.

@@ -207,6 +207,7 @@ pub enum Point {
 }
 
 type Probe = Arc<dyn Fn(Point, &ActionId) + Send + Sync>;
+type Pulse = Arc<dyn Fn(Timestamp) + Send + Sync>;
 
 /// Retry and lease settings.
 #[derive(Debug, Clone)]
@@ -316,6 +317,7 @@ pub struct Worker<D> {
     config: WorkerConfig,
     clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
     probe: Option<Probe>,
+    pulse: Option<Pulse>,
 }
 
 impl<D: Deliver> Worker<D> {
@@ -327,6 +329,7 @@ impl<D: Deliver> Worker<D> {
             config: WorkerConfig::default(),
             clock: Arc::new(crate::now),
             probe: None,
+            pulse: None,
         }
     }
 
@@ -351,11 +354,25 @@ impl<D: Deliver> Worker<D> {
         self
     }
 
+    /// Called with the time of each heartbeat [`Worker::run`] records in the store: a worker
+    /// whose last recorded heartbeat is older than [`WorkerConfig::stale_after`] is taken for
+    /// dead by the others, so its process should not call itself ready either.
+    #[must_use]
+    pub fn on_heartbeat(mut self, pulse: impl Fn(Timestamp) + Send + Sync + 'static) -> Self {
+        self.pulse = Some(Arc::new(pulse));
+        self
+    }
+
     /// Records that this worker is alive; a failure is logged (the next beat tries again).
     async fn beat(&self) {
         let now = (self.clock)();
-        if let Err(e) = self.store.heartbeat(&self.config.owner, now).await {
-            tracing::warn!(error = %e, "could not record this worker's heartbeat");
+        match self.store.heartbeat(&self.config.owner, now).await {
+            Ok(()) => {
+                if let Some(pulse) = &self.pulse {
+                    pulse(now);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not record this worker's heartbeat"),
         }
     }
 

@@ -88,6 +88,9 @@ pub struct DiscordConfig {
     /// global limit: 50, unless Discord raised it for this bot). The REST client keeps to it
     /// and to every route's bucket on its own.
     pub global_rate_limit: u16,
+    /// How long a shard of this process may be without a gateway session (reconnecting, or
+    /// connecting for the first time) before `/readyz` fails.
+    pub ready_grace: Duration,
 }
 
 impl DiscordConfig {
@@ -196,7 +199,17 @@ pub struct ServerConfig {
 pub struct StoreConfig {
     /// `sqlite://…` or `postgres://…`.
     pub url: String,
+    /// How long processed-event keys (what makes a repeated webhook or message a no-op) and
+    /// finished outbox rows are kept; older ones are pruned. At least [`MIN_RETENTION`], and
+    /// longer than any catch-up sweep looks back.
+    pub retention: Duration,
+    /// How often the app prunes (`retention`) and closes quiet cases (`cases.close_after`).
+    pub housekeeping_interval: Duration,
 }
+
+/// The shortest `store.retention`: Twilio retries a webhook for up to a day, and a processed
+/// key pruned before the last retry would let that retry through twice.
+pub const MIN_RETENTION: Duration = Duration::from_secs(24 * 3600);
 
 /// `[outbox]`: how the outbox worker retries deliveries.
 #[derive(Debug, Clone)]
@@ -260,6 +273,9 @@ pub struct CasesConfig {
     pub token: Option<Secret>,
     /// How long an agent's session on the case pages lasts.
     pub session_ttl: Duration,
+    /// A resolved case nobody reopened for this long is closed (embedded cases only; decision
+    /// 0003).
+    pub close_after: Duration,
     /// Behind a reverse proxy: the header holding the client's address (failed sign-ins are
     /// limited per address).
     pub client_ip_header: Option<String>,
@@ -329,8 +345,10 @@ impl Config {
         fn opt<T: fmt::Display>(v: Option<&T>) -> String {
             v.map_or_else(|| "<unset>".to_owned(), ToString::to_string)
         }
-        let d = &self.discord;
-        let t = &self.twilio;
+        let (d, t, srv, o) = (&self.discord, &self.twilio, &self.server, &self.outbox);
+        let sweep = t
+            .sweep_interval
+            .map_or_else(|| "0s".into(), format_duration);
         let lines = [
             ("discord.token", d.token.to_string()),
             ("discord.application_id", d.application_id.to_string()),
@@ -340,45 +358,29 @@ impl Config {
             ("discord.shards", d.shards.to_string()),
             ("discord.max_upload_bytes", d.max_upload_bytes.to_string()),
             ("discord.global_rate_limit", d.global_rate_limit.to_string()),
+            ("discord.ready_grace", format_duration(d.ready_grace)),
             ("twilio.mode", format!("{:?}", t.mode).to_lowercase()),
             ("twilio.account_sid", t.account_sid.to_string()),
             ("twilio.auth_token", t.auth_token.to_string()),
-            (
-                "twilio.sweep_interval",
-                t.sweep_interval
-                    .map_or_else(|| "0s".to_owned(), format_duration),
-            ),
+            ("twilio.sweep_interval", sweep),
             ("twilio.sweep_rate", t.sweep_rate.to_string()),
-            ("server.listen", self.server.listen.to_string()),
-            (
-                "server.admin_listen",
-                opt(self.server.admin_listen.as_ref()),
-            ),
-            ("server.public_url", self.server.public_url.to_string()),
-            (
-                "server.max_body_bytes",
-                self.server.max_body_bytes.to_string(),
-            ),
-            (
-                "server.shutdown_grace",
-                format_duration(self.server.shutdown_grace),
-            ),
+            ("server.listen", srv.listen.to_string()),
+            ("server.admin_listen", opt(srv.admin_listen.as_ref())),
+            ("server.public_url", srv.public_url.to_string()),
+            ("server.max_body_bytes", srv.max_body_bytes.to_string()),
+            ("server.shutdown_grace", format_duration(srv.shutdown_grace)),
             ("store.url", redact_url(&self.store.url)),
-            ("outbox.max_attempts", self.outbox.max_attempts.to_string()),
+            ("store.retention", format_duration(self.store.retention)),
             (
-                "outbox.base_backoff",
-                format_duration(self.outbox.base_backoff),
+                "store.housekeeping_interval",
+                format_duration(self.store.housekeeping_interval),
             ),
-            (
-                "outbox.max_backoff",
-                format_duration(self.outbox.max_backoff),
-            ),
-            ("outbox.lease", format_duration(self.outbox.lease)),
-            ("outbox.concurrency", self.outbox.concurrency.to_string()),
-            (
-                "outbox.twilio_in_flight",
-                self.outbox.twilio_in_flight.to_string(),
-            ),
+            ("outbox.max_attempts", o.max_attempts.to_string()),
+            ("outbox.base_backoff", format_duration(o.base_backoff)),
+            ("outbox.max_backoff", format_duration(o.max_backoff)),
+            ("outbox.lease", format_duration(o.lease)),
+            ("outbox.concurrency", o.concurrency.to_string()),
+            ("outbox.twilio_in_flight", o.twilio_in_flight.to_string()),
             ("bot.route", format!("{:?}", self.bot.route).to_lowercase()),
             ("bot.mode", format!("{:?}", self.bot.mode).to_lowercase()),
             ("bot.identity", self.bot.identity.clone()),
@@ -389,6 +391,7 @@ impl Config {
             ),
             ("cases.store_url", redact_url(&self.cases.store_url)),
             ("cases.session_ttl", format!("{:?}", self.cases.session_ttl)),
+            ("cases.close_after", format_duration(self.cases.close_after)),
             (
                 "cases.oidc_issuer",
                 opt(self.cases.oidc.as_ref().map(|o| &o.issuer)),

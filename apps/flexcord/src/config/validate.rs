@@ -47,6 +47,8 @@ impl Config {
                 )),
             });
 
+        let ready_grace = r.required("discord", "ready_grace", parse_duration);
+
         // [twilio]
         let mode = r.required(
             "twilio",
@@ -116,6 +118,21 @@ impl Config {
 
         // [store]
         let store_url = r.required("store", "url", db_url);
+        let retention = r.required("store", "retention", |s| match parse_duration(s)? {
+            d if d < super::MIN_RETENTION => Err(format!(
+                "{s:?} must be at least 1d (Twilio retries a webhook for up to a day), and longer than any catch-up sweep looks back"
+            )),
+            d => Ok(d),
+        });
+        let housekeeping_interval =
+            r.required(
+                "store",
+                "housekeeping_interval",
+                |s| match parse_duration(s)? {
+                    d if d.is_zero() => Err(format!("{s:?} must be longer than zero")),
+                    d => Ok(d),
+                },
+            );
 
         // [outbox]
         let max_attempts = r.required("outbox", "max_attempts", |s| match s.parse::<u32>() {
@@ -202,6 +219,10 @@ impl Config {
             d if d < std::time::Duration::from_secs(60) => {
                 Err(format!("{s:?} must be at least a minute"))
             }
+            d => Ok(d),
+        });
+        let close_after = r.required("cases", "close_after", |s| match parse_duration(s)? {
+            d if d.is_zero() => Err(format!("{s:?} must be longer than zero")),
             d => Ok(d),
         });
         let client_ip_header = r.optional("cases", "client_ip_header", |s| {
@@ -307,6 +328,7 @@ impl Config {
                     feature_channel_id,
                     max_upload_bytes: max_upload_bytes?,
                     global_rate_limit: global_rate_limit?,
+                    ready_grace: ready_grace?,
                 },
                 twilio: TwilioConfig {
                     mode: mode?,
@@ -351,6 +373,7 @@ impl Config {
                     url: cases_url,
                     token: cases_token,
                     session_ttl: session_ttl?,
+                    close_after: close_after?,
                     client_ip_header,
                     oidc: match (oidc_issuer, oidc_client_id, oidc_client_secret) {
                         (Some(issuer), Some(client_id), Some(client_secret)) => {
@@ -363,7 +386,11 @@ impl Config {
                         _ => None,
                     },
                 },
-                store: StoreConfig { url: store_url },
+                store: StoreConfig {
+                    url: store_url,
+                    retention: retention?,
+                    housekeeping_interval: housekeeping_interval?,
+                },
                 outbox: OutboxConfig {
                     max_attempts: max_attempts?,
                     base_backoff: base_backoff?,

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use flexcord::app::{App, NotDrained};
+use flexcord::app::{App, RunError};
 use flexcord::config::Config;
 use flexcord_cases::CaseStore;
 use flexcord_testkit::Emulators;
@@ -65,7 +65,7 @@ pub(crate) struct Bridge {
     pub(crate) twilio: TwilioEmulator,
     pub(crate) cases: Arc<dyn CaseStore>,
     shutdown: CancellationToken,
-    app: tokio::task::JoinHandle<Result<(), NotDrained>>,
+    app: tokio::task::JoinHandle<Result<(), RunError>>,
     pub(crate) public: String,
     /// `http://<admin listener>` when `FLEXCORD_SERVER__ADMIN_LISTEN` was set.
     pub(crate) admin: Option<String>,

@@ -11,7 +11,7 @@ use std::time::Duration;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use flexcord::app::{App, NotDrained};
+use flexcord::app::{App, RunError};
 use flexcord::community::setup::{self, Change, SetupError};
 use flexcord::config::{Config, GuildNames};
 use flexcord_testkit::Emulators;
@@ -334,7 +334,7 @@ async fn a_missing_bot_permission_is_named_and_nothing_is_changed() {
 /// One app as `flexcord run` builds it, running until stopped.
 struct Running {
     shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<Result<(), NotDrained>>,
+    task: tokio::task::JoinHandle<Result<(), RunError>>,
 }
 
 impl Running {

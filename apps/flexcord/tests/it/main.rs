@@ -11,6 +11,7 @@ mod crash;
 mod deliver;
 mod deploy;
 mod faults;
+mod health;
 mod journey;
 mod layout;
 mod media;

@@ -85,7 +85,12 @@ async fn every_metric_the_dashboard_and_alerts_name_is_exposed_after_a_hand_off(
     let status =
         |url: String| async move { reqwest::get(url).await.expect("answers").status().as_u16() };
     assert_eq!(status(format!("{admin}/healthz")).await, 200);
-    assert_eq!(status(format!("{admin}/readyz")).await, 200);
+    // Ready once every part has shown a sign of life (the worker's first heartbeat, the timer
+    // loop's first round), a moment after the start.
+    eventually("the admin listener's /readyz answers 200", WAIT, || async {
+        (status(format!("{admin}/readyz")).await == 200).then_some(())
+    })
+    .await;
     assert_eq!(status(format!("{}/readyz", b.public)).await, 200);
     assert_eq!(status(format!("{}/metrics", b.public)).await, 404);
     assert_eq!(status(format!("{admin}/twilio/outbound")).await, 404);

@@ -81,6 +81,26 @@ impl AppProcess {
         }
     }
 
+    /// Waits for the process to exit on its own (panics with the log after [`WAIT`]).
+    pub(crate) async fn exit_status(&mut self) -> std::process::ExitStatus {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                self.child = None;
+                return status;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} still running:\n{}",
+                self.base,
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// SIGKILL: no shutdown, no draining; whatever was in flight stays as it was.
     pub(crate) fn kill(mut self) {
         if let Some(mut child) = self.child.take() {

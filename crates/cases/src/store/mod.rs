@@ -120,7 +120,8 @@ pub trait CaseStore: Send + Sync {
     /// Closes every `resolved` case resolved at or before `resolved_before`: a case becomes
     /// `closed` after a configurable quiet period, so call this now and then with
     /// `now - period`. Each is closed with `actor` and the reason `quiet`; a case reopened in the
-    /// meantime is skipped. Returns the numbers it closed, in number order.
+    /// meantime is skipped. Returns the numbers it closed, in number order. Works through
+    /// [`CaseStore::close_quiet_batch`], [`CLOSE_QUIET_BATCH`] cases at a time.
     ///
     /// # Errors
     /// `Invalid` actor, database or remote trouble (cases closed before the error stay closed).
@@ -128,6 +129,33 @@ pub trait CaseStore: Send + Sync {
         &self,
         resolved_before: OffsetDateTime,
         actor: &str,
+    ) -> Result<Vec<CaseNumber>, Error> {
+        let mut closed = Vec::new();
+        loop {
+            let batch = self
+                .close_quiet_batch(resolved_before, actor, CLOSE_QUIET_BATCH)
+                .await?;
+            let done = batch.len() < CLOSE_QUIET_BATCH as usize;
+            closed.extend(batch);
+            if done {
+                closed.sort_unstable();
+                return Ok(closed);
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// [`CaseStore::close_quiet`] for at most `limit` cases (the lowest numbers due), each closed in a transaction of its own; call again until it
+    /// returns fewer than `limit`. The SQL stores find the due cases with one bounded query;
+    /// the default pages through the resolved cases.
+    ///
+    /// # Errors
+    /// As [`CaseStore::close_quiet`].
+    async fn close_quiet_batch(
+        &self,
+        resolved_before: OffsetDateTime,
+        actor: &str,
+        limit: u32,
     ) -> Result<Vec<CaseNumber>, Error> {
         let filter = CaseFilter {
             statuses: vec![CaseStatus::Resolved],
@@ -150,17 +178,31 @@ pub trait CaseStore: Send + Sync {
             }
         }
         due.sort_unstable();
-        let mut closed = Vec::with_capacity(due.len());
-        for number in due {
-            let change = StatusChange::new(CaseStatus::Closed, actor).reason("quiet");
-            match self.transition(number, change).await {
-                Ok(_) => closed.push(number),
-                Err(err) if matches!(err.kind(), ErrorKind::IllegalTransition { .. }) => {}
-                Err(err) => return Err(err),
-            }
-        }
-        Ok(closed)
+        due.truncate(limit as usize);
+        close_each(self, due, actor).await
     }
+}
+
+/// How many cases [`CaseStore::close_quiet`] closes per batch.
+pub const CLOSE_QUIET_BATCH: u32 = 500;
+
+/// Closes each of `due` (`resolved` to `closed`, reason `quiet`), skipping a case reopened
+/// meanwhile; returns those closed.
+pub(crate) async fn close_each<S: CaseStore + ?Sized>(
+    store: &S,
+    due: Vec<CaseNumber>,
+    actor: &str,
+) -> Result<Vec<CaseNumber>, Error> {
+    let mut closed = Vec::with_capacity(due.len());
+    for number in due {
+        let change = StatusChange::new(CaseStatus::Closed, actor).reason("quiet");
+        match store.transition(number, change).await {
+            Ok(_) => closed.push(number),
+            Err(err) if matches!(err.kind(), ErrorKind::IllegalTransition { .. }) => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(closed)
 }
 
 /// Opens the store a URL names, like [`open`], together with its [`crate::Accounts`] (agents,

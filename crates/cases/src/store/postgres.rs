@@ -74,6 +74,7 @@ fn web_or(words: &[String]) -> String {
 sql_case_store!(
     PgCaseStore,
     Dialect {
+        resolved_before: "resolved_at <= $1",
         lock_case: "SELECT number FROM cases WHERE number = $1 FOR UPDATE",
         text_filter: "c.search @@ websearch_to_tsquery('english', {})",
         similar: concat!(

@@ -20,6 +20,8 @@ pub(super) struct Dialect {
     pub(super) and_query: fn(&[String]) -> String,
     /// Turns words into an OR query for `similar`.
     pub(super) or_query: fn(&[String]) -> String,
+    /// A `WHERE` condition: `resolved_at` at or before `$1`, exactly.
+    pub(super) resolved_before: &'static str,
 }
 
 /// The columns of [`CaseRow`], as a literal for `concat!`.
@@ -472,6 +474,29 @@ macro_rules! sql_case_store {
                 case.updated_at = now;
                 case.resolved_at = resolved_at;
                 Ok(case)
+            }
+
+            async fn close_quiet_batch(
+                &self,
+                resolved_before: time::OffsetDateTime,
+                actor: &str,
+                limit: u32,
+            ) -> Result<Vec<$crate::CaseNumber>, $crate::Error> {
+                let sql = format!(
+                    "SELECT number FROM cases WHERE status = 'resolved' AND {} \
+                     ORDER BY number LIMIT $2",
+                    DIALECT.resolved_before
+                );
+                let numbers: Vec<i64> = sqlx::query_scalar(&sql)
+                .bind($crate::store::sql::stored_time(resolved_before))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                let due = numbers
+                    .into_iter()
+                    .map($crate::CaseNumber::from_db)
+                    .collect::<Result<Vec<_>, _>>()?;
+                $crate::store::close_each(self, due, actor).await
             }
 
             async fn assign(

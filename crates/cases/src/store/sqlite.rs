@@ -93,6 +93,13 @@ sql_case_store!(
         // A write first: the transaction takes SQLite's write lock before it reads (no upgrade
         // from a read snapshot, which could fail with SQLITE_BUSY instead of waiting).
         lock_case: "UPDATE cases SET number = number WHERE number = $1 RETURNING number",
+        // Times are stored as RFC 3339 text in UTC (`…T10:00:05.12Z`) whose fraction varies in
+        // length, so the text does not sort as the time does: compare the whole seconds (fixed
+        // width) as text, then the fractions as numbers.
+        resolved_before: "(substr(resolved_at, 1, 19) < substr($1, 1, 19) \
+            OR (substr(resolved_at, 1, 19) = substr($1, 1, 19) \
+            AND CAST('0' || substr(resolved_at, 20, length(resolved_at) - 20) AS REAL) \
+            <= CAST('0' || substr($1, 20, length($1) - 20) AS REAL)))",
         text_filter: "c.number IN (SELECT rowid FROM cases_fts WHERE cases_fts MATCH {})",
         similar: concat!(
             "SELECT ",

@@ -869,6 +869,68 @@ async fn quiet_resolved_cases_are_closed(store: &dyn CaseStore) {
     );
 }
 
+async fn quiet_cases_are_closed_in_bounded_batches(store: &dyn CaseStore) {
+    let mut numbers = Vec::new();
+    for subject in ["One", "Two", "Three", "Four", "Five"] {
+        let case = store
+            .create(new_case(CaseKind::Support, subject))
+            .await
+            .expect("create");
+        store
+            .transition(
+                case.number,
+                StatusChange::new(CaseStatus::Resolved, "agent"),
+            )
+            .await
+            .expect("resolve");
+        numbers.push(case.number);
+    }
+    // A case resolved after the cut-off waits for a later run.
+    let cutoff = store
+        .get(numbers[3])
+        .await
+        .expect("get")
+        .resolved_at
+        .expect("resolved_at");
+    let first = store
+        .close_quiet_batch(cutoff, "housekeeping", 2)
+        .await
+        .expect("batch");
+    assert_eq!(first, numbers[..2].to_vec(), "the lowest numbers first");
+    let second = store
+        .close_quiet_batch(cutoff, "housekeeping", 2)
+        .await
+        .expect("batch");
+    assert_eq!(second, numbers[2..4].to_vec());
+    assert!(
+        store
+            .close_quiet_batch(cutoff, "housekeeping", 2)
+            .await
+            .expect("batch")
+            .is_empty()
+    );
+    for (i, number) in numbers.iter().enumerate() {
+        let want = if i < 4 {
+            CaseStatus::Closed
+        } else {
+            CaseStatus::Resolved
+        };
+        assert_eq!(store.get(*number).await.expect("get").status, want);
+    }
+    let timeline = store.timeline(numbers[0]).await.expect("timeline");
+    assert_eq!(
+        timeline.last().map(|e| (e.actor.as_str(), &e.event)),
+        Some((
+            "housekeeping",
+            &TimelineEvent::StatusChanged {
+                from: CaseStatus::Resolved,
+                to: CaseStatus::Closed,
+                reason: Some("quiet".into())
+            }
+        ))
+    );
+}
+
 macro_rules! suite {
     ($($name:ident),+ $(,)?) => {
         mod sqlite {
@@ -920,4 +982,5 @@ suite!(
     user_text_is_stored_verbatim,
     retries_are_idempotent,
     quiet_resolved_cases_are_closed,
+    quiet_cases_are_closed_in_bounded_batches,
 );

@@ -5,6 +5,7 @@
 mod common;
 mod crash;
 mod feeds;
+mod housekeeping;
 mod park;
 mod stall;
 mod suite;
@@ -32,3 +33,33 @@ common::both_backends!(
     a_heartbeating_worker_keeps_its_action_past_the_lease,
     open_conversations_page_in_id_order,
 );
+
+mod housekeeping_tests {
+    macro_rules! housekeeping {
+        ($($name:ident),* $(,)?) => {
+            $(
+                mod $name {
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn sqlite() {
+                        let (store, _dir) = crate::common::sqlite().await;
+                        crate::housekeeping::$name(store).await;
+                    }
+
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn postgres() {
+                        let Some((store, schema)) = crate::common::PgSchema::create().await else {
+                            return;
+                        };
+                        crate::housekeeping::$name(store.clone()).await;
+                        schema.drop(store).await;
+                    }
+                }
+            )*
+        };
+    }
+
+    housekeeping!(
+        pruning_removes_old_rows_in_batches_and_keeps_recent_ones,
+        dead_letters_are_requeued_only_while_their_conversation_can_take_them,
+    );
+}

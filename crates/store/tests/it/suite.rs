@@ -12,7 +12,7 @@ use flexcord_store::{Deliver, Failure, Outcome, Receipt, Store, TraceId, Worker,
 
 use crate::common::{Clock, FakeUpstream, Mode, T0, dm, drain, engine};
 
-fn worker<D: Deliver>(store: &Store, up: D, clock: &Clock, owner: &str) -> Worker<D> {
+pub(crate) fn worker<D: Deliver>(store: &Store, up: D, clock: &Clock, owner: &str) -> Worker<D> {
     let c = clock.clone();
     Worker::new(store.clone(), up)
         .config(WorkerConfig {
@@ -27,7 +27,7 @@ fn worker<D: Deliver>(store: &Store, up: D, clock: &Clock, owner: &str) -> Worke
         .clock(move || c.now())
 }
 
-async fn count(store: &Store, state: &str) -> i64 {
+pub(crate) async fn count(store: &Store, state: &str) -> i64 {
     store
         .outbox_counts()
         .await
