@@ -128,6 +128,12 @@ impl App {
         ));
         let twilio = twilio_client(&config.twilio).map_err(StartError::Twilio)?;
         let kb = open_kb(config.kb.path.as_deref()).map_err(StartError::Kb)?;
+        let kb = match &config.kb.embeddings {
+            Some(embeddings) => kb
+                .with_embeddings(embeddings_config(embeddings).map_err(StartError::Kb)?)
+                .map_err(StartError::Kb)?,
+            None => kb,
+        };
         let agent_mode = flexcord_kb::AgentMode::from_config(
             match config.bot.mode {
                 BotMode::Embedded => "embedded",
@@ -507,6 +513,21 @@ fn twilio_media(twilio: &flexcord_twilio::Client, config: &Config) -> TwilioMedi
         client: twilio.clone(),
         service,
     }
+}
+
+/// The knowledge base's embeddings configuration from `kb.embeddings_*`.
+///
+/// # Errors
+/// The knowledge base's configuration error (an address or a timeout it refuses).
+pub fn embeddings_config(
+    config: &crate::config::KbEmbeddings,
+) -> Result<flexcord_kb::EmbeddingsConfig, flexcord_kb::Error> {
+    Ok(
+        flexcord_kb::EmbeddingsConfig::new(config.url.as_str(), &config.model)?
+            .with_api_key(config.key.as_ref().map(|k| k.expose().to_owned()))
+            .with_query_timeout(config.timeout)?
+            .with_cache_dir(Some(config.cache.clone())),
+    )
 }
 
 /// Opens `kb.path`, or the sample built into the binary when it is unset. Problems with single

@@ -6,12 +6,20 @@
 //! mix; a broken article is skipped and logged with its file and reason; a folder that yields no
 //! article keeps the old ones serving. The reload logs what changed and counts itself in
 //! `flexcord_kb_reloads_total{outcome}`.
+//!
+//! With semantic retrieval (`kb.embeddings_url`), the articles are embedded here once the app
+//! runs (from the vector cache for the unchanged ones), each reload embeds the new and changed
+//! articles before it swaps, and articles left without a vector (the endpoint was down) are
+//! tried again every [`EMBED_RETRY`].
 
 use std::time::Duration;
 
 use flexcord_kb::KnowledgeBase;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+/// How often articles without a vector are sent to the embeddings endpoint again.
+pub const EMBED_RETRY: Duration = Duration::from_secs(60);
 
 /// Starts [`run`] with `kb.watch_interval` on the runtime.
 pub fn spawn(
@@ -23,11 +31,14 @@ pub fn spawn(
 }
 
 /// Reloads `kb` on each SIGHUP and, every `watch` (when set), after its folder changed, until
-/// `shutdown`. A knowledge base without a folder (the sample built into the binary) has
-/// nothing to reload: this returns when `shutdown` is cancelled.
+/// `shutdown`; with embeddings, embeds its articles first and retries those left without a
+/// vector. A knowledge base without a folder (the sample built into the binary) has nothing
+/// to reload: without embeddings, this returns when `shutdown` is cancelled.
 pub async fn run(kb: KnowledgeBase, watch: Option<Duration>, shutdown: CancellationToken) {
     if kb.folder().is_none() {
-        shutdown.cancelled().await;
+        let (sender, requests) = mpsc::channel(1);
+        drop(sender);
+        reload_on(kb, requests, shutdown).await;
         return;
     }
     // kept until shutdown: dropping it stops the watch
@@ -71,28 +82,42 @@ fn forward_hangups(sender: mpsc::Sender<()>) {
 }
 
 /// Reloads `kb` once per request received, until `shutdown` is cancelled (requests already
-/// received are served first). The reload runs on a blocking thread: building an index is CPU
-/// work.
+/// received are served first). The reload builds the index on a blocking thread (CPU work)
+/// and, with embeddings, embeds the new and changed articles before swapping. With
+/// embeddings, the articles without a vector are embedded at once and then every
+/// [`EMBED_RETRY`] while some are left.
 pub(crate) async fn reload_on(
     kb: KnowledgeBase,
     mut requests: mpsc::Receiver<()>,
     shutdown: CancellationToken,
 ) {
+    let mut retry = tokio::time::interval(EMBED_RETRY);
+    retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut closed = false;
     loop {
+        let needs_vectors = kb.embeddings().is_some() && kb.embedded_articles() < kb.len();
+        if closed && !needs_vectors {
+            shutdown.cancelled().await;
+            return;
+        }
         tokio::select! {
             biased;
-            request = requests.recv() => {
+            request = requests.recv(), if !closed => {
                 if request.is_none() {
-                    shutdown.cancelled().await;
-                    return;
+                    closed = true;
+                    continue;
                 }
-                let kb = kb.clone();
                 // the reload logs what changed, or why the previous articles stay
-                if let Err(e) = tokio::task::spawn_blocking(move || kb.reload()).await {
-                    tracing::error!(error = %e, "knowledge base reload task failed");
-                }
+                let _ = kb.reload_async().await;
             }
             () = shutdown.cancelled() => return,
+            _ = retry.tick(), if needs_vectors => {
+                tokio::select! {
+                    // the round logs what it embedded and what is left
+                    _ = kb.embed_articles() => {}
+                    () = shutdown.cancelled() => return,
+                }
+            }
         }
     }
 }

@@ -6,7 +6,8 @@
 //! all. What each Twilio mode and bot route needs is [`route_requirements`].
 //!
 //! Secrets (`discord.token`, `twilio.auth_token`, `twilio.api_key_secret`,
-//! `bot.webhook_secret`, `cases.token`) are held in [`Secret`] and never appear in `Debug`.
+//! `bot.webhook_secret`, `cases.token`, `kb.embeddings_key`) are held in [`Secret`] and never
+//! appear in `Debug`.
 
 mod community;
 mod hours;
@@ -237,6 +238,25 @@ pub struct KbConfig {
     /// How often the folder is checked for changes (a change is loaded once it has settled
     /// for one interval); `None` (`"0s"`) turns the watch off. SIGHUP reloads either way.
     pub watch_interval: Option<std::time::Duration>,
+    /// Semantic retrieval over an embeddings endpoint; `None` (the default) keeps the lexical
+    /// search alone.
+    pub embeddings: Option<KbEmbeddings>,
+}
+
+/// `kb.embeddings_*`: an OpenAI-compatible embeddings endpoint for semantic retrieval.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct KbEmbeddings {
+    /// The endpoint (`…/v1/embeddings`) or its base.
+    pub url: Url,
+    /// The model the endpoint serves.
+    pub model: String,
+    /// Bearer token, when the endpoint wants one (`FLEXCORD_KB__EMBEDDINGS_KEY`).
+    pub key: Option<Secret>,
+    /// Time allowed for a message's vector before the lexical ranking answers alone.
+    pub timeout: Duration,
+    /// Folder of the article vector cache.
+    pub cache: std::path::PathBuf,
 }
 
 /// `[cases]`: case management.
@@ -371,6 +391,23 @@ impl Config {
             ("bot.mode", format!("{:?}", self.bot.mode).to_lowercase()),
             ("bot.identity", self.bot.identity.clone()),
             ("bot.webhook_secret", opt(self.bot.webhook_secret.as_ref())),
+            (
+                "kb.embeddings_url",
+                opt(self
+                    .kb
+                    .embeddings
+                    .as_ref()
+                    .map(|e| redact_url(e.url.as_str()))
+                    .as_ref()),
+            ),
+            (
+                "kb.embeddings_model",
+                opt(self.kb.embeddings.as_ref().map(|e| &e.model)),
+            ),
+            (
+                "kb.embeddings_key",
+                opt(self.kb.embeddings.as_ref().and_then(|e| e.key.as_ref())),
+            ),
             (
                 "cases.backend",
                 format!("{:?}", self.cases.backend).to_lowercase(),
