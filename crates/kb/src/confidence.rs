@@ -180,6 +180,8 @@ pub struct Fit {
     model: Logistic,
     /// Fitted on rankings made with vectors (the semantic model).
     pub semantic: bool,
+    /// Where the vectors of a semantic fit came from (the model's name), for the record.
+    pub vectors: Option<String>,
     /// Folds.
     pub folds: usize,
     /// Candidates (rows) fitted on.
@@ -323,6 +325,7 @@ fn fit_with(
     Ok(Fit {
         model: logistic::fit(&all, features),
         semantic: embeddings.is_some(),
+        vectors: None,
         folds,
         rows: all.len(),
         show,
@@ -440,10 +443,11 @@ impl Fit {
                 "The shipped semantic confidence model (rankings made with vectors)",
                 "flexcord-kb fit --semantic",
                 format!(
-                    "//! The thresholds are the lexical model's (`crate::model`); on held-out                      folds this fit would choose
-//! show {:?}, sure {:?}.
-",
-                    self.show, self.sure
+                    "//! Vectors: {}.\n//! The thresholds are the lexical model's (`crate::model`); \
+                     on held-out folds this fit would choose\n//! show {:?}, sure {:?}.\n",
+                    self.vectors.as_deref().unwrap_or("unknown"),
+                    self.show,
+                    self.sure
                 ),
             )
         } else {

@@ -271,7 +271,19 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 let (kb, vectors) = embeddings
                     .embed(&kb, &messages)?
                     .ok_or("--semantic needs embeddings (--embeddings-url and --embeddings-model, or --stand-in)")?;
-                confidence::fit_semantic(&kb, &loaded, folds, &vectors)?
+                let mut fit = confidence::fit_semantic(&kb, &loaded, folds, &vectors)?;
+                fit.vectors = kb.embeddings().map(|e| {
+                    if e.stand_in.is_some() {
+                        format!(
+                            "`{}`, the in-process stand-in (hashed words, no meaning): refit with \
+                             a real model's endpoint",
+                            e.model
+                        )
+                    } else {
+                        format!("`{}` at {}", e.model, e.endpoint)
+                    }
+                });
+                fit
             } else {
                 confidence::fit(&kb, &loaded, folds)?
             };
