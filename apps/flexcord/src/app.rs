@@ -127,13 +127,7 @@ impl App {
             flexcord_routing::Router::new(router_config),
         ));
         let twilio = twilio_client(&config.twilio).map_err(StartError::Twilio)?;
-        let kb = open_kb(config.kb.path.as_deref()).map_err(StartError::Kb)?;
-        let kb = match &config.kb.embeddings {
-            Some(embeddings) => kb
-                .with_embeddings(embeddings_config(embeddings).map_err(StartError::Kb)?)
-                .map_err(StartError::Kb)?,
-            None => kb,
-        };
+        let kb = open_kb_with(&config.kb).map_err(StartError::Kb)?;
         let agent_mode = flexcord_kb::AgentMode::from_config(
             match config.bot.mode {
                 BotMode::Embedded => "embedded",
@@ -512,6 +506,23 @@ fn twilio_media(twilio: &flexcord_twilio::Client, config: &Config) -> TwilioMedi
     TwilioMedia {
         client: twilio.clone(),
         service,
+    }
+}
+
+/// Opens the knowledge base of `[kb]` ([`open_kb`]) with its embeddings when
+/// `kb.embeddings_url` is set (the articles are embedded once the app runs, see
+/// [`crate::kb_reload`]).
+///
+/// # Errors
+/// The knowledge base's error when the folder cannot be read or indexed, or the embeddings
+/// settings are refused.
+pub fn open_kb_with(
+    config: &crate::config::KbConfig,
+) -> Result<flexcord_kb::KnowledgeBase, flexcord_kb::Error> {
+    let kb = open_kb(config.path.as_deref())?;
+    match &config.embeddings {
+        Some(embeddings) => kb.with_embeddings(embeddings_config(embeddings)?),
+        None => Ok(kb),
     }
 }
 

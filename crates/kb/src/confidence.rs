@@ -15,6 +15,7 @@
 //! so a lexical ranking's probabilities do not depend on them.
 
 use std::fmt;
+use std::fmt::Write as _;
 
 use crate::article::Language;
 use crate::embeddings::QueryEmbedding;
@@ -481,14 +482,15 @@ impl Fit {
             bias = m.bias,
         );
         if !self.semantic {
-            out.push_str(&format!(
+            let _ = write!(
+                out,
                 "\n/// Least probability to show articles (chosen on held-out folds).\n\
                  pub(crate) const SHOW: f32 = {show:?};\n\n\
                  /// Least probability of the first article for the sure band (held-out folds).\n\
                  pub(crate) const SURE: f32 = {sure:?};\n",
                 show = self.show,
                 sure = self.sure,
-            ));
+            );
         }
         out
     }

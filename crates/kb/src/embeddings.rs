@@ -1,5 +1,5 @@
 //! Optional semantic retrieval: article and message vectors from an OpenAI-compatible
-//! embeddings API (`POST /v1/embeddings`, as OpenAI, Ollama, Hugging Face TEI and vLLM serve
+//! embeddings API (`POST /v1/embeddings`, as `OpenAI`, Ollama, Hugging Face TEI and vLLM serve
 //! it), article vectors cached on disk by content hash and model.
 //!
 //! The knowledge base fuses the cosine ranking with its lexical ranking (reciprocal rank
@@ -145,8 +145,10 @@ impl EmbeddingsConfig {
     /// Vectors from the stand-in [`hashed_embedding`] (`dims` wide) computed in process, no
     /// endpoint: words shared, not meaning. For tests and for fitting the semantic confidence
     /// model's default weights (`flexcord-kb fit --stand-in`); never for answering users.
+    #[allow(clippy::missing_panics_doc)]
     pub fn stand_in(dims: usize) -> Self {
         Self {
+            // a constant that parses: never panics
             endpoint: url::Url::parse("http://stand-in.invalid/v1/embeddings")
                 .expect("a valid constant URL"),
             model: format!("stand-in-hashed-{dims}"),
@@ -318,7 +320,7 @@ pub(crate) fn article_text(article: &Article) -> String {
     let body = text::plain_text(&text::clean(&article.body));
     let mut out = article.title.trim().to_owned();
     if !article.tags.is_empty() {
-        out.push_str("\n");
+        out.push('\n');
         out.push_str(&article.tags.join(", "));
     }
     out.push_str("\n\n");

@@ -54,7 +54,7 @@ enum Prepared {
     /// Nothing to swap (no folder, or a folder that yielded no article); the reload is final.
     Keep(Reload),
     /// New articles to swap in.
-    Swap(Reload, Engine),
+    Swap(Reload, Box<Engine>),
 }
 
 /// A searchable set of help-center articles.
@@ -436,11 +436,11 @@ impl KnowledgeBase {
     /// [`ErrorKind::Read`] when the folder cannot be listed (the old index stays in place);
     /// [`ErrorKind::Index`] when the index cannot be built.
     pub fn reload(&self) -> Result<Reload, Error> {
-        let outcome = self.prepare_reload().and_then(|prepared| match prepared {
-            Prepared::Keep(reload) => Ok(reload),
+        let outcome = self.prepare_reload().map(|prepared| match prepared {
+            Prepared::Keep(reload) => reload,
             Prepared::Swap(reload, engine) => {
                 let vectors = self.cached_vectors(&engine);
-                Ok(self.commit(reload, engine, vectors))
+                self.commit(reload, *engine, vectors)
             }
         });
         self.record_reload(&outcome);
@@ -480,7 +480,7 @@ impl KnowledgeBase {
                     }
                     None => ArticleVectors::default(),
                 };
-                Ok(self.commit(reload, engine, vectors))
+                Ok(self.commit(reload, *engine, vectors))
             }
         };
         self.record_reload(&outcome);
@@ -538,7 +538,7 @@ impl KnowledgeBase {
             return Ok(Prepared::Keep(reload));
         }
         let engine = Engine::build(articles, lexicon)?;
-        Ok(Prepared::Swap(reload, engine))
+        Ok(Prepared::Swap(reload, Box::new(engine)))
     }
 
     fn commit(&self, mut reload: Reload, engine: Engine, vectors: ArticleVectors) -> Reload {

@@ -243,6 +243,29 @@ pub struct KbConfig {
     pub embeddings: Option<KbEmbeddings>,
 }
 
+impl KbConfig {
+    /// The `kb.embeddings_*` lines of [`Config::summary`] (the key redacted).
+    fn summary_lines(&self) -> [(&'static str, String); 3] {
+        let e = self.embeddings.as_ref();
+        let unset = || "<unset>".to_owned();
+        [
+            (
+                "kb.embeddings_url",
+                e.map_or_else(unset, |e| redact_url(e.url.as_str())),
+            ),
+            (
+                "kb.embeddings_model",
+                e.map_or_else(unset, |e| e.model.clone()),
+            ),
+            (
+                "kb.embeddings_key",
+                e.and_then(|e| e.key.as_ref())
+                    .map_or_else(unset, ToString::to_string),
+            ),
+        ]
+    }
+}
+
 /// `kb.embeddings_*`: an OpenAI-compatible embeddings endpoint for semantic retrieval.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -392,23 +415,6 @@ impl Config {
             ("bot.identity", self.bot.identity.clone()),
             ("bot.webhook_secret", opt(self.bot.webhook_secret.as_ref())),
             (
-                "kb.embeddings_url",
-                opt(self
-                    .kb
-                    .embeddings
-                    .as_ref()
-                    .map(|e| redact_url(e.url.as_str()))
-                    .as_ref()),
-            ),
-            (
-                "kb.embeddings_model",
-                opt(self.kb.embeddings.as_ref().map(|e| &e.model)),
-            ),
-            (
-                "kb.embeddings_key",
-                opt(self.kb.embeddings.as_ref().and_then(|e| e.key.as_ref())),
-            ),
-            (
                 "cases.backend",
                 format!("{:?}", self.cases.backend).to_lowercase(),
             ),
@@ -442,7 +448,7 @@ impl Config {
             ),
         ];
         let mut out = String::new();
-        for (k, v) in lines {
+        for (k, v) in lines.into_iter().chain(self.kb.summary_lines()) {
             out.push_str(k);
             out.push_str(" = ");
             out.push_str(&v);

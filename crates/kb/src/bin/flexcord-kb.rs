@@ -92,6 +92,9 @@ enum Command {
     },
 }
 
+/// A knowledge base with its article vectors, and the messages' vectors.
+type Embedded = (KnowledgeBase, Vec<QueryEmbedding>);
+
 /// Where vectors come from (with none of these, the lexical mode alone).
 #[derive(Debug, Args)]
 struct EmbeddingArgs {
@@ -132,7 +135,7 @@ impl EmbeddingArgs {
         &self,
         kb: &KnowledgeBase,
         messages: &[String],
-    ) -> Result<Option<(KnowledgeBase, Vec<QueryEmbedding>)>, Box<dyn std::error::Error>> {
+    ) -> Result<Option<Embedded>, Box<dyn std::error::Error>> {
         let Some(config) = self.config()? else {
             return Ok(None);
         };
@@ -170,6 +173,45 @@ fn out(text: &str) {
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
+fn eval_command(
+    articles: &str,
+    queries: &Path,
+    json: bool,
+    embeddings: &EmbeddingArgs,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let kb = open(articles)?;
+    let loaded = eval::load_queries(queries)?;
+    let report = eval::evaluate(&kb, &loaded)?;
+    let messages: Vec<String> = loaded.iter().map(|q| q.q.clone()).collect();
+    let semantic = match embeddings.embed(&kb, &messages)? {
+        Some((kb, vectors)) => Some(eval::evaluate_with(&kb, &loaded, Some(&vectors))?),
+        None => None,
+    };
+    if json {
+        let mut value = report.to_json();
+        if let (Some(semantic), Some(object)) = (&semantic, value.as_object_mut()) {
+            object.insert("semantic".to_owned(), semantic.to_json());
+        }
+        out(&format!("{value}\n"));
+    } else {
+        let mut text = format!("{} queries from {}\n\n", loaded.len(), queries.display());
+        match &semantic {
+            Some(semantic) => {
+                let _ = write!(
+                    text,
+                    "== lexical ==\n{report}\n== semantic (lexical and cosine rankings \
+                             fused) ==\n{semantic}"
+                );
+            }
+            None => {
+                let _ = write!(text, "{report}");
+            }
+        }
+        out(&text);
+    }
+    Ok(())
+}
+
 fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
     match command {
         Command::Eval {
@@ -177,38 +219,7 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             queries,
             json,
             embeddings,
-        } => {
-            let kb = open(&articles)?;
-            let loaded = eval::load_queries(&queries)?;
-            let report = eval::evaluate(&kb, &loaded)?;
-            let messages: Vec<String> = loaded.iter().map(|q| q.q.clone()).collect();
-            let semantic = match embeddings.embed(&kb, &messages)? {
-                Some((kb, vectors)) => Some(eval::evaluate_with(&kb, &loaded, Some(&vectors))?),
-                None => None,
-            };
-            if json {
-                let mut value = report.to_json();
-                if let (Some(semantic), Some(object)) = (&semantic, value.as_object_mut()) {
-                    object.insert("semantic".to_owned(), semantic.to_json());
-                }
-                out(&format!("{value}\n"));
-            } else {
-                let mut text = format!("{} queries from {}\n\n", loaded.len(), queries.display());
-                match &semantic {
-                    Some(semantic) => {
-                        let _ = write!(
-                            text,
-                            "== lexical ==\n{report}\n== semantic (lexical and cosine rankings \
-                             fused) ==\n{semantic}"
-                        );
-                    }
-                    None => {
-                        let _ = write!(text, "{report}");
-                    }
-                }
-                out(&text);
-            }
-        }
+        } => eval_command(&articles, &queries, json, &embeddings)?,
         Command::Search {
             articles,
             features,
