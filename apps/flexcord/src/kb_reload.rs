@@ -160,6 +160,44 @@ mod tests {
         assert_eq!(kb.ids(), ["boats", "kites"]);
     }
 
+    /// Waits until `check` holds (at most five seconds).
+    async fn eventually(check: impl Fn() -> bool) -> bool {
+        for _ in 0..500 {
+            if check() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        check()
+    }
+
+    #[tokio::test]
+    async fn with_embeddings_the_articles_are_embedded_at_start_and_again_on_reload() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = tempfile::tempdir().expect("cache");
+        write(dir.path(), "kites", "Flying kites");
+        let (kb, _) = KnowledgeBase::open(dir.path()).expect("open");
+        let config = flexcord_kb::EmbeddingsConfig::stand_in(64)
+            .with_cache_dir(Some(cache.path().to_owned()));
+        let kb = kb.with_embeddings(config).expect("embeddings");
+        assert_eq!(kb.embedded_articles(), 0);
+        let (sender, requests) = mpsc::channel(4);
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(reload_on(kb.clone(), requests, shutdown.clone()));
+        // embedded at once, without a reload request
+        assert!(eventually(|| kb.embedded_articles() == 1).await);
+        write(dir.path(), "boats", "Paper boats");
+        sender.send(()).await.expect("send");
+        // the reload swaps the new article in with its vector
+        assert!(eventually(|| kb.len() == 2 && kb.embedded_articles() == 2).await);
+        assert_eq!(
+            std::fs::read_dir(cache.path()).expect("cache written").count(),
+            1
+        );
+        shutdown.cancel();
+        task.await.expect("returns on shutdown");
+    }
+
     #[tokio::test]
     async fn without_a_folder_nothing_is_watched_and_shutdown_returns() {
         let kb = KnowledgeBase::sample().expect("sample");
