@@ -521,24 +521,9 @@ pub fn open_kb_with(
 ) -> Result<flexcord_kb::KnowledgeBase, flexcord_kb::Error> {
     let kb = open_kb(config.path.as_deref())?;
     match &config.embeddings {
-        Some(embeddings) => kb.with_embeddings(embeddings_config(embeddings)?),
+        Some(embeddings) => kb.with_embeddings(crate::kb_reload::embeddings_config(embeddings)?),
         None => Ok(kb),
     }
-}
-
-/// The knowledge base's embeddings configuration from `kb.embeddings_*`.
-///
-/// # Errors
-/// The knowledge base's configuration error (an address or a timeout it refuses).
-pub fn embeddings_config(
-    config: &crate::config::KbEmbeddings,
-) -> Result<flexcord_kb::EmbeddingsConfig, flexcord_kb::Error> {
-    Ok(
-        flexcord_kb::EmbeddingsConfig::new(config.url.as_str(), &config.model)?
-            .with_api_key(config.key.as_ref().map(|k| k.expose().to_owned()))
-            .with_query_timeout(config.timeout)?
-            .with_cache_dir(Some(config.cache.clone())),
-    )
 }
 
 /// Opens `kb.path`, or the sample built into the binary when it is unset. Problems with single

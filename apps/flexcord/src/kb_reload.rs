@@ -21,6 +21,21 @@ use tokio_util::sync::CancellationToken;
 /// How often articles without a vector are sent to the embeddings endpoint again.
 pub const EMBED_RETRY: Duration = Duration::from_secs(60);
 
+/// The knowledge base's embeddings configuration from `kb.embeddings_*`.
+///
+/// # Errors
+/// The knowledge base's configuration error (an address or a timeout it refuses).
+pub fn embeddings_config(
+    config: &crate::config::KbEmbeddings,
+) -> Result<flexcord_kb::EmbeddingsConfig, flexcord_kb::Error> {
+    Ok(
+        flexcord_kb::EmbeddingsConfig::new(config.url.as_str(), &config.model)?
+            .with_api_key(config.key.as_ref().map(|k| k.expose().to_owned()))
+            .with_query_timeout(config.timeout)?
+            .with_cache_dir(Some(config.cache.clone())),
+    )
+}
+
 /// Starts [`run`] with `kb.watch_interval` on the runtime.
 pub fn spawn(
     kb: KnowledgeBase,
@@ -191,11 +206,41 @@ mod tests {
         // the reload swaps the new article in with its vector
         assert!(eventually(|| kb.len() == 2 && kb.embedded_articles() == 2).await);
         assert_eq!(
-            std::fs::read_dir(cache.path()).expect("cache written").count(),
+            std::fs::read_dir(cache.path())
+                .expect("cache written")
+                .count(),
             1
         );
         shutdown.cancel();
         task.await.expect("returns on shutdown");
+    }
+
+    #[test]
+    fn the_apps_embeddings_settings_are_the_knowledge_bases() {
+        let config = crate::config::Config::load(
+            "[discord]\ntoken = \"t\"\napplication_id = \"100\"\n[twilio]\n\
+             account_sid = \"AC0123456789abcdef0123456789abcdef\"\nauth_token = \"a\"\n\
+             workspace_sid = \"WS0123456789abcdef0123456789abcdef\"\n\
+             workflow_sid = \"WW0123456789abcdef0123456789abcdef\"\n[server]\n\
+             public_url = \"https://bridge.example.com\"\n[kb]\n\
+             embeddings_url = \"http://127.0.0.1:11434\"\nembeddings_model = \"m\"\n\
+             embeddings_timeout = \"400ms\"\n",
+            Vec::<(String, String)>::new(),
+        )
+        .expect("valid");
+        let kb = config.kb.embeddings.as_ref().expect("on");
+        let settings = embeddings_config(kb).expect("the knowledge base accepts them");
+        assert_eq!(
+            settings.endpoint.as_str(),
+            "http://127.0.0.1:11434/v1/embeddings"
+        );
+        assert_eq!(settings.model, "m");
+        assert_eq!(settings.query_timeout, Duration::from_millis(400));
+        assert_eq!(
+            settings.cache_dir.as_deref(),
+            Some(std::path::Path::new("kb-embeddings"))
+        );
+        assert_eq!(settings.api_key, None);
     }
 
     #[tokio::test]

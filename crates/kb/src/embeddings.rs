@@ -887,8 +887,14 @@ mod tests {
         assert_eq!(normalise(vec![f32::NAN]), None);
         assert_eq!(content_hash("").len(), 64);
         // the lanes and the tail add up to the plain sum
-        let x: Vec<f32> = (0..19).map(|i| f32::from(u8::try_from(i).unwrap_or(0))).collect();
+        let x: Vec<f32> = (0..19)
+            .map(|i| f32::from(u8::try_from(i).unwrap_or(0)))
+            .collect();
         let plain: f32 = x.iter().map(|v| v * v).sum();
-        assert!((dot(&x, &x) - plain).abs() < 1e-3, "{} {plain}", dot(&x, &x));
+        assert!(
+            (dot(&x, &x) - plain).abs() < 1e-3,
+            "{} {plain}",
+            dot(&x, &x)
+        );
     }
 }
