@@ -130,7 +130,7 @@ impl App {
                 .observe(crate::sweep::count_recovered),
         );
         let twilio = twilio_client(&config.twilio).map_err(StartError::Twilio)?;
-        let kb = open_kb(config.kb.path.as_deref()).map_err(StartError::Kb)?;
+        let kb = open_kb_with(&config.kb).map_err(StartError::Kb)?;
         let agent_mode = flexcord_kb::AgentMode::from_config(
             match config.bot.mode {
                 BotMode::Embedded => "embedded",
@@ -653,6 +653,23 @@ fn twilio_media(twilio: &flexcord_twilio::Client, config: &Config) -> TwilioMedi
     TwilioMedia {
         client: twilio.clone(),
         service,
+    }
+}
+
+/// Opens the knowledge base of `[kb]` ([`open_kb`]) with its embeddings when
+/// `kb.embeddings_url` is set (the articles are embedded once the app runs, see
+/// [`crate::kb_reload`]).
+///
+/// # Errors
+/// The knowledge base's error when the folder cannot be read or indexed, or the embeddings
+/// settings are refused.
+pub fn open_kb_with(
+    config: &crate::config::KbConfig,
+) -> Result<flexcord_kb::KnowledgeBase, flexcord_kb::Error> {
+    let kb = open_kb(config.path.as_deref())?;
+    match &config.embeddings {
+        Some(embeddings) => kb.with_embeddings(crate::kb_reload::embeddings_config(embeddings)?),
+        None => Ok(kb),
     }
 }
 

@@ -6,12 +6,35 @@
 //! mix; a broken article is skipped and logged with its file and reason; a folder that yields no
 //! article keeps the old ones serving. The reload logs what changed and counts itself in
 //! `flexcord_kb_reloads_total{outcome}`.
+//!
+//! With semantic retrieval (`kb.embeddings_url`), the articles are embedded here once the app
+//! runs (from the vector cache for the unchanged ones), each reload embeds the new and changed
+//! articles before it swaps, and articles left without a vector (the endpoint was down) are
+//! tried again every [`EMBED_RETRY`].
 
 use std::time::Duration;
 
 use flexcord_kb::KnowledgeBase;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+/// How often articles without a vector are sent to the embeddings endpoint again.
+pub const EMBED_RETRY: Duration = Duration::from_secs(60);
+
+/// The knowledge base's embeddings configuration from `kb.embeddings_*`.
+///
+/// # Errors
+/// The knowledge base's configuration error (an address or a timeout it refuses).
+pub fn embeddings_config(
+    config: &crate::config::KbEmbeddings,
+) -> Result<flexcord_kb::EmbeddingsConfig, flexcord_kb::Error> {
+    Ok(
+        flexcord_kb::EmbeddingsConfig::new(config.url.as_str(), &config.model)?
+            .with_api_key(config.key.as_ref().map(|k| k.expose().to_owned()))
+            .with_query_timeout(config.timeout)?
+            .with_cache_dir(Some(config.cache.clone())),
+    )
+}
 
 /// Starts [`run`] with `kb.watch_interval` on the runtime.
 pub fn spawn(
@@ -23,11 +46,14 @@ pub fn spawn(
 }
 
 /// Reloads `kb` on each SIGHUP and, every `watch` (when set), after its folder changed, until
-/// `shutdown`. A knowledge base without a folder (the sample built into the binary) has
-/// nothing to reload: this returns when `shutdown` is cancelled.
+/// `shutdown`; with embeddings, embeds its articles first and retries those left without a
+/// vector. A knowledge base without a folder (the sample built into the binary) has nothing
+/// to reload: without embeddings, this returns when `shutdown` is cancelled.
 pub async fn run(kb: KnowledgeBase, watch: Option<Duration>, shutdown: CancellationToken) {
     if kb.folder().is_none() {
-        shutdown.cancelled().await;
+        let (sender, requests) = mpsc::channel(1);
+        drop(sender);
+        reload_on(kb, requests, shutdown).await;
         return;
     }
     // kept until shutdown: dropping it stops the watch
@@ -71,28 +97,42 @@ fn forward_hangups(sender: mpsc::Sender<()>) {
 }
 
 /// Reloads `kb` once per request received, until `shutdown` is cancelled (requests already
-/// received are served first). The reload runs on a blocking thread: building an index is CPU
-/// work.
+/// received are served first). The reload builds the index on a blocking thread (CPU work)
+/// and, with embeddings, embeds the new and changed articles before swapping. With
+/// embeddings, the articles without a vector are embedded at once and then every
+/// [`EMBED_RETRY`] while some are left.
 pub(crate) async fn reload_on(
     kb: KnowledgeBase,
     mut requests: mpsc::Receiver<()>,
     shutdown: CancellationToken,
 ) {
+    let mut retry = tokio::time::interval(EMBED_RETRY);
+    retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut closed = false;
     loop {
+        let needs_vectors = kb.embeddings().is_some() && kb.embedded_articles() < kb.len();
+        if closed && !needs_vectors {
+            shutdown.cancelled().await;
+            return;
+        }
         tokio::select! {
             biased;
-            request = requests.recv() => {
+            request = requests.recv(), if !closed => {
                 if request.is_none() {
-                    shutdown.cancelled().await;
-                    return;
+                    closed = true;
+                    continue;
                 }
-                let kb = kb.clone();
                 // the reload logs what changed, or why the previous articles stay
-                if let Err(e) = tokio::task::spawn_blocking(move || kb.reload()).await {
-                    tracing::error!(error = %e, "knowledge base reload task failed");
-                }
+                let _ = kb.reload_async().await;
             }
             () = shutdown.cancelled() => return,
+            _ = retry.tick(), if needs_vectors => {
+                tokio::select! {
+                    // the round logs what it embedded and what is left
+                    _ = kb.embed_articles() => {}
+                    () = shutdown.cancelled() => return,
+                }
+            }
         }
     }
 }
@@ -133,6 +173,74 @@ mod tests {
         shutdown.cancel();
         reload_on(kb.clone(), requests, shutdown).await;
         assert_eq!(kb.ids(), ["boats", "kites"]);
+    }
+
+    /// Waits until `check` holds (at most five seconds).
+    async fn eventually(check: impl Fn() -> bool) -> bool {
+        for _ in 0..500 {
+            if check() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        check()
+    }
+
+    #[tokio::test]
+    async fn with_embeddings_the_articles_are_embedded_at_start_and_again_on_reload() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = tempfile::tempdir().expect("cache");
+        write(dir.path(), "kites", "Flying kites");
+        let (kb, _) = KnowledgeBase::open(dir.path()).expect("open");
+        let config = flexcord_kb::EmbeddingsConfig::stand_in(64)
+            .with_cache_dir(Some(cache.path().to_owned()));
+        let kb = kb.with_embeddings(config).expect("embeddings");
+        assert_eq!(kb.embedded_articles(), 0);
+        let (sender, requests) = mpsc::channel(4);
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(reload_on(kb.clone(), requests, shutdown.clone()));
+        // embedded at once, without a reload request
+        assert!(eventually(|| kb.embedded_articles() == 1).await);
+        write(dir.path(), "boats", "Paper boats");
+        sender.send(()).await.expect("send");
+        // the reload swaps the new article in with its vector
+        assert!(eventually(|| kb.len() == 2 && kb.embedded_articles() == 2).await);
+        assert_eq!(
+            std::fs::read_dir(cache.path())
+                .expect("cache written")
+                .count(),
+            1
+        );
+        shutdown.cancel();
+        task.await.expect("returns on shutdown");
+    }
+
+    #[test]
+    fn the_apps_embeddings_settings_are_the_knowledge_bases() {
+        let config = crate::config::Config::load(
+            "[discord]\ntoken = \"t\"\napplication_id = \"100\"\n[twilio]\n\
+             account_sid = \"AC0123456789abcdef0123456789abcdef\"\nauth_token = \"a\"\n\
+             workspace_sid = \"WS0123456789abcdef0123456789abcdef\"\n\
+             workflow_sid = \"WW0123456789abcdef0123456789abcdef\"\n[server]\n\
+             public_url = \"https://bridge.example.com\"\n[kb]\n\
+             embeddings_url = \"http://127.0.0.1:11434\"\nembeddings_model = \"m\"\n\
+             embeddings_timeout = \"400ms\"\n",
+            Vec::<(String, String)>::new(),
+        )
+        .expect("valid");
+        let kb = config.kb.embeddings.as_ref().expect("on");
+        let settings = embeddings_config(kb).expect("the knowledge base accepts them");
+        assert_eq!(
+            settings.endpoint.as_str(),
+            "http://127.0.0.1:11434/v1/embeddings"
+        );
+        assert_eq!(settings.model, "m");
+        assert_eq!(settings.query_timeout, Duration::from_millis(400));
+        assert_eq!(
+            settings.cache_dir.as_deref(),
+            Some(std::path::Path::new("kb-embeddings"))
+        );
+        assert_eq!(settings.api_key, None);
     }
 
     #[tokio::test]

@@ -7,6 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::article::Language;
+use crate::embeddings::QueryEmbedding;
 use crate::error::{Error, ErrorKind};
 use crate::handoff::{self, HandoffReason};
 use crate::kb::KnowledgeBase;
@@ -278,13 +279,29 @@ impl EmbeddedAgent {
     /// # Errors
     /// [`ErrorKind::Index`] when the search index fails.
     pub fn decide(&self, message: &str, language: Option<Language>) -> Result<Decision, Error> {
+        self.decide_with(message, language, &QueryEmbedding::Off)
+    }
+
+    /// [`decide`](Self::decide) with the message's vector (see
+    /// [`KnowledgeBase::query_embedding`]): the articles are ranked semantically too.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Index`] when the search index fails.
+    pub fn decide_with(
+        &self,
+        message: &str,
+        language: Option<Language>,
+        embedding: &QueryEmbedding,
+    ) -> Result<Decision, Error> {
         let language = language.unwrap_or_else(|| text::detect_language(message));
         let (mut suggestions, confidence) = if is_small_talk(message) {
             (Vec::new(), Confidence::Unknown)
         } else {
-            let answer = self
-                .kb
-                .answer(message, &self.options.clone().with_language(Some(language)))?;
+            let answer = self.kb.answer_with(
+                message,
+                &self.options.clone().with_language(Some(language)),
+                embedding,
+            )?;
             (answer.suggestions, answer.confidence)
         };
         let handoff = handoff::detect(message, confidence == Confidence::Sure);
@@ -331,9 +348,17 @@ impl EmbeddedAgent {
         let agent = self.clone();
         let message = request.text.clone();
         let language = request.language;
-        let decision = tokio::task::spawn_blocking(move || agent.decide(&message, language))
-            .await
-            .map_err(|e| Error::with_source(ErrorKind::Index, e))??;
+        // the message's vector, within the embeddings timeout (none without embeddings; on a
+        // timeout or failure the lexical ranking answers alone)
+        let embedding = if is_small_talk(&message) {
+            QueryEmbedding::Off
+        } else {
+            self.kb.query_embedding(&message).await
+        };
+        let decision =
+            tokio::task::spawn_blocking(move || agent.decide_with(&message, language, &embedding))
+                .await
+                .map_err(|e| Error::with_source(ErrorKind::Index, e))??;
         let Decision {
             suggestions,
             confidence,

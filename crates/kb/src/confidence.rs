@@ -7,10 +7,18 @@
 //! a probability. It is fitted with [`fit`] on labelled messages (k-fold cross-validation; the
 //! thresholds are chosen on the held-out folds) and the result is compiled into the crate
 //! (`src/model.rs`, written by `flexcord-kb fit`).
+//!
+//! With semantic retrieval ([`crate::embeddings`]), four more features describe the cosine
+//! ranking (`semantic`, `cosine_z`, `cosine_margin`, `semantic_rank`) and a second model,
+//! fitted on rankings made with vectors (`src/model_semantic.rs`, written by `flexcord-kb fit
+//! --semantic ...`), gives the probability. The lexical model gives these features no weight,
+//! so a lexical ranking's probabilities do not depend on them.
 
 use std::fmt;
+use std::fmt::Write as _;
 
 use crate::article::Language;
+use crate::embeddings::QueryEmbedding;
 use crate::engine::Ranking;
 use crate::error::Error;
 use crate::eval::EvalQuery;
@@ -20,7 +28,11 @@ use crate::model;
 use crate::search::SearchOptions;
 
 /// Number of features.
-pub(crate) const N: usize = 16;
+pub(crate) const N: usize = 20;
+
+/// Number of features a lexical ranking sets (the others are the semantic ones, 0 without a
+/// vector).
+pub(crate) const LEXICAL: usize = 16;
 
 /// The features, in order.
 pub const FEATURES: [&str; N] = [
@@ -40,6 +52,10 @@ pub const FEATURES: [&str; N] = [
     "compounds",
     "unknown_salient",
     "offtopic",
+    "semantic",
+    "cosine_z",
+    "cosine_margin",
+    "semantic_rank",
 ];
 
 /// What showing articles to a message that no article answers costs, relative to showing
@@ -57,7 +73,8 @@ fn flag(b: bool) -> f32 {
 /// The features of candidate `i` of a ranking.
 pub(crate) fn features(r: &Ranking, i: usize) -> [f32; N] {
     let c = &r.candidates[i];
-    let best = r.candidates.first().map_or(0.0, |b| b.score);
+    // the best lexical score (the first candidate's, unless the ranking is fused)
+    let best = r.candidates.iter().map(|b| b.score).fold(0.0_f32, f32::max);
     let rival = r
         .candidates
         .iter()
@@ -89,6 +106,10 @@ pub(crate) fn features(r: &Ranking, i: usize) -> [f32; N] {
         c.pairs,
         r.unknown_salient,
         r.offtopic,
+        flag(r.semantic),
+        c.cosine_z,
+        c.cosine_margin,
+        c.semantic_rank,
     ]
 }
 
@@ -98,7 +119,23 @@ pub(crate) fn features(r: &Ranking, i: usize) -> [f32; N] {
 /// # Errors
 /// [`crate::ErrorKind::Index`] when the search fails.
 pub fn explain(kb: &KnowledgeBase, message: &str) -> Result<Vec<(String, Vec<f32>)>, Error> {
-    let ranking = kb.rank(message, &SearchOptions::default().with_threshold(None))?;
+    explain_with(kb, message, &QueryEmbedding::Off)
+}
+
+/// [`explain`] for a ranking made with the message's vector too.
+///
+/// # Errors
+/// [`crate::ErrorKind::Index`] when the search fails.
+pub fn explain_with(
+    kb: &KnowledgeBase,
+    message: &str,
+    embedding: &QueryEmbedding,
+) -> Result<Vec<(String, Vec<f32>)>, Error> {
+    let ranking = kb.rank_with(
+        message,
+        &SearchOptions::default().with_threshold(None),
+        embedding,
+    )?;
     let ids = kb.ids_of(&ranking);
     Ok(ids
         .into_iter()
@@ -108,9 +145,15 @@ pub fn explain(kb: &KnowledgeBase, message: &str) -> Result<Vec<(String, Vec<f32
         .collect())
 }
 
-/// The shipped model's probability for candidate `i` of a ranking.
+/// The shipped model's probability for candidate `i` of a ranking: the semantic model for a
+/// ranking made with a vector, the lexical one otherwise.
 pub(crate) fn probability(r: &Ranking, i: usize) -> f32 {
-    model::MODEL.probability(&features(r, i))
+    let x = features(r, i);
+    if r.semantic {
+        crate::model_semantic::MODEL.probability(&x)
+    } else {
+        model::MODEL.probability(&x)
+    }
 }
 
 /// One fold's or the whole set's outcome at the chosen thresholds.
@@ -136,6 +179,10 @@ pub struct FitFigures {
 #[derive(Debug, Clone)]
 pub struct Fit {
     model: Logistic,
+    /// Fitted on rankings made with vectors (the semantic model).
+    pub semantic: bool,
+    /// Where the vectors of a semantic fit came from (the model's name), for the record.
+    pub vectors: Option<String>,
     /// Folds.
     pub folds: usize,
     /// Candidates (rows) fitted on.
@@ -159,14 +206,21 @@ struct Row {
 
 /// The candidates of every labelled message (hand-off messages are left out: the agent hands
 /// them off instead), with their features and whether they are expected.
-fn rows(kb: &KnowledgeBase, queries: &[EvalQuery]) -> Result<Vec<Row>, Error> {
+fn rows(
+    kb: &KnowledgeBase,
+    queries: &[EvalQuery],
+    embeddings: Option<&[QueryEmbedding]>,
+) -> Result<Vec<Row>, Error> {
     let options = SearchOptions::default().with_threshold(None);
     let mut out = Vec::new();
     for (q, query) in queries.iter().enumerate() {
         if query.handoff {
             continue;
         }
-        let ranking = kb.rank(&query.q, &options)?;
+        let embedding = embeddings
+            .and_then(|e| e.get(q))
+            .unwrap_or(&QueryEmbedding::Off);
+        let ranking = kb.rank_with(&query.q, &options, embedding)?;
         let ids = kb.ids_of(&ranking);
         for (rank, id) in ids.iter().enumerate().take(TOP) {
             out.push(Row {
@@ -201,8 +255,40 @@ fn rows(kb: &KnowledgeBase, queries: &[EvalQuery]) -> Result<Vec<Row>, Error> {
 /// # Errors
 /// [`crate::ErrorKind::Index`] when a search fails.
 pub fn fit(kb: &KnowledgeBase, queries: &[EvalQuery], folds: usize) -> Result<Fit, Error> {
+    fit_with(kb, queries, folds, None)
+}
+
+/// [`fit`] on rankings made with the messages' vectors (`embeddings`, one per query, from
+/// [`KnowledgeBase::query_embeddings`]): the semantic model, over every feature. The
+/// thresholds are still chosen (and reported) but the crate applies the lexical model's, so
+/// that one probability means the same in both modes.
+///
+/// # Errors
+/// [`crate::ErrorKind::Index`] when a search fails; [`crate::ErrorKind::Config`] when
+/// `embeddings` has not one vector per query.
+pub fn fit_semantic(
+    kb: &KnowledgeBase,
+    queries: &[EvalQuery],
+    folds: usize,
+    embeddings: &[QueryEmbedding],
+) -> Result<Fit, Error> {
+    if embeddings.len() != queries.len() || embeddings.iter().any(|e| e.vector().is_none()) {
+        return Err(Error::new(crate::ErrorKind::Config(
+            "the semantic fit needs one vector per message".into(),
+        )));
+    }
+    fit_with(kb, queries, folds, Some(embeddings))
+}
+
+fn fit_with(
+    kb: &KnowledgeBase,
+    queries: &[EvalQuery],
+    folds: usize,
+    embeddings: Option<&[QueryEmbedding]>,
+) -> Result<Fit, Error> {
     let folds = folds.max(2);
-    let rows = rows(kb, queries)?;
+    let features = if embeddings.is_some() { N } else { LEXICAL };
+    let rows = rows(kb, queries, embeddings)?;
     let fitted: Vec<&Row> = rows.iter().filter(|r| r.rank != usize::MAX).collect();
     let mut held_out = vec![0.0_f32; rows.len()];
     let mut log_loss = 0.0_f64;
@@ -212,7 +298,7 @@ pub fn fit(kb: &KnowledgeBase, queries: &[EvalQuery], folds: usize) -> Result<Fi
             .filter(|r| r.query % folds != fold)
             .map(|r| (&r.x[..], r.y))
             .collect();
-        let model = logistic::fit(&train, N);
+        let model = logistic::fit(&train, features);
         for (i, row) in rows.iter().enumerate() {
             if row.query % folds == fold && row.rank != usize::MAX {
                 let p = model.probability(&row.x);
@@ -238,7 +324,9 @@ pub fn fit(kb: &KnowledgeBase, queries: &[EvalQuery], folds: usize) -> Result<Fi
     figures.log_loss = log_loss;
     let all: Vec<(&[f32], bool)> = fitted.iter().map(|r| (&r.x[..], r.y)).collect();
     Ok(Fit {
-        model: logistic::fit(&all, N),
+        model: logistic::fit(&all, features),
+        semantic: embeddings.is_some(),
+        vectors: None,
         folds,
         rows: all.len(),
         show,
@@ -341,7 +429,8 @@ fn choose_sure(outcomes: &[QueryOutcome], show: f32) -> f32 {
 }
 
 impl Fit {
-    /// The Rust source of `src/model.rs` for this fit.
+    /// The Rust source of `src/model.rs` for this fit (`src/model_semantic.rs` for a semantic
+    /// fit, which has no thresholds of its own).
     pub fn rust_source(&self) -> String {
         let list = |v: &[f32]| {
             v.iter()
@@ -350,12 +439,32 @@ impl Fit {
                 .join(", ")
         };
         let m = &self.model;
-        format!(
-            "//! The shipped confidence model, written by `flexcord-kb fit` (see\n\
+        let (what, command, thresholds) = if self.semantic {
+            (
+                "The shipped semantic confidence model (rankings made with vectors)",
+                "flexcord-kb fit --semantic",
+                format!(
+                    "//! Vectors: {}.\n//! The thresholds are the lexical model's (`crate::model`); \
+                     on held-out folds this fit would choose\n//! show {:?}, sure {:?}.\n",
+                    self.vectors.as_deref().unwrap_or("unknown"),
+                    self.show,
+                    self.sure
+                ),
+            )
+        } else {
+            (
+                "The shipped confidence model",
+                "flexcord-kb fit",
+                String::new(),
+            )
+        };
+        let mut out = format!(
+            "//! {what}, written by `{command}` (see\n\
              //! `crate::confidence`); do not edit by hand.\n\
              //!\n\
              //! Features: {features}.\n\
-             //! {summary}\n\n\
+             //! {summary}\n\
+             {thresholds}\n\
              #![allow(clippy::unreadable_literal)]\n\n\
              use crate::logistic::Logistic;\n\n\
              /// The fitted logistic regression.\n\
@@ -364,20 +473,26 @@ impl Fit {
              scale: [{scale}],\n    \
              weights: [{weights}],\n    \
              bias: {bias:?},\n\
-             }};\n\n\
-             /// Least probability to show articles (chosen on held-out folds).\n\
-             pub(crate) const SHOW: f32 = {show:?};\n\n\
-             /// Least probability of the first article for the sure band (held-out folds).\n\
-             pub(crate) const SURE: f32 = {sure:?};\n",
+             }};\n",
             features = FEATURES.map(|f| format!("`{f}`")).join(", "),
             summary = self.summary().replace('\n', "\n//! "),
             mean = list(&m.mean),
             scale = list(&m.scale),
             weights = list(&m.weights),
             bias = m.bias,
-            show = self.show,
-            sure = self.sure,
-        )
+        );
+        if !self.semantic {
+            let _ = write!(
+                out,
+                "\n/// Least probability to show articles (chosen on held-out folds).\n\
+                 pub(crate) const SHOW: f32 = {show:?};\n\n\
+                 /// Least probability of the first article for the sure band (held-out folds).\n\
+                 pub(crate) const SURE: f32 = {sure:?};\n",
+                show = self.show,
+                sure = self.sure,
+            );
+        }
+        out
     }
 
     fn summary(&self) -> String {

@@ -11,6 +11,7 @@ use tantivy::{DocAddress, DocSet, Index, Searcher, TERMINATED, TantivyDocument, 
 
 use crate::article::{Article, Language};
 use crate::confidence;
+use crate::embeddings::{self, ArticleVectors};
 use crate::error::Error;
 use crate::lexicon::Lexicon;
 use crate::query::{self, QueryWord};
@@ -157,6 +158,18 @@ static OFFTOPIC: std::sync::LazyLock<HashSet<String>> = std::sync::LazyLock::new
         .collect()
 });
 
+/// The constant of reciprocal rank fusion: an article's fused score is the sum over the
+/// lexical and the cosine rankings of `1 / (RRF_K + rank)` (Cormack, Clarke and Büttcher,
+/// 2009, whose 60 is the usual choice).
+const RRF_K: f32 = 60.0;
+
+/// A message's vector and the articles' vectors it is compared with.
+#[derive(Clone, Copy)]
+pub(crate) struct Semantic<'a> {
+    pub(crate) query: &'a [f32],
+    pub(crate) articles: &'a ArticleVectors,
+}
+
 /// In the sure and unsure bands, an article among the first three (after the first) is shown
 /// when its confidence is at least this share of the show threshold.
 const UNSURE_SHARE: f32 = 0.5;
@@ -212,6 +225,24 @@ pub(crate) struct Candidate {
     /// Share of the weight of the message's Vietnamese compounds (pairs of syllables) found as
     /// pairs (0 for English messages).
     pub(crate) pairs: f32,
+    /// Reciprocal rank fusion score (0 for a lexical ranking).
+    pub(crate) fused: f32,
+    /// The article's cosine with the message, in standard deviations above the mean cosine of
+    /// every article with a vector (0 for a lexical ranking).
+    pub(crate) cosine_z: f32,
+    /// The article's cosine minus the best other article's, in the same units (0 for a lexical
+    /// ranking).
+    pub(crate) cosine_margin: f32,
+    /// `1 / (1 + rank)` in the cosine ranking, 0 outside its first candidates (and for a
+    /// lexical ranking).
+    pub(crate) semantic_rank: f32,
+}
+
+impl Candidate {
+    /// The score that orders a ranking: the fused score with a vector, the lexical one without.
+    pub(crate) fn rank_score(&self, semantic: bool) -> f32 {
+        if semantic { self.fused } else { self.score }
+    }
 }
 
 /// The ranked candidates of one message.
@@ -231,6 +262,8 @@ pub(crate) struct Ranking {
     /// Share of the topical words' weight in words of everyday talk ([`OFFTOPIC`]) that the
     /// knowledge base does not know ("weather", "recipe", another app's name).
     pub(crate) offtopic: f32,
+    /// Ranked with the message's vector too (fused order, semantic features set).
+    pub(crate) semantic: bool,
     query: Option<BooleanQuery>,
 }
 
@@ -241,6 +274,8 @@ pub(crate) struct Engine {
     articles: Vec<Article>,
     lexicon: Lexicon,
     num_docs: u64,
+    /// Where each article is in the index, by article position.
+    addresses: Vec<Option<DocAddress>>,
     // Kept so that the searcher's index stays alive with its tokenizers.
     _index: Index,
 }
@@ -345,12 +380,25 @@ impl Engine {
             .try_into()?;
         let searcher = reader.searcher();
         let num_docs = searcher.num_docs();
+        let mut addresses = vec![None; articles.len()];
+        for (segment_ord, segment) in searcher.segment_readers().iter().enumerate() {
+            let column = segment.fast_fields().u64("ord")?;
+            let segment_ord = u32::try_from(segment_ord).unwrap_or(u32::MAX);
+            for doc_id in 0..segment.max_doc() {
+                if let Some(ord) = column.first(doc_id)
+                    && let Some(slot) = usize::try_from(ord).ok().and_then(|o| addresses.get_mut(o))
+                {
+                    *slot = Some(DocAddress::new(segment_ord, doc_id));
+                }
+            }
+        }
         Ok(Self {
             searcher,
             fields: f,
             articles,
             lexicon,
             num_docs,
+            addresses,
             _index: index,
         })
     }
@@ -468,8 +516,15 @@ impl Engine {
     }
 
     /// Ranks the articles for a message: candidates best first, with the signals the
-    /// confidence model reads. Nothing is filtered.
-    pub(crate) fn rank(&self, message: &str, opts: &SearchOptions) -> Result<Ranking, Error> {
+    /// confidence model reads. Nothing is filtered. With the message's vector, the lexical
+    /// candidates and the first articles by cosine are ranked together by reciprocal rank
+    /// fusion and carry the semantic features.
+    pub(crate) fn rank(
+        &self,
+        message: &str,
+        opts: &SearchOptions,
+        semantic: Option<Semantic<'_>>,
+    ) -> Result<Ranking, Error> {
         let parsed = query::parse(message, &self.lexicon, opts.language);
         let language = parsed.language;
         let empty = Ranking {
@@ -479,6 +534,7 @@ impl Engine {
             unknown: 0.0,
             unknown_salient: 0.0,
             offtopic: 0.0,
+            semantic: false,
             query: None,
         };
         let words = parsed.words;
@@ -530,10 +586,26 @@ impl Engine {
         };
         let query = BooleanQuery::new(clauses.clauses);
         let limit = opts.candidates.max(opts.limit);
-        let top = self
+        let mut top = self
             .searcher
             .search(&query, &TopDocs::with_limit(limit).order_by_score())?;
-        let candidates = self.candidates(&concepts, &top, language, opts)?;
+        let cosines = semantic.map(|s| self.cosines(s, limit));
+        if let Some(cosines) = &cosines {
+            // the first articles by cosine that the lexical search did not find: ranked too,
+            // with no lexical score
+            let found: HashSet<DocAddress> = top.iter().map(|(_, a)| *a).collect();
+            for &ord in &cosines.order {
+                if let Some(Some(address)) = self.addresses.get(ord)
+                    && !found.contains(address)
+                {
+                    top.push((0.0, *address));
+                }
+            }
+        }
+        let mut candidates = self.candidates(&concepts, &top, language, opts)?;
+        if let Some(cosines) = &cosines {
+            fuse(&mut candidates, cosines);
+        }
         Ok(Ranking {
             candidates,
             language,
@@ -541,13 +613,54 @@ impl Engine {
             unknown,
             unknown_salient,
             offtopic,
+            semantic: cosines.is_some(),
             query: Some(query),
         })
     }
 
+    /// Every article's cosine with the message and the first `limit` articles by cosine.
+    fn cosines(&self, semantic: Semantic<'_>, limit: usize) -> Cosines {
+        let by_ord: Vec<Option<f32>> = (0..self.articles.len())
+            .map(|ord| {
+                semantic
+                    .articles
+                    .vectors
+                    .get(ord)
+                    .and_then(Option::as_ref)
+                    .map(|v| embeddings::dot(semantic.query, v))
+            })
+            .collect();
+        let known: Vec<f32> = by_ord.iter().flatten().copied().collect();
+        #[allow(clippy::cast_precision_loss)]
+        let n = known.len().max(1) as f32;
+        let mean = known.iter().sum::<f32>() / n;
+        let std = (known.iter().map(|c| (c - mean).powi(2)).sum::<f32>() / n)
+            .sqrt()
+            .max(1e-3);
+        let mut order: Vec<usize> = (0..by_ord.len()).filter(|&o| by_ord[o].is_some()).collect();
+        order.sort_by(|a, b| {
+            by_ord[*b]
+                .unwrap_or(f32::MIN)
+                .total_cmp(&by_ord[*a].unwrap_or(f32::MIN))
+                .then(a.cmp(b))
+        });
+        order.truncate(limit);
+        Cosines {
+            by_ord,
+            order,
+            mean,
+            std,
+        }
+    }
+
     /// The answer to a message: its band and the articles to show (see [`Confidence`]).
-    pub(crate) fn answer(&self, message: &str, opts: &SearchOptions) -> Result<Answer, Error> {
-        let ranking = self.rank(message, opts)?;
+    pub(crate) fn answer(
+        &self,
+        message: &str,
+        opts: &SearchOptions,
+        semantic: Option<Semantic<'_>>,
+    ) -> Result<Answer, Error> {
+        let ranking = self.rank(message, opts, semantic)?;
         let language = ranking.language;
         let considered = ranking
             .candidates
@@ -567,8 +680,13 @@ impl Engine {
         } else {
             Confidence::Unknown
         };
-        let best_score = ranking.candidates.first().map_or(0.0, |c| c.score);
-        let floor = |i: usize| ranking.candidates[i].score >= best_score * opts.relative_floor;
+        let fused = ranking.semantic;
+        let best_score = ranking
+            .candidates
+            .first()
+            .map_or(0.0, |c| c.rank_score(fused));
+        let floor =
+            |i: usize| ranking.candidates[i].rank_score(fused) >= best_score * opts.relative_floor;
         let picked: Vec<(usize, f32)> = match (opts.threshold, band) {
             (None, _) => p.iter().copied().enumerate().take(opts.limit).collect(),
             (Some(_), Confidence::Unknown) => Vec::new(),
@@ -642,7 +760,7 @@ impl Engine {
                     &text::plain_text(&text::clean(&article.body)),
                     opts.snippet_chars,
                 ),
-                score: candidate.score,
+                score: candidate.rank_score(ranking.semantic),
                 confidence,
             });
         }
@@ -862,6 +980,10 @@ impl Engine {
                 asked: cover.asked,
                 fuzzy: cover.fuzzy,
                 pairs: cover.pairs,
+                fused: 0.0,
+                cosine_z: 0.0,
+                cosine_margin: 0.0,
+                semantic_rank: 0.0,
             });
         }
         out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.ord.cmp(&b.ord)));
@@ -1029,6 +1151,56 @@ impl Engine {
         }
         Ok(present)
     }
+}
+
+/// The cosines of one message (see [`Engine::cosines`]).
+struct Cosines {
+    /// By article position; `None` for an article without a vector.
+    by_ord: Vec<Option<f32>>,
+    /// The first articles by cosine, best first.
+    order: Vec<usize>,
+    mean: f32,
+    std: f32,
+}
+
+/// Sets the semantic features and orders the candidates by reciprocal rank fusion of their
+/// lexical rank (by score, among the articles the lexical search found) and their cosine rank
+/// (among the first articles by cosine).
+fn fuse(candidates: &mut [Candidate], cosines: &Cosines) {
+    // `candidates` comes sorted by lexical score; those with no score were added by cosine
+    let mut lexical_rank = 0_u16;
+    for c in candidates.iter_mut() {
+        let cosine = cosines
+            .by_ord
+            .get(c.ord)
+            .copied()
+            .flatten()
+            .unwrap_or(cosines.mean);
+        let best_other = cosines
+            .order
+            .iter()
+            .find(|&&o| o != c.ord)
+            .and_then(|&o| cosines.by_ord[o])
+            .unwrap_or(cosines.mean);
+        let semantic_rank = cosines.order.iter().position(|&o| o == c.ord);
+        c.cosine_z = ((cosine - cosines.mean) / cosines.std).clamp(-5.0, 10.0);
+        c.cosine_margin = ((cosine - best_other) / cosines.std).clamp(-5.0, 5.0);
+        #[allow(clippy::cast_precision_loss)]
+        {
+            c.semantic_rank = semantic_rank.map_or(0.0, |r| 1.0 / (1.0 + r as f32));
+            c.fused = semantic_rank.map_or(0.0, |r| 1.0 / (RRF_K + 1.0 + r as f32));
+        }
+        if c.score > 0.0 {
+            lexical_rank = lexical_rank.saturating_add(1);
+            c.fused += 1.0 / (RRF_K + f32::from(lexical_rank));
+        }
+    }
+    candidates.sort_by(|a, b| {
+        b.fused
+            .total_cmp(&a.fused)
+            .then(b.score.total_cmp(&a.score))
+            .then(a.ord.cmp(&b.ord))
+    });
 }
 
 fn snippet(generator: &SnippetGenerator, plain: &str, max_chars: usize) -> String {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// An error from the knowledge base or the Rasa client.
+/// An error from the knowledge base, the Rasa client or the embeddings client.
 ///
 /// Match on [`Error::kind`]; the underlying cause (I/O, tantivy, reqwest) is reachable through
 /// [`std::error::Error::source`] but is not part of the public API.
@@ -46,6 +46,26 @@ pub enum ErrorKind {
     #[error("Rasa's answer could not be decoded: {snippet}")]
     RasaDecode {
         /// The start of the response body.
+        snippet: String,
+    },
+    /// The embeddings endpoint answered with a non-success HTTP status.
+    #[error("the embeddings endpoint answered HTTP {status}: {body}")]
+    EmbeddingsStatus {
+        /// The HTTP status code.
+        status: u16,
+        /// The start of the response body.
+        body: String,
+    },
+    /// The embeddings endpoint did not answer in time.
+    #[error("no answer from the embeddings endpoint in time")]
+    EmbeddingsTimeout,
+    /// The embeddings endpoint could not be reached (connection refused, DNS, TLS).
+    #[error("could not reach the embeddings endpoint")]
+    EmbeddingsTransport,
+    /// The embeddings endpoint's answer was not an embeddings list of the right length.
+    #[error("the embeddings endpoint's answer could not be decoded: {snippet}")]
+    EmbeddingsDecode {
+        /// What is wrong, and the start of the response body.
         snippet: String,
     },
     /// A configuration value is invalid (for example the Rasa URL).

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use crate::agent::EmbeddedAgent;
 use crate::article::Language;
+use crate::embeddings::QueryEmbedding;
 use crate::error::{Error, ErrorKind};
 use crate::kb::KnowledgeBase;
 use crate::search::SearchOptions;
@@ -149,13 +150,30 @@ pub fn run(
     queries: &[EvalQuery],
     threshold: Option<f32>,
 ) -> Result<Run, Error> {
+    run_with(kb, queries, threshold, None)
+}
+
+/// [`run`] with each query's vector (`embeddings`, in query order, from
+/// [`KnowledgeBase::query_embeddings`]): the semantic mode. `None` is the lexical mode.
+///
+/// # Errors
+/// [`ErrorKind::Index`] when a search fails.
+pub fn run_with(
+    kb: &KnowledgeBase,
+    queries: &[EvalQuery],
+    threshold: Option<f32>,
+    embeddings: Option<&[QueryEmbedding]>,
+) -> Result<Run, Error> {
     let options = SearchOptions::default()
         .with_limit(10)
         .with_threshold(threshold);
     let agent = EmbeddedAgent::new(kb.clone()).with_options(options);
     let mut outcomes = Vec::with_capacity(queries.len());
-    for query in queries {
-        let decision = agent.decide(&query.q, None)?;
+    for (i, query) in queries.iter().enumerate() {
+        let embedding = embeddings
+            .and_then(|e| e.get(i))
+            .unwrap_or(&QueryEmbedding::Off);
+        let decision = agent.decide_with(&query.q, None, embedding)?;
         outcomes.push(Outcome {
             query: query.clone(),
             shown: decision.suggestions.into_iter().map(|s| s.id).collect(),
@@ -226,9 +244,27 @@ pub struct Report {
 /// # Errors
 /// [`ErrorKind::Index`] when a search fails.
 pub fn evaluate(kb: &KnowledgeBase, queries: &[EvalQuery]) -> Result<Report, Error> {
+    evaluate_with(kb, queries, None)
+}
+
+/// [`evaluate`] in the semantic mode: each query ranked with its vector (`embeddings`, in
+/// query order); `None` is the lexical mode.
+///
+/// # Errors
+/// [`ErrorKind::Index`] when a search fails.
+pub fn evaluate_with(
+    kb: &KnowledgeBase,
+    queries: &[EvalQuery],
+    embeddings: Option<&[QueryEmbedding]>,
+) -> Result<Report, Error> {
     Ok(Report {
-        thresholded: run(kb, queries, Some(crate::search::DEFAULT_THRESHOLD))?,
-        raw: run(kb, queries, None)?,
+        thresholded: run_with(
+            kb,
+            queries,
+            Some(crate::search::DEFAULT_THRESHOLD),
+            embeddings,
+        )?,
+        raw: run_with(kb, queries, None, embeddings)?,
     })
 }
 

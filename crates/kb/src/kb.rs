@@ -8,7 +8,11 @@ use arc_swap::ArcSwap;
 use include_dir::{Dir, include_dir};
 
 use crate::article::{self, Article, FileProblem, LoadReport};
-use crate::engine::{Engine, Ranking};
+use crate::embeddings::{
+    self, ArticleVectors, EMBEDDED_METRIC, EmbedReport, Embedder, EmbeddingsConfig, FallbackReason,
+    QueryEmbedding,
+};
+use crate::engine::{Engine, Ranking, Semantic};
 use crate::error::{Error, ErrorKind};
 use crate::lexicon::{LEXICON_FILE, Lexicon};
 use crate::search::{Answer, SearchOptions, Suggestion};
@@ -23,9 +27,34 @@ enum Source {
     Fixed,
 }
 
+/// What a search runs on: the index and the articles' vectors, swapped together.
+pub(crate) struct Snapshot {
+    engine: Arc<Engine>,
+    vectors: Arc<ArticleVectors>,
+}
+
+impl Snapshot {
+    fn semantic<'a>(&'a self, embedding: &'a QueryEmbedding) -> Option<Semantic<'a>> {
+        let query = embedding.vector()?;
+        (query.len() == self.vectors.dims && self.vectors.count() > 0).then_some(Semantic {
+            query,
+            articles: &self.vectors,
+        })
+    }
+}
+
 struct Inner {
-    engine: ArcSwap<Engine>,
+    snapshot: ArcSwap<Snapshot>,
     source: Source,
+    embedder: Option<Arc<Embedder>>,
+}
+
+/// What a reload found before anything is swapped.
+enum Prepared {
+    /// Nothing to swap (no folder, or a folder that yielded no article); the reload is final.
+    Keep(Reload),
+    /// New articles to swap in.
+    Swap(Reload, Box<Engine>),
 }
 
 /// A searchable set of help-center articles.
@@ -132,10 +161,147 @@ impl KnowledgeBase {
         let engine = Engine::build(articles, lexicon)?;
         Ok(Self {
             inner: Arc::new(Inner {
-                engine: ArcSwap::from_pointee(engine),
+                snapshot: ArcSwap::from_pointee(Snapshot {
+                    engine: Arc::new(engine),
+                    vectors: Arc::new(ArticleVectors::default()),
+                }),
                 source,
+                embedder: None,
             }),
         })
+    }
+
+    fn engine(&self) -> Arc<Engine> {
+        self.inner.snapshot.load().engine.clone()
+    }
+
+    /// This knowledge base with semantic retrieval over an embeddings endpoint (see
+    /// [`crate::embeddings`]). Call it before cloning: clones made before do not share it.
+    /// The articles have no vector yet: [`embed_articles`](Self::embed_articles) computes them
+    /// (from the cache when it can); until then the lexical ranking answers alone.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`] when the HTTP client cannot be built.
+    pub fn with_embeddings(self, config: EmbeddingsConfig) -> Result<Self, Error> {
+        let embedder = Arc::new(Embedder::new(config)?);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                snapshot: ArcSwap::new(self.inner.snapshot.load_full()),
+                source: self.inner.source.clone(),
+                embedder: Some(embedder),
+            }),
+        })
+    }
+
+    /// The embeddings configuration, when semantic retrieval is on.
+    pub fn embeddings(&self) -> Option<&EmbeddingsConfig> {
+        self.inner.embedder.as_deref().map(Embedder::config)
+    }
+
+    /// Messages answered by the lexical ranking alone although embeddings are configured
+    /// (the endpoint slow or down, or no article vector yet), since this knowledge base was
+    /// given its embeddings; also counted in `flexcord_kb_embeddings_fallbacks_total{reason}`.
+    pub fn embedding_fallbacks(&self) -> u64 {
+        self.inner.embedder.as_ref().map_or(0, |e| e.fallbacks())
+    }
+
+    /// Number of articles that have a vector (0 without embeddings).
+    pub fn embedded_articles(&self) -> usize {
+        self.inner.snapshot.load().vectors.count()
+    }
+
+    /// Gives every article a vector: from the cache (memory, then the cache file) for the
+    /// articles whose text was embedded before with this model, from the endpoint in batches
+    /// for the others; the cache file is rewritten with the current articles' vectors. Runs
+    /// again over the articles still without a vector (the endpoint was down). The new vectors
+    /// are swapped in with the index they belong to (when a reload swapped another index in
+    /// meanwhile, they are kept in the cache for it and not swapped).
+    ///
+    /// Without embeddings this does nothing.
+    pub async fn embed_articles(&self) -> EmbedReport {
+        let Some(embedder) = self.inner.embedder.clone() else {
+            return EmbedReport::default();
+        };
+        let current = self.inner.snapshot.load_full();
+        let (vectors, report) = embedder
+            .embed_texts(&article_texts(current.engine.articles()))
+            .await;
+        let next = Arc::new(Snapshot {
+            engine: current.engine.clone(),
+            vectors: Arc::new(article_vectors(vectors)),
+        });
+        let previous = self.inner.snapshot.compare_and_swap(&current, next);
+        if Arc::ptr_eq(&previous, &current) {
+            self.record_embedded();
+        }
+        tracing::info!(
+            endpoint = embedder.config().endpoint.as_str(),
+            model = embedder.config().model,
+            cached = report.cached,
+            embedded = report.embedded,
+            missing = report.missing,
+            "knowledge base vectors: {report}"
+        );
+        report
+    }
+
+    fn record_embedded(&self) {
+        if self.inner.embedder.is_some() {
+            #[allow(clippy::cast_precision_loss)]
+            metrics::gauge!(EMBEDDED_METRIC).set(self.embedded_articles() as f64);
+        }
+    }
+
+    /// The vector of a message, for [`answer_with`](Self::answer_with): requested within the
+    /// configured query timeout. [`QueryEmbedding::Off`] without embeddings; when the endpoint
+    /// is slow or fails, or no article has a vector yet, a [`QueryEmbedding::Fallback`]
+    /// (logged and counted in `flexcord_kb_embeddings_fallbacks_total{reason}`): the lexical
+    /// ranking answers alone.
+    pub async fn query_embedding(&self, message: &str) -> QueryEmbedding {
+        let Some(embedder) = &self.inner.embedder else {
+            return QueryEmbedding::Off;
+        };
+        let dims = {
+            let snapshot = self.inner.snapshot.load();
+            (snapshot.vectors.count() > 0).then_some(snapshot.vectors.dims)
+        };
+        let Some(dims) = dims else {
+            let reason = FallbackReason::NoVectors;
+            embedder.count_fallback(reason);
+            return QueryEmbedding::Fallback(reason);
+        };
+        embedder.embed_query(message, dims).await
+    }
+
+    /// The vectors of many messages at once (in batches, with the batch timeout): for
+    /// evaluating and fitting. [`QueryEmbedding::Off`] for each without embeddings.
+    ///
+    /// # Errors
+    /// The endpoint's error ([`ErrorKind::EmbeddingsTimeout`], ...) when a batch fails.
+    pub async fn query_embeddings(
+        &self,
+        messages: &[String],
+    ) -> Result<Vec<QueryEmbedding>, Error> {
+        let Some(embedder) = &self.inner.embedder else {
+            return Ok(vec![QueryEmbedding::Off; messages.len()]);
+        };
+        let size = embedder.config().batch_size;
+        let mut out = Vec::with_capacity(messages.len());
+        for batch in messages.chunks(size) {
+            let batch: Vec<String> = batch
+                .iter()
+                .map(|m| embeddings::cut(m, embeddings::ARTICLE_CHARS))
+                .collect();
+            let vectors = embedder
+                .embed(&batch, embedder.config().batch_timeout)
+                .await?;
+            out.extend(
+                vectors
+                    .into_iter()
+                    .map(|v| QueryEmbedding::Vector(v.into())),
+            );
+        }
+        Ok(out)
     }
 
     /// The articles shown for a query with the default options (at most `limit`), best first:
@@ -177,20 +343,52 @@ impl KnowledgeBase {
     /// # Errors
     /// [`ErrorKind::Index`] when the index cannot be read.
     pub fn answer(&self, query: &str, options: &SearchOptions) -> Result<Answer, Error> {
-        self.inner.engine.load().answer(query, options)
+        self.answer_with(query, options, &QueryEmbedding::Off)
     }
 
+    /// The answer to a message, ranked with its vector too when there is one
+    /// ([`query_embedding`](Self::query_embedding)): the lexical and the cosine rankings are
+    /// fused (reciprocal rank fusion) and the confidence model reads semantic features as well.
+    /// Without a vector (or articles without vectors), this is [`answer`](Self::answer).
+    ///
+    /// # Errors
+    /// [`ErrorKind::Index`] when the index cannot be read.
+    pub fn answer_with(
+        &self,
+        query: &str,
+        options: &SearchOptions,
+        embedding: &QueryEmbedding,
+    ) -> Result<Answer, Error> {
+        let snapshot = self.inner.snapshot.load();
+        snapshot
+            .engine
+            .answer(query, options, snapshot.semantic(embedding))
+    }
+
+    #[cfg(test)]
     pub(crate) fn rank(&self, query: &str, options: &SearchOptions) -> Result<Ranking, Error> {
-        self.inner.engine.load().rank(query, options)
+        self.rank_with(query, options, &QueryEmbedding::Off)
+    }
+
+    pub(crate) fn rank_with(
+        &self,
+        query: &str,
+        options: &SearchOptions,
+        embedding: &QueryEmbedding,
+    ) -> Result<Ranking, Error> {
+        let snapshot = self.inner.snapshot.load();
+        snapshot
+            .engine
+            .rank(query, options, snapshot.semantic(embedding))
     }
 
     pub(crate) fn ids_of(&self, ranking: &Ranking) -> Vec<String> {
-        self.inner.engine.load().ids(ranking)
+        self.engine().ids(ranking)
     }
 
     /// Number of articles.
     pub fn len(&self) -> usize {
-        self.inner.engine.load().articles().len()
+        self.engine().articles().len()
     }
 
     /// `true` when there is no article.
@@ -200,9 +398,7 @@ impl KnowledgeBase {
 
     /// A copy of one article.
     pub fn article(&self, id: &str) -> Option<Article> {
-        self.inner
-            .engine
-            .load()
+        self.engine()
             .articles()
             .iter()
             .find(|a| a.id == id)
@@ -211,9 +407,7 @@ impl KnowledgeBase {
 
     /// The ids of every article, in load order.
     pub fn ids(&self) -> Vec<String> {
-        self.inner
-            .engine
-            .load()
+        self.engine()
             .articles()
             .iter()
             .map(|a| a.id.clone())
@@ -242,17 +436,62 @@ impl KnowledgeBase {
     /// [`ErrorKind::Read`] when the folder cannot be listed (the old index stays in place);
     /// [`ErrorKind::Index`] when the index cannot be built.
     pub fn reload(&self) -> Result<Reload, Error> {
-        let Source::Folder(dir) = &self.inner.source else {
-            return Ok(Reload {
-                report: LoadReport {
-                    loaded: self.len(),
-                    problems: Vec::new(),
-                },
-                ..Reload::default()
-            });
+        let outcome = self.prepare_reload().map(|prepared| match prepared {
+            Prepared::Keep(reload) => reload,
+            Prepared::Swap(reload, engine) => {
+                let vectors = self.cached_vectors(&engine);
+                self.commit(reload, *engine, vectors)
+            }
+        });
+        self.record_reload(&outcome);
+        outcome
+    }
+
+    /// [`reload`](Self::reload) for a running Tokio runtime: the index is built on a blocking
+    /// thread and, with embeddings, the new and changed articles are embedded (the others keep
+    /// their cached vectors) before the new index and its vectors are swapped in together.
+    /// When the endpoint fails, the articles it did not embed rank lexically until the next
+    /// [`embed_articles`](Self::embed_articles).
+    ///
+    /// # Errors
+    /// As [`reload`](Self::reload).
+    pub async fn reload_async(&self) -> Result<Reload, Error> {
+        let kb = self.clone();
+        let prepared = tokio::task::spawn_blocking(move || kb.prepare_reload())
+            .await
+            .map_err(|e| Error::with_source(ErrorKind::Index, e))
+            .and_then(|r| r);
+        let outcome = match prepared {
+            Err(e) => Err(e),
+            Ok(Prepared::Keep(reload)) => Ok(reload),
+            Ok(Prepared::Swap(reload, engine)) => {
+                let vectors = match &self.inner.embedder {
+                    Some(embedder) => {
+                        let (vectors, report) = embedder
+                            .embed_texts(&article_texts(engine.articles()))
+                            .await;
+                        tracing::info!(
+                            cached = report.cached,
+                            embedded = report.embedded,
+                            missing = report.missing,
+                            "knowledge base vectors: {report}"
+                        );
+                        article_vectors(vectors)
+                    }
+                    None => ArticleVectors::default(),
+                };
+                Ok(self.commit(reload, *engine, vectors))
+            }
         };
-        let outcome = self.reload_folder(dir);
-        let label = match &outcome {
+        self.record_reload(&outcome);
+        outcome
+    }
+
+    fn record_reload(&self, outcome: &Result<Reload, Error>) {
+        if self.folder().is_none() {
+            return;
+        }
+        let label = match outcome {
             Ok(r) if r.swapped => "swapped",
             Ok(_) => "kept",
             Err(_) => "failed",
@@ -260,33 +499,56 @@ impl KnowledgeBase {
         metrics::counter!("flexcord_kb_reloads_total", "outcome" => label).increment(1);
         #[allow(clippy::cast_precision_loss)]
         metrics::gauge!("flexcord_kb_articles").set(self.len() as f64);
-        if let Err(e) = &outcome {
+        self.record_embedded();
+        if let (Err(e), Some(dir)) = (outcome, self.folder()) {
             tracing::warn!(folder = %dir.display(), error = %e, "knowledge base reload failed; the previous articles stay");
         }
-        outcome
     }
 
-    fn reload_folder(&self, dir: &Path) -> Result<Reload, Error> {
+    /// The vectors an index's articles already have (no request is sent).
+    fn cached_vectors(&self, engine: &Engine) -> ArticleVectors {
+        match &self.inner.embedder {
+            Some(embedder) => article_vectors(embedder.cached(&article_texts(engine.articles()))),
+            None => ArticleVectors::default(),
+        }
+    }
+
+    fn prepare_reload(&self) -> Result<Prepared, Error> {
+        let Source::Folder(dir) = &self.inner.source else {
+            return Ok(Prepared::Keep(Reload {
+                report: LoadReport {
+                    loaded: self.len(),
+                    problems: Vec::new(),
+                },
+                ..Reload::default()
+            }));
+        };
         let (articles, lexicon, report) = load_folder(dir)?;
         log_report(dir, &report);
-        let old = self.inner.engine.load_full();
+        let old = self.engine();
         let mut reload = Reload::between(old.articles(), &articles);
         reload.lexicon_changed = old.lexicon() != &lexicon;
+        reload.report = report;
         if articles.is_empty() {
             tracing::warn!(
                 folder = %dir.display(),
                 serving = old.articles().len(),
                 "knowledge base reload found no article; the previous articles stay"
             );
-            reload.report = report;
-            return Ok(reload);
+            return Ok(Prepared::Keep(reload));
         }
         let engine = Engine::build(articles, lexicon)?;
-        self.inner.engine.store(Arc::new(engine));
+        Ok(Prepared::Swap(reload, Box::new(engine)))
+    }
+
+    fn commit(&self, mut reload: Reload, engine: Engine, vectors: ArticleVectors) -> Reload {
+        self.inner.snapshot.store(Arc::new(Snapshot {
+            engine: Arc::new(engine),
+            vectors: Arc::new(vectors),
+        }));
         reload.swapped = true;
-        reload.report = report;
         tracing::info!(
-            folder = %dir.display(),
+            folder = %self.folder().map(Path::display).map(|d| d.to_string()).unwrap_or_default(),
             articles = reload.report.loaded,
             added = reload.added.len(),
             removed = reload.removed.len(),
@@ -295,7 +557,7 @@ impl KnowledgeBase {
             skipped = reload.report.problems.iter().filter(|p| p.skipped).count(),
             "knowledge base reloaded: {reload}"
         );
-        Ok(reload)
+        reload
     }
 
     /// Polls the folder every `interval` and reloads once a change has settled (no further
@@ -329,11 +591,8 @@ impl KnowledgeBase {
                 }
                 if pending {
                     pending = false;
-                    let kb = kb.clone();
                     // the reload logs what changed, or why it kept the old articles
-                    if let Err(e) = tokio::task::spawn_blocking(move || kb.reload()).await {
-                        tracing::warn!(error = %e, "knowledge base reload task failed");
-                    }
+                    let _ = kb.reload_async().await;
                 }
             }
         });
@@ -443,6 +702,26 @@ impl Drop for Watcher {
 }
 
 type Fingerprint = Vec<(PathBuf, u64, Option<SystemTime>)>;
+
+fn article_texts(articles: &[Article]) -> Vec<String> {
+    articles.iter().map(embeddings::article_text).collect()
+}
+
+fn article_vectors(vectors: Vec<Option<Arc<[f32]>>>) -> ArticleVectors {
+    let dims = vectors
+        .iter()
+        .flatten()
+        .map(|v| v.len())
+        .next()
+        .unwrap_or(0);
+    ArticleVectors {
+        vectors: vectors
+            .into_iter()
+            .map(|v| v.filter(|v| v.len() == dims))
+            .collect(),
+        dims,
+    }
+}
 
 /// The articles and the lexicon of a folder.
 fn load_folder(dir: &Path) -> Result<(Vec<Article>, Lexicon, LoadReport), Error> {

@@ -1,4 +1,5 @@
-//! Tests of durations, the admin listener, `*_FILE` variables and the conventional fallbacks.
+//! Tests of durations, the admin listener, `*_FILE` variables, the conventional fallbacks and
+//! the embeddings keys.
 
 use super::*;
 
@@ -235,4 +236,67 @@ fn file_variants_read_secrets_from_files() {
     ] {
         assert!(!err.contains(secret), "{secret} leaked: {err}");
     }
+}
+
+#[test]
+fn embeddings_are_off_by_default_and_need_a_url_and_a_model() {
+    let c = Config::load(GOOD, env(&[])).expect("valid");
+    assert!(c.kb.embeddings.is_none());
+    let on = Config::load(
+        GOOD,
+        env(&[
+            ("FLEXCORD_KB__EMBEDDINGS_URL", "http://127.0.0.1:11434"),
+            ("FLEXCORD_KB__EMBEDDINGS_MODEL", "nomic-embed-text"),
+            ("FLEXCORD_KB__EMBEDDINGS_KEY", "embeddings-key-value"),
+            ("FLEXCORD_KB__EMBEDDINGS_TIMEOUT", "400ms"),
+        ]),
+    )
+    .expect("valid");
+    let e = on.kb.embeddings.as_ref().expect("on");
+    assert_eq!(e.model, "nomic-embed-text");
+    assert_eq!(e.timeout, Duration::from_millis(400));
+    assert_eq!(e.cache, std::path::PathBuf::from("kb-embeddings"));
+    assert_eq!(
+        e.key.as_ref().map(Secret::expose),
+        Some("embeddings-key-value")
+    );
+    let shown = format!("{on:?}\n{}", on.summary());
+    assert!(!shown.contains("embeddings-key-value"), "{shown}");
+    assert!(
+        shown.contains("kb.embeddings_model = nomic-embed-text"),
+        "{shown}"
+    );
+
+    let no_model = Config::load(
+        GOOD,
+        env(&[("FLEXCORD_KB__EMBEDDINGS_URL", "http://127.0.0.1:11434")]),
+    )
+    .expect_err("a url without a model");
+    assert!(
+        no_model.to_string().contains(
+            "kb.embeddings_model (env FLEXCORD_KB__EMBEDDINGS_MODEL): missing (required when kb.embeddings_url is set"
+        ),
+        "{no_model}"
+    );
+    let no_url = Config::load(GOOD, env(&[("FLEXCORD_KB__EMBEDDINGS_MODEL", "m")]))
+        .expect_err("a model without a url");
+    assert!(no_url.to_string().contains("kb.embeddings_url"), "{no_url}");
+    for (timeout, why) in [("0s", "zero"), ("10s", "longer than the bot's time")] {
+        let bad = Config::load(
+            GOOD,
+            env(&[
+                ("FLEXCORD_KB__EMBEDDINGS_URL", "http://e.example"),
+                ("FLEXCORD_KB__EMBEDDINGS_MODEL", "m"),
+                ("FLEXCORD_KB__EMBEDDINGS_TIMEOUT", timeout),
+            ]),
+        )
+        .expect_err(why);
+        assert!(bad.to_string().contains("kb.embeddings_timeout"), "{bad}");
+    }
+    let stray_key = Config::load(GOOD, env(&[("FLEXCORD_KB__EMBEDDINGS_KEY", "k")]))
+        .expect_err("a key without a url");
+    assert!(
+        stray_key.to_string().contains("kb.embeddings_key"),
+        "{stray_key}"
+    );
 }

@@ -6,7 +6,8 @@
 //! all. What each Twilio mode and bot route needs is [`route_requirements`].
 //!
 //! Secrets (`discord.token`, `twilio.auth_token`, `twilio.api_key_secret`,
-//! `bot.webhook_secret`, `cases.token`) are held in [`Secret`] and never appear in `Debug`.
+//! `bot.webhook_secret`, `cases.token`, `kb.embeddings_key`) are held in [`Secret`] and never
+//! appear in `Debug`.
 
 mod community;
 mod hours;
@@ -256,6 +257,48 @@ pub struct KbConfig {
     /// How often the folder is checked for changes (a change is loaded once it has settled
     /// for one interval); `None` (`"0s"`) turns the watch off. SIGHUP reloads either way.
     pub watch_interval: Option<std::time::Duration>,
+    /// Semantic retrieval over an embeddings endpoint; `None` (the default) keeps the lexical
+    /// search alone.
+    pub embeddings: Option<KbEmbeddings>,
+}
+
+impl KbConfig {
+    /// The `kb.embeddings_*` lines of [`Config::summary`] (the key redacted).
+    fn summary_lines(&self) -> [(&'static str, String); 3] {
+        let e = self.embeddings.as_ref();
+        let unset = || "<unset>".to_owned();
+        [
+            (
+                "kb.embeddings_url",
+                e.map_or_else(unset, |e| redact_url(e.url.as_str())),
+            ),
+            (
+                "kb.embeddings_model",
+                e.map_or_else(unset, |e| e.model.clone()),
+            ),
+            (
+                "kb.embeddings_key",
+                e.and_then(|e| e.key.as_ref())
+                    .map_or_else(unset, ToString::to_string),
+            ),
+        ]
+    }
+}
+
+/// `kb.embeddings_*`: an OpenAI-compatible embeddings endpoint for semantic retrieval.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct KbEmbeddings {
+    /// The endpoint (`…/v1/embeddings`) or its base.
+    pub url: Url,
+    /// The model the endpoint serves.
+    pub model: String,
+    /// Bearer token, when the endpoint wants one (`FLEXCORD_KB__EMBEDDINGS_KEY`).
+    pub key: Option<Secret>,
+    /// Time allowed for a message's vector before the lexical ranking answers alone.
+    pub timeout: Duration,
+    /// Folder of the article vector cache.
+    pub cache: std::path::PathBuf,
 }
 
 /// `[cases]`: case management.
@@ -420,7 +463,7 @@ impl Config {
             ),
         ];
         let mut out = String::new();
-        for (k, v) in lines {
+        for (k, v) in lines.into_iter().chain(self.kb.summary_lines()) {
             out.push_str(k);
             out.push_str(" = ");
             out.push_str(&v);

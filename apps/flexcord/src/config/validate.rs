@@ -13,8 +13,8 @@ use super::reader::{
 };
 use super::{
     BotConfig, BotMode, BotRoute, CasesBackend, CasesConfig, Config, DiscordConfig, KbConfig,
-    OutboxConfig, ServerConfig, ShardSpec, StoreConfig, SupportConfig, SupportHours, TwilioConfig,
-    TwilioMode,
+    KbEmbeddings, OutboxConfig, ServerConfig, ShardSpec, StoreConfig, SupportConfig, SupportHours,
+    TwilioConfig, TwilioMode,
 };
 
 impl Config {
@@ -202,6 +202,45 @@ impl Config {
             let d = parse_duration(s)?;
             Ok((!d.is_zero()).then_some(d))
         });
+        let embeddings_url = r.optional("kb", "embeddings_url", &http_urls);
+        let embeddings_model = r.optional("kb", "embeddings_model", |s| Ok(s.trim().to_owned()));
+        let embeddings_key = r.optional("kb", "embeddings_key", secret);
+        let longest = flexcord_kb::embeddings::MAX_QUERY_TIMEOUT;
+        let embeddings_timeout =
+            r.required("kb", "embeddings_timeout", |s| match parse_duration(s)? {
+                d if d.is_zero() || d > longest => Err(format!(
+                    "{s:?} must be longer than zero and at most {}s (the bot's time for a reply; \
+                     the lexical ranking answers when it runs out)",
+                    longest.as_secs()
+                )),
+                d => Ok(d),
+            });
+        let embeddings_cache = r.required("kb", "embeddings_cache", |s| {
+            Ok(std::path::PathBuf::from(s))
+        });
+        let has_url = r.text("kb", "embeddings_url").is_some();
+        let has_model = r.text("kb", "embeddings_model").is_some();
+        if has_url && !has_model {
+            r.problem(
+                "kb",
+                "embeddings_model",
+                "missing (required when kb.embeddings_url is set: the model the endpoint serves)",
+            );
+        }
+        if has_model && !has_url {
+            r.problem(
+                "kb",
+                "embeddings_url",
+                "missing (required when kb.embeddings_model is set)",
+            );
+        }
+        if !has_url && r.text("kb", "embeddings_key").is_some() {
+            r.problem(
+                "kb",
+                "embeddings_key",
+                "set but kb.embeddings_url is not (semantic retrieval is off)",
+            );
+        }
 
         // [cases]
         let backend = r.required(
@@ -366,6 +405,16 @@ impl Config {
                 kb: KbConfig {
                     path: kb_path,
                     watch_interval: kb_watch?,
+                    embeddings: match (embeddings_url, embeddings_model) {
+                        (Some(url), Some(model)) => Some(KbEmbeddings {
+                            url,
+                            model,
+                            key: embeddings_key,
+                            timeout: embeddings_timeout?,
+                            cache: embeddings_cache?,
+                        }),
+                        _ => None,
+                    },
                 },
                 cases: CasesConfig {
                     backend: backend?,

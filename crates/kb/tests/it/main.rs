@@ -1,6 +1,7 @@
 //! Integration tests of flexcord-kb.
 
 mod agent;
+mod embeddings;
 mod eval;
 mod import;
 mod load;
