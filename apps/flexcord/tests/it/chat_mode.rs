@@ -14,7 +14,49 @@ const WAIT: Duration = Duration::from_secs(30);
 /// The bridge in chat mode: the shared harness (its environment names the Twilio emulator's
 /// chat service and Flex Flow) with `twilio.mode = "chat"`.
 pub(crate) async fn start_chat() -> Bridge {
-    Bridge::start_with(&[("FLEXCORD_TWILIO__MODE", "chat")]).await
+    start_chat_with(&[]).await
+}
+
+/// [`start_chat`] with more settings.
+pub(crate) async fn start_chat_with(extra: &[(&str, &str)]) -> Bridge {
+    let mut env = vec![("FLEXCORD_TWILIO__MODE", "chat")];
+    env.extend_from_slice(extra);
+    Bridge::start_with(&env).await
+}
+
+/// `user` asks, is handed off and an agent with `identity` accepts the task; returns the chat
+/// channel, the agent and the task.
+pub(crate) async fn agent_in_chat<'t>(
+    b: &'t Bridge,
+    user: u64,
+    identity: &str,
+) -> (
+    String,
+    flexcord_testkit::twilio::Agent<'t>,
+    flexcord_testkit::twilio::Task,
+) {
+    b.discord.inject_dm(user, "I forgot my password").unwrap();
+    let answer = b
+        .discord
+        .wait_for_value(
+            |s| {
+                s.dms_to(user)
+                    .into_iter()
+                    .find(|m| !m.components.is_empty())
+                    .cloned()
+            },
+            WAIT,
+        )
+        .await
+        .expect("the bot answers through Studio");
+    b.discord
+        .inject_button(user, &custom_id(&answer, "fc:agent:"))
+        .unwrap();
+    let agent = b.twilio.agent(identity);
+    let task = agent.accept_next(WAIT).await.expect("a task for the agent");
+    let ch = task.chat_channel_sid.clone().expect("a chat channel");
+    b.dm_containing(user, "joined").await;
+    (ch, agent, task)
 }
 
 fn custom_id(message: &StoredMessage, prefix: &str) -> String {

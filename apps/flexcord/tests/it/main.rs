@@ -20,4 +20,5 @@ mod process;
 mod scale;
 mod studio_flows;
 mod support;
+mod sweeps;
 mod twilio;

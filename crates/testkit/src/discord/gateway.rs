@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use futures::{SinkExt as _, StreamExt as _};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -36,6 +36,13 @@ pub(crate) async fn upgrade(
     Query(query): Query<HashMap<String, String>>,
     State(shared): State<Arc<Shared>>,
 ) -> Response {
+    if shared.with(|s| s.gateway_down) {
+        return (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "the gateway is down",
+        )
+            .into_response();
+    }
     ws.on_upgrade(move |socket| run(socket, shared, query))
 }
 
@@ -455,6 +462,28 @@ impl DiscordState {
                 s.alive = false;
             }
             self.send_to_conn(*c, Outgoing::Text(frame.clone()));
+        }
+        if !resumable {
+            // Sessions without a connection (dropped, not yet resumed) die too, with the
+            // events buffered for their resume.
+            for s in self
+                .sessions
+                .iter_mut()
+                .filter(|s| s.conn.is_none() && shard.is_none_or(|n| s.shard[0] == n))
+            {
+                s.alive = false;
+            }
+        }
+        if !resumable {
+            // Sessions without a connection (dropped, not yet resumed) die too, with the
+            // events buffered for their resume.
+            for s in self
+                .sessions
+                .iter_mut()
+                .filter(|s| s.conn.is_none() && shard.is_none_or(|n| s.shard[0] == n))
+            {
+                s.alive = false;
+            }
         }
         conns.len()
     }

@@ -652,6 +652,14 @@ impl DiscordEmulator {
         self.shared.with(|s| s.request_reconnect(shard))
     }
 
+    /// While `down`, the gateway refuses new connections (HTTP 503 to the upgrade); existing
+    /// ones are left as they are (see [`drop_connections`](Self::drop_connections)). With
+    /// [`invalidate_sessions`](Self::invalidate_sessions) it makes a session lost with the
+    /// events sent while it had no connection.
+    pub fn set_gateway_down(&self, down: bool) {
+        self.shared.with(|s| s.gateway_down = down);
+    }
+
     /// Sends op 9 `INVALID_SESSION` (`resumable = false` also discards the sessions).
     pub fn invalidate_sessions(&self, shard: Option<u32>, resumable: bool) -> usize {
         self.shared

@@ -441,6 +441,8 @@ pub struct DiscordState {
     pub(crate) buckets: HashMap<(String, String), Bucket>,
     pub(crate) started: String,
     pub(crate) files: HashMap<u64, Attachment>,
+    /// The gateway refuses new connections (503) while set: an outage.
+    pub(crate) gateway_down: bool,
 }
 
 impl DiscordState {
@@ -472,6 +474,7 @@ impl DiscordState {
             buckets: HashMap::new(),
             started: now_iso(),
             files: HashMap::new(),
+            gateway_down: false,
             config,
         };
         let mut bot = state.config.bot.clone();
