@@ -8,7 +8,7 @@
 //!   conversation, which no later webhook reveals. Both Twilio modes are swept; the messages
 //!   found are counted by the core's [`Note::Recovered`] ([`count_recovered`]).
 //! - **Discord.** When the shard that receives DMs starts a new gateway session (at start, or
-//!   when a session cannot be resumed), [`discord_sweep`] reads each open conversation's DM
+//!   when a session cannot be resumed), [`crate::discord::catch_up::discord_sweep`] reads each open conversation's DM
 //!   history after the last DM routed and routes the user's messages, oldest first. Each is a
 //!   [`Event::DirectMessage`] with its own dedup key, so one that did arrive is dropped.
 //!
@@ -23,19 +23,11 @@ use std::time::Duration;
 use flexcord_routing::{Conversation, Event, Note};
 use flexcord_store::Engine;
 use tokio_util::sync::CancellationToken;
-use twilight_model::id::Id;
 
-use crate::server::Handled;
 use crate::telemetry;
 
 /// Conversations read from the store per page.
 const PAGE: usize = 100;
-/// DM history read per request (Discord's maximum).
-const HISTORY_PAGE: u16 = 100;
-/// At most this many DMs are read back per conversation and sweep.
-const HISTORY_MAX: usize = 1_000;
-/// Discord's epoch (2015-01-01) in Unix milliseconds.
-const DISCORD_EPOCH_MS: i64 = 1_420_070_400_000;
 
 /// Counts the messages a Twilio catch-up recovered; give it to [`Engine::observe`].
 pub fn count_recovered(event: &Event, note: &Note) {
@@ -52,7 +44,7 @@ pub fn count_recovered(event: &Event, note: &Note) {
 }
 
 /// The open conversations, a page at a time, paced at `rate` per second.
-struct Walk<'a> {
+pub(crate) struct Walk<'a> {
     engine: &'a Engine,
     pause: Duration,
     after: Option<flexcord_routing::ConversationId>,
@@ -61,7 +53,7 @@ struct Walk<'a> {
 }
 
 impl<'a> Walk<'a> {
-    fn new(engine: &'a Engine, rate: u32) -> Self {
+    pub(crate) fn new(engine: &'a Engine, rate: u32) -> Self {
         Self {
             engine,
             pause: Duration::from_secs(1) / rate.max(1),
@@ -73,7 +65,7 @@ impl<'a> Walk<'a> {
 
     /// The next open conversation after a pause, or `None` when all were seen, the store
     /// failed or `shutdown` came.
-    async fn next(&mut self, shutdown: &CancellationToken) -> Option<Conversation> {
+    pub(crate) async fn next(&mut self, shutdown: &CancellationToken) -> Option<Conversation> {
         if let Some(conv) = self.page.next() {
             tokio::select! {
                 () = shutdown.cancelled() => return None,
@@ -139,123 +131,5 @@ pub async fn run_twilio_sweeps(
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(interval) => {}
         }
-    }
-}
-
-/// The snowflake of an instant: DM history "after" it holds what was sent later.
-fn snowflake_at(ms: i64) -> u64 {
-    u64::try_from(ms.saturating_sub(DISCORD_EPOCH_MS)).map_or(0, |ms| ms << 22)
-}
-
-/// One Discord sweep: every open conversation's DM history after its last routed DM, the
-/// user's messages routed oldest first. Returns how many were recovered.
-pub async fn discord_sweep(
-    engine: &Engine,
-    http: &twilight_http::Client,
-    bot: Id<twilight_model::id::marker::UserMarker>,
-    rate: u32,
-    shutdown: &CancellationToken,
-) -> u64 {
-    let mut recovered = 0;
-    let mut walk = Walk::new(engine, rate);
-    while let Some(conv) = walk.next(shutdown).await {
-        recovered += sweep_dms(engine, http, bot, conv).await;
-    }
-    recovered
-}
-
-/// The DMs of one conversation after its last routed one; how many were routed now.
-async fn sweep_dms(
-    engine: &Engine,
-    http: &twilight_http::Client,
-    bot: Id<twilight_model::id::marker::UserMarker>,
-    conv: Conversation,
-) -> u64 {
-    let Some(channel) = conv.dm_channel.and_then(|c| Id::new_checked(c.0)) else {
-        return 0;
-    };
-    metrics::counter!(telemetry::SWEEP_CHECKED, "source" => "discord").increment(1);
-    let mut after = conv
-        .last_dm
-        .map_or_else(|| snowflake_at(conv.started_at.0), |m| m.0);
-    let mut recovered = 0;
-    let mut read = 0;
-    while read < HISTORY_MAX {
-        let Some(after_id) = Id::new_checked(after) else {
-            return recovered;
-        };
-        let page = match http
-            .channel_messages(channel)
-            .after(after_id)
-            .limit(HISTORY_PAGE)
-            .await
-        {
-            Ok(response) => match response.models().await {
-                Ok(page) => page,
-                Err(e) => {
-                    tracing::warn!(conversation = conv.id.as_str(), error = %e, "DM history did not decode");
-                    return recovered;
-                }
-            },
-            Err(e) => {
-                tracing::warn!(conversation = conv.id.as_str(), error = %e, "DM history not readable; the next new session tries again");
-                return recovered;
-            }
-        };
-        let mut page = page;
-        page.sort_by_key(|m| m.id);
-        read += page.len();
-        let full = page.len() == usize::from(HISTORY_PAGE);
-        for message in &page {
-            after = after.max(message.id.get());
-            if message.author.id.get() != conv.user.0 {
-                continue;
-            }
-            let Some(event) = crate::discord::inbound::from_message(message, bot) else {
-                continue;
-            };
-            let trace = crate::trace::for_message(message.id.get());
-            match trace
-                .clone()
-                .scope(crate::driver::apply(engine, event))
-                .await
-            {
-                Ok(Handled::Accepted) => {
-                    recovered += 1;
-                    metrics::counter!(telemetry::SWEEP_RECOVERED, "source" => "discord")
-                        .increment(1);
-                    tracing::info!(
-                        trace = trace.as_str(),
-                        conversation = conv.id.as_str(),
-                        message = message.id.get(),
-                        "catch-up recovered a DM the gateway did not bring"
-                    );
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!(conversation = conv.id.as_str(), error = %e, "a recovered DM could not be recorded");
-                    return recovered;
-                }
-            }
-        }
-        if !full {
-            break;
-        }
-    }
-    recovered
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn snowflakes_of_instants_order_like_discord_ids() {
-        // 2026-12-07T00:00:00Z.
-        let ms = 1_796_601_600_000;
-        let id = snowflake_at(ms);
-        assert_eq!((id >> 22) + 1_420_070_400_000, 1_796_601_600_000);
-        assert!(snowflake_at(ms + 1) > id);
-        assert_eq!(snowflake_at(0), 0);
     }
 }

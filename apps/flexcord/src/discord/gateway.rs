@@ -121,7 +121,7 @@ async fn dm_lane(engine: Arc<Engine>, mut events: tokio::sync::mpsc::UnboundedRe
 /// acknowledgement never waits behind another. On shutdown each shard is closed and polled
 /// until it reports closed, within `grace`. Each new session of the shard that receives DMs
 /// starts a catch-up sweep of the open conversations' DM history
-/// ([`crate::sweep::discord_sweep`], paced at `sweep_rate` conversations per second).
+/// ([`super::catch_up::discord_sweep`], paced at `sweep_rate` conversations per second).
 ///
 /// # Errors
 /// [`ShardFailed`] as soon as Discord closes a shard for good (the others are stopped).
@@ -264,7 +264,7 @@ async fn shard_loop(
                     let (engine, http, bot) = (engine.clone(), handler.http(), ready.user.id);
                     let task_stop = stop.clone();
                     let task = tokio::spawn(async move {
-                        crate::sweep::discord_sweep(&engine, &http, bot, sweep_rate, &task_stop)
+                        super::catch_up::discord_sweep(&engine, &http, bot, sweep_rate, &task_stop)
                             .await
                     });
                     sweep = Some((stop, task));

@@ -2,6 +2,7 @@
 //! into routing events ([`inbound`]), acknowledging interactions ([`interactions`]) and this
 //! process's gateway shards ([`gateway`]).
 
+pub mod catch_up;
 pub mod commands;
 pub mod gateway;
 pub mod inbound;

@@ -76,21 +76,21 @@ impl Ctx<'_> {
         let mut recovered = 0u32;
         for msg in messages {
             let expected = self.conv.twilio_index.map_or(0, |last| last + 1);
+            // A webhook brought it: its copy (with its media's service) goes in its turn.
             let held = self
                 .conv
                 .twilio_held
                 .iter()
-                .position(|h| h.index == msg.index);
-            if let Some(i) = held {
-                // A webhook brought it: route the webhook's copy in its turn.
-                self.conv.twilio_held.remove(i);
-            }
+                .position(|h| h.index == msg.index)
+                .map(|i| self.conv.twilio_held.remove(i));
+            let was_held = held.is_some();
+            let msg = held.unwrap_or(msg);
             if msg.index >= expected {
                 // Held messages positioned before it (the listing skipped them) go first.
                 self.release_held_before(msg.index);
                 self.conv.twilio_index = Some(msg.index);
                 // A held message's key was recorded when its webhook came.
-                if self.route_swept(msg, held.is_none()) && held.is_none() {
+                if self.route_swept(msg, !was_held) && !was_held {
                     recovered += 1;
                 }
             } else if self.take_missing(msg.index) && !msg.ours && self.route_swept(msg, true) {

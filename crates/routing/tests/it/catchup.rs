@@ -228,3 +228,50 @@ fn the_latest_dm_is_remembered_for_the_discord_sweep() {
         Some(flexcord_routing::MessageId(300))
     );
 }
+
+#[test]
+fn a_held_message_goes_out_as_its_webhook_brought_it() {
+    use flexcord_routing::Attachment;
+    let (mut w, sid) = with_agent();
+    let file = Attachment {
+        filename: "label.pdf".into(),
+        media_sid: Some("ME0123456789abcdef0123456789abcdef".into()),
+        media_service: Some("IS0123456789abcdef0123456789abcdef".into()),
+        ..Attachment::default()
+    };
+    let Event::TwilioMessage {
+        sid,
+        message,
+        author,
+        body,
+        index,
+        ..
+    } = indexed(&sid, 4, "agent:zoe", "")
+    else {
+        unreachable!()
+    };
+    w.apply(Event::TwilioMessage {
+        sid,
+        message,
+        author,
+        body,
+        attachments: vec![file.clone()],
+        index,
+    });
+    // The listing knows the file but not the service it lives in.
+    let mut listed = swept(4, "agent:zoe", "", false);
+    listed.attachments = vec![Attachment {
+        media_service: None,
+        ..file.clone()
+    }];
+    let step = answer(&mut w, vec![swept(3, "agent:zoe", "third", false), listed]);
+    let files: Vec<_> = step
+        .actions
+        .iter()
+        .filter_map(|a| match &a.kind {
+            ActionKind::SendDm { files, .. } if !files.is_empty() => Some(files.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(files, vec![vec![file]]);
+}

@@ -238,13 +238,24 @@ impl Mode for ConversationsTarget {
                 .page_size(RETRY_LOOKBACK)
                 .paginate()
         );
-        let media_service = self.service.map(|s| s.to_string());
+        let mut media_service = self.service.map(|s| s.to_string());
         let mut found = Vec::new();
         while let Some(message) = pages.next().await {
             let m = message.map_err(|e| failure(&e))?;
             if after.is_some_and(|a| m.index.is_some_and(|i| i <= a)) || found.len() >= CATCH_UP_MAX
             {
                 break;
+            }
+            if media_service.is_none() && m.media.as_ref().is_some_and(|x| !x.is_empty()) {
+                // Files are fetched through the conversation's own service.
+                media_service = cx
+                    .client
+                    .conversations_for(self.service.as_ref())
+                    .fetch(sid(conversation)?)
+                    .await
+                    .map_err(|e| failure(&e))?
+                    .chat_service_sid
+                    .map(|s| s.to_string());
             }
             let attachments = m
                 .media
