@@ -22,9 +22,7 @@
 //! Chat channels have no Interactions API: the Flex Flow's Studio flow hands off (it sees
 //! `flexcord.handoff` and sends the channel to Flex), so `CreateInteraction` is refused.
 
-use flexcord_routing::{
-    Action, Attachment, ConversationAttributes, FlexInteraction, SweptMessage, TwilioSid,
-};
+use flexcord_routing::{Action, ConversationAttributes, FlexInteraction, SweptMessage, TwilioSid};
 use flexcord_store::Failure;
 use flexcord_twilio::chat::{Channel, ChannelWebhookType};
 use flexcord_twilio::sid::{ChannelSid, FlexFlowSid, ServiceSid};
@@ -33,8 +31,8 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 
 use super::{
-    CATCH_UP_MAX, Context, HandOff, Mode, NewConversation, Post, RETRY_LOOKBACK, attributes_json,
-    date_created, failure, message_attributes, posted_by, swept_message, upload_media,
+    Context, HandOff, Listed, Mode, NewConversation, Post, RETRY_LOOKBACK, attributes_json,
+    date_created, failure, listed_after, message_attributes, posted_by, upload_media,
 };
 
 /// The channel webhook's events (DESIGN §3).
@@ -209,44 +207,36 @@ impl Mode for ChatTarget {
         sid: &TwilioSid,
         after: Option<u64>,
     ) -> Result<Vec<SweptMessage>, Failure> {
-        let mut pages = std::pin::pin!(
-            cx.client
-                .chat(&self.service)
-                .messages(&channel_sid(sid)?)
-                .list()
-                .order(&Order::Desc)
-                .page_size(RETRY_LOOKBACK)
-                .paginate()
-        );
-        let mut found = Vec::new();
-        while let Some(message) = pages.next().await {
-            let m = message.map_err(|e| failure(&e))?;
-            if after.is_some_and(|a| m.index.is_some_and(|i| i <= a)) || found.len() >= CATCH_UP_MAX
-            {
-                break;
-            }
-            let attachments = m
-                .media
-                .iter()
-                .map(|x| Attachment {
-                    filename: x.filename.clone().unwrap_or_default(),
-                    url: String::new(),
-                    content_type: x.content_type.clone(),
-                    size: x.size,
-                    media_sid: x.sid.map(|s| s.to_string()),
-                    media_service: Some(self.service.to_string()),
+        let listing = cx
+            .client
+            .chat(&self.service)
+            .messages(&channel_sid(sid)?)
+            .list()
+            .order(&Order::Desc)
+            .page_size(RETRY_LOOKBACK)
+            .paginate()
+            .map(|m| {
+                m.map(|m| Listed {
+                    sid: m.sid.to_string(),
+                    index: m.index,
+                    author: m.from,
+                    body: m.body,
+                    attributes: m.attributes,
+                    media: m
+                        .media
+                        .into_iter()
+                        .map(|x| {
+                            (
+                                x.sid.map(|s| s.to_string()),
+                                x.filename,
+                                x.content_type,
+                                x.size,
+                            )
+                        })
+                        .collect(),
                 })
-                .collect();
-            found.extend(swept_message(
-                m.sid.as_str(),
-                m.index,
-                m.from.as_deref(),
-                m.body.as_deref(),
-                m.attributes.as_deref(),
-                attachments,
-            ));
-        }
-        Ok(found)
+            });
+        listed_after(listing, after, Some(self.service.as_str())).await
     }
 
     async fn post(

@@ -14,9 +14,7 @@
 //! when that cannot be done (too large, gone, refused) the message carries its fallback body,
 //! the file's name and link.
 
-use flexcord_routing::{
-    Action, Attachment, ConversationAttributes, FlexInteraction, SweptMessage, TwilioSid,
-};
+use flexcord_routing::{Action, ConversationAttributes, FlexInteraction, SweptMessage, TwilioSid};
 use flexcord_store::Failure;
 use flexcord_twilio::Order;
 use flexcord_twilio::conversations::{ConversationState, WebhookTarget};
@@ -29,9 +27,9 @@ use futures::StreamExt;
 use serde_json::json;
 
 use super::{
-    CATCH_UP_MAX, Context, HandOff, Mode, NewConversation, Post, RETRY_LOOKBACK, already_exists,
-    attributes_json, date_created, failure, failure_unchecked, message_attributes, posted_by,
-    swept_message, upload_media,
+    Context, HandOff, Listed, Mode, NewConversation, Post, RETRY_LOOKBACK, already_exists,
+    attributes_json, date_created, failure, failure_unchecked, listed_after, message_attributes,
+    posted_by, upload_media,
 };
 
 /// The conversation webhook's events (DESIGN §3).
@@ -229,55 +227,48 @@ impl Mode for ConversationsTarget {
         conversation: &TwilioSid,
         after: Option<u64>,
     ) -> Result<Vec<SweptMessage>, Failure> {
-        let mut pages = std::pin::pin!(
-            cx.client
-                .conversations_for(self.service.as_ref())
-                .messages(&sid(conversation)?)
-                .list()
-                .order(&Order::Desc)
-                .page_size(RETRY_LOOKBACK)
-                .paginate()
-        );
-        let mut media_service = self.service.map(|s| s.to_string());
-        let mut found = Vec::new();
-        while let Some(message) = pages.next().await {
-            let m = message.map_err(|e| failure(&e))?;
-            if after.is_some_and(|a| m.index.is_some_and(|i| i <= a)) || found.len() >= CATCH_UP_MAX
-            {
-                break;
-            }
-            if media_service.is_none() && m.media.as_ref().is_some_and(|x| !x.is_empty()) {
-                // Files are fetched through the conversation's own service.
-                media_service = cx
-                    .client
-                    .conversations_for(self.service.as_ref())
-                    .fetch(sid(conversation)?)
-                    .await
-                    .map_err(|e| failure(&e))?
-                    .chat_service_sid
-                    .map(|s| s.to_string());
-            }
-            let attachments = m
-                .media
-                .iter()
-                .flatten()
-                .map(|x| Attachment {
-                    filename: x.filename.clone().unwrap_or_default(),
-                    url: String::new(),
-                    content_type: x.content_type.clone(),
-                    size: x.size,
-                    media_sid: x.sid.map(|s| s.to_string()),
-                    media_service: media_service.clone(),
+        let conversations = cx.client.conversations_for(self.service.as_ref());
+        let listing = conversations
+            .messages(&sid(conversation)?)
+            .list()
+            .order(&Order::Desc)
+            .page_size(RETRY_LOOKBACK)
+            .paginate()
+            .map(|m| {
+                m.map(|m| Listed {
+                    sid: m.sid.to_string(),
+                    index: m.index,
+                    author: m.author,
+                    body: m.body,
+                    attributes: m.attributes,
+                    media: m
+                        .media
+                        .into_iter()
+                        .flatten()
+                        .map(|x| {
+                            (
+                                x.sid.map(|s| s.to_string()),
+                                x.filename,
+                                x.content_type,
+                                x.size,
+                            )
+                        })
+                        .collect(),
                 })
-                .collect();
-            found.extend(swept_message(
-                m.sid.as_str(),
-                m.index,
-                m.author.as_deref(),
-                m.body.as_deref(),
-                m.attributes.as_deref(),
-                attachments,
-            ));
+            });
+        let service = self.service.map(|s| s.to_string());
+        let mut found = listed_after(listing, after, service.as_deref()).await?;
+        if service.is_none() && found.iter().any(|m| !m.attachments.is_empty()) {
+            // Files are fetched through the conversation's own service.
+            let own = conversations
+                .fetch(sid(conversation)?)
+                .await
+                .map_err(|e| failure(&e))?
+                .chat_service_sid
+                .map(|s| s.to_string());
+            for file in found.iter_mut().flat_map(|m| m.attachments.iter_mut()) {
+                file.media_service.clone_from(&own);
+            }
         }
         Ok(found)
     }

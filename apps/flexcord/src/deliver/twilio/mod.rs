@@ -357,26 +357,66 @@ pub(crate) fn message_attributes(
 /// further behind than that has its oldest missing messages skipped.
 pub(crate) const CATCH_UP_MAX: usize = 500;
 
-/// A listed message as the routing core sees it; `None` without a position or author.
-pub(crate) fn swept_message(
-    sid: &str,
-    index: Option<u64>,
-    author: Option<&str>,
-    body: Option<&str>,
-    attributes: Option<&str>,
-    attachments: Vec<Attachment>,
-) -> Option<SweptMessage> {
-    let ours = attributes
-        .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
-        .is_some_and(|a| a["flexcord"]["action"].is_string());
-    Some(SweptMessage {
-        message: TwilioMessageSid::from(sid),
-        index: index?,
-        author: author?.to_owned(),
-        body: body.unwrap_or_default().to_owned(),
-        attachments,
-        ours,
-    })
+/// A message of a listing, whatever the mode, before the core's view of it.
+pub(crate) struct Listed {
+    pub(crate) sid: String,
+    pub(crate) index: Option<u64>,
+    pub(crate) author: Option<String>,
+    pub(crate) body: Option<String>,
+    pub(crate) attributes: Option<String>,
+    pub(crate) media: Vec<ListedFile>,
+}
+
+/// A listed message's file: `(media SID, file name, content type, size)`.
+pub(crate) type ListedFile = (Option<String>, Option<String>, Option<String>, Option<u64>);
+
+/// The messages of a newest-first listing down to position `after` (all when `None`), at most
+/// [`CATCH_UP_MAX`], as the routing core sees them (files in `media_service`); a message
+/// without a position or author is left out. The bridge's own (attributes with
+/// `flexcord.action`) are marked [`SweptMessage::ours`].
+pub(crate) async fn listed_after(
+    listing: impl futures::Stream<Item = Result<Listed, Error>>,
+    after: Option<u64>,
+    media_service: Option<&str>,
+) -> Result<Vec<SweptMessage>, Failure> {
+    use futures::StreamExt as _;
+    let mut listing = std::pin::pin!(listing);
+    let mut found = Vec::new();
+    while let Some(m) = listing.next().await {
+        let m = m.map_err(|e| failure(&e))?;
+        if after.is_some_and(|a| m.index.is_some_and(|i| i <= a)) || found.len() >= CATCH_UP_MAX {
+            break;
+        }
+        let ours = m
+            .attributes
+            .as_deref()
+            .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
+            .is_some_and(|a| a["flexcord"]["action"].is_string());
+        let attachments = m
+            .media
+            .into_iter()
+            .map(|(sid, filename, content_type, size)| Attachment {
+                filename: filename.unwrap_or_default(),
+                url: String::new(),
+                content_type,
+                size,
+                media_sid: sid,
+                media_service: media_service.map(str::to_owned),
+            })
+            .collect();
+        let (Some(index), Some(author)) = (m.index, m.author) else {
+            continue;
+        };
+        found.push(SweptMessage {
+            message: TwilioMessageSid::from(m.sid.as_str()),
+            index,
+            author,
+            body: m.body.unwrap_or_default(),
+            attachments,
+            ours,
+        });
+    }
+    Ok(found)
 }
 
 /// How many of the latest messages a retried post looks through for the one an earlier
