@@ -25,7 +25,7 @@ use crate::support::{OutboxRow, outbox_rows};
 enum KillPoint {
     /// Alice's DM posted to Twilio, Twilio's answer held.
     TwilioPostHeld,
-    /// The agent's reply DMed by Discord, Discord's answer held.
+    /// The agent's reply sent to Alice by Discord, Discord's answer held.
     DiscordDmHeld,
     /// Alice's DM posted to Twilio and recorded as delivered.
     AfterInboundDelivered,
@@ -135,6 +135,7 @@ fn release(discord: &DiscordEmulator, twilio: &TwilioEmulator) {
 /// at the kill delivered, the next DM at the agent, the agent's next reply in Discord; then
 /// every line exactly once on its side. Returns (in-flight row delivered, next DM at the agent)
 /// after `from`.
+#[allow(clippy::too_many_arguments)] // the two emulators, the chat, the store and the clock
 async fn after_kill(
     point: KillPoint,
     discord: &DiscordEmulator,

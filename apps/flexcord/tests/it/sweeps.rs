@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use flexcord_testkit::discord::DiscordState;
 use flexcord_testkit::twilio::WebhookFault;
 
 use crate::bridge::{Bridge, WAIT, position};
@@ -127,7 +128,7 @@ async fn dms_sent_while_the_gateway_session_was_lost_are_read_back_in_order() {
     let identity = format!("discord:{alice}");
     let agent = b.twilio.agent("agent:zoe");
     let (sid, _task) = b.agent_joins(alice, &agent).await;
-    let identifies = b.discord.state(|s| s.identify_count());
+    let identifies = b.discord.state(DiscordState::identify_count);
 
     // The connection drops and cannot come back for a while; Alice writes meanwhile; the
     // session is then invalidated, so those DMs are never replayed by the gateway.
@@ -156,7 +157,7 @@ async fn dms_sent_while_the_gateway_session_was_lost_are_read_back_in_order() {
     .await;
     assert_eq!(posted(), texts, "once each, in order");
     assert!(
-        b.discord.state(|s| s.identify_count()) > identifies,
+        b.discord.state(DiscordState::identify_count) > identifies,
         "a new session, not a resume"
     );
     assert!(recovered(&b, "discord").await >= 2.0);
