@@ -8,6 +8,7 @@ mod cli;
 mod commands;
 mod community;
 mod crash;
+mod crash_points;
 mod deliver;
 mod deploy;
 mod faults;

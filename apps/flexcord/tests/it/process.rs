@@ -101,6 +101,20 @@ impl AppProcess {
         }
     }
 
+    /// The process id (what the outbox worker's lease owner names: `worker-<pid>-…`).
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// Sends `signal` (`STOP`, `CONT`, …) to the process.
+    pub(crate) fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .args([format!("-{signal}"), self.pid().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(sent, "kill -{signal} works");
+    }
+
     /// SIGKILL: no shutdown, no draining; whatever was in flight stays as it was.
     pub(crate) fn kill(mut self) {
         if let Some(mut child) = self.child.take() {

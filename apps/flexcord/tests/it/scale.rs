@@ -18,7 +18,7 @@ use crate::support::{eventually, outbox_rows};
 
 /// The Postgres URL of the environment. In CI (`FLEXCORD_CI=1`) it must be set; elsewhere the
 /// test is skipped with a message when it is not.
-fn database_url() -> Option<String> {
+pub(crate) fn database_url() -> Option<String> {
     match std::env::var("DATABASE_URL") {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
@@ -33,18 +33,18 @@ fn database_url() -> Option<String> {
 }
 
 /// A database of its own for one test, dropped by [`FreshDatabase::drop`].
-struct FreshDatabase {
+pub(crate) struct FreshDatabase {
     admin: String,
     name: String,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl FreshDatabase {
-    async fn create(admin: String) -> Self {
+    pub(crate) async fn create(admin: String, prefix: &str) -> Self {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
-        let name = format!("flexcord_scale_{}_{nanos}", std::process::id());
+        let name = format!("flexcord_{prefix}_{}_{nanos}", std::process::id());
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(1)
             .connect(&admin)
@@ -64,7 +64,7 @@ impl FreshDatabase {
         }
     }
 
-    async fn drop(self) {
+    pub(crate) async fn drop(self) {
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(1)
             .connect(&self.admin)
@@ -149,7 +149,7 @@ async fn two_instances_on_one_postgres_split_shards_and_webhooks_without_duplica
     let Some(admin) = database_url() else {
         return;
     };
-    let db = FreshDatabase::create(admin).await;
+    let db = FreshDatabase::create(admin, "scale").await;
     let proxy_port = free_port();
     let public = format!("http://127.0.0.1:{proxy_port}");
     let emulators = emulators(&public).await;

@@ -16,9 +16,11 @@ pub(crate) struct OutboxRow {
     pub(crate) last_error: Option<String>,
     /// The action as stored (JSON).
     pub(crate) action: String,
+    /// The worker holding (or last holding) its claim: `worker-<pid>-…`.
+    pub(crate) lease_owner: Option<String>,
 }
 
-const ROWS: &str = "SELECT action_id, kind, state, attempts, upstream_id, last_error, action FROM outbox \
+const ROWS: &str = "SELECT action_id, kind, state, attempts, upstream_id, last_error, action, lease_owner FROM outbox \
                     ORDER BY created_at, scope, seq";
 
 /// Every outbox row of the database at `url` (`sqlite://…` or `postgres://…`), oldest first.
@@ -44,6 +46,7 @@ pub(crate) async fn outbox_rows(url: &str) -> Vec<OutboxRow> {
                 upstream_id: r.get(4),
                 last_error: r.get(5),
                 action: r.get(6),
+                lease_owner: r.get(7),
             })
             .collect()
     } else {
@@ -66,6 +69,7 @@ pub(crate) async fn outbox_rows(url: &str) -> Vec<OutboxRow> {
                 upstream_id: r.get(4),
                 last_error: r.get(5),
                 action: r.get(6),
+                lease_owner: r.get(7),
             })
             .collect()
     }

@@ -93,7 +93,7 @@ pub enum EmulatorError {
 /// State shared by the server tasks and the control API.
 pub(crate) struct Shared {
     state: Mutex<DiscordState>,
-    changed: watch::Sender<u64>,
+    pub(crate) changed: watch::Sender<u64>,
 }
 
 impl Shared {
@@ -613,6 +613,40 @@ impl DiscordEmulator {
         if times > 0 {
             self.shared.with(|s| s.route_faults.push(fault));
         }
+    }
+
+    /// Requests matching `method` and `pattern` (as for
+    /// [`rate_limit_route`](Self::rate_limit_route)) are served at once, but their answers are
+    /// held until [`release_held`](Self::release_held): the upstream has done the work, the
+    /// client has not heard of it (a process killed meanwhile never will).
+    pub fn hold_route(&self, method: &str, pattern: &str) {
+        let method = (method != "*" && !method.is_empty()).then(|| method.to_ascii_uppercase());
+        let fault = RouteFault {
+            method,
+            pattern: pattern_segments(pattern),
+            remaining: u32::MAX,
+            kind: FaultKind::Error {
+                status: 0,
+                code: 0,
+                message: String::new(),
+            },
+        };
+        self.shared.with(|s| s.hold_routes.push(fault));
+    }
+
+    /// How many answers [`hold_route`](Self::hold_route) is holding right now.
+    pub fn held(&self) -> usize {
+        self.shared.read(|s| s.held)
+    }
+
+    /// Stops holding (removes every [`hold_route`](Self::hold_route)) and sends the answers
+    /// held so far; returns how many were held.
+    pub fn release_held(&self) -> usize {
+        self.shared.with(|s| {
+            s.hold_routes.clear();
+            s.releases += 1;
+            s.held
+        })
     }
 
     /// Messages to this user's DM channel fail with 403 / 50007 "Cannot send messages to this

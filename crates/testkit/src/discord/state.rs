@@ -434,6 +434,13 @@ pub struct DiscordState {
     pub(crate) pending: Vec<Dispatch>,
     pub(crate) identifies: u32,
     pub(crate) route_faults: Vec<RouteFault>,
+    /// Routes whose requests are served at once but answered only at the next
+    /// [`release_held`](super::DiscordEmulator::release_held) (the fault's `kind` is unused).
+    pub(crate) hold_routes: Vec<RouteFault>,
+    /// How many answers the hold routes are holding right now.
+    pub(crate) held: usize,
+    /// Counts [`release_held`](super::DiscordEmulator::release_held) calls.
+    pub(crate) releases: u64,
     pub(crate) global_429: Option<(u32, Duration)>,
     /// The global limit's current one-second window: its start and the requests counted.
     pub(crate) global_window: Option<(Instant, u32)>,
@@ -468,6 +475,9 @@ impl DiscordState {
             pending: Vec::new(),
             identifies: 0,
             route_faults: Vec::new(),
+            hold_routes: Vec::new(),
+            held: 0,
+            releases: 0,
             global_429: None,
             global_window: None,
             blocked_dms: HashSet::new(),

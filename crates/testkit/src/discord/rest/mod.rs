@@ -706,6 +706,25 @@ pub(crate) async fn handle(
         tokio::time::sleep(latency).await;
     }
     let reply = shared.with(|s| s.rest(&method, &path, query, body, auth.as_deref()));
+    let segs: Vec<&str> = path.split('/').collect();
+    if shared.read(|s| {
+        s.hold_routes
+            .iter()
+            .any(|f| f.matches(method.as_str(), &segs))
+    }) {
+        // Served (the message exists), but the answer waits for the next release.
+        let mut rx = shared.changed.subscribe();
+        let generation = shared.with(|s| {
+            s.held += 1;
+            s.releases
+        });
+        while shared.read(|s| s.releases) == generation {
+            if rx.changed().await.is_err() {
+                break; // the emulator is shutting down
+            }
+        }
+        shared.with(|s| s.held = s.held.saturating_sub(1));
+    }
     tracing::debug!(%method, path, status = reply.status, "Discord emulator REST call");
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = match reply.body {
