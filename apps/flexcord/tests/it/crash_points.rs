@@ -8,7 +8,9 @@
 //! - a DM made by Discord but its answer held: the retry carries the same `nonce` with
 //!   `enforce_nonce`, so Discord answers with the first message;
 //! - an inbound DM delivered to Twilio and recorded, the process killed at once: nothing of it
-//!   is replayed after the restart (no gateway replay, no catch-up sweep posts it again).
+//!   is replayed after the restart (no gateway replay, no catch-up sweep posts it again);
+//! - an inbound DM received but not yet in the store (another connection holds `SQLite`'s write
+//!   lock): the restarted process's new gateway session reads it back from the DM history.
 
 use std::time::{Duration, Instant};
 
@@ -427,4 +429,99 @@ async fn postgres_second_instance_takes_over_from_a_killed_one() {
     assert!(a.terminate().await, "clean exit on SIGTERM");
     discord.shutdown();
     db.drop().await;
+}
+
+/// Killed before an inbound DM reached the store: another connection holds `SQLite`'s write
+/// lock, so the DM the gateway delivered is never recorded. The restarted process starts a new
+/// gateway session, whose catch-up sweep reads the DM back from the history: it reaches the
+/// agent once, well within 15 s, and the chat goes on.
+#[tokio::test]
+async fn killed_before_an_inbound_dm_was_recorded_the_restart_reads_it_back() {
+    let port = free_port();
+    let emulators = emulators(&format!("http://127.0.0.1:{port}")).await;
+    let (discord, twilio) = (&emulators.discord, &emulators.twilio);
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("flexcord.db").display());
+    let env = crash_env(app_env(&emulators, &format!("127.0.0.1:{port}"), &db));
+    let mut app = AppProcess::spawn(&env, dir.path(), "flexcord");
+    app.ready().await;
+    discord
+        .wait_for(|s| s.shard_connected(0), WAIT)
+        .await
+        .expect("shard 0 connects");
+    let alice = discord.user_id("alice").unwrap();
+    let author = format!("discord:{alice}");
+    let sid = hand_off_to(discord, twilio, alice, "agent:alice").await;
+
+    let options: sqlx::sqlite::SqliteConnectOptions = db.parse().expect("sqlite URL");
+    let mut lock = sqlx::ConnectOptions::connect(&options)
+        .await
+        .expect("the app's database opens");
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut lock)
+        .await
+        .expect("the write lock");
+    let seq =
+        |d: &DiscordEmulator| d.state(|s| s.sessions().iter().map(|x| x.seq).max().unwrap_or(0));
+    let before = seq(discord);
+    discord.inject_dm(alice, USER_BEFORE).unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while seq(discord) == before {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the DM was never dispatched"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The process has the DM and cannot record it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.kill();
+    sqlx::query("ROLLBACK")
+        .execute(&mut lock)
+        .await
+        .expect("unlock");
+    drop(lock);
+    assert_eq!(twilio_copies(twilio, &sid, &author, USER_BEFORE), 0);
+
+    let restarted = Instant::now();
+    let mut app = AppProcess::spawn(&env, dir.path(), "flexcord");
+    app.ready().await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while twilio_copies(twilio, &sid, &author, USER_BEFORE) == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the unrecorded DM never reached the agent; log:\n{}",
+            app.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let recovered = restarted.elapsed();
+    assert!(
+        recovered < Duration::from_secs(15),
+        "read back {recovered:?} after the restart"
+    );
+    discord.inject_dm(alice, USER_AFTER).unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while twilio_copies(twilio, &sid, &author, USER_AFTER) == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the next DM never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Each once, in order.
+    let bodies: Vec<String> = twilio
+        .messages(&sid)
+        .into_iter()
+        .filter(|m| m.author == author)
+        .filter_map(|m| m.body)
+        .filter(|b| b == USER_BEFORE || b == USER_AFTER)
+        .collect();
+    assert_eq!(bodies, [USER_BEFORE, USER_AFTER]);
+    eprintln!(
+        "crash point: before the store commit (SQLite, restart): the DM read back {:.1} s after the restart",
+        recovered.as_secs_f64()
+    );
+    assert!(app.terminate().await, "clean exit on SIGTERM");
+    discord.shutdown();
 }
