@@ -143,8 +143,7 @@ pub async fn retry(store: &Store, id: Option<&str>) -> Result<RetryReport, Strin
     let mut out = String::new();
     let (mut requeued, mut refused) = (0, 0);
     for id in &ids {
-        match store
-            .retry_dead(id, flexcord_store::now())
+        match retry_one(store, id)
             .await
             .map_err(|e| format!("{id}: {e}"))?
         {
@@ -173,6 +172,22 @@ pub async fn retry(store: &Store, id: Option<&str>) -> Result<RetryReport, Strin
         text: out,
         refused_named: id.is_some() && refused > 0,
     })
+}
+
+/// [`Store::retry_dead`], tried again a few times while a running instance holds `SQLite`'s
+/// write lock past the busy timeout (it is one short transaction; the instance keeps writing).
+async fn retry_one(store: &Store, id: &ActionId) -> Result<Retried, flexcord_store::Error> {
+    let mut attempt = 1;
+    loop {
+        match store.retry_dead(id, flexcord_store::now()).await {
+            Err(e) if e.is_locked() && attempt < 4 => {
+                tracing::warn!(error = %e, attempt, "the database is locked; trying again");
+                tokio::time::sleep(std::time::Duration::from_millis(250 * attempt)).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
 }
 
 fn one_line(text: &str) -> String {

@@ -57,6 +57,27 @@ impl Error {
     pub fn is_busy(&self) -> bool {
         matches!(self.kind, ErrorKind::Busy)
     }
+
+    /// `SQLite` gave up waiting for another connection's lock (`SQLITE_BUSY`, `SQLITE_LOCKED`):
+    /// the same write may succeed when tried again.
+    pub fn is_locked(&self) -> bool {
+        let Some(source) = self.source.as_deref() else {
+            return false;
+        };
+        match source.downcast_ref::<sqlx::Error>() {
+            Some(sqlx::Error::Database(db)) => db.code().is_some_and(|code| {
+                // The primary result code is the low byte of an extended one.
+                code.parse::<u32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6))
+            }),
+            Some(_) => false,
+            // Passed on as text (the writer answers every job of a batch that could not
+            // start): SQLite's own words.
+            None => {
+                let text = source.to_string();
+                text.contains("database is locked") || text.contains("database table is locked")
+            }
+        }
+    }
 }
 
 impl fmt::Display for Error {
@@ -98,5 +119,47 @@ impl From<sqlx::migrate::MigrateError> for Error {
 impl From<serde_json::Error> for Error {
     fn from(err: serde_json::Error) -> Self {
         Self::new(ErrorKind::Decode(err.to_string())).with_source(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lock_timeout_is_told_apart_from_other_database_errors() {
+        let locked = Error::new(ErrorKind::Database)
+            .with_source("error returned from database: (code: 5) database is locked".to_owned());
+        assert!(locked.is_locked());
+        let other = Error::new(ErrorKind::Database).with_source("no such table: outbox".to_owned());
+        assert!(!other.is_locked());
+        assert!(!Error::new(ErrorKind::Busy).is_locked());
+        let pool = Error::from(sqlx::Error::PoolTimedOut);
+        assert!(!pool.is_locked());
+    }
+
+    #[tokio::test]
+    async fn sqlite_busy_from_a_held_write_lock_is_locked() {
+        use sqlx::ConnectOptions as _;
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("l.db").display());
+        let options: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+            .busy_timeout(std::time::Duration::from_millis(50));
+        let mut holder = options.connect().await.unwrap();
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut holder)
+            .await
+            .unwrap();
+        let mut other = options.connect().await.unwrap();
+        let err = Error::from(
+            sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut other)
+                .await
+                .unwrap_err(),
+        );
+        assert!(err.is_locked(), "{err}");
     }
 }
