@@ -50,6 +50,8 @@ pub(crate) struct Walk<'a> {
     after: Option<flexcord_routing::ConversationId>,
     page: std::vec::IntoIter<Conversation>,
     done: bool,
+    /// A conversation was returned: the next one waits its turn.
+    started: bool,
 }
 
 impl<'a> Walk<'a> {
@@ -60,39 +62,51 @@ impl<'a> Walk<'a> {
             after: None,
             page: Vec::new().into_iter(),
             done: false,
+            started: false,
         }
     }
 
-    /// The next open conversation after a pause, or `None` when all were seen, the store
-    /// failed or `shutdown` came.
-    pub(crate) async fn next(&mut self, shutdown: &CancellationToken) -> Option<Conversation> {
-        if let Some(conv) = self.page.next() {
-            tokio::select! {
-                () = shutdown.cancelled() => return None,
-                () = tokio::time::sleep(self.pause) => {}
+    /// The next open conversation `wanted` accepts, after a pause (none before the first of a
+    /// walk); `None` when all were seen, the store failed or `shutdown` came. Conversations not
+    /// wanted cost no pause.
+    pub(crate) async fn next(
+        &mut self,
+        wanted: impl Fn(&Conversation) -> bool,
+        shutdown: &CancellationToken,
+    ) -> Option<Conversation> {
+        loop {
+            for conv in self.page.by_ref() {
+                if !wanted(&conv) {
+                    continue;
+                }
+                if self.started {
+                    tokio::select! {
+                        () = shutdown.cancelled() => return None,
+                        () = tokio::time::sleep(self.pause) => {}
+                    }
+                }
+                self.started = true;
+                return Some(conv);
             }
-            return Some(conv);
-        }
-        if self.done || shutdown.is_cancelled() {
-            return None;
-        }
-        let page = match self
-            .engine
-            .store()
-            .open_conversations(self.after.as_ref(), PAGE)
-            .await
-        {
-            Ok(page) => page,
-            Err(e) => {
-                tracing::warn!(error = %e, "the catch-up sweep cannot list open conversations");
+            if self.done || shutdown.is_cancelled() {
                 return None;
             }
-        };
-        self.done = page.len() < PAGE;
-        self.after = page.last().map(|c| c.id.clone());
-        self.page = page.into_iter();
-        let conv = self.page.next()?;
-        Some(conv)
+            let page = match self
+                .engine
+                .store()
+                .open_conversations(self.after.as_ref(), PAGE)
+                .await
+            {
+                Ok(page) => page,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the catch-up sweep cannot list open conversations");
+                    return None;
+                }
+            };
+            self.done = page.len() < PAGE;
+            self.after = page.last().map(|c| c.id.clone());
+            self.page = page.into_iter();
+        }
     }
 }
 
@@ -101,10 +115,7 @@ impl<'a> Walk<'a> {
 pub async fn twilio_sweep(engine: &Engine, rate: u32, shutdown: &CancellationToken) -> usize {
     let mut asked = 0;
     let mut walk = Walk::new(engine, rate);
-    while let Some(conv) = walk.next(shutdown).await {
-        if conv.twilio.is_none() {
-            continue;
-        }
+    while let Some(conv) = walk.next(|c| c.twilio.is_some(), shutdown).await {
         asked += 1;
         metrics::counter!(telemetry::SWEEP_CHECKED, "source" => "twilio").increment(1);
         let event = Event::CatchUp {

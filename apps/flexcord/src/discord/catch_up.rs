@@ -33,7 +33,7 @@ pub async fn discord_sweep(
 ) -> u64 {
     let mut recovered = 0;
     let mut walk = Walk::new(engine, rate);
-    while let Some(conv) = walk.next(shutdown).await {
+    while let Some(conv) = walk.next(|c| c.dm_channel.is_some(), shutdown).await {
         recovered += sweep_dms(engine, http, bot, conv).await;
     }
     recovered

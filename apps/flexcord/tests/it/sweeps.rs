@@ -9,6 +9,26 @@ use crate::bridge::{Bridge, WAIT, position};
 use crate::chat_mode::start_chat_with;
 use crate::support::{eventually, sample, scrape};
 
+/// Waits until the case's timeline holds each of `texts` as a message line, and returns how
+/// many times each is there.
+async fn case_lines(b: &Bridge, texts: &[&str]) -> Vec<usize> {
+    let number: flexcord_cases::CaseNumber = "CASE-000001".parse().unwrap();
+    eventually("the case shows the lines", WAIT, || async {
+        let timeline = b.cases.timeline(number).await.ok()?;
+        let counts: Vec<usize> = texts
+            .iter()
+            .map(|t| {
+                timeline
+                    .iter()
+                    .filter(|e| matches!(&e.event, flexcord_cases::TimelineEvent::Message { text } if text.contains(*t)))
+                    .count()
+            })
+            .collect();
+        counts.iter().all(|n| *n > 0).then_some(counts)
+    })
+    .await
+}
+
 /// DMs to `user` whose text is one of `texts`, in the order they were sent.
 fn dms_among(b: &Bridge, user: u64, texts: &[&str]) -> Vec<String> {
     b.discord
@@ -58,6 +78,8 @@ async fn an_agent_message_whose_webhook_was_lost_is_fetched_and_routed_before_th
     let dms = b.discord.dms_to(alice);
     assert!(position(&dms, texts[0]) < position(&dms, texts[1]));
     assert!(recovered(&b, "twilio").await >= 1.0);
+    // The case's transcript has both, once each.
+    assert_eq!(case_lines(&b, &texts).await, [1, 1]);
     // The listing went through the Twilio API.
     assert!(
         b.twilio
@@ -164,5 +186,6 @@ async fn dms_sent_while_the_gateway_session_was_lost_are_read_back_in_order() {
         "a new session, not a resume"
     );
     assert!(recovered(&b, "discord").await >= 2.0);
+    assert_eq!(case_lines(&b, &texts).await, [1, 1]);
     b.stop().await;
 }
