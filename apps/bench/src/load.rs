@@ -233,12 +233,20 @@ async fn outbound(
     let token = rig.emulators.twilio.auth_token().to_owned();
     let public = rig.public.clone();
     let next = Arc::new(AtomicUsize::new(0));
+    // The agent's messages are written into the emulator's conversations (so a catch-up
+    // listing finds them, as in Twilio) and the load driver posts their webhooks itself, with
+    // their real SID and position, to time each answer: the emulator's own deliveries of them
+    // are dropped.
+    rig.emulators.twilio.inject_webhook(
+        flexcord_testkit::twilio::WebhookFault::drop_deliveries().event("onMessageAdded"),
+    );
     let started = SystemTime::now();
     let clock = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..senders {
         let (next, sids, targets) = (next.clone(), sids.clone(), targets.clone());
         let (account, token, public) = (account.clone(), token.clone(), public.clone());
+        let twilio = rig.emulators.twilio.handle();
         tasks.push(tokio::spawn(async move {
             let http = reqwest::Client::new();
             let mut sent = Vec::new();
@@ -248,7 +256,14 @@ async fn outbound(
                     return sent;
                 }
                 let conversation = i % sids.len();
-                let form = webhook(&account, &sids[conversation], i);
+                let Ok((sid, index)) = twilio
+                    .agent(rig::AGENT)
+                    .send_indexed(&sids[conversation], &body(i))
+                else {
+                    // never sent: the scenario ends with "a message was not sent"
+                    continue;
+                };
+                let form = webhook(&account, &sids[conversation], i, &sid, index);
                 let signature = flexcord_twilio::webhook::sign(
                     &token,
                     &format!("{public}/twilio/outbound"),
@@ -362,15 +377,22 @@ async fn outbound(
     Ok(figures)
 }
 
-/// An `onMessageAdded` webhook of agent message `i`, as Twilio sends it.
-fn webhook(account: &str, conversation: &str, i: usize) -> Vec<(String, String)> {
+/// The `onMessageAdded` webhook of agent message `i` (SID `sid`, position `index` in its
+/// conversation), as Twilio sends it.
+fn webhook(
+    account: &str,
+    conversation: &str,
+    i: usize,
+    sid: &str,
+    index: u64,
+) -> Vec<(String, String)> {
     [
         ("AccountSid", account.to_owned()),
         ("EventType", "onMessageAdded".to_owned()),
         ("ConversationSid", conversation.to_owned()),
-        ("MessageSid", format!("IM{:032x}", i + 1)),
-        ("Index", i.to_string()),
-        ("Author", "agent:bench".to_owned()),
+        ("MessageSid", sid.to_owned()),
+        ("Index", index.to_string()),
+        ("Author", rig::AGENT.to_owned()),
         ("Body", body(i)),
         ("Source", "SDK".to_owned()),
         ("Attributes", "{}".to_owned()),

@@ -16,6 +16,9 @@ use crate::{Scenario, Storage};
 /// How long setting up or draining may take before the scenario is given up.
 pub(crate) const PATIENCE: Duration = Duration::from_secs(300);
 
+/// The Flex agent who accepts every task and writes the outbound load.
+pub(crate) const AGENT: &str = "agent:bench";
+
 /// The first id of the bench's users (snowflakes, distinct from the emulator's own users).
 const FIRST_USER: u64 = 1_300_000_000_000_000_000;
 
@@ -262,7 +265,7 @@ impl Rig {
                 == n
         })
         .await?;
-        let agent = twilio.agent("agent:bench");
+        let agent = twilio.agent(AGENT);
         for task in twilio.tasks() {
             agent.accept(&task.sid).map_err(|e| e.to_string())?;
         }

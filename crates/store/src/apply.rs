@@ -1,14 +1,16 @@
-//! One event applied inside a transaction: the body of every apply, written once and
-//! compiled for both backends ([`apply_sqlite`], [`apply_pg`]).
+//! One event applied inside a transaction: the body of every apply, written once over the
+//! statements it needs ([`ApplyDb`]), which each backend implements: Postgres through sqlx
+//! ([`apply_pg`]), `SQLite` in place on the writer's connection ([`apply_sqlite`]).
 
 use flexcord_routing::{Conversation, Event, EventKey, Step, Timestamp};
+use futures::FutureExt as _;
+use rusqlite::OptionalExtension as _;
 use sqlx::Row as _;
 
 use crate::error::Error;
 use crate::store::{
     Applied, Bind, ConvRow, INSERT_ACTION, decode_conversation, load_sql, result_action, to_i64,
 };
-
 /// An action's result, recorded under the worker's lease in the transaction that applies it
 /// (so a result is never recorded without being applied, nor applied twice by two workers).
 #[derive(Debug, Clone, Copy)]
@@ -35,237 +37,535 @@ pub(crate) struct ApplyRequest<'a> {
     pub(crate) lease: Option<Lease<'a>>,
 }
 
-macro_rules! apply_in {
-    ($(#[$doc:meta])* $name:ident, $db:ty, $lock:expr) => {
-        $(#[$doc])*
-        ///
-        /// Loads the event's conversation (locked), records its dedupe key (a repeat is a
-        /// no-op), calls `handle`, stores the new state and inserts the step's actions; when
-        /// the event is an action's result, that outbox row is marked applied. An event for a
-        /// Twilio SID no conversation has yet is parked instead. With a [`Lease`], the result is
-        /// first recorded on its outbox row; `None` when the lease was lost (another worker
-        /// took the action over: nothing is done).
-        #[allow(clippy::too_many_lines)] // one transaction, read top to bottom
-        pub(crate) async fn $name<F>(
-            conn: &mut $db,
-            req: &ApplyRequest<'_>,
-            handle: F,
-        ) -> Result<Option<Applied>, Error>
-        where
-            F: FnOnce(Option<Conversation>) -> Step,
-        {
-            let lock: &str = $lock;
-            let ApplyRequest { event, trace, now, replay, lease } = *req;
-            let dedupe = event.dedupe_key();
-            let result_of = result_action(event);
-            let key = event.key();
-            let nothing = |notes| Step {
-                state: None,
-                actions: Vec::new(),
-                wake_at: None,
-                notes,
-            };
-            if lease.is_some() && result_of.is_none() {
-                return Err(crate::store::invalid(
-                    "a settled event must be an action's result",
-                ));
-            }
-            if let (Some(lease), Some(id)) = (lease, &result_of) {
-                let recorded = sqlx::query(
-                    "UPDATE outbox SET state = $3, upstream_id = $4, result = $5, last_error = $6, \
-                     lease_until = NULL, updated_at = $7 \
-                     WHERE action_id = $1 AND state = 'running' AND lease_owner = $2",
-                )
-                .bind(id.as_str())
-                .bind(lease.owner)
-                .bind(lease.state)
-                .bind(lease.upstream_id)
-                .bind(serde_json::to_string(event)?)
-                .bind(lease.reason)
-                .bind(now.0)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected();
-                if recorded == 0 {
-                    return Ok(None);
-                }
-            }
-            // Load first (locked): every event takes the conversation's lock before the dedupe
-            // key's, so concurrent applies, parks and replays cannot deadlock.
-            let (sql, bind) = load_sql(&key)?;
-            let state = match (sql, bind) {
-                (Some(sql), Some(bind)) => {
-                    let sql = format!("{sql}{lock}");
-                    let q = sqlx::query(&sql);
-                    let q = match bind { Bind::Int(v) => q.bind(v), Bind::Text(v) => q.bind(v) };
-                    let mut row = q.fetch_optional(&mut *conn).await?;
-                    if let (None, EventKey::Twilio(sid)) = (&row, &key) {
-                        // Created upstream and recorded, but the result is not applied yet:
-                        // the webhook outran the worker. Find the conversation by the
-                        // recorded SID so nothing is lost.
-                        let of = if lock.is_empty() { "" } else { " OF c" };
-                        let sql = format!(
-                            "SELECT c.state FROM outbox o JOIN conversations c ON c.id = o.scope \
-                             WHERE o.kind = 'create_twilio_conversation' AND o.upstream_id = $1 \
-                             AND o.state IN ('delivered', 'done'){lock}{of}"
-                        );
-                        row = sqlx::query(&sql).bind(sid.as_str()).fetch_optional(&mut *conn).await?;
-                    }
-                    match row {
-                        Some(row) => Some(decode_conversation(&row.try_get::<String, _>("state")?)?),
-                        None => None,
-                    }
-                }
-                _ => None,
-            };
-            if let EventKey::Twilio(sid) = &key {
-                match replay {
-                    Some(_) if state.is_none() => {
-                        // Still unknown: the row stays parked.
-                        return Ok(Some(Applied { step: nothing(Vec::new()), duplicate: false, parked: true }));
-                    }
-                    Some(id) => {
-                        let claimed = sqlx::query("DELETE FROM parked_events WHERE id = $1")
-                            .bind(id)
-                            .execute(&mut *conn)
-                            .await?
-                            .rows_affected();
-                        if claimed == 0 {
-                            // Applied by another instance, or expired.
-                            return Ok(Some(Applied {
-                                step: nothing(vec![flexcord_routing::Note::Duplicate]),
-                                duplicate: true,
-                                parked: false,
-                            }));
-                        }
-                    }
-                    None => {
-                        let waiting = state.is_none()
-                            || sqlx::query("SELECT id FROM parked_events WHERE sid = $1 LIMIT 1")
-                                .bind(sid.as_str())
-                                .fetch_optional(&mut *conn)
-                                .await?
-                                .is_some();
-                        if waiting {
-                            if let Some(key) = &dedupe {
-                                let seen = sqlx::query(
-                                    "SELECT processed_at FROM processed_events WHERE event_key = $1",
-                                )
-                                .bind(key.as_str())
-                                .fetch_optional(&mut *conn)
-                                .await?
-                                .is_some();
-                                if seen {
-                                    return Ok(Some(Applied {
-                                        step: nothing(vec![flexcord_routing::Note::Duplicate]),
-                                        duplicate: true,
-                                        parked: false,
-                                    }));
-                                }
-                            }
-                            let inserted = sqlx::query(
-                                "INSERT INTO parked_events (sid, event, dedupe_key, parked_at, trace) \
-                                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (dedupe_key) DO NOTHING",
-                            )
-                            .bind(sid.as_str())
-                            .bind(serde_json::to_string(event)?)
-                            .bind(dedupe.as_deref())
-                            .bind(now.0)
-                            .bind(trace)
-                            .execute(&mut *conn)
-                            .await?
-                            .rows_affected();
-                            return Ok(Some(Applied {
-                                step: nothing(Vec::new()),
-                                duplicate: inserted == 0,
-                                parked: true,
-                            }));
-                        }
-                    }
-                }
-            }
-            let mut fresh = true;
-            if let Some(key) = &dedupe {
-                let inserted = sqlx::query(
-                    "INSERT INTO processed_events (event_key, processed_at) VALUES ($1, $2) \
-                     ON CONFLICT (event_key) DO NOTHING",
-                )
-                .bind(key.as_str())
-                .bind(now.0)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected();
-                fresh = inserted == 1;
-            }
-            let step = if fresh {
-                let step = handle(state);
-                if let Some(conv) = &step.state {
-                    let row = ConvRow::new(conv, step.wake_at)?;
-                    sqlx::query(
-                        "INSERT INTO conversations (id, user_id, dm_channel, twilio_sid, case_number, \
-                         phase, is_open, state, wake_at, version, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $10) \
-                         ON CONFLICT (id) DO UPDATE SET dm_channel = excluded.dm_channel, \
-                         twilio_sid = excluded.twilio_sid, case_number = excluded.case_number, \
-                         phase = excluded.phase, is_open = excluded.is_open, state = excluded.state, \
-                         wake_at = excluded.wake_at, version = conversations.version + 1, \
-                         updated_at = excluded.updated_at",
-                    )
-                    .bind(row.id)
-                    .bind(row.user_id)
-                    .bind(row.dm_channel)
-                    .bind(row.twilio_sid)
-                    .bind(row.case_number)
-                    .bind(row.phase)
-                    .bind(row.is_open)
-                    .bind(row.state)
-                    .bind(row.wake_at)
-                    .bind(now.0)
-                    .execute(&mut *conn)
-                    .await?;
-                }
-                for action in &step.actions {
-                    let json = serde_json::to_string(action)?;
-                    sqlx::query(INSERT_ACTION)
-                        .bind(action.id.as_str())
-                        .bind(action.id.scope())
-                        .bind(to_i64(action.id.seq())?)
-                        .bind(action.kind.name())
-                        .bind(json)
-                        .bind(now.0)
-                        .bind(trace)
-                        .execute(&mut *conn)
-                        .await?;
-                }
-                step
-            } else {
-                nothing(vec![flexcord_routing::Note::Duplicate])
-            };
-            if let Some(id) = &result_of {
-                sqlx::query(
-                    "UPDATE outbox SET state = CASE state WHEN 'delivered' THEN 'done' \
-                     WHEN 'failed' THEN 'dead' ELSE state END, updated_at = $2 \
-                     WHERE action_id = $1",
-                )
-                .bind(id.as_str())
-                .bind(now.0)
-                .execute(&mut *conn)
-                .await?;
-            }
-            Ok(Some(Applied { step, duplicate: !fresh, parked: false }))
-        }
-    };
+const RECORD_LEASE: &str = "UPDATE outbox SET state = $3, upstream_id = $4, result = $5, \
+    last_error = $6, lease_until = NULL, updated_at = $7 \
+    WHERE action_id = $1 AND state = 'running' AND lease_owner = $2";
+
+/// The conversation whose Twilio conversation an action created and recorded, while that
+/// result is not applied yet. `{lock}` is the backend's row lock.
+const BY_CREATED_SID: &str = "SELECT c.state FROM outbox o JOIN conversations c ON c.id = o.scope \
+    WHERE o.kind = 'create_twilio_conversation' AND o.upstream_id = $1 \
+    AND o.state IN ('delivered', 'done')";
+
+const UNPARK: &str = "DELETE FROM parked_events WHERE id = $1";
+
+const PARKED: &str = "SELECT id FROM parked_events WHERE sid = $1 LIMIT 1";
+
+const SEEN: &str = "SELECT processed_at FROM processed_events WHERE event_key = $1";
+
+const PARK: &str = "INSERT INTO parked_events (sid, event, dedupe_key, parked_at, trace) \
+    VALUES ($1, $2, $3, $4, $5) ON CONFLICT (dedupe_key) DO NOTHING";
+
+const PROCESSED: &str = "INSERT INTO processed_events (event_key, processed_at) VALUES ($1, $2) \
+    ON CONFLICT (event_key) DO NOTHING";
+
+const SAVE_CONVERSATION: &str = "INSERT INTO conversations (id, user_id, dm_channel, twilio_sid, \
+    case_number, phase, is_open, state, wake_at, version, created_at, updated_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $10) \
+    ON CONFLICT (id) DO UPDATE SET dm_channel = excluded.dm_channel, \
+    twilio_sid = excluded.twilio_sid, case_number = excluded.case_number, \
+    phase = excluded.phase, is_open = excluded.is_open, state = excluded.state, \
+    wake_at = excluded.wake_at, version = conversations.version + 1, \
+    updated_at = excluded.updated_at";
+
+const MARK_APPLIED: &str = "UPDATE outbox SET state = CASE state WHEN 'delivered' THEN 'done' \
+    WHEN 'failed' THEN 'dead' ELSE state END, updated_at = $2 WHERE action_id = $1";
+
+/// An action row to insert ([`INSERT_ACTION`]).
+pub(crate) struct NewAction<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) scope: &'a str,
+    pub(crate) seq: i64,
+    pub(crate) kind: &'a str,
+    pub(crate) json: &'a str,
+    pub(crate) now: i64,
+    pub(crate) trace: Option<&'a str>,
 }
 
-apply_in!(
-    /// [`ApplyRequest`] on `SQLite` (the write lock is the transaction's).
-    apply_sqlite,
-    sqlx::SqliteConnection,
-    ""
-);
-apply_in!(
-    /// [`ApplyRequest`] on Postgres (the conversation row is locked `FOR UPDATE`).
-    apply_pg,
-    sqlx::PgConnection,
-    " FOR UPDATE"
-);
+/// The statements of an apply, in one transaction of one backend. Each is a single statement;
+/// the order and the decisions are [`apply`]'s.
+pub(crate) trait ApplyDb {
+    /// Records a leased result on its outbox row ([`Lease`]); the rows changed (0: the lease
+    /// was lost).
+    async fn record_lease(
+        &mut self,
+        id: &str,
+        lease: &Lease<'_>,
+        result: &str,
+        now: i64,
+    ) -> Result<u64, Error>;
+    /// The stored state of the conversation `sql` selects (locked until the commit).
+    async fn load_state(&mut self, sql: &str, bind: Bind<'_>) -> Result<Option<String>, Error>;
+    /// [`BY_CREATED_SID`] (locked).
+    async fn state_by_created_sid(&mut self, sid: &str) -> Result<Option<String>, Error>;
+    /// Deletes parked row `id`; the rows deleted.
+    async fn unpark(&mut self, id: i64) -> Result<u64, Error>;
+    /// Whether events for `sid` are parked.
+    async fn parked(&mut self, sid: &str) -> Result<bool, Error>;
+    /// Whether dedupe key `key` was processed.
+    async fn seen(&mut self, key: &str) -> Result<bool, Error>;
+    /// Parks an event; the rows inserted (0: already parked).
+    async fn park(
+        &mut self,
+        sid: &str,
+        event: &str,
+        dedupe: Option<&str>,
+        now: i64,
+        trace: Option<&str>,
+    ) -> Result<u64, Error>;
+    /// Records dedupe key `key`; the rows inserted (0: a repeat).
+    async fn processed(&mut self, key: &str, now: i64) -> Result<u64, Error>;
+    /// Inserts or updates a conversation's row.
+    async fn save_conversation(&mut self, row: &ConvRow, now: i64) -> Result<(), Error>;
+    /// Inserts an action row (a repeat of its id is ignored).
+    async fn insert_action(&mut self, action: &NewAction<'_>) -> Result<(), Error>;
+    /// Marks a recorded result applied.
+    async fn mark_applied(&mut self, id: &str, now: i64) -> Result<(), Error>;
+}
+
+fn nothing(notes: Vec<flexcord_routing::Note>) -> Step {
+    Step {
+        state: None,
+        actions: Vec::new(),
+        wake_at: None,
+        notes,
+    }
+}
+
+fn duplicate() -> Applied {
+    Applied {
+        step: nothing(vec![flexcord_routing::Note::Duplicate]),
+        duplicate: true,
+        parked: false,
+    }
+}
+
+/// [`ApplyRequest`] in `db`'s transaction.
+///
+/// Loads the event's conversation (locked), records its dedupe key (a repeat is a no-op),
+/// calls `handle`, stores the new state and inserts the step's actions; when the event is an
+/// action's result, that outbox row is marked applied. An event for a Twilio SID no
+/// conversation has yet is parked instead. With a [`Lease`], the result is first recorded on
+/// its outbox row; `None` when the lease was lost (another worker took the action over:
+/// nothing is done).
+pub(crate) async fn apply<D, F>(
+    db: &mut D,
+    req: &ApplyRequest<'_>,
+    handle: F,
+) -> Result<Option<Applied>, Error>
+where
+    D: ApplyDb,
+    F: FnOnce(Option<Conversation>) -> Step,
+{
+    let ApplyRequest {
+        event,
+        trace,
+        now,
+        replay: _,
+        lease,
+    } = *req;
+    let dedupe = event.dedupe_key();
+    let result_of = result_action(event);
+    let key = event.key();
+    if lease.is_some() && result_of.is_none() {
+        return Err(crate::store::invalid(
+            "a settled event must be an action's result",
+        ));
+    }
+    if let (Some(lease), Some(id)) = (lease, &result_of) {
+        let json = serde_json::to_string(event)?;
+        if db.record_lease(id.as_str(), &lease, &json, now.0).await? == 0 {
+            return Ok(None);
+        }
+    }
+    // Load first (locked): every event takes the conversation's lock before the dedupe key's,
+    // so concurrent applies, parks and replays cannot deadlock.
+    let state = match load_sql(&key)? {
+        (Some(sql), Some(bind)) => {
+            let mut row = db.load_state(sql, bind).await?;
+            if let (None, EventKey::Twilio(sid)) = (&row, &key) {
+                // Created upstream and recorded, but the result is not applied yet: the
+                // webhook outran the worker. Find the conversation by the recorded SID so
+                // nothing is lost.
+                row = db.state_by_created_sid(sid.as_str()).await?;
+            }
+            row.as_deref().map(decode_conversation).transpose()?
+        }
+        _ => None,
+    };
+    if let EventKey::Twilio(sid) = &key
+        && let Some(done) = park_or_unpark(db, req, sid.as_str(), state.is_none()).await?
+    {
+        return Ok(Some(done));
+    }
+    let fresh = match &dedupe {
+        Some(key) => db.processed(key.as_str(), now.0).await? == 1,
+        None => true,
+    };
+    let step = if fresh {
+        let step = handle(state);
+        if let Some(conv) = &step.state {
+            db.save_conversation(&ConvRow::new(conv, step.wake_at)?, now.0)
+                .await?;
+        }
+        for action in &step.actions {
+            let json = serde_json::to_string(action)?;
+            db.insert_action(&NewAction {
+                id: action.id.as_str(),
+                scope: action.id.scope(),
+                seq: to_i64(action.id.seq())?,
+                kind: action.kind.name(),
+                json: &json,
+                now: now.0,
+                trace,
+            })
+            .await?;
+        }
+        step
+    } else {
+        nothing(vec![flexcord_routing::Note::Duplicate])
+    };
+    if let Some(id) = &result_of {
+        db.mark_applied(id.as_str(), now.0).await?;
+    }
+    Ok(Some(Applied {
+        step,
+        duplicate: !fresh,
+        parked: false,
+    }))
+}
+
+/// The parking of an event keyed by Twilio SID `sid`: a replayed parked row is taken (or left
+/// while its conversation is still `unknown`), and a fresh event is parked while its
+/// conversation is unknown or earlier events for it wait. `Some` when that ends the apply.
+async fn park_or_unpark<D: ApplyDb>(
+    db: &mut D,
+    req: &ApplyRequest<'_>,
+    sid: &str,
+    unknown: bool,
+) -> Result<Option<Applied>, Error> {
+    let parked = |duplicate| Applied {
+        step: nothing(Vec::new()),
+        duplicate,
+        parked: true,
+    };
+    match req.replay {
+        // Still unknown: the row stays parked.
+        Some(_) if unknown => Ok(Some(parked(false))),
+        // Applied by another instance, or expired.
+        Some(id) if db.unpark(id).await? == 0 => Ok(Some(duplicate())),
+        None if unknown || db.parked(sid).await? => {
+            let dedupe = req.event.dedupe_key();
+            if let Some(key) = &dedupe
+                && db.seen(key.as_str()).await?
+            {
+                return Ok(Some(duplicate()));
+            }
+            let json = serde_json::to_string(req.event)?;
+            let inserted = db
+                .park(sid, &json, dedupe.as_deref(), req.now.0, req.trace)
+                .await?;
+            Ok(Some(parked(inserted == 0)))
+        }
+        // a replay taken, or nothing waits: applied as usual
+        _ => Ok(None),
+    }
+}
+
+/// [`ApplyRequest`] on Postgres, in `conn`'s transaction (rows locked `FOR UPDATE`).
+pub(crate) async fn apply_pg<F>(
+    conn: &mut sqlx::PgConnection,
+    req: &ApplyRequest<'_>,
+    handle: F,
+) -> Result<Option<Applied>, Error>
+where
+    F: FnOnce(Option<Conversation>) -> Step,
+{
+    apply(&mut Pg(conn), req, handle).await
+}
+
+/// [`ApplyRequest`] on `SQLite`, in place on the writer's connection (the write lock is the
+/// batch's transaction).
+pub(crate) fn apply_sqlite<F>(
+    conn: &rusqlite::Connection,
+    req: &ApplyRequest<'_>,
+    handle: F,
+) -> Result<Option<Applied>, Error>
+where
+    F: FnOnce(Option<Conversation>) -> Step,
+{
+    // Every statement of `Lite` runs at once: the future is ready when first polled.
+    apply(&mut Lite(conn), req, handle)
+        .now_or_never()
+        .unwrap_or_else(|| {
+            Err(crate::store::invalid(
+                "an in-place apply did not finish at once",
+            ))
+        })
+}
+
+/// Postgres statements through sqlx.
+struct Pg<'c>(&'c mut sqlx::PgConnection);
+
+fn bind<'q>(
+    q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    b: Bind<'q>,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    match b {
+        Bind::Int(v) => q.bind(v),
+        Bind::Text(v) => q.bind(v),
+    }
+}
+
+impl ApplyDb for Pg<'_> {
+    async fn record_lease(
+        &mut self,
+        id: &str,
+        lease: &Lease<'_>,
+        result: &str,
+        now: i64,
+    ) -> Result<u64, Error> {
+        Ok(sqlx::query(RECORD_LEASE)
+            .bind(id)
+            .bind(lease.owner)
+            .bind(lease.state)
+            .bind(lease.upstream_id)
+            .bind(result)
+            .bind(lease.reason)
+            .bind(now)
+            .execute(&mut *self.0)
+            .await?
+            .rows_affected())
+    }
+
+    async fn load_state(&mut self, sql: &str, b: Bind<'_>) -> Result<Option<String>, Error> {
+        let sql = format!("{sql} FOR UPDATE");
+        let row = bind(sqlx::query(&sql), b)
+            .fetch_optional(&mut *self.0)
+            .await?;
+        Ok(row.map(|r| r.try_get::<String, _>("state")).transpose()?)
+    }
+
+    async fn state_by_created_sid(&mut self, sid: &str) -> Result<Option<String>, Error> {
+        let sql = format!("{BY_CREATED_SID} FOR UPDATE OF c");
+        let row = sqlx::query(&sql)
+            .bind(sid)
+            .fetch_optional(&mut *self.0)
+            .await?;
+        Ok(row.map(|r| r.try_get::<String, _>("state")).transpose()?)
+    }
+
+    async fn unpark(&mut self, id: i64) -> Result<u64, Error> {
+        Ok(sqlx::query(UNPARK)
+            .bind(id)
+            .execute(&mut *self.0)
+            .await?
+            .rows_affected())
+    }
+
+    async fn parked(&mut self, sid: &str) -> Result<bool, Error> {
+        Ok(sqlx::query(PARKED)
+            .bind(sid)
+            .fetch_optional(&mut *self.0)
+            .await?
+            .is_some())
+    }
+
+    async fn seen(&mut self, key: &str) -> Result<bool, Error> {
+        Ok(sqlx::query(SEEN)
+            .bind(key)
+            .fetch_optional(&mut *self.0)
+            .await?
+            .is_some())
+    }
+
+    async fn park(
+        &mut self,
+        sid: &str,
+        event: &str,
+        dedupe: Option<&str>,
+        now: i64,
+        trace: Option<&str>,
+    ) -> Result<u64, Error> {
+        Ok(sqlx::query(PARK)
+            .bind(sid)
+            .bind(event)
+            .bind(dedupe)
+            .bind(now)
+            .bind(trace)
+            .execute(&mut *self.0)
+            .await?
+            .rows_affected())
+    }
+
+    async fn processed(&mut self, key: &str, now: i64) -> Result<u64, Error> {
+        Ok(sqlx::query(PROCESSED)
+            .bind(key)
+            .bind(now)
+            .execute(&mut *self.0)
+            .await?
+            .rows_affected())
+    }
+
+    async fn save_conversation(&mut self, row: &ConvRow, now: i64) -> Result<(), Error> {
+        sqlx::query(SAVE_CONVERSATION)
+            .bind(&row.id)
+            .bind(row.user_id)
+            .bind(row.dm_channel)
+            .bind(row.twilio_sid.as_deref())
+            .bind(row.case_number.as_deref())
+            .bind(row.phase)
+            .bind(row.is_open)
+            .bind(&row.state)
+            .bind(row.wake_at)
+            .bind(now)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_action(&mut self, a: &NewAction<'_>) -> Result<(), Error> {
+        sqlx::query(INSERT_ACTION)
+            .bind(a.id)
+            .bind(a.scope)
+            .bind(a.seq)
+            .bind(a.kind)
+            .bind(a.json)
+            .bind(a.now)
+            .bind(a.trace)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn mark_applied(&mut self, id: &str, now: i64) -> Result<(), Error> {
+        sqlx::query(MARK_APPLIED)
+            .bind(id)
+            .bind(now)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+}
+
+/// `SQLite` statements run in place (`rusqlite`, prepared once per connection).
+pub(crate) struct Lite<'c>(pub(crate) &'c rusqlite::Connection);
+
+impl Lite<'_> {
+    /// Runs a statement written with `$n` placeholders; the rows changed.
+    pub(crate) fn exec(&self, sql: &str, params: impl rusqlite::Params) -> Result<u64, Error> {
+        let n = self.0.prepare_cached(&numbered(sql))?.execute(params)?;
+        Ok(u64::try_from(n).unwrap_or(u64::MAX))
+    }
+
+    /// The first column of the first row, if any.
+    pub(crate) fn first<T: rusqlite::types::FromSql>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Option<T>, Error> {
+        Ok(self
+            .0
+            .prepare_cached(&numbered(sql))?
+            .query_row(params, |r| r.get(0))
+            .optional()?)
+    }
+}
+
+/// `$n` placeholders (sqlx's, shared with Postgres) as `SQLite`'s numbered `?n`.
+pub(crate) fn numbered(sql: &str) -> String {
+    sql.replace('$', "?")
+}
+
+impl ApplyDb for Lite<'_> {
+    async fn record_lease(
+        &mut self,
+        id: &str,
+        lease: &Lease<'_>,
+        result: &str,
+        now: i64,
+    ) -> Result<u64, Error> {
+        self.exec(
+            RECORD_LEASE,
+            rusqlite::params![
+                id,
+                lease.owner,
+                lease.state,
+                lease.upstream_id,
+                result,
+                lease.reason,
+                now
+            ],
+        )
+    }
+
+    async fn load_state(&mut self, sql: &str, b: Bind<'_>) -> Result<Option<String>, Error> {
+        match b {
+            Bind::Int(v) => self.first(sql, [v]),
+            Bind::Text(v) => self.first(sql, [v]),
+        }
+    }
+
+    async fn state_by_created_sid(&mut self, sid: &str) -> Result<Option<String>, Error> {
+        self.first(BY_CREATED_SID, [sid])
+    }
+
+    async fn unpark(&mut self, id: i64) -> Result<u64, Error> {
+        self.exec(UNPARK, [id])
+    }
+
+    async fn parked(&mut self, sid: &str) -> Result<bool, Error> {
+        Ok(self.first::<i64>(PARKED, [sid])?.is_some())
+    }
+
+    async fn seen(&mut self, key: &str) -> Result<bool, Error> {
+        Ok(self.first::<i64>(SEEN, [key])?.is_some())
+    }
+
+    async fn park(
+        &mut self,
+        sid: &str,
+        event: &str,
+        dedupe: Option<&str>,
+        now: i64,
+        trace: Option<&str>,
+    ) -> Result<u64, Error> {
+        self.exec(PARK, rusqlite::params![sid, event, dedupe, now, trace])
+    }
+
+    async fn processed(&mut self, key: &str, now: i64) -> Result<u64, Error> {
+        self.exec(PROCESSED, rusqlite::params![key, now])
+    }
+
+    async fn save_conversation(&mut self, row: &ConvRow, now: i64) -> Result<(), Error> {
+        self.exec(
+            SAVE_CONVERSATION,
+            rusqlite::params![
+                row.id,
+                row.user_id,
+                row.dm_channel,
+                row.twilio_sid,
+                row.case_number,
+                row.phase,
+                row.is_open,
+                row.state,
+                row.wake_at,
+                now
+            ],
+        )?;
+        Ok(())
+    }
+
+    async fn insert_action(&mut self, a: &NewAction<'_>) -> Result<(), Error> {
+        self.exec(
+            INSERT_ACTION,
+            rusqlite::params![a.id, a.scope, a.seq, a.kind, a.json, a.now, a.trace],
+        )?;
+        Ok(())
+    }
+
+    async fn mark_applied(&mut self, id: &str, now: i64) -> Result<(), Error> {
+        self.exec(MARK_APPLIED, rusqlite::params![id, now])?;
+        Ok(())
+    }
+}

@@ -70,6 +70,13 @@ impl Error {
                 code.parse::<u32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6))
             }),
             Some(_) => false,
+            None if source.downcast_ref::<rusqlite::Error>().is_some() => matches!(
+                source.downcast_ref::<rusqlite::Error>(),
+                Some(rusqlite::Error::SqliteFailure(e, _)) if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                )
+            ),
             // Passed on as text (the writer answers every job of a batch that could not
             // start): SQLite's own words.
             None => {
@@ -104,6 +111,22 @@ impl From<sqlx::Error> for Error {
             && db.is_unique_violation()
         {
             let what = db.message().to_owned();
+            return Self::new(ErrorKind::Conflict(what)).with_source(err);
+        }
+        Self::new(ErrorKind::Database).with_source(err)
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(err: rusqlite::Error) -> Self {
+        if let rusqlite::Error::SqliteFailure(e, message) = &err
+            && matches!(
+                e.extended_code,
+                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            )
+        {
+            let what = message.clone().unwrap_or_else(|| e.to_string());
             return Self::new(ErrorKind::Conflict(what)).with_source(err);
         }
         Self::new(ErrorKind::Database).with_source(err)

@@ -9,6 +9,7 @@ mod feeds;
 mod housekeeping;
 mod outbox;
 mod park;
+mod stmt;
 mod store;
 pub mod trace;
 mod worker;

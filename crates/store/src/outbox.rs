@@ -3,8 +3,11 @@
 use flexcord_routing::{Action, ActionId, Event, Timestamp};
 use sqlx::Row;
 
+use futures::FutureExt as _;
+
+use crate::apply::{Lite, numbered};
 use crate::error::Error;
-use crate::store::{Backend, Store};
+use crate::store::{Backend, Store, invalid};
 use crate::trace::TraceId;
 
 /// An outbox row's state.
@@ -132,6 +135,196 @@ impl RunRow {
     }
 }
 
+/// One claim's parameters ([`Store::claim_runs_alive`]).
+struct Claim {
+    owner: String,
+    now: i64,
+    lease_until: i64,
+    stale_before: i64,
+    max_runs: i64,
+    run_len: i64,
+}
+
+/// The statements of a claim, in one transaction of one backend.
+trait ClaimDb {
+    /// [`HEADS`] (or its `SQLite` form).
+    async fn heads(&mut self, c: &Claim) -> Result<Vec<(String, i64)>, Error>;
+    /// [`RUN`] (rows locked on Postgres, skipping those another worker holds).
+    async fn run(&mut self, scope: &str, head: i64, c: &Claim) -> Result<Vec<RunRow>, Error>;
+    /// Dead-letters a row whose action does not decode.
+    async fn dead_letter(&mut self, id: &str, reason: &str, now: i64) -> Result<(), Error>;
+    /// [`MARK_RUNNING`].
+    async fn mark_running(
+        &mut self,
+        scope: &str,
+        head: i64,
+        last: i64,
+        c: &Claim,
+    ) -> Result<(), Error>;
+}
+
+const DEAD_LETTER: &str = "UPDATE outbox SET state = 'dead', last_error = $2, \
+    lease_until = NULL, updated_at = $3 WHERE action_id = $1";
+
+/// The claimed rows are exactly the unfinished ones from the head to the last taken (the run
+/// stops at the first it cannot take): one statement.
+const MARK_RUNNING: &str = "UPDATE outbox SET state = 'running', attempts = attempts + 1, \
+    lease_until = $4, lease_owner = $5, updated_at = $6 \
+    WHERE scope = $1 AND seq >= $2 AND seq <= $3 AND state IN ('pending', 'running')";
+
+impl Claim {
+    /// Takes the runs in `db`'s transaction.
+    async fn take(&self, db: &mut impl ClaimDb) -> Result<Vec<Vec<Claimed>>, Error> {
+        let mut runs = Vec::new();
+        for (scope, head) in db.heads(self).await? {
+            // The head first (another worker may have taken it since the heads were read),
+            // then the rows that follow it without a gap and are due.
+            let mut run = Vec::new();
+            let mut last = head;
+            for (i, row) in db.run(&scope, head, self).await?.into_iter().enumerate() {
+                let claimable = if i == 0 {
+                    row.seq == head && row.takeable_head(self.now, self.stale_before)
+                } else {
+                    // Without a gap: a missing sequence number is a row another worker holds
+                    // (Postgres skips locked rows), and the run stops before it.
+                    row.seq == last + 1 && row.state == "pending" && row.next_attempt_at <= self.now
+                };
+                if !claimable {
+                    break;
+                }
+                let action = match serde_json::from_str::<Action>(&row.action) {
+                    Ok(action) => action,
+                    Err(e) => {
+                        // Retrying cannot fix it: dead-letter the row so it stops coming back.
+                        let reason = format!("stored action does not decode: {e}");
+                        db.dead_letter(&row.action_id, &reason, self.now).await?;
+                        tracing::error!(action = row.action_id.as_str(), error = %e,
+                            "a stored action does not decode; dead-lettered");
+                        break;
+                    }
+                };
+                last = row.seq;
+                run.push(Claimed {
+                    action,
+                    attempt: u32::try_from(row.attempts + 1).unwrap_or(u32::MAX),
+                    trace: row.trace.as_deref().and_then(TraceId::parse),
+                });
+            }
+            if !run.is_empty() {
+                db.mark_running(&scope, head, last, self).await?;
+                runs.push(run);
+            }
+        }
+        Ok(runs)
+    }
+}
+
+/// Postgres claim statements.
+struct PgClaim<'c>(&'c mut sqlx::PgConnection);
+
+impl ClaimDb for PgClaim<'_> {
+    async fn heads(&mut self, c: &Claim) -> Result<Vec<(String, i64)>, Error> {
+        Ok(sqlx::query(HEADS)
+            .bind(c.now)
+            .bind(c.max_runs)
+            .bind(c.stale_before)
+            .fetch_all(&mut *self.0)
+            .await?
+            .iter()
+            .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn run(&mut self, scope: &str, head: i64, c: &Claim) -> Result<Vec<RunRow>, Error> {
+        let sql = format!("{RUN} FOR UPDATE SKIP LOCKED");
+        Ok(sqlx::query(&sql)
+            .bind(scope)
+            .bind(head)
+            .bind(c.run_len)
+            .fetch_all(&mut *self.0)
+            .await?
+            .iter()
+            .map(RunRow::decode)
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn dead_letter(&mut self, id: &str, reason: &str, now: i64) -> Result<(), Error> {
+        sqlx::query(DEAD_LETTER)
+            .bind(id)
+            .bind(reason)
+            .bind(now)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn mark_running(
+        &mut self,
+        scope: &str,
+        head: i64,
+        last: i64,
+        c: &Claim,
+    ) -> Result<(), Error> {
+        sqlx::query(MARK_RUNNING)
+            .bind(scope)
+            .bind(head)
+            .bind(last)
+            .bind(c.lease_until)
+            .bind(c.owner.as_str())
+            .bind(c.now)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+}
+
+impl ClaimDb for Lite<'_> {
+    async fn heads(&mut self, c: &Claim) -> Result<Vec<(String, i64)>, Error> {
+        let mut stmt = self.0.prepare_cached(&numbered(HEADS_SQLITE))?;
+        let rows = stmt.query_map(rusqlite::params![c.now, c.max_runs, c.stale_before], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    async fn run(&mut self, scope: &str, head: i64, c: &Claim) -> Result<Vec<RunRow>, Error> {
+        let mut stmt = self.0.prepare_cached(&numbered(RUN))?;
+        let rows = stmt.query_map(rusqlite::params![scope, head, c.run_len], |r| {
+            Ok(RunRow {
+                action_id: r.get(0)?,
+                seq: r.get(1)?,
+                state: r.get(2)?,
+                next_attempt_at: r.get(3)?,
+                lease_until: r.get(4)?,
+                attempts: r.get(5)?,
+                action: r.get(6)?,
+                trace: r.get(7)?,
+                heartbeat_at: r.get(8)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    async fn dead_letter(&mut self, id: &str, reason: &str, now: i64) -> Result<(), Error> {
+        self.exec(DEAD_LETTER, rusqlite::params![id, reason, now])?;
+        Ok(())
+    }
+
+    async fn mark_running(
+        &mut self,
+        scope: &str,
+        head: i64,
+        last: i64,
+        c: &Claim,
+    ) -> Result<(), Error> {
+        self.exec(
+            MARK_RUNNING,
+            rusqlite::params![scope, head, last, c.lease_until, c.owner, c.now],
+        )?;
+        Ok(())
+    }
+}
+
 impl Store {
     /// Claims the next due action (or one whose lease expired: its worker died) for `owner`
     /// until `now + lease_ms`. Actions of one scope run in sequence order: an action waits
@@ -196,100 +389,34 @@ impl Store {
         if max_runs == 0 {
             return Ok(Vec::new());
         }
-        let (lock, heads_sql) = match &self.backend {
-            Backend::Sqlite(_) => ("", HEADS_SQLITE),
-            Backend::Postgres(_) => (" FOR UPDATE SKIP LOCKED", HEADS),
+        let claim = Claim {
+            owner: owner.to_owned(),
+            now: now.0,
+            lease_until: now.0.saturating_add(lease_ms),
+            stale_before,
+            max_runs: i64::try_from(max_runs).unwrap_or(i64::MAX),
+            run_len: i64::try_from(run_len.max(1)).unwrap_or(i64::MAX),
         };
-        let owner = owner.to_owned();
-        let max_runs = i64::try_from(max_runs).unwrap_or(i64::MAX);
-        let run_len = i64::try_from(run_len.max(1)).unwrap_or(i64::MAX);
-        let lease_until = now.0.saturating_add(lease_ms);
-        write_op!(self, |conn| {
-            let heads: Vec<(String, i64)> = sqlx::query(heads_sql)
-                .bind(now.0)
-                .bind(max_runs)
-                .bind(stale_before)
-                .fetch_all(&mut *conn)
-                .await?
-                .iter()
-                .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?)))
-                .collect::<Result<_, _>>()?;
-            let mut runs = Vec::new();
-            for (scope, head) in heads {
-                let sql = format!("{RUN}{lock}");
-                let rows: Vec<RunRow> = sqlx::query(&sql)
-                    .bind(scope.as_str())
-                    .bind(head)
-                    .bind(run_len)
-                    .fetch_all(&mut *conn)
-                    .await?
-                    .iter()
-                    .map(RunRow::decode)
-                    .collect::<Result<_, _>>()?;
-                // The head first (another worker may have taken it since the heads were read),
-                // then the rows that follow it without a gap and are due.
-                let mut run = Vec::new();
-                let mut last = head;
-                for (i, row) in rows.into_iter().enumerate() {
-                    let claimable = if i == 0 {
-                        row.seq == head && row.takeable_head(now.0, stale_before)
-                    } else {
-                        // Without a gap: a missing sequence number is a row another worker
-                        // holds (Postgres skips locked rows), and the run stops before it.
-                        row.seq == last + 1
-                            && row.state == "pending"
-                            && row.next_attempt_at <= now.0
-                    };
-                    if !claimable {
-                        break;
-                    }
-                    let action = match serde_json::from_str::<Action>(&row.action) {
-                        Ok(action) => action,
-                        Err(e) => {
-                            // Retrying cannot fix it: dead-letter the row so it stops coming back.
-                            sqlx::query(
-                                "UPDATE outbox SET state = 'dead', last_error = $2, \
-                                 lease_until = NULL, updated_at = $3 WHERE action_id = $1",
-                            )
-                            .bind(row.action_id.as_str())
-                            .bind(format!("stored action does not decode: {e}"))
-                            .bind(now.0)
-                            .execute(&mut *conn)
-                            .await?;
-                            tracing::error!(action = row.action_id.as_str(), error = %e,
-                                "a stored action does not decode; dead-lettered");
-                            break;
-                        }
-                    };
-                    last = row.seq;
-                    run.push(Claimed {
-                        action,
-                        attempt: u32::try_from(row.attempts + 1).unwrap_or(u32::MAX),
-                        trace: row.trace.as_deref().and_then(TraceId::parse),
-                    });
-                }
-                if !run.is_empty() {
-                    // The claimed rows are exactly the unfinished ones from the head to the
-                    // last taken (the run stops at the first it cannot take): one statement.
-                    sqlx::query(
-                        "UPDATE outbox SET state = 'running', attempts = attempts + 1, \
-                         lease_until = $4, lease_owner = $5, updated_at = $6 \
-                         WHERE scope = $1 AND seq >= $2 AND seq <= $3 \
-                         AND state IN ('pending', 'running')",
-                    )
-                    .bind(scope.as_str())
-                    .bind(head)
-                    .bind(last)
-                    .bind(lease_until)
-                    .bind(owner.as_str())
-                    .bind(now.0)
-                    .execute(&mut *conn)
-                    .await?;
-                    runs.push(run);
-                }
+        match &self.backend {
+            Backend::Sqlite(_) => {
+                self.writer()?
+                    .write_now(move |conn| {
+                        claim
+                            .take(&mut Lite(conn))
+                            .now_or_never()
+                            .unwrap_or_else(|| {
+                                Err(invalid("an in-place claim did not finish at once"))
+                            })
+                    })
+                    .await
             }
-            Ok(runs)
-        })
+            Backend::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                let runs = claim.take(&mut PgClaim(&mut tx)).await?;
+                tx.commit().await?;
+                Ok(runs)
+            }
+        }
     }
 
     /// Records that worker `owner` is alive at `now` (and forgets workers silent for a day).
@@ -299,22 +426,19 @@ impl Store {
     /// # Errors
     /// `Database`.
     pub async fn heartbeat(&self, owner: &str, now: Timestamp) -> Result<(), Error> {
-        let owner = owner.to_owned();
-        write_op!(self, |conn| {
-            sqlx::query(
+        self.exec_writes(vec![
+            (
                 "INSERT INTO workers (owner, heartbeat_at) VALUES ($1, $2) \
                  ON CONFLICT (owner) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
-            )
-            .bind(owner.as_str())
-            .bind(now.0)
-            .execute(&mut *conn)
-            .await?;
-            sqlx::query("DELETE FROM workers WHERE heartbeat_at < $1")
-                .bind(now.0.saturating_sub(86_400_000))
-                .execute(&mut *conn)
-                .await?;
-            Ok(())
-        })
+                vec![owner.into(), now.0.into()],
+            ),
+            (
+                "DELETE FROM workers WHERE heartbeat_at < $1",
+                vec![now.0.saturating_sub(86_400_000).into()],
+            ),
+        ])
+        .await?;
+        Ok(())
     }
 
     /// Forgets worker `owner` (it stopped cleanly: nothing of it is running).
@@ -322,14 +446,9 @@ impl Store {
     /// # Errors
     /// `Database`.
     pub async fn retire(&self, owner: &str) -> Result<(), Error> {
-        let owner = owner.to_owned();
-        write_op!(self, |conn| {
-            sqlx::query("DELETE FROM workers WHERE owner = $1")
-                .bind(owner.as_str())
-                .execute(&mut *conn)
-                .await?;
-            Ok(())
-        })
+        self.exec_write("DELETE FROM workers WHERE owner = $1", vec![owner.into()])
+            .await?;
+        Ok(())
     }
 
     /// Records a success: the upstream id and the result event, state `delivered`. Returns
@@ -346,26 +465,20 @@ impl Store {
         now: Timestamp,
     ) -> Result<bool, Error> {
         let json = serde_json::to_string(result)?;
-        let (id, owner, upstream_id) = (
-            id.as_str().to_owned(),
-            owner.to_owned(),
-            upstream_id.map(str::to_owned),
-        );
-        let n = write_op!(self, |conn| {
-            Ok(sqlx::query(
+        let n = self
+            .exec_write(
                 "UPDATE outbox SET state = 'delivered', upstream_id = $3, result = $4, \
                  lease_until = NULL, updated_at = $5, last_error = NULL \
                  WHERE action_id = $1 AND state = 'running' AND lease_owner = $2",
+                vec![
+                    id.as_str().into(),
+                    owner.into(),
+                    upstream_id.into(),
+                    json.into(),
+                    now.0.into(),
+                ],
             )
-            .bind(id)
-            .bind(owner)
-            .bind(upstream_id)
-            .bind(json)
-            .bind(now.0)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected())
-        })?;
+            .await?;
         Ok(n == 1)
     }
 
@@ -382,25 +495,19 @@ impl Store {
         upstream_id: Option<&str>,
         now: Timestamp,
     ) -> Result<bool, Error> {
-        let (id, owner, upstream_id) = (
-            id.as_str().to_owned(),
-            owner.to_owned(),
-            upstream_id.map(str::to_owned),
-        );
-        let n = write_op!(self, |conn| {
-            Ok(sqlx::query(
+        let n = self
+            .exec_write(
                 "UPDATE outbox SET state = 'done', upstream_id = $3, lease_until = NULL, \
                  updated_at = $4, last_error = NULL \
                  WHERE action_id = $1 AND state = 'running' AND lease_owner = $2",
+                vec![
+                    id.as_str().into(),
+                    owner.into(),
+                    upstream_id.into(),
+                    now.0.into(),
+                ],
             )
-            .bind(id)
-            .bind(owner)
-            .bind(upstream_id)
-            .bind(now.0)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected())
-        })?;
+            .await?;
         Ok(n == 1)
     }
 
@@ -418,25 +525,18 @@ impl Store {
         if ids.is_empty() {
             return Ok(0);
         }
-        let ids: Vec<String> = ids.iter().map(|i| i.as_str().to_owned()).collect();
-        let owner = owner.to_owned();
-        write_op!(self, |conn| {
-            let mut n = 0;
-            for id in ids {
-                n += sqlx::query(
+        let stmts = ids
+            .iter()
+            .map(|id| {
+                (
                     "UPDATE outbox SET state = 'pending', attempts = attempts - 1, \
                      lease_until = NULL, lease_owner = NULL, updated_at = $3 \
                      WHERE action_id = $1 AND state = 'running' AND lease_owner = $2",
+                    vec![id.as_str().into(), owner.into(), now.0.into()],
                 )
-                .bind(id)
-                .bind(owner.as_str())
-                .bind(now.0)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected();
-            }
-            Ok(n)
-        })
+            })
+            .collect();
+        Ok(self.exec_writes(stmts).await?.into_iter().sum())
     }
 
     /// Records a transient failure: back to `pending` until `retry_at`.
@@ -451,22 +551,20 @@ impl Store {
         retry_at: Timestamp,
         now: Timestamp,
     ) -> Result<bool, Error> {
-        let (id, owner, reason) = (id.as_str().to_owned(), owner.to_owned(), reason.to_owned());
-        let n = write_op!(self, |conn| {
-            Ok(sqlx::query(
+        let n = self
+            .exec_write(
                 "UPDATE outbox SET state = 'pending', next_attempt_at = $3, last_error = $4, \
                  lease_until = NULL, updated_at = $5 \
                  WHERE action_id = $1 AND state = 'running' AND lease_owner = $2",
+                vec![
+                    id.as_str().into(),
+                    owner.into(),
+                    retry_at.0.into(),
+                    reason.into(),
+                    now.0.into(),
+                ],
             )
-            .bind(id)
-            .bind(owner)
-            .bind(retry_at.0)
-            .bind(reason)
-            .bind(now.0)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected())
-        })?;
+            .await?;
         Ok(n == 1)
     }
 
@@ -484,22 +582,20 @@ impl Store {
         now: Timestamp,
     ) -> Result<bool, Error> {
         let json = serde_json::to_string(result)?;
-        let (id, owner, reason) = (id.as_str().to_owned(), owner.to_owned(), reason.to_owned());
-        let n = write_op!(self, |conn| {
-            Ok(sqlx::query(
+        let n = self
+            .exec_write(
                 "UPDATE outbox SET state = 'failed', last_error = $3, result = $4, \
                  lease_until = NULL, updated_at = $5 \
                  WHERE action_id = $1 AND state = 'running' AND lease_owner = $2",
+                vec![
+                    id.as_str().into(),
+                    owner.into(),
+                    reason.into(),
+                    json.into(),
+                    now.0.into(),
+                ],
             )
-            .bind(id)
-            .bind(owner)
-            .bind(reason)
-            .bind(json)
-            .bind(now.0)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected())
-        })?;
+            .await?;
         Ok(n == 1)
     }
 

@@ -171,8 +171,12 @@ impl Store {
         }
     }
 
-    /// Closes the pool (waits for connections to be returned).
+    /// Closes the pool (waits for connections to be returned) and, on `SQLite`, the writer's
+    /// connection once the writes queued before are committed.
     pub async fn close(&self) {
+        if let Some(writer) = &self.writer {
+            writer.close().await;
+        }
         on_pool!(self, pool => pool.close().await);
     }
 
@@ -388,17 +392,15 @@ impl Store {
                 let event = event.clone();
                 let trace = trace.map(|t| t.as_str().to_owned());
                 writer
-                    .write(move |conn| {
-                        Box::pin(async move {
-                            let req = ApplyRequest {
-                                event: &event,
-                                trace: trace.as_deref(),
-                                now,
-                                replay,
-                                lease: lease.as_ref().map(LeaseOwned::borrowed),
-                            };
-                            apply_sqlite(conn, &req, handle).await
-                        })
+                    .write_now(move |conn| {
+                        let req = ApplyRequest {
+                            event: &event,
+                            trace: trace.as_deref(),
+                            now,
+                            replay,
+                            lease: lease.as_ref().map(LeaseOwned::borrowed),
+                        };
+                        apply_sqlite(conn, &req, handle)
                     })
                     .await?
             }

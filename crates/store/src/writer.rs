@@ -8,9 +8,17 @@
 //! and only then answers each caller. Nothing is acknowledged before its commit is durable, so
 //! durability is unchanged; the disk waits are shared. When the queue is full the caller gets
 //! [`ErrorKind::Busy`] at once instead of waiting.
+//!
+//! The writer keeps one connection of its own. sqlx runs each connection's statements on a
+//! thread of its own, handing every statement and its answer across threads; for the hot
+//! writes (applying an event, claiming, recording a delivery: [`Writer::write_now`]) that
+//! hand-off cost more than `SQLite` itself, so those run in place, through `rusqlite` on the
+//! same connection while sqlx's thread is parked on it (decision 0025). Both kinds of writes
+//! share one transaction.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::ptr::NonNull;
 
 use sqlx::Connection as _;
 use sqlx::sqlite::{SqliteConnection, SqlitePool};
@@ -24,8 +32,8 @@ const MAX_BATCH: usize = 256;
 /// A future borrowing the connection.
 pub(crate) type Work<'t, T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 't>>;
 
-/// One queued write: runs in the batch's transaction, answers after the commit.
-trait Job: Send {
+/// One queued write through sqlx: runs in the batch's transaction, answers after the commit.
+trait AsyncJob: Send {
     /// Runs the write in a savepoint; returns what to answer once the batch is committed.
     fn run<'t>(
         self: Box<Self>,
@@ -33,6 +41,33 @@ trait Job: Send {
     ) -> Pin<Box<dyn Future<Output = Box<dyn Answer>> + Send + 't>>;
     /// The batch could not start: answer with `error`.
     fn abort(self: Box<Self>, error: Error);
+}
+
+/// One queued write run in place ([`Writer::write_now`]).
+trait NowJob: Send {
+    /// Runs the write in a savepoint; returns what to answer once the batch is committed.
+    fn run(self: Box<Self>, conn: &rusqlite::Connection) -> Box<dyn Answer>;
+    /// The batch could not start: answer with `error`.
+    fn abort(self: Box<Self>, error: Error);
+}
+
+enum Job {
+    Async(Box<dyn AsyncJob>),
+    Now(Box<dyn NowJob>),
+    /// Close the writer's connection once the writes before it are done ([`Writer::close`]).
+    Close(oneshot::Sender<()>),
+}
+
+impl Job {
+    fn abort(self, error: Error) {
+        match self {
+            Job::Async(j) => j.abort(error),
+            Job::Now(j) => j.abort(error),
+            Job::Close(done) => {
+                let _ = done.send(());
+            }
+        }
+    }
 }
 
 /// The answer of a job that ran, sent once the batch's commit succeeded or failed.
@@ -65,7 +100,7 @@ fn commit_failed(e: &Error) -> Error {
     Error::new(ErrorKind::Database).with_source(format!("the batch's commit failed: {e}"))
 }
 
-impl<T, W> Job for Task<T, W>
+impl<T, W> AsyncJob for Task<T, W>
 where
     T: Send + 'static,
     W: for<'t> FnOnce(&'t mut SqliteConnection) -> Work<'t, T> + Send + 'static,
@@ -100,38 +135,78 @@ where
     }
 }
 
+/// A job of [`Writer::write_now`].
+struct NowTask<T, W> {
+    work: W,
+    reply: oneshot::Sender<Result<T, Error>>,
+}
+
+impl<T, W> NowJob for NowTask<T, W>
+where
+    T: Send + 'static,
+    W: FnOnce(&rusqlite::Connection) -> Result<T, Error> + Send + 'static,
+{
+    fn run(self: Box<Self>, conn: &rusqlite::Connection) -> Box<dyn Answer> {
+        let NowTask { work, reply } = *self;
+        let result = savepoint(conn, work);
+        Box::new(Reply { result, reply })
+    }
+
+    fn abort(self: Box<Self>, error: Error) {
+        let _ = self.reply.send(Err(error));
+    }
+}
+
+/// Runs `work` in a savepoint of the batch's transaction: its writes are kept when it
+/// succeeds, rolled back alone when it fails.
+fn savepoint<T>(
+    conn: &rusqlite::Connection,
+    work: impl FnOnce(&rusqlite::Connection) -> Result<T, Error>,
+) -> Result<T, Error> {
+    conn.prepare_cached("SAVEPOINT job")?.execute([])?;
+    match work(conn) {
+        Ok(v) => {
+            conn.prepare_cached("RELEASE job")?.execute([])?;
+            Ok(v)
+        }
+        Err(e) => {
+            conn.prepare_cached("ROLLBACK TO job")?.execute([])?;
+            conn.prepare_cached("RELEASE job")?.execute([])?;
+            Err(e)
+        }
+    }
+}
+
 /// The queue of writes and the task that commits them.
 #[derive(Debug, Clone)]
 pub(crate) struct Writer {
-    queue: mpsc::Sender<Box<dyn Job>>,
+    queue: mpsc::Sender<Job>,
 }
 
-impl std::fmt::Debug for dyn Job {
+impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Job")
+        f.write_str(match self {
+            Job::Async(_) => "Job::Async",
+            Job::Now(_) => "Job::Now",
+            Job::Close(_) => "Job::Close",
+        })
     }
 }
 
 impl Writer {
-    /// Starts the writing task on `pool`, with room for `capacity` waiting writes.
+    /// Starts the writing task on a connection of `pool`'s own, with room for `capacity`
+    /// waiting writes.
     pub(crate) fn start(pool: SqlitePool, capacity: usize) -> Self {
         let (queue, rx) = mpsc::channel(capacity.max(1));
         tokio::spawn(run(pool, rx));
         Self { queue }
     }
 
-    /// Runs `work` in the next batch; answers after the batch's commit.
-    ///
-    /// # Errors
-    /// `work`'s error (its writes rolled back, the others' kept), the commit's, or
-    /// [`ErrorKind::Busy`] when the queue is full.
-    pub(crate) async fn write<T, W>(&self, work: W) -> Result<T, Error>
-    where
-        T: Send + 'static,
-        W: for<'t> FnOnce(&'t mut SqliteConnection) -> Work<'t, T> + Send + 'static,
-    {
-        let (reply, answer) = oneshot::channel();
-        let job: Box<dyn Job> = Box::new(Task { work, reply });
+    async fn submit<T>(
+        &self,
+        job: Job,
+        answer: oneshot::Receiver<Result<T, Error>>,
+    ) -> Result<T, Error> {
         self.queue.try_send(job).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => Error::new(ErrorKind::Busy),
             mpsc::error::TrySendError::Closed(_) => {
@@ -142,34 +217,125 @@ impl Writer {
             Error::new(ErrorKind::Database).with_source("the store's writer dropped a write")
         })?
     }
+
+    /// Closes the writer's connection after the writes queued before this call; a later write
+    /// opens one again from the pool (and fails once the pool is closed).
+    pub(crate) async fn close(&self) {
+        let (done, closed) = oneshot::channel();
+        if self.queue.send(Job::Close(done)).await.is_ok() {
+            let _ = closed.await;
+        }
+    }
+
+    /// Runs `work` through sqlx in the next batch; answers after the batch's commit.
+    ///
+    /// # Errors
+    /// `work`'s error (its writes rolled back, the others' kept), the commit's, or
+    /// [`ErrorKind::Busy`] when the queue is full.
+    pub(crate) async fn write<T, W>(&self, work: W) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        W: for<'t> FnOnce(&'t mut SqliteConnection) -> Work<'t, T> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        self.submit(Job::Async(Box::new(Task { work, reply })), answer)
+            .await
+    }
+
+    /// Runs `work` in place on the writer's connection in the next batch (synchronous
+    /// statements, no hand-off to another thread); answers after the batch's commit.
+    ///
+    /// # Errors
+    /// As [`Writer::write`].
+    pub(crate) async fn write_now<T, W>(&self, work: W) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        W: FnOnce(&rusqlite::Connection) -> Result<T, Error> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        self.submit(Job::Now(Box::new(NowTask { work, reply })), answer)
+            .await
+    }
+}
+
+/// The writer's connection, and the same connection seen through `rusqlite`.
+struct Own {
+    // Declared first: dropped (its cached statements finalized) before the connection.
+    now: rusqlite::Connection,
+    conn: SqliteConnection,
+}
+
+impl Own {
+    async fn close(self) {
+        let Own { now, conn } = self;
+        drop(now);
+        if let Err(e) = conn.close().await {
+            tracing::warn!(error = %e, "the writer's connection did not close cleanly");
+        }
+    }
+
+    async fn open(pool: &SqlitePool) -> Result<Self, Error> {
+        let mut conn = pool.acquire().await?.detach();
+        let handle: NonNull<rusqlite::ffi::sqlite3> = conn.lock_handle().await?.as_raw_handle();
+        let now = borrow_handle(handle)?;
+        Ok(Self { now, conn })
+    }
+}
+
+/// A `rusqlite` view of the sqlx connection's handle (never closed by `rusqlite`).
+#[allow(unsafe_code)]
+fn borrow_handle(handle: NonNull<rusqlite::ffi::sqlite3>) -> Result<rusqlite::Connection, Error> {
+    // SAFETY: the handle is the open connection of `Own::conn`, which outlives the returned
+    // connection (`Own` drops it first), and `rusqlite` does not close a handle it did not
+    // open. Both sides link the one libsqlite3 (`links = "sqlite3"`). The handle is only used
+    // while sqlx's thread is parked on it (`run_now` holds `lock_handle`'s guard), so the two
+    // never run statements at the same time.
+    Ok(unsafe { rusqlite::Connection::from_handle(handle.as_ptr()) }?)
 }
 
 /// The writing task: takes every waiting job (up to [`MAX_BATCH`]), runs them in one
 /// transaction, commits, answers. Ends when every [`Writer`] is dropped.
-async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<Box<dyn Job>>) {
-    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
+async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<Job>) {
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    let mut own: Option<Own> = None;
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let started = std::time::Instant::now();
+        let mut closes = Vec::new();
+        batch.retain_mut(|job| {
+            if let Job::Close(done) = job {
+                let (dummy, _) = oneshot::channel();
+                closes.push(std::mem::replace(done, dummy));
+                false
+            } else {
+                true
+            }
+        });
         let n = batch.len();
-        match pool.begin_with("BEGIN IMMEDIATE").await {
-            Ok(mut tx) => {
-                let mut answers = Vec::with_capacity(n);
-                for job in batch.drain(..) {
-                    answers.push(job.run(&mut tx).await);
-                }
-                let committed: Result<(), Error> = tx.commit().await.map_err(Error::from);
-                if let Err(e) = &committed {
-                    tracing::error!(error = %e, jobs = n, "a batch of writes could not be committed");
-                }
-                for answer in answers {
-                    answer.send(committed.as_ref().copied());
+        if n > 0 && own.is_none() {
+            match Own::open(&pool).await {
+                Ok(o) => own = Some(o),
+                Err(e) => {
+                    tracing::error!(error = %e, jobs = n, "the writer cannot open its connection");
+                    for job in batch.drain(..) {
+                        job.abort(Error::new(ErrorKind::Database).with_source(e.to_string()));
+                    }
                 }
             }
-            Err(e) => {
-                tracing::error!(error = %e, jobs = n, "cannot start a batch of writes");
-                for job in batch.drain(..) {
-                    job.abort(Error::new(ErrorKind::Database).with_source(e.to_string()));
-                }
+        }
+        if let Some(o) = own.as_mut()
+            && !batch.is_empty()
+            && let Err(e) = run_batch(o, &mut batch).await
+        {
+            // The connection may be broken: open another for the next batch.
+            tracing::error!(error = %e, jobs = n, "a batch of writes failed");
+            own = None;
+        }
+        if !closes.is_empty() {
+            if let Some(o) = own.take() {
+                o.close().await;
+            }
+            for done in closes {
+                let _ = done.send(());
             }
         }
         tracing::trace!(
@@ -177,6 +343,77 @@ async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<Box<dyn Job>>) {
             ms = started.elapsed().as_secs_f64() * 1000.0,
             "write batch"
         );
+    }
+}
+
+/// Runs `batch` (emptied) in one transaction and answers every job. `Err` when the batch
+/// could not start or commit (every job was answered with the error).
+async fn run_batch(own: &mut Own, batch: &mut Vec<Job>) -> Result<(), Error> {
+    let n = batch.len();
+    let Own { now, conn } = own;
+    let mut tx = match conn.begin_with("BEGIN IMMEDIATE").await {
+        Ok(tx) => tx,
+        Err(e) => {
+            let e = Error::from(e);
+            for job in batch.drain(..) {
+                job.abort(Error::new(ErrorKind::Database).with_source(e.to_string()));
+            }
+            return Err(e);
+        }
+    };
+    let mut answers: Vec<Box<dyn Answer>> = Vec::with_capacity(n);
+    let mut jobs = batch.drain(..).peekable();
+    while let Some(job) = jobs.next() {
+        match job {
+            Job::Async(j) => answers.push(j.run(&mut tx).await),
+            // taken out of the batch by `run`
+            Job::Close(done) => {
+                let _ = done.send(());
+            }
+            Job::Now(first) => {
+                // This job and the in-place ones right after it, under one lock of the handle.
+                let mut stretch = vec![first];
+                while let Some(Job::Now(_)) = jobs.peek() {
+                    if let Some(Job::Now(j)) = jobs.next() {
+                        stretch.push(j);
+                    }
+                }
+                match tx.lock_handle().await {
+                    Ok(_guard) => run_now(now, stretch, &mut answers),
+                    Err(e) => {
+                        for j in stretch {
+                            j.abort(Error::new(ErrorKind::Database).with_source(e.to_string()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    drop(jobs);
+    let committed: Result<(), Error> = tx.commit().await.map_err(Error::from);
+    if let Err(e) = &committed {
+        tracing::error!(error = %e, jobs = n, "a batch of writes could not be committed");
+    }
+    for answer in answers {
+        answer.send(committed.as_ref().copied());
+    }
+    committed
+}
+
+/// Runs in-place jobs, off the runtime's worker when the runtime has others to take its tasks.
+fn run_now(
+    now: &rusqlite::Connection,
+    stretch: Vec<Box<dyn NowJob>>,
+    answers: &mut Vec<Box<dyn Answer>>,
+) {
+    let go = || {
+        for j in stretch {
+            answers.push(j.run(now));
+        }
+    };
+    match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(go),
+        _ => go(),
     }
 }
 

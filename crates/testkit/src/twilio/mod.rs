@@ -252,6 +252,13 @@ impl TwilioEmulator {
         }
     }
 
+    /// Another handle on this emulator, for a task of its own; dropping it does not stop the
+    /// emulator (the first handle does).
+    #[must_use]
+    pub fn handle(&self) -> Self {
+        Self::view(self.inner.clone())
+    }
+
     /// `http://127.0.0.1:<port>`: the base URL for every product (Chat, Flex, Conversations,
     /// Studio, Media).
     pub fn base_url(&self) -> &str {
@@ -669,6 +676,16 @@ impl Agent<'_> {
     /// When the target does not exist or is closed.
     pub fn send(&self, target: &str, body: &str) -> Result<String, ControlError> {
         self.post(target, Some(body.to_owned()), None)
+            .map(|(sid, _)| sid)
+    }
+
+    /// Like [`send`](Self::send), returning the message SID and its position (`Index`) in the
+    /// conversation or channel: what a load driver that posts the webhook itself needs.
+    ///
+    /// # Errors
+    /// When the target does not exist or is closed.
+    pub fn send_indexed(&self, target: &str, body: &str) -> Result<(String, u64), ControlError> {
+        self.post(target, Some(body.to_owned()), None)
     }
 
     /// Sends a file (and an optional caption) as the agent; the media is stored in the Media
@@ -708,6 +725,7 @@ impl Agent<'_> {
             r
         });
         self.post(target, caption.map(str::to_owned), Some(media))
+            .map(|(sid, _)| sid)
     }
 
     fn post(
@@ -715,7 +733,7 @@ impl Agent<'_> {
         target: &str,
         body: Option<String>,
         media: Option<MediaRef>,
-    ) -> Result<String, ControlError> {
+    ) -> Result<(String, u64), ControlError> {
         let origin = Origin::sdk(&self.identity);
         self.emulator.inner.with(|w| {
             if let Some(c) = w.conv_index(target) {
@@ -734,7 +752,7 @@ impl Agent<'_> {
                     now(),
                     &origin,
                 );
-                return Ok(w.messages[i].sid.clone());
+                return Ok((w.messages[i].sid.clone(), w.messages[i].index));
             }
             if let Some(c) = w.chat_channel_index(target) {
                 let i = w.push_chat_message(
@@ -747,7 +765,7 @@ impl Agent<'_> {
                     now(),
                     &origin,
                 );
-                return Ok(w.chat_messages[i].sid.clone());
+                return Ok((w.chat_messages[i].sid.clone(), w.chat_messages[i].index));
             }
             Err(ControlError::NotFound(target.to_owned()))
         })
