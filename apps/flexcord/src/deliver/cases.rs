@@ -7,7 +7,9 @@
 //! interaction's answer and post one announcement under the action's nonce.
 
 use std::fmt::Write as _;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::{mpsc, oneshot};
 
 use flexcord_cases::{
     Assignment, Case, CaseKind, CaseNumber, CaseSource, CaseStatus, CaseStore, ErrorKind,
@@ -27,10 +29,42 @@ const DUPLICATES_SHOWN: u32 = 3;
 /// How many of a requester's open cases `/case status` lists.
 const OPEN_CASES_SHOWN: usize = 20;
 
+/// How many transcript lines one case-store call appends at most.
+const APPEND_BATCH: usize = 64;
+
+/// A transcript line on its way to the case store, and where its outcome goes.
+type Append = (
+    CaseNumber,
+    MessageBatch,
+    oneshot::Sender<Result<(), flexcord_cases::Error>>,
+);
+
 /// Runs case actions against a [`CaseStore`].
 pub struct CaseExecutor {
     cases: Arc<dyn CaseStore>,
     bot_identity: String,
+    /// The transcript appender (started on first use; see [`append_lines`]).
+    appender: OnceLock<mpsc::Sender<Append>>,
+}
+
+/// Appends the transcript lines that wait, all of them in one case-store call
+/// ([`CaseStore::append_messages_many`]: one transaction on a database store), and answers each
+/// with its own outcome. Lines come from many conversations delivered at once; one call each
+/// made the case store's single writer the bottleneck of the whole bridge (decision 0025).
+/// Ends when the executor is dropped.
+async fn append_lines(cases: Arc<dyn CaseStore>, mut rx: mpsc::Receiver<Append>) {
+    let mut waiting = Vec::with_capacity(APPEND_BATCH);
+    while rx.recv_many(&mut waiting, APPEND_BATCH).await > 0 {
+        let (batches, replies): (Vec<_>, Vec<_>) = waiting
+            .drain(..)
+            .map(|(number, batch, reply)| ((number, batch), reply))
+            .unzip();
+        let results = cases.append_messages_many(batches).await;
+        // A reply without a result (a store answering fewer) is dropped: a transient failure.
+        for (reply, result) in replies.into_iter().zip(results) {
+            let _ = reply.send(result.map(|_| ()));
+        }
+    }
 }
 
 /// The outbox's view of a failed case-store call: the store's own retryable errors (a busy
@@ -74,7 +108,26 @@ impl CaseExecutor {
         Self {
             cases,
             bot_identity: bot_identity.into(),
+            appender: OnceLock::new(),
         }
+    }
+
+    /// Appends one transcript line through the appender.
+    async fn append_line(&self, number: CaseNumber, batch: MessageBatch) -> Result<(), Failure> {
+        let queue = self.appender.get_or_init(|| {
+            let (tx, rx) = mpsc::channel(4 * APPEND_BATCH);
+            tokio::spawn(append_lines(self.cases.clone(), rx));
+            tx
+        });
+        let (reply, answer) = oneshot::channel();
+        queue
+            .send((number, batch, reply))
+            .await
+            .map_err(|_| Failure::transient("the transcript appender stopped"))?;
+        answer
+            .await
+            .map_err(|_| Failure::transient("the transcript appender dropped a line"))?
+            .map_err(|e| failure(&e))
     }
 
     /// Runs one case action (see [`super::Upstream::of`]); interaction answers go through
@@ -311,11 +364,8 @@ impl CaseExecutor {
             NewMessage::new(self.author_of(&entry.speaker, user), entry.text.clone(), at)
                 .external_id(format!("action:{}", action.id.as_str()));
         message.author_name.clone_from(&entry.name);
-        self.cases
-            .append_messages(number, MessageBatch::new(vec![message]))
+        self.append_line(number, MessageBatch::new(vec![message]))
             .await
-            .map_err(|e| failure(&e))?;
-        Ok(())
     }
 
     /// `/bug`, `/new_feature`: the case (idempotent by the action id), the answer with its

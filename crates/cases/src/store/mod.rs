@@ -80,6 +80,39 @@ pub trait CaseStore: Send + Sync {
         batch: MessageBatch,
     ) -> Result<Vec<TimelineEntry>, Error>;
 
+    /// Appends the messages of several cases, each batch as [`CaseStore::append_messages`]
+    /// would (one result per batch, in order). A database store writes them all in one
+    /// transaction, which is what makes a transcript line cheap under load; the default makes
+    /// one call per batch, the cases' at once, one case's batches in order.
+    async fn append_messages_many(
+        &self,
+        batches: Vec<(CaseNumber, MessageBatch)>,
+    ) -> Vec<Result<Vec<TimelineEntry>, Error>> {
+        let n = batches.len();
+        let mut by_case: Vec<(CaseNumber, Vec<(usize, MessageBatch)>)> = Vec::new();
+        for (i, (number, batch)) in batches.into_iter().enumerate() {
+            match by_case.iter_mut().find(|(c, _)| *c == number) {
+                Some((_, list)) => list.push((i, batch)),
+                None => by_case.push((number, vec![(i, batch)])),
+            }
+        }
+        let done =
+            futures::future::join_all(by_case.into_iter().map(|(number, list)| async move {
+                let mut out = Vec::with_capacity(list.len());
+                for (i, batch) in list {
+                    out.push((i, self.append_messages(number, batch).await));
+                }
+                out
+            }))
+            .await;
+        let mut results: Vec<Option<Result<Vec<TimelineEntry>, Error>>> =
+            std::iter::repeat_with(|| None).take(n).collect();
+        for (i, result) in done.into_iter().flatten() {
+            results[i] = Some(result);
+        }
+        results.into_iter().flatten().collect()
+    }
+
     /// Records the requester's rating (a later rating replaces an earlier one).
     ///
     /// # Errors

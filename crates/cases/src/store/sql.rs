@@ -209,13 +209,23 @@ macro_rules! sql_case_store {
                 tx: &mut <$store as $crate::store::sql::HasDb>::Tx,
                 number: $crate::CaseNumber,
             ) -> Result<$crate::Case, $crate::Error> {
+                Self::lock(tx, number).await?;
+                Self::fetch_case(&mut **tx, number).await
+            }
+
+            /// Takes the case's lock for the transaction (`NotFound` when there is no such
+            /// case), without reading it.
+            async fn lock(
+                tx: &mut <$store as $crate::store::sql::HasDb>::Tx,
+                number: $crate::CaseNumber,
+            ) -> Result<(), $crate::Error> {
                 let n = i64::from(number.get());
                 let locked: Option<i64> =
                     sqlx::query_scalar(DIALECT.lock_case).bind(n).fetch_optional(&mut **tx).await?;
                 if locked.is_none() {
                     return Err($crate::Error::not_found(number));
                 }
-                Self::fetch_case(&mut **tx, number).await
+                Ok(())
             }
 
             async fn fetch_case<'e, E>(
@@ -292,6 +302,56 @@ macro_rules! sql_case_store {
                     .await?;
                 Ok(())
             }
+
+            /// Appends `batch` in `tx`: takes the case's lock and stamps its last change in
+            /// one statement, then inserts the messages it does not have yet.
+            async fn append_in(
+                tx: &mut <$store as $crate::store::sql::HasDb>::Tx,
+                number: $crate::CaseNumber,
+                batch: $crate::MessageBatch,
+            ) -> Result<Vec<$crate::TimelineEntry>, $crate::Error> {
+                let touched: Option<i64> = sqlx::query_scalar(
+                    "UPDATE cases SET updated_at = $2 WHERE number = $1 RETURNING number",
+                )
+                .bind(i64::from(number.get()))
+                .bind($crate::store::sql::now())
+                .fetch_optional(&mut **tx)
+                .await?;
+                if touched.is_none() {
+                    return Err($crate::Error::not_found(number));
+                }
+                let mut entries = Vec::with_capacity(batch.messages.len());
+                for message in batch.messages {
+                    let at = $crate::store::sql::stored_time(message.sent_at);
+                    let event = $crate::TimelineEvent::Message { text: message.text };
+                    let id: Option<i64> = sqlx::query_scalar(
+                        "INSERT INTO case_events (case_number, at, actor, kind, data, external_id, actor_name, via) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                         ON CONFLICT (case_number, external_id) DO NOTHING RETURNING id",
+                    )
+                    .bind(i64::from(number.get()))
+                    .bind(at)
+                    .bind(&message.author)
+                    .bind(event.name())
+                    .bind($crate::store::sql::event_json(&event)?)
+                    .bind(message.external_id.as_deref())
+                    .bind(message.author_name.as_deref())
+                    .bind(batch.via.as_deref())
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                    if let Some(id) = id {
+                        entries.push($crate::TimelineEntry {
+                            id,
+                            at,
+                            actor: message.author,
+                            actor_name: message.author_name,
+                            via: batch.via.clone(),
+                            event,
+                        });
+                    }
+                }
+                Ok(entries)
+            }
         }
 
         #[async_trait::async_trait]
@@ -305,6 +365,7 @@ macro_rules! sql_case_store {
                 }
                 let now = $crate::store::sql::now();
                 let priority = new.priority.unwrap_or($crate::Priority::Normal);
+                let _gate = self.write_gate().await;
                 let mut tx = self.pool.begin().await?;
                 let n: i64 = sqlx::query_scalar(
                     "UPDATE case_counters SET n = n + 1 WHERE id = 1 RETURNING n",
@@ -439,6 +500,7 @@ macro_rules! sql_case_store {
                 change: $crate::StatusChange,
             ) -> Result<$crate::Case, $crate::Error> {
                 change.validate()?;
+                let _gate = self.write_gate().await;
                 let mut tx = self.pool.begin().await?;
                 let mut case = Self::locked(&mut tx, number).await?;
                 let from = case.status;
@@ -505,6 +567,7 @@ macro_rules! sql_case_store {
                 assignment: $crate::Assignment,
             ) -> Result<$crate::Case, $crate::Error> {
                 assignment.validate()?;
+                let _gate = self.write_gate().await;
                 let mut tx = self.pool.begin().await?;
                 let mut case = Self::locked(&mut tx, number).await?;
                 if case.assignee == assignment.assignee
@@ -543,6 +606,7 @@ macro_rules! sql_case_store {
                 change: $crate::PriorityChange,
             ) -> Result<$crate::Case, $crate::Error> {
                 change.validate()?;
+                let _gate = self.write_gate().await;
                 let mut tx = self.pool.begin().await?;
                 let mut case = Self::locked(&mut tx, number).await?;
                 if case.priority == change.priority {
@@ -574,8 +638,9 @@ macro_rules! sql_case_store {
                 note: $crate::NewNote,
             ) -> Result<$crate::TimelineEntry, $crate::Error> {
                 note.validate()?;
+                let _gate = self.write_gate().await;
                 let mut tx = self.pool.begin().await?;
-                Self::locked(&mut tx, number).await?;
+                Self::lock(&mut tx, number).await?;
                 let now = $crate::store::sql::now();
                 Self::touch(&mut tx, number, now).await?;
                 let who = $crate::store::sql::Who {
@@ -595,41 +660,69 @@ macro_rules! sql_case_store {
                 batch: $crate::MessageBatch,
             ) -> Result<Vec<$crate::TimelineEntry>, $crate::Error> {
                 $crate::model::validate_batch(&batch.messages)?;
+                let _gate = self.write_gate().await;
                 let mut tx = self.pool.begin().await?;
-                Self::locked(&mut tx, number).await?;
-                Self::touch(&mut tx, number, $crate::store::sql::now()).await?;
-                let mut entries = Vec::with_capacity(batch.messages.len());
-                for message in batch.messages {
-                    let at = $crate::store::sql::stored_time(message.sent_at);
-                    let event = $crate::TimelineEvent::Message { text: message.text };
-                    let id: Option<i64> = sqlx::query_scalar(
-                        "INSERT INTO case_events (case_number, at, actor, kind, data, external_id, actor_name, via) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                         ON CONFLICT (case_number, external_id) DO NOTHING RETURNING id",
-                    )
-                    .bind(i64::from(number.get()))
-                    .bind(at)
-                    .bind(&message.author)
-                    .bind(event.name())
-                    .bind($crate::store::sql::event_json(&event)?)
-                    .bind(message.external_id.as_deref())
-                    .bind(message.author_name.as_deref())
-                    .bind(batch.via.as_deref())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    if let Some(id) = id {
-                        entries.push($crate::TimelineEntry {
-                            id,
-                            at,
-                            actor: message.author,
-                            actor_name: message.author_name,
-                            via: batch.via.clone(),
-                            event,
-                        });
-                    }
-                }
+                let entries = Self::append_in(&mut tx, number, batch).await?;
                 tx.commit().await?;
                 Ok(entries)
+            }
+
+            async fn append_messages_many(
+                &self,
+                batches: Vec<($crate::CaseNumber, $crate::MessageBatch)>,
+            ) -> Vec<Result<Vec<$crate::TimelineEntry>, $crate::Error>> {
+                let mut results: Vec<Option<Result<Vec<$crate::TimelineEntry>, $crate::Error>>> =
+                    Vec::with_capacity(batches.len());
+                let mut valid = Vec::with_capacity(batches.len());
+                for (i, (number, batch)) in batches.into_iter().enumerate() {
+                    match $crate::model::validate_batch(&batch.messages) {
+                        Ok(()) => {
+                            results.push(None);
+                            valid.push((i, number, batch));
+                        }
+                        Err(e) => results.push(Some(Err(e))),
+                    }
+                }
+                if !valid.is_empty() {
+                    let indices: Vec<usize> = valid.iter().map(|(i, _, _)| *i).collect();
+                    let _gate = self.write_gate().await;
+                    let done = async {
+                        let mut tx = self.pool.begin().await?;
+                        let mut appended = Vec::with_capacity(valid.len());
+                        for (i, number, batch) in valid {
+                            match Self::append_in(&mut tx, number, batch).await {
+                                // Nothing was written for a case that does not exist.
+                                Err(e) if matches!(e.kind(), $crate::ErrorKind::NotFound { .. }) => {
+                                    appended.push((i, Err(e)));
+                                }
+                                Err(e) => return Err(e),
+                                Ok(entries) => appended.push((i, Ok(entries))),
+                            }
+                        }
+                        tx.commit().await?;
+                        Ok::<_, $crate::Error>(appended)
+                    }
+                    .await;
+                    match done {
+                        Ok(appended) => {
+                            for (i, result) in appended {
+                                results[i] = Some(result);
+                            }
+                        }
+                        // The transaction is rolled back: every batch in it failed the same way.
+                        Err(e) => {
+                            let why = e.to_string();
+                            for i in indices {
+                                results[i] = Some(Err($crate::Error::new($crate::ErrorKind::Database)
+                                    .with_source(why.clone())));
+                            }
+                        }
+                    }
+                }
+                results
+                    .into_iter()
+                    .map(|r| r.unwrap_or_else(|| Err($crate::Error::new($crate::ErrorKind::Database))))
+                    .collect()
             }
 
             async fn rate(
@@ -638,6 +731,7 @@ macro_rules! sql_case_store {
                 rating: $crate::Rating,
             ) -> Result<$crate::Case, $crate::Error> {
                 rating.validate()?;
+                let _gate = self.write_gate().await;
                 let mut tx = self.pool.begin().await?;
                 let mut case = Self::locked(&mut tx, number).await?;
                 let now = $crate::store::sql::now();
@@ -666,8 +760,9 @@ macro_rules! sql_case_store {
                 link: $crate::NewLink,
             ) -> Result<$crate::TimelineEntry, $crate::Error> {
                 link.validate()?;
+                let _gate = self.write_gate().await;
                 let mut tx = self.pool.begin().await?;
-                Self::locked(&mut tx, number).await?;
+                Self::lock(&mut tx, number).await?;
                 let now = $crate::store::sql::now();
                 Self::touch(&mut tx, number, now).await?;
                 let who = $crate::store::sql::Who {

@@ -18,6 +18,10 @@ use crate::error::Error;
 #[derive(Debug, Clone)]
 pub struct SqliteCaseStore {
     pool: SqlitePool,
+    /// Taken around every write transaction: `SQLite` has one writer at a time, and writers
+    /// that meet its lock wait in its busy handler, which sleeps and polls (up to 100 ms a
+    /// turn). Queued here instead, the next writer starts the moment the last one commits.
+    gate: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl SqliteCaseStore {
@@ -56,12 +60,20 @@ impl SqliteCaseStore {
         let mut migrator = sqlx::migrate!("./migrations/sqlite");
         migrator.set_ignore_missing(true);
         migrator.run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            gate: std::sync::Arc::default(),
+        })
     }
 
     /// The connection pool.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// Waits for this store's turn to write (see the `gate` field).
+    async fn write_gate(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        Some(self.gate.lock().await)
     }
 }
 

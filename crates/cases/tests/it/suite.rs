@@ -476,6 +476,78 @@ async fn transcript_is_kept_in_time_order(store: &dyn CaseStore) {
     assert!(matches!(err.kind(), ErrorKind::NotFound { .. }));
 }
 
+/// Several cases' lines in one call: each answered on its own (an unknown case and an empty
+/// batch refused without losing the others), one case's lines kept in order, a repeated
+/// external id skipped.
+async fn lines_of_many_cases_are_appended_at_once(store: &dyn CaseStore) {
+    let a = store
+        .create(new_case(CaseKind::Support, "First"))
+        .await
+        .expect("create")
+        .number;
+    let b = store
+        .create(new_case(CaseKind::Support, "Second"))
+        .await
+        .expect("create")
+        .number;
+    let line = |text: &str, id: &str| MessageBatch {
+        via: None,
+        messages: vec![NewMessage {
+            external_id: Some(id.into()),
+            author: "discord:1001".into(),
+            text: text.into(),
+            sent_at: time::OffsetDateTime::now_utc(),
+            author_name: None,
+        }],
+    };
+    let results = store
+        .append_messages_many(vec![
+            (a, line("a one", "x1")),
+            (num(999), line("nowhere", "x2")),
+            (b, line("b one", "x3")),
+            (a, line("a two", "x4")),
+            (
+                b,
+                MessageBatch {
+                    via: None,
+                    messages: Vec::new(),
+                },
+            ),
+            (a, line("a one again", "x1")),
+        ])
+        .await;
+    assert_eq!(results.len(), 6);
+    assert_eq!(results[0].as_ref().expect("a one").len(), 1);
+    assert!(matches!(
+        results[1].as_ref().expect_err("unknown case").kind(),
+        ErrorKind::NotFound { .. }
+    ));
+    assert_eq!(results[2].as_ref().expect("b one").len(), 1);
+    assert_eq!(results[3].as_ref().expect("a two").len(), 1);
+    assert!(matches!(
+        results[4].as_ref().expect_err("empty batch").kind(),
+        ErrorKind::Invalid { .. }
+    ));
+    assert!(
+        results[5].as_ref().expect("repeat").is_empty(),
+        "x1 is there already"
+    );
+    let texts = |timeline: Vec<flexcord_cases::TimelineEntry>| -> Vec<String> {
+        timeline
+            .into_iter()
+            .filter_map(|e| match e.event {
+                TimelineEvent::Message { text } => Some(text),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(
+        texts(store.timeline(a).await.expect("timeline")),
+        ["a one", "a two"]
+    );
+    assert_eq!(texts(store.timeline(b).await.expect("timeline")), ["b one"]);
+}
+
 async fn list_filters_and_pages(store: &dyn CaseStore) {
     let specs = [
         (CaseKind::Support, "one", "1"),
@@ -976,6 +1048,7 @@ suite!(
     illegal_transition_changes_nothing,
     assign_prioritise_note_link_rate,
     transcript_is_kept_in_time_order,
+    lines_of_many_cases_are_appended_at_once,
     list_filters_and_pages,
     text_search_matches_words,
     similar_lists_open_bugs_best_first,
