@@ -435,6 +435,33 @@ impl ActionKind {
         )
     }
 
+    /// Whether a driver may start `next`, the conversation's following action, while this one
+    /// is still being delivered. Only a transcript line ([`ActionKind::AnnotateCase`]) lets
+    /// others pass: its success changes nothing, no later action needs it, and lines reach the
+    /// case store in the order they are started (one queue). A later change of the case
+    /// (`OpenCase`, `UpdateCase`, `CloseCase`, a report) still waits for it, so the line stays
+    /// before that change on the case's timeline. A failure is handled as any other: the
+    /// line is tried again later and the actions after it that already ran stay done.
+    pub fn overlaps(&self, next: &ActionKind) -> bool {
+        self.lets_others_pass() && !next.changes_case()
+    }
+
+    /// Whether [`ActionKind::overlaps`] holds for some following actions.
+    pub fn lets_others_pass(&self) -> bool {
+        matches!(self, Self::AnnotateCase { .. })
+    }
+
+    /// Whether this action writes a case other than by appending a transcript line.
+    fn changes_case(&self) -> bool {
+        matches!(
+            self,
+            Self::OpenCase { .. }
+                | Self::UpdateCase { .. }
+                | Self::CloseCase { .. }
+                | Self::FileReport { .. }
+        )
+    }
+
     /// The action's name, for logs, metrics and the outbox's `kind` column.
     pub fn name(&self) -> &'static str {
         match self {

@@ -4,9 +4,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use flexcord_routing::{Action, ActionId, Event, Timestamp};
+use flexcord_routing::{Action, ActionId, ActionKind, Event, Timestamp};
 
 use futures::StreamExt as _;
+use futures::future::Either;
 use futures::stream::{FuturesOrdered, FuturesUnordered};
 use tracing::Instrument as _;
 
@@ -521,7 +522,10 @@ impl<D: Deliver> Worker<D> {
         let mut delivered = 0;
         let mut stop = false;
         let mut recording = FuturesOrdered::new();
-        let mut rest = run.into_iter();
+        let mut rest = run.into_iter().peekable();
+        // The kinds of the calls still running in `recording` that let others pass
+        // (`ActionKind::lets_others_pass`: transcript lines).
+        let mut passing: Vec<ActionKind> = Vec::new();
         // Counts a finished record; `false` when the run must stop.
         let mut settled = |outcome: Result<Outcome, Error>| match outcome {
             Ok(Outcome::Delivered(_)) => {
@@ -534,7 +538,19 @@ impl<D: Deliver> Worker<D> {
                 false
             }
         };
-        while !stop && let Some(claimed) = rest.next() {
+        while !stop && let Some(next) = rest.peek() {
+            if recording.is_empty() {
+                passing.clear();
+            }
+            if passing.iter().any(|k| !k.overlaps(&next.action.kind)) {
+                // A call the next one may not pass is still running: let all finish first.
+                while let Some(outcome) = recording.next().await {
+                    stop |= !settled(outcome);
+                }
+                passing.clear();
+                continue;
+            }
+            let Some(claimed) = rest.next() else { break };
             let trace = claimed.trace.clone();
             let span = tracing::info_span!(
                 "outbox",
@@ -543,6 +559,22 @@ impl<D: Deliver> Worker<D> {
                 kind = claimed.action.kind.name(),
                 attempt = claimed.attempt,
             );
+            if claimed.action.kind.lets_others_pass() {
+                // Called and recorded in the run's order of records, while the next ones go.
+                passing.push(claimed.action.kind.clone());
+                let call = self.call(claimed);
+                let both = async move { self.record(call.await, sink).await };
+                recording.push_back(Either::Right(TraceId::scope_opt(
+                    trace,
+                    both.instrument(span),
+                )));
+                // Start it now, before the next call: lines reach the upstream's queue in the
+                // run's order.
+                if let std::task::Poll::Ready(Some(outcome)) = futures::poll!(recording.next()) {
+                    stop |= !settled(outcome);
+                }
+                continue;
+            }
             let call =
                 TraceId::scope_opt(trace.clone(), self.call(claimed).instrument(span.clone()));
             let mut call = std::pin::pin!(call);
@@ -558,7 +590,7 @@ impl<D: Deliver> Worker<D> {
             let ok = called.result.is_ok();
             let record = TraceId::scope_opt(trace, self.record(called, sink).instrument(span));
             if ok {
-                recording.push_back(record);
+                recording.push_back(Either::Left(record));
             } else {
                 // A failure ends the run: its record follows the successes before it.
                 while let Some(outcome) = recording.next().await {

@@ -33,11 +33,16 @@ const OPEN_CASES_SHOWN: usize = 20;
 const APPEND_BATCH: usize = 64;
 
 /// A transcript line on its way to the case store, and where its outcome goes.
-type Append = (
-    CaseNumber,
-    MessageBatch,
-    oneshot::Sender<Result<(), flexcord_cases::Error>>,
-);
+struct Append {
+    number: CaseNumber,
+    speaker: Speaker,
+    text: String,
+    name: Option<String>,
+    at: time::OffsetDateTime,
+    /// The line's external id (the action's), so a retry adds nothing.
+    external_id: String,
+    reply: oneshot::Sender<Result<(), Failure>>,
+}
 
 /// Runs case actions against a [`CaseStore`].
 pub struct CaseExecutor {
@@ -51,19 +56,60 @@ pub struct CaseExecutor {
 /// ([`CaseStore::append_messages_many`]: one transaction on a database store), and answers each
 /// with its own outcome. Lines come from many conversations delivered at once; one call each
 /// made the case store's single writer the bottleneck of the whole bridge (decision 0025).
-/// Ends when the executor is dropped.
-async fn append_lines(cases: Arc<dyn CaseStore>, mut rx: mpsc::Receiver<Append>) {
+/// Lines are appended in the order they were queued (a conversation's next actions may run
+/// while its line waits here: `ActionKind::overlaps`). Ends when the executor is dropped.
+async fn append_lines(cases: Arc<dyn CaseStore>, bot: String, mut rx: mpsc::Receiver<Append>) {
     let mut waiting = Vec::with_capacity(APPEND_BATCH);
     while rx.recv_many(&mut waiting, APPEND_BATCH).await > 0 {
-        let (batches, replies): (Vec<_>, Vec<_>) = waiting
-            .drain(..)
-            .map(|(number, batch, reply)| ((number, batch), reply))
-            .unzip();
-        let results = cases.append_messages_many(batches).await;
+        // Each case once: its requester (the author of the user's lines) and its last change.
+        let mut numbers: Vec<CaseNumber> = waiting.iter().map(|a| a.number).collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        let found = futures::future::join_all(numbers.iter().map(|n| cases.get(*n))).await;
+        let mut lines = Vec::with_capacity(waiting.len());
+        let mut replies = Vec::with_capacity(waiting.len());
+        for line in waiting.drain(..) {
+            let i = numbers.binary_search(&line.number).unwrap_or(0);
+            let case = match found.get(i) {
+                Some(Ok(case)) => case,
+                Some(Err(e)) => {
+                    let _ = line.reply.send(Err(failure(e)));
+                    continue;
+                }
+                // not reached: every line's case was looked up
+                None => continue,
+            };
+            let user = case.requester.discord_id.parse().ok().map(UserId);
+            // The case's own changes (status, assignee) are stamped by the case store when
+            // they are delivered, which can be after this line was handled. A change that
+            // follows the line in its conversation waits for it (`ActionKind::overlaps`), so
+            // whatever the case recorded before happened before this line: never place the
+            // line before it on the timeline.
+            let at = line.at.max(case.updated_at);
+            let mut message = NewMessage::new(author_of(&bot, &line.speaker, user), line.text, at)
+                .external_id(line.external_id);
+            message.author_name = line.name;
+            lines.push((line.number, MessageBatch::new(vec![message])));
+            replies.push(line.reply);
+        }
+        if lines.is_empty() {
+            continue;
+        }
+        let results = cases.append_messages_many(lines).await;
         // A reply without a result (a store answering fewer) is dropped: a transient failure.
         for (reply, result) in replies.into_iter().zip(results) {
-            let _ = reply.send(result.map(|_| ()));
+            let _ = reply.send(result.map(|_| ()).map_err(|e| failure(&e)));
         }
+    }
+}
+
+/// Who wrote a line: the requester's Discord id, the bot, or the agent.
+fn author_of(bot: &str, speaker: &Speaker, user: Option<UserId>) -> String {
+    match (speaker, user) {
+        (Speaker::User, Some(u)) => format!("discord:{u}"),
+        (Speaker::User, None) => "discord:user".to_owned(),
+        (Speaker::Bot, _) => bot.to_owned(),
+        (Speaker::Agent(name), _) => name.clone(),
     }
 }
 
@@ -112,22 +158,21 @@ impl CaseExecutor {
         }
     }
 
-    /// Appends one transcript line through the appender.
-    async fn append_line(&self, number: CaseNumber, batch: MessageBatch) -> Result<(), Failure> {
+    /// Queues one transcript line to the appender and waits for its outcome.
+    async fn append_line(&self, line: Append) -> Result<(), Failure> {
         let queue = self.appender.get_or_init(|| {
             let (tx, rx) = mpsc::channel(4 * APPEND_BATCH);
-            tokio::spawn(append_lines(self.cases.clone(), rx));
+            tokio::spawn(append_lines(
+                self.cases.clone(),
+                self.bot_identity.clone(),
+                rx,
+            ));
             tx
         });
-        let (reply, answer) = oneshot::channel();
         queue
-            .send((number, batch, reply))
+            .send(line)
             .await
-            .map_err(|_| Failure::transient("the transcript appender stopped"))?;
-        answer
-            .await
-            .map_err(|_| Failure::transient("the transcript appender dropped a line"))?
-            .map_err(|e| failure(&e))
+            .map_err(|_| Failure::transient("the transcript appender stopped"))
     }
 
     /// Runs one case action (see [`super::Upstream::of`]); interaction answers go through
@@ -220,12 +265,7 @@ impl CaseExecutor {
     }
 
     fn author_of(&self, speaker: &Speaker, user: Option<UserId>) -> String {
-        match (speaker, user) {
-            (Speaker::User, Some(u)) => format!("discord:{u}"),
-            (Speaker::User, None) => "discord:user".to_owned(),
-            (Speaker::Bot, _) => self.bot_identity.clone(),
-            (Speaker::Agent(name), _) => name.clone(),
-        }
+        author_of(&self.bot_identity, speaker, user)
     }
 
     async fn open_case(
@@ -353,19 +393,20 @@ impl CaseExecutor {
         number: CaseNumber,
         entry: &TranscriptEntry,
     ) -> Result<(), Failure> {
-        let case = self.cases.get(number).await.map_err(|e| failure(&e))?;
-        let user = case.requester.discord_id.parse().ok().map(UserId);
-        // The case's own changes (status, assignee) are stamped by the case store when they are
-        // delivered, which can be after this message was handled. Actions of one conversation
-        // are delivered in order, so whatever the case recorded before now happened before
-        // this message: never place the message before it on the timeline.
-        let at = sent_at(entry.at).max(case.updated_at);
-        let mut message =
-            NewMessage::new(self.author_of(&entry.speaker, user), entry.text.clone(), at)
-                .external_id(format!("action:{}", action.id.as_str()));
-        message.author_name.clone_from(&entry.name);
-        self.append_line(number, MessageBatch::new(vec![message]))
+        let (reply, answer) = oneshot::channel();
+        self.append_line(Append {
+            number,
+            speaker: entry.speaker.clone(),
+            text: entry.text.clone(),
+            name: entry.name.clone(),
+            at: sent_at(entry.at),
+            external_id: format!("action:{}", action.id.as_str()),
+            reply,
+        })
+        .await?;
+        answer
             .await
+            .map_err(|_| Failure::transient("the transcript appender dropped a line"))?
     }
 
     /// `/bug`, `/new_feature`: the case (idempotent by the action id), the answer with its

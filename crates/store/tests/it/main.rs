@@ -32,6 +32,7 @@ common::both_backends!(
     a_silent_worker_is_taken_over_within_seconds,
     a_heartbeating_worker_keeps_its_action_past_the_lease,
     open_conversations_page_in_id_order,
+    a_transcript_line_lets_the_next_dm_pass_but_not_a_case_change,
 );
 
 mod housekeeping_tests {

@@ -1003,3 +1003,113 @@ pub(crate) async fn open_conversations_page_in_id_order(store: Store) {
     let ids: Vec<_> = first.iter().chain(&rest).map(|c| c.id.clone()).collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
 }
+
+/// Calls of a conversation's run, as they start and end; a transcript line's call waits for
+/// `release`.
+#[derive(Clone, Default)]
+struct Overlap {
+    log: Arc<Mutex<Vec<&'static str>>>,
+    release: Arc<tokio::sync::Notify>,
+}
+
+impl Deliver for Overlap {
+    async fn deliver(&self, action: &Action) -> Result<Receipt, Failure> {
+        let push = |what| self.log.lock().expect("log").push(what);
+        match &action.kind {
+            ActionKind::AnnotateCase { .. } => {
+                push("line starts");
+                self.release.notified().await;
+                push("line ends");
+                Ok(Receipt::done())
+            }
+            ActionKind::SendDm { .. } => {
+                push("dm");
+                Ok(Receipt::id("m1"))
+            }
+            _ => {
+                push("case change");
+                Ok(Receipt::done())
+            }
+        }
+    }
+}
+
+/// A transcript line lets the conversation's next DM go while it is appended, but a change of
+/// the case waits for it (`ActionKind::overlaps`); every row ends done.
+pub(crate) async fn a_transcript_line_lets_the_next_dm_pass_but_not_a_case_change(store: Store) {
+    let case = CaseNumber::from("CASE-000001");
+    let kinds = [
+        ActionKind::AnnotateCase {
+            number: case.clone(),
+            entry: flexcord_routing::TranscriptEntry {
+                speaker: flexcord_routing::Speaker::User,
+                text: "hello".into(),
+                at: Timestamp(T0),
+                name: None,
+            },
+        },
+        ActionKind::SendDm {
+            channel: ChannelId(7),
+            text: "hi".into(),
+            buttons: Vec::new(),
+            suggestions: Vec::new(),
+            files: Vec::new(),
+            forwarded: None,
+        },
+        ActionKind::UpdateCase {
+            number: case,
+            update: flexcord_routing::CaseUpdate::Resolved {
+                by: flexcord_routing::ResolvedBy::Agent,
+            },
+            requester: None,
+        },
+    ];
+    let actions: Vec<Action> = kinds
+        .into_iter()
+        .enumerate()
+        .map(|(i, kind)| Action {
+            id: ActionId::new("ov1", u64::try_from(i).expect("small")),
+            kind,
+        })
+        .collect();
+    store
+        .enqueue(&actions, Timestamp(T0))
+        .await
+        .expect("enqueue");
+    let clock = Clock::new();
+    let up = Overlap::default();
+    let w = Arc::new(worker(&store, up.clone(), &clock, "w1"));
+    let (sink, mut results) = tokio::sync::mpsc::unbounded_channel::<Event>();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let task = {
+        let w = w.clone();
+        tokio::spawn(async move {
+            w.run(&sink, async {
+                let _ = stop_rx.await;
+            })
+            .await
+        })
+    };
+    let log = || up.log.lock().expect("log").clone();
+    let mut waited = 0;
+    while !log().contains(&"dm") {
+        waited += 1;
+        assert!(waited < 500, "the DM did not pass the line: {:?}", log());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The line is still being appended; the case change waits for it.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(log(), ["line starts", "dm"]);
+    up.release.notify_one();
+    let mut waited = 0;
+    while count(&store, "done").await + count(&store, "delivered").await < 3 {
+        waited += 1;
+        assert!(waited < 500, "the run did not finish: {:?}", log());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(log(), ["line starts", "dm", "line ends", "case change"]);
+    stop_tx.send(()).expect("worker alive");
+    task.await.expect("task").expect("run ends cleanly");
+    // The DM's result was fed (the others' successes change nothing).
+    assert!(matches!(results.try_recv(), Ok(Event::Delivered { .. })));
+}
