@@ -250,7 +250,7 @@ impl Default for WorkerConfig {
             max_backoff: Duration::from_secs(300),
             poll: Duration::from_millis(500),
             concurrency: 32,
-            run: 16,
+            run: 64,
             heartbeat: Duration::from_secs(2),
             stale_after: Duration::from_millis(u64::try_from(crate::STALE_MS).unwrap_or(10_000)),
         }
