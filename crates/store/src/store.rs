@@ -391,18 +391,24 @@ impl Store {
                 let writer = self.writer()?;
                 let event = event.clone();
                 let trace = trace.map(|t| t.as_str().to_owned());
-                writer
-                    .write_now(move |conn| {
-                        let req = ApplyRequest {
-                            event: &event,
-                            trace: trace.as_deref(),
-                            now,
-                            replay,
-                            lease: lease.as_ref().map(LeaseOwned::borrowed),
-                        };
-                        apply_sqlite(conn, &req, handle)
-                    })
-                    .await?
+                // An event from outside (a webhook waits for its answer) goes ahead of the
+                // worker's settled results.
+                let first = lease.is_none();
+                let work = move |conn: &rusqlite::Connection| {
+                    let req = ApplyRequest {
+                        event: &event,
+                        trace: trace.as_deref(),
+                        now,
+                        replay,
+                        lease: lease.as_ref().map(LeaseOwned::borrowed),
+                    };
+                    apply_sqlite(conn, &req, handle)
+                };
+                if first {
+                    writer.write_now_first(work).await?
+                } else {
+                    writer.write_now(work).await?
+                }
             }
             Backend::Postgres(pool) => {
                 let mut tx = pool.begin().await?;

@@ -29,6 +29,12 @@ use crate::error::{Error, ErrorKind};
 /// The most writes one transaction takes.
 const MAX_BATCH: usize = 256;
 
+/// The most background writes ([`Writer::write_now`]: the outbox worker's claims and records)
+/// one transaction takes. Foreground writes ([`Writer::write_now_first`]: events from outside,
+/// a webhook waiting for its answer) go first and fill the rest, so a busy worker cannot make
+/// a webhook wait for a long batch.
+const BACKGROUND_BATCH: usize = 64;
+
 /// A future borrowing the connection.
 pub(crate) type Work<'t, T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 't>>;
 
@@ -181,6 +187,7 @@ fn savepoint<T>(
 #[derive(Debug, Clone)]
 pub(crate) struct Writer {
     queue: mpsc::Sender<Job>,
+    first: mpsc::Sender<Job>,
 }
 
 impl std::fmt::Debug for Job {
@@ -198,16 +205,19 @@ impl Writer {
     /// waiting writes.
     pub(crate) fn start(pool: SqlitePool, capacity: usize) -> Self {
         let (queue, rx) = mpsc::channel(capacity.max(1));
-        tokio::spawn(run(pool, rx));
-        Self { queue }
+        let (first, first_rx) = mpsc::channel(capacity.max(1));
+        tokio::spawn(run(pool, first_rx, rx));
+        Self { queue, first }
     }
 
     async fn submit<T>(
         &self,
         job: Job,
+        first: bool,
         answer: oneshot::Receiver<Result<T, Error>>,
     ) -> Result<T, Error> {
-        self.queue.try_send(job).map_err(|e| match e {
+        let queue = if first { &self.first } else { &self.queue };
+        queue.try_send(job).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => Error::new(ErrorKind::Busy),
             mpsc::error::TrySendError::Closed(_) => {
                 Error::new(ErrorKind::Database).with_source("the store's writer stopped")
@@ -238,7 +248,7 @@ impl Writer {
         W: for<'t> FnOnce(&'t mut SqliteConnection) -> Work<'t, T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        self.submit(Job::Async(Box::new(Task { work, reply })), answer)
+        self.submit(Job::Async(Box::new(Task { work, reply })), false, answer)
             .await
     }
 
@@ -253,9 +263,55 @@ impl Writer {
         W: FnOnce(&rusqlite::Connection) -> Result<T, Error> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        self.submit(Job::Now(Box::new(NowTask { work, reply })), answer)
+        self.submit(Job::Now(Box::new(NowTask { work, reply })), false, answer)
             .await
     }
+
+    /// [`Writer::write_now`] ahead of the background writes waiting (see [`BACKGROUND_BATCH`]).
+    ///
+    /// # Errors
+    /// As [`Writer::write`].
+    pub(crate) async fn write_now_first<T, W>(&self, work: W) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        W: FnOnce(&rusqlite::Connection) -> Result<T, Error> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        self.submit(Job::Now(Box::new(NowTask { work, reply })), true, answer)
+            .await
+    }
+}
+
+/// Waits for the next writes: every foreground one waiting (up to [`MAX_BATCH`]), then
+/// background ones up to [`BACKGROUND_BATCH`]. `false` when the writer is dropped.
+async fn next_batch(
+    first: &mut mpsc::Receiver<Job>,
+    rx: &mut mpsc::Receiver<Job>,
+    batch: &mut Vec<Job>,
+) -> bool {
+    let (job, background) = tokio::select! {
+        biased;
+        job = first.recv() => (job, 0),
+        job = rx.recv() => (job, 1),
+    };
+    let Some(job) = job else {
+        return false;
+    };
+    batch.push(job);
+    while batch.len() < MAX_BATCH
+        && let Ok(job) = first.try_recv()
+    {
+        batch.push(job);
+    }
+    let mut background = background;
+    while background < BACKGROUND_BATCH
+        && batch.len() < MAX_BATCH
+        && let Ok(job) = rx.try_recv()
+    {
+        batch.push(job);
+        background += 1;
+    }
+    true
 }
 
 /// The writer's connection, and the same connection seen through `rusqlite`.
@@ -293,12 +349,12 @@ fn borrow_handle(handle: NonNull<rusqlite::ffi::sqlite3>) -> Result<rusqlite::Co
     Ok(unsafe { rusqlite::Connection::from_handle(handle.as_ptr()) }?)
 }
 
-/// The writing task: takes every waiting job (up to [`MAX_BATCH`]), runs them in one
-/// transaction, commits, answers. Ends when every [`Writer`] is dropped.
-async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<Job>) {
+/// The writing task: takes the waiting jobs ([`next_batch`]), runs them in one transaction,
+/// commits, answers. Ends when every [`Writer`] is dropped.
+async fn run(pool: SqlitePool, mut first: mpsc::Receiver<Job>, mut rx: mpsc::Receiver<Job>) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     let mut own: Option<Own> = None;
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    while next_batch(&mut first, &mut rx, &mut batch).await {
         let started = std::time::Instant::now();
         let mut closes = Vec::new();
         batch.retain_mut(|job| {
