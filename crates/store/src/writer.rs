@@ -262,9 +262,7 @@ impl Writer {
         T: Send + 'static,
         W: FnOnce(&rusqlite::Connection) -> Result<T, Error> + Send + 'static,
     {
-        let (reply, answer) = oneshot::channel();
-        self.submit(Job::Now(Box::new(NowTask { work, reply })), false, answer)
-            .await
+        self.now(work, false).await
     }
 
     /// [`Writer::write_now`] ahead of the background writes waiting (see [`BACKGROUND_BATCH`]).
@@ -276,8 +274,16 @@ impl Writer {
         T: Send + 'static,
         W: FnOnce(&rusqlite::Connection) -> Result<T, Error> + Send + 'static,
     {
+        self.now(work, true).await
+    }
+
+    async fn now<T, W>(&self, work: W, first: bool) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        W: FnOnce(&rusqlite::Connection) -> Result<T, Error> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
-        self.submit(Job::Now(Box::new(NowTask { work, reply })), true, answer)
+        self.submit(Job::Now(Box::new(NowTask { work, reply })), first, answer)
             .await
     }
 }
@@ -356,16 +362,9 @@ async fn run(pool: SqlitePool, mut first: mpsc::Receiver<Job>, mut rx: mpsc::Rec
     let mut own: Option<Own> = None;
     while next_batch(&mut first, &mut rx, &mut batch).await {
         let started = std::time::Instant::now();
-        let mut closes = Vec::new();
-        batch.retain_mut(|job| {
-            if let Job::Close(done) = job {
-                let (dummy, _) = oneshot::channel();
-                closes.push(std::mem::replace(done, dummy));
-                false
-            } else {
-                true
-            }
-        });
+        let closes: Vec<Job> = batch
+            .extract_if(.., |job| matches!(job, Job::Close(_)))
+            .collect();
         let n = batch.len();
         if n > 0 && own.is_none() {
             match Own::open(&pool).await {
@@ -390,8 +389,10 @@ async fn run(pool: SqlitePool, mut first: mpsc::Receiver<Job>, mut rx: mpsc::Rec
             if let Some(o) = own.take() {
                 o.close().await;
             }
-            for done in closes {
-                let _ = done.send(());
+            for close in closes {
+                if let Job::Close(done) = close {
+                    let _ = done.send(());
+                }
             }
         }
         tracing::trace!(

@@ -6,6 +6,7 @@
 //! done, and the composite answers (`FileReport`, `CaseStatus`, `CloseCase`) only edit the
 //! interaction's answer and post one announcement under the action's nonce.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, OnceLock};
 
@@ -66,18 +67,16 @@ async fn append_lines(cases: Arc<dyn CaseStore>, bot: String, mut rx: mpsc::Rece
         numbers.sort_unstable();
         numbers.dedup();
         let found = futures::future::join_all(numbers.iter().map(|n| cases.get(*n))).await;
+        let cases_found: HashMap<CaseNumber, _> = numbers.into_iter().zip(found).collect();
         let mut lines = Vec::with_capacity(waiting.len());
         let mut replies = Vec::with_capacity(waiting.len());
         for line in waiting.drain(..) {
-            let i = numbers.binary_search(&line.number).unwrap_or(0);
-            let case = match found.get(i) {
-                Some(Ok(case)) => case,
-                Some(Err(e)) => {
+            let case = match &cases_found[&line.number] {
+                Ok(case) => case,
+                Err(e) => {
                     let _ = line.reply.send(Err(failure(e)));
                     continue;
                 }
-                // not reached: every line's case was looked up
-                None => continue,
             };
             let user = case.requester.discord_id.parse().ok().map(UserId);
             // The case's own changes (status, assignee) are stamped by the case store when
