@@ -171,7 +171,7 @@ async fn discord_refusing_the_dm_is_a_dead_letter_the_agent_is_told_and_later_me
         Some(1.0),
         "{text}"
     );
-    let listing = outbox_dead(&b.db);
+    let listing = outbox_dead(&b.db).await;
     assert!(listing.starts_with("1 dead letter"), "{listing}");
     assert!(
         listing.contains("send_dm") && listing.contains("50007"),
@@ -272,7 +272,7 @@ async fn a_conversation_deleted_in_twilio_is_a_dead_letter_and_the_user_is_told(
         )),
         "{timeline:#?}"
     );
-    let listing = outbox_dead(&b.db);
+    let listing = outbox_dead(&b.db).await;
     assert!(
         listing.contains("post_to_twilio") && listing.contains("Hello? Still there?"),
         "{listing}"
@@ -376,15 +376,17 @@ async fn dms_sent_while_the_gateway_is_down_are_handled_once_after_resuming() {
     b.stop().await;
 }
 
-/// `flexcord outbox dead` on the database at `db`, as an operator runs it.
-pub(crate) fn outbox_dead(db: &str) -> String {
+/// `flexcord outbox dead` on the database at `db`, as an operator runs it (awaited: the app
+/// under test shares this test's runtime).
+pub(crate) async fn outbox_dead(db: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flexcord"))
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_flexcord"))
         .current_dir(dir.path())
         .args(["outbox", "dead"])
         .env_clear()
         .env("FLEXCORD_STORE__URL", db)
         .output()
+        .await
         .expect("the binary runs");
     assert!(
         out.status.success(),

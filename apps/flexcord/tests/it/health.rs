@@ -364,14 +364,18 @@ async fn quiet_cases_are_closed_and_old_keys_pruned_on_the_apps_schedule() {
     b.stop().await;
 }
 
-/// `flexcord outbox retry <args>` against the store at `db`: exit code and output.
-fn retry_cli(db: &str, args: &[&str]) -> (i32, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flexcord"))
+/// `flexcord outbox retry <args>` against the store at `db`: exit code and output. Awaited, not
+/// blocked on: the app under test runs on this test's runtime and must go on committing (a
+/// blocked runtime would hold the app's open write transaction, and the CLI would meet a
+/// locked database).
+async fn retry_cli(db: &str, args: &[&str]) -> (i32, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_flexcord"))
         .args(["outbox", "retry"])
         .args(args)
         .env_clear()
         .env("FLEXCORD_STORE__URL", db)
         .output()
+        .await
         .expect("flexcord runs");
     let text = format!(
         "{}{}",
@@ -416,7 +420,7 @@ async fn outbox_retry_delivers_a_dead_letter_and_refuses_one_of_a_closed_convers
 
     // The cause fixed, the operator re-queues it; the running app delivers it.
     b.twilio.clear_faults();
-    let (code, out) = retry_cli(&b.db, &[&dead.action_id]);
+    let (code, out) = retry_cli(&b.db, &[&dead.action_id]).await;
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains(&format!(
@@ -479,7 +483,7 @@ async fn outbox_retry_delivers_a_dead_letter_and_refuses_one_of_a_closed_convers
     })
     .await;
     b.twilio.clear_faults();
-    let (code, out) = retry_cli(&b.db, &["--all-dead"]);
+    let (code, out) = retry_cli(&b.db, &["--all-dead"]).await;
     assert_eq!(code, 0, "--all-dead reports, whatever it refuses: {out}");
     assert!(
         out.contains(&format!(
@@ -489,7 +493,7 @@ async fn outbox_retry_delivers_a_dead_letter_and_refuses_one_of_a_closed_convers
         "{out}"
     );
     assert!(out.contains("0 re-queued, 1 not"), "{out}");
-    let (code, out) = retry_cli(&b.db, &[&closing.action_id]);
+    let (code, out) = retry_cli(&b.db, &[&closing.action_id]).await;
     assert_eq!(code, 1, "named and refused: {out}");
     let still = outbox_rows(&b.db)
         .await
