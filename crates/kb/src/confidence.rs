@@ -195,6 +195,9 @@ pub struct Fit {
     pub held_out: FitFigures,
     /// Held-out figures at other show thresholds (0.20, 0.25 ... 0.80).
     pub curve: Vec<(f32, FitFigures)>,
+    /// The messages the held-out model got wrong at the chosen show threshold, to read when
+    /// writing more data: (index of the message, its best held-out probability, answerable).
+    pub misses: Vec<(usize, f32, bool)>,
 }
 
 struct Row {
@@ -322,6 +325,18 @@ fn fit_with(
         .collect();
     let mut figures = figures(&per_query, show, sure);
     figures.log_loss = log_loss;
+    let misses = queries
+        .iter()
+        .enumerate()
+        .filter(|(_, q)| !q.handoff)
+        .zip(&per_query)
+        .filter_map(|((i, _), q)| {
+            let best = q.candidates.iter().map(|c| c.0).fold(0.0_f32, f32::max);
+            let hit = q.candidates.iter().any(|c| c.1 && c.0 >= show);
+            let missed = if q.answerable { !hit } else { best >= show };
+            missed.then_some((i, best, q.answerable))
+        })
+        .collect();
     let all: Vec<(&[f32], bool)> = fitted.iter().map(|r| (&r.x[..], r.y)).collect();
     Ok(Fit {
         model: logistic::fit(&all, features),
@@ -333,6 +348,7 @@ fn fit_with(
         sure,
         held_out: figures,
         curve,
+        misses,
     })
 }
 

@@ -80,6 +80,10 @@ enum Command {
         /// Fit the semantic model (rankings made with vectors; needs embeddings).
         #[arg(long)]
         semantic: bool,
+        /// Also list the messages the held-out models got wrong (answerable ones not shown a
+        /// right article, unanswerable ones shown something), to read when writing more data.
+        #[arg(long)]
+        misses: bool,
         #[command(flatten)]
         embeddings: EmbeddingArgs,
     },
@@ -273,6 +277,7 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             folds,
             write,
             semantic,
+            misses,
             embeddings,
         } => {
             let kb = open(&articles)?;
@@ -304,6 +309,14 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 eprintln!("wrote {}", path.display());
             }
             out(&fit.to_string());
+            if misses {
+                let mut text = format!("held-out misses ({}):\n", fit.misses.len());
+                for (i, p, answerable) in &fit.misses {
+                    let what = if *answerable { "not shown" } else { "shown" };
+                    let _ = writeln!(text, "  {p:.2}  {what:<9}  {}", loaded[*i].q);
+                }
+                out(&text);
+            }
         }
         Command::HandoffCv { folds } => {
             out(&flexcord_kb::handoff_cross_validation(folds).to_string());
