@@ -332,8 +332,9 @@ fn fit_with(
         .zip(&per_query)
         .filter_map(|((i, _), q)| {
             let best = q.candidates.iter().map(|c| c.0).fold(0.0_f32, f32::max);
-            let hit = q.candidates.iter().any(|c| c.1 && c.0 >= show);
-            let missed = if q.answerable { !hit } else { best >= show };
+            // as `figures` counts: shown anything, with a right article in the first three
+            let hit = shown(q, show) && q.candidates.iter().any(|c| c.1);
+            let missed = if q.answerable { !hit } else { shown(q, show) };
             missed.then_some((i, best, q.answerable))
         })
         .collect();

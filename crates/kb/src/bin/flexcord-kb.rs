@@ -283,23 +283,7 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             let kb = open(&articles)?;
             let loaded = eval::load_queries(&queries)?;
             let fit = if semantic {
-                let messages: Vec<String> = loaded.iter().map(|q| q.q.clone()).collect();
-                let (kb, vectors) = embeddings
-                    .embed(&kb, &messages)?
-                    .ok_or("--semantic needs embeddings (--embeddings-url and --embeddings-model, or --stand-in)")?;
-                let mut fit = confidence::fit_semantic(&kb, &loaded, folds, &vectors)?;
-                fit.vectors = kb.embeddings().map(|e| {
-                    if e.stand_in.is_some() {
-                        format!(
-                            "`{}`, the in-process stand-in (hashed words, no meaning): refit with \
-                             a real model's endpoint",
-                            e.model
-                        )
-                    } else {
-                        format!("`{}` at {}", e.model, e.endpoint)
-                    }
-                });
-                fit
+                fit_semantic(&kb, &loaded, folds, &embeddings)?
             } else {
                 confidence::fit(&kb, &loaded, folds)?
             };
@@ -310,12 +294,7 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             }
             out(&fit.to_string());
             if misses {
-                let mut text = format!("held-out misses ({}):\n", fit.misses.len());
-                for (i, p, answerable) in &fit.misses {
-                    let what = if *answerable { "not shown" } else { "shown" };
-                    let _ = writeln!(text, "  {p:.2}  {what:<9}  {}", loaded[*i].q);
-                }
-                out(&text);
+                out(&render_misses(&fit, &loaded));
             }
         }
         Command::HandoffCv { folds } => {
@@ -323,6 +302,42 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     Ok(())
+}
+
+/// `fit --semantic`: the model over rankings made with the messages' vectors.
+fn fit_semantic(
+    kb: &KnowledgeBase,
+    loaded: &[eval::EvalQuery],
+    folds: usize,
+    embeddings: &EmbeddingArgs,
+) -> Result<confidence::Fit, Box<dyn std::error::Error>> {
+    let messages: Vec<String> = loaded.iter().map(|q| q.q.clone()).collect();
+    let (kb, vectors) = embeddings.embed(kb, &messages)?.ok_or(
+        "--semantic needs embeddings (--embeddings-url and --embeddings-model, or --stand-in)",
+    )?;
+    let mut fit = confidence::fit_semantic(&kb, loaded, folds, &vectors)?;
+    fit.vectors = kb.embeddings().map(|e| {
+        if e.stand_in.is_some() {
+            format!(
+                "`{}`, the in-process stand-in (hashed words, no meaning): refit with a real \
+                 model's endpoint",
+                e.model
+            )
+        } else {
+            format!("`{}` at {}", e.model, e.endpoint)
+        }
+    });
+    Ok(fit)
+}
+
+/// The held-out mistakes of a fit, one message a line with its best probability.
+fn render_misses(fit: &confidence::Fit, queries: &[eval::EvalQuery]) -> String {
+    let mut text = format!("held-out misses ({}):\n", fit.misses.len());
+    for (i, p, answerable) in &fit.misses {
+        let what = if *answerable { "not shown" } else { "shown" };
+        let _ = writeln!(text, "  {p:.2}  {what:<9}  {}", queries[*i].q);
+    }
+    text
 }
 
 fn main() -> ExitCode {

@@ -223,3 +223,44 @@ fn the_eval_binary_prints_every_figure() {
         .expect("run");
     assert_eq!(usage.status.code(), Some(2));
 }
+
+/// `fit --misses` lists exactly the held-out mistakes its summary counts.
+#[test]
+fn the_fit_binary_lists_the_held_out_misses_it_counts() {
+    let training = concat!(env!("CARGO_MANIFEST_DIR"), "/training/retrieval.jsonl");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flexcord-kb"))
+        .args(["fit", "--sample", training, "--misses"])
+        .output()
+        .expect("run flexcord-kb");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let fraction = |before: &str| -> (usize, usize) {
+        let at = text.find(before).expect(before);
+        let head = text[..at].trim_end();
+        let word = head.rsplit(' ').next().expect("a fraction");
+        let (a, b) = word.split_once('/').expect("a/b");
+        (a.parse().expect("a"), b.parse().expect("b"))
+    };
+    let (hit, answerable) = fraction("answerable messages shown a right article");
+    let (shown, unanswerable) = fraction("unanswerable shown something");
+    assert!(answerable > 400 && unanswerable > 100, "{text}");
+    let listed: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("held-out misses"))
+        .skip(1)
+        .collect();
+    let expected = answerable - hit + shown;
+    assert!(
+        text.contains(&format!("held-out misses ({expected}):")),
+        "{text}"
+    );
+    assert_eq!(listed.len(), expected, "{text}");
+    assert_eq!(
+        listed.iter().filter(|l| l.contains(" not shown ")).count(),
+        answerable - hit
+    );
+}
