@@ -50,31 +50,53 @@ pub struct DeadLetter {
 
 /// Each conversation's lowest unfinished row that can be delivered now: pending and due, or
 /// running for a worker that died: one whose heartbeat is older than `$3`, or, for a worker
-/// that never heartbeats (one driven by [`Store::claim`] alone), past its lease. Reads the index
-/// of unfinished rows only.
-const HEADS: &str = "SELECT o.scope, o.seq FROM outbox o \
-    JOIN (SELECT scope, MIN(seq) AS seq FROM outbox \
-          WHERE state IN ('pending', 'running') GROUP BY scope) h \
-      ON o.scope = h.scope AND o.seq = h.seq \
-    LEFT JOIN workers w ON w.owner = o.lease_owner \
-    WHERE (o.state = 'pending' AND o.next_attempt_at <= $1) \
-       OR (o.state = 'running' AND CASE WHEN w.heartbeat_at IS NULL THEN o.lease_until < $1 \
-                                        ELSE w.heartbeat_at < $3 END) \
-    ORDER BY o.next_attempt_at, o.created_at LIMIT $2";
+/// that never heartbeats (one driven by [`Store::claim`] alone), past its lease.
+///
+/// The heads are found by skipping through the index of unfinished rows (`outbox_open`, on
+/// `(scope, seq)`) from one conversation to the next, a lookup each, so a claim costs one step
+/// per conversation with unfinished rows, never one per row: a conversation with a backlog of
+/// thousands (one busy conversation, or a burst that outruns its upstream) costs as little as
+/// one with a single action. (`GROUP BY scope` with `MIN(seq)` read every unfinished row on
+/// every claim, on both backends.) `$index` is how the backend is told to use `outbox_open`
+/// (`SQLite`'s planner, without statistics, would otherwise pick `outbox_due`), `$join` how
+/// the heads are joined to their rows (`SQLite`'s `CROSS JOIN` keeps the heads outermost).
+macro_rules! heads_sql {
+    ($index:literal, $join:literal) => {
+        concat!(
+            "WITH RECURSIVE s(scope) AS ( \
+               SELECT (SELECT MIN(scope) FROM outbox ",
+            $index,
+            " \
+                       WHERE state IN ('pending', 'running')) \
+               UNION ALL \
+               SELECT (SELECT MIN(scope) FROM outbox ",
+            $index,
+            " \
+                       WHERE state IN ('pending', 'running') AND scope > s.scope) \
+               FROM s WHERE s.scope IS NOT NULL) \
+             SELECT o.scope, o.seq FROM s \
+             ",
+            $join,
+            " outbox o ON o.scope = s.scope \
+              AND o.seq = (SELECT MIN(seq) FROM outbox ",
+            $index,
+            " \
+                           WHERE state IN ('pending', 'running') AND scope = s.scope) \
+             LEFT JOIN workers w ON w.owner = o.lease_owner \
+             WHERE (o.state = 'pending' AND o.next_attempt_at <= $1) \
+                OR (o.state = 'running' AND CASE WHEN w.heartbeat_at IS NULL \
+                                                 THEN o.lease_until < $1 \
+                                                 ELSE w.heartbeat_at < $3 END) \
+             ORDER BY o.next_attempt_at, o.created_at LIMIT $2"
+        )
+    };
+}
 
-/// [`HEADS`] for `SQLite`, whose planner (without statistics) would read every unfinished row
-/// through `outbox_due`, group them in a temporary b-tree and build an automatic index for the
-/// join on every claim: here the heads come from one pass over `outbox_open`, already in
-/// `(scope, seq)` order, and each is looked up by its key.
-const HEADS_SQLITE: &str = "SELECT o.scope, o.seq \
-    FROM (SELECT scope, MIN(seq) AS seq FROM outbox INDEXED BY outbox_open \
-          WHERE state IN ('pending', 'running') GROUP BY scope) h \
-    CROSS JOIN outbox o ON o.scope = h.scope AND o.seq = h.seq \
-    LEFT JOIN workers w ON w.owner = o.lease_owner \
-    WHERE (o.state = 'pending' AND o.next_attempt_at <= $1) \
-       OR (o.state = 'running' AND CASE WHEN w.heartbeat_at IS NULL THEN o.lease_until < $1 \
-                                        ELSE w.heartbeat_at < $3 END) \
-    ORDER BY o.next_attempt_at, o.created_at LIMIT $2";
+/// The heads on Postgres (see [`heads_sql`]).
+const HEADS: &str = heads_sql!("", "JOIN");
+
+/// The heads on `SQLite` (see [`heads_sql`]).
+const HEADS_SQLITE: &str = heads_sql!("INDEXED BY outbox_open", "CROSS JOIN");
 
 /// A conversation's unfinished rows from `seq` on, in order.
 const RUN: &str = "SELECT action_id, seq, state, next_attempt_at, lease_until, attempts, action, trace, \
@@ -769,5 +791,63 @@ impl Store {
                 .transpose()?
         });
         Ok(trace.flatten().as_deref().and_then(TraceId::parse))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The virtual-machine steps `SQLite` takes to find the heads of `conversations`
+    /// conversations with `backlog` pending rows each: work, counted, not timed.
+    fn heads_steps(conversations: i64, backlog: i64) -> (usize, i32) {
+        let db = rusqlite::Connection::open_in_memory().expect("in-memory database");
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite");
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .expect("migrations")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        files.sort();
+        for file in files {
+            db.execute_batch(&std::fs::read_to_string(file).expect("migration"))
+                .expect("migrates");
+        }
+        let mut insert = db
+            .prepare(
+                "INSERT INTO outbox (action_id, scope, seq, kind, action, state, attempts, \
+                 next_attempt_at, created_at, updated_at) \
+                 VALUES (?1 || '/' || ?2, ?1, ?2, 'post_discord', '{}', 'pending', 0, 0, 0, 0)",
+            )
+            .expect("insert");
+        for c in 0..conversations {
+            for seq in 0..backlog {
+                insert
+                    .execute(rusqlite::params![format!("c{c}"), seq])
+                    .expect("row");
+            }
+        }
+        let mut heads = db.prepare(&numbered(HEADS_SQLITE)).expect("heads");
+        let found = heads
+            .query_map(rusqlite::params![1_i64, 1_000_i64, 0_i64], |r| {
+                r.get::<_, String>(0)
+            })
+            .expect("query")
+            .count();
+        let steps = heads.get_status(rusqlite::StatementStatus::VmStep);
+        (found, steps)
+    }
+
+    #[test]
+    fn finding_the_heads_costs_per_conversation_not_per_row() {
+        let (found, short) = heads_steps(8, 2);
+        assert_eq!(found, 8);
+        let (found, long) = heads_steps(8, 2_000);
+        assert_eq!(found, 8);
+        // A backlog a thousand times longer costs the same steps, give or take the b-tree's
+        // depth (reading every row cost thousands more).
+        assert!(
+            long < short * 2,
+            "{short} steps with 2 rows each, {long} with 2,000"
+        );
     }
 }
