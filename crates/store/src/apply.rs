@@ -43,7 +43,7 @@ const RECORD_LEASE: &str = "UPDATE outbox SET state = $3, upstream_id = $4, resu
 
 /// The conversation whose Twilio conversation an action created and recorded, while that
 /// result is not applied yet. `{lock}` is the backend's row lock.
-const BY_CREATED_SID: &str = "SELECT c.state FROM outbox o JOIN conversations c ON c.id = o.scope \
+const BY_CREATED_SID: &str = "SELECT c.id, c.state FROM outbox o JOIN conversations c ON c.id = o.scope \
     WHERE o.kind = 'create_twilio_conversation' AND o.upstream_id = $1 \
     AND o.state IN ('delivered', 'done')";
 
@@ -95,9 +95,17 @@ pub(crate) trait ApplyDb {
         now: i64,
     ) -> Result<u64, Error>;
     /// The stored state of the conversation `sql` selects (locked until the commit).
-    async fn load_state(&mut self, sql: &str, bind: Bind<'_>) -> Result<Option<String>, Error>;
+    async fn load_state(&mut self, sql: &str, bind: Bind<'_>) -> Result<Option<Loaded>, Error>;
     /// [`BY_CREATED_SID`] (locked).
-    async fn state_by_created_sid(&mut self, sid: &str) -> Result<Option<String>, Error>;
+    async fn state_by_created_sid(&mut self, sid: &str) -> Result<Option<Loaded>, Error>;
+    /// The conversation a loaded row holds.
+    fn decode(&mut self, loaded: Loaded) -> Result<Conversation, Error> {
+        decode_conversation(&loaded.state)
+    }
+    /// `conv` was saved as `row` (in this transaction, which may still roll back).
+    fn keep(&mut self, row: ConvRow, conv: &Conversation) {
+        let _ = (row, conv);
+    }
     /// Deletes parked row `id`; the rows deleted.
     async fn unpark(&mut self, id: i64) -> Result<u64, Error>;
     /// Whether events for `sid` are parked.
@@ -121,6 +129,51 @@ pub(crate) trait ApplyDb {
     async fn insert_action(&mut self, action: &NewAction<'_>) -> Result<(), Error>;
     /// Marks a recorded result applied.
     async fn mark_applied(&mut self, id: &str, now: i64) -> Result<(), Error>;
+}
+
+/// A conversation's stored row, as loaded.
+pub(crate) struct Loaded {
+    pub(crate) id: String,
+    /// The stored state (JSON).
+    pub(crate) state: String,
+}
+
+/// The conversations the `SQLite` writer saved last, decoded, by id, each with the state it
+/// saved: applying the next event of a busy conversation skips decoding its state (a
+/// conversation with a long history of forwarded messages keeps tens of kilobytes). An entry
+/// is used only when the stored state is exactly the one it was saved with, so a save rolled
+/// back later (a failed write, a failed commit) or a change made elsewhere is never read from
+/// here.
+#[derive(Debug, Default)]
+pub(crate) struct StateCache {
+    saved: std::collections::HashMap<String, (String, Conversation)>,
+    /// Loads that skipped decoding.
+    hits: u64,
+}
+
+impl StateCache {
+    /// The most conversations kept (a few megabytes at most).
+    const MAX: usize = 256;
+
+    fn take(&mut self, loaded: &Loaded) -> Option<Conversation> {
+        match self.saved.remove(&loaded.id) {
+            Some((state, conv)) if state == loaded.state => {
+                self.hits += 1;
+                Some(conv)
+            }
+            _ => None,
+        }
+    }
+
+    fn keep(&mut self, row: ConvRow, conv: &Conversation) {
+        if self.saved.len() >= Self::MAX && !self.saved.contains_key(&row.id) {
+            // Forget one; the busiest are saved again soon.
+            if let Some(any) = self.saved.keys().next().cloned() {
+                self.saved.remove(&any);
+            }
+        }
+        self.saved.insert(row.id, (row.state, conv.clone()));
+    }
 }
 
 fn nothing(notes: Vec<flexcord_routing::Note>) -> Step {
@@ -189,7 +242,7 @@ where
                 // nothing is lost.
                 row = db.state_by_created_sid(sid.as_str()).await?;
             }
-            row.as_deref().map(decode_conversation).transpose()?
+            row.map(|loaded| db.decode(loaded)).transpose()?
         }
         _ => None,
     };
@@ -205,8 +258,9 @@ where
     let step = if fresh {
         let step = handle(state);
         if let Some(conv) = &step.state {
-            db.save_conversation(&ConvRow::new(conv, step.wake_at)?, now.0)
-                .await?;
+            let row = ConvRow::new(conv, step.wake_at)?;
+            db.save_conversation(&row, now.0).await?;
+            db.keep(row, conv);
         }
         for action in &step.actions {
             let json = serde_json::to_string(action)?;
@@ -288,6 +342,7 @@ where
 /// batch's transaction).
 pub(crate) fn apply_sqlite<F>(
     conn: &rusqlite::Connection,
+    states: &mut StateCache,
     req: &ApplyRequest<'_>,
     handle: F,
 ) -> Result<Option<Applied>, Error>
@@ -295,7 +350,7 @@ where
     F: FnOnce(Option<Conversation>) -> Step,
 {
     // Every statement of `Lite` runs at once: the future is ready when first polled.
-    apply(&mut Lite(conn), req, handle)
+    apply(&mut Lite(conn, Some(states)), req, handle)
         .now_or_never()
         .unwrap_or_else(|| {
             Err(crate::store::invalid(
@@ -306,6 +361,13 @@ where
 
 /// Postgres statements through sqlx.
 struct Pg<'c>(&'c mut sqlx::PgConnection);
+
+fn pg_loaded(row: &sqlx::postgres::PgRow) -> Result<Loaded, sqlx::Error> {
+    Ok(Loaded {
+        id: row.try_get("id")?,
+        state: row.try_get("state")?,
+    })
+}
 
 fn bind<'q>(
     q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
@@ -338,21 +400,21 @@ impl ApplyDb for Pg<'_> {
             .rows_affected())
     }
 
-    async fn load_state(&mut self, sql: &str, b: Bind<'_>) -> Result<Option<String>, Error> {
+    async fn load_state(&mut self, sql: &str, b: Bind<'_>) -> Result<Option<Loaded>, Error> {
         let sql = format!("{sql} FOR UPDATE");
         let row = bind(sqlx::query(&sql), b)
             .fetch_optional(&mut *self.0)
             .await?;
-        Ok(row.map(|r| r.try_get::<String, _>("state")).transpose()?)
+        Ok(row.as_ref().map(pg_loaded).transpose()?)
     }
 
-    async fn state_by_created_sid(&mut self, sid: &str) -> Result<Option<String>, Error> {
+    async fn state_by_created_sid(&mut self, sid: &str) -> Result<Option<Loaded>, Error> {
         let sql = format!("{BY_CREATED_SID} FOR UPDATE OF c");
         let row = sqlx::query(&sql)
             .bind(sid)
             .fetch_optional(&mut *self.0)
             .await?;
-        Ok(row.map(|r| r.try_get::<String, _>("state")).transpose()?)
+        Ok(row.as_ref().map(pg_loaded).transpose()?)
     }
 
     async fn unpark(&mut self, id: i64) -> Result<u64, Error> {
@@ -448,14 +510,32 @@ impl ApplyDb for Pg<'_> {
     }
 }
 
-/// `SQLite` statements run in place (`rusqlite`, prepared once per connection).
-pub(crate) struct Lite<'c>(pub(crate) &'c rusqlite::Connection);
+/// `SQLite` statements run in place (`rusqlite`, prepared once per connection), with the
+/// writer's decoded states when applying.
+pub(crate) struct Lite<'c>(
+    pub(crate) &'c rusqlite::Connection,
+    pub(crate) Option<&'c mut StateCache>,
+);
 
 impl Lite<'_> {
     /// Runs a statement written with `$n` placeholders; the rows changed.
     pub(crate) fn exec(&self, sql: &str, params: impl rusqlite::Params) -> Result<u64, Error> {
         let n = self.0.prepare_cached(&numbered(sql))?.execute(params)?;
         Ok(u64::try_from(n).unwrap_or(u64::MAX))
+    }
+
+    /// A conversation's row (`id`, `state`) that `sql` selects, if any.
+    fn loaded(&self, sql: &str, params: impl rusqlite::Params) -> Result<Option<Loaded>, Error> {
+        Ok(self
+            .0
+            .prepare_cached(&numbered(sql))?
+            .query_row(params, |r| {
+                Ok(Loaded {
+                    id: r.get("id")?,
+                    state: r.get("state")?,
+                })
+            })
+            .optional()?)
     }
 
     /// The first column of the first row, if any.
@@ -499,15 +579,28 @@ impl ApplyDb for Lite<'_> {
         )
     }
 
-    async fn load_state(&mut self, sql: &str, b: Bind<'_>) -> Result<Option<String>, Error> {
+    async fn load_state(&mut self, sql: &str, b: Bind<'_>) -> Result<Option<Loaded>, Error> {
         match b {
-            Bind::Int(v) => self.first(sql, [v]),
-            Bind::Text(v) => self.first(sql, [v]),
+            Bind::Int(v) => self.loaded(sql, [v]),
+            Bind::Text(v) => self.loaded(sql, [v]),
         }
     }
 
-    async fn state_by_created_sid(&mut self, sid: &str) -> Result<Option<String>, Error> {
-        self.first(BY_CREATED_SID, [sid])
+    async fn state_by_created_sid(&mut self, sid: &str) -> Result<Option<Loaded>, Error> {
+        self.loaded(BY_CREATED_SID, [sid])
+    }
+
+    fn decode(&mut self, loaded: Loaded) -> Result<Conversation, Error> {
+        match self.1.as_mut().and_then(|cache| cache.take(&loaded)) {
+            Some(conv) => Ok(conv),
+            None => decode_conversation(&loaded.state),
+        }
+    }
+
+    fn keep(&mut self, row: ConvRow, conv: &Conversation) {
+        if let Some(cache) = self.1.as_mut() {
+            cache.keep(row, conv);
+        }
     }
 
     async fn unpark(&mut self, id: i64) -> Result<u64, Error> {
@@ -567,5 +660,134 @@ impl ApplyDb for Lite<'_> {
     async fn mark_applied(&mut self, id: &str, now: i64) -> Result<(), Error> {
         self.exec(MARK_APPLIED, rusqlite::params![id, now])?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use flexcord_routing::{ChannelId, ConversationId, MessageId, UserId};
+
+    use super::*;
+
+    /// An in-memory `SQLite` database with the store's migrations.
+    pub(crate) fn migrated() -> rusqlite::Connection {
+        let db = rusqlite::Connection::open_in_memory().expect("in-memory database");
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite");
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .expect("migrations")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        files.sort();
+        for file in files {
+            db.execute_batch(&std::fs::read_to_string(file).expect("migration"))
+                .expect("migrates");
+        }
+        db
+    }
+
+    fn dm(message: u64, text: &str) -> Event {
+        Event::DirectMessage {
+            user: UserId(7),
+            channel: ChannelId(70),
+            message: MessageId(message),
+            text: text.to_owned(),
+            attachments: Vec::new(),
+            user_name: None,
+        }
+    }
+
+    /// Applies `event`: the conversation of user 7 gets `note` as its last user text; returns
+    /// the state the handler was given.
+    fn apply_noting(
+        db: &rusqlite::Connection,
+        states: &mut StateCache,
+        event: &Event,
+        note: &str,
+    ) -> Option<Conversation> {
+        let mut given = None;
+        let req = ApplyRequest {
+            event,
+            trace: None,
+            now: Timestamp(1_000),
+            replay: None,
+            lease: None,
+        };
+        apply_sqlite(db, states, &req, |state| {
+            given.clone_from(&state);
+            let mut conv = state.unwrap_or_else(|| {
+                Conversation::new(ConversationId("c7".into()), UserId(7), Timestamp(1_000))
+            });
+            conv.last_user_text = Some(note.to_owned());
+            Step {
+                state: Some(conv),
+                actions: Vec::new(),
+                wake_at: None,
+                notes: Vec::new(),
+            }
+        })
+        .expect("applies");
+        given
+    }
+
+    #[test]
+    fn a_decoded_state_is_reused_only_while_it_is_the_stored_one() {
+        let db = migrated();
+        let mut states = StateCache::default();
+        apply_noting(&db, &mut states, &dm(1, "one"), "one");
+        assert_eq!(states.saved.len(), 1, "kept once saved");
+
+        // The next event finds it stored as saved: handed over from the cache.
+        let given = apply_noting(&db, &mut states, &dm(2, "two"), "two");
+        assert_eq!(given.and_then(|c| c.last_user_text).as_deref(), Some("one"));
+        assert_eq!(states.hits, 1);
+
+        // A save rolled back (a failed write, a failed commit) stays in the cache...
+        db.execute_batch("SAVEPOINT job").expect("savepoint");
+        apply_noting(&db, &mut states, &dm(3, "three"), "rolled back");
+        db.execute_batch("ROLLBACK TO job; RELEASE job")
+            .expect("rollback");
+        assert_eq!(states.saved.len(), 1);
+        assert_eq!(states.hits, 2, "it started from the cached state");
+        // ...but is not what the stored row holds: decoded from the row instead.
+        let given = apply_noting(&db, &mut states, &dm(4, "four"), "four");
+        assert_eq!(given.and_then(|c| c.last_user_text).as_deref(), Some("two"));
+        assert_eq!(states.hits, 2, "decoded from the row");
+
+        // A change made elsewhere is read from the row too.
+        let stored: String = db
+            .query_row("SELECT state FROM conversations WHERE id = 'c7'", [], |r| {
+                r.get(0)
+            })
+            .expect("row");
+        let changed = stored.replace("\"four\"", "\"changed elsewhere\"");
+        assert_ne!(changed, stored);
+        db.execute(
+            "UPDATE conversations SET state = ?1 WHERE id = 'c7'",
+            [&changed],
+        )
+        .expect("update");
+        let given = apply_noting(&db, &mut states, &dm(5, "five"), "five");
+        assert_eq!(
+            given.and_then(|c| c.last_user_text).as_deref(),
+            Some("changed elsewhere")
+        );
+        assert_eq!(states.hits, 2, "decoded from the row");
+        apply_noting(&db, &mut states, &dm(6, "six"), "six");
+        assert_eq!(states.hits, 3);
+    }
+
+    #[test]
+    fn the_cache_keeps_a_bounded_number_of_conversations() {
+        let mut states = StateCache::default();
+        for i in 0..(StateCache::MAX + 10) {
+            let conv = Conversation::new(
+                ConversationId(format!("c{i}")),
+                UserId(i as u64),
+                Timestamp(0),
+            );
+            let row = ConvRow::new(&conv, None).expect("row");
+            states.keep(row, &conv);
+        }
+        assert_eq!(states.saved.len(), StateCache::MAX);
     }
 }

@@ -424,7 +424,7 @@ impl Store {
                 self.writer()?
                     .write_now(move |conn| {
                         claim
-                            .take(&mut Lite(conn))
+                            .take(&mut Lite(conn, None))
                             .now_or_never()
                             .unwrap_or_else(|| {
                                 Err(invalid("an in-place claim did not finish at once"))
@@ -801,17 +801,7 @@ mod tests {
     /// The virtual-machine steps `SQLite` takes to find the heads of `conversations`
     /// conversations with `backlog` pending rows each: work, counted, not timed.
     fn heads_steps(conversations: i64, backlog: i64) -> (usize, i32) {
-        let db = rusqlite::Connection::open_in_memory().expect("in-memory database");
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite");
-        let mut files: Vec<_> = std::fs::read_dir(dir)
-            .expect("migrations")
-            .map(|e| e.expect("entry").path())
-            .collect();
-        files.sort();
-        for file in files {
-            db.execute_batch(&std::fs::read_to_string(file).expect("migration"))
-                .expect("migrates");
-        }
+        let db = crate::apply::tests::migrated();
         let mut insert = db
             .prepare(
                 "INSERT INTO outbox (action_id, scope, seq, kind, action, state, attempts, \

@@ -61,7 +61,7 @@ impl Store {
             Backend::Sqlite(_) => {
                 self.writer()?
                     .write_now(move |conn| {
-                        let lite = Lite(conn);
+                        let lite = Lite(conn, None);
                         stmts
                             .iter()
                             .map(|(sql, vals)| lite.exec(sql, rusqlite::params_from_iter(vals)))

@@ -15,7 +15,7 @@ use sqlx::sqlite::{
 };
 use tokio::sync::Notify;
 
-use crate::apply::{ApplyRequest, Lease, apply_pg, apply_sqlite};
+use crate::apply::{ApplyRequest, Lease, StateCache, apply_pg, apply_sqlite};
 use crate::error::{Error, ErrorKind};
 use crate::trace::TraceId;
 use crate::writer::Writer;
@@ -59,6 +59,8 @@ pub struct Store {
     pub(crate) outbox_added: Arc<Notify>,
     /// `SQLite`'s group-commit writer: every write of the hot paths (applies, claims, results).
     writer: Option<Writer>,
+    /// The writer's decoded conversations (`SQLite`; see [`StateCache`]).
+    states: Arc<std::sync::Mutex<StateCache>>,
 }
 
 /// What [`Store::apply`] did.
@@ -144,6 +146,7 @@ impl Store {
             backend,
             outbox_added: Arc::new(Notify::new()),
             writer,
+            states: Arc::default(),
         }
     }
 
@@ -394,6 +397,7 @@ impl Store {
                 // An event from outside (a webhook waits for its answer) goes ahead of the
                 // worker's settled results.
                 let first = lease.is_none();
+                let states = Arc::clone(&self.states);
                 let work = move |conn: &rusqlite::Connection| {
                     let req = ApplyRequest {
                         event: &event,
@@ -402,7 +406,11 @@ impl Store {
                         replay,
                         lease: lease.as_ref().map(LeaseOwned::borrowed),
                     };
-                    apply_sqlite(conn, &req, handle)
+                    // only ever taken on the writer's task, one job at a time
+                    let mut states = states
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    apply_sqlite(conn, &mut states, &req, handle)
                 };
                 if first {
                     writer.write_now_first(work).await?
@@ -567,15 +575,15 @@ pub(crate) enum Bind<'a> {
 pub(crate) fn load_sql(key: &EventKey) -> Result<(Option<&'static str>, Option<Bind<'_>>), Error> {
     Ok(match key {
         EventKey::User(user) => (
-            Some("SELECT state FROM conversations WHERE user_id = $1 AND is_open"),
+            Some("SELECT id, state FROM conversations WHERE user_id = $1 AND is_open"),
             Some(Bind::Int(to_i64(user.0)?)),
         ),
         EventKey::Twilio(sid) => (
-            Some("SELECT state FROM conversations WHERE twilio_sid = $1"),
+            Some("SELECT id, state FROM conversations WHERE twilio_sid = $1"),
             Some(Bind::Text(sid.as_str())),
         ),
         EventKey::Conversation(id) => (
-            Some("SELECT state FROM conversations WHERE id = $1"),
+            Some("SELECT id, state FROM conversations WHERE id = $1"),
             Some(Bind::Text(id.as_str())),
         ),
         EventKey::None => (None, None),
