@@ -134,15 +134,7 @@ impl Bridge {
     ) -> flexcord_testkit::discord::StoredMessage {
         let needle = needle.to_owned();
         self.discord
-            .wait_for_value(
-                |s| {
-                    s.dms_to(user)
-                        .into_iter()
-                        .find(|m| m.content.contains(&needle))
-                        .cloned()
-                },
-                WAIT,
-            )
+            .wait_for_dm_where(user, |m| m.content.contains(&needle), WAIT)
             .await
             .unwrap_or_else(|_| {
                 let seen: Vec<String> = self
@@ -184,15 +176,7 @@ impl Bridge {
             .unwrap();
         let answer = self
             .discord
-            .wait_for_value(
-                |s| {
-                    s.dms_to(alice)
-                        .into_iter()
-                        .find(|m| !m.components.is_empty())
-                        .cloned()
-                },
-                WAIT,
-            )
+            .wait_for_dm_where(alice, |m| !m.components.is_empty(), WAIT)
             .await
             .unwrap();
         let comps = serde_json::to_string(&answer.components).unwrap();
@@ -280,15 +264,7 @@ impl Bridge {
             .inject_dm(alice, "I forgot my password")
             .unwrap();
         self.discord
-            .wait_for_value(
-                |s| {
-                    s.dms_to(alice)
-                        .into_iter()
-                        .find(|m| !m.embeds.is_empty())
-                        .cloned()
-                },
-                WAIT,
-            )
+            .wait_for_dm_where(alice, |m| !m.embeds.is_empty(), WAIT)
             .await
             .expect("a bot answer with suggestions")
     }

@@ -38,15 +38,7 @@ pub(crate) async fn agent_in_chat<'t>(
     b.discord.inject_dm(user, "I forgot my password").unwrap();
     let answer = b
         .discord
-        .wait_for_value(
-            |s| {
-                s.dms_to(user)
-                    .into_iter()
-                    .find(|m| !m.components.is_empty())
-                    .cloned()
-            },
-            WAIT,
-        )
+        .wait_for_dm_where(user, |m| !m.components.is_empty(), WAIT)
         .await
         .expect("the bot answers through Studio");
     b.discord
@@ -79,15 +71,7 @@ async fn chat_mode_studio_bot_handoff_agent_close() {
     let first = b.discord.inject_dm(alice, "I forgot my password").unwrap();
     let answer = b
         .discord
-        .wait_for_value(
-            |s| {
-                s.dms_to(alice)
-                    .into_iter()
-                    .find(|m| !m.embeds.is_empty())
-                    .cloned()
-            },
-            WAIT,
-        )
+        .wait_for_dm_where(alice, |m| !m.embeds.is_empty(), WAIT)
         .await
         .expect("the bot answers through Studio");
     assert!(
@@ -500,15 +484,7 @@ async fn chat_mode_files_go_both_ways() {
     b.discord.inject_dm(alice, "I forgot my password").unwrap();
     let answer = b
         .discord
-        .wait_for_value(
-            |s| {
-                s.dms_to(alice)
-                    .into_iter()
-                    .find(|m| !m.embeds.is_empty())
-                    .cloned()
-            },
-            WAIT,
-        )
+        .wait_for_dm_where(alice, |m| !m.embeds.is_empty(), WAIT)
         .await
         .expect("the bot answers through Studio");
     let ch = b.twilio.flex_channels()[0].sid.clone();
@@ -555,15 +531,7 @@ async fn chat_mode_files_go_both_ways() {
         .unwrap();
     let dm = b
         .discord
-        .wait_for_value(
-            |s| {
-                s.dms_to(alice)
-                    .into_iter()
-                    .find(|m| !m.attachments.is_empty())
-                    .cloned()
-            },
-            WAIT,
-        )
+        .wait_for_dm_where(alice, |m| !m.attachments.is_empty(), WAIT)
         .await
         .expect("a DM with the agent's file");
     assert_eq!(dm.attachments[0]["filename"], "label.pdf");

@@ -69,15 +69,7 @@ async fn conversations_studio_route_asks_the_bot_through_twilio() {
     // Discord with linked suggestions.
     let answer = b
         .discord
-        .wait_for_value(
-            |s| {
-                s.dms_to(alice)
-                    .into_iter()
-                    .find(|m| !m.embeds.is_empty())
-                    .cloned()
-            },
-            WAIT,
-        )
+        .wait_for_dm_where(alice, |m| !m.embeds.is_empty(), WAIT)
         .await
         .expect("the bot answers through Studio");
     assert!(
@@ -785,15 +777,7 @@ async fn a_message_no_article_fits_is_answered_with_the_live_agent_only() {
     b.discord.inject_dm(alice, "qwerty zxcvb plonk").unwrap();
     let answer = b
         .discord
-        .wait_for_value(
-            |s| {
-                s.dms_to(alice)
-                    .into_iter()
-                    .find(|m| !m.components.is_empty())
-                    .cloned()
-            },
-            WAIT,
-        )
+        .wait_for_dm_where(alice, |m| !m.components.is_empty(), WAIT)
         .await
         .expect("an answer");
     // No article is suggested and nothing can be "solved": only the live agent is offered.

@@ -40,15 +40,7 @@ impl Bridge {
     /// The first DM to `user` that carries an attachment.
     async fn dm_with_file(&self, user: u64) -> flexcord_testkit::discord::StoredMessage {
         self.discord
-            .wait_for_value(
-                |s| {
-                    s.dms_to(user)
-                        .into_iter()
-                        .find(|m| !m.attachments.is_empty())
-                        .cloned()
-                },
-                WAIT,
-            )
+            .wait_for_dm_where(user, |m| !m.attachments.is_empty(), WAIT)
             .await
             .expect("a DM with a file")
     }

@@ -173,15 +173,7 @@ pub(crate) async fn hand_off_to(
 ) -> String {
     discord.inject_dm(alice, "I forgot my password").unwrap();
     let answer = discord
-        .wait_for_value(
-            |s| {
-                s.dms_to(alice)
-                    .into_iter()
-                    .find(|m| !m.components.is_empty())
-                    .cloned()
-            },
-            WAIT,
-        )
+        .wait_for_dm_where(alice, |m| !m.components.is_empty(), WAIT)
         .await
         .expect("the bot answers with a button");
     discord
@@ -205,15 +197,7 @@ pub(crate) async fn wait_dm(
 ) -> flexcord_testkit::discord::StoredMessage {
     let wanted = needle.to_owned();
     discord
-        .wait_for_value(
-            |s| {
-                s.dms_to(user)
-                    .into_iter()
-                    .find(|m| m.content.contains(&wanted))
-                    .cloned()
-            },
-            WAIT,
-        )
+        .wait_for_dm_where(user, |m| m.content.contains(&wanted), WAIT)
         .await
         .unwrap_or_else(|_| {
             let seen: Vec<String> = discord

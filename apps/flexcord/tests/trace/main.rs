@@ -127,15 +127,7 @@ async fn one_trace_from_discord_through_twilio_and_back() {
     b.discord.inject_dm(alice, "I forgot my password").unwrap();
     let answer = b
         .discord
-        .wait_for_value(
-            |s| {
-                s.dms_to(alice)
-                    .into_iter()
-                    .find(|m| !m.components.is_empty())
-                    .cloned()
-            },
-            WAIT,
-        )
+        .wait_for_dm_where(alice, |m| !m.components.is_empty(), WAIT)
         .await
         .expect("the bot answers");
     let comps = serde_json::to_string(&answer.components).unwrap();

@@ -158,15 +158,10 @@ fn no_evaluation_query_text_in_the_crate() {
     );
 }
 
-#[test]
-fn the_eval_binary_prints_every_figure() {
-    let Some(dir) = crate::sample_dir() else {
-        return;
-    };
+/// What `flexcord-kb ARGS` prints, once it exits successfully.
+fn kb_stdout(args: &[&std::ffi::OsStr]) -> String {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_flexcord-kb"))
-        .arg("eval")
-        .arg(dir.join("articles"))
-        .arg(dir.join("eval/queries.jsonl"))
+        .args(args)
         .output()
         .expect("run flexcord-kb");
     assert!(
@@ -174,7 +169,17 @@ fn the_eval_binary_prints_every_figure() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let text = String::from_utf8_lossy(&out.stdout);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_eval_binary_prints_every_figure() {
+    let Some(dir) = crate::sample_dir() else {
+        return;
+    };
+    let articles = dir.join("articles");
+    let queries = dir.join("eval/queries.jsonl");
+    let text = kb_stdout(&["eval".as_ref(), articles.as_os_str(), queries.as_os_str()]);
     for want in [
         "threshold: confidence >= ",
         "threshold: off",
@@ -228,16 +233,12 @@ fn the_eval_binary_prints_every_figure() {
 #[test]
 fn the_fit_binary_lists_the_held_out_misses_it_counts() {
     let training = concat!(env!("CARGO_MANIFEST_DIR"), "/training/retrieval.jsonl");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flexcord-kb"))
-        .args(["fit", "--sample", training, "--misses"])
-        .output()
-        .expect("run flexcord-kb");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = kb_stdout(&[
+        "fit".as_ref(),
+        "--sample".as_ref(),
+        training.as_ref(),
+        "--misses".as_ref(),
+    ]);
     let fraction = |before: &str| -> (usize, usize) {
         let at = text.find(before).expect(before);
         let head = text[..at].trim_end();

@@ -494,6 +494,23 @@ impl DiscordEmulator {
         }
     }
 
+    /// Waits for the first message in the DM with `user_id` that `matches`, and returns it.
+    ///
+    /// # Errors
+    /// [`EmulatorError::Timeout`].
+    pub async fn wait_for_dm_where(
+        &self,
+        user_id: u64,
+        mut matches: impl FnMut(&StoredMessage) -> bool,
+        timeout: Duration,
+    ) -> Result<StoredMessage, EmulatorError> {
+        self.wait_for_value(
+            |s| s.dms_to(user_id).into_iter().find(|m| matches(m)).cloned(),
+            timeout,
+        )
+        .await
+    }
+
     /// Waits for the `n`-th (1-based) message the bot sends in the DM with `user_id`.
     ///
     /// # Errors
