@@ -362,8 +362,12 @@ async fn run(pool: SqlitePool, mut first: mpsc::Receiver<Job>, mut rx: mpsc::Rec
     let mut own: Option<Own> = None;
     while next_batch(&mut first, &mut rx, &mut batch).await {
         let started = std::time::Instant::now();
-        let closes: Vec<Job> = batch
+        let closes: Vec<oneshot::Sender<()>> = batch
             .extract_if(.., |job| matches!(job, Job::Close(_)))
+            .filter_map(|job| match job {
+                Job::Close(done) => Some(done),
+                _ => None,
+            })
             .collect();
         let n = batch.len();
         if n > 0 && own.is_none() {
@@ -389,10 +393,8 @@ async fn run(pool: SqlitePool, mut first: mpsc::Receiver<Job>, mut rx: mpsc::Rec
             if let Some(o) = own.take() {
                 o.close().await;
             }
-            for close in closes {
-                if let Job::Close(done) = close {
-                    let _ = done.send(());
-                }
+            for done in closes {
+                let _ = done.send(());
             }
         }
         tracing::trace!(

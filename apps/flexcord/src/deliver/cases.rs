@@ -263,10 +263,6 @@ impl CaseExecutor {
         }
     }
 
-    fn author_of(&self, speaker: &Speaker, user: Option<UserId>) -> String {
-        author_of(&self.bot_identity, speaker, user)
-    }
-
     async fn open_case(
         &self,
         action: &Action,
@@ -289,7 +285,7 @@ impl CaseExecutor {
             .enumerate()
             .map(|(i, entry)| {
                 let mut message = NewMessage::new(
-                    self.author_of(&entry.speaker, user),
+                    author_of(&self.bot_identity, &entry.speaker, user),
                     entry.text.clone(),
                     sent_at(entry.at),
                 )
