@@ -15,10 +15,17 @@
 //! hand-off cost more than `SQLite` itself, so those run in place, through `rusqlite` on the
 //! same connection while sqlx's thread is parked on it (decision 0025). Both kinds of writes
 //! share one transaction.
+//!
+//! Writes from outside (a webhook waiting for its answer) go first; the outbox worker's claims
+//! and records fill the rest of a batch, and stop once the batch has run for
+//! [`BACKGROUND_BUDGET`] while a write from outside waits: the ones not run yet are carried,
+//! in order, to the next batch (decision 0027).
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::ptr::NonNull;
+use std::time::{Duration, Instant};
 
 use sqlx::Connection as _;
 use sqlx::sqlite::{SqliteConnection, SqlitePool};
@@ -34,6 +41,12 @@ const MAX_BATCH: usize = 256;
 /// a webhook waiting for its answer) go first and fill the rest, so a busy worker cannot make
 /// a webhook wait for a long batch.
 const BACKGROUND_BATCH: usize = 64;
+
+/// How long a batch runs background writes while a foreground write waits for the next batch.
+/// Past it, the background writes not yet run are carried, in order, to the next batch, which
+/// the waiting foreground writes join: a webhook waits at most this and one write for the
+/// batch in progress, however many background writes it took.
+const BACKGROUND_BUDGET: Duration = Duration::from_millis(2);
 
 /// A future borrowing the connection.
 pub(crate) type Work<'t, T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 't>>;
@@ -288,28 +301,44 @@ impl Writer {
     }
 }
 
-/// Waits for the next writes: every foreground one waiting (up to [`MAX_BATCH`]), then
-/// background ones up to [`BACKGROUND_BATCH`]. `false` when the writer is dropped.
+/// Waits for the next writes: every foreground one waiting (up to [`MAX_BATCH`]), then the
+/// background ones carried from the last batch, then more up to [`BACKGROUND_BATCH`]. Returns
+/// how many of the batch's first jobs are foreground ones, or `None` when the writer is dropped.
 async fn next_batch(
     first: &mut mpsc::Receiver<Job>,
     rx: &mut mpsc::Receiver<Job>,
+    carry: &mut VecDeque<Job>,
     batch: &mut Vec<Job>,
-) -> bool {
-    let (job, background) = tokio::select! {
-        biased;
-        job = first.recv() => (job, 0),
-        job = rx.recv() => (job, 1),
-    };
-    let Some(job) = job else {
-        return false;
-    };
-    batch.push(job);
+) -> Option<usize> {
+    let mut foreground = 0;
+    if carry.is_empty() {
+        let (job, from_first) = tokio::select! {
+            biased;
+            job = first.recv() => (job, true),
+            job = rx.recv() => (job, false),
+        };
+        let job = job?;
+        if from_first {
+            foreground = 1;
+            batch.push(job);
+        } else {
+            carry.push_back(job);
+        }
+    }
     while batch.len() < MAX_BATCH
         && let Ok(job) = first.try_recv()
     {
         batch.push(job);
+        foreground += 1;
     }
-    let mut background = background;
+    let mut background = 0;
+    while background < BACKGROUND_BATCH
+        && batch.len() < MAX_BATCH
+        && let Some(job) = carry.pop_front()
+    {
+        batch.push(job);
+        background += 1;
+    }
     while background < BACKGROUND_BATCH
         && batch.len() < MAX_BATCH
         && let Ok(job) = rx.try_recv()
@@ -317,7 +346,23 @@ async fn next_batch(
         batch.push(job);
         background += 1;
     }
-    true
+    Some(foreground)
+}
+
+/// When a batch stops taking background writes ([`BACKGROUND_BUDGET`]).
+struct Budget<'a> {
+    started: Instant,
+    foreground: usize,
+    first: &'a mpsc::Receiver<Job>,
+}
+
+impl Budget<'_> {
+    /// Whether the job at `position` in the batch waits for the next one.
+    fn spent(&self, position: usize) -> bool {
+        position >= self.foreground
+            && self.started.elapsed() >= BACKGROUND_BUDGET
+            && !self.first.is_empty()
+    }
 }
 
 /// The writer's connection, and the same connection seen through `rusqlite`.
@@ -359,9 +404,10 @@ fn borrow_handle(handle: NonNull<rusqlite::ffi::sqlite3>) -> Result<rusqlite::Co
 /// commits, answers. Ends when every [`Writer`] is dropped.
 async fn run(pool: SqlitePool, mut first: mpsc::Receiver<Job>, mut rx: mpsc::Receiver<Job>) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    let mut carry: VecDeque<Job> = VecDeque::new();
     let mut own: Option<Own> = None;
-    while next_batch(&mut first, &mut rx, &mut batch).await {
-        let started = std::time::Instant::now();
+    while let Some(foreground) = next_batch(&mut first, &mut rx, &mut carry, &mut batch).await {
+        let started = Instant::now();
         let closes: Vec<oneshot::Sender<()>> = batch
             .extract_if(.., |job| matches!(job, Job::Close(_)))
             .filter_map(|job| match job {
@@ -370,6 +416,11 @@ async fn run(pool: SqlitePool, mut first: mpsc::Receiver<Job>, mut rx: mpsc::Rec
             })
             .collect();
         let n = batch.len();
+        let budget = Budget {
+            started,
+            foreground: foreground.min(n),
+            first: &first,
+        };
         if n > 0 && own.is_none() {
             match Own::open(&pool).await {
                 Ok(o) => own = Some(o),
@@ -383,13 +434,16 @@ async fn run(pool: SqlitePool, mut first: mpsc::Receiver<Job>, mut rx: mpsc::Rec
         }
         if let Some(o) = own.as_mut()
             && !batch.is_empty()
-            && let Err(e) = run_batch(o, &mut batch).await
+            && let Err(e) = run_batch(o, &mut batch, &budget, &mut carry).await
         {
             // The connection may be broken: open another for the next batch.
             tracing::error!(error = %e, jobs = n, "a batch of writes failed");
             own = None;
         }
-        if !closes.is_empty() {
+        if !carry.is_empty() {
+            // Writes queued before the close are still to run: it waits behind them.
+            carry.extend(closes.into_iter().map(Job::Close));
+        } else if !closes.is_empty() {
             if let Some(o) = own.take() {
                 o.close().await;
             }
@@ -399,15 +453,22 @@ async fn run(pool: SqlitePool, mut first: mpsc::Receiver<Job>, mut rx: mpsc::Rec
         }
         tracing::trace!(
             jobs = n,
+            carried = carry.len(),
             ms = started.elapsed().as_secs_f64() * 1000.0,
             "write batch"
         );
     }
 }
 
-/// Runs `batch` (emptied) in one transaction and answers every job. `Err` when the batch
-/// could not start or commit (every job was answered with the error).
-async fn run_batch(own: &mut Own, batch: &mut Vec<Job>) -> Result<(), Error> {
+/// Runs `batch` (emptied) in one transaction and answers every job it ran; the background
+/// jobs left when the budget is spent go to the front of `carry`, in order. `Err` when the
+/// batch could not start or commit (every job it ran was answered with the error).
+async fn run_batch(
+    own: &mut Own,
+    batch: &mut Vec<Job>,
+    budget: &Budget<'_>,
+    carry: &mut VecDeque<Job>,
+) -> Result<(), Error> {
     let n = batch.len();
     let Own { now, conn } = own;
     let mut tx = match conn.begin_with("BEGIN IMMEDIATE").await {
@@ -422,9 +483,19 @@ async fn run_batch(own: &mut Own, batch: &mut Vec<Job>) -> Result<(), Error> {
     };
     let mut answers: Vec<Box<dyn Answer>> = Vec::with_capacity(n);
     let mut jobs = batch.drain(..).peekable();
+    let mut position = 0;
+    let mut left: Vec<Job> = Vec::new();
     while let Some(job) = jobs.next() {
+        if budget.spent(position) {
+            left.push(job);
+            left.extend(jobs.by_ref());
+            break;
+        }
         match job {
-            Job::Async(j) => answers.push(j.run(&mut tx).await),
+            Job::Async(j) => {
+                answers.push(j.run(&mut tx).await);
+                position += 1;
+            }
             // taken out of the batch by `run`
             Job::Close(done) => {
                 let _ = done.send(());
@@ -438,7 +509,14 @@ async fn run_batch(own: &mut Own, batch: &mut Vec<Job>) -> Result<(), Error> {
                     }
                 }
                 match tx.lock_handle().await {
-                    Ok(_guard) => run_now(now, stretch, &mut answers),
+                    Ok(_guard) => {
+                        let rest = run_now(now, stretch, &mut answers, budget, &mut position);
+                        if !rest.is_empty() {
+                            left.extend(rest.into_iter().map(Job::Now));
+                            left.extend(jobs.by_ref());
+                            break;
+                        }
+                    }
                     Err(e) => {
                         for j in stretch {
                             j.abort(Error::new(ErrorKind::Database).with_source(e.to_string()));
@@ -449,6 +527,9 @@ async fn run_batch(own: &mut Own, batch: &mut Vec<Job>) -> Result<(), Error> {
         }
     }
     drop(jobs);
+    for job in left.into_iter().rev() {
+        carry.push_front(job);
+    }
     let committed: Result<(), Error> = tx.commit().await.map_err(Error::from);
     if let Err(e) = &committed {
         tracing::error!(error = %e, jobs = n, "a batch of writes could not be committed");
@@ -459,16 +540,25 @@ async fn run_batch(own: &mut Own, batch: &mut Vec<Job>) -> Result<(), Error> {
     committed
 }
 
-/// Runs in-place jobs, off the runtime's worker when the runtime has others to take its tasks.
+/// Runs in-place jobs, off the runtime's worker when the runtime has others to take its tasks,
+/// until the budget is spent; returns the jobs not run.
 fn run_now(
     now: &rusqlite::Connection,
     stretch: Vec<Box<dyn NowJob>>,
     answers: &mut Vec<Box<dyn Answer>>,
-) {
+    budget: &Budget<'_>,
+    position: &mut usize,
+) -> Vec<Box<dyn NowJob>> {
     let go = || {
-        for j in stretch {
+        let mut jobs = stretch.into_iter();
+        for j in jobs.by_ref() {
+            if budget.spent(*position) {
+                return std::iter::once(j).chain(jobs).collect();
+            }
             answers.push(j.run(now));
+            *position += 1;
         }
+        Vec::new()
     };
     match tokio::runtime::Handle::current().runtime_flavor() {
         tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(go),
@@ -534,6 +624,80 @@ mod tests {
             .await
             .expect("rows");
         assert_eq!(rows, [1, 2, 3, 4]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_waiting_foreground_write_does_not_wait_for_the_whole_background_batch() {
+        use std::sync::{Arc, Mutex};
+        let (_dir, pool) = pool().await;
+        let writer = Writer::start(pool.clone(), 1024);
+        let ran: Arc<Mutex<Vec<i64>>> = Arc::default();
+        let record = |v: i64, ran: Arc<Mutex<Vec<i64>>>| {
+            move |conn: &rusqlite::Connection| {
+                ran.lock().expect("lock").push(v);
+                conn.execute("INSERT INTO t (v) VALUES (?1)", [v])?;
+                std::thread::sleep(Duration::from_millis(1));
+                Ok(v)
+            }
+        };
+        // A first write holds the writer while 64 background writes of 1 ms each queue: the
+        // next batch takes them all, 64 ms of work without a budget.
+        let release = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let gate = {
+            let (w, ran, release) = (writer.clone(), ran.clone(), release.clone());
+            tokio::spawn(async move {
+                w.write_now(move |_| {
+                    ran.lock().expect("lock").push(-1);
+                    while !release.load(std::sync::atomic::Ordering::SeqCst) {
+                        std::thread::sleep(Duration::from_micros(100));
+                    }
+                    Ok(())
+                })
+                .await
+            })
+        };
+        let started = |v: i64| ran.lock().expect("lock").contains(&v);
+        while !started(-1) {
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+        // Queued in order: `join_all` polls them in order.
+        let background = tokio::spawn(futures::future::join_all((0..64).map(|v| {
+            let w = writer.clone();
+            let job = record(v, ran.clone());
+            async move { w.write_now(job).await }
+        })));
+        while writer.queue.max_capacity() - writer.queue.capacity() < 64 {
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+        release.store(true, std::sync::atomic::Ordering::SeqCst);
+        gate.await.expect("task").expect("gate");
+        while !started(0) {
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+        writer
+            .write_now_first(record(1000, ran.clone()))
+            .await
+            .expect("foreground write");
+        for written in background.await.expect("task") {
+            written.expect("background write");
+        }
+        let ran = ran.lock().expect("lock").clone();
+        let at = |v: i64| ran.iter().position(|r| *r == v).expect("ran");
+        assert!(
+            at(1000) < at(63),
+            "the foreground write waited for the whole background batch: {ran:?}"
+        );
+        let order: Vec<i64> = ran
+            .iter()
+            .copied()
+            .filter(|v| (0..64).contains(v))
+            .collect();
+        assert_eq!(order, (0..64).collect::<Vec<_>>(), "background order kept");
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+        assert_eq!(rows, 65);
     }
 
     #[tokio::test]
