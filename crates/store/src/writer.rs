@@ -572,9 +572,31 @@ fn in_place<T>(work: impl FnOnce() -> T) -> T {
     }
 }
 
+/// Begins the batch's transaction in place if the database's write lock is free at once:
+/// `false` when another connection holds it (waiting for it here would block the runtime's
+/// thread, and with it, on a single-threaded runtime, the very task that holds the lock).
+fn try_begin(now: &rusqlite::Connection) -> Result<bool, Error> {
+    let busy: i64 = now.pragma_query_value(None, "busy_timeout", |r| r.get(0))?;
+    now.busy_timeout(Duration::ZERO)?;
+    let begun = now
+        .prepare_cached("BEGIN IMMEDIATE")
+        .and_then(|mut s| s.execute([]));
+    now.busy_timeout(Duration::from_millis(u64::try_from(busy).unwrap_or(0)))?;
+    match begun {
+        Ok(_) => Ok(true),
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::DatabaseBusy =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// [`run_batch`] for a batch of in-place jobs only (the usual one): the transaction is begun
 /// and committed in place too, all under one lock of the handle, so the batch costs one
-/// hand-off to sqlx's thread instead of three.
+/// hand-off to sqlx's thread instead of three. When another connection holds the write lock,
+/// the batch runs through [`run_batch`], whose `BEGIN` waits on sqlx's thread.
 async fn run_in_place(
     own: &mut Own,
     batch: &mut Vec<Job>,
@@ -604,18 +626,21 @@ async fn run_in_place(
         }
     };
     let now: &rusqlite::Connection = now;
-    let (answers, left, committed) = in_place(|| {
-        if let Err(e) = now
-            .prepare_cached("BEGIN IMMEDIATE")
-            .and_then(|mut s| s.execute([]))
-        {
-            for j in stretch {
-                j.abort(Error::new(ErrorKind::Database).with_source(e.to_string()));
+    let ran = in_place(|| {
+        match try_begin(now) {
+            Ok(true) => {}
+            // Another connection writes: wait for it on sqlx's thread, not on this one.
+            Ok(false) => return Err(stretch),
+            Err(e) => {
+                for j in stretch {
+                    j.abort(Error::new(ErrorKind::Database).with_source(e.to_string()));
+                }
+                return Ok((Vec::new(), Vec::new(), Err(e)));
             }
-            return (Vec::new(), Vec::new(), Err(Error::from(e)));
         }
         let mut answers: Vec<Box<dyn Answer>> = Vec::with_capacity(n);
         let left = run_now(now, stretch, &mut answers, budget, &mut 0);
+        // In WAL mode a commit holding the write lock does not wait for other connections.
         let committed = now
             .prepare_cached("COMMIT")
             .and_then(|mut s| s.execute([]))
@@ -626,8 +651,16 @@ async fn run_in_place(
                 }
                 Error::from(e)
             });
-        (answers, left, committed)
+        Ok((answers, left, committed))
     });
+    let (answers, left, committed) = match ran {
+        Ok(ran) => ran,
+        Err(stretch) => {
+            drop(guard);
+            batch.extend(stretch.into_iter().map(Job::Now));
+            return run_batch(own, batch, budget, carry).await;
+        }
+    };
     drop(guard);
     for job in left.into_iter().rev() {
         carry.push_front(Job::Now(job));
@@ -807,6 +840,46 @@ mod tests {
             .write(insert(5))
             .await
             .expect("a write through sqlx after them");
+    }
+
+    #[tokio::test]
+    async fn an_in_place_batch_waits_for_another_writer_without_blocking_the_runtime() {
+        let (_dir, pool) = pool().await;
+        // Another connection holds the write lock; this task, on the same single thread as the
+        // writer, lets it go only if the writer does not block the thread while it waits.
+        let mut other = pool.acquire().await.expect("connection");
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut *other)
+            .await
+            .expect("lock");
+        let writer = Writer::start(pool.clone(), 16);
+        let write = tokio::spawn({
+            let w = writer.clone();
+            async move {
+                w.write_now(|conn| {
+                    conn.execute("INSERT INTO t (v) VALUES (1)", [])?;
+                    Ok(())
+                })
+                .await
+            }
+        });
+        // Blocked, the thread would sit out the connection's busy timeout (5 s) first.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        sqlx::query("COMMIT")
+            .execute(&mut *other)
+            .await
+            .expect("unlock");
+        tokio::time::timeout_at(deadline, write)
+            .await
+            .expect("the runtime was not blocked")
+            .expect("task")
+            .expect("written once the lock is free");
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+        assert_eq!(rows, 1);
     }
 
     #[tokio::test]
