@@ -532,10 +532,22 @@ async fn run_batch(
         }
     }
     drop(jobs);
+    let committed = tx.commit().await.map_err(Error::from);
+    settle(answers, left, committed, carry, n)
+}
+
+/// Ends a batch of `n` jobs: the ones `left` go to the front of `carry`, in order, and every
+/// job that ran is answered with the commit's outcome.
+fn settle(
+    answers: Vec<Box<dyn Answer>>,
+    left: Vec<Job>,
+    committed: Result<(), Error>,
+    carry: &mut VecDeque<Job>,
+    n: usize,
+) -> Result<(), Error> {
     for job in left.into_iter().rev() {
         carry.push_front(job);
     }
-    let committed: Result<(), Error> = tx.commit().await.map_err(Error::from);
     if let Err(e) = &committed {
         tracing::error!(error = %e, jobs = n, "a batch of writes could not be committed");
     }
@@ -662,16 +674,8 @@ async fn run_in_place(
         }
     };
     drop(guard);
-    for job in left.into_iter().rev() {
-        carry.push_front(Job::Now(job));
-    }
-    if let Err(e) = &committed {
-        tracing::error!(error = %e, jobs = n, "a batch of writes could not be committed");
-    }
-    for answer in answers {
-        answer.send(committed.as_ref().copied());
-    }
-    committed
+    let left = left.into_iter().map(Job::Now).collect();
+    settle(answers, left, committed, carry, n)
 }
 
 #[cfg(test)]
@@ -702,6 +706,16 @@ mod tests {
                 Ok(v)
             })
         }
+    }
+
+    /// A connection of `pool` holding the database's write lock (until `COMMIT` or `ROLLBACK`).
+    async fn holding_the_write_lock(pool: &SqlitePool) -> sqlx::pool::PoolConnection<sqlx::Sqlite> {
+        let mut holder = pool.acquire().await.expect("connection");
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut *holder)
+            .await
+            .expect("lock");
+        holder
     }
 
     #[tokio::test]
@@ -847,11 +861,7 @@ mod tests {
         let (_dir, pool) = pool().await;
         // Another connection holds the write lock; this task, on the same single thread as the
         // writer, lets it go only if the writer does not block the thread while it waits.
-        let mut other = pool.acquire().await.expect("connection");
-        sqlx::query("BEGIN IMMEDIATE")
-            .execute(&mut *other)
-            .await
-            .expect("lock");
+        let mut other = holding_the_write_lock(&pool).await;
         let writer = Writer::start(pool.clone(), 16);
         let write = tokio::spawn({
             let w = writer.clone();
@@ -886,11 +896,7 @@ mod tests {
     async fn a_full_queue_is_refused_at_once() {
         let (_dir, pool) = pool().await;
         // Hold the database's write lock so the writer's batch waits, then fill the queue.
-        let mut blocker = pool.acquire().await.expect("connection");
-        sqlx::query("BEGIN IMMEDIATE")
-            .execute(&mut *blocker)
-            .await
-            .expect("lock");
+        let mut blocker = holding_the_write_lock(&pool).await;
         let writer = Writer::start(pool.clone(), 2);
         let mut waiting = Vec::new();
         for v in 0..3 {
