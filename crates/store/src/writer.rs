@@ -370,11 +370,13 @@ struct Own {
     // Declared first: dropped (its cached statements finalized) before the connection.
     now: rusqlite::Connection,
     conn: SqliteConnection,
+    /// The connection's busy timeout, as configured ([`try_begin`] sets it aside).
+    busy: Duration,
 }
 
 impl Own {
     async fn close(self) {
-        let Own { now, conn } = self;
+        let Own { now, conn, .. } = self;
         drop(now);
         if let Err(e) = conn.close().await {
             tracing::warn!(error = %e, "the writer's connection did not close cleanly");
@@ -383,9 +385,13 @@ impl Own {
 
     async fn open(pool: &SqlitePool) -> Result<Self, Error> {
         let mut conn = pool.acquire().await?.detach();
-        let handle: NonNull<rusqlite::ffi::sqlite3> = conn.lock_handle().await?.as_raw_handle();
+        let mut guard = conn.lock_handle().await?;
+        let handle: NonNull<rusqlite::ffi::sqlite3> = guard.as_raw_handle();
         let now = borrow_handle(handle)?;
-        Ok(Self { now, conn })
+        let busy: i64 = now.pragma_query_value(None, "busy_timeout", |r| r.get(0))?;
+        drop(guard);
+        let busy = Duration::from_millis(u64::try_from(busy).unwrap_or(0));
+        Ok(Self { now, conn, busy })
     }
 }
 
@@ -395,7 +401,7 @@ fn borrow_handle(handle: NonNull<rusqlite::ffi::sqlite3>) -> Result<rusqlite::Co
     // SAFETY: the handle is the open connection of `Own::conn`, which outlives the returned
     // connection (`Own` drops it first), and `rusqlite` does not close a handle it did not
     // open. Both sides link the one libsqlite3 (`links = "sqlite3"`). The handle is only used
-    // while sqlx's thread is parked on it (`run_now` holds `lock_handle`'s guard), so the two
+    // while sqlx's thread is parked on it (the batch holds `lock_handle`'s guard), so the two
     // never run statements at the same time.
     Ok(unsafe { rusqlite::Connection::from_handle(handle.as_ptr()) }?)
 }
@@ -474,7 +480,7 @@ async fn run_batch(
     carry: &mut VecDeque<Job>,
 ) -> Result<(), Error> {
     let n = batch.len();
-    let Own { now, conn } = own;
+    let Own { now, conn, .. } = own;
     let mut tx = match conn.begin_with("BEGIN IMMEDIATE").await {
         Ok(tx) => tx,
         Err(e) => {
@@ -587,13 +593,12 @@ fn in_place<T>(work: impl FnOnce() -> T) -> T {
 /// Begins the batch's transaction in place if the database's write lock is free at once:
 /// `false` when another connection holds it (waiting for it here would block the runtime's
 /// thread, and with it, on a single-threaded runtime, the very task that holds the lock).
-fn try_begin(now: &rusqlite::Connection) -> Result<bool, Error> {
-    let busy: i64 = now.pragma_query_value(None, "busy_timeout", |r| r.get(0))?;
+fn try_begin(now: &rusqlite::Connection, busy: Duration) -> Result<bool, Error> {
     now.busy_timeout(Duration::ZERO)?;
     let begun = now
         .prepare_cached("BEGIN IMMEDIATE")
         .and_then(|mut s| s.execute([]));
-    now.busy_timeout(Duration::from_millis(u64::try_from(busy).unwrap_or(0)))?;
+    now.busy_timeout(busy)?;
     match begun {
         Ok(_) => Ok(true),
         Err(rusqlite::Error::SqliteFailure(e, _))
@@ -627,7 +632,7 @@ async fn run_in_place(
             }
         })
         .collect();
-    let Own { now, conn } = own;
+    let Own { now, conn, busy } = own;
     let guard = match conn.lock_handle().await {
         Ok(guard) => guard,
         Err(e) => {
@@ -639,7 +644,7 @@ async fn run_in_place(
     };
     let now: &rusqlite::Connection = now;
     let ran = in_place(|| {
-        match try_begin(now) {
+        match try_begin(now, *busy) {
             Ok(true) => {}
             // Another connection writes: wait for it on sqlx's thread, not on this one.
             Ok(false) => return Err(stretch),
