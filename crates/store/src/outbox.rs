@@ -7,7 +7,7 @@ use futures::FutureExt as _;
 
 use crate::apply::{Lite, numbered};
 use crate::error::Error;
-use crate::store::{Backend, Store, invalid};
+use crate::store::{Backend, Store, invalid, to_i64};
 use crate::trace::TraceId;
 
 /// An outbox row's state.
@@ -239,6 +239,46 @@ impl Claim {
         }
         Ok(runs)
     }
+
+    /// Takes the due rows of `scope` that follow `after` without a gap, up to `run_len`: the
+    /// continuation of a run whose rows up to `after` this worker holds.
+    async fn extend(
+        &self,
+        db: &mut impl ClaimDb,
+        scope: &str,
+        after: i64,
+    ) -> Result<Vec<Claimed>, Error> {
+        let first = after.saturating_add(1);
+        let mut run = Vec::new();
+        let mut last = after;
+        for row in db.run(scope, first, self).await? {
+            // Only rows nobody holds, due, right after the last one taken: anything else (a
+            // retry not due yet, a row another worker took over) ends the continuation.
+            if row.seq != last + 1 || row.state != "pending" || row.next_attempt_at > self.now {
+                break;
+            }
+            let action = match serde_json::from_str::<Action>(&row.action) {
+                Ok(action) => action,
+                Err(e) => {
+                    let reason = format!("stored action does not decode: {e}");
+                    db.dead_letter(&row.action_id, &reason, self.now).await?;
+                    tracing::error!(action = row.action_id.as_str(), error = %e,
+                        "a stored action does not decode; dead-lettered");
+                    break;
+                }
+            };
+            last = row.seq;
+            run.push(Claimed {
+                action,
+                attempt: u32::try_from(row.attempts + 1).unwrap_or(u32::MAX),
+                trace: row.trace.as_deref().and_then(TraceId::parse),
+            });
+        }
+        if !run.is_empty() {
+            db.mark_running(scope, first, last, self).await?;
+        }
+        Ok(run)
+    }
 }
 
 /// Postgres claim statements.
@@ -437,6 +477,56 @@ impl Store {
                 let runs = claim.take(&mut PgClaim(&mut tx)).await?;
                 tx.commit().await?;
                 Ok(runs)
+            }
+        }
+    }
+
+    /// Continues a run: claims for `owner` the due actions of `last`'s conversation that follow
+    /// `last` without a gap, up to `run_len`, in sequence order. `owner` must hold `last` and
+    /// every unfinished action of its conversation before it (it claimed them and is
+    /// delivering them in order), so a worker can go on with a conversation's backlog while
+    /// its earlier results are still being recorded, instead of waiting for them before the
+    /// next [`Store::claim_runs`]. An action that is not due (a retry) or that another worker
+    /// holds ends the continuation. Empty when nothing follows.
+    ///
+    /// # Errors
+    /// `Database`.
+    pub async fn claim_after(
+        &self,
+        owner: &str,
+        last: &ActionId,
+        now: Timestamp,
+        lease_ms: i64,
+        run_len: usize,
+    ) -> Result<Vec<Claimed>, Error> {
+        let claim = Claim {
+            owner: owner.to_owned(),
+            now: now.0,
+            lease_until: now.0.saturating_add(lease_ms),
+            stale_before: now.0,
+            max_runs: 1,
+            run_len: i64::try_from(run_len.max(1)).unwrap_or(i64::MAX),
+        };
+        let scope = last.scope().to_owned();
+        let after = to_i64(last.seq())?;
+        match &self.backend {
+            Backend::Sqlite(_) => {
+                self.writer()?
+                    .write_now(move |conn| {
+                        claim
+                            .extend(&mut Lite(conn, None), &scope, after)
+                            .now_or_never()
+                            .unwrap_or_else(|| {
+                                Err(invalid("an in-place claim did not finish at once"))
+                            })
+                    })
+                    .await
+            }
+            Backend::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                let run = claim.extend(&mut PgClaim(&mut tx), &scope, after).await?;
+                tx.commit().await?;
+                Ok(run)
             }
         }
     }

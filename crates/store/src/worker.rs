@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use flexcord_routing::{Action, ActionId, ActionKind, Event, Timestamp};
 
-use futures::StreamExt as _;
 use futures::future::Either;
+use futures::future::FusedFuture as _;
 use futures::stream::{FuturesOrdered, FuturesUnordered};
+use futures::{FutureExt as _, StreamExt as _};
 use tracing::Instrument as _;
 
 use crate::error::Error;
@@ -288,6 +289,45 @@ pub fn backoff(
     retry_after.map_or(jittered, |r| jittered.max(r))
 }
 
+/// How many times a run goes on with its conversation's next due actions
+/// ([`Store::claim_after`]) before it ends and the conversation waits for the next claim with
+/// the others: a conversation with a long backlog keeps its deliveries flowing, and still
+/// gives its place back after at most `run × (1 + MAX_CONTINUATIONS)` actions.
+const MAX_CONTINUATIONS: usize = 7;
+
+/// When a run claims its continuation ([`Store::claim_after`]).
+struct Continuation {
+    /// The last action claimed: the continuation is what follows it.
+    tail: Option<ActionId>,
+    /// How many more continuations the run may claim.
+    left: usize,
+    /// Claim once this many actions or fewer are left to call: half a run, so the claim's wait
+    /// for the store overlaps the calls and the next actions are there when these are done,
+    /// instead of after every result is recorded and the next claim.
+    at: usize,
+}
+
+impl Continuation {
+    /// The action to continue after, when it is time to claim (and one claim is left).
+    fn due(&mut self, unstarted: usize) -> Option<ActionId> {
+        if self.left == 0 || unstarted > self.at {
+            return None;
+        }
+        let tail = self.tail.take()?;
+        self.left -= 1;
+        Some(tail)
+    }
+
+    /// A continuation was claimed; nothing claimed means nothing follows yet (the next claim
+    /// finds what comes later).
+    fn took(&mut self, claimed: &[Claimed]) {
+        self.tail = claimed.last().map(|c| c.action.id.clone());
+        if self.tail.is_none() {
+            self.left = 0;
+        }
+    }
+}
+
 /// What one [`Worker::run_once`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -518,11 +558,26 @@ impl<D: Deliver> Worker<D> {
     /// result are only produced once that result is applied, in a later run. After a crash an
     /// unrecorded success is delivered again, which the upstreams' idempotency keys absorb, as
     /// for any crash between a call and its record.
+    ///
+    /// Once half the run is called, the conversation's next due actions are claimed
+    /// ([`Store::claim_after`], up to [`MAX_CONTINUATIONS`] times), so a backlog keeps flowing
+    /// instead of pausing at the end of each run until every result is recorded and the
+    /// conversation is claimed again. What a stop leaves, continuation included, is given back.
+    #[allow(clippy::too_many_lines)] // one loop: the order of calls, records and claims
     async fn deliver_run(&self, run: Vec<Claimed>, sink: &impl EventSink) -> usize {
         let mut delivered = 0;
         let mut stop = false;
         let mut recording = FuturesOrdered::new();
-        let mut rest = run.into_iter().peekable();
+        let mut next_claim = Continuation {
+            tail: run.last().map(|c| c.action.id.clone()),
+            left: MAX_CONTINUATIONS,
+            at: self.config.run / 2,
+        };
+        let mut rest = std::collections::VecDeque::from(run);
+        // A continuation being claimed, started while the run still has actions to call so
+        // that the claim's wait for the store overlaps the calls.
+        let mut claiming = std::pin::pin!(futures::future::Fuse::terminated());
+        let mut more: Option<Vec<Claimed>> = None;
         // The kinds of the calls still running in `recording` that let others pass
         // (`ActionKind::lets_others_pass`: transcript lines).
         let mut passing: Vec<ActionKind> = Vec::new();
@@ -538,7 +593,20 @@ impl<D: Deliver> Worker<D> {
                 false
             }
         };
-        while !stop && let Some(next) = rest.peek() {
+        while !stop {
+            if claiming.is_terminated()
+                && let Some(after) = next_claim.due(rest.len())
+            {
+                claiming.set(self.continue_after(after).fuse());
+            }
+            if rest.is_empty() && !claiming.is_terminated() {
+                more = Some((&mut claiming).await);
+            }
+            if let Some(claimed) = more.take() {
+                next_claim.took(&claimed);
+                rest.extend(claimed);
+            }
+            let Some(next) = rest.front() else { break };
             if recording.is_empty() {
                 passing.clear();
             }
@@ -550,7 +618,9 @@ impl<D: Deliver> Worker<D> {
                 passing.clear();
                 continue;
             }
-            let Some(claimed) = rest.next() else { break };
+            let Some(claimed) = rest.pop_front() else {
+                break;
+            };
             let trace = claimed.trace.clone();
             let span = tracing::info_span!(
                 "outbox",
@@ -585,6 +655,7 @@ impl<D: Deliver> Worker<D> {
                     Some(outcome) = recording.next(), if !recording.is_empty() => {
                         stop |= !settled(outcome);
                     }
+                    claimed = &mut claiming => more = Some(claimed),
                 }
             };
             let ok = called.result.is_ok();
@@ -603,18 +674,45 @@ impl<D: Deliver> Worker<D> {
         while let Some(outcome) = recording.next().await {
             settled(outcome);
         }
-        let unstarted: Vec<ActionId> = rest.map(|c| c.action.id).collect();
-        if !unstarted.is_empty() {
-            let now = (self.clock)();
-            if let Err(e) = self
-                .store
-                .release(&unstarted, &self.config.owner, now)
-                .await
-            {
-                tracing::warn!(error = %e, "could not give back a run; its lease expires");
-            }
+        if !claiming.is_terminated() {
+            more = Some((&mut claiming).await);
         }
+        self.give_back(rest.into_iter().chain(more.into_iter().flatten()))
+            .await;
         delivered
+    }
+
+    /// Gives back claimed actions that were not started ([`Store::release`]); on a store error
+    /// their lease expires.
+    async fn give_back(&self, unstarted: impl Iterator<Item = Claimed>) {
+        let ids: Vec<ActionId> = unstarted.map(|c| c.action.id).collect();
+        if ids.is_empty() {
+            return;
+        }
+        let now = (self.clock)();
+        if let Err(e) = self.store.release(&ids, &self.config.owner, now).await {
+            tracing::warn!(error = %e, "could not give back a run; its lease expires");
+        }
+    }
+
+    /// The conversation's due actions right after `last` ([`Store::claim_after`]); none on a
+    /// store error (logged: the run ends and the next claim finds them).
+    async fn continue_after(&self, last: ActionId) -> Vec<Claimed> {
+        let lease_ms = i64::try_from(self.config.lease.as_millis()).unwrap_or(i64::MAX);
+        let claimed = self
+            .store
+            .claim_after(
+                &self.config.owner,
+                &last,
+                (self.clock)(),
+                lease_ms,
+                self.config.run,
+            )
+            .await;
+        claimed.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "could not continue a run");
+            Vec::new()
+        })
     }
 
     /// Feeds results recorded but not applied for longer than `grace` (after a crash, or when

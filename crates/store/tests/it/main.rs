@@ -33,6 +33,8 @@ common::both_backends!(
     a_heartbeating_worker_keeps_its_action_past_the_lease,
     open_conversations_page_in_id_order,
     a_transcript_line_lets_the_next_dm_pass_but_not_a_case_change,
+    a_run_continues_with_the_rows_after_its_last,
+    a_backlog_is_called_while_earlier_results_are_recorded,
 );
 
 mod housekeeping_tests {

@@ -1113,3 +1113,206 @@ pub(crate) async fn a_transcript_line_lets_the_next_dm_pass_but_not_a_case_chang
     // The DM's result was fed (the others' successes change nothing).
     assert!(matches!(results.try_recv(), Ok(Event::Delivered { .. })));
 }
+
+fn numbered_dms(scope: &str, n: u64) -> Vec<Action> {
+    (0..n)
+        .map(|seq| Action {
+            id: ActionId::new(scope, seq),
+            kind: ActionKind::SendDm {
+                channel: ChannelId(7),
+                text: format!("part {seq}"),
+                buttons: Vec::new(),
+                suggestions: Vec::new(),
+                files: Vec::new(),
+                forwarded: None,
+            },
+        })
+        .collect()
+}
+
+fn ids(run: &[flexcord_store::Claimed]) -> Vec<String> {
+    run.iter()
+        .map(|c| c.action.id.as_str().to_owned())
+        .collect()
+}
+
+/// `claim_after` continues a run: the due rows right after its last one, up to the run's
+/// length, and nothing past a retry that is not due yet.
+pub(crate) async fn a_run_continues_with_the_rows_after_its_last(store: Store) {
+    store
+        .enqueue(&numbered_dms("ct1", 6), Timestamp(T0))
+        .await
+        .expect("enqueue");
+    let first = store
+        .claim_runs("w1", Timestamp(T0), 30_000, 4, 2)
+        .await
+        .expect("claim");
+    assert_eq!(first.len(), 1);
+    assert_eq!(ids(&first[0]), ["ct1/0", "ct1/1"]);
+    let last = first[0][1].action.id.clone();
+    // While w1 holds the first two, nobody else gets the conversation.
+    assert!(
+        store
+            .claim_runs("w2", Timestamp(T0), 30_000, 4, 8)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    let next = store
+        .claim_after("w1", &last, Timestamp(T0), 30_000, 2)
+        .await
+        .expect("continue");
+    assert_eq!(ids(&next), ["ct1/2", "ct1/3"]);
+    assert_eq!(next[0].attempt, 1);
+    assert_eq!(count(&store, "running").await, 4);
+    // ct1/4 fails and waits for its retry: the continuation stops before it.
+    let four = ActionId::new("ct1", 4);
+    let more = store
+        .claim_after("w1", &next[1].action.id, Timestamp(T0), 30_000, 8)
+        .await
+        .expect("continue");
+    assert_eq!(ids(&more), ["ct1/4", "ct1/5"]);
+    store
+        .record_retry(&four, "w1", "503", Timestamp(T0 + 60_000), Timestamp(T0))
+        .await
+        .expect("retry");
+    store
+        .release(&[ActionId::new("ct1", 5)], "w1", Timestamp(T0))
+        .await
+        .expect("release");
+    assert!(
+        store
+            .claim_after("w1", &next[1].action.id, Timestamp(T0), 30_000, 8)
+            .await
+            .expect("continue")
+            .is_empty()
+    );
+    // Nothing after the last row either.
+    assert!(
+        store
+            .claim_after("w1", &ActionId::new("ct1", 5), Timestamp(T0), 30_000, 8)
+            .await
+            .expect("continue")
+            .is_empty()
+    );
+}
+
+/// Calls every action it is given, in a log; answers with a result event so the record goes
+/// through the sink.
+#[derive(Clone, Default)]
+struct Calls(Arc<Mutex<Vec<String>>>);
+
+impl Deliver for Calls {
+    async fn deliver(&self, action: &Action) -> Result<Receipt, Failure> {
+        self.0
+            .lock()
+            .expect("log")
+            .push(action.id.as_str().to_owned());
+        Ok(Receipt::with_event(action.completed(Some("m".into()))))
+    }
+}
+
+/// A sink that records results only once its gate opens.
+struct Gated {
+    open: tokio::sync::watch::Receiver<bool>,
+    fed: tokio::sync::mpsc::UnboundedSender<Event>,
+}
+
+impl flexcord_store::EventSink for Gated {
+    async fn send(&self, event: Event) -> Result<(), flexcord_store::Error> {
+        let _ = self.fed.send(event);
+        Ok(())
+    }
+
+    async fn settle(
+        &self,
+        store: &Store,
+        owner: &str,
+        outcome: flexcord_store::Settle<'_>,
+        now: Timestamp,
+    ) -> Result<bool, flexcord_store::Error> {
+        let mut open = self.open.clone();
+        open.wait_for(|o| *o).await.expect("gate kept");
+        let flexcord_store::Settle::Delivered { upstream_id, event } = outcome else {
+            panic!("only deliveries here");
+        };
+        let id = match event {
+            Event::Delivered { action_id, .. } => action_id.clone(),
+            other => panic!("unexpected result {other:?}"),
+        };
+        let recorded = store
+            .record_delivered(&id, owner, upstream_id, event, now)
+            .await?;
+        if recorded {
+            self.send(event.clone()).await?;
+        }
+        Ok(recorded)
+    }
+}
+
+/// A conversation's backlog longer than a run keeps being called while the earlier results
+/// are still being recorded (the run continues instead of waiting for them); every action is
+/// called once, in order, and recorded once the records can go.
+pub(crate) async fn a_backlog_is_called_while_earlier_results_are_recorded(store: Store) {
+    store
+        .enqueue(&numbered_dms("ct2", 7), Timestamp(T0))
+        .await
+        .expect("enqueue");
+    let clock = Clock::new();
+    let calls = Calls::default();
+    let mut w = worker(&store, calls.clone(), &clock, "w1");
+    w = w.config(WorkerConfig {
+        owner: "w1".into(),
+        lease: Duration::from_secs(30),
+        poll: Duration::from_millis(20),
+        run: 2,
+        ..WorkerConfig::default()
+    });
+    let w = Arc::new(w);
+    let (gate, open) = tokio::sync::watch::channel(false);
+    let (fed, mut results) = tokio::sync::mpsc::unbounded_channel();
+    let sink = Gated { open, fed };
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let task = {
+        let w = w.clone();
+        tokio::spawn(async move {
+            w.run(&sink, async {
+                let _ = stop_rx.await;
+            })
+            .await
+        })
+    };
+    let log = || calls.0.lock().expect("log").clone();
+    let all: Vec<String> = (0..7).map(|s| format!("ct2/{s}")).collect();
+    let mut waited = 0;
+    while log().len() < 7 {
+        waited += 1;
+        assert!(
+            waited < 500,
+            "the backlog waited for the records: {:?}",
+            log()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Nothing recorded yet, everything called once, in order.
+    assert_eq!(count(&store, "done").await, 0);
+    assert_eq!(log(), all);
+    gate.send(true).expect("sink alive");
+    let mut order = Vec::new();
+    while order.len() < 7 {
+        let event = tokio::time::timeout(Duration::from_secs(5), results.recv())
+            .await
+            .expect("results fed")
+            .expect("sink open");
+        if let Event::Delivered { action_id, .. } = event {
+            order.push(action_id.as_str().to_owned());
+        }
+    }
+    // Records run side by side (as within any run); each result is fed once.
+    order.sort_by_key(|id| ActionId(id.clone()).seq());
+    assert_eq!(order, all);
+    stop_tx.send(()).expect("worker alive");
+    task.await.expect("task").expect("run ends cleanly");
+    assert_eq!(log(), all, "no action called twice");
+    assert_eq!(count(&store, "running").await, 0);
+}
