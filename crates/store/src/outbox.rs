@@ -214,23 +214,11 @@ impl Claim {
                 if !claimable {
                     break;
                 }
-                let action = match serde_json::from_str::<Action>(&row.action) {
-                    Ok(action) => action,
-                    Err(e) => {
-                        // Retrying cannot fix it: dead-letter the row so it stops coming back.
-                        let reason = format!("stored action does not decode: {e}");
-                        db.dead_letter(&row.action_id, &reason, self.now).await?;
-                        tracing::error!(action = row.action_id.as_str(), error = %e,
-                            "a stored action does not decode; dead-lettered");
-                        break;
-                    }
+                let Some(claimed) = self.decode(db, &row).await? else {
+                    break;
                 };
                 last = row.seq;
-                run.push(Claimed {
-                    action,
-                    attempt: u32::try_from(row.attempts + 1).unwrap_or(u32::MAX),
-                    trace: row.trace.as_deref().and_then(TraceId::parse),
-                });
+                run.push(claimed);
             }
             if !run.is_empty() {
                 db.mark_running(&scope, head, last, self).await?;
@@ -238,6 +226,26 @@ impl Claim {
             }
         }
         Ok(runs)
+    }
+
+    /// A row being claimed as a [`Claimed`]; `None` when its stored action does not decode
+    /// (retrying cannot fix it: the row is dead-lettered so it stops coming back, and the run
+    /// ends before it).
+    async fn decode(&self, db: &mut impl ClaimDb, row: &RunRow) -> Result<Option<Claimed>, Error> {
+        match serde_json::from_str::<Action>(&row.action) {
+            Ok(action) => Ok(Some(Claimed {
+                action,
+                attempt: u32::try_from(row.attempts + 1).unwrap_or(u32::MAX),
+                trace: row.trace.as_deref().and_then(TraceId::parse),
+            })),
+            Err(e) => {
+                let reason = format!("stored action does not decode: {e}");
+                db.dead_letter(&row.action_id, &reason, self.now).await?;
+                tracing::error!(action = row.action_id.as_str(), error = %e,
+                    "a stored action does not decode; dead-lettered");
+                Ok(None)
+            }
+        }
     }
 
     /// Takes the due rows of `scope` that follow `after` without a gap, up to `run_len`: the
@@ -257,22 +265,11 @@ impl Claim {
             if row.seq != last + 1 || row.state != "pending" || row.next_attempt_at > self.now {
                 break;
             }
-            let action = match serde_json::from_str::<Action>(&row.action) {
-                Ok(action) => action,
-                Err(e) => {
-                    let reason = format!("stored action does not decode: {e}");
-                    db.dead_letter(&row.action_id, &reason, self.now).await?;
-                    tracing::error!(action = row.action_id.as_str(), error = %e,
-                        "a stored action does not decode; dead-lettered");
-                    break;
-                }
+            let Some(claimed) = self.decode(db, &row).await? else {
+                break;
             };
             last = row.seq;
-            run.push(Claimed {
-                action,
-                attempt: u32::try_from(row.attempts + 1).unwrap_or(u32::MAX),
-                trace: row.trace.as_deref().and_then(TraceId::parse),
-            });
+            run.push(claimed);
         }
         if !run.is_empty() {
             db.mark_running(scope, first, last, self).await?;

@@ -27,6 +27,29 @@ pub(crate) fn worker<D: Deliver>(store: &Store, up: D, clock: &Clock, owner: &st
         .clock(move || c.now())
 }
 
+/// Runs `w` on a task with `sink` until the returned sender fires (or is dropped).
+fn running<D, S>(
+    w: &Arc<Worker<D>>,
+    sink: S,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), flexcord_store::Error>>,
+)
+where
+    D: Deliver + 'static,
+    S: flexcord_store::EventSink + 'static,
+{
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let w = w.clone();
+    let task = tokio::spawn(async move {
+        w.run(&sink, async {
+            let _ = stop_rx.await;
+        })
+        .await
+    });
+    (stop_tx, task)
+}
+
 pub(crate) async fn count(store: &Store, state: &str) -> i64 {
     store
         .outbox_counts()
@@ -526,16 +549,7 @@ pub(crate) async fn worker_run_drains_until_shutdown(store: Store) {
     let engine = engine(&store, &clock);
     let up = FakeUpstream::new(true);
     let w = Arc::new(worker(&store, up.clone(), &clock, "w1"));
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let task = {
-        let (w, engine) = (w.clone(), engine.clone());
-        tokio::spawn(async move {
-            w.run(&engine, async {
-                let _ = stop_rx.await;
-            })
-            .await
-        })
-    };
+    let (stop_tx, task) = running(&w, engine.clone());
     engine.handle(dm(1, 101, "hi")).await.expect("applies");
     // The commit wakes the worker; it runs the whole hand-off without being polled by the test.
     let mut waited = 0;
@@ -1080,16 +1094,7 @@ pub(crate) async fn a_transcript_line_lets_the_next_dm_pass_but_not_a_case_chang
     let up = Overlap::default();
     let w = Arc::new(worker(&store, up.clone(), &clock, "w1"));
     let (sink, mut results) = tokio::sync::mpsc::unbounded_channel::<Event>();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let task = {
-        let w = w.clone();
-        tokio::spawn(async move {
-            w.run(&sink, async {
-                let _ = stop_rx.await;
-            })
-            .await
-        })
-    };
+    let (stop_tx, task) = running(&w, sink);
     let log = || up.log.lock().expect("log").clone();
     let mut waited = 0;
     while !log().contains(&"dm") {
@@ -1260,28 +1265,19 @@ pub(crate) async fn a_backlog_is_called_while_earlier_results_are_recorded(store
         .expect("enqueue");
     let clock = Clock::new();
     let calls = Calls::default();
-    let mut w = worker(&store, calls.clone(), &clock, "w1");
-    w = w.config(WorkerConfig {
-        owner: "w1".into(),
-        lease: Duration::from_secs(30),
-        poll: Duration::from_millis(20),
-        run: 2,
-        ..WorkerConfig::default()
-    });
-    let w = Arc::new(w);
+    let w = Arc::new(
+        worker(&store, calls.clone(), &clock, "w1").config(WorkerConfig {
+            owner: "w1".into(),
+            lease: Duration::from_secs(30),
+            poll: Duration::from_millis(20),
+            run: 2,
+            ..WorkerConfig::default()
+        }),
+    );
     let (gate, open) = tokio::sync::watch::channel(false);
     let (fed, mut results) = tokio::sync::mpsc::unbounded_channel();
     let sink = Gated { open, fed };
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let task = {
-        let w = w.clone();
-        tokio::spawn(async move {
-            w.run(&sink, async {
-                let _ = stop_rx.await;
-            })
-            .await
-        })
-    };
+    let (stop_tx, task) = running(&w, sink);
     let log = || calls.0.lock().expect("log").clone();
     let all: Vec<String> = (0..7).map(|s| format!("ct2/{s}")).collect();
     let mut waited = 0;
