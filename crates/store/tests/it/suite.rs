@@ -1280,8 +1280,10 @@ pub(crate) async fn a_backlog_is_called_while_earlier_results_are_recorded(store
     let (stop_tx, task) = running(&w, sink);
     let log = || calls.0.lock().expect("log").clone();
     let all: Vec<String> = (0..7).map(|s| format!("ct2/{s}")).collect();
+    // Runs continue on SQLite only for now (decision 0028): on Postgres the first run waits.
+    let before_records = if store.sqlite_pool().is_some() { 7 } else { 2 };
     let mut waited = 0;
-    while log().len() < 7 {
+    while log().len() < before_records {
         waited += 1;
         assert!(
             waited < 500,
@@ -1291,8 +1293,9 @@ pub(crate) async fn a_backlog_is_called_while_earlier_results_are_recorded(store
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     // Nothing recorded yet, everything called once, in order.
+    tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(count(&store, "done").await, 0);
-    assert_eq!(log(), all);
+    assert_eq!(log(), all[..before_records]);
     gate.send(true).expect("sink alive");
     let mut order = Vec::new();
     while order.len() < 7 {
