@@ -58,6 +58,13 @@ impl Error {
         matches!(self.kind, ErrorKind::Busy)
     }
 
+    /// The database failed or was too busy for now (a lost connection, a pool that timed
+    /// out, too many writes waiting): the same work may succeed when tried again. Not for a
+    /// value that cannot be decoded, bad input or a lost race.
+    pub fn is_transient(&self) -> bool {
+        matches!(self.kind, ErrorKind::Database | ErrorKind::Busy)
+    }
+
     /// `SQLite` gave up waiting for another connection's lock (`SQLITE_BUSY`, `SQLITE_LOCKED`):
     /// the same write may succeed when tried again.
     pub fn is_locked(&self) -> bool {

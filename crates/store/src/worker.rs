@@ -295,6 +295,12 @@ pub fn backoff(
 /// gives its place back after at most `run × (1 + MAX_CONTINUATIONS)` actions.
 const MAX_CONTINUATIONS: usize = 7;
 
+/// The first wait before a failed record is tried again ([`Worker::record`]); doubled each try.
+const RECORD_RETRY_FIRST: Duration = Duration::from_millis(50);
+
+/// The longest wait between two tries of a record.
+const RECORD_RETRY_MAX: Duration = Duration::from_secs(2);
+
 /// When a run claims its continuation ([`Store::claim_after`]).
 struct Continuation {
     /// The last action claimed: the continuation is what follows it.
@@ -471,13 +477,34 @@ impl<D: Deliver> Worker<D> {
         }
     }
 
-    /// Records and applies the outcome of a call.
+    /// Records and applies the outcome of a call. A store error is tried again (with backoff,
+    /// for up to the lease): the call went through and only this worker may record it, since
+    /// nobody takes over the actions of a worker that is alive, so a record given up would hold
+    /// its conversation until this worker stops.
     async fn record(&self, called: Called, sink: &impl EventSink) -> Result<Outcome, Error> {
+        let started = tokio::time::Instant::now();
+        let mut wait = RECORD_RETRY_FIRST;
+        loop {
+            match self.record_once(&called, sink).await {
+                Err(e) if e.is_transient() && started.elapsed() + wait < self.config.lease => {
+                    tracing::warn!(error = %e, retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                        "could not record a call's outcome; trying again");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(RECORD_RETRY_MAX);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// One try of [`Worker::record`].
+    async fn record_once(&self, called: &Called, sink: &impl EventSink) -> Result<Outcome, Error> {
         let Called {
             action,
             attempt,
             result,
         } = called;
+        let attempt = *attempt;
         let id = action.id.clone();
         let now = (self.clock)();
         let owner = self.config.owner.as_str();
@@ -490,6 +517,7 @@ impl<D: Deliver> Worker<D> {
                 } else {
                     let event = receipt
                         .event
+                        .clone()
                         .unwrap_or_else(|| action.completed(receipt.upstream_id.clone()));
                     let outcome = Settle::Delivered {
                         upstream_id: receipt.upstream_id.as_deref(),
@@ -527,7 +555,7 @@ impl<D: Deliver> Worker<D> {
             }
             Err(failure) => {
                 let reason = if failure.permanent {
-                    failure.reason
+                    failure.reason.clone()
                 } else {
                     format!("gave up after {attempt} attempts: {}", failure.reason)
                 };
@@ -570,13 +598,7 @@ impl<D: Deliver> Worker<D> {
         let mut recording = FuturesOrdered::new();
         let mut next_claim = Continuation {
             tail: run.last().map(|c| c.action.id.clone()),
-            // Not on Postgres yet: two instances sharing one database lost and reordered
-            // messages in the bench with continuations (decision 0028).
-            left: if self.store.sqlite_pool().is_some() {
-                MAX_CONTINUATIONS
-            } else {
-                0
-            },
+            left: MAX_CONTINUATIONS,
             at: self.config.run / 2,
         };
         let mut rest = std::collections::VecDeque::from(run);
@@ -606,7 +628,18 @@ impl<D: Deliver> Worker<D> {
                 claiming.set(self.continue_after(after).fuse());
             }
             if rest.is_empty() && !claiming.is_terminated() {
-                more = Some((&mut claiming).await);
+                // The records go on meanwhile: on Postgres each is a transaction holding its
+                // conversation's lock, which others (the claim among them, for a pooled
+                // connection) wait for; one left unpolled here stalls them all.
+                more = loop {
+                    tokio::select! {
+                        biased;
+                        claimed = &mut claiming => break Some(claimed),
+                        Some(outcome) = recording.next(), if !recording.is_empty() => {
+                            stop |= !settled(outcome);
+                        }
+                    }
+                };
             }
             if let Some(claimed) = more.take() {
                 next_claim.took(&claimed);

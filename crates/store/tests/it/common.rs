@@ -91,11 +91,16 @@ impl PgSchema {
 
     /// Another store (its own pool) on this schema: a second app instance.
     pub(crate) async fn connect(&self) -> Store {
+        self.connect_with(12).await
+    }
+
+    /// Another store on this schema whose pool holds at most `connections`.
+    pub(crate) async fn connect_with(&self, connections: u32) -> Store {
         let options = PgConnectOptions::from_str(&self.url)
             .expect("DATABASE_URL parses")
             .options([("search_path", self.name.as_str())]);
         let pool = PgPoolOptions::new()
-            .max_connections(12)
+            .max_connections(connections)
             .connect_with(options)
             .await
             .expect("connect");

@@ -2,6 +2,7 @@
 
 #![allow(clippy::too_many_lines, clippy::missing_panics_doc)]
 
+mod backlog;
 mod common;
 mod crash;
 mod feeds;
@@ -35,6 +36,7 @@ common::both_backends!(
     a_transcript_line_lets_the_next_dm_pass_but_not_a_case_change,
     a_run_continues_with_the_rows_after_its_last,
     a_backlog_is_called_while_earlier_results_are_recorded,
+    a_failed_record_is_tried_again,
 );
 
 mod housekeeping_tests {

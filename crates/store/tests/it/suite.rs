@@ -1280,8 +1280,7 @@ pub(crate) async fn a_backlog_is_called_while_earlier_results_are_recorded(store
     let (stop_tx, task) = running(&w, sink);
     let log = || calls.0.lock().expect("log").clone();
     let all: Vec<String> = (0..7).map(|s| format!("ct2/{s}")).collect();
-    // Runs continue on SQLite only for now (decision 0028): on Postgres the first run waits.
-    let before_records = if store.sqlite_pool().is_some() { 7 } else { 2 };
+    let before_records = 7;
     let mut waited = 0;
     while log().len() < before_records {
         waited += 1;
@@ -1314,4 +1313,87 @@ pub(crate) async fn a_backlog_is_called_while_earlier_results_are_recorded(store
     task.await.expect("task").expect("run ends cleanly");
     assert_eq!(log(), all, "no action called twice");
     assert_eq!(count(&store, "running").await, 0);
+}
+
+/// A sink whose first record of one action fails as a store error does (a pool that timed
+/// out), after the upstream call went through.
+struct FailsOnce {
+    action: ActionId,
+    failed: std::sync::atomic::AtomicBool,
+    fed: tokio::sync::mpsc::UnboundedSender<Event>,
+}
+
+impl flexcord_store::EventSink for FailsOnce {
+    async fn send(&self, event: Event) -> Result<(), flexcord_store::Error> {
+        let _ = self.fed.send(event);
+        Ok(())
+    }
+
+    async fn settle(
+        &self,
+        store: &Store,
+        owner: &str,
+        outcome: flexcord_store::Settle<'_>,
+        now: Timestamp,
+    ) -> Result<bool, flexcord_store::Error> {
+        let flexcord_store::Settle::Delivered { upstream_id, event } = outcome else {
+            panic!("only deliveries here");
+        };
+        let Event::Delivered { action_id, .. } = event else {
+            panic!("unexpected result {event:?}");
+        };
+        if *action_id == self.action && !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(sqlx::Error::PoolTimedOut.into());
+        }
+        let recorded = store
+            .record_delivered(action_id, owner, upstream_id, event, now)
+            .await?;
+        if recorded {
+            self.send(event.clone()).await?;
+        }
+        Ok(recorded)
+    }
+}
+
+/// A result that could not be recorded (the store failed for a moment after the upstream
+/// call) is recorded again: the action does not stay held by a worker that is alive (nobody
+/// else may take it over), so its conversation goes on, every action called once, in order.
+pub(crate) async fn a_failed_record_is_tried_again(store: Store) {
+    store
+        .enqueue(&numbered_dms("rf", 5), Timestamp(T0))
+        .await
+        .expect("enqueue");
+    let clock = Clock::new();
+    let calls = Calls::default();
+    let w = Arc::new(worker(&store, calls.clone(), &clock, "w1"));
+    let (fed, mut results) = tokio::sync::mpsc::unbounded_channel();
+    let sink = FailsOnce {
+        action: ActionId::new("rf", 2),
+        failed: std::sync::atomic::AtomicBool::new(false),
+        fed,
+    };
+    let (stop_tx, task) = running(&w, sink);
+    let mut order = Vec::new();
+    while order.len() < 5 {
+        let event = tokio::time::timeout(Duration::from_secs(10), results.recv())
+            .await
+            .unwrap_or_else(|_| panic!("results stopped after {order:?}"))
+            .expect("sink open");
+        if let Event::Delivered { action_id, .. } = event {
+            order.push(action_id.as_str().to_owned());
+        }
+    }
+    stop_tx.send(()).expect("worker alive");
+    task.await.expect("task").expect("run ends cleanly");
+    let all: Vec<String> = (0..5).map(|s| format!("rf/{s}")).collect();
+    order.sort_by_key(|id| ActionId(id.clone()).seq());
+    assert_eq!(order, all);
+    assert_eq!(
+        calls.0.lock().expect("log").clone(),
+        all,
+        "each action called once, in order"
+    );
+    assert_eq!(count(&store, "running").await, 0);
+    assert_eq!(count(&store, "delivered").await, 5);
 }
