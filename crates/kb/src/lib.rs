@@ -8,6 +8,7 @@ pub mod embeddings;
 mod engine;
 mod error;
 pub mod eval;
+mod everyday;
 mod handoff;
 mod import;
 mod kb;
