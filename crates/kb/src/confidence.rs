@@ -28,11 +28,11 @@ use crate::model;
 use crate::search::SearchOptions;
 
 /// Number of features.
-pub(crate) const N: usize = 22;
+pub(crate) const N: usize = 20;
 
 /// Number of features a lexical ranking sets (the others are the semantic ones, 0 without a
 /// vector).
-pub(crate) const LEXICAL: usize = 18;
+pub(crate) const LEXICAL: usize = 16;
 
 /// The features, in order.
 pub const FEATURES: [&str; N] = [
@@ -52,8 +52,6 @@ pub const FEATURES: [&str; N] = [
     "compounds",
     "unknown_salient",
     "offtopic",
-    "names",
-    "name_slot",
     "semantic",
     "cosine_z",
     "cosine_margin",
@@ -108,8 +106,6 @@ pub(crate) fn features(r: &Ranking, i: usize) -> [f32; N] {
         c.pairs,
         r.unknown_salient,
         r.offtopic,
-        r.names,
-        r.name_slot,
         flag(r.semantic),
         c.cosine_z,
         c.cosine_margin,

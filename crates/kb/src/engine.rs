@@ -13,7 +13,6 @@ use crate::article::{Article, Language};
 use crate::confidence;
 use crate::embeddings::{self, ArticleVectors};
 use crate::error::Error;
-use crate::everyday::Everyday;
 use crate::lexicon::Lexicon;
 use crate::query::{self, QueryWord};
 use crate::search::{Answer, Confidence, DEFAULT_THRESHOLD, SearchOptions, Suggestion};
@@ -159,41 +158,6 @@ static OFFTOPIC: std::sync::LazyLock<HashSet<String>> = std::sync::LazyLock::new
         .collect()
 });
 
-/// Words (folded) for what a product gives its users: a name next to one of them ("<name>
-/// account", "acc <name>", "mật khẩu <name>") is the product the message is about.
-const HOLDERS: &[&str] = &[
-    "account",
-    "accounts",
-    "acc",
-    "nick",
-    "id",
-    "password",
-    "pass",
-    "login",
-    "subscription",
-    "premium",
-    "store",
-    "shop",
-    "support",
-    "app",
-    "apps",
-    "game",
-    "games",
-    "server",
-    "servers",
-    "wallet",
-    "khoan",
-    "khau",
-];
-
-fn is_holder(folded: &str) -> bool {
-    HOLDERS.contains(&folded)
-}
-
-fn flag_f32(b: bool) -> f32 {
-    if b { 1.0 } else { 0.0 }
-}
-
 /// The constant of reciprocal rank fusion: an article's fused score is the sum over the
 /// lexical and the cosine rankings of `1 / (RRF_K + rank)` (Cormack, Clarke and Büttcher,
 /// 2009, whose 60 is the usual choice).
@@ -226,9 +190,6 @@ struct Concept {
     pair: bool,
     /// A word of everyday talk that no help center is about ([`OFFTOPIC`]).
     offtopic: bool,
-    /// A word the knowledge base has no term or synonym for and that the crate's written chat
-    /// never uses ([`Everyday::name_like`]): likely another product's name.
-    name: bool,
 }
 
 /// How one hit covers the query (see [`Engine::coverage`]).
@@ -301,14 +262,6 @@ pub(crate) struct Ranking {
     /// Share of the topical words' weight in words of everyday talk ([`OFFTOPIC`]) that the
     /// knowledge base does not know ("weather", "recipe", another app's name).
     pub(crate) offtopic: f32,
-    /// Share of the topical words' weight in words that look like names: unknown to the
-    /// knowledge base (no term or synonym; a typo correction does not count) and never used in
-    /// the crate's written chat ([`Everyday`]): "my <other game> account got banned".
-    pub(crate) names: f32,
-    /// 1 when a word that looks like a name stands next to a word for what a product gives its
-    /// users ([`HOLDERS`]): "<name> account", "my <name> password", "tài khoản <name>",
-    /// "game <name>".
-    pub(crate) name_slot: f32,
     /// Ranked with the message's vector too (fused order, semantic features set).
     pub(crate) semantic: bool,
     query: Option<BooleanQuery>,
@@ -581,8 +534,6 @@ impl Engine {
             unknown: 0.0,
             unknown_salient: 0.0,
             offtopic: 0.0,
-            names: 0.0,
-            name_slot: 0.0,
             semantic: false,
             query: None,
         };
@@ -596,7 +547,7 @@ impl Engine {
             .map(|w| text::is_stop(&w.word.folded))
             .collect();
         let (mut concepts, concept_of_word) =
-            self.word_concepts(message, &words, &stop, language, opts, &mut clauses)?;
+            self.word_concepts(&words, &stop, language, opts, &mut clauses)?;
         let topical = concepts.len();
         self.add_bigrams(&words, &stop, &mut clauses);
         if opts.synonyms {
@@ -633,21 +584,6 @@ impl Engine {
                 .sum();
             if all > 0.0 { off / all } else { 0.0 }
         };
-        let names = {
-            let all: f32 = concepts[..topical].iter().map(|c| c.weight).sum();
-            let names: f32 = concepts[..topical]
-                .iter()
-                .filter(|c| c.name)
-                .map(|c| c.weight)
-                .sum();
-            if all > 0.0 { names / all } else { 0.0 }
-        };
-        let name_slot = flag_f32(words.windows(2).enumerate().any(|(i, pair)| {
-            let name = |j: usize| concept_of_word[j].is_some_and(|c| concepts[c].name);
-            pair[0].sentence == pair[1].sentence
-                && ((name(i) && is_holder(&pair[1].word.folded))
-                    || (is_holder(&pair[0].word.folded) && name(i + 1)))
-        }));
         let query = BooleanQuery::new(clauses.clauses);
         let limit = opts.candidates.max(opts.limit);
         let mut top = self
@@ -677,8 +613,6 @@ impl Engine {
             unknown,
             unknown_salient,
             offtopic,
-            names,
-            name_slot,
             semantic: cosines.is_some(),
             query: Some(query),
         })
@@ -836,7 +770,6 @@ impl Engine {
     /// One concept per distinct topical word, with its clauses (exact form, stem, typo fixes).
     fn word_concepts(
         &self,
-        message: &str,
         words: &[QueryWord],
         stop: &[bool],
         language: Language,
@@ -845,7 +778,6 @@ impl Engine {
     ) -> Result<(Vec<Concept>, Vec<Option<usize>>), Error> {
         let f = self.fields;
         let mut concepts: Vec<Concept> = Vec::new();
-        let everyday = Everyday::for_message(message);
         let mut concept_of_word: Vec<Option<usize>> = vec![None; words.len()];
         let mut concept_by_stem: HashMap<&str, usize> = HashMap::new();
         let mut weight_of_stem: HashMap<&str, f32> = HashMap::new();
@@ -904,7 +836,6 @@ impl Engine {
             concept_by_stem.insert(w.stem.as_str(), concepts.len());
             concept_of_word[i] = Some(concepts.len());
             let base = self.idf(df) * if generic { credit::GENERIC } else { 1.0 };
-            let offtopic = OFFTOPIC.contains(w.stem.as_str());
             concepts.push(Concept {
                 weight: base * sentence,
                 alts,
@@ -912,8 +843,7 @@ impl Engine {
                 known,
                 asked: sentence >= query::ASKING,
                 pair: false,
-                offtopic,
-                name: df == 0 && !generic && !offtopic && everyday.name_like(w),
+                offtopic: OFFTOPIC.contains(w.stem.as_str()),
             });
         }
         Ok((concepts, concept_of_word))
@@ -962,7 +892,6 @@ impl Engine {
                 asked: pair[0].weight >= query::ASKING && pair[1].weight >= query::ASKING,
                 pair: true,
                 offtopic: false,
-                name: false,
             });
         }
     }
@@ -1010,7 +939,6 @@ impl Engine {
                 };
                 for c in concept_of_word[e.start..e.start + e.len].iter().flatten() {
                     concepts[*c].known = true;
-                    concepts[*c].name = false;
                     concepts[*c].alts.push(alt.clone());
                 }
             }

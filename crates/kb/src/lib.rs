@@ -8,7 +8,6 @@ pub mod embeddings;
 mod engine;
 mod error;
 pub mod eval;
-mod everyday;
 mod handoff;
 mod import;
 mod kb;
