@@ -14,38 +14,8 @@ use flexcord_store::{Deliver, Engine, Failure, Receipt, Store, Worker, WorkerCon
 
 use crate::common::{Clock, FakeUpstream, dm, drain, engine};
 
-/// Runs a backlog test against SQLite (two stores on one file) and Postgres (two pools on one
-/// schema).
-macro_rules! backlog_tests {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    let (a, b, _dir) = crate::common::sqlite_pair().await;
-                    super::$name(a, b).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    let Some((store, schema)) = crate::common::PgSchema::create().await else {
-                        return;
-                    };
-                    // Small pools, as under load: every connection can be waiting for one
-                    // conversation's lock.
-                    let a = schema.connect_with(3).await;
-                    let b = schema.connect_with(3).await;
-                    super::$name(a.clone(), b.clone()).await;
-                    a.close().await;
-                    b.close().await;
-                    schema.drop(store).await;
-                }
-            }
-        )*
-    };
-}
-
-backlog_tests!(two_instances_drain_long_backlogs_in_order);
+// Small pools, as under load: every connection can be waiting for one conversation's lock.
+crate::common::two_instances!(pool = 3; two_instances_drain_long_backlogs_in_order);
 
 /// Logs every call, by action id, across both instances; each call takes a millisecond.
 #[derive(Clone, Default)]

@@ -154,6 +154,40 @@ macro_rules! both_backends {
 }
 pub(crate) use both_backends;
 
+/// Runs a test of two stores on one database (two pools, as two app instances) against
+/// `SQLite` (two stores on one file) and Postgres (two stores on one schema whose pools hold
+/// at most `pool` connections each, 12 unless given).
+macro_rules! two_instances {
+    (pool = $pool:expr; $($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let (a, b, _dir) = crate::common::sqlite_pair().await;
+                    super::$name(a, b).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    let Some((store, schema)) = crate::common::PgSchema::create().await else {
+                        return;
+                    };
+                    let a = schema.connect_with($pool).await;
+                    let b = schema.connect_with($pool).await;
+                    super::$name(a.clone(), b.clone()).await;
+                    a.close().await;
+                    b.close().await;
+                    schema.drop(store).await;
+                }
+            }
+        )*
+    };
+    ($($name:ident),* $(,)?) => {
+        crate::common::two_instances!(pool = 12; $($name),*);
+    };
+}
+pub(crate) use two_instances;
+
 pub(crate) fn dm(user: u64, message: u64, text: &str) -> Event {
     Event::DirectMessage {
         user: UserId(user),

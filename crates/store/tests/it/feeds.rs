@@ -5,7 +5,7 @@ use flexcord_routing::community::{Announcement, CommunityConfig};
 use flexcord_routing::{ChannelId, Event, Router, RouterConfig, Timestamp};
 use flexcord_store::{Engine, FeedState, Store};
 
-use crate::common::{PgSchema, T0};
+use crate::common::T0;
 
 fn engine(store: &Store) -> Engine {
     Engine::new(
@@ -112,32 +112,7 @@ async fn feed_state_round_trips_and_stays_primed(a: Store, b: Store) {
     assert_eq!(a.feed_state("status").await.unwrap(), FeedState::default());
 }
 
-macro_rules! two_instances {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    let (a, b, _dir) = crate::common::sqlite_pair().await;
-                    super::$name(a, b).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    let Some((a, schema)) = super::PgSchema::create().await else {
-                        return;
-                    };
-                    let b = schema.connect().await;
-                    super::$name(a.clone(), b.clone()).await;
-                    b.close().await;
-                    schema.drop(a).await;
-                }
-            }
-        )*
-    };
-}
-
-two_instances!(
+crate::common::two_instances!(
     two_instances_queue_each_entry_once,
     feed_state_round_trips_and_stays_primed,
 );

@@ -15,34 +15,7 @@ use crate::common::{Clock, FakeUpstream, dm, drain};
 const MINUTE: i64 = 60_000;
 const ROUNDS: u64 = 12;
 
-/// Runs a parking test against SQLite (two stores on one file) and Postgres (two pools on one
-/// schema).
-macro_rules! park_tests {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    let (a, b, _dir) = crate::common::sqlite_pair().await;
-                    super::$name(a, b).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    let Some((a, schema)) = crate::common::PgSchema::create().await else {
-                        return;
-                    };
-                    let b = schema.connect().await;
-                    super::$name(a.clone(), b.clone()).await;
-                    b.close().await;
-                    schema.drop(a).await;
-                }
-            }
-        )*
-    };
-}
-
-park_tests!(
+crate::common::two_instances!(
     webhook_before_the_sid_is_parked_then_replayed_once,
     duplicate_webhooks_while_parked_are_parked_once,
     processed_events_are_never_parked,

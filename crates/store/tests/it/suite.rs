@@ -1238,21 +1238,32 @@ impl flexcord_store::EventSink for Gated {
     ) -> Result<bool, flexcord_store::Error> {
         let mut open = self.open.clone();
         open.wait_for(|o| *o).await.expect("gate kept");
-        let flexcord_store::Settle::Delivered { upstream_id, event } = outcome else {
-            panic!("only deliveries here");
-        };
-        let id = match event {
-            Event::Delivered { action_id, .. } => action_id.clone(),
-            other => panic!("unexpected result {other:?}"),
-        };
-        let recorded = store
-            .record_delivered(&id, owner, upstream_id, event, now)
-            .await?;
-        if recorded {
-            self.send(event.clone()).await?;
-        }
-        Ok(recorded)
+        record_and_feed(store, owner, outcome, now, &self.fed).await
     }
+}
+
+/// What the default [`flexcord_store::EventSink::settle`] does with a delivery, for the test
+/// sinks around it: records it under `owner`'s lease, then feeds its result to `fed`.
+async fn record_and_feed(
+    store: &Store,
+    owner: &str,
+    outcome: flexcord_store::Settle<'_>,
+    now: Timestamp,
+    fed: &tokio::sync::mpsc::UnboundedSender<Event>,
+) -> Result<bool, flexcord_store::Error> {
+    let flexcord_store::Settle::Delivered { upstream_id, event } = outcome else {
+        panic!("only deliveries here");
+    };
+    let Event::Delivered { action_id, .. } = event else {
+        panic!("unexpected result {event:?}");
+    };
+    let recorded = store
+        .record_delivered(action_id, owner, upstream_id, event, now)
+        .await?;
+    if recorded {
+        let _ = fed.send(event.clone());
+    }
+    Ok(recorded)
 }
 
 /// A conversation's backlog longer than a run keeps being called while the earlier results
@@ -1336,23 +1347,16 @@ impl flexcord_store::EventSink for FailsOnce {
         outcome: flexcord_store::Settle<'_>,
         now: Timestamp,
     ) -> Result<bool, flexcord_store::Error> {
-        let flexcord_store::Settle::Delivered { upstream_id, event } = outcome else {
-            panic!("only deliveries here");
-        };
-        let Event::Delivered { action_id, .. } = event else {
-            panic!("unexpected result {event:?}");
-        };
-        if *action_id == self.action && !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst)
+        if let flexcord_store::Settle::Delivered {
+            event: Event::Delivered { action_id, .. },
+            ..
+        } = &outcome
+            && *action_id == self.action
+            && !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst)
         {
             return Err(sqlx::Error::PoolTimedOut.into());
         }
-        let recorded = store
-            .record_delivered(action_id, owner, upstream_id, event, now)
-            .await?;
-        if recorded {
-            self.send(event.clone()).await?;
-        }
-        Ok(recorded)
+        record_and_feed(store, owner, outcome, now, &self.fed).await
     }
 }
 
