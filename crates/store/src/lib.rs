@@ -3,6 +3,7 @@
 #[macro_use]
 mod macros;
 mod apply;
+mod checkpoint;
 mod engine;
 mod error;
 mod feeds;

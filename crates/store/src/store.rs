@@ -61,6 +61,8 @@ pub struct Store {
     writer: Option<Writer>,
     /// The writer's decoded conversations (`SQLite`; see [`StateCache`]).
     states: Arc<std::sync::Mutex<StateCache>>,
+    /// The WAL checkpoints of a `SQLite` file opened by [`Store::connect`] (`checkpoint`).
+    checkpoints: Option<Arc<crate::checkpoint::Checkpoints>>,
 }
 
 /// What [`Store::apply`] did.
@@ -77,7 +79,10 @@ pub struct Applied {
 
 impl Store {
     /// Opens `sqlite://path` (created if missing; `sqlite::memory:` for tests) or
-    /// `postgres://...`, and runs the migrations.
+    /// `postgres://...`, and runs the migrations. A `SQLite` file is opened in WAL mode with
+    /// `synchronous=FULL`, and its WAL is copied back into the file by a task of the store
+    /// every 250 ms rather than inside a commit (so no write waits for a checkpoint); the task
+    /// ends with the store.
     ///
     /// # Errors
     /// `Invalid` for another scheme or a malformed URL; `Database` when connecting or migrating
@@ -97,11 +102,21 @@ impl Store {
                 .pragma("cache_size", "-16384")
                 .pragma("temp_store", "memory");
             let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            // Checkpoints run beside the writer, not in its commits (`checkpoint`).
+            let options = if in_memory {
+                options
+            } else {
+                options.pragma("wal_autocheckpoint", "0")
+            };
             let pool = SqlitePoolOptions::new()
                 .max_connections(if in_memory { 1 } else { 8 })
                 .connect_with(options)
                 .await?;
-            Self::from_sqlite_pool(pool).await
+            let mut store = Self::from_sqlite_pool(pool.clone()).await?;
+            if !in_memory {
+                store.checkpoints = Some(Arc::new(crate::checkpoint::start(pool)));
+            }
+            Ok(store)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(url)
                 .map_err(|e| invalid("malformed Postgres URL").with_source(e))?;
@@ -147,6 +162,7 @@ impl Store {
             outbox_added: Arc::new(Notify::new()),
             writer,
             states: Arc::default(),
+            checkpoints: None,
         }
     }
 

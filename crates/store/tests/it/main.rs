@@ -3,6 +3,7 @@
 #![allow(clippy::too_many_lines, clippy::missing_panics_doc)]
 
 mod backlog;
+mod checkpoint;
 mod common;
 mod crash;
 mod feeds;
