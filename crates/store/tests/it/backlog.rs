@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use flexcord_routing::{Action, ActionId, ActionKind, ChannelId, Timestamp, UserId};
+use flexcord_routing::{Action, ActionId, Timestamp, UserId};
 use flexcord_store::{Deliver, Engine, Failure, Receipt, Store, Worker, WorkerConfig};
 
 use crate::common::{Clock, FakeUpstream, dm, drain, engine};
@@ -52,19 +52,7 @@ async fn backlogs(store: &Store, engine: &Engine) -> Vec<Vec<ActionId>> {
             .await
             .expect("query")
             .expect("open");
-        let actions: Vec<Action> = (0..BACKLOG)
-            .map(|i| Action {
-                id: ActionId::new(conversation.id.as_str(), 1_000 + i),
-                kind: ActionKind::SendDm {
-                    channel: ChannelId(7),
-                    text: format!("part {i}"),
-                    buttons: Vec::new(),
-                    suggestions: Vec::new(),
-                    files: Vec::new(),
-                    forwarded: None,
-                },
-            })
-            .collect();
+        let actions = crate::common::dms(conversation.id.as_str(), 1_000..1_000 + BACKLOG);
         store
             .enqueue(&actions, Timestamp(crate::common::T0))
             .await

@@ -29,21 +29,8 @@ async fn rows_in_the_file(path: &std::path::Path) -> Option<i64> {
 async fn committed_writes_reach_the_database_file_without_a_checkpointing_commit() {
     let (store, dir) = crate::common::sqlite().await;
     let path = dir.path().join("store.db");
-    let actions: Vec<_> = (0..20)
-        .map(|i| flexcord_routing::Action {
-            id: flexcord_routing::ActionId::new("cp", i),
-            kind: flexcord_routing::ActionKind::SendDm {
-                channel: flexcord_routing::ChannelId(7),
-                text: format!("part {i}"),
-                buttons: Vec::new(),
-                suggestions: Vec::new(),
-                files: Vec::new(),
-                forwarded: None,
-            },
-        })
-        .collect();
     store
-        .enqueue(&actions, Timestamp(T0))
+        .enqueue(&crate::common::dms("cp", 0..20), Timestamp(T0))
         .await
         .expect("enqueue");
     // Twenty rows are far below the 1,000 WAL pages at which a commit would checkpoint: only

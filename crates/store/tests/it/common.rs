@@ -5,13 +5,29 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use flexcord_routing::{
-    Action, ActionKind, BotReply, ChannelId, Event, MessageId, Router, RouterConfig, Timestamp,
-    UserId,
+    Action, ActionId, ActionKind, BotReply, ChannelId, Event, MessageId, Router, RouterConfig,
+    Timestamp, UserId,
 };
 use flexcord_store::{Deliver, Engine, EventSink, Failure, Outcome, Receipt, Store, Worker};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 pub(crate) const T0: i64 = 1_795_392_000_000 + 10 * 3_600_000;
+
+/// A DM action (`part <seq>`) of `scope` for each sequence number in `seqs`.
+pub(crate) fn dms(scope: &str, seqs: std::ops::Range<u64>) -> Vec<Action> {
+    seqs.map(|seq| Action {
+        id: ActionId::new(scope, seq),
+        kind: ActionKind::SendDm {
+            channel: ChannelId(7),
+            text: format!("part {seq}"),
+            buttons: Vec::new(),
+            suggestions: Vec::new(),
+            files: Vec::new(),
+            forwarded: None,
+        },
+    })
+    .collect()
+}
 
 /// A fresh SQLite store in its own temporary directory.
 pub(crate) async fn sqlite() -> (Store, tempfile::TempDir) {

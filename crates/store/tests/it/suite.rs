@@ -10,7 +10,7 @@ use flexcord_routing::{
 };
 use flexcord_store::{Deliver, Failure, Outcome, Receipt, Store, TraceId, Worker, WorkerConfig};
 
-use crate::common::{Clock, FakeUpstream, Mode, T0, dm, drain, engine};
+use crate::common::{Clock, FakeUpstream, Mode, T0, dm, dms, drain, engine};
 
 pub(crate) fn worker<D: Deliver>(store: &Store, up: D, clock: &Clock, owner: &str) -> Worker<D> {
     let c = clock.clone();
@@ -1119,22 +1119,6 @@ pub(crate) async fn a_transcript_line_lets_the_next_dm_pass_but_not_a_case_chang
     assert!(matches!(results.try_recv(), Ok(Event::Delivered { .. })));
 }
 
-fn numbered_dms(scope: &str, n: u64) -> Vec<Action> {
-    (0..n)
-        .map(|seq| Action {
-            id: ActionId::new(scope, seq),
-            kind: ActionKind::SendDm {
-                channel: ChannelId(7),
-                text: format!("part {seq}"),
-                buttons: Vec::new(),
-                suggestions: Vec::new(),
-                files: Vec::new(),
-                forwarded: None,
-            },
-        })
-        .collect()
-}
-
 fn ids(run: &[flexcord_store::Claimed]) -> Vec<String> {
     run.iter()
         .map(|c| c.action.id.as_str().to_owned())
@@ -1145,7 +1129,7 @@ fn ids(run: &[flexcord_store::Claimed]) -> Vec<String> {
 /// length, and nothing past a retry that is not due yet.
 pub(crate) async fn a_run_continues_with_the_rows_after_its_last(store: Store) {
     store
-        .enqueue(&numbered_dms("ct1", 6), Timestamp(T0))
+        .enqueue(&dms("ct1", 0..6), Timestamp(T0))
         .await
         .expect("enqueue");
     let first = store
@@ -1271,7 +1255,7 @@ async fn record_and_feed(
 /// called once, in order, and recorded once the records can go.
 pub(crate) async fn a_backlog_is_called_while_earlier_results_are_recorded(store: Store) {
     store
-        .enqueue(&numbered_dms("ct2", 7), Timestamp(T0))
+        .enqueue(&dms("ct2", 0..7), Timestamp(T0))
         .await
         .expect("enqueue");
     let clock = Clock::new();
@@ -1365,7 +1349,7 @@ impl flexcord_store::EventSink for FailsOnce {
 /// else may take it over), so its conversation goes on, every action called once, in order.
 pub(crate) async fn a_failed_record_is_tried_again(store: Store) {
     store
-        .enqueue(&numbered_dms("rf", 5), Timestamp(T0))
+        .enqueue(&dms("rf", 0..5), Timestamp(T0))
         .await
         .expect("enqueue");
     let clock = Clock::new();
