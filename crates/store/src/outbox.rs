@@ -165,6 +165,9 @@ struct Claim {
     stale_before: i64,
     max_runs: i64,
     run_len: i64,
+    /// A continuation ([`Store::claim_after`]): only this conversation's rows after this
+    /// sequence number, instead of the heads of every conversation.
+    continues: Option<(String, i64)>,
 }
 
 /// The statements of a claim, in one transaction of one backend.
@@ -198,34 +201,59 @@ impl Claim {
     /// Takes the runs in `db`'s transaction.
     async fn take(&self, db: &mut impl ClaimDb) -> Result<Vec<Vec<Claimed>>, Error> {
         let mut runs = Vec::new();
-        for (scope, head) in db.heads(self).await? {
-            // The head first (another worker may have taken it since the heads were read),
-            // then the rows that follow it without a gap and are due.
-            let mut run = Vec::new();
-            let mut last = head;
-            for (i, row) in db.run(&scope, head, self).await?.into_iter().enumerate() {
-                let claimable = if i == 0 {
-                    row.seq == head && row.takeable_head(self.now, self.stale_before)
-                } else {
-                    // Without a gap: a missing sequence number is a row another worker holds
-                    // (Postgres skips locked rows), and the run stops before it.
-                    row.seq == last + 1 && row.state == "pending" && row.next_attempt_at <= self.now
-                };
-                if !claimable {
-                    break;
-                }
-                let Some(claimed) = self.decode(db, &row).await? else {
-                    break;
-                };
-                last = row.seq;
-                run.push(claimed);
-            }
+        if let Some((scope, after)) = &self.continues {
+            // The rows of a run its worker holds: due ones only, no dead worker's.
+            let run = self
+                .take_from(db, scope, after.saturating_add(1), false)
+                .await?;
             if !run.is_empty() {
-                db.mark_running(&scope, head, last, self).await?;
+                runs.push(run);
+            }
+            return Ok(runs);
+        }
+        for (scope, head) in db.heads(self).await? {
+            // The head is checked again: another worker may have taken it since the heads
+            // were read.
+            let run = self.take_from(db, &scope, head, true).await?;
+            if !run.is_empty() {
                 runs.push(run);
             }
         }
         Ok(runs)
+    }
+
+    /// Takes `scope`'s rows from `first` on, in order, up to `run_len`, and marks them
+    /// running: each must follow the one before without a gap (a missing sequence number is a
+    /// row another worker holds, which Postgres skips) and be due with nobody holding it; with
+    /// `head`, the first may also be one a dead worker held. Stops at the first that is not.
+    async fn take_from(
+        &self,
+        db: &mut impl ClaimDb,
+        scope: &str,
+        first: i64,
+        head: bool,
+    ) -> Result<Vec<Claimed>, Error> {
+        let mut run = Vec::new();
+        let mut last = first.saturating_sub(1);
+        for row in db.run(scope, first, self).await? {
+            let takeable = if head && run.is_empty() {
+                row.takeable_head(self.now, self.stale_before)
+            } else {
+                row.state == "pending" && row.next_attempt_at <= self.now
+            };
+            if row.seq != last + 1 || !takeable {
+                break;
+            }
+            let Some(claimed) = self.decode(db, &row).await? else {
+                break;
+            };
+            last = row.seq;
+            run.push(claimed);
+        }
+        if !run.is_empty() {
+            db.mark_running(scope, first, last, self).await?;
+        }
+        Ok(run)
     }
 
     /// A row being claimed as a [`Claimed`]; `None` when its stored action does not decode
@@ -246,35 +274,6 @@ impl Claim {
                 Ok(None)
             }
         }
-    }
-
-    /// Takes the due rows of `scope` that follow `after` without a gap, up to `run_len`: the
-    /// continuation of a run whose rows up to `after` this worker holds.
-    async fn extend(
-        &self,
-        db: &mut impl ClaimDb,
-        scope: &str,
-        after: i64,
-    ) -> Result<Vec<Claimed>, Error> {
-        let first = after.saturating_add(1);
-        let mut run = Vec::new();
-        let mut last = after;
-        for row in db.run(scope, first, self).await? {
-            // Only rows nobody holds, due, right after the last one taken: anything else (a
-            // retry not due yet, a row another worker took over) ends the continuation.
-            if row.seq != last + 1 || row.state != "pending" || row.next_attempt_at > self.now {
-                break;
-            }
-            let Some(claimed) = self.decode(db, &row).await? else {
-                break;
-            };
-            last = row.seq;
-            run.push(claimed);
-        }
-        if !run.is_empty() {
-            db.mark_running(scope, first, last, self).await?;
-        }
-        Ok(run)
     }
 }
 
@@ -455,7 +454,14 @@ impl Store {
             stale_before,
             max_runs: i64::try_from(max_runs).unwrap_or(i64::MAX),
             run_len: i64::try_from(run_len.max(1)).unwrap_or(i64::MAX),
+            continues: None,
         };
+        self.take_claim(claim).await
+    }
+
+    /// Runs `claim` in one transaction: the writer's on `SQLite`, a pooled connection's on
+    /// Postgres.
+    async fn take_claim(&self, claim: Claim) -> Result<Vec<Vec<Claimed>>, Error> {
         match &self.backend {
             Backend::Sqlite(_) => {
                 self.writer()?
@@ -503,29 +509,9 @@ impl Store {
             stale_before: now.0,
             max_runs: 1,
             run_len: i64::try_from(run_len.max(1)).unwrap_or(i64::MAX),
+            continues: Some((last.scope().to_owned(), to_i64(last.seq())?)),
         };
-        let scope = last.scope().to_owned();
-        let after = to_i64(last.seq())?;
-        match &self.backend {
-            Backend::Sqlite(_) => {
-                self.writer()?
-                    .write_now(move |conn| {
-                        claim
-                            .extend(&mut Lite(conn, None), &scope, after)
-                            .now_or_never()
-                            .unwrap_or_else(|| {
-                                Err(invalid("an in-place claim did not finish at once"))
-                            })
-                    })
-                    .await
-            }
-            Backend::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                let run = claim.extend(&mut PgClaim(&mut tx), &scope, after).await?;
-                tx.commit().await?;
-                Ok(run)
-            }
-        }
+        Ok(self.take_claim(claim).await?.pop().unwrap_or_default())
     }
 
     /// Records that worker `owner` is alive at `now` (and forgets workers silent for a day).

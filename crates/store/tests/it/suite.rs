@@ -1201,13 +1201,29 @@ impl Deliver for Calls {
     }
 }
 
-/// A sink that records results only once its gate opens.
-struct Gated {
-    open: tokio::sync::watch::Receiver<bool>,
+/// A sink that records results as the default [`flexcord_store::EventSink::settle`] does and
+/// feeds them to `fed`, only once its gate (if any) opens, and whose first record of
+/// `fail_once` (if any) fails as a store error does (a pool that timed out), after the
+/// upstream call went through.
+struct TestSink {
+    gate: Option<tokio::sync::watch::Receiver<bool>>,
+    fail_once: Option<ActionId>,
+    failed: std::sync::atomic::AtomicBool,
     fed: tokio::sync::mpsc::UnboundedSender<Event>,
 }
 
-impl flexcord_store::EventSink for Gated {
+impl TestSink {
+    fn new(fed: tokio::sync::mpsc::UnboundedSender<Event>) -> Self {
+        Self {
+            gate: None,
+            fail_once: None,
+            failed: std::sync::atomic::AtomicBool::new(false),
+            fed,
+        }
+    }
+}
+
+impl flexcord_store::EventSink for TestSink {
     async fn send(&self, event: Event) -> Result<(), flexcord_store::Error> {
         let _ = self.fed.send(event);
         Ok(())
@@ -1220,34 +1236,28 @@ impl flexcord_store::EventSink for Gated {
         outcome: flexcord_store::Settle<'_>,
         now: Timestamp,
     ) -> Result<bool, flexcord_store::Error> {
-        let mut open = self.open.clone();
-        open.wait_for(|o| *o).await.expect("gate kept");
-        record_and_feed(store, owner, outcome, now, &self.fed).await
+        if let Some(gate) = &self.gate {
+            gate.clone().wait_for(|o| *o).await.expect("gate kept");
+        }
+        let flexcord_store::Settle::Delivered { upstream_id, event } = outcome else {
+            panic!("only deliveries here");
+        };
+        let Event::Delivered { action_id, .. } = event else {
+            panic!("unexpected result {event:?}");
+        };
+        if self.fail_once.as_ref() == Some(action_id)
+            && !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(sqlx::Error::PoolTimedOut.into());
+        }
+        let recorded = store
+            .record_delivered(action_id, owner, upstream_id, event, now)
+            .await?;
+        if recorded {
+            let _ = self.fed.send(event.clone());
+        }
+        Ok(recorded)
     }
-}
-
-/// What the default [`flexcord_store::EventSink::settle`] does with a delivery, for the test
-/// sinks around it: records it under `owner`'s lease, then feeds its result to `fed`.
-async fn record_and_feed(
-    store: &Store,
-    owner: &str,
-    outcome: flexcord_store::Settle<'_>,
-    now: Timestamp,
-    fed: &tokio::sync::mpsc::UnboundedSender<Event>,
-) -> Result<bool, flexcord_store::Error> {
-    let flexcord_store::Settle::Delivered { upstream_id, event } = outcome else {
-        panic!("only deliveries here");
-    };
-    let Event::Delivered { action_id, .. } = event else {
-        panic!("unexpected result {event:?}");
-    };
-    let recorded = store
-        .record_delivered(action_id, owner, upstream_id, event, now)
-        .await?;
-    if recorded {
-        let _ = fed.send(event.clone());
-    }
-    Ok(recorded)
 }
 
 /// A conversation's backlog longer than a run keeps being called while the earlier results
@@ -1271,7 +1281,10 @@ pub(crate) async fn a_backlog_is_called_while_earlier_results_are_recorded(store
     );
     let (gate, open) = tokio::sync::watch::channel(false);
     let (fed, mut results) = tokio::sync::mpsc::unbounded_channel();
-    let sink = Gated { open, fed };
+    let sink = TestSink {
+        gate: Some(open),
+        ..TestSink::new(fed)
+    };
     let (stop_tx, task) = running(&w, sink);
     let log = || calls.0.lock().expect("log").clone();
     let all: Vec<String> = (0..7).map(|s| format!("ct2/{s}")).collect();
@@ -1310,40 +1323,6 @@ pub(crate) async fn a_backlog_is_called_while_earlier_results_are_recorded(store
     assert_eq!(count(&store, "running").await, 0);
 }
 
-/// A sink whose first record of one action fails as a store error does (a pool that timed
-/// out), after the upstream call went through.
-struct FailsOnce {
-    action: ActionId,
-    failed: std::sync::atomic::AtomicBool,
-    fed: tokio::sync::mpsc::UnboundedSender<Event>,
-}
-
-impl flexcord_store::EventSink for FailsOnce {
-    async fn send(&self, event: Event) -> Result<(), flexcord_store::Error> {
-        let _ = self.fed.send(event);
-        Ok(())
-    }
-
-    async fn settle(
-        &self,
-        store: &Store,
-        owner: &str,
-        outcome: flexcord_store::Settle<'_>,
-        now: Timestamp,
-    ) -> Result<bool, flexcord_store::Error> {
-        if let flexcord_store::Settle::Delivered {
-            event: Event::Delivered { action_id, .. },
-            ..
-        } = &outcome
-            && *action_id == self.action
-            && !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst)
-        {
-            return Err(sqlx::Error::PoolTimedOut.into());
-        }
-        record_and_feed(store, owner, outcome, now, &self.fed).await
-    }
-}
-
 /// A result that could not be recorded (the store failed for a moment after the upstream
 /// call) is recorded again: the action does not stay held by a worker that is alive (nobody
 /// else may take it over), so its conversation goes on, every action called once, in order.
@@ -1356,10 +1335,9 @@ pub(crate) async fn a_failed_record_is_tried_again(store: Store) {
     let calls = Calls::default();
     let w = Arc::new(worker(&store, calls.clone(), &clock, "w1"));
     let (fed, mut results) = tokio::sync::mpsc::unbounded_channel();
-    let sink = FailsOnce {
-        action: ActionId::new("rf", 2),
-        failed: std::sync::atomic::AtomicBool::new(false),
-        fed,
+    let sink = TestSink {
+        fail_once: Some(ActionId::new("rf", 2)),
+        ..TestSink::new(fed)
     };
     let (stop_tx, task) = running(&w, sink);
     let mut order = Vec::new();
