@@ -113,9 +113,6 @@ impl App {
     /// # Errors
     /// [`StartError`] naming the part that could not start.
     pub async fn build(config: Config) -> Result<App, StartError> {
-        let (cases, accounts) = crate::cases::open(&config.cases)
-            .await
-            .map_err(StartError::Cases)?;
         let store =
             Store::connect(&config.store.url)
                 .await
@@ -123,6 +120,10 @@ impl App {
                     url: crate::config::redact_url(&config.store.url),
                     source,
                 })?;
+        let turns = crate::cases::shared_turns(&config.cases, &config.store.url, &store);
+        let (cases, accounts) = crate::cases::open(&config.cases, turns)
+            .await
+            .map_err(StartError::Cases)?;
         let router_config = driver::router_config(&config, flexcord_store::now())
             .map_err(|e| StartError::Config(format!("support.timezone: {e}")))?;
         let engine = Arc::new(

@@ -10,14 +10,33 @@ use flexcord_cases::{
 
 use crate::config::{CasesBackend, CasesConfig};
 
+/// The file writers' turns a `SQLite` case store at `cases` shares with the conversation store
+/// at `store_url` (`Store::write_turns`): when both name the one database (the default), the
+/// case store's writes queue with the conversation store's batches instead of polling
+/// SQLite's lock, which under a steady stream of batches could hold a transcript line back for
+/// seconds.
+pub fn shared_turns(
+    cases: &CasesConfig,
+    store_url: &str,
+    store: &flexcord_store::Store,
+) -> Option<Arc<tokio::sync::Mutex<()>>> {
+    (cases.backend != CasesBackend::Remote
+        && cases.store_url == store_url
+        && cases.store_url.starts_with("sqlite:"))
+    .then(|| store.write_turns())
+    .flatten()
+}
+
 /// Opens the embedded store (`cases.store_url`) with its agent accounts, or a client of the
-/// remote one (`cases.url`, which keeps its own accounts).
+/// remote one (`cases.url`, which keeps its own accounts). An embedded `SQLite` store takes its
+/// write turns on `turns` when given ([`shared_turns`]).
 ///
 /// # Errors
 /// The cases crate's error when the database cannot be opened or migrated, or the remote URL is
 /// unusable.
 pub async fn open(
     config: &CasesConfig,
+    turns: Option<Arc<tokio::sync::Mutex<()>>>,
 ) -> Result<(Arc<dyn CaseStore>, Option<Arc<dyn Accounts>>), flexcord_cases::Error> {
     if let (CasesBackend::Remote, Some(url)) = (config.backend, &config.url) {
         let token = config
@@ -26,6 +45,14 @@ pub async fn open(
             .map(|t| t.expose().to_owned())
             .unwrap_or_default();
         return Ok((Arc::new(CaseClient::new(url.as_str(), token)?), None));
+    }
+    if let Some(turns) = turns.filter(|_| config.store_url.starts_with("sqlite:")) {
+        let store = Arc::new(
+            flexcord_cases::SqliteCaseStore::connect(&config.store_url)
+                .await?
+                .with_write_turns(turns),
+        );
+        return Ok((store.clone(), Some(store)));
     }
     let (store, accounts) = flexcord_cases::open_with_accounts(&config.store_url).await?;
     Ok((store, Some(accounts)))
@@ -234,6 +261,52 @@ pub async fn show(store: &dyn CaseStore, number: &str) -> Result<String, String>
 mod tests {
     use super::*;
     use flexcord_cases::{CaseKind, MessageBatch, NewCase, NewMessage, Rating, Requester};
+
+    #[tokio::test]
+    async fn an_embedded_store_in_the_app_database_takes_turns_with_the_conversations() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("flexcord.db").display());
+        let conversations = flexcord_store::Store::connect(&url).await.unwrap();
+        let config = CasesConfig {
+            backend: CasesBackend::Embedded,
+            store_url: url.clone(),
+            url: None,
+            token: None,
+            session_ttl: std::time::Duration::from_secs(3600),
+            close_after: std::time::Duration::from_secs(3600),
+            client_ip_header: None,
+            oidc: None,
+        };
+        let turns = shared_turns(&config, &url, &conversations).expect("one file, one queue");
+        assert!(Arc::ptr_eq(
+            &turns,
+            &conversations.write_turns().expect("sqlite")
+        ));
+        let elsewhere = CasesConfig {
+            store_url: format!("sqlite://{}", dir.path().join("cases.db").display()),
+            ..config.clone()
+        };
+        assert!(shared_turns(&elsewhere, &url, &conversations).is_none());
+        let (cases, accounts) = open(&config, Some(turns.clone())).await.unwrap();
+        assert!(accounts.is_some());
+        let held = turns.clone().lock_owned().await;
+        let writing = tokio::spawn(async move {
+            cases
+                .create(NewCase::new(
+                    CaseKind::Bug,
+                    "Crash on start",
+                    Requester {
+                        discord_id: "500".into(),
+                        name: "alice".into(),
+                    },
+                ))
+                .await
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        assert!(!writing.is_finished(), "the case write waits for its turn");
+        drop(held);
+        assert_eq!(writing.await.unwrap().unwrap().subject, "Crash on start");
+    }
 
     #[tokio::test]
     async fn list_and_show_an_embedded_store() {

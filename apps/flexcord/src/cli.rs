@@ -270,7 +270,7 @@ async fn cases(cli: &Cli, command: &CasesCommand) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let store = match crate::cases::open(&config.cases).await {
+    let store = match crate::cases::open(&config.cases, None).await {
         Ok((s, _)) => s,
         Err(e) => {
             eprintln!("error: cannot open the case store: {e}");

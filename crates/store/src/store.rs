@@ -182,6 +182,16 @@ impl Store {
         }
     }
 
+    /// On `SQLite`, the lock the store's writer takes around each of its write transactions.
+    /// Another writer of the same file in this process (e.g. the case store sharing the app's
+    /// database) that takes it around its own transactions queues behind the batch under way,
+    /// and the store's next batch behind it, instead of waiting in SQLite's busy handler, which
+    /// sleeps and polls and, while the store commits batch after batch, may find the file free
+    /// only seconds later. Never hold it across a write of this store: that write waits for it.
+    pub fn write_turns(&self) -> Option<Arc<tokio::sync::Mutex<()>>> {
+        self.writer.as_ref().map(Writer::turns)
+    }
+
     /// The Postgres pool, when on Postgres.
     pub fn pg_pool(&self) -> Option<&PgPool> {
         match &self.backend {

@@ -25,6 +25,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::ptr::NonNull;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sqlx::Connection as _;
@@ -201,7 +202,16 @@ fn savepoint<T>(
 pub(crate) struct Writer {
     queue: mpsc::Sender<Job>,
     first: mpsc::Sender<Job>,
+    /// Taken around every batch ([`Writer::turns`]).
+    turns: Turns,
 }
+
+/// The turns of the writers of one `SQLite` file in this process: each takes the lock around
+/// its write transaction. SQLite lets one connection write at a time; a writer that meets its
+/// lock waits in the busy handler, which sleeps and polls (up to 100 ms a turn), and while this
+/// writer commits batch after batch it may find the lock free only seconds later. Queued on a
+/// fair lock instead, it writes right after the batch under way, and the next batch after it.
+pub(crate) type Turns = Arc<tokio::sync::Mutex<()>>;
 
 impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -219,8 +229,18 @@ impl Writer {
     pub(crate) fn start(pool: SqlitePool, capacity: usize) -> Self {
         let (queue, rx) = mpsc::channel(capacity.max(1));
         let (first, first_rx) = mpsc::channel(capacity.max(1));
-        tokio::spawn(run(pool, first_rx, rx));
-        Self { queue, first }
+        let turns = Turns::default();
+        tokio::spawn(run(pool, first_rx, rx, turns.clone()));
+        Self {
+            queue,
+            first,
+            turns,
+        }
+    }
+
+    /// The lock this writer takes around each batch, for the other writers of its file.
+    pub(crate) fn turns(&self) -> Turns {
+        self.turns.clone()
     }
 
     async fn submit<T>(
@@ -408,11 +428,17 @@ fn borrow_handle(handle: NonNull<rusqlite::ffi::sqlite3>) -> Result<rusqlite::Co
 
 /// The writing task: takes the waiting jobs ([`next_batch`]), runs them in one transaction,
 /// commits, answers. Ends when every [`Writer`] is dropped.
-async fn run(pool: SqlitePool, mut first: mpsc::Receiver<Job>, mut rx: mpsc::Receiver<Job>) {
+async fn run(
+    pool: SqlitePool,
+    mut first: mpsc::Receiver<Job>,
+    mut rx: mpsc::Receiver<Job>,
+    turns: Turns,
+) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     let mut carry: VecDeque<Job> = VecDeque::new();
     let mut own: Option<Own> = None;
     while let Some(foreground) = next_batch(&mut first, &mut rx, &mut carry, &mut batch).await {
+        let turn = turns.lock().await;
         let started = Instant::now();
         let closes: Vec<oneshot::Sender<()>> = batch
             .extract_if(.., |job| matches!(job, Job::Close(_)))
@@ -450,6 +476,7 @@ async fn run(pool: SqlitePool, mut first: mpsc::Receiver<Job>, mut rx: mpsc::Rec
             tracing::error!(error = %e, jobs = n, "a batch of writes failed");
             own = None;
         }
+        drop(turn);
         if !carry.is_empty() {
             // Writes queued before the close are still to run: it waits behind them.
             carry.extend(closes.into_iter().map(Job::Close));
@@ -721,6 +748,42 @@ mod tests {
             .await
             .expect("lock");
         holder
+    }
+
+    #[tokio::test]
+    async fn a_batch_waits_for_its_turn_and_another_writer_gets_one_between_batches() {
+        let (_dir, pool) = pool().await;
+        let writer = Writer::start(pool.clone(), 1024);
+        let turns = writer.turns();
+        let held = turns.clone().lock_owned().await;
+        let w = writer.clone();
+        let first = tokio::spawn(async move { w.write(insert(1)).await });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            !first.is_finished(),
+            "the batch waits while another writer has the turn"
+        );
+        drop(held);
+        assert_eq!(first.await.expect("task").expect("write"), 1);
+        // A steady stream of batches: another writer queued for a turn gets one between them.
+        let stream = {
+            let w = writer.clone();
+            tokio::spawn(async move {
+                for v in 10..400 {
+                    w.write(insert(v)).await.expect("write");
+                }
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let other = tokio::time::timeout(Duration::from_secs(5), turns.lock())
+            .await
+            .expect("a turn between two batches");
+        assert!(
+            !stream.is_finished(),
+            "the turn came while batches still came"
+        );
+        drop(other);
+        stream.await.expect("stream");
     }
 
     #[tokio::test]

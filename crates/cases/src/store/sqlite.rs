@@ -66,6 +66,17 @@ impl SqliteCaseStore {
         })
     }
 
+    /// Takes its write turns on `turns`, the lock another writer of the same file in this
+    /// process takes around its own write transactions (the conversation store's
+    /// `write_turns`), instead of a lock of its own: the two then queue for the file in turn,
+    /// rather than this store waiting in SQLite's busy handler (which sleeps and polls, up to
+    /// 100 ms a turn) while the other commits one transaction after another.
+    #[must_use]
+    pub fn with_write_turns(mut self, turns: std::sync::Arc<tokio::sync::Mutex<()>>) -> Self {
+        self.gate = turns;
+        self
+    }
+
     /// The connection pool.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool

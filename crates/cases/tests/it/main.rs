@@ -10,4 +10,5 @@ mod common;
 mod phone;
 mod postgres;
 mod suite;
+mod turns;
 mod web;
