@@ -59,9 +59,14 @@ pub(crate) async fn run(
     }
 }
 
-/// A sent message: when it left, how long its acknowledgement took and with what status.
+/// A sent message: when it was written upstream, when it left, how long its acknowledgement
+/// took and with what status.
 #[derive(Debug, Clone, Copy)]
 struct Sent {
+    /// When the message took its place in its conversation (an agent's message is written into
+    /// the Twilio emulator first, which gives it its position, then its webhook is sent): the
+    /// order the bridge must keep is the order of these.
+    created: SystemTime,
     at: SystemTime,
     ack: Duration,
     status: u16,
@@ -107,8 +112,10 @@ fn parse_time(text: &str) -> Option<SystemTime> {
     )
 }
 
-/// Pairs (a, b) of one group where `a` was acknowledged before `b` was sent, yet `b` arrived
-/// first: messages the bridge reordered.
+/// Pairs (a, b) of one group where `a` was acknowledged before `b` was created upstream, yet
+/// `b` arrived first: messages the bridge reordered. (Counted from when `b` was sent instead, a
+/// sender pausing between writing `b` upstream and sending its webhook would count the bridge
+/// keeping the upstream order, `b` before `a`, as a reordering.)
 fn reordered(sent: &[Sent], arrivals: &Arrivals, group_of: impl Fn(usize) -> usize) -> usize {
     let mut by_group: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for i in 0..sent.len() {
@@ -120,12 +127,12 @@ fn reordered(sent: &[Sent], arrivals: &Arrivals, group_of: impl Fn(usize) -> usi
         let mut by_ack_end: Vec<usize> = members.clone();
         by_ack_end.sort_by_key(|i| sent[*i].at + sent[*i].ack);
         let mut by_start: Vec<usize> = members.clone();
-        by_start.sort_by_key(|i| sent[*i].at);
+        by_start.sort_by_key(|i| sent[*i].created);
         let mut latest_arrival: Option<usize> = None;
         let mut k = 0;
         for b in by_start {
             while k < by_ack_end.len()
-                && sent[by_ack_end[k]].at + sent[by_ack_end[k]].ack <= sent[b].at
+                && sent[by_ack_end[k]].at + sent[by_ack_end[k]].ack <= sent[b].created
             {
                 if let Some((_, pos)) = arrivals.first.get(&by_ack_end[k]) {
                     latest_arrival = Some(latest_arrival.map_or(*pos, |p: usize| p.max(*pos)));
@@ -256,6 +263,7 @@ async fn outbound(
                     return sent;
                 }
                 let conversation = i % sids.len();
+                let created = SystemTime::now();
                 let Ok((sid, index)) = twilio
                     .agent(rig::AGENT)
                     .send_indexed(&sids[conversation], &body(i))
@@ -282,6 +290,7 @@ async fn outbound(
                 sent.push((
                     i,
                     Sent {
+                        created,
                         at,
                         ack: t.elapsed(),
                         status,
@@ -435,6 +444,7 @@ async fn inbound(
             .inject_dm(rig.users[group], &body(i))
             .map_err(|e| e.to_string())?;
         sent.push(Sent {
+            created: at,
             at,
             ack: Duration::ZERO,
             status: 200,
@@ -570,5 +580,47 @@ fn summarize(scenario: &Scenario, s: &Summary<'_>, group_of: impl Fn(usize) -> u
         peak_rss_mib: s.peak_rss.map(|b| b as f64 / 1_048_576.0),
         queued: s.queued,
         run_seconds: s.drained.as_secs_f64(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sent(created_ms: u64, at_ms: u64, ack_ms: u64) -> Sent {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        Sent {
+            created: t0 + Duration::from_millis(created_ms),
+            at: t0 + Duration::from_millis(at_ms),
+            ack: Duration::from_millis(ack_ms),
+            status: 200,
+            conversation: 0,
+        }
+    }
+
+    fn arrived_in(order: &[usize]) -> Arrivals {
+        let mut arrivals = Arrivals::default();
+        for i in order {
+            arrivals.record(*i, SystemTime::now(), 0);
+        }
+        arrivals
+    }
+
+    #[test]
+    fn a_message_created_after_an_acknowledged_one_must_arrive_after_it() {
+        // 0 is acknowledged at 15 ms; 1 is created at 20 ms: it must come second.
+        let sent = [sent(0, 5, 10), sent(20, 21, 1)];
+        assert_eq!(reordered(&sent, &arrived_in(&[1, 0]), |_| 0), 1);
+        assert_eq!(reordered(&sent, &arrived_in(&[0, 1]), |_| 0), 0);
+        // In another conversation the order is free.
+        assert_eq!(reordered(&sent, &arrived_in(&[1, 0]), |i| i), 0);
+    }
+
+    #[test]
+    fn a_message_created_before_but_sent_after_an_acknowledged_one_may_arrive_first() {
+        // 1 took its place upstream at 2 ms (before 0, which the bridge acknowledged at 15 ms)
+        // and its webhook left at 20 ms: the bridge keeps the upstream order, 1 then 0.
+        let sent = [sent(3, 5, 10), sent(2, 20, 1)];
+        assert_eq!(reordered(&sent, &arrived_in(&[1, 0]), |_| 0), 0);
     }
 }
