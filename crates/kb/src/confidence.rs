@@ -353,33 +353,6 @@ fn fit_with(
     })
 }
 
-/// The held-out confidences of the first three articles of each message (in rank order, with
-/// whether each is expected), from `folds` lexical fits each on the other folds (every
-/// `folds`-th message together, as [`fit`] splits them); empty for hand-off messages and
-/// messages with no article ranked.
-pub(crate) fn held_out(
-    kb: &KnowledgeBase,
-    queries: &[EvalQuery],
-    folds: usize,
-) -> Result<Vec<Vec<(f32, bool)>>, Error> {
-    let folds = folds.max(2);
-    let rows = rows(kb, queries, None)?;
-    let fitted: Vec<&Row> = rows.iter().filter(|r| r.rank != usize::MAX).collect();
-    let mut out = vec![Vec::new(); queries.len()];
-    for fold in 0..folds {
-        let train: Vec<(&[f32], bool)> = fitted
-            .iter()
-            .filter(|r| r.query % folds != fold)
-            .map(|r| (&r.x[..], r.y))
-            .collect();
-        let model = logistic::fit(&train, LEXICAL);
-        for row in fitted.iter().filter(|r| r.query % folds == fold) {
-            out[row.query].push((model.probability(&row.x), row.y));
-        }
-    }
-    Ok(out)
-}
-
 /// For each message: whether it has expected articles, and its top candidates as
 /// (probability, expected).
 struct QueryOutcome {

@@ -13,9 +13,7 @@ use crate::article::{Article, Language};
 use crate::confidence;
 use crate::embeddings::{self, ArticleVectors};
 use crate::error::Error;
-use crate::gate;
 use crate::lexicon::Lexicon;
-use crate::names;
 use crate::query::{self, QueryWord};
 use crate::search::{Answer, Confidence, DEFAULT_THRESHOLD, SearchOptions, Suggestion};
 use crate::text::{self, Word};
@@ -192,15 +190,11 @@ struct Concept {
     pair: bool,
     /// A word of everyday talk that no help center is about ([`OFFTOPIC`]).
     offtopic: bool,
-    /// No article has the word itself (before typo corrections, completions and synonyms).
-    raw_unknown: bool,
 }
 
 /// How one hit covers the query (see [`Engine::coverage`]).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Cover {
-    /// Credit (0 to 1) of each concept, in the order of the concepts.
-    credits: Vec<f32>,
     weight: f32,
     strong: f32,
     salient: f32,
@@ -242,9 +236,6 @@ pub(crate) struct Candidate {
     /// `1 / (1 + rank)` in the cosine ranking, 0 outside its first candidates (and for a
     /// lexical ranking).
     pub(crate) semantic_rank: f32,
-    /// How much of each concept of the message the article covers (0 to 1, in the order of
-    /// the concepts), for the message-level gate's `split`.
-    pub(crate) credits: Vec<f32>,
 }
 
 impl Candidate {
@@ -273,56 +264,8 @@ pub(crate) struct Ranking {
     pub(crate) offtopic: f32,
     /// Ranked with the message's vector too (fused order, semantic features set).
     pub(crate) semantic: bool,
-    /// What the message-level gate reads besides the candidates ([`crate::gate`]).
-    pub(crate) signals: Signals,
     query: Option<BooleanQuery>,
 }
-
-/// Message-level signals for the gate ("is this message about this knowledge base at all?",
-/// [`crate::gate`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub(crate) struct Signals {
-    /// Share of the topical words' weight in words the knowledge base knows nothing about (no
-    /// term, correction or synonym).
-    pub(crate) unknown_weight: f32,
-    /// Share of the topical words' weight in words no article has as typed (before typo
-    /// corrections, completions and synonyms): names the ranking corrected to a help-center
-    /// word count here.
-    pub(crate) raw_unknown_weight: f32,
-    /// 1 when the heaviest topical word (not an everyday one) is a word no article has.
-    pub(crate) heaviest_unknown: f32,
-    /// 1 when a word that looks like a name ([`crate::names`]) and that no article has stands
-    /// next to a word for what a product gives its users ("<name> account", "my <name>
-    /// password", "acc <name>", "game <name>").
-    pub(crate) name_slot: f32,
-    /// Share of the topical words' weight in words that look like names ([`crate::names`]),
-    /// that no article has and that are not introduced as a tool or a place (see
-    /// `tool_names`): likely the product the question is about.
-    pub(crate) names: f32,
-    /// The same share for names introduced as a tool or a place ("on my <phone>", "paid with
-    /// <wallet>", "qua <ví>", "máy <hãng>"): a device, a carrier, a way to pay.
-    pub(crate) tool_names: f32,
-    /// Share of the message's weight that the first three articles cover together but the
-    /// first does not: the matched words are split across articles.
-    pub(crate) split: f32,
-}
-
-/// Folded words that introduce a tool or a place: a name up to three words after one of them
-/// is a device, a carrier or a way to pay rather than the product asked about.
-static TOOL_WORDS: std::sync::LazyLock<HashSet<&'static str>> = std::sync::LazyLock::new(|| {
-    "on with via through using use used qua bang may dt thoai tren dung"
-        .split_whitespace()
-        .collect()
-});
-
-/// Folded words for what a product gives its users, next to which an unknown word is likely
-/// the product's name.
-static SLOT_WORDS: std::sync::LazyLock<HashSet<&'static str>> = std::sync::LazyLock::new(|| {
-    "account accounts acc accs nick password passwords pass login id server servers app game \
-     subscription membership wallet tai khoan tk mat khau mk"
-        .split_whitespace()
-        .collect()
-});
 
 /// An immutable, searchable snapshot of a set of articles.
 pub(crate) struct Engine {
@@ -592,7 +535,6 @@ impl Engine {
             unknown_salient: 0.0,
             offtopic: 0.0,
             semantic: false,
-            signals: Signals::default(),
             query: None,
         };
         let words = parsed.words;
@@ -664,7 +606,6 @@ impl Engine {
         if let Some(cosines) = &cosines {
             fuse(&mut candidates, cosines);
         }
-        let signals = signals(&words, &concepts, topical, &concept_of_word, &candidates);
         Ok(Ranking {
             candidates,
             language,
@@ -673,7 +614,6 @@ impl Engine {
             unknown_salient,
             offtopic,
             semantic: cosines.is_some(),
-            signals,
             query: Some(query),
         })
     }
@@ -733,17 +673,7 @@ impl Engine {
         let best_of_top = p.iter().take(confidence::TOP).copied().fold(0.0, f32::max);
         // with the threshold off, the band is still told with the default threshold
         let show = opts.threshold.unwrap_or(DEFAULT_THRESHOLD);
-        // unless the first article is sure, a message with evidence of being about something
-        // else that the gate does not pass is about something this knowledge base does not
-        // cover, whatever its articles' confidences
-        let gated = opts.threshold.is_some()
-            && first < opts.sure_threshold
-            && opts.gate.is_some_and(|g| {
-                gate::evidence(&ranking) && gate::probability(&ranking, best_of_top) < g
-            });
-        let band = if gated {
-            Confidence::Unknown
-        } else if first >= opts.sure_threshold && first >= show {
+        let band = if first >= opts.sure_threshold && first >= show {
             Confidence::Sure
         } else if best_of_top >= show {
             Confidence::Unsure
@@ -914,7 +844,6 @@ impl Engine {
                 asked: sentence >= query::ASKING,
                 pair: false,
                 offtopic: OFFTOPIC.contains(w.stem.as_str()),
-                raw_unknown: df == 0,
             });
         }
         Ok((concepts, concept_of_word))
@@ -963,7 +892,6 @@ impl Engine {
                 asked: pair[0].weight >= query::ASKING && pair[1].weight >= query::ASKING,
                 pair: true,
                 offtopic: false,
-                raw_unknown: false,
             });
         }
     }
@@ -1052,7 +980,6 @@ impl Engine {
                 asked: cover.asked,
                 fuzzy: cover.fuzzy,
                 pairs: cover.pairs,
-                credits: cover.credits,
                 fused: 0.0,
                 cosine_z: 0.0,
                 cosine_margin: 0.0,
@@ -1137,7 +1064,6 @@ impl Engine {
             }
             for i in 0..n {
                 let got = concept.weight * best[i];
-                out[i].credits.push(best[i]);
                 out[i].weight += got;
                 specific[i] |= best[i] > 0.0 && !concept.generic;
                 anchored[i] |= in_title[i] && !concept.generic;
@@ -1224,122 +1150,6 @@ impl Engine {
             }
         }
         Ok(present)
-    }
-}
-
-/// The message-level signals of a ranking (see [`Signals`]).
-fn signals(
-    words: &[QueryWord],
-    concepts: &[Concept],
-    topical: usize,
-    concept_of_word: &[Option<usize>],
-    candidates: &[Candidate],
-) -> Signals {
-    let words_only = &concepts[..topical];
-    let total: f32 = words_only.iter().map(|c| c.weight).sum();
-    let share = |x: f32| if total > 0.0 { x / total } else { 0.0 };
-    let unknown_weight = share(
-        words_only
-            .iter()
-            .filter(|c| !c.known)
-            .map(|c| c.weight)
-            .sum(),
-    );
-    let raw_unknown_weight = share(
-        words_only
-            .iter()
-            .filter(|c| c.raw_unknown)
-            .map(|c| c.weight)
-            .sum(),
-    );
-    let heaviest_unknown = words_only
-        .iter()
-        .filter(|c| !c.generic)
-        .max_by(|a, b| a.weight.total_cmp(&b.weight))
-        .map_or(0.0, |c| if c.raw_unknown { 1.0 } else { 0.0 });
-    let nameish = |i: usize| {
-        concept_of_word
-            .get(i)
-            .copied()
-            .flatten()
-            .is_some_and(|c| c < topical && concepts[c].raw_unknown && !concepts[c].offtopic)
-            && names::is_name_like(&words[i].word.folded)
-    };
-    let slot = |i: usize| SLOT_WORDS.contains(words[i].word.folded.as_str());
-    // a device, a carrier or a way to pay is introduced as a tool or a place ("on my <phone>",
-    // "paid with <wallet>", "qua <ví>", "máy <hãng>"); a product the question is about is not
-    let tool = |i: usize| {
-        (1..=3).any(|back| {
-            i >= back
-                && words[i - back].sentence == words[i].sentence
-                && TOOL_WORDS.contains(words[i - back].word.folded.as_str())
-        })
-    };
-    let mut name_slot = 0.0;
-    let mut product_concepts = HashSet::new();
-    let mut tool_concepts = HashSet::new();
-    for i in 0..words.len() {
-        if !nameish(i) {
-            continue;
-        }
-        let Some(c) = concept_of_word[i] else {
-            continue;
-        };
-        if tool(i) {
-            tool_concepts.insert(c);
-            continue;
-        }
-        product_concepts.insert(c);
-        let before = i > 0 && words[i - 1].sentence == words[i].sentence && slot(i - 1);
-        let after =
-            i + 1 < words.len() && words[i + 1].sentence == words[i].sentence && slot(i + 1);
-        if before || after {
-            name_slot = 1.0;
-        }
-    }
-    let names = share(product_concepts.iter().map(|&c| concepts[c].weight).sum());
-    let tool_names = share(
-        tool_concepts
-            .difference(&product_concepts)
-            .map(|&c| concepts[c].weight)
-            .sum(),
-    );
-    let split = match candidates.first() {
-        Some(first) if total > 0.0 => {
-            let all: f32 = concepts.iter().map(|c| c.weight).sum();
-            let union: f32 = concepts
-                .iter()
-                .enumerate()
-                .map(|(c, concept)| {
-                    let best = candidates
-                        .iter()
-                        .take(confidence::TOP)
-                        .map(|k| k.credits.get(c).copied().unwrap_or(0.0))
-                        .fold(0.0_f32, f32::max);
-                    concept.weight * best
-                })
-                .sum();
-            let first_alone: f32 = concepts
-                .iter()
-                .enumerate()
-                .map(|(c, concept)| concept.weight * first.credits.get(c).copied().unwrap_or(0.0))
-                .sum();
-            if all > 0.0 {
-                ((union - first_alone) / all).max(0.0)
-            } else {
-                0.0
-            }
-        }
-        _ => 0.0,
-    };
-    Signals {
-        unknown_weight,
-        raw_unknown_weight,
-        heaviest_unknown,
-        name_slot,
-        names,
-        tool_names,
-        split,
     }
 }
 

@@ -365,6 +365,7 @@ impl KnowledgeBase {
             .answer(query, options, snapshot.semantic(embedding))
     }
 
+    #[cfg(test)]
     pub(crate) fn rank(&self, query: &str, options: &SearchOptions) -> Result<Ranking, Error> {
         self.rank_with(query, options, &QueryEmbedding::Off)
     }

@@ -8,16 +8,13 @@ pub mod embeddings;
 mod engine;
 mod error;
 pub mod eval;
-pub mod gate;
 mod handoff;
 mod import;
 mod kb;
 mod lexicon;
 mod logistic;
 mod model;
-mod model_gate;
 mod model_semantic;
-mod names;
 mod query;
 mod rasa;
 mod search;
@@ -37,7 +34,6 @@ pub use kb::{KnowledgeBase, Reload, Watcher};
 pub use lexicon::{LEXICON_FILE, Lexicon};
 pub use rasa::{DEFAULT_TIMEOUT as RASA_DEFAULT_TIMEOUT, RasaButton, RasaClient, RasaMessage};
 pub use search::{
-    Answer, Confidence, DEFAULT_GATE, DEFAULT_SURE_THRESHOLD, DEFAULT_THRESHOLD, SearchOptions,
-    Suggestion,
+    Answer, Confidence, DEFAULT_SURE_THRESHOLD, DEFAULT_THRESHOLD, SearchOptions, Suggestion,
 };
 pub use text::detect_language;

@@ -10,10 +10,6 @@ pub const DEFAULT_THRESHOLD: f32 = crate::model::SHOW;
 /// [`SearchOptions::sure_threshold`]).
 pub const DEFAULT_SURE_THRESHOLD: f32 = crate::model::SURE;
 
-/// Default least probability of the message-level gate (see [`SearchOptions::gate`]): chosen
-/// on held-out folds when the gate was fitted.
-pub const DEFAULT_GATE: f32 = crate::model_gate::GATE;
-
 /// One suggested article.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Suggestion {
@@ -90,11 +86,6 @@ pub struct SearchOptions {
     pub synonyms: bool,
     /// Longest snippet, in characters.
     pub snippet_chars: usize,
-    /// Least probability of the message-level gate ([`crate::gate`]: is the message
-    /// answerable by this knowledge base at all?) for showing anything; below it the answer is
-    /// [`Confidence::Unknown`]. `None` switches the gate off. Only applies with the threshold
-    /// on.
-    pub gate: Option<f32>,
 }
 
 impl Default for SearchOptions {
@@ -112,7 +103,6 @@ impl Default for SearchOptions {
             typo_tolerance: true,
             synonyms: true,
             snippet_chars: 180,
-            gate: Some(DEFAULT_GATE),
         }
     }
 }
@@ -129,13 +119,6 @@ impl SearchOptions {
     #[must_use]
     pub fn with_threshold(mut self, threshold: Option<f32>) -> Self {
         self.threshold = threshold;
-        self
-    }
-
-    /// Returns these options with another gate threshold (`None`: off).
-    #[must_use]
-    pub fn with_gate(mut self, gate: Option<f32>) -> Self {
-        self.gate = gate;
         self
     }
 

@@ -5,7 +5,6 @@
 //! flexcord-kb search <articles-folder|--sample> <query words...> [EMBEDDINGS]
 //! flexcord-kb fit <articles-folder|--sample> <labelled.jsonl> [--folds 5] [--write src/model.rs]
 //! flexcord-kb fit --semantic <articles-folder|--sample> <labelled.jsonl> EMBEDDINGS [--write src/model_semantic.rs]
-//! flexcord-kb fit --gate <articles-folder|--sample> <labelled.jsonl> [--folds 5] [--write src/model_gate.rs]
 //! flexcord-kb handoff-cv [--folds 5]
 //! ```
 //!
@@ -81,10 +80,6 @@ enum Command {
         /// Fit the semantic model (rankings made with vectors; needs embeddings).
         #[arg(long)]
         semantic: bool,
-        /// Fit the message-level gate instead (`src/model_gate.rs`), measured with the shipped
-        /// show threshold.
-        #[arg(long, conflicts_with = "semantic")]
-        gate: bool,
         /// Also list the messages the held-out models got wrong (answerable ones not shown a
         /// right article, unanswerable ones shown something), to read when writing more data.
         #[arg(long)]
@@ -267,11 +262,6 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 );
             }
             if features {
-                let (x, p) = flexcord_kb::gate::explain(&kb, &query)?;
-                let _ = writeln!(text, "gate (lexical ranking): probability {p:.3}");
-                for (name, v) in flexcord_kb::gate::FEATURES.iter().zip(x) {
-                    let _ = writeln!(text, "  {name:<20} {v:>7.3}");
-                }
                 for (id, x) in confidence::explain_with(&kb, &query, &embedding)? {
                     let _ = writeln!(text, "{id}");
                     for (name, v) in confidence::FEATURES.iter().zip(x) {
@@ -287,31 +277,11 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             folds,
             write,
             semantic,
-            gate,
             misses,
             embeddings,
         } => {
             let kb = open(&articles)?;
             let loaded = eval::load_queries(&queries)?;
-            if gate {
-                let fit =
-                    flexcord_kb::gate::fit(&kb, &loaded, folds, flexcord_kb::DEFAULT_THRESHOLD)?;
-                if let Some(path) = write {
-                    std::fs::write(&path, fit.rust_source())
-                        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-                    eprintln!("wrote {}", path.display());
-                }
-                out(&fit.to_string());
-                if misses {
-                    let mut text = format!("held-out misses ({}):\n", fit.misses.len());
-                    for (i, p, answerable) in &fit.misses {
-                        let what = if *answerable { "not shown" } else { "shown" };
-                        let _ = writeln!(text, "  {p:.2}  {what:<9}  {}", loaded[*i].q);
-                    }
-                    out(&text);
-                }
-                return Ok(());
-            }
             let fit = if semantic {
                 fit_semantic(&kb, &loaded, folds, &embeddings)?
             } else {
