@@ -28,8 +28,9 @@ pub fn shared_turns(
 }
 
 /// Opens the embedded store (`cases.store_url`) with its agent accounts, or a client of the
-/// remote one (`cases.url`, which keeps its own accounts). An embedded `SQLite` store takes its
-/// write turns on `turns` when given ([`shared_turns`]).
+/// remote one (`cases.url`, which keeps its own accounts). An embedded `SQLite` store shares
+/// the conversation store's write turns, and leaves the file's checkpoints to it, when
+/// `turns` is given ([`shared_turns`]).
 ///
 /// # Errors
 /// The cases crate's error when the database cannot be opened or migrated, or the remote URL is
@@ -48,9 +49,7 @@ pub async fn open(
     }
     if let Some(turns) = turns.filter(|_| config.store_url.starts_with("sqlite:")) {
         let store = Arc::new(
-            flexcord_cases::SqliteCaseStore::connect(&config.store_url)
-                .await?
-                .with_write_turns(turns),
+            flexcord_cases::SqliteCaseStore::connect_sharing(&config.store_url, turns).await?,
         );
         return Ok((store.clone(), Some(store)));
     }

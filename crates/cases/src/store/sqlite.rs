@@ -32,6 +32,32 @@ impl SqliteCaseStore {
     /// # Errors
     /// `Database` when the file cannot be opened or migrated; `Invalid` for a malformed URL.
     pub async fn connect(url: &str) -> Result<Self, Error> {
+        Self::open(url, None).await
+    }
+
+    /// Opens the store in a file that another writer of this process also writes and
+    /// checkpoints (the conversation store of `flexcord-store`, whose `Store::write_turns`
+    /// gives `turns`): the store's write transactions take their turns on `turns`, the lock the
+    /// other writer takes around its own, so the two queue for the file in turn instead of this
+    /// store waiting in SQLite's busy handler (which sleeps and polls, up to 100 ms a turn)
+    /// while the other commits one transaction after another; and its connections leave the
+    /// WAL's checkpoints to the other writer (`wal_autocheckpoint = 0`), so no commit of this
+    /// store copies the WAL back while the other waits for its turn. Otherwise as
+    /// [`SqliteCaseStore::connect`].
+    ///
+    /// # Errors
+    /// As [`SqliteCaseStore::connect`].
+    pub async fn connect_sharing(
+        url: &str,
+        turns: std::sync::Arc<tokio::sync::Mutex<()>>,
+    ) -> Result<Self, Error> {
+        Self::open(url, Some(turns)).await
+    }
+
+    async fn open(
+        url: &str,
+        turns: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
+    ) -> Result<Self, Error> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| Error::invalid("malformed SQLite URL").with_source(e))?
             .create_if_missing(true)
@@ -39,6 +65,11 @@ impl SqliteCaseStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
+        let options = if turns.is_some() {
+            options.pragma("wal_autocheckpoint", "0")
+        } else {
+            options
+        };
         let mut pool_options = SqlitePoolOptions::new().max_connections(4);
         if url.contains(":memory:") || url.contains("mode=memory") {
             // An in-memory database lives as long as one connection to it: keep one forever.
@@ -48,7 +79,11 @@ impl SqliteCaseStore {
                 .max_lifetime(None);
         }
         let pool = pool_options.connect_with(options).await?;
-        Self::from_pool(pool).await
+        let mut store = Self::from_pool(pool).await?;
+        if let Some(turns) = turns {
+            store.gate = turns;
+        }
+        Ok(store)
     }
 
     /// Uses a pool the app already has (e.g. shared with the conversation store) and runs the

@@ -3,15 +3,31 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use flexcord_cases::{CaseKind, CaseStore};
+use flexcord_cases::{CaseKind, CaseStore, SqliteCaseStore};
 
 use crate::common::{new_case, sqlite};
 
 #[tokio::test]
 async fn writes_wait_for_the_turns_they_share() {
-    let (store, _dir) = sqlite().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("cases.db").display());
     let turns = Arc::new(tokio::sync::Mutex::new(()));
-    let store = Arc::new(store.with_write_turns(turns.clone()));
+    let store = Arc::new(
+        SqliteCaseStore::connect_sharing(&url, turns.clone())
+            .await
+            .expect("opens"),
+    );
+    let checkpoints: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
+        .fetch_one(store.pool())
+        .await
+        .expect("pragma");
+    assert_eq!(checkpoints, 0, "the other writer checkpoints the file");
+    let (own, _own_dir) = sqlite().await;
+    let checkpoints: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
+        .fetch_one(own.pool())
+        .await
+        .expect("pragma");
+    assert!(checkpoints > 0, "a store of its own checkpoints its file");
     let held = turns.clone().lock_owned().await;
     let writing = {
         let store = store.clone();
