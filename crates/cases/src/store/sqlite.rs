@@ -21,6 +21,7 @@ pub struct SqliteCaseStore {
     /// Taken around every write transaction: `SQLite` has one writer at a time, and writers
     /// that meet its lock wait in its busy handler, which sleeps and polls (up to 100 ms a
     /// turn). Queued here instead, the next writer starts the moment the last one commits.
+    /// Shared with the other writer of the file ([`SqliteCaseStore::connect_sharing`]).
     gate: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -99,17 +100,6 @@ impl SqliteCaseStore {
             pool,
             gate: std::sync::Arc::default(),
         })
-    }
-
-    /// Takes its write turns on `turns`, the lock another writer of the same file in this
-    /// process takes around its own write transactions (the conversation store's
-    /// `write_turns`), instead of a lock of its own: the two then queue for the file in turn,
-    /// rather than this store waiting in SQLite's busy handler (which sleeps and polls, up to
-    /// 100 ms a turn) while the other commits one transaction after another.
-    #[must_use]
-    pub fn with_write_turns(mut self, turns: std::sync::Arc<tokio::sync::Mutex<()>>) -> Self {
-        self.gate = turns;
-        self
     }
 
     /// The connection pool.
