@@ -560,7 +560,11 @@ impl NewNote {
         }
     }
 
-    pub(crate) fn validate(&self) -> Result<(), Error> {
+    /// Checks the message as the store would before appending it.
+    ///
+    /// # Errors
+    /// `Invalid`, naming the field out of bounds.
+    pub fn validate(&self) -> Result<(), Error> {
         text("author", &self.author, 1, 200)?;
         name("author_name", self.author_name.as_deref())?;
         text("text", &self.text, 1, 10_000)
@@ -620,7 +624,11 @@ impl NewMessage {
         self
     }
 
-    pub(crate) fn validate(&self) -> Result<(), Error> {
+    /// Checks the message as the store would before appending it.
+    ///
+    /// # Errors
+    /// `Invalid`, naming the field out of bounds.
+    pub fn validate(&self) -> Result<(), Error> {
         text("author", &self.author, 1, 200)?;
         name("author_name", self.author_name.as_deref())?;
         text("text", &self.text, 0, 10_000)?;

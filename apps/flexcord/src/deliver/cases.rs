@@ -68,8 +68,11 @@ async fn append_lines(cases: Arc<dyn CaseStore>, bot: String, mut rx: mpsc::Rece
         numbers.dedup();
         let found = futures::future::join_all(numbers.iter().map(|n| cases.get(*n))).await;
         let cases_found: HashMap<CaseNumber, _> = numbers.into_iter().zip(found).collect();
-        let mut lines = Vec::with_capacity(waiting.len());
-        let mut replies = Vec::with_capacity(waiting.len());
+        // One batch per case, its lines in the order they were queued: one case update for all
+        // of them (lines of different cases are independent).
+        let mut lines: Vec<(CaseNumber, MessageBatch)> = Vec::new();
+        let mut replies: Vec<Vec<oneshot::Sender<Result<(), Failure>>>> = Vec::new();
+        let mut position: HashMap<CaseNumber, usize> = HashMap::new();
         for line in waiting.drain(..) {
             let case = match &cases_found[&line.number] {
                 Ok(case) => case,
@@ -88,16 +91,29 @@ async fn append_lines(cases: Arc<dyn CaseStore>, bot: String, mut rx: mpsc::Rece
             let mut message = NewMessage::new(author_of(&bot, &line.speaker, user), line.text, at)
                 .external_id(line.external_id);
             message.author_name = line.name;
-            lines.push((line.number, MessageBatch::new(vec![message])));
-            replies.push(line.reply);
+            // A line the store would refuse fails alone, not with the case's other lines.
+            if let Err(e) = message.validate() {
+                let _ = line.reply.send(Err(failure(&e)));
+                continue;
+            }
+            let k = *position.entry(line.number).or_insert_with(|| {
+                lines.push((line.number, MessageBatch::new(Vec::new())));
+                replies.push(Vec::new());
+                lines.len() - 1
+            });
+            lines[k].1.messages.push(message);
+            replies[k].push(line.reply);
         }
         if lines.is_empty() {
             continue;
         }
         let results = cases.append_messages_many(lines).await;
         // A reply without a result (a store answering fewer) is dropped: a transient failure.
-        for (reply, result) in replies.into_iter().zip(results) {
-            let _ = reply.send(result.map(|_| ()).map_err(|e| failure(&e)));
+        for (replies, result) in replies.into_iter().zip(results) {
+            let outcome = result.map(|_| ()).map_err(|e| failure(&e));
+            for reply in replies {
+                let _ = reply.send(outcome.clone());
+            }
         }
     }
 }
@@ -573,5 +589,88 @@ async fn answer(
             Ok(())
         }
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flexcord_cases::{TimelineEntry, TimelineEvent};
+
+    fn line(
+        number: CaseNumber,
+        text: &str,
+        id: &str,
+    ) -> (Append, oneshot::Receiver<Result<(), Failure>>) {
+        let (reply, outcome) = oneshot::channel();
+        let line = Append {
+            number,
+            speaker: Speaker::Agent("agent.jane".into()),
+            text: text.to_owned(),
+            name: Some("Jane".into()),
+            at: time::OffsetDateTime::now_utc(),
+            external_id: id.to_owned(),
+            reply,
+        };
+        (line, outcome)
+    }
+
+    fn texts(timeline: &[TimelineEntry]) -> Vec<String> {
+        timeline
+            .iter()
+            .filter_map(|e| match &e.event {
+                TimelineEvent::Message { text } => Some(text.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn lines_waiting_together_are_appended_per_case_in_order_and_a_bad_one_fails_alone() {
+        let cases = flexcord_cases::open("sqlite::memory:").await.unwrap();
+        let mut numbers = Vec::new();
+        for subject in ["one", "two"] {
+            let case = cases
+                .create(flexcord_cases::NewCase::new(
+                    flexcord_cases::CaseKind::Support,
+                    subject,
+                    requester(UserId(500), Some("alice")),
+                ))
+                .await
+                .unwrap();
+            numbers.push(case.number);
+        }
+        let (tx, rx) = mpsc::channel(16);
+        let mut outcomes = Vec::new();
+        for (case, text, id) in [
+            (0, "first", "a1"),
+            (1, "other case", "b1"),
+            (0, &"x".repeat(20_000) as &str, "a2"),
+            (0, "second", "a3"),
+        ] {
+            let (line, outcome) = line(numbers[case], text, id);
+            tx.send(line).await.unwrap();
+            outcomes.push(outcome);
+        }
+        drop(tx);
+        append_lines(cases.clone(), "bot".into(), rx).await;
+        let results: Vec<Result<(), Failure>> = futures::future::join_all(outcomes)
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert!(results[0].is_ok() && results[1].is_ok() && results[3].is_ok());
+        assert!(
+            results[2].as_ref().is_err_and(|f| f.permanent),
+            "{results:?}"
+        );
+        assert_eq!(
+            texts(&cases.timeline(numbers[0]).await.unwrap()),
+            ["first", "second"]
+        );
+        assert_eq!(
+            texts(&cases.timeline(numbers[1]).await.unwrap()),
+            ["other case"]
+        );
     }
 }
