@@ -13,7 +13,7 @@ use crate::config::{CasesBackend, CasesConfig};
 /// The file writers' turns a `SQLite` case store at `cases` shares with the conversation store
 /// at `store_url` (`Store::write_turns`): when both name the one database (the default), the
 /// case store's writes queue with the conversation store's batches instead of polling
-/// SQLite's lock, which under a steady stream of batches could hold a transcript line back for
+/// `SQLite`'s lock, which under a steady stream of batches could hold a transcript line back for
 /// seconds.
 pub fn shared_turns(
     cases: &CasesConfig,

@@ -141,7 +141,7 @@ async fn killed_mid_delivery_and_restarted_delivers_each_message_once() {
     wait_dm(discord, alice, "Thanks for your feedback!").await;
 
     let config = flexcord::config::Config::load("", env.clone()).unwrap();
-    let (cases, _) = flexcord::cases::open(&config.cases).await.unwrap();
+    let (cases, _) = flexcord::cases::open(&config.cases, None).await.unwrap();
     let case = eventually("the case is resolved and rated", WAIT, || async {
         cases
             .get("CASE-000001".parse().unwrap())

@@ -219,7 +219,7 @@ async fn two_instances_on_one_postgres_split_shards_and_webhooks_without_duplica
     wait_dm(discord, alice, "Thanks for your feedback!").await;
 
     let config = flexcord::config::Config::load("", envs[0].clone()).unwrap();
-    let (cases, _) = flexcord::cases::open(&config.cases).await.unwrap();
+    let (cases, _) = flexcord::cases::open(&config.cases, None).await.unwrap();
     let case = eventually("the case is resolved and rated", WAIT, || async {
         cases
             .get("CASE-000001".parse().unwrap())
