@@ -29,8 +29,7 @@ pub fn shared_turns(
 
 /// Opens the embedded store (`cases.store_url`) with its agent accounts, or a client of the
 /// remote one (`cases.url`, which keeps its own accounts). An embedded `SQLite` store shares
-/// the conversation store's write turns, and leaves the file's checkpoints to it, when
-/// `turns` is given ([`shared_turns`]).
+/// the conversation store's write turns when `turns` is given ([`shared_turns`]).
 ///
 /// # Errors
 /// The cases crate's error when the database cannot be opened or migrated, or the remote URL is

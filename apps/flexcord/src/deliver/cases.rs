@@ -33,6 +33,12 @@ const OPEN_CASES_SHOWN: usize = 20;
 /// How many transcript lines one case-store call appends at most.
 const APPEND_BATCH: usize = 64;
 
+/// How long the first of the waiting lines waits for more before they are appended: each call
+/// is a write transaction that the conversation store's writer waits for (decision 0034), so a
+/// steady trickle of lines is appended a few at a time rather than one transaction each. A
+/// line lets its conversation's messages pass, so nobody waits for it but the case's record.
+const APPEND_LINGER: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// A transcript line on its way to the case store, and where its outcome goes.
 struct Append {
     number: CaseNumber,
@@ -62,6 +68,14 @@ pub struct CaseExecutor {
 async fn append_lines(cases: Arc<dyn CaseStore>, bot: String, mut rx: mpsc::Receiver<Append>) {
     let mut waiting = Vec::with_capacity(APPEND_BATCH);
     while rx.recv_many(&mut waiting, APPEND_BATCH).await > 0 {
+        let until = tokio::time::Instant::now() + APPEND_LINGER;
+        while waiting.len() < APPEND_BATCH {
+            match tokio::time::timeout_at(until, rx.recv_many(&mut waiting, APPEND_BATCH)).await {
+                Ok(n) if n > 0 => {}
+                // the time is up, or the queue closed: append what waits
+                _ => break,
+            }
+        }
         // Each case once: its requester (the author of the user's lines) and its last change.
         let mut numbers: Vec<CaseNumber> = waiting.iter().map(|a| a.number).collect();
         numbers.sort_unstable();

@@ -36,14 +36,12 @@ impl SqliteCaseStore {
         Self::open(url, None).await
     }
 
-    /// Opens the store in a file that another writer of this process also writes and
-    /// checkpoints (the conversation store of `flexcord-store`, whose `Store::write_turns`
+    /// Opens the store in a file that another writer of this process also writes (the
+    /// conversation store of `flexcord-store`, whose `Store::write_turns`
     /// gives `turns`): the store's write transactions take their turns on `turns`, the lock the
     /// other writer takes around its own, so the two queue for the file in turn instead of this
     /// store waiting in SQLite's busy handler (which sleeps and polls, up to 100 ms a turn)
-    /// while the other commits one transaction after another; and its connections leave the
-    /// WAL's checkpoints to the other writer (`wal_autocheckpoint = 0`), so no commit of this
-    /// store copies the WAL back while the other waits for its turn. Otherwise as
+    /// while the other commits one transaction after another. Otherwise as
     /// [`SqliteCaseStore::connect`].
     ///
     /// # Errors
@@ -66,11 +64,6 @@ impl SqliteCaseStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let options = if turns.is_some() {
-            options.pragma("wal_autocheckpoint", "0")
-        } else {
-            options
-        };
         let mut pool_options = SqlitePoolOptions::new().max_connections(4);
         if url.contains(":memory:") || url.contains("mode=memory") {
             // An in-memory database lives as long as one connection to it: keep one forever.
