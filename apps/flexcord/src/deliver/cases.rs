@@ -70,7 +70,8 @@ async fn append_lines(cases: Arc<dyn CaseStore>, bot: String, mut rx: mpsc::Rece
     while rx.recv_many(&mut waiting, APPEND_BATCH).await > 0 {
         let until = tokio::time::Instant::now() + APPEND_LINGER;
         while waiting.len() < APPEND_BATCH {
-            match tokio::time::timeout_at(until, rx.recv_many(&mut waiting, APPEND_BATCH)).await {
+            let room = APPEND_BATCH - waiting.len();
+            match tokio::time::timeout_at(until, rx.recv_many(&mut waiting, room)).await {
                 Ok(n) if n > 0 => {}
                 // the time is up, or the queue closed: append what waits
                 _ => break,
